@@ -1,0 +1,27 @@
+# wplambda: the two quick-start commands are `make demo` and `make test`.
+# Both run `make setup` first, which installs what is missing (Debian packages, .venv).
+
+VENV := .venv
+PY := $(VENV)/bin/python
+WPLAMBDA := $(VENV)/bin/wplambda
+DEMO_DIR ?= demo
+
+.PHONY: setup demo test lint bench clean
+
+setup:
+	@scripts/setup.sh
+
+demo: setup
+	@scripts/demo.sh "$(DEMO_DIR)"
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check wp_lambda tests benchmarks scripts
+
+bench: setup
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache

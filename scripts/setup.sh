@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Idempotent machine setup for wplambda development, demos and CI on Debian/Ubuntu:
+# installs the Debian packages that are missing, then creates .venv with the kit and its dev tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  python3-venv
+  mariadb-server mariadb-client              # the private database of serve, build and tests
+  php-fpm php-cli php-mysql php-mbstring     # Debian's PHP: the local PHP source
+  php-xml php-curl php-zip php-intl php-gd
+  wordpress                                  # a local WordPress tree: offline builds and tests
+  composer                                   # installs S3 Uploads
+  nginx-light wrk                            # benchmark baseline and load generator
+  chromium                                   # the browser tests (Playwright drives it)
+  zip unzip curl ca-certificates
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  # policy-rc.d-free: the packages' own services are never used (wplambda runs its own), so
+  # don't let a failing service start abort the install.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.wplambda-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q -e '.[dev]'
+  touch "$stamp"
+fi
+echo "setup: ready (.venv/bin/wplambda)"

@@ -1,0 +1,39 @@
+"""The ``wplambda`` command line: one typer app, one module per command group.
+
+Each module here only parses options, calls a service function and prints; a
+:class:`~wp_lambda.errors.UserError` from any service becomes one message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from wp_lambda.cli import project
+from wp_lambda.cli.app import app, console_error
+from wp_lambda.errors import UserError
+
+project.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app(standalone_mode=False)
+    except UserError as exc:
+        console_error(str(exc))
+        sys.exit(exc.exit_code)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        console_error("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            console_error("aborted")
+            sys.exit(1)
+        raise

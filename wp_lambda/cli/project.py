@@ -1,0 +1,124 @@
+"""``init``, ``render`` and ``validate``: the project's config and its rendered files."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from wp_lambda import config as config_mod
+from wp_lambda import project as project_mod
+from wp_lambda import render as render_mod
+from wp_lambda import validate as validate_mod
+from wp_lambda.cli.app import JsonOption, ProjectOption, err, out, print_json
+from wp_lambda.errors import UserError
+
+_CHOICES = {
+    "arch": config_mod.ARCHITECTURES,
+    "network": config_mod.NETWORK_MODES,
+    "database": config_mod.DATABASE_MODES,
+    "front_door": config_mod.FRONT_DOORS,
+}
+_PROMPTS = {
+    "name": "Site name (letters, digits, dashes)",
+    "title": "Site title",
+    "admin_email": "Admin e-mail",
+    "region": "AWS region",
+    "arch": "Architecture",
+    "network": "Network mode",
+    "database": "Database",
+    "front_door": "Front door",
+    "php_source": "PHP binaries: 'bref' or a directory",
+    "wordpress_source": "WordPress: a version, URL, tarball or directory",
+}
+
+
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to create the project.", file_okay=False)] = Path(),
+    name: Annotated[str | None, typer.Option(help="Site name, used for stack and bucket names.")] = None,
+    title: Annotated[str | None, typer.Option(help="Site title.")] = None,
+    admin_email: Annotated[str | None, typer.Option(help="Administrator e-mail.")] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region.")] = None,
+    arch: Annotated[str | None, typer.Option(help="x86_64 or arm64.")] = None,
+    network: Annotated[str | None, typer.Option(help="public, vpc-nat-gateway or vpc-nat-instance.")] = None,
+    database: Annotated[str | None, typer.Option(help="aurora-serverless-v2 or external.")] = None,
+    front_door: Annotated[str | None, typer.Option(help="http-api or function-url.")] = None,
+    php_source: Annotated[str | None, typer.Option(help="'bref' or a directory of PHP binaries.")] = None,
+    wordpress_source: Annotated[str | None, typer.Option(
+        help="A WordPress version, URL, tarball or directory (e.g. /usr/share/wordpress).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Take defaults; never prompt.")] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite existing project files.")] = False,
+) -> None:
+    """Create a project: wplambda.toml, template.yaml and wordpress/wp-config.php."""
+    root = directory.resolve()
+    answers: dict[str, Any] = {
+        "name": name, "title": title, "admin_email": admin_email, "region": region, "arch": arch,
+        "network": network, "database": database, "front_door": front_door, "php_source": php_source,
+        "wordpress_source": wordpress_source,
+    }
+    if answers["name"] is None and root.name and root != Path.cwd().resolve():
+        answers["name"] = _slug(root.name)
+    if not yes and sys.stdin.isatty():
+        defaults = project_mod.build_config(root, {k: v for k, v in answers.items() if k == "name"})
+        for option, prompt in _PROMPTS.items():
+            if answers[option] is not None and option != "name":
+                continue
+            default = _current(defaults, option)
+            suffix = f" [{'/'.join(_CHOICES[option])}]" if option in _CHOICES else ""
+            answers[option] = typer.prompt(prompt + suffix, default=answers[option] or default)
+    written = project_mod.init_project(root, answers, force=force)
+    for path in written:
+        out.print(f"  wrote {path.relative_to(root)}")
+    out.print(f"[green]Project ready in {root}.[/] Next: [bold]wplambda validate[/], then "
+              "[bold]wplambda serve[/] or [bold]wplambda deploy --stack NAME[/].")
+
+
+def _slug(name: str) -> str:
+    import re
+
+    slug = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
+    return slug if slug and slug[0].isalpha() else f"wp-{slug}".strip("-")
+
+
+def _current(config: config_mod.Config, option: str) -> str:
+    if option == "php_source":
+        return config.php.dir if config.php.source == "dir" else "bref"
+    section, key = project_mod.INIT_KEYS[option]
+    return str(getattr(getattr(config, section), key))
+
+
+def render(project: ProjectOption = Path()) -> None:
+    """Re-render template.yaml, wp-config.php, php.ini and php-fpm.conf from wplambda.toml."""
+    cfg = config_mod.load(project)
+    result = render_mod.render_project(cfg)
+    for rel in result.written:
+        out.print(f"  wrote {rel}")
+    if not result.written:
+        out.print("nothing changed")
+
+
+def validate(project: ProjectOption = Path(), json_output: JsonOption = False) -> None:
+    """Check the config and the rendered template offline: cfn-lint, the SAM transform, php -l."""
+    cfg = config_mod.load(project)
+    render_mod.render_project(cfg)
+    report = validate_mod.validate_project(cfg)
+    if json_output:
+        print_json({"ok": report.ok, "errors": report.errors, "warnings": report.warnings,
+                    "checks": report.checks, "summary": project_mod.summary(cfg)})
+    else:
+        for warning in report.warnings:
+            err.print(f"[yellow]warning:[/] {warning}")
+        for error in report.errors:
+            err.print(f"[red]✗[/] {error}")
+        if report.ok:
+            out.print(f"[green]✓[/] valid ({', '.join(report.checks)})")
+    if not report.ok:
+        raise UserError(f"{len(report.errors)} problem(s) in the rendered project")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(render)
+    app.command()(validate)

@@ -1,0 +1,85 @@
+"""Creating a project: ``wplambda init``'s logic, without the prompts.
+
+The config is built from defaults plus the user's answers, then round-tripped through the same
+parser ``wplambda.toml`` goes through, so ``init`` can never write a config that ``validate``
+would reject. Nothing is written until every file has rendered.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from wp_lambda import render
+from wp_lambda.config import CONFIG_FILE, Config, parse, toml_text
+from wp_lambda.errors import UserError
+from wp_lambda.fsutil import atomic_write
+
+# init's answers: option name -> (section, key). One table so flags and prompts cannot drift.
+INIT_KEYS: dict[str, tuple[str, str]] = {
+    "name": ("site", "name"),
+    "title": ("site", "title"),
+    "admin_email": ("site", "admin_email"),
+    "region": ("aws", "region"),
+    "arch": ("aws", "architecture"),
+    "network": ("network", "mode"),
+    "database": ("database", "mode"),
+    "front_door": ("function", "front_door"),
+    "wordpress_source": ("wordpress", "source"),
+}
+
+
+def build_config(root: Path, answers: dict[str, Any]) -> Config:
+    """A validated config from defaults and ``answers`` (``None`` values keep the default)."""
+    config = Config(root=root)
+    for option, value in answers.items():
+        if value is None:
+            continue
+        if option == "php_source":
+            # "bref", or a directory of PHP binaries.
+            if value == "bref":
+                config.php.source = "bref"
+            else:
+                config.php.source, config.php.dir = "dir", str(value)
+            continue
+        section, key = INIT_KEYS[option]
+        setattr(getattr(config, section), key, value)
+    if config.database.mode == "aurora-serverless-v2" and config.network.mode == "public" \
+            and answers.get("database") is None:
+        # The default database needs a VPC; a user who chose a public network without choosing a
+        # database gets the one that works there instead of an error about a default.
+        config.database.mode = "external"
+    return parse(toml_text(config), root=root, path=root / CONFIG_FILE)
+
+
+def init_project(root: Path, answers: dict[str, Any], *, force: bool = False) -> list[Path]:
+    """Write ``wplambda.toml`` and the rendered project files into ``root``; return what was written."""
+    config = build_config(root, answers)
+    files = {CONFIG_FILE: toml_text(config)}
+    files.update({rel: render.render_text(tpl, config) for rel, tpl in render.OUTPUTS.items()})
+    existing = [rel for rel in files if (root / rel).exists()]
+    if existing and not force:
+        raise UserError(f"{root} already has {', '.join(existing)}", "pass --force to overwrite them")
+    root.mkdir(parents=True, exist_ok=True)
+    written = []
+    for rel, text in files.items():
+        atomic_write(root / rel, text)
+        written.append(root / rel)
+    return written
+
+
+def summary(config: Config) -> dict[str, Any]:
+    """What a deploy of this config would create, for ``make demo`` and ``validate --json``."""
+    return {
+        "site": config.site.name,
+        "region": config.aws.region,
+        "architecture": config.aws.architecture,
+        "php": f"{config.php.version} ({config.php.source})",
+        "front_door": config.function.front_door,
+        "network": config.network.mode,
+        "database": config.database.mode,
+        "function": dataclasses.asdict(config.function),
+        "domains": config.site.domains,
+        "plugins": config.plugins,
+    }

@@ -1,0 +1,96 @@
+"""Render the project files from the Jinja templates shipped in ``wp_lambda/templates``.
+
+Rendering is a pure function of the config, so ``wplambda render`` is byte-identical when nothing
+changed (CloudFormation and the build's input hashes both rely on that), and files whose bytes
+are unchanged are not rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from wp_lambda import __version__
+from wp_lambda.config import Config
+from wp_lambda.fsutil import write_if_changed
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+# Project-relative path of each rendered file -> the template it comes from.
+OUTPUTS: dict[str, str] = {
+    "template.yaml": "template.yaml.j2",
+    "wordpress/wp-config.php": "wp-config.php.j2",
+    "php-layer/php.ini": "php.ini.j2",
+    "php-layer/php-fpm.conf": "php-fpm.conf.j2",
+}
+
+
+def _php_literal(value: Any) -> str:
+    """A PHP literal for a string (or null for empty/None); JSON escaping is valid PHP for strings."""
+    if value is None or value == "":
+        return "null"
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _ini_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "On" if value else "Off"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(str(value))
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["php"] = _php_literal
+    env.filters["phpini"] = _ini_value
+    env.filters["tojson"] = json.dumps
+    return env
+
+
+def context(config: Config, *, local: bool = False) -> dict[str, Any]:
+    """Template variables: the config's sections plus values derived from them."""
+    data = config.to_dict()
+    data.update(
+        config=config,
+        local=local,
+        version=__version__,
+        home=f"https://{config.site.domains[0]}" if config.site.domains else None,
+        in_vpc=config.in_vpc,
+    )
+    return data
+
+
+def render_text(template: str, config: Config, *, local: bool = False) -> str:
+    """Render one template by name (e.g. ``"php.ini.j2"``) for ``config``."""
+    return _environment().get_template(template).render(context(config, local=local))
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    written: list[str]
+    unchanged: list[str]
+
+
+def render_project(config: Config, dest: Path | None = None) -> RenderResult:
+    """Render every project file under ``dest`` (default: the project root).
+
+    All templates render in memory first, so a template error writes nothing at all.
+    """
+    root = dest or config.root
+    rendered = {rel: render_text(name, config) for rel, name in OUTPUTS.items()}
+    written, unchanged = [], []
+    for rel, text in rendered.items():
+        (written if write_if_changed(root / rel, text) else unchanged).append(rel)
+    return RenderResult(written, unchanged)
