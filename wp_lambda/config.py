@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import tomlkit
 import tomlkit.exceptions
 
+from wp_lambda import bref_layers
 from wp_lambda.errors import UserError
 
 CONFIG_FILE = "wplambda.toml"
@@ -70,7 +72,8 @@ class Php:
     source: str = _f("bref", "Where PHP binaries come from: Bref's published layer, or a local directory.",
                      choices=PHP_SOURCES)
     dir: str = _f("", "With source = \"dir\": the directory holding php-fpm, php and their extensions.")
-    layer_arn: str = _f("", "Override the pinned Bref layer ARN for this region and architecture.")
+    layer_arn: str = _f("", "Override the pinned Bref layer ARN for this region and architecture.",
+                        pattern=r"^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+)?$")
     memory_limit: str = _f("256M", "PHP memory_limit.", pattern=_PHP_SIZE_RE)
     ini: dict[str, Any] = _f({}, "Extra php.ini settings, e.g. { \"max_input_vars\" = \"3000\" }.")
 
@@ -116,7 +119,8 @@ class Database:
     host: str = _f("", "External database host.")
     port: int = _f(3306, "External database port.", min=1, max=65535)
     user: str = _f("", "External database user.")
-    secret_arn: str = _f("", "External database password: a Secrets Manager secret ARN.",
+    secret_arn: str = _f("", "External database password: ARN of a Secrets Manager secret holding JSON "
+                         "with a \"password\" key (like RDS-managed secrets).",
                          pattern=r"^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+)?$")
 
 
@@ -188,6 +192,19 @@ class Config:
     @property
     def in_vpc(self) -> bool:
         return self.network.mode != "public"
+
+    @property
+    def php_layer_arn(self) -> str | None:
+        """The PHP binaries layer: ``php.layer_arn``, else Bref's pinned one; None with ``php.source = "dir"``
+        (the binaries then ship inside the runtime layer)."""
+        if self.php.source != "bref":
+            return None
+        return self.php.layer_arn or bref_layers.layer_arn(self.aws.region, self.php.version, self.aws.architecture)
+
+    @property
+    def nat_instance_arm64(self) -> bool:
+        """Whether the NAT instance type is Graviton (t4g, c7gn, ...), so it needs the arm64 AMI."""
+        return re.match(r"^([a-z]+\d+g[a-z]*|a1)\.", self.network.nat_instance_type) is not None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for templates and manifests (``root`` is left out: no machine paths)."""
@@ -353,6 +370,18 @@ def _cross_checks(c: Config, text: str) -> list[Problem]:
         add("database", "min_acu", f"min_acu {c.database.min_acu} is above max_acu {c.database.max_acu}")
     if c.database.min_acu and c.database.min_acu * 2 != int(c.database.min_acu * 2):
         add("database", "min_acu", "capacity comes in steps of 0.5 ACU")
+    if c.php.source == "bref" and not c.php.layer_arn and c.php_layer_arn is None:
+        add("aws", "region", f"Bref publishes no PHP {c.php.version} layer for {c.aws.architecture} in "
+            f"{c.aws.region} (pinned regions: {', '.join(bref_layers.regions())}); set php.layer_arn "
+            "to a layer in that region, or php.source = \"dir\"")
+    if c.php.source == "bref" and c.php.layer_arn and f":lambda:{c.aws.region}:" not in c.php.layer_arn:
+        add("php", "layer_arn", f"the layer is not in {c.aws.region}; Lambda only attaches layers from "
+            "the function's own region")
+    try:
+        ipaddress.ip_network(c.network.vpc_cidr)
+    except ValueError as exc:
+        add("network", "vpc_cidr", f"{c.network.vpc_cidr!r} is not a network address ({exc}); "
+            "use e.g. \"10.42.0.0/16\"")
     if c.php.source == "dir" and not c.php.dir:
         add("php", "dir", "php.source = \"dir\" needs php.dir, the directory holding php-fpm and php")
     if c.php.source == "dir" and c.php.dir:

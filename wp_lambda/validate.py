@@ -6,13 +6,18 @@ mid-rollback); the kit's own checks cover what they do not know about this produ
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import os
+import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from wp_lambda.config import Config
+from wp_lambda.config import HTTP_API_MAX_TIMEOUT, Config
 
 SUPPORTED_RUNTIMES = ("python3.12", "python3.13")
 
@@ -31,10 +36,35 @@ class Report:
 
 
 class _OfflinePolicyLoader:
-    """The SAM translator asks IAM for managed policy ARNs; answer from the partition instead."""
+    """Fallback for managed policy names the translator's bundled table lacks.
+
+    The translator resolves names like ``AWSLambdaVPCAccessExecutionRole`` from a table shipped
+    with it and only then asks this loader, which would call IAM. The kit's template uses policy
+    templates and ARNs only, so the offline answer is "no further names", never a network call.
+    """
 
     def load(self) -> dict[str, str]:
         return {}
+
+
+# Artifact properties that ``sam deploy`` fills with s3:// URIs after uploading the local zips.
+_ARTIFACTS = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}
+PLACEHOLDER_BUCKET = "wplambda-validate-placeholder"
+
+
+def with_placeholder_artifacts(template: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``template`` whose local CodeUri/ContentUri paths are placeholder s3:// URIs.
+
+    The SAM transform only accepts S3 locations (``sam deploy`` uploads the zips first); the
+    placeholder keeps the file name so a finding still points at the right artifact.
+    """
+    out = copy.deepcopy(template)
+    for name, resource in out.get("Resources", {}).items():
+        key = _ARTIFACTS.get(resource.get("Type", ""))
+        uri = resource.get("Properties", {}).get(key) if key else None
+        if isinstance(uri, str) and not uri.startswith("s3://"):
+            resource["Properties"][key] = f"s3://{PLACEHOLDER_BUCKET}/{name}/{PurePosixPath(uri).name}"
+    return out
 
 
 def load_template(path: Path) -> dict[str, Any]:
@@ -47,16 +77,39 @@ def load_template(path: Path) -> dict[str, Any]:
     return dict(template)
 
 
-def transform(template: dict[str, Any], region: str) -> dict[str, Any]:
-    """Run the SAM transform in-process (what CloudFormation does server-side)."""
-    import os
+def partition(region: str) -> str:
+    """The AWS partition of a region (ARNs differ in China and GovCloud)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
+
+@contextlib.contextmanager
+def _default_region(region: str) -> Iterator[None]:
+    """The translator builds a boto3 session that must find a region; give it one, then restore."""
+    previous = os.environ.get("AWS_DEFAULT_REGION")
+    os.environ["AWS_DEFAULT_REGION"] = region
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["AWS_DEFAULT_REGION"]
+        else:
+            os.environ["AWS_DEFAULT_REGION"] = previous
+
+
+def transform(template: dict[str, Any], region: str) -> dict[str, Any]:
+    """Run the SAM transform in-process (what CloudFormation does server-side), offline.
+
+    Local artifact paths are swapped for placeholder s3:// URIs first (on a copy).
+    """
     from samtranslator.public.exceptions import InvalidDocumentException
     from samtranslator.translator.transform import transform as sam_transform
 
-    os.environ.setdefault("AWS_DEFAULT_REGION", region)
+    params = {"AWS::Region": region, "AWS::Partition": partition(region)}
     try:
-        return sam_transform(template, {"AWS::Region": region}, _OfflinePolicyLoader())
+        with _default_region(region):
+            return sam_transform(with_placeholder_artifacts(template), params, _OfflinePolicyLoader())
     except InvalidDocumentException as exc:
         raise ValueError("; ".join(str(e) for e in exc.causes)) from exc
 
@@ -91,7 +144,59 @@ def kit_checks(config: Config, resources: dict[str, Any]) -> list[str]:
         errors.append("an Aurora cluster is in the template but no VPC is")
     if config.database.mode == "aurora-serverless-v2" and not config.in_vpc:
         errors.append("database.mode = aurora-serverless-v2 needs network.mode with a VPC")
+    has_http_api = any(r.get("Type") == "AWS::ApiGatewayV2::Api" for r in resources.values())
+    if has_http_api and config.function.timeout > HTTP_API_MAX_TIMEOUT:
+        errors.append(f"function.timeout {config.function.timeout} s is over the HTTP API's {HTTP_API_MAX_TIMEOUT} s")
+    errors.extend(secret_findings(resources))
     return errors
+
+
+# Environment variable names that would carry a secret if set to a literal.
+_SECRET_NAME = re.compile(r"PASSWORD|SALT|SECRET|TOKEN|_KEY$")
+_DYNAMIC_SECRET = "{{resolve:secretsmanager:"
+
+
+def _is_dynamic_secret(value: Any) -> bool:
+    """A ``{{resolve:secretsmanager:...}}`` reference, plain or inside Fn::Sub."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        value = value["Fn::Sub"]
+        value = value[0] if isinstance(value, list) else value
+    return isinstance(value, str) and value.startswith(_DYNAMIC_SECRET)
+
+
+def secret_findings(resources: dict[str, Any]) -> list[str]:
+    """Places where a secret value would sit in the template in plain text.
+
+    Secrets must be generated by Secrets Manager and travel by ARN (``WPLAMBDA_SECRETS``) or by
+    dynamic reference; anything in the template is readable by whoever can read the stack.
+    """
+    found = []
+    for name, res in resources.items():
+        kind, props = res.get("Type"), res.get("Properties", {})
+        if kind == "AWS::SecretsManager::Secret" and "SecretString" in props:
+            found.append(f"{name}: SecretString holds a literal secret; use GenerateSecretString")
+        if kind in ("AWS::RDS::DBCluster", "AWS::RDS::DBInstance") and "MasterUserPassword" in props \
+                and not _is_dynamic_secret(props["MasterUserPassword"]):
+            found.append(f"{name}: MasterUserPassword is not a Secrets Manager dynamic reference")
+        if kind == "AWS::Lambda::Function":
+            for var, value in props.get("Environment", {}).get("Variables", {}).items():
+                if var != "WPLAMBDA_SECRETS" and _SECRET_NAME.search(var):
+                    found.append(f"{name}: environment variable {var} would hold a secret in plain text; "
+                                 "load it through WPLAMBDA_SECRETS")
+                if var == "WPLAMBDA_SECRETS":
+                    text = value.get("Fn::Sub", "") if isinstance(value, dict) else value
+                    for pair in str(text).split(","):
+                        target = pair.partition("=")[2]
+                        if not (target.startswith("arn:") or re.fullmatch(r"\$\{[A-Za-z0-9]+\}", target)):
+                            found.append(f"{name}: WPLAMBDA_SECRETS entry {pair.partition('=')[0]!r} is "
+                                         "not a secret ARN")
+        if kind == "AWS::CloudFront::Distribution":
+            for origin in props.get("DistributionConfig", {}).get("Origins", []):
+                for header in origin.get("OriginCustomHeaders", []):
+                    if "secret" in str(header.get("HeaderName", "")).lower() \
+                            and not _is_dynamic_secret(header.get("HeaderValue")):
+                        found.append(f"{name}: origin header {header['HeaderName']} is a literal")
+    return found
 
 
 def php_lint(path: Path) -> str | None:
