@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 WPLAMBDA := $(VENV)/bin/wplambda
 DEMO_DIR ?= demo
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean template
 
 setup:
 	@scripts/setup.sh
@@ -19,6 +19,10 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check wp_lambda tests benchmarks scripts
+
+# The committed template.yaml is the default config's rendering; refresh it after editing the Jinja.
+template: setup
+	$(PY) scripts/render_template.py
 
 bench: setup
 	$(PY) -m benchmarks
