@@ -25,6 +25,9 @@ INIT_KEYS: dict[str, tuple[str, str]] = {
     "arch": ("aws", "architecture"),
     "network": ("network", "mode"),
     "database": ("database", "mode"),
+    "db_host": ("database", "host"),
+    "db_user": ("database", "user"),
+    "db_secret_arn": ("database", "secret_arn"),
     "front_door": ("function", "front_door"),
     "wordpress_source": ("wordpress", "source"),
 }

@@ -29,6 +29,9 @@ _PROMPTS = {
     "arch": "Architecture",
     "network": "Network mode",
     "database": "Database",
+    "db_host": "External database host",
+    "db_user": "External database user",
+    "db_secret_arn": "Secrets Manager ARN of the external database's password (JSON with a \"password\" key)",
     "front_door": "Front door",
     "php_source": "PHP binaries: 'bref' or a directory",
     "wordpress_source": "WordPress: a version, URL, tarball or directory",
@@ -44,6 +47,10 @@ def init(
     arch: Annotated[str | None, typer.Option(help="x86_64 or arm64.")] = None,
     network: Annotated[str | None, typer.Option(help="public, vpc-nat-gateway or vpc-nat-instance.")] = None,
     database: Annotated[str | None, typer.Option(help="aurora-serverless-v2 or external.")] = None,
+    db_host: Annotated[str | None, typer.Option(help="External database host.")] = None,
+    db_user: Annotated[str | None, typer.Option(help="External database user.")] = None,
+    db_secret_arn: Annotated[str | None, typer.Option(
+        help="External database password: a Secrets Manager secret ARN (JSON with a \"password\" key).")] = None,
     front_door: Annotated[str | None, typer.Option(help="http-api or function-url.")] = None,
     php_source: Annotated[str | None, typer.Option(help="'bref' or a directory of PHP binaries.")] = None,
     wordpress_source: Annotated[str | None, typer.Option(
@@ -55,7 +62,8 @@ def init(
     root = directory.resolve()
     answers: dict[str, Any] = {
         "name": name, "title": title, "admin_email": admin_email, "region": region, "arch": arch,
-        "network": network, "database": database, "front_door": front_door, "php_source": php_source,
+        "network": network, "database": database, "db_host": db_host, "db_user": db_user,
+        "db_secret_arn": db_secret_arn, "front_door": front_door, "php_source": php_source,
         "wordpress_source": wordpress_source,
     }
     if answers["name"] is None and root.name and root != Path.cwd().resolve():
@@ -64,6 +72,8 @@ def init(
         defaults = project_mod.build_config(root, {k: v for k, v in answers.items() if k == "name"})
         for option, prompt in _PROMPTS.items():
             if answers[option] is not None and option != "name":
+                continue
+            if option.startswith("db_") and answers["database"] != "external":
                 continue
             default = _current(defaults, option)
             suffix = f" [{'/'.join(_CHOICES[option])}]" if option in _CHOICES else ""
