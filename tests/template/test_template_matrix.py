@@ -9,6 +9,7 @@ concurrency, an existing uploads bucket, ...) so those branches are linted and t
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import json
 import re
@@ -175,6 +176,15 @@ def test_vpc_config_exactly_in_vpc_modes(rendered: Rendered) -> None:
         assert fn["VpcConfig"]["SubnetIds"] == [{"Ref": "PrivateSubnetA"}, {"Ref": "PrivateSubnetB"}]
         azs = [rendered.resources[f"PrivateSubnet{x}"]["Properties"]["AvailabilityZone"] for x in "AB"]
         assert azs[0] != azs[1]  # two AZs
+        # Four subnets, each a quarter of the VPC: Fn::Cidr [vpc, 4, host bits] must carve /prefix+2.
+        vpc = ipaddress.ip_network(rendered.resources["Vpc"]["Properties"]["CidrBlock"])
+        picks = []
+        for name in ("PublicSubnetA", "PublicSubnetB", "PrivateSubnetA", "PrivateSubnetB"):
+            index, cidr = rendered.resources[name]["Properties"]["CidrBlock"]["Fn::Select"]
+            _, count, host_bits = cidr["Fn::Cidr"]
+            assert count == 4 and 32 - host_bits == vpc.prefixlen + 2
+            picks.append(index)
+        assert picks == [0, 1, 2, 3]
         role = rendered.resources["WordPressFunctionRole"]["Properties"]
         assert any("AWSLambdaVPCAccessExecutionRole" in arn for arn in role["ManagedPolicyArns"])
 
@@ -192,6 +202,7 @@ def test_nat_matches_the_network_mode(rendered: Rendered) -> None:
         arch = "arm64" if rendered.config.network.nat_instance_type.startswith("t4g") else "x86_64"
         assert instance["ImageId"] == ("{{resolve:ssm:/aws/service/ami-amazon-linux-latest/"
                                        f"al2023-ami-kernel-default-{arch}}}}}")
+        assert instance["MetadataOptions"] == {"HttpTokens": "required"}
         user_data = instance["UserData"]["Fn::Base64"]
         assert "ip_forward = 1" in user_data and "MASQUERADE" in user_data
         route = rendered.resources["PrivateDefaultRoute"]["Properties"]
