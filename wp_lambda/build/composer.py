@@ -98,7 +98,9 @@ def install(config: Config, work: Path) -> tuple[Path, dict[str, Any]]:
                              "--no-progress", "--no-plugins", "--no-scripts", f"--working-dir={work}"],
                             capture_output=True, text=True, env=env, check=False)
     if result.returncode != 0:
-        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-12:])
+        lines = [line.strip() for line in (result.stderr or result.stdout).splitlines()]
+        # Composer ends with the command's usage line; the reason is above it.
+        tail = "\n".join([line for line in lines if line and not line.startswith("update [")][-8:])
         raise UserError(f"Composer could not install {PACKAGE} {config.build.s3_uploads_version}:\n{tail}",
                         f"without S3 Uploads, media uploads would hit Lambda's read-only disk. Give Composer a "
                         f"repository that has it: build.composer_repositories in wplambda.toml or "

@@ -9,10 +9,13 @@ did not change (Composer's vendor/, the layer) are reused from the previous buil
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,7 +127,7 @@ def _plan(config: Config, target: str, php_source: php.PhpSource | None) -> _Pla
     return _Plan(target, source, php_src, rendered, parts)
 
 
-def _read_manifest(root: Path) -> dict[str, Any] | None:
+def read_manifest(root: Path) -> dict[str, Any] | None:
     try:
         return json.loads((root / MANIFEST).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
@@ -147,7 +150,7 @@ def _outputs_intact(root: Path, manifest: dict[str, Any]) -> bool:
 def is_stale(config: Config, target: str = "deploy", *, php_source: php.PhpSource | None = None) -> bool:
     """Whether ``build`` would do anything: an input changed, or the outputs are missing."""
     root = output_dir(config, target)
-    previous = _read_manifest(root)
+    previous = read_manifest(root)
     if previous is None or not _outputs_intact(root, previous):
         return True
     return previous.get("fingerprint") != _plan(config, target, php_source).fingerprint
@@ -156,6 +159,20 @@ def is_stale(config: Config, target: str = "deploy", *, php_source: php.PhpSourc
 def _link_tree(src: Path, dest: Path) -> None:
     """Reuse a previous build's part: hard links (the old tree is deleted after the swap)."""
     shutil.copytree(src, dest, copy_function=os.link)
+
+
+@contextlib.contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    """One build per output dir at a time; under the lock, a killed build's temp dir is removed."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f".{root.name}.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"another build is writing {root}", "wait for it to finish") from None
+        for leftover in root.parent.glob(f".{root.name}.*.tmp"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        yield
 
 
 def _build_layer(plan: _Plan, layer: Path) -> dict[str, Any]:
@@ -187,7 +204,7 @@ def build(config: Config, *, target: str = "deploy", force: bool = False, progre
     reporter = progress or QuietReporter()
     plan = _plan(config, target, php_source)
     root = output_dir(config, target)
-    previous = _read_manifest(root)
+    previous = read_manifest(root)
     if not force and previous and previous.get("fingerprint") == plan.fingerprint and _outputs_intact(root, previous):
         reporter.note("nothing changed since the last build: up to date")
         return BuildResult(root, previous, rebuilt=False, seconds=time.monotonic() - started)
@@ -196,6 +213,17 @@ def build(config: Config, *, target: str = "deploy", force: bool = False, progre
     if fatal:
         raise UserError("; ".join(fatal), "add the extension to the PHP source, then build again")
     render.render_project(config)  # keep the project's rendered files in step with what we package
+    with _locked(root):
+        manifest = _assemble(config, plan, root, previous, reporter, ext_warnings)
+    for warning in manifest["warnings"]:
+        reporter.warn(warning)
+    return BuildResult(root, manifest, rebuilt=True, seconds=time.monotonic() - started)
+
+
+def _assemble(config: Config, plan: _Plan, root: Path, previous: dict[str, Any] | None, reporter: Reporter,
+              ext_warnings: list[str]) -> dict[str, Any]:
+    """Every step, written into a temp dir that replaces ``root`` only when all succeeded."""
+    target = plan.target
     old_parts = (previous or {}).get("parts", {})
     with atomic_dir(root) as tmp:
         function, layer, work = tmp / "function", tmp / "layer", tmp / ".work"
@@ -259,6 +287,4 @@ def build(config: Config, *, target: str = "deploy", force: bool = False, progre
         if target == "deploy" and report["unzipped_total"] > report["limits"]["unzipped"]:
             raise UserError(report["warnings"][0], "drop languages or plugins you do not need, then build again")
         atomic_write(tmp / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    for warning in manifest["warnings"]:
-        reporter.warn(warning)
-    return BuildResult(root, manifest, rebuilt=True, seconds=time.monotonic() - started)
+    return manifest
