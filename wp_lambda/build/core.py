@@ -19,7 +19,7 @@ from typing import Any
 
 from wp_lambda.build import fetch
 from wp_lambda.build.report import Reporter
-from wp_lambda.build.tree import copy_tree, stat_signature
+from wp_lambda.build.tree import content_digest, copy_tree, stat_signature
 from wp_lambda.config import Config
 from wp_lambda.errors import UserError
 from wp_lambda.fsutil import atomic_dir
@@ -45,7 +45,7 @@ class CoreSource:
         """Cheap identity of the input, for the no-op check (no network, no content read)."""
         if self.kind in ("release", "url"):
             return f"{self.location}#{self.sha1 or ''}"
-        return stat_signature(Path(self.location), skip=lambda rel: rel in DROPPED)
+        return stat_signature(Path(self.location), skip=_dropped)
 
 
 def base_url() -> str:
@@ -160,6 +160,7 @@ def prepare(source: CoreSource, reporter: Reporter) -> tuple[Path, dict[str, Any
     entry: dict[str, Any] = {"kind": source.kind}
     if source.kind == "dir":
         root = Path(source.location)
+        entry["sha256"], entry["files"], entry["bytes"] = content_digest(root, skip=_dropped)
     else:
         if source.kind == "archive":
             archive = Path(source.location)
@@ -178,6 +179,10 @@ def prepare(source: CoreSource, reporter: Reporter) -> tuple[Path, dict[str, Any
     return root, entry
 
 
+def _dropped(rel: str) -> bool:
+    return rel in DROPPED or rel.startswith("wp-content/uploads/")
+
+
 def copy_core(root: Path, dest: Path) -> int:
     """Copy WordPress into the function tree, dereferencing links and dropping the source's config."""
-    return copy_tree(root, dest, skip=lambda rel: rel in DROPPED or rel.startswith("wp-content/uploads/"))
+    return copy_tree(root, dest, skip=_dropped)

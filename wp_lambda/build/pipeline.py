@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -250,7 +251,7 @@ def _assemble(config: Config, plan: _Plan, root: Path, previous: dict[str, Any] 
         source_root, inputs["wordpress"] = core.prepare(plan.core, reporter)
         core.copy_core(source_root, function)
         _function_config(plan, function)
-        inputs["wp_config"] = {"sha256": digest_json(plan.rendered["wordpress/wp-config.php"])}
+        inputs["wp_config"] = {"sha256": hashlib.sha256(plan.rendered["wordpress/wp-config.php"].encode()).hexdigest()}
         inputs["plugins"] = plugins.install_all(config, function, reporter)
         if vendor is not None:
             shutil.move(str(vendor), function / "vendor")

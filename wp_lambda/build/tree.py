@@ -84,11 +84,13 @@ def stat_signature(root: Path, *, skip: Callable[[str], bool] = lambda rel: Fals
     return digest.hexdigest()
 
 
-def content_digest(root: Path) -> tuple[str, int, int]:
+def content_digest(root: Path, *, skip: Callable[[str], bool] = lambda rel: False) -> tuple[str, int, int]:
     """(sha256 over every file's path, mode and content; file count; total bytes) of a tree."""
     digest = hashlib.sha256()
     count = size = 0
     for rel, path in walk(root):
+        if skip(rel):
+            continue
         file_hash = hashlib.sha256()
         with path.open("rb") as fh:
             while chunk := fh.read(1 << 20):

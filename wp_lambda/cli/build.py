@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +16,7 @@ from wp_lambda import bref_layers
 from wp_lambda import build as build_mod
 from wp_lambda import config as config_mod
 from wp_lambda.build.fetch import ProgressFn, is_url
-from wp_lambda.build.plugins import KINDS, mirror
+from wp_lambda.build.plugins import KINDS, download, mirror
 from wp_lambda.build.report import MB
 from wp_lambda.cli.app import JsonOption, ProjectOption, err, out, print_json
 from wp_lambda.errors import UserError
@@ -110,8 +110,10 @@ ThemeOption = Annotated[bool, typer.Option("--theme", help="A theme instead of a
 NoBuildOption = Annotated[bool, typer.Option("--no-build", help="Only edit wplambda.toml.")]
 
 
-def _edit(project: Path, change: str, table: str, slug: str, version: str | None) -> config_mod.Config:
-    """Apply one change to wplambda.toml with tomlkit (comments kept), validated before writing."""
+def _edit(project: Path, change: str, table: str, slug: str, version: str | None,
+          check: Callable[[config_mod.Config], object] | None = None) -> config_mod.Config:
+    """Apply one change to wplambda.toml with tomlkit (comments kept), validated (and ``check``ed,
+    e.g. that the mirror has the zip) before anything is written."""
     cfg = config_mod.load(project)
     path = cfg.root / config_mod.CONFIG_FILE
     doc = tomlkit.parse(path.read_text())
@@ -126,6 +128,8 @@ def _edit(project: Path, change: str, table: str, slug: str, version: str | None
         section[slug] = version
     text = tomlkit.dumps(doc)
     new = config_mod.parse(text, root=cfg.root, path=path)
+    if check is not None:
+        check(new)
     atomic_write(path, text)
     return new
 
@@ -163,8 +167,10 @@ def plugin_add(
 ) -> None:
     """Pin a plugin (or theme) in wplambda.toml, then rebuild."""
     kind = "theme" if theme else "plugin"
-    version = version or _latest_in_mirror(config_mod.load(project), kind, name)
-    cfg = _edit(project, "add", KINDS[kind], name, version)
+    current = config_mod.load(project)
+    version = version or _latest_in_mirror(current, kind, name)
+    cfg = _edit(project, "add", KINDS[kind], name, version, check=lambda new: download(
+        mirror(new), kind, name, version, ConsoleReporter()))
     out.print(f"pinned {KINDS[kind]}.{name} = \"{version}\"")
     _rebuild(cfg, no_build)
 
