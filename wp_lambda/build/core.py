@@ -144,8 +144,14 @@ def _extract(archive: Path, sha256: str) -> Path:
             else:
                 try:
                     with tarfile.open(archive) as tf:
-                        _safe_members(tf.getnames(), archive)
-                        tf.extractall(tmp, filter="data")
+                        members = tf.getmembers()
+                        _safe_members([m.name for m in members] + [m.linkname for m in members if m.linkname],
+                                      archive)
+                        # The "data" filter (Python >= 3.11.4) also strips modes and devices.
+                        if hasattr(tarfile, "data_filter"):
+                            tf.extractall(tmp, filter="data")
+                        else:
+                            tf.extractall(tmp)
                 except tarfile.TarError as exc:
                     raise UserError(f"{archive} is not a readable tarball: {exc}",
                                     "re-download it, or use another wordpress.source") from exc

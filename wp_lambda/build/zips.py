@@ -19,7 +19,9 @@ FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 # Already-compressed formats: deflating them again costs time and saves nothing.
 STORED_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".woff", ".woff2", ".zip", ".gz",
                              ".mp3", ".mp4", ".ogg", ".webm", ".ico"})
-LEVEL = 6
+# Level 4: about half the time of zlib's default 6 for ~4% more bytes (measured on WordPress
+# 6.1: 1.9 s vs 3.5 s, 25.6 MB vs 24.4 MB); the zip only travels to S3 once per change.
+LEVEL = 4
 
 
 def write_zip(tree: Path, dest: Path) -> tuple[int, str]:
