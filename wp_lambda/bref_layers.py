@@ -6,11 +6,15 @@ layer. Layer versions differ by region and move with every Bref release, so they
 here: a deploy is reproducible and an upgrade is a reviewed change to this table. Layers live in
 Bref's AWS account and can only be attached in the region they were published in.
 
-This is plain data plus one lookup so other commands (and people) can print the ARN a config
-resolves to; ``php.layer_arn`` in ``wplambda.toml`` overrides the table.
+This is plain data plus lookups so other commands (and people) can print the ARN a config
+resolves to; ``php.layer_arn`` in ``wplambda.toml`` overrides the table. The version numbers are
+a snapshot that could not be checked against AWS from the machine this was written on: review
+them (``wplambda layers``) before relying on them.
 """
 
 from __future__ import annotations
+
+from wp_lambda.errors import UserError
 
 BREF_ACCOUNT = "534081306603"
 
@@ -49,3 +53,41 @@ def layer_arn(region: str, php_version: str, architecture: str) -> str | None:
 def regions() -> list[str]:
     """Regions that have every pinned layer (for error messages)."""
     return sorted(set.intersection(*(set(table) for table in LAYER_VERSIONS.values())))
+
+
+def require_layer_arn(region: str, php_version: str, architecture: str) -> str:
+    """Like :func:`layer_arn`, but a missing layer is the user's to fix, with the fix named."""
+    arn = layer_arn(region, php_version, architecture)
+    if arn is None:
+        raise UserError(f"no pinned Bref layer for PHP {php_version} on {architecture} in {region} "
+                        f"(pinned regions: {', '.join(regions())})",
+                        "set php.layer_arn in wplambda.toml to the Bref layer ARN you want")
+    return arn
+
+
+def table() -> list[tuple[str, str, str, str]]:
+    """Every pinned (php version, architecture, region, ARN), for `wplambda layers`."""
+    rows = []
+    for name, versions in sorted(LAYER_VERSIONS.items()):
+        arch = "arm64" if name.startswith("arm-") else "x86_64"
+        php = name.removeprefix("arm-").split("-")[1]
+        php_version = f"{php[0]}.{php[1:]}"
+        rows.extend((php_version, arch, region, f"arn:aws:lambda:{region}:{BREF_ACCOUNT}:layer:{name}:{version}")
+                    for region, version in sorted(versions.items()))
+    return rows
+
+
+# What Bref's PHP layers load by default (its documented list); intl is installed but must be
+# enabled with `extension=intl`, gd and imagick come from Bref's separate extra-extensions layers.
+EXTENSIONS = (
+    "core", "ctype", "curl", "date", "dom", "exif", "fileinfo", "filter", "ftp", "gettext", "hash",
+    "iconv", "json", "libxml", "mbstring", "mysqli", "mysqlnd", "opcache", "openssl", "pcntl", "pcre",
+    "pdo", "pdo_mysql", "pdo_sqlite", "phar", "posix", "readline", "reflection", "session", "simplexml",
+    "sockets", "sodium", "spl", "sqlite3", "standard", "tokenizer", "xml", "xmlreader", "xmlwriter",
+    "xsl", "zip", "zlib",
+)
+EXTENSION_FIXES = {
+    "intl": "add `extension = \"intl\"` under [php.ini] in wplambda.toml (Bref ships it disabled)",
+    "gd": "add Bref's extra-php-extensions gd layer (or imagick) to the function",
+    "imagick": "add Bref's extra-php-extensions imagick layer to the function",
+}

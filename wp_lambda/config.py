@@ -157,7 +157,8 @@ class Build:
                             "a URL base or a local directory of zips.")
     s3_uploads_version: str = _f("^3.0", "Composer constraint for humanmade/s3-uploads.")
     composer_repositories: list[Any] = _f([], "Composer repositories in Composer's own format.")
-    wp_cli: str = _f("", "Path to wp-cli.phar; empty uses `wp` on PATH or the pinned download.")
+    wp_cli: str = _f("", "Path to wp-cli.phar, or \"pinned\" to download the pinned release (sha512 "
+                     "verified); empty uses `wp` on PATH, else unpacks the zips directly.")
 
 
 SECTIONS: dict[str, type] = {

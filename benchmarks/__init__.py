@@ -1,0 +1,1 @@
+"""Benchmarks: each runs as `.venv/bin/python -m benchmarks.<name>`, the kit beside an alternative."""

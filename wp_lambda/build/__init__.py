@@ -1,0 +1,16 @@
+"""``wplambda build``: WordPress, S3 Uploads, plugins and the PHP layer into deterministic zips.
+
+One module per step (``core``, ``composer``, ``plugins``, ``php``, ``assets``, ``zips``,
+``report``), orchestrated by ``pipeline``. Other parts of the kit call :func:`build` and
+:func:`is_stale`; ``serve`` passes ``target="serve"`` and ``php_source=debian_php_source()``.
+"""
+
+from __future__ import annotations
+
+from wp_lambda.build.php import PhpSource, debian_php_source
+from wp_lambda.build.pipeline import BuildResult, build, is_stale, output_dir, read_manifest
+from wp_lambda.build.report import QuietReporter, Reporter
+
+__all__ = ["BuildResult", "PhpSource", "QuietReporter", "Reporter", "build", "debian_php_source", "is_stale",
+           "output_dir",
+           "read_manifest"]

@@ -1,0 +1,220 @@
+"""Step 3: plugins and themes pinned in ``wplambda.toml``, from wordpress.org or a mirror.
+
+Every zip comes through :mod:`wp_lambda.build.fetch` from ``<build.plugin_mirror>/plugin/
+<slug>.<version>.zip`` (``theme/`` for themes): wordpress.org's own layout, so a URL mirror, a
+mirror on 127.0.0.1 and a local directory of zips are the same code path. It is then installed
+with wp-cli when one is available (which needs a database: a throwaway MariaDB), otherwise
+unpacked directly; either way its sha256 and version go into ``build.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wp_lambda.build import fetch
+from wp_lambda.build.report import Reporter
+from wp_lambda.build.tree import EXEC_MODE, FILE_MODE, stat_signature
+from wp_lambda.config import Config
+from wp_lambda.errors import UserError
+
+KINDS = {"plugin": "plugins", "theme": "themes"}
+WP_CLI_VERSION = "2.11.0"
+WP_CLI_URL = "https://github.com/wp-cli/wp-cli/releases/download/v{v}/wp-cli-{v}.phar"
+
+
+def mirror(config: Config) -> str:
+    """The download base: a URL, or a local directory (relative to the project)."""
+    base = config.build.plugin_mirror
+    if fetch.is_url(base):
+        return base
+    path = Path(base).expanduser()
+    path = path if path.is_absolute() else config.root / path
+    if not path.is_dir():
+        raise UserError(f"build.plugin_mirror: {path} is not a directory",
+                        "use a URL such as https://downloads.wordpress.org or a directory holding "
+                        "plugin/<slug>.<version>.zip and theme/<slug>.<version>.zip")
+    return str(path)
+
+
+def wanted(config: Config) -> list[tuple[str, str, str]]:
+    """(kind, slug, version) of everything to install, in a stable order."""
+    return [("plugin", s, v) for s, v in sorted(config.plugins.items())] + \
+           [("theme", s, v) for s, v in sorted(config.themes.items())]
+
+
+def fingerprint(config: Config) -> str:
+    """Pinned names and versions, plus the zips' signatures when the mirror is a local directory."""
+    base = mirror(config) if wanted(config) else config.build.plugin_mirror
+    parts = [base]
+    for kind, slug, version in wanted(config):
+        parts.append(f"{kind}/{slug}.{version}")
+        if not fetch.is_url(base):
+            parts.append(stat_signature(Path(fetch.join(base, f"{kind}/{slug}.{version}.zip"))))
+    return "\n".join(parts)
+
+
+def download(base: str, kind: str, slug: str, version: str, reporter: Reporter) -> Path:
+    """The zip on disk: a local mirror's file as is, a URL mirror's through the cache."""
+    relative = f"{kind}/{slug}.{version}.zip"
+    source = fetch.join(base, relative)
+    if not fetch.is_url(base):
+        if not Path(source).is_file():
+            raise UserError(f"{KINDS[kind]}.{slug}: {relative} is not in the mirror {base}",
+                            "add it there, or fix the pinned version in wplambda.toml")
+        return Path(source)
+    key = f"{KINDS[kind]}/{hashlib.sha256(base.encode()).hexdigest()[:12]}/{slug}.{version}.zip"
+
+    def produce() -> bytes:
+        with reporter.transfer(f"downloading {relative}") as progress:
+            try:
+                return fetch.fetch_bytes(source, progress=progress, what=f"{kind} {slug} {version}")
+            except fetch.NotFound:
+                raise UserError(f"{KINDS[kind]}.{slug}: version {version} is not at {source}",
+                                "check the slug and the pinned version in wplambda.toml") from None
+
+    return fetch.cached(key, produce)
+
+
+def _header_version(path: Path, kind: str) -> str | None:
+    """The ``Version:`` header of a plugin's main file or a theme's style.css."""
+    candidates = [path / "style.css"] if kind == "theme" else sorted(path.glob("*.php"))
+    for candidate in candidates:
+        head = candidate.read_bytes()[:8192].decode(errors="replace")
+        if kind == "plugin" and "Plugin Name:" not in head:
+            continue
+        match = re.search(r"^[ \t/*#@]*Version:\s*(\S+)", head, re.MULTILINE)
+        if match:
+            return match.group(1)
+    return None
+
+
+def unzip(archive: Path, dest_root: Path, slug: str) -> None:
+    """Unpack a wordpress.org zip (one top-level ``<slug>/`` folder) with normalised modes."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            infos = [i for i in zf.infolist() if not i.is_dir()]
+            for info in infos:
+                parts = Path(info.filename).parts
+                if info.filename.startswith("/") or ".." in parts or not parts or parts[0] != slug:
+                    raise UserError(f"{archive.name}: entry {info.filename!r} is outside {slug}/",
+                                    "a wordpress.org zip holds exactly one folder named after the slug")
+            target = dest_root / slug
+            shutil.rmtree(target, ignore_errors=True)
+            for info in infos:
+                out = dest_root / info.filename
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(zf.read(info))
+                out.chmod(EXEC_MODE if (info.external_attr >> 16) & 0o111 else FILE_MODE)
+    except zipfile.BadZipFile as exc:
+        raise UserError(f"{archive} is not a valid zip: {exc}", "replace it in the mirror") from None
+
+
+@dataclass(frozen=True)
+class WpCli:
+    """How to run wp-cli: ``[php, wp-cli.phar]`` or a ``wp`` on PATH."""
+
+    command: tuple[str, ...]
+    origin: str
+
+
+def find_wp_cli(config: Config, reporter: Reporter) -> WpCli | None:
+    """``build.wp_cli``: a phar path, "pinned" (download the pinned release), or empty (``wp`` on PATH)."""
+    setting = config.build.wp_cli
+    php = shutil.which("php") or "php"
+    if setting == "pinned":
+        url = WP_CLI_URL.format(v=WP_CLI_VERSION)
+        try:
+            published = fetch.fetch_bytes(url + ".sha512", what="wp-cli checksum").decode().split()[0]
+        except fetch.NotFound:
+            raise UserError(f"no published sha512 at {url}.sha512", "set build.wp_cli to a local wp-cli.phar") from None
+
+        def produce() -> bytes:
+            with reporter.transfer(f"downloading wp-cli {WP_CLI_VERSION}") as progress:
+                data = fetch.fetch_bytes(url, progress=progress, what="wp-cli")
+            actual = hashlib.sha512(data).hexdigest()
+            if actual != published:
+                raise UserError(f"wp-cli checksum mismatch: expected sha512 {published}, got {actual}",
+                                "retry, or set build.wp_cli to a verified local wp-cli.phar")
+            return data
+
+        path = fetch.cached(f"wp-cli/{WP_CLI_VERSION}-{published[:16]}/wp-cli.phar", produce)
+        return WpCli((php, str(path)), f"wp-cli {WP_CLI_VERSION} (pinned, sha512 verified)")
+    if setting:
+        path = Path(setting).expanduser()
+        path = path if path.is_absolute() else config.root / path
+        if not path.is_file():
+            raise UserError(f"build.wp_cli: {path} does not exist", "point it at a wp-cli.phar, or leave it empty")
+        return WpCli((php, str(path)), path.name)
+    on_path = shutil.which("wp")
+    return WpCli((on_path,), "wp on PATH") if on_path else None
+
+
+@contextlib.contextmanager
+def _wp_cli_session(cli: WpCli, function_dir: Path, reporter: Reporter) -> Iterator[Callable[..., None]]:
+    """wp-cli bound to a throwaway MariaDB and a throwaway install of the build tree."""
+    from wp_lambda.local.mariadb import MariaDB
+
+    reporter.note("wp-cli needs a database to load WordPress: starting a throwaway local MariaDB "
+                  "(deleted after the build)")
+    with tempfile.TemporaryDirectory(prefix="wplambda-build-db-") as tmp, MariaDB.start(Path(tmp) / "data") as db:
+        password = secrets.token_hex(16)
+        db.ensure_database("wplambda_build", "wplambda_build", password)
+        env = {**os.environ, "WORDPRESS_DB_HOST": db.wordpress_host(), "WORDPRESS_DB_NAME": "wplambda_build",
+               "WORDPRESS_DB_USERNAME": "wplambda_build", "WORDPRESS_DB_PASSWORD": password,
+               "WORDPRESS_SALT": secrets.token_hex(32), "WP_HOME": "http://build.invalid"}
+        base = [*cli.command, f"--path={function_dir}"]
+        if os.geteuid() == 0:
+            base.append("--allow-root")
+
+        def run(*args: str) -> None:
+            result = subprocess.run([*base, *args], capture_output=True, text=True, env=env, check=False)
+            if result.returncode != 0:
+                raise UserError(f"wp-cli {' '.join(args[:3])} failed: {(result.stderr or result.stdout).strip()}",
+                                "check the zip in the mirror, or leave build.wp_cli empty to unpack zips directly")
+
+        run("core", "install", "--url=http://build.invalid", "--title=build", "--admin_user=build",
+            "--admin_email=build@example.invalid", f"--admin_password={secrets.token_hex(16)}", "--skip-email")
+        yield run
+        # wp-cli's scratch space; nothing of the throwaway site stays in the tree.
+        shutil.rmtree(function_dir / "wp-content" / "upgrade", ignore_errors=True)
+
+
+def install_all(config: Config, function_dir: Path, reporter: Reporter) -> list[dict[str, Any]]:
+    """Install every pinned plugin and theme into ``function_dir``; return the manifest entries."""
+    items = wanted(config)
+    if not items:
+        return []
+    base = mirror(config)
+    zips = [(kind, slug, version, download(base, kind, slug, version, reporter)) for kind, slug, version in items]
+    cli = find_wp_cli(config, reporter)
+    installer = cli.origin if cli else "unzip"
+    if cli:
+        with _wp_cli_session(cli, function_dir, reporter) as wp:
+            for kind, slug, _version, archive in zips:
+                reporter.step(f"wp {kind} install {slug}")
+                wp(kind, "install", str(archive), "--force")
+    else:
+        for kind, slug, _version, archive in zips:
+            reporter.step(f"unpacking {kind} {slug}")
+            unzip(archive, function_dir / "wp-content" / KINDS[kind], slug)
+    entries = []
+    for kind, slug, version, archive in zips:
+        installed = _header_version(function_dir / "wp-content" / KINDS[kind] / slug, kind)
+        if installed and installed != version:
+            reporter.warn(f"{KINDS[kind]}.{slug} is pinned to {version} but the zip says Version: {installed}")
+        entries.append({"kind": kind, "slug": slug, "version": version, "header_version": installed,
+                        "sha256": fetch.file_digest(archive), "source": f"{kind}/{slug}.{version}.zip",
+                        "installer": installer})
+    return entries

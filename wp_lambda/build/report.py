@@ -1,0 +1,110 @@
+"""What the build tells its caller while it runs, and the size report it ends with.
+
+The service never prints: it calls a :class:`Reporter`, which the CLI implements with rich
+(progress bars, colours) and tests and ``serve`` implement however they like.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from wp_lambda.build.fetch import ProgressFn
+from wp_lambda.build.tree import walk
+
+MB = 1024 * 1024
+# Lambda's limits: code and layers together unzipped, and a zip uploaded directly.
+UNZIPPED_LIMIT = 250 * MB
+ZIPPED_LIMIT = 50 * MB
+
+
+class Reporter(Protocol):
+    def step(self, message: str) -> None:
+        """A build step starts."""
+
+    def note(self, message: str) -> None:
+        """Something the user should know (e.g. a throwaway database was started)."""
+
+    def warn(self, message: str) -> None:
+        """Something that may bite later (missing extension, size close to a limit)."""
+
+    def transfer(self, label: str) -> contextlib.AbstractContextManager[ProgressFn]:
+        """A download is running; the yielded callback receives (received, total)."""
+
+
+class QuietReporter:
+    """Records messages instead of printing them (the default for library callers)."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def step(self, message: str) -> None:
+        self.messages.append(message)
+
+    def note(self, message: str) -> None:
+        self.messages.append(message)
+
+    def warn(self, message: str) -> None:
+        self.messages.append(f"warning: {message}")
+
+    @contextlib.contextmanager
+    def transfer(self, label: str) -> Iterator[ProgressFn]:
+        self.messages.append(label)
+        yield lambda received, total: None
+
+
+def part_of(rel: str) -> str:
+    """Which part of the function a file belongs to, for the size report."""
+    parts = rel.split("/")
+    if parts[0] == "vendor":
+        return "vendor"
+    if parts[0] == "wp-content" and len(parts) > 2:
+        if parts[1] == "languages":
+            return "languages"
+        if parts[1] in ("plugins", "themes"):
+            return parts[1]
+        if parts[1] == "mu-plugins":
+            return "kit"
+    return "core"
+
+
+def contributor_of(rel: str) -> str:
+    """The directory a file is charged to when naming the biggest contributors."""
+    parts = rel.split("/")
+    depth = 3 if parts[0] == "wp-content" or parts[0] == "vendor" else 2
+    return "/".join(parts[:depth]) if len(parts) > depth else "/".join(parts[:-1]) or "(root files)"
+
+
+def sizes(function_dir: Path, layer_dir: Path, zips: dict[str, int]) -> dict[str, Any]:
+    """Bytes per part, the biggest contributors, and the checks against Lambda's limits."""
+    by_part: dict[str, int] = defaultdict(int)
+    by_dir: dict[str, int] = defaultdict(int)
+    for rel, path in walk(function_dir):
+        size = path.stat().st_size
+        by_part[part_of(rel)] += size
+        by_dir[contributor_of(rel)] += size
+    for rel, path in walk(layer_dir):
+        size = path.stat().st_size
+        by_part["layer"] += size
+        by_dir["layer/" + "/".join(rel.split("/")[:2])] += size
+    unzipped = sum(by_part.values())
+    biggest = sorted(by_dir.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+    warnings = []
+    named = ", ".join(f"{name} ({size / MB:.1f} MB)" for name, size in biggest)
+    if unzipped > UNZIPPED_LIMIT:
+        warnings.append(f"function + layer is {unzipped / MB:.1f} MB unzipped, over Lambda's "
+                        f"{UNZIPPED_LIMIT // MB} MB limit; biggest: {named}")
+    if zips.get("function.zip", 0) > ZIPPED_LIMIT:
+        warnings.append(f"function.zip is {zips['function.zip'] / MB:.1f} MB, over the {ZIPPED_LIMIT // MB} MB "
+                        f"direct-upload limit (sam deploy uploads through S3, which allows it); biggest: {named}")
+    return {
+        "parts": dict(sorted(by_part.items())),
+        "unzipped_total": unzipped,
+        "zips": zips,
+        "biggest": [{"path": name, "bytes": size} for name, size in biggest],
+        "limits": {"unzipped": UNZIPPED_LIMIT, "zipped": ZIPPED_LIMIT},
+        "warnings": warnings,
+    }
