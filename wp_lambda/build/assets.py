@@ -1,8 +1,10 @@
 """The static files ``sync-assets`` uploads: laid out by URL path, nothing a visitor must not get.
 
-PHP source, dotfiles, Composer metadata, anything inside a ``vendor/`` directory, and the
-translation catalogues PHP reads itself never leave the function; everything else under
-wp-admin, wp-includes and wp-content is served by CloudFront from the assets bucket.
+PHP source, dotfiles, Composer metadata and internals (``vendor/composer/``, ``vendor/bin/``),
+``node_modules`` and the translation catalogues PHP reads itself never leave the function;
+everything else under wp-admin, wp-includes and wp-content is served by CloudFront from the
+assets bucket. A ``vendor/`` folder as such is not private: WordPress itself loads React, lodash
+and moment from ``wp-includes/js/dist/vendor/``, and the block editor is blank without them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from wp_lambda.build.tree import is_hidden, walk
 
 PUBLIC_ROOTS = ("wp-admin/", "wp-includes/", "wp-content/")
+_COMPOSER_INTERNALS = re.compile(r"(^|/)vendor/(composer|bin)/")
 _PRIVATE_SUFFIX = re.compile(r"\.(php\d?|phtml|phar|inc|mo|po|pot|sql|log|sh)$", re.IGNORECASE)
 
 
@@ -23,7 +26,7 @@ def is_asset(rel: str) -> bool:
         return False
     parts = rel.split("/")
     name = parts[-1]
-    if "vendor" in parts or "node_modules" in parts or name.startswith("composer.") \
+    if _COMPOSER_INTERNALS.search(rel) or "node_modules" in parts or name.startswith("composer.") \
             or rel.startswith("wp-content/uploads/"):
         return False
     return not _PRIVATE_SUFFIX.search(name)
