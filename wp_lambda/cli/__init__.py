@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import sys
 
-from wp_lambda.cli import project
+from wp_lambda.cli import deploy, project
 from wp_lambda.cli.app import app, console_error
 from wp_lambda.errors import UserError
 
 project.register(app)
+deploy.register(app)
 
 
 def main() -> None:
