@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,21 @@ def load_template(path: Path) -> dict[str, Any]:
     if matches or template is None:
         raise ValueError(f"{path}: cannot parse: {'; '.join(str(m) for m in matches)}")
     return dict(template)
+
+
+def swap_artifacts(template: dict[str, Any], uri_for: Callable[[str], str]) -> dict[str, Any]:
+    """Replace local ``CodeUri``/``ContentUri`` paths (what ``sam deploy`` uploads) with S3 URIs.
+
+    The SAM transform accepts only S3 URIs there; ``validate`` passes placeholders, deploy's
+    in-process engine the URIs of the zips it uploaded. Changes ``template`` in place.
+    """
+    for resource in template.get("Resources", {}).values():
+        props = resource.get("Properties") or {}
+        for key in ("CodeUri", "ContentUri"):
+            value = props.get(key)
+            if isinstance(value, str) and not value.startswith("s3://"):
+                props[key] = uri_for(value)
+    return template
 
 
 def transform(template: dict[str, Any], region: str) -> dict[str, Any]:
@@ -111,7 +127,8 @@ def validate_project(config: Config) -> Report:
     report.errors.extend(lint(template_path, config.aws.region))
     report.checks.append("sam-transform")
     try:
-        transformed = transform(load_template(template_path), config.aws.region)
+        template = swap_artifacts(load_template(template_path), lambda path: f"s3://wplambda-placeholder/{path}")
+        transformed = transform(template, config.aws.region)
     except ValueError as exc:
         report.errors.append(f"SAM transform: {exc}")
         transformed = {"Resources": {}}

@@ -75,7 +75,8 @@ def outputs(description: dict[str, Any]) -> dict[str, str]:
 def resources(cfn: Any, stack: str) -> dict[str, dict[str, Any]]:
     """The stack's resources by logical id (type, physical id, status)."""
     found = cfn.describe_stack_resources(StackName=stack)["StackResources"]
-    return {r["LogicalResourceId"]: dict(r) for r in found}
+    # moto lists resources it cannot model without a logical id; they are not the kit's to find.
+    return {r["LogicalResourceId"]: dict(r) for r in found if r.get("LogicalResourceId")}
 
 
 def physical_id(cfn: Any, stack: str, logical_id: str) -> str | None:
@@ -122,3 +123,30 @@ def assets_bucket(cfn: Any, stack: str) -> str:
         raise UserError(f"stack {stack!r} has no {ASSETS_BUCKET} resource",
                         "deploy the kit's template to it, or pass --bucket NAME")
     return bucket
+
+
+# The outputs table: label, output key, and the logical id to fall back on when the output is missing.
+SUMMARY = (
+    ("site URL", "SiteUrl", None),
+    ("admin URL", "AdminUrl", None),
+    ("distribution", "DistributionId", DISTRIBUTION),
+    ("distribution domain", "DistributionDomain", None),
+    ("assets bucket", "AssetsBucketName", ASSETS_BUCKET),
+    ("uploads bucket", "UploadsBucketName", UPLOADS_BUCKET),
+    ("function", "FunctionName", FUNCTION),
+    ("function alias", "FunctionAlias", None),
+    ("database", "DatabaseEndpoint", None),
+)
+
+
+def summary_rows(description: dict[str, Any], found: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    """Rows of the outputs table: each from Outputs, else from the resource with its logical id."""
+    values = outputs(description)
+    rows = []
+    for label, key, logical_id in SUMMARY:
+        value = values.get(key) or (found.get(logical_id, {}).get("PhysicalResourceId") if logical_id else None)
+        if label == "function alias" and not value and found.get(FUNCTION, {}).get("PhysicalResourceId"):
+            value = f"{found[FUNCTION]['PhysicalResourceId']}:{FUNCTION_ALIAS}"
+        if value:
+            rows.append((label, str(value)))
+    return rows
