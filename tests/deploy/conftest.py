@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+import urllib.request
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,9 +79,12 @@ def moto_endpoint() -> Iterator[str]:
     """A moto server on localhost on a random port, for this test module."""
     server = ThreadedMotoServer(ip_address="localhost", port=0, verbose=False)
     server.start()
+    endpoint = f"http://localhost:{server._server.server_port}"  # type: ignore[union-attr]
     try:
-        yield f"http://localhost:{server._server.server_port}"  # type: ignore[union-attr]
+        yield endpoint
     finally:
+        # Servers in one process share moto's backends: leave nothing behind for the next module.
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
         server.stop()
 
 

@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -151,13 +152,24 @@ def _raise_if_failed(cfn: Any, stack: str, description: dict[str, Any], since: d
                            blocked=status in stack_mod.BLOCKED_STATES)
 
 
+def sam_executable() -> str:
+    """The SAM CLI installed with the kit (same environment), else the one on PATH."""
+    beside = Path(sys.executable).with_name("sam")
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("sam")
+    if found is None:
+        raise UserError("the SAM CLI (`sam`) is not installed", "pip install aws-sam-cli (a wplambda dependency)")
+    return found
+
+
 @dataclass
 class SamEngine:
     """``sam deploy`` as a subprocess; progress from the stack's events meanwhile."""
 
     aws: Aws
     say: Say
-    sam: str = field(default_factory=lambda: shutil.which("sam") or "sam")
+    sam: str = field(default_factory=lambda: sam_executable())
 
     def _run(self, plan: DeployPlan, *, execute: bool) -> subprocess.CompletedProcess[str]:
         args = plan.sam_deploy_args(execute=execute)
@@ -171,7 +183,7 @@ class SamEngine:
         if result.returncode != 0:
             raise DeployFailed([f"sam deploy --no-execute-changeset failed: {_tail(result)}"])
         cfn = self.aws.client("cloudformation")
-        sets = cfn.list_change_sets(StackName=plan.stack)["Summaries"]
+        sets = [s for s in cfn.list_change_sets(StackName=plan.stack)["Summaries"] if s["StackName"] == plan.stack]
         if not sets:
             return []
         latest = max(sets, key=lambda s: s["CreationTime"])
@@ -266,7 +278,8 @@ class ApiEngine:
 
     def preview(self, plan: DeployPlan) -> list[Change]:
         cfn = self.aws.client("cloudformation")
-        exists = stack_mod.describe(cfn, plan.stack) is not None
+        existing = stack_mod.describe(cfn, plan.stack)
+        exists = existing is not None and existing["StackStatus"] != "REVIEW_IN_PROGRESS"
         name = f"wplambda-{int(time.time())}"
         created = cfn.create_change_set(ChangeSetName=name, ChangeSetType="UPDATE" if exists else "CREATE",
                                         **self._template_args(plan))
@@ -285,13 +298,6 @@ class ApiEngine:
         args = self._template_args(plan)
         watcher = EventWatcher(cfn, plan.stack, since, self.say)
         existing = stack_mod.describe(cfn, plan.stack)
-        if existing is not None and existing["StackStatus"] == "REVIEW_IN_PROGRESS":
-            # The empty stack an unexecuted change set (a dry run) leaves behind: create_stack needs the name.
-            cfn.delete_stack(StackName=plan.stack)
-            while (gone := stack_mod.describe(cfn, plan.stack)) is not None \
-                    and gone["StackStatus"] != "DELETE_COMPLETE":
-                time.sleep(POLL_SECONDS)
-            existing = None
         try:
             if existing is None:
                 cfn.create_stack(**args)

@@ -18,6 +18,7 @@ from wp_lambda.aws import Aws
 from wp_lambda.config import Config
 from wp_lambda.deploy import execute
 from wp_lambda.deploy import stack as stack_mod
+from wp_lambda.deploy.operations import delete_stack
 from wp_lambda.deploy.plan import DeployPlan, make_plan, managed_bucket_name
 from wp_lambda.errors import UserError
 
@@ -70,11 +71,10 @@ def _check_state(aws: Aws, stack: str, description: dict[str, Any] | None,
     if status == "ROLLBACK_COMPLETE":
         reason = stack_mod.BLOCKED_STATES[status]
         if not confirm_delete(stack, reason):
-            raise UserError(f"stack {stack!r} is in ROLLBACK_COMPLETE: {reason}",
+            report = stack_mod.failure_report(aws.client("cloudformation"), stack)
+            raise UserError(f"stack {stack!r} cannot be updated:\n  " + "\n  ".join(report),
                             f"run `wplambda destroy --stack {stack}`, then deploy again")
         say(f"deleting stack {stack} (ROLLBACK_COMPLETE) before deploying again")
-        from wp_lambda.deploy.operations import delete_stack
-
         delete_stack(aws, stack)
         return None
     if status in stack_mod.BLOCKED_STATES:
@@ -131,6 +131,9 @@ def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, eng
             _sync_and_invalidate(aws, stack, outcome, sync_runner, dry_run=True)
         return outcome
     if not unchanged:
+        if description is not None and description["StackStatus"] == "REVIEW_IN_PROGRESS":
+            # The empty stack an unexecuted change set (a dry run) leaves: start clean from a create.
+            delete_stack(aws, stack)
         say(f"updating stack {stack} with the {chosen} engine")
         started = time.monotonic()
         runner.apply(plan)
