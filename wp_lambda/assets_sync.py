@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from wp_lambda.aws import error_code
@@ -79,15 +80,19 @@ VERSIONED_EXTENSIONS = frozenset({
 })
 
 
+def _extension(key: str) -> str:
+    name = key.rpartition("/")[2]
+    return name.rpartition(".")[2].lower() if "." in name.lstrip(".") else ""
+
+
 def content_type(key: str) -> str:
     """The Content-Type for a key, from its extension (lower-cased)."""
-    return CONTENT_TYPES.get(PurePosixPath(key).suffix[1:].lower(), DEFAULT_CONTENT_TYPE)
+    return CONTENT_TYPES.get(_extension(key), DEFAULT_CONTENT_TYPE)
 
 
 def cache_control(key: str, assets: Assets) -> str:
     """The Cache-Control for a key under the rule above and the ``[assets]`` config."""
-    ext = PurePosixPath(key).suffix[1:].lower()
-    if key.startswith(VERSIONED_PREFIXES) and ext in VERSIONED_EXTENSIONS:
+    if key.startswith(VERSIONED_PREFIXES) and _extension(key) in VERSIONED_EXTENSIONS:
         return f"public, max-age={assets.versioned_max_age}"
     return f"public, max-age={assets.default_max_age}"
 
@@ -109,24 +114,44 @@ class LocalFile:
                 "cache_control": self.cache_control}
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Path) -> tuple[str, int]:
+    """The file's SHA-256 and size, from one read."""
     digest = hashlib.sha256()
+    size = 0
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
-    return digest.hexdigest()
+            size += len(chunk)
+    return digest.hexdigest(), size
 
 
-def scan(assets_dir: Path, assets: Assets) -> dict[str, LocalFile]:
-    """Every regular file under ``assets_dir`` by bucket key (dotfiles are never published)."""
-    files: dict[str, LocalFile] = {}
-    for path in sorted(assets_dir.rglob("*")):
-        rel = path.relative_to(assets_dir).as_posix()
-        if any(part.startswith(".") for part in rel.split("/")) or not path.is_file():
-            continue
-        files[rel] = LocalFile(rel, path, path.stat().st_size, _sha256(path), content_type(rel),
-                               cache_control(rel, assets))
-    return files
+def _files(root: Path) -> dict[str, Path]:
+    """Regular files under ``root`` by POSIX key, skipping dotfiles and dot-directories.
+
+    os.walk rather than Path.rglob: on ~2,000 files it is several times faster, and a no-op sync
+    is mostly this walk plus hashing.
+    """
+    found: dict[str, Path] = {}
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            if not name.startswith(".") and os.path.isfile(full):
+                found[name if rel == "." else f"{rel}/{name}"] = Path(full)
+    return found
+
+
+def scan(assets_dir: Path, assets: Assets, workers: int = 4) -> dict[str, LocalFile]:
+    """Every file of the assets tree by bucket key, hashed (dotfiles are never published).
+
+    Hashing runs on a few threads: hashlib releases the GIL, and it is most of a no-op sync.
+    """
+    paths = _files(assets_dir)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        digests = list(pool.map(_sha256, paths.values()))
+    return {key: LocalFile(key, path, size, digest, content_type(key), cache_control(key, assets))
+            for (key, path), (digest, size) in zip(paths.items(), digests, strict=True)}
 
 
 @dataclass
@@ -141,23 +166,26 @@ class SyncPlan:
 
 
 def plan_sync(local: dict[str, LocalFile], manifest: dict[str, dict[str, Any]],
-              present: set[str]) -> SyncPlan:
-    """Diff the build against the previous manifest and the keys that really are in the bucket.
+              present: set[str] | None = None) -> SyncPlan:
+    """Diff the build against the previous manifest.
 
-    A key the manifest lists but the bucket lacks (deleted by hand) is uploaded again.
+    With ``present`` (the keys really in the bucket, from a listing), a key the manifest lists but
+    the bucket lacks (deleted by hand) is uploaded again; without it the manifest is trusted.
     """
     upload, unchanged, changed = [], [], []
     for key, item in local.items():
         previous = manifest.get(key)
-        if previous == item.entry() and key in present:
+        there = present is None or key in present
+        if previous == item.entry() and there:
             unchanged.append(key)
             continue
         upload.append(item)
-        if previous is not None and key in present:
+        if previous is not None and there:
             changed.append(key)
     delete = sorted(key for key in manifest
                     if key not in local and not key.startswith(UPLOADS_PREFIX) and key != MANIFEST_KEY)
-    return SyncPlan(upload, unchanged, delete, sorted([*changed, *(k for k in delete if k in present)]))
+    gone = (k for k in delete if present is None or k in present)
+    return SyncPlan(upload, unchanged, delete, sorted([*changed, *gone]))
 
 
 @dataclass
@@ -214,17 +242,19 @@ def _delete(s3: Any, bucket: str, keys: Iterable[str]) -> None:
 
 
 def sync(s3: Any, bucket: str, assets_dir: Path, assets: Assets, *, dry_run: bool = False,
-         workers: int = 16, on_plan: Callable[[SyncPlan], None] | None = None,
+         verify: bool = False, workers: int = 16, on_plan: Callable[[SyncPlan], None] | None = None,
          on_upload: Callable[[LocalFile], None] | None = None) -> SyncResult:
     """Sync ``assets_dir`` to ``bucket``; ``s3`` should have a pool of at least ``workers``.
 
+    ``verify`` also lists the bucket to restore objects deleted behind the kit's back (one LIST
+    per 1,000 keys; deploy always verifies, a plain sync trusts the manifest unless asked).
     The new manifest is written last and records only what really reached the bucket, so an
     interrupted sync is finished by the next one instead of being forgotten.
     """
     started = time.monotonic()
     local = scan(assets_dir, assets)
     manifest = read_manifest(s3, bucket)
-    plan = plan_sync(local, manifest, _present_keys(s3, bucket))
+    plan = plan_sync(local, manifest, _present_keys(s3, bucket) if verify else None)
     if on_plan:
         on_plan(plan)
     if dry_run:
@@ -255,8 +285,9 @@ def sync(s3: Any, bucket: str, assets_dir: Path, assets: Assets, *, dry_run: boo
         _delete(s3, bucket, plan.delete)
     else:
         new_manifest.update({k: manifest[k] for k in plan.delete})
-    s3.put_object(Bucket=bucket, Key=MANIFEST_KEY, Body=manifest_bytes(new_manifest),
-                  ContentType="application/json", CacheControl="no-store")
+    if new_manifest != manifest:
+        s3.put_object(Bucket=bucket, Key=MANIFEST_KEY, Body=manifest_bytes(new_manifest),
+                      ContentType="application/json", CacheControl="no-store")
     if failure is not None:
         raise failure
     return SyncResult(len(plan.upload), len(plan.unchanged), len(plan.delete),

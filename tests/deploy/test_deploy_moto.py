@@ -121,7 +121,7 @@ def _deploy(root: Path, stack: str, **kwargs: Any) -> tuple[run_mod.DeployOutcom
 
     def sync_runner(bucket: str, dry: bool) -> assets_sync.SyncResult:
         return assets_sync.sync(aws.client("s3", max_pool_connections=16), bucket,
-                                root / ".wplambda/build/assets", config.assets, dry_run=dry)
+                                root / ".wplambda/build/assets", config.assets, dry_run=dry, verify=True)
 
     outcome = run_mod.deploy(config, aws, stack, sync_runner=sync_runner, skip_build=True, render=False,
                              say=said.append, **kwargs)

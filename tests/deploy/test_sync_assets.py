@@ -130,10 +130,11 @@ def test_one_changed_css_uploads_exactly_it(site: dict[str, Any]) -> None:
     assert site["s3"].get_object(Bucket=site["bucket"], Key=key)["Body"].read() == path.read_bytes()
 
 
-def test_object_deleted_by_hand_is_uploaded_again(site: dict[str, Any]) -> None:
+def test_object_deleted_by_hand_is_uploaded_again_when_verifying(site: dict[str, Any]) -> None:
     key = "wp-includes/images/spinner.gif"
     site["s3"].delete_object(Bucket=site["bucket"], Key=key)
-    result = _sync(site)
+    assert _sync(site).uploaded == 0  # the manifest is trusted by default
+    result = _sync(site, verify=True)
     assert result.uploaded == 1
     assert result.changed_paths == []  # it was missing: nothing cached to invalidate
     assert key in _objects(site)

@@ -35,7 +35,8 @@ def _session(project: Path, profile: str | None, region: str | None) -> tuple[Co
     return cfg, connect(cfg, profile=profile, region=region)
 
 
-def run_sync(cfg: Config, aws: Aws, bucket: str, *, dry_run: bool, show_progress: bool) -> assets_sync.SyncResult:
+def run_sync(cfg: Config, aws: Aws, bucket: str, *, dry_run: bool, verify: bool,
+             show_progress: bool) -> assets_sync.SyncResult:
     """Sync the build's assets with a progress bar on stderr (stdout stays clean for --json)."""
     assets_dir = cfg.root / ".wplambda" / "build" / "assets"
     if not assets_dir.is_dir():
@@ -53,8 +54,8 @@ def run_sync(cfg: Config, aws: Aws, bucket: str, *, dry_run: bool, show_progress
         progress.advance(task[0], item.size)
 
     with progress, aws_errors():
-        return assets_sync.sync(s3, bucket, assets_dir, cfg.assets, dry_run=dry_run, workers=SYNC_WORKERS,
-                                on_plan=on_plan, on_upload=on_upload)
+        return assets_sync.sync(s3, bucket, assets_dir, cfg.assets, dry_run=dry_run, verify=verify,
+                                workers=SYNC_WORKERS, on_plan=on_plan, on_upload=on_upload)
 
 
 def print_sync_summary(result: assets_sync.SyncResult, bucket: str) -> None:
@@ -69,6 +70,8 @@ def sync_assets(
     bucket: Annotated[str | None, typer.Option(help="Sync to this bucket instead of the stack's AssetsBucket.")]
     = None,
     dry_run: DryRunOption = False,
+    verify: Annotated[bool, typer.Option("--verify", help="Also list the bucket and restore objects "
+                                         "deleted by hand (deploy always does).")] = False,
     json_output: JsonOption = False,
     project: ProjectOption = Path(),
     profile: ProfileOption = None,
@@ -79,7 +82,7 @@ def sync_assets(
     if bucket is None:
         with aws_errors():
             bucket = stack_mod.assets_bucket(aws.client("cloudformation"), stack or cfg.site.name)
-    result = run_sync(cfg, aws, bucket, dry_run=dry_run, show_progress=not json_output)
+    result = run_sync(cfg, aws, bucket, dry_run=dry_run, verify=verify, show_progress=not json_output)
     if json_output:
         print_json(result.summary())
     else:
@@ -111,7 +114,7 @@ def deploy(
         return _interactive(yes) and typer.confirm(f"Delete stack {stack_name} now?", default=False)
 
     def sync_runner(bucket: str, dry: bool) -> assets_sync.SyncResult:
-        return run_sync(cfg, aws, bucket, dry_run=dry, show_progress=True)
+        return run_sync(cfg, aws, bucket, dry_run=dry, verify=True, show_progress=True)
 
     try:
         with aws_errors():
