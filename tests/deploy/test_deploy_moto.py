@@ -8,6 +8,7 @@ implement CloudFront, API Gateway v2, Lambda aliases or the SAM transform; nothi
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -237,8 +238,6 @@ def test_logs_prints_the_function_log_lines(vpc_site: Path) -> None:
     group = f"/aws/lambda/{function}"
     logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName="s1")
-    import time
-
     now = int(time.time() * 1000)
     logs.put_log_events(logGroupName=group, logStreamName="s1", logEvents=[
         {"timestamp": now - 1000, "message": "START RequestId: 1"},

@@ -17,8 +17,10 @@ from deploy.conftest import lay_out_assets, make_project
 from helpers import run_wplambda
 
 from wp_lambda import assets_sync
+from wp_lambda.aws import connect
 from wp_lambda.config import Assets, Config
 from wp_lambda.config import load as load_config
+from wp_lambda.deploy.execute import MAX_INVALIDATION_PATHS, invalidate
 
 STACK = "assets-site"
 FOREIGN = {"robots-by-hand.txt": b"made by hand", "wp-content/uploads/2024/01/photo.jpg": b"\xff\xd8 jpeg"}
@@ -179,3 +181,22 @@ def test_unknown_stack_is_one_clear_error(site: dict[str, Any], tmp_path: Path) 
     result = run_wplambda("sync-assets", "--stack", "no-such-stack", cwd=site["root"])
     assert result.returncode == 2
     assert "stack 'no-such-stack' does not exist in us-east-1" in result.stderr
+
+
+def test_cloudfront_invalidation_covers_exactly_the_changed_paths(site: dict[str, Any]) -> None:
+    """moto's CloudFormation skips CloudFront, so the distribution is made with the CloudFront API."""
+    cloudfront = boto3.client("cloudfront")
+    distribution = cloudfront.create_distribution(DistributionConfig={
+        "CallerReference": "assets-test", "Comment": "", "Enabled": True,
+        "Origins": {"Quantity": 1, "Items": [{"Id": "s3", "DomainName": f"{site['bucket']}.s3.amazonaws.com",
+                                               "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "redirect-to-https",
+                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"},
+    })["Distribution"]["Id"]
+    aws = connect(site["config"])
+    paths = invalidate(aws, distribution, ["wp-admin/css/common.min.css", "wp-includes/a b.js"])
+    assert paths == ["/wp-admin/css/common.min.css", "/wp-includes/a%20b.js"]
+    batch = cloudfront.list_invalidations(DistributionId=distribution)["InvalidationList"]["Items"]
+    assert len(batch) == 1
+    assert invalidate(aws, distribution, [f"k{i}.css" for i in range(MAX_INVALIDATION_PATHS + 1)]) == ["/*"]
+    assert invalidate(aws, distribution, []) == []
