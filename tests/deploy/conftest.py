@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import DEBIAN_WORDPRESS
+from helpers import DEBIAN_WORDPRESS, run_wplambda
 from moto.server import ThreadedMotoServer
 
 from wp_lambda import project as project_mod
@@ -64,6 +64,14 @@ def lay_out_build(root: Path) -> Path:
 def make_project(root: Path, name: str = "blog", **answers: str) -> Path:
     """A project as ``wplambda init --yes`` writes it (in-process: no subprocess start-up)."""
     project_mod.init_project(root, {"name": name, "wordpress_source": str(DEBIAN_WORDPRESS), **answers})
+    return root
+
+
+def init_with_cli(root: Path, name: str) -> Path:
+    """A fresh project made by the real `wplambda init --yes`, plus a build's output."""
+    result = run_wplambda("init", str(root), "--yes", "--name", name, "--wordpress-source", str(DEBIAN_WORDPRESS))
+    assert result.returncode == 0, result.stderr
+    lay_out_build(root)
     return root
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 import pytest
-from deploy.conftest import lay_out_build, make_project, write_zip
+from deploy.conftest import init_with_cli, lay_out_build, make_project, write_zip
 from helpers import run_wplambda
 
 from wp_lambda import assets_sync
@@ -265,12 +265,7 @@ def test_destroy_without_confirmation_does_nothing_then_with_yes_reports_retaine
 @pytest.fixture(scope="module")
 def init_site(aws_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh `wplambda init --yes` project (real console script) with a build's output."""
-    root = tmp_path_factory.mktemp("init-site") / "blog"
-    result = run_wplambda("init", str(root), "--yes", "--name", "blog",
-                          "--wordpress-source", "/usr/share/wordpress")
-    assert result.returncode == 0, result.stderr
-    lay_out_build(root)
-    return root
+    return init_with_cli(tmp_path_factory.mktemp("init-site") / "blog", "blog")
 
 
 def test_deploy_fresh_init_project_via_console_script(init_site: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from deploy.conftest import lay_out_build
+from deploy.conftest import init_with_cli
 from helpers import run_wplambda
 
 from wp_lambda.deploy.plan import deploy_record_key, managed_bucket_name
@@ -22,12 +22,8 @@ ARTIFACTS = managed_bucket_name("123456789012", "us-east-1")
 
 @pytest.fixture(scope="module")
 def site(aws_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("sam-site") / "samblog"
-    result = run_wplambda("init", str(root), "--yes", "--name", "samblog",
-                          "--wordpress-source", "/usr/share/wordpress")
-    assert result.returncode == 0, result.stderr
-    lay_out_build(root)
-    return root
+    """A fresh `wplambda init --yes` project with a build's output."""
+    return init_with_cli(tmp_path_factory.mktemp("sam-site") / "samblog", "samblog")
 
 
 def test_dry_run_with_sam_creates_a_change_set_and_executes_nothing(site: Path) -> None:
