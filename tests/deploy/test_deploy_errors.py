@@ -7,6 +7,7 @@ exactly as CloudFormation leaves it after a failed first deploy; the kit then re
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -117,3 +118,22 @@ def test_failed_create_reports_cloudformations_reason(project: Path, tmp_path: P
     finally:
         template.write_text(original)
 
+
+
+def test_update_failure_is_reported_only_when_this_deploy_caused_it(project: Path) -> None:
+    """An old UPDATE_ROLLBACK_COMPLETE is not this deploy's failure; new failed events are."""
+    cfn = boto3.client("cloudformation")
+    cfn.create_stack(StackName="flaky", TemplateBody=json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}))
+    backend = cloudformation_backends["123456789012"]["us-east-1"]
+    stack = next(s for s in backend.stacks.values() if s.name == "flaky")
+    stack.status = "UPDATE_ROLLBACK_COMPLETE"
+    since = dt.datetime.now(dt.UTC)
+    description = cfn.describe_stacks(StackName="flaky")["Stacks"][0]
+    execute._raise_if_failed(cfn, "flaky", description, since)  # untouched since: no failure
+    stack.events.append(Event(stack.stack_id, "flaky", "WordPressFunction", "fn", "AWS::Lambda::Function",
+                              "UPDATE_FAILED", FAILED_REASON, None))
+    with pytest.raises(execute.DeployFailed) as failed:
+        execute._raise_if_failed(cfn, "flaky", description, since)
+    assert failed.value.lines[0] == f"WordPressFunction (AWS::Lambda::Function) UPDATE_FAILED: {FAILED_REASON}"
+    assert failed.value.lines[1] == "stack flaky: UPDATE_ROLLBACK_COMPLETE"
+    assert not failed.value.blocked

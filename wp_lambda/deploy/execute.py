@@ -146,8 +146,13 @@ def _wait_for_stack(cfn: Any, stack: str, watcher: EventWatcher) -> dict[str, An
 
 
 def _raise_if_failed(cfn: Any, stack: str, description: dict[str, Any], since: dt.datetime) -> None:
+    """Raise when this deploy left the stack failed or rolled back.
+
+    A stack already in UPDATE_ROLLBACK_COMPLETE from an earlier attempt that this deploy did not
+    touch (sam found an empty change set) is not this deploy's failure: it needs new events.
+    """
     status = description["StackStatus"]
-    if status.endswith("_FAILED") or "ROLLBACK" in status:
+    if (status.endswith("_FAILED") or "ROLLBACK" in status) and stack_mod.events(cfn, stack, since):
         raise DeployFailed(stack_mod.failure_report(cfn, stack, since),
                            blocked=status in stack_mod.BLOCKED_STATES)
 
