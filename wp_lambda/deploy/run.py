@@ -8,6 +8,7 @@ synced anyway (their own manifest decides, uploading nothing when nothing change
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -104,6 +105,8 @@ def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, eng
     from wp_lambda.render import render_project
     from wp_lambda.validate import validate_project
 
+    # The SAM translator warns about its own unpublished metrics on every transform: noise to a user.
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)
     if not skip_build:
         ensure_built(config, say)
     if render:
