@@ -255,8 +255,16 @@ def test_destroy_without_confirmation_does_nothing_then_with_yes_reports_retaine
     assert cfn.describe_stacks(StackName="vpcblog")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
     uploads = json.loads(run_wplambda("outputs", "--json", "--stack", "vpcblog", cwd=vpc_site).stdout)[
         "UploadsBucketName"]
+    assets = json.loads(run_wplambda("outputs", "--json", "--stack", "vpcblog", cwd=vpc_site).stdout)[
+        "AssetsBucketName"]
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=uploads, Key="wp-content/uploads/2024/01/a.jpg", Body=b"media")
+    synced = sum(page["KeyCount"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=assets))
+    assert synced > 1500
     result = run_wplambda("destroy", "--stack", "vpcblog", "--yes", cwd=vpc_site)
     assert result.returncode == 0, result.stderr
+    assert f"assets bucket emptied first: {synced} objects" in result.stdout
+    assert s3.get_object(Bucket=uploads, Key="wp-content/uploads/2024/01/a.jpg")["Body"].read() == b"media"
     assert f"UploadsBucket: bucket s3://{uploads} is kept" in result.stdout.replace("\n", " ")
     assert all(s["StackName"] != "vpcblog" or s["StackStatus"] == "DELETE_COMPLETE"
                for s in cfn.list_stacks()["StackSummaries"])

@@ -260,8 +260,9 @@ def destroy(
         if typed != stack:
             raise UserError(f"{typed!r} is not {stack!r}: nothing was deleted")
     with aws_errors():
+        emptied = operations.empty_assets_bucket(aws, stack)
         operations.delete_stack(aws, stack)
-    out.print(f"stack {stack} deleted")
+    out.print(f"stack {stack} deleted (its assets bucket emptied first: {emptied} objects)")
     for line in kept:
         out.print(f"  retained: {line}", soft_wrap=True, highlight=False)
 

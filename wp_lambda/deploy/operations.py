@@ -160,6 +160,32 @@ def retained(aws: Aws, stack: str) -> list[str]:
     return lines
 
 
+def empty_assets_bucket(aws: Aws, stack: str) -> int:
+    """Delete every object (and version) in the stack's assets bucket; returns how many.
+
+    CloudFormation cannot delete a non-empty bucket, and the assets bucket holds only what
+    sync-assets put there from the build, so destroy empties it first. Retained buckets
+    (uploads) are never touched.
+    """
+    bucket = stack_mod.physical_id(aws.client("cloudformation"), stack, stack_mod.ASSETS_BUCKET)
+    if bucket is None:
+        return 0
+    s3 = aws.client("s3")
+    items: list[dict[str, str]] = []
+    try:
+        # List everything first: deleting while paginating moves the listing's markers.
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+            items += [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                      for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]]
+    except Exception as exc:
+        if error_code(exc) != "NoSuchBucket":
+            raise
+        return 0
+    for start in range(0, len(items), 1000):
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": items[start:start + 1000], "Quiet": True})
+    return len(items)
+
+
 def delete_stack(aws: Aws, stack: str) -> str:
     """Delete ``stack`` and wait until it is gone; returns the final status."""
     cfn = aws.client("cloudformation")
