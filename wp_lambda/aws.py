@@ -39,6 +39,7 @@ class Aws:
     region: str
     profile: str | None
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+    _account: str | None = field(default=None, repr=False)
 
     @property
     def endpoint_url(self) -> str | None:
@@ -56,10 +57,10 @@ class Aws:
 
     def account_id(self) -> str:
         """The caller's account (one STS call, also proves the credentials work)."""
-        if "account" not in self._clients:
+        if self._account is None:
             with aws_errors():
-                self._clients["account"] = self.client("sts").get_caller_identity()["Account"]
-        return str(self._clients["account"])
+                self._account = str(self.client("sts").get_caller_identity()["Account"])
+        return self._account
 
 
 def connect(config: Config, *, profile: str | None = None, region: str | None = None) -> Aws:
