@@ -245,6 +245,11 @@ def test_logs_prints_the_function_log_lines(vpc_site: Path) -> None:
     result = run_wplambda("logs", "--stack", "vpcblog", "--since", "5m", cwd=vpc_site)
     assert result.returncode == 0, result.stderr
     assert "START RequestId: 1" in result.stdout and "PHP Warning: something odd" in result.stdout
+    filtered = run_wplambda("logs", "--stack", "vpcblog", "--since", "5m", "--filter", "Warning", cwd=vpc_site)
+    assert filtered.returncode == 0, filtered.stderr
+    assert "PHP Warning: something odd" in filtered.stdout and "START" not in filtered.stdout
+    bad = run_wplambda("logs", "--stack", "vpcblog", "--since", "ten minutes", cwd=vpc_site)
+    assert bad.returncode == 2 and "--since 'ten minutes' is not a duration" in bad.stderr
 
 
 def test_destroy_without_confirmation_does_nothing_then_with_yes_reports_retained(vpc_site: Path) -> None:
