@@ -64,6 +64,9 @@ class Aws:
     region: str = _f("us-east-1", "AWS region of the stack.", pattern=_REGION_RE)
     profile: str = _f("", "Named profile from ~/.aws/config; empty uses the standard credential chain.")
     architecture: str = _f("x86_64", "Lambda architecture.", choices=ARCHITECTURES)
+    artifact_bucket: str = _f("", "Bucket for deploy artifacts (zips); empty uses the kit's own bucket "
+                              "wplambda-artifacts-ACCOUNT-REGION, created on first deploy.",
+                              pattern=r"^([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])?$")
 
 
 @dataclass

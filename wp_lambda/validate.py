@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -52,19 +52,25 @@ _ARTIFACTS = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVer
 PLACEHOLDER_BUCKET = "wplambda-validate-placeholder"
 
 
-def with_placeholder_artifacts(template: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``template`` whose local CodeUri/ContentUri paths are placeholder s3:// URIs.
+def swap_artifacts(template: dict[str, Any], uri_for: Callable[[str, str], str]) -> dict[str, Any]:
+    """A copy of ``template`` whose local CodeUri/ContentUri paths are replaced by ``uri_for(name, path)``.
 
-    The SAM transform only accepts S3 locations (``sam deploy`` uploads the zips first); the
-    placeholder keeps the file name so a finding still points at the right artifact.
+    The SAM transform only accepts S3 locations there: ``validate`` passes placeholders, deploy's
+    in-process engine the URIs of the zips it uploaded. URIs already in S3 are kept.
     """
     out = copy.deepcopy(template)
     for name, resource in out.get("Resources", {}).items():
         key = _ARTIFACTS.get(resource.get("Type", ""))
         uri = resource.get("Properties", {}).get(key) if key else None
         if isinstance(uri, str) and not uri.startswith("s3://"):
-            resource["Properties"][key] = f"s3://{PLACEHOLDER_BUCKET}/{name}/{PurePosixPath(uri).name}"
+            resource["Properties"][key] = uri_for(name, uri)
     return out
+
+
+def with_placeholder_artifacts(template: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``template`` whose local artifact paths are placeholder s3:// URIs; the
+    placeholder keeps the file name so a finding still points at the right artifact."""
+    return swap_artifacts(template, lambda name, path: f"s3://{PLACEHOLDER_BUCKET}/{name}/{PurePosixPath(path).name}")
 
 
 def load_template(path: Path) -> dict[str, Any]:

@@ -1,0 +1,114 @@
+"""One boto3 session per command: profile, region and endpoint resolved once, errors made plain.
+
+Every AWS-facing command (deploy, sync-assets, status, logs, ...) goes through :func:`connect`, so
+``--profile``, ``--region``, the ``[aws]`` config section and ``AWS_ENDPOINT_URL`` mean the same
+thing everywhere. boto3 (>= 1.34) reads ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``
+itself when a client is created without an explicit ``endpoint_url``; the kit relies on that
+instead of threading an endpoint through every call (the tests point the kit at moto this way).
+Missing credentials, an unknown profile or a region that contradicts ``wplambda.toml`` are user
+errors (exit 2), reported before any resource is touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+from wp_lambda.config import Config
+from wp_lambda.errors import UserError
+
+# Error codes that mean "your credentials are the problem", whatever the service.
+_CREDENTIAL_CODES = frozenset({
+    "ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException",
+    "InvalidAccessKeyId", "SignatureDoesNotMatch", "AuthFailure",
+})
+
+
+@dataclass
+class Aws:
+    """A resolved session plus the facts commands need about it."""
+
+    session: boto3.Session
+    region: str
+    profile: str | None
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+    _account: str | None = field(default=None, repr=False)
+
+    @property
+    def endpoint_url(self) -> str | None:
+        """The global endpoint override (``AWS_ENDPOINT_URL``), e.g. a local moto server."""
+        return os.environ.get("AWS_ENDPOINT_URL") or None
+
+    def client(self, service: str, *, max_pool_connections: int = 10) -> Any:
+        """A cached client; the pool size matters for parallel uploads."""
+        key = f"{service}:{max_pool_connections}"
+        if key not in self._clients:
+            cfg = botocore.config.Config(max_pool_connections=max_pool_connections,
+                                         retries={"max_attempts": 8, "mode": "adaptive"})
+            self._clients[key] = self.session.client(service, region_name=self.region, config=cfg)
+        return self._clients[key]
+
+    def account_id(self) -> str:
+        """The caller's account (one STS call, also proves the credentials work)."""
+        if self._account is None:
+            with aws_errors():
+                self._account = str(self.client("sts").get_caller_identity()["Account"])
+        return self._account
+
+
+def connect(config: Config, *, profile: str | None = None, region: str | None = None) -> Aws:
+    """Resolve the session for ``config``; raise :class:`UserError` when it cannot work.
+
+    The stack lives in ``aws.region`` of ``wplambda.toml``; a ``--region`` that says otherwise is
+    a mistake (it would deploy a second copy elsewhere), so it is refused rather than obeyed.
+    """
+    profile = profile or config.aws.profile or None
+    if region and region != config.aws.region:
+        raise UserError(
+            f"--region {region} does not match aws.region = {config.aws.region!r} in wplambda.toml",
+            f"drop --region, or change aws.region in {config.root / 'wplambda.toml'} and redeploy",
+        )
+    try:
+        session = boto3.Session(profile_name=profile, region_name=config.aws.region)
+    except botocore.exceptions.ProfileNotFound:
+        raise UserError(f"AWS profile {profile!r} is not in ~/.aws/config or ~/.aws/credentials",
+                        "run `aws configure --profile NAME`, or fix aws.profile / --profile") from None
+    if session.get_credentials() is None:
+        raise UserError(
+            "no AWS credentials found (checked --profile, aws.profile, the environment, ~/.aws and "
+            "instance roles)",
+            "run `aws configure`, set AWS_PROFILE, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+        )
+    return Aws(session=session, region=config.aws.region, profile=profile)
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a ClientError ('' for anything else)."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+@contextlib.contextmanager
+def aws_errors() -> Iterator[None]:
+    """Turn credential and connection failures into one actionable message (exit 2)."""
+    try:
+        yield
+    except botocore.exceptions.NoCredentialsError:
+        raise UserError("no AWS credentials found",
+                        "run `aws configure`, set AWS_PROFILE, or export AWS_ACCESS_KEY_ID") from None
+    except botocore.exceptions.EndpointConnectionError as exc:
+        raise UserError(f"cannot reach AWS: {exc}",
+                        "check the network, aws.region, and AWS_ENDPOINT_URL if you set it") from None
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) in _CREDENTIAL_CODES:
+            raise UserError(f"AWS rejected the credentials: {exc}",
+                            "refresh them (e.g. `aws sso login`) or pick another --profile") from None
+        raise

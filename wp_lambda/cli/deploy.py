@@ -1,0 +1,277 @@
+"""The AWS-facing commands: ``sync-assets``, ``deploy`` and the stack's day-two commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from wp_lambda import assets_sync
+from wp_lambda import config as config_mod
+from wp_lambda.aws import Aws, aws_errors, connect
+from wp_lambda.cli.app import JsonOption, ProjectOption, err, out, print_json
+from wp_lambda.config import Config
+from wp_lambda.deploy import execute, operations
+from wp_lambda.deploy import run as run_mod
+from wp_lambda.deploy import stack as stack_mod
+from wp_lambda.errors import UserError
+
+StackOption = Annotated[str | None, typer.Option("--stack", "-s",
+                                                 help="Stack name (default: site.name from wplambda.toml).")]
+ProfileOption = Annotated[str | None, typer.Option("--profile", help="AWS profile (default: aws.profile).")]
+RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region; must match aws.region.")]
+DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Never prompt.")]
+
+SYNC_WORKERS = 16
+
+
+def _session(project: Path, profile: str | None, region: str | None) -> tuple[Config, Aws]:
+    cfg = config_mod.load(project)
+    return cfg, connect(cfg, profile=profile, region=region)
+
+
+def run_sync(cfg: Config, aws: Aws, bucket: str, *, dry_run: bool, verify: bool,
+             show_progress: bool) -> assets_sync.SyncResult:
+    """Sync the build's assets with a progress bar on stderr (stdout stays clean for --json)."""
+    assets_dir = cfg.root / ".wplambda" / "build" / "assets"
+    if not assets_dir.is_dir():
+        raise UserError(f"no build output at {assets_dir}", "run `wplambda build` first")
+    s3 = aws.client("s3", max_pool_connections=SYNC_WORKERS)
+    progress = Progress(TextColumn("uploading assets"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                        console=err, transient=True, disable=not show_progress)
+    task: list[Any] = []
+
+    def on_plan(plan: assets_sync.SyncPlan) -> None:
+        if plan.upload and not dry_run:
+            task.append(progress.add_task("upload", total=sum(f.size for f in plan.upload)))
+
+    def on_upload(item: assets_sync.LocalFile) -> None:
+        progress.advance(task[0], item.size)
+
+    with progress, aws_errors():
+        return assets_sync.sync(s3, bucket, assets_dir, cfg.assets, dry_run=dry_run, verify=verify,
+                                workers=SYNC_WORKERS, on_plan=on_plan, on_upload=on_upload)
+
+
+def print_sync_summary(result: assets_sync.SyncResult, bucket: str) -> None:
+    verb = "would upload" if result.dry_run else "uploaded"
+    out.print(f"assets -> s3://{bucket}: {verb} {result.uploaded}, unchanged {result.unchanged}, "
+              f"{'would delete' if result.dry_run else 'deleted'} {result.deleted}, "
+              f"{result.bytes:,} bytes, {result.seconds:.2f} s")
+
+
+def sync_assets(
+    stack: StackOption = None,
+    bucket: Annotated[str | None, typer.Option(help="Sync to this bucket instead of the stack's AssetsBucket.")]
+    = None,
+    dry_run: DryRunOption = False,
+    verify: Annotated[bool, typer.Option("--verify", help="Also list the bucket and restore objects "
+                                         "deleted by hand (deploy always does).")] = False,
+    json_output: JsonOption = False,
+    project: ProjectOption = Path(),
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Upload the build's static files to the stack's assets bucket (only what changed)."""
+    cfg, aws = _session(project, profile, region)
+    if bucket is None:
+        with aws_errors():
+            bucket = stack_mod.assets_bucket(aws.client("cloudformation"), stack or cfg.site.name)
+    result = run_sync(cfg, aws, bucket, dry_run=dry_run, verify=verify, show_progress=not json_output)
+    if json_output:
+        print_json(result.summary())
+    else:
+        print_sync_summary(result, bucket)
+
+
+def _interactive(yes: bool) -> bool:
+    return not yes and sys.stdin.isatty()
+
+
+def deploy(
+    stack: StackOption = None,
+    yes: YesOption = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Create and show the change set; execute nothing.")]
+    = False,
+    skip_build: Annotated[bool, typer.Option("--skip-build", help="Deploy the build output as it is.")] = False,
+    engine: Annotated[str, typer.Option(hidden=True, help="auto, sam or api (see wp_lambda.deploy.execute).")]
+    = "auto",
+    project: ProjectOption = Path(),
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Build if stale, render, validate, update the stack with SAM, sync assets, print the outputs."""
+    cfg, aws = _session(project, profile, region)
+    name = stack or cfg.site.name
+
+    def confirm_delete(stack_name: str, reason: str) -> bool:
+        err.print(f"[yellow]stack {stack_name}:[/] {reason}")
+        return _interactive(yes) and typer.confirm(f"Delete stack {stack_name} now?", default=False)
+
+    def sync_runner(bucket: str, dry: bool) -> assets_sync.SyncResult:
+        return run_sync(cfg, aws, bucket, dry_run=dry, verify=True, show_progress=True)
+
+    try:
+        with aws_errors():
+            outcome = run_mod.deploy(cfg, aws, name, sync_runner=sync_runner, engine=engine, dry_run=dry_run,
+                                     skip_build=skip_build, say=lambda line: err.print(line, highlight=False),
+                                     confirm_delete=confirm_delete)
+    except execute.DeployFailed as exc:
+        err.print(f"[bold red]deploy of {name} failed[/]")
+        for line in exc.lines:
+            err.print(f"  {line}", highlight=False)
+        if exc.blocked:
+            err.print(f"  next: `wplambda destroy --stack {name}`, then deploy again")
+        raise typer.Exit(exc.exit_code) from None
+    _print_outcome(outcome, cfg)
+
+
+def _print_outcome(outcome: run_mod.DeployOutcome, cfg: Config) -> None:
+    for note in outcome.notes:
+        err.print(f"[dim]{note}[/]")
+    if outcome.dry_run:
+        if not outcome.changes:
+            out.print(f"no changes to stack {outcome.stack}")
+        else:
+            table = Table("action", "logical id", "type", "replacement", title=f"change set for {outcome.stack}")
+            for change in outcome.changes:
+                table.add_row(change.action, change.logical_id, change.resource_type, change.replacement)
+            out.print(table)
+        if outcome.sync is not None:
+            print_sync_summary(outcome.sync, "the assets bucket")
+        out.print("dry run: nothing was executed")
+        return
+    if outcome.no_changes:
+        out.print(f"no changes: stack {outcome.stack} already runs this build and these assets")
+    elif outcome.sync is not None:
+        print_sync_summary(outcome.sync, dict(outcome.rows).get("assets bucket", "the assets bucket"))
+    if outcome.invalidated:
+        out.print(f"CloudFront: invalidated {', '.join(outcome.invalidated[:5])}"
+                  + (f" and {len(outcome.invalidated) - 5} more" if len(outcome.invalidated) > 5 else ""))
+    _outputs_table(outcome.stack, outcome.rows)
+    if outcome.first_deploy:
+        site = outcome.outputs.get("SiteUrl")
+        out.print("[bold]Next steps[/]")
+        install = f"{site.rstrip('/')}/wp-admin/install.php" if site else "the site URL + /wp-admin/install.php"
+        out.print(f"  1. install WordPress: open {install}")
+        if cfg.site.domains:
+            target = outcome.outputs.get("DistributionDomain", "the distribution domain")
+            for domain in cfg.site.domains:
+                out.print(f"  2. point DNS: {domain} CNAME (or alias) {target}")
+
+
+def _outputs_table(stack: str, rows: list[tuple[str, str]]) -> None:
+    table = Table("", "value", title=f"stack {stack}", show_header=False)
+    for label, value in rows:
+        table.add_row(label, value)
+    out.print(table)
+
+
+def outputs(
+    stack: StackOption = None,
+    json_output: JsonOption = False,
+    project: ProjectOption = Path(),
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+) -> None:
+    """The stack's outputs (by key), read from CloudFormation."""
+    cfg, aws = _session(project, profile, region)
+    with aws_errors():
+        description = stack_mod.require(aws.client("cloudformation"), stack or cfg.site.name)
+    values = stack_mod.outputs(description)
+    if json_output:
+        print_json(values)
+    else:
+        _outputs_table(stack or cfg.site.name, sorted(values.items()))
+
+
+def status(
+    stack: StackOption = None,
+    json_output: JsonOption = False,
+    project: ProjectOption = Path(),
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Stack state, outputs, the live alias's function version and the last deploy's build hash."""
+    cfg, aws = _session(project, profile, region)
+    with aws_errors():
+        info = operations.status(cfg, aws, stack or cfg.site.name)
+    if json_output:
+        print_json(info)
+        return
+    out.print(f"stack {info['stack']}: [bold]{info['status']}[/] (updated {info['updated']})")
+    alias = f"{info['alias']} -> version {info['function_version']}" if info["alias"] else "no live alias"
+    out.print(f"function: {alias}; last deploy's build: {info['build_hash'] or 'unknown'}")
+    _outputs_table(info["stack"], list(info["resources"].items()))
+
+
+def logs(
+    stack: StackOption = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until Ctrl-C.")] = False,
+    since: Annotated[str, typer.Option(help="How far back: 30s, 10m, 2h, 1d.")] = "10m",
+    filter_text: Annotated[str | None, typer.Option("--filter", help="CloudWatch Logs filter pattern.")] = None,
+    project: ProjectOption = Path(),
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+) -> None:
+    """The function's CloudWatch Logs."""
+    cfg, aws = _session(project, profile, region)
+    window = operations.parse_since(since)
+    with aws_errors():
+        for line in operations.logs(aws, stack or cfg.site.name, since=window, pattern=filter_text, follow=follow):
+            print(f"{line.timestamp:%Y-%m-%d %H:%M:%S} {line.message}", flush=True)
+
+
+def rollback(
+    stack: StackOption = None,
+    project: ProjectOption = Path(),
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Move the live alias back to the previous published function version."""
+    cfg, aws = _session(project, profile, region)
+    with aws_errors():
+        old, new = operations.rollback(aws, stack or cfg.site.name)
+    out.print(f"alias live: version {old} -> {new}")
+
+
+def destroy(
+    stack: Annotated[str, typer.Option("--stack", "-s", help="The stack to delete (required).")],
+    yes: YesOption = False,
+    project: ProjectOption = Path(),
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Delete the stack. The uploads bucket and the database are retained; this says where."""
+    _cfg, aws = _session(project, profile, region)
+    with aws_errors():
+        stack_mod.require(aws.client("cloudformation"), stack)
+        kept = operations.retained(aws, stack)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UserError(f"refusing to delete stack {stack!r} without confirmation",
+                            f"type the name in a terminal, or pass --yes: wplambda destroy --stack {stack} --yes")
+        typed = typer.prompt(f"This deletes stack {stack}. Type its name to confirm")
+        if typed != stack:
+            raise UserError(f"{typed!r} is not {stack!r}: nothing was deleted")
+    with aws_errors():
+        emptied = operations.empty_assets_bucket(aws, stack)
+        operations.delete_stack(aws, stack)
+    out.print(f"stack {stack} deleted (its assets bucket emptied first: {emptied} objects)")
+    for line in kept:
+        out.print(f"  retained: {line}", soft_wrap=True, highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sync-assets")(sync_assets)
+    app.command()(deploy)
+    app.command()(status)
+    app.command()(outputs)
+    app.command()(logs)
+    app.command()(rollback)
+    app.command()(destroy)

@@ -1,0 +1,201 @@
+"""The stack's day-two operations: status, logs, rollback, destroy.
+
+Each finds what it needs by logical id (``stack``), so they work on any stack the kit deployed,
+whatever its outputs say.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from wp_lambda.aws import Aws, error_code
+from wp_lambda.config import Config
+from wp_lambda.deploy import stack as stack_mod
+from wp_lambda.deploy.execute import POLL_SECONDS, read_record
+from wp_lambda.deploy.plan import managed_bucket_name
+from wp_lambda.errors import UserError
+
+RETAINING_POLICIES = ("Retain", "RetainExceptOnCreate", "Snapshot")
+# SAM retains old function and layer versions by default; they hold no data, so destroy does not list them.
+CODE_TYPES = ("AWS::Lambda::Version", "AWS::Lambda::LayerVersion")
+
+
+def function_name(aws: Aws, stack: str) -> str:
+    cfn = aws.client("cloudformation")
+    stack_mod.require(cfn, stack)
+    name = stack_mod.physical_id(cfn, stack, stack_mod.FUNCTION)
+    if name is None:
+        raise UserError(f"stack {stack!r} has no {stack_mod.FUNCTION}", "is this a wplambda stack?")
+    return name
+
+
+def status(config: Config, aws: Aws, stack: str) -> dict[str, Any]:
+    """Stack state, outputs, the live alias's version and the last deploy's build hash."""
+    cfn = aws.client("cloudformation")
+    description = stack_mod.require(cfn, stack)
+    found = stack_mod.resources(cfn, stack)
+    info: dict[str, Any] = {
+        "stack": stack,
+        "status": description["StackStatus"],
+        "updated": str(description.get("LastUpdatedTime") or description.get("CreationTime")),
+        "outputs": stack_mod.outputs(description),
+        "resources": dict(stack_mod.summary_rows(description, found)),
+        "function_version": None,
+        "alias": None,
+        "build_hash": None,
+    }
+    function = found.get(stack_mod.FUNCTION, {}).get("PhysicalResourceId")
+    if function:
+        lam = aws.client("lambda")
+        try:
+            alias = lam.get_alias(FunctionName=function, Name=stack_mod.FUNCTION_ALIAS)
+            info["alias"] = stack_mod.FUNCTION_ALIAS
+            info["function_version"] = alias["FunctionVersion"]
+        except Exception as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+    bucket = config.aws.artifact_bucket or managed_bucket_name(aws.account_id(), aws.region)
+    record = read_record(aws, bucket, stack)
+    if record is not None:
+        info["build_hash"] = record.get("build_hash")
+    return info
+
+
+def parse_since(text: str) -> dt.timedelta:
+    """``30s``, ``10m``, ``2h`` or ``1d``."""
+    match = re.fullmatch(r"(\d+)([smhd])", text.strip())
+    if not match:
+        raise UserError(f"--since {text!r} is not a duration", "use e.g. 30s, 10m, 2h or 1d")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+    return dt.timedelta(**{unit: int(match.group(1))})
+
+
+@dataclass(frozen=True)
+class LogLine:
+    timestamp: dt.datetime
+    stream: str
+    message: str
+
+
+def logs(aws: Aws, stack: str, *, since: dt.timedelta, pattern: str | None, follow: bool) -> Iterator[LogLine]:
+    """The function's CloudWatch Logs from ``since`` ago; with ``follow``, keep polling until interrupted."""
+    group = f"/aws/lambda/{function_name(aws, stack)}"
+    client = aws.client("logs")
+    start = int((dt.datetime.now(dt.UTC) - since).timestamp() * 1000)
+    seen: set[str] = set()
+    while True:
+        kwargs: dict[str, Any] = {"logGroupName": group, "startTime": start}
+        if pattern:
+            kwargs["filterPattern"] = pattern
+        try:
+            pages = list(client.get_paginator("filter_log_events").paginate(**kwargs))
+        except Exception as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+            pages = []  # no invocation yet: Lambda creates the group on the first one
+        for page in pages:
+            for event in page.get("events", []):
+                if event["eventId"] in seen:
+                    continue
+                seen.add(event["eventId"])
+                start = max(start, int(event["timestamp"]))
+                yield LogLine(dt.datetime.fromtimestamp(event["timestamp"] / 1000, dt.UTC),
+                              event.get("logStreamName", ""), event["message"].rstrip("\n"))
+        if not follow:
+            return
+        time.sleep(POLL_SECONDS)
+
+
+def rollback(aws: Aws, stack: str) -> tuple[str, str]:
+    """Point the ``live`` alias at the published version before the current one; returns (old, new)."""
+    function = function_name(aws, stack)
+    lam = aws.client("lambda")
+    try:
+        current = lam.get_alias(FunctionName=function, Name=stack_mod.FUNCTION_ALIAS)["FunctionVersion"]
+    except Exception as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            raise UserError(f"{function} has no {stack_mod.FUNCTION_ALIAS!r} alias",
+                            "deploy with the kit's template (AutoPublishAlias: live)") from None
+        raise
+    versions = []
+    for page in lam.get_paginator("list_versions_by_function").paginate(FunctionName=function):
+        versions += [int(v["Version"]) for v in page["Versions"] if v["Version"].isdigit()]
+    earlier = [v for v in versions if current.isdigit() and v < int(current)]
+    if not earlier:
+        raise UserError(f"{function}:{stack_mod.FUNCTION_ALIAS} is at version {current}; there is no earlier one",
+                        "nothing to roll back to")
+    previous = str(max(earlier))
+    lam.update_alias(FunctionName=function, Name=stack_mod.FUNCTION_ALIAS, FunctionVersion=previous)
+    return current, previous
+
+
+def retained(aws: Aws, stack: str) -> list[str]:
+    """What survives a delete of ``stack`` (resources whose DeletionPolicy keeps them), and where."""
+    from cfnlint.decode import decode_str
+
+    cfn = aws.client("cloudformation")
+    body = cfn.get_template(StackName=stack)["TemplateBody"]
+    template = body if isinstance(body, dict) else (decode_str(body)[0] or {})
+    found = stack_mod.resources(cfn, stack)
+    lines = []
+    for logical_id, resource in dict(template).get("Resources", {}).items():
+        policy = resource.get("DeletionPolicy")
+        if policy not in RETAINING_POLICIES:
+            continue
+        physical = found.get(logical_id, {}).get("PhysicalResourceId")
+        kind = resource.get("Type", "")
+        if not physical or kind in CODE_TYPES:
+            continue
+        if policy == "Snapshot":
+            lines.append(f"{logical_id} ({kind} {physical}): a final snapshot is kept (RDS console > Snapshots)")
+        elif kind == "AWS::S3::Bucket":
+            lines.append(f"{logical_id}: bucket s3://{physical} is kept with its objects")
+        else:
+            lines.append(f"{logical_id} ({kind}): {physical} is kept")
+    return lines
+
+
+def empty_assets_bucket(aws: Aws, stack: str) -> int:
+    """Delete every object (and version) in the stack's assets bucket; returns how many.
+
+    CloudFormation cannot delete a non-empty bucket, and the assets bucket holds only what
+    sync-assets put there from the build, so destroy empties it first. Retained buckets
+    (uploads) are never touched.
+    """
+    bucket = stack_mod.physical_id(aws.client("cloudformation"), stack, stack_mod.ASSETS_BUCKET)
+    if bucket is None:
+        return 0
+    s3 = aws.client("s3")
+    items: list[dict[str, str]] = []
+    try:
+        # List everything first: deleting while paginating moves the listing's markers.
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+            items += [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                      for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]]
+    except Exception as exc:
+        if error_code(exc) != "NoSuchBucket":
+            raise
+        return 0
+    for start in range(0, len(items), 1000):
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": items[start:start + 1000], "Quiet": True})
+    return len(items)
+
+
+def delete_stack(aws: Aws, stack: str) -> str:
+    """Delete ``stack`` and wait until it is gone; returns the final status."""
+    cfn = aws.client("cloudformation")
+    cfn.delete_stack(StackName=stack)
+    while True:
+        description = stack_mod.describe(cfn, stack)
+        if description is None or description["StackStatus"] == "DELETE_COMPLETE":
+            return "DELETE_COMPLETE"
+        if description["StackStatus"] == "DELETE_FAILED":
+            raise UserError(f"deleting {stack} failed:\n  " + "\n  ".join(stack_mod.failure_report(cfn, stack)),
+                            "fix the resource named above (e.g. empty a bucket), then destroy again")
+        time.sleep(POLL_SECONDS)
+

@@ -1,0 +1,168 @@
+"""``wplambda deploy``: build if stale, render, validate, plan, then update the stack and sync assets.
+
+The "no changes" decision is made here, before any engine runs: when the stack is in a stable
+state, is the very stack the last deploy recorded, and the plan's fingerprint (template, zips,
+parameters, tags) equals the recorded one, no change set is created at all. Assets are then
+synced anyway (their own manifest decides, uploading nothing when nothing changed).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from wp_lambda import assets_sync
+from wp_lambda.aws import Aws
+from wp_lambda.config import Config
+from wp_lambda.deploy import execute
+from wp_lambda.deploy import stack as stack_mod
+from wp_lambda.deploy.operations import delete_stack
+from wp_lambda.deploy.plan import DeployPlan, make_plan, managed_bucket_name
+from wp_lambda.errors import UserError
+
+STABLE_STATES = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+SyncRunner = Callable[[str, bool], assets_sync.SyncResult]
+
+
+@dataclass
+class DeployOutcome:
+    """What happened, for the CLI to print."""
+
+    stack: str
+    engine: str
+    first_deploy: bool
+    stack_changed: bool
+    dry_run: bool
+    changes: list[execute.Change] | None = None
+    sync: assets_sync.SyncResult | None = None
+    invalidated: list[str] = field(default_factory=list)
+    rows: list[tuple[str, str]] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def no_changes(self) -> bool:
+        synced_nothing = self.sync is None or (self.sync.uploaded == 0 and self.sync.deleted == 0)
+        return not self.stack_changed and synced_nothing
+
+
+def ensure_built(config: Config, say: execute.Say) -> None:
+    """Run the build when its output is stale (the build area's service API)."""
+    try:
+        from wp_lambda import build as build_mod  # type: ignore[attr-defined]
+    except ModuleNotFoundError as exc:
+        if exc.name != "wp_lambda.build":
+            raise
+        raise UserError("this wplambda installation has no build step",
+                        "build the project first and deploy with --skip-build") from None
+    if build_mod.is_stale(config):
+        say("building: the build output is older than its inputs")
+        build_mod.build(config, target="deploy")
+
+
+def _check_state(aws: Aws, stack: str, description: dict[str, Any] | None,
+                 confirm_delete: Callable[[str, str], bool], say: execute.Say) -> dict[str, Any] | None:
+    """Refuse or repair stack states CloudFormation cannot update; returns the fresh description."""
+    if description is None:
+        return None
+    status = description["StackStatus"]
+    if status == "ROLLBACK_COMPLETE":
+        reason = stack_mod.BLOCKED_STATES[status]
+        if not confirm_delete(stack, reason):
+            report = stack_mod.failure_report(aws.client("cloudformation"), stack)
+            raise UserError(f"stack {stack!r} cannot be updated:\n  " + "\n  ".join(report),
+                            f"run `wplambda destroy --stack {stack}`, then deploy again")
+        say(f"deleting stack {stack} (ROLLBACK_COMPLETE) before deploying again")
+        delete_stack(aws, stack)
+        return None
+    if status in stack_mod.BLOCKED_STATES:
+        raise UserError(f"stack {stack!r} is in {status}: {stack_mod.BLOCKED_STATES[status]}",
+                        "see the CloudFormation console's Events tab for the failed resource")
+    if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
+        raise UserError(f"stack {stack!r} is busy ({status})", "wait for it to finish, then deploy again")
+    return description
+
+
+def plan_for(config: Config, aws: Aws, stack: str) -> DeployPlan:
+    """The plan, with the artifact bucket resolved (and created when it is the kit's own)."""
+    configured = config.aws.artifact_bucket
+    bucket = configured or managed_bucket_name(aws.account_id(), aws.region)
+    execute.ensure_artifact_bucket(aws, bucket, managed=not configured)
+    return make_plan(config, stack, artifact_bucket=bucket, profile=aws.profile)
+
+
+def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, engine: str = "auto",
+           dry_run: bool = False, skip_build: bool = False, render: bool = True, say: execute.Say = print,
+           confirm_delete: Callable[[str, str], bool] = lambda _stack, _reason: False) -> DeployOutcome:
+    """Deploy ``config`` to ``stack``; raises :class:`execute.DeployFailed` when the stack update fails.
+
+    ``sync_runner(bucket, dry_run)`` syncs the assets (the CLI passes one with a progress bar).
+    ``render=False`` deploys the project's template.yaml as it is (a hand-made or test template).
+    """
+    from wp_lambda.render import render_project
+    from wp_lambda.validate import validate_project
+
+    # The SAM translator warns about its own unpublished metrics on every transform: noise to a user.
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)
+    if not skip_build:
+        ensure_built(config, say)
+    if render:
+        render_project(config)
+    report = validate_project(config)
+    if not report.ok:
+        raise UserError("the rendered project is not deployable:\n  " + "\n  ".join(report.errors),
+                        "fix wplambda.toml (see `wplambda validate`) and deploy again")
+    chosen = execute.choose_engine(engine, aws)
+    cfn = aws.client("cloudformation")
+    description = _check_state(aws, stack, stack_mod.describe(cfn, stack), confirm_delete, say)
+    plan = plan_for(config, aws, stack)
+    record = execute.read_record(aws, plan.artifact_bucket, stack)
+    unchanged = (description is not None and record is not None
+                 and description["StackStatus"] in STABLE_STATES
+                 and record.get("stack_id") == description["StackId"]
+                 and record.get("fingerprint") == plan.fingerprint)
+    first = description is None or description["StackStatus"] == "REVIEW_IN_PROGRESS"
+    outcome = DeployOutcome(stack=stack, engine=chosen, first_deploy=first, stack_changed=not unchanged,
+                            dry_run=dry_run)
+    runner = execute.make_engine(chosen, aws, say)
+    if dry_run:
+        outcome.changes = [] if unchanged else runner.preview(plan)
+        if description is not None and not first:
+            _sync_and_invalidate(aws, stack, outcome, sync_runner, dry_run=True)
+        return outcome
+    if not unchanged:
+        if description is not None and description["StackStatus"] == "REVIEW_IN_PROGRESS":
+            # The empty stack an unexecuted change set (a dry run) leaves: start clean from a create.
+            delete_stack(aws, stack)
+        say(f"updating stack {stack} with the {chosen} engine")
+        started = time.monotonic()
+        runner.apply(plan)
+        say(f"stack {stack} updated in {time.monotonic() - started:.1f} s")
+    description = stack_mod.require(cfn, stack)
+    _sync_and_invalidate(aws, stack, outcome, sync_runner, dry_run=False)
+    if not unchanged:
+        execute.write_record(aws, plan, description["StackId"])
+    outcome.outputs = stack_mod.outputs(description)
+    outcome.rows = stack_mod.summary_rows(description, stack_mod.resources(cfn, stack))
+    return outcome
+
+
+def _sync_and_invalidate(aws: Aws, stack: str, outcome: DeployOutcome, sync_runner: SyncRunner,
+                         *, dry_run: bool) -> None:
+    cfn = aws.client("cloudformation")
+    found = stack_mod.resources(cfn, stack)
+    bucket = found.get(stack_mod.ASSETS_BUCKET, {}).get("PhysicalResourceId")
+    if not bucket:
+        outcome.notes.append(f"the stack has no {stack_mod.ASSETS_BUCKET}: assets were not synced")
+        return
+    outcome.sync = sync_runner(bucket, dry_run)
+    distribution = found.get(stack_mod.DISTRIBUTION, {}).get("PhysicalResourceId")
+    if dry_run or not outcome.sync.changed_paths:
+        return
+    if distribution:
+        outcome.invalidated = execute.invalidate(aws, distribution, outcome.sync.changed_paths)
+    else:
+        outcome.notes.append(f"the stack has no {stack_mod.DISTRIBUTION}: nothing to invalidate")

@@ -1,0 +1,152 @@
+"""Reading a deployed stack: its status, resources by logical id, outputs and events.
+
+The kit finds its own resources (assets bucket, function, distribution) by the logical ids fixed
+in docs/internals.md through ``describe_stack_resources``, never only through Outputs, so a
+renamed or missing output cannot break a deploy or a sync.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from wp_lambda.aws import error_code
+from wp_lambda.errors import UserError
+
+ASSETS_BUCKET = "AssetsBucket"
+UPLOADS_BUCKET = "UploadsBucket"
+FUNCTION = "WordPressFunction"
+FUNCTION_ALIAS = "live"
+DISTRIBUTION = "Distribution"
+
+# Stack states in which CloudFormation accepts no update: what the user must do instead.
+BLOCKED_STATES = {
+    "ROLLBACK_COMPLETE": "the first deploy failed and was rolled back; CloudFormation cannot update "
+                         "such a stack, it must be deleted before deploying again",
+    "ROLLBACK_FAILED": "a failed first deploy could not roll back; delete the stack",
+    "DELETE_FAILED": "a delete failed; fix the resource named above and delete the stack again",
+    "UPDATE_ROLLBACK_FAILED": "an update could not roll back; continue the rollback in the "
+                              "CloudFormation console (or `aws cloudformation continue-update-rollback`)",
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One stack event, as the deploy progress and the failure report print it."""
+
+    timestamp: dt.datetime
+    logical_id: str
+    resource_type: str
+    status: str
+    reason: str
+    event_id: str
+
+    @property
+    def failed(self) -> bool:
+        return self.status.endswith("_FAILED")
+
+
+def describe(cfn: Any, stack: str) -> dict[str, Any] | None:
+    """The stack's description, or None when no such stack exists."""
+    try:
+        return dict(cfn.describe_stacks(StackName=stack)["Stacks"][0])
+    except Exception as exc:
+        if error_code(exc) == "ValidationError" and "does not exist" in str(exc):
+            return None
+        raise
+
+
+def require(cfn: Any, stack: str) -> dict[str, Any]:
+    """The stack's description, or a user error naming the stack and the region."""
+    found = describe(cfn, stack)
+    if found is None:
+        region = cfn.meta.region_name
+        raise UserError(f"stack {stack!r} does not exist in {region}",
+                        f"deploy it first (`wplambda deploy --stack {stack}`) or pass the right --stack")
+    return found
+
+
+def outputs(description: dict[str, Any]) -> dict[str, str]:
+    """Outputs by key."""
+    return {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
+
+
+def resources(cfn: Any, stack: str) -> dict[str, dict[str, Any]]:
+    """The stack's resources by logical id (type, physical id, status)."""
+    found = cfn.describe_stack_resources(StackName=stack)["StackResources"]
+    # moto lists resources it cannot model without a logical id; they are not the kit's to find.
+    return {r["LogicalResourceId"]: dict(r) for r in found if r.get("LogicalResourceId")}
+
+
+def physical_id(cfn: Any, stack: str, logical_id: str) -> str | None:
+    """The physical id of one resource, or None when the stack has no such resource."""
+    res = resources(cfn, stack).get(logical_id)
+    return str(res["PhysicalResourceId"]) if res and res.get("PhysicalResourceId") else None
+
+
+def events(cfn: Any, stack: str, since: dt.datetime | None = None) -> list[Event]:
+    """The stack's events, oldest first, optionally only those at or after ``since``."""
+    found: list[Event] = []
+    for page in cfn.get_paginator("describe_stack_events").paginate(StackName=stack):
+        for e in page["StackEvents"]:
+            event = Event(e["Timestamp"], e["LogicalResourceId"], e.get("ResourceType", ""),
+                          e.get("ResourceStatus", ""), e.get("ResourceStatusReason", ""), e["EventId"])
+            if since is not None and event.timestamp < since:
+                return sorted(found, key=lambda ev: ev.timestamp)
+            found.append(event)
+    return sorted(found, key=lambda ev: ev.timestamp)
+
+
+def failure_report(cfn: Any, stack: str, since: dt.datetime | None = None) -> list[str]:
+    """Lines naming each failed resource and CloudFormation's reason, then the stack status."""
+    lines = []
+    for event in events(cfn, stack, since):
+        if event.failed and event.logical_id != stack:
+            lines.append(f"{event.logical_id} ({event.resource_type}) {event.status}: "
+                         f"{event.reason or 'no reason given'}")
+    found = describe(cfn, stack)
+    if found is not None:
+        status = found["StackStatus"]
+        reason = found.get("StackStatusReason")
+        lines.append(f"stack {stack}: {status}" + (f" ({reason})" if reason else ""))
+        if status in BLOCKED_STATES:
+            lines.append(f"what to do: {BLOCKED_STATES[status]}")
+    return lines
+
+
+def assets_bucket(cfn: Any, stack: str) -> str:
+    """The stack's assets bucket, found by logical id."""
+    require(cfn, stack)
+    bucket = physical_id(cfn, stack, ASSETS_BUCKET)
+    if bucket is None:
+        raise UserError(f"stack {stack!r} has no {ASSETS_BUCKET} resource",
+                        "deploy the kit's template to it, or pass --bucket NAME")
+    return bucket
+
+
+# The outputs table: label, output key, and the logical id to fall back on when the output is missing.
+SUMMARY = (
+    ("site URL", "SiteUrl", None),
+    ("admin URL", "AdminUrl", None),
+    ("distribution", "DistributionId", DISTRIBUTION),
+    ("distribution domain", "DistributionDomain", None),
+    ("assets bucket", "AssetsBucketName", ASSETS_BUCKET),
+    ("uploads bucket", "UploadsBucketName", UPLOADS_BUCKET),
+    ("function", "FunctionName", FUNCTION),
+    ("function alias", "FunctionAlias", None),
+    ("database", "DatabaseEndpoint", None),
+)
+
+
+def summary_rows(description: dict[str, Any], found: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    """Rows of the outputs table: each from Outputs, else from the resource with its logical id."""
+    values = outputs(description)
+    rows = []
+    for label, key, logical_id in SUMMARY:
+        value = values.get(key) or (found.get(logical_id, {}).get("PhysicalResourceId") if logical_id else None)
+        if label == "function alias" and not value and found.get(FUNCTION, {}).get("PhysicalResourceId"):
+            value = f"{found[FUNCTION]['PhysicalResourceId']}:{FUNCTION_ALIAS}"
+        if value:
+            rows.append((label, str(value)))
+    return rows
