@@ -1,0 +1,44 @@
+"""Runtime fixtures: one WordPress, one MariaDB database and one php-fpm for the whole session."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# The runtime tests share lambda_events and wp_site (also used by benchmarks/runtime.py).
+sys.path.insert(0, str(Path(__file__).parent))
+
+from lambda_events import Client, Reply  # noqa: E402
+from wp_site import Site, install_fields, make_site  # noqa: E402
+
+from wp_lambda.local.mariadb import MariaDB  # noqa: E402
+from wp_lambda.runtime.handler import Runtime  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory, mariadb: MariaDB, debian_wordpress: object) -> Site:
+    return make_site(tmp_path_factory.mktemp("runtime-site"), mariadb, "wp_runtime")
+
+
+@pytest.fixture(scope="session")
+def runtime(site: Site) -> Iterator[Runtime]:
+    """The handler's runtime on the site, with Debian's php-fpm; stopped by PID at the end."""
+    rt = Runtime(site.environ)
+    try:
+        yield rt
+    finally:
+        rt.stop()
+
+
+@pytest.fixture(scope="session")
+def installed(runtime: Runtime) -> Reply:
+    """WordPress installed through the handler (the install form's step 2); the reply is tested."""
+    return Client(runtime.handle).post_form("/wp-admin/install.php", install_fields(), query="step=2")
+
+
+@pytest.fixture
+def client(runtime: Runtime, installed: Reply) -> Client:
+    return Client(runtime.handle)
