@@ -11,11 +11,11 @@ import pytest
 # The runtime tests share lambda_events and wp_site (also used by benchmarks/runtime.py).
 sys.path.insert(0, str(Path(__file__).parent))
 
-from lambda_events import Client, Reply  # noqa: E402
-from wp_site import Site, install_fields, make_site  # noqa: E402
+from lambda_events import Client, Reply
+from wp_site import Site, install_fields, make_site
 
-from wp_lambda.local.mariadb import MariaDB  # noqa: E402
-from wp_lambda.runtime.handler import Runtime  # noqa: E402
+from wp_lambda.local.mariadb import MariaDB
+from wp_lambda.runtime.handler import Runtime
 
 
 @pytest.fixture(scope="session")

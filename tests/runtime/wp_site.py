@@ -18,10 +18,14 @@ ADMIN_USER = "admin"
 ADMIN_PASSWORD = "correct horse battery staple 42"
 # Small PHP scripts the failure tests need in the document root.
 TEST_SCRIPTS = {
-    "wplambda-sleep.php": "<?php sleep((int)($_GET['s'] ?? 5)); echo 'slept';\n",
+    "wplambda-sleep.php": "<?php if (isset($_GET['marker'])) { touch($_GET['marker']); }"
+                          " sleep((int)($_GET['s'] ?? 5)); echo 'slept';\n",
+    "wplambda-big.php": "<?php header('Content-Type: text/plain'); echo str_repeat('wplambda ', (int)$_GET['n']);\n",
     "wplambda-fatal.php": "<?php error_log('wplambda test: about to fail'); undefined_function_for_test();\n",
     "wplambda-env.php": "<?php header('Content-Type: application/json');"
-                        " echo json_encode(['server' => $_SERVER, 'get' => $_GET, 'post' => $_POST]);\n",
+                        " usleep((int)($_GET['sleep_ms'] ?? 0) * 1000);"
+                        " echo json_encode(['server' => $_SERVER, 'get' => $_GET, 'post' => $_POST,"
+                        " 'env' => getenv('WPLAMBDA_TEST_MARK'), 'pid' => getmypid()]);\n",
 }
 
 

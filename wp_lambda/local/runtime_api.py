@@ -13,15 +13,19 @@ the ``WPLAMBDA_*`` variables pointing at Debian's php-fpm.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
+import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +34,7 @@ from typing import Any
 
 from wp_lambda.config import Config
 from wp_lambda.render import render_text
+from wp_lambda.runtime.fpm import child_pids
 
 PREFIX = "/2018-06-01/runtime"
 RESPONSE_LIMIT = 6 * 1024 * 1024
@@ -87,6 +92,7 @@ class RuntimeAPI:
         self._running: dict[str, Invocation] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        self._polling = 0
         self._server = ThreadingHTTPServer((host, port), _handler_class(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -113,6 +119,11 @@ class RuntimeAPI:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    @property
+    def polling(self) -> int:
+        """How many runtime processes are waiting in ``next`` right now (ready for an event)."""
+        return self._polling
+
     def submit(self, event: Any, timeout: float | None = None) -> Invocation:
         """Queue ``event`` for the next runtime that polls; returns at once."""
         invocation = Invocation(event, self.timeout if timeout is None else timeout)
@@ -125,17 +136,28 @@ class RuntimeAPI:
 
     # -- called by the HTTP handler --------------------------------------------------------------
 
-    def _next(self) -> Invocation | None:
-        while not self._closing.is_set():
-            try:
-                invocation = self._pending.get(timeout=0.2)
-            except queue.Empty:
-                continue
+    def _next(self, connected: Callable[[], bool]) -> Invocation | None:
+        with self._lock:
+            self._polling += 1
+        try:
+            invocation = self._take(connected)
+        finally:
+            with self._lock:
+                self._polling -= 1
+        if invocation is not None:
             # The deadline starts when a runtime picks the event up, as Lambda's does.
             invocation.deadline_ms = int((time.time() + invocation.timeout) * 1000)
             with self._lock:
                 self._running[invocation.request_id] = invocation
-            return invocation
+        return invocation
+
+    def _take(self, connected: Callable[[], bool]) -> Invocation | None:
+        # A runtime that died while polling must not be handed an event it will never answer.
+        while not self._closing.is_set() and connected():
+            try:
+                return self._pending.get(timeout=0.2)
+            except queue.Empty:
+                continue
         return None
 
     def _finish(self, request_id: str, payload: Any, error_type: str | None) -> bool:
@@ -165,6 +187,16 @@ def _handler_class(api: RuntimeAPI) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def _connected(self) -> bool:
+            """False once the runtime closed its end (a readable socket with nothing to read)."""
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            if not readable:
+                return True
+            try:
+                return self.connection.recv(1, socket.MSG_PEEK) != b""
+            except OSError:
+                return False
+
         def _body(self) -> bytes:
             if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
                 chunks = []
@@ -182,7 +214,7 @@ def _handler_class(api: RuntimeAPI) -> type[BaseHTTPRequestHandler]:
             if self.path != f"{PREFIX}/invocation/next":
                 self._reply(404, {"errorMessage": f"unknown path {self.path}", "errorType": "NotFound"})
                 return
-            invocation = api._next()
+            invocation = api._next(self._connected)
             if invocation is None:
                 self.close_connection = True
                 self._reply(503, {"errorMessage": "emulator shutting down", "errorType": "ServiceUnavailable"})
@@ -251,9 +283,11 @@ def runtime_environment(document_root: Path, layer: Path, *, api_address: str | 
     return env
 
 
-def start_runtime_process(environ: dict[str, str], *, python: str = sys.executable,
+def start_runtime_process(environ: dict[str, str], *, python: str = sys.executable, handler: str = HANDLER,
                           log: Path | None = None) -> subprocess.Popen[bytes]:
     """``python -m awslambdaric wp_lambda.runtime.handler.handler``: one Lambda instance.
+
+    ``python`` must have awslambdaric installed (the dev extra).
 
     ``environ`` must carry ``AWS_LAMBDA_RUNTIME_API`` (see :func:`runtime_environment`). The
     process runs in its own session so its owner can stop it, and its php-fpm, by process group.
@@ -262,7 +296,7 @@ def start_runtime_process(environ: dict[str, str], *, python: str = sys.executab
         raise ValueError("the runtime process needs AWS_LAMBDA_RUNTIME_API in its environment")
     output = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
     try:
-        return subprocess.Popen([python, "-m", "awslambdaric", HANDLER], env=environ, stdin=subprocess.DEVNULL,
+        return subprocess.Popen([python, "-m", "awslambdaric", handler], env=environ, stdin=subprocess.DEVNULL,
                                 stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     finally:
         if log is not None:
@@ -270,10 +304,12 @@ def start_runtime_process(environ: dict[str, str], *, python: str = sys.executab
 
 
 def stop_runtime_process(process: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
-    """Stop a runtime process and its php-fpm (they share the process's own group) by group id."""
+    """Stop a runtime process and its php-fpm pool (a process group of its own) by id."""
     if process.poll() is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGSTOP)  # no php-fpm restart while we look
+            for child in child_pids(process.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child, signal.SIGKILL)
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     process.wait(timeout=timeout)

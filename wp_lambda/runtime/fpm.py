@@ -1,9 +1,10 @@
 """php-fpm supervision: start it in the foreground, wait for its socket, restart it when it dies.
 
 php-fpm runs as a child of the Python runtime for the life of the Lambda instance (or of a local
-``serve`` worker). It stays in the runtime's process group, so whoever stops a local runtime by
-its group stops php-fpm too (an orphaned pool would keep serving a stale socket). A restart
-freezes the master first, so it cannot fork a replacement, then kills it and every worker by PID.
+``serve`` worker). Master and workers get a process group of their own, so one ``killpg`` ends
+them all, even workers orphaned by a master that died (they would otherwise live on, holding
+the old socket and our output pipe). ``wp_lambda.local.runtime_api.stop_runtime_process``
+finds these groups as the runtime's children.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ class PhpFpm:
                                   "(set WPLAMBDA_PHP_FPM, WPLAMBDA_FPM_CONF and WPLAMBDA_PHP_INI)")
         self._stderr_tail.clear()
         self.process = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT)
+                                        stderr=subprocess.STDOUT, process_group=0)
         self.starts += 1
         threading.Thread(target=self._forward_output, args=(self.process,), daemon=True,
                          name="php-fpm-output").start()
@@ -110,12 +111,16 @@ class PhpFpm:
     def _forward_output(self, process: subprocess.Popen[bytes]) -> None:
         """Forward php-fpm's log (and PHP errors it catches from workers) to our log, keep a tail."""
         assert process.stdout is not None
-        for raw in process.stdout:
-            line = raw.decode("utf-8", "replace").rstrip()
-            if line:
-                self._stderr_tail.append(line)
-                # php-fpm's own notices are routine; anything else is PHP reporting a problem.
-                log.log(logging.INFO if "NOTICE: " in line else logging.WARNING, "php-fpm: %s", line)
+        with process.stdout:
+            for raw in process.stdout:
+                self._log_line(raw)
+
+    def _log_line(self, raw: bytes) -> None:
+        line = raw.decode("utf-8", "replace").rstrip()
+        if line:
+            self._stderr_tail.append(line)
+            # php-fpm's own notices are routine; anything else is PHP reporting a problem.
+            log.log(logging.INFO if "NOTICE: " in line else logging.WARNING, "php-fpm: %s", line)
 
     @property
     def pid(self) -> int | None:
@@ -123,7 +128,7 @@ class PhpFpm:
 
     def worker_pids(self) -> list[int]:
         """The pool's worker processes (children of the master), from /proc."""
-        return _children(self.pid) if self.pid is not None else []
+        return child_pids(self.pid) if self.pid is not None else []
 
     def restart(self) -> None:
         """Kill the whole pool (a stuck worker included) and start a fresh one."""
@@ -131,24 +136,22 @@ class PhpFpm:
         self.start()
 
     def stop(self) -> None:
-        """Freeze the master, SIGKILL it and its workers by PID, reap the master."""
+        """SIGKILL the pool's process group (orphaned workers included) and reap the master.
+
+        The output pipe is left to the forwarding thread, which ends at EOF once every process
+        holding it is gone.
+        """
         if self.process is None:
             return
-        master = self.process.pid
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(master, signal.SIGSTOP)
-            for pid in [*_children(master), master]:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
         self.process = None
 
 
-def _children(pid: int) -> list[int]:
+def child_pids(pid: int) -> list[int]:
+    """Direct children of ``pid`` (Linux /proc); empty when it is gone."""
     try:
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except FileNotFoundError:
