@@ -27,6 +27,10 @@ _PROTOCOL_STATUS = {0: "request complete", 1: "cannot multiplex connection", 2: 
                     3: "unknown role"}
 
 
+class ParamTooLarge(ValueError):
+    """One name-value pair does not fit in a record; php-fpm parses each PARAMS record alone."""
+
+
 class FastCGIError(Exception):
     """php-fpm broke the protocol or closed the connection early (a worker died, most likely)."""
 
@@ -69,23 +73,43 @@ def _length(n: int) -> bytes:
     return bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
 
 
-def encode_params(params: Iterable[tuple[str, str]]) -> bytes:
-    """FastCGI name-value pairs; names and values are sent as UTF-8 (surrogates keep raw bytes)."""
-    out = bytearray()
+def encode_pair(name: str, value: str) -> bytes:
+    """One FastCGI name-value pair, as UTF-8 (surrogates keep raw bytes)."""
+    key = name.encode("utf-8", "surrogateescape")
+    val = value.encode("utf-8", "surrogateescape")
+    return _length(len(key)) + _length(len(val)) + key + val
+
+
+def params_stream(params: Iterable[tuple[str, str]]) -> Iterator[bytes]:
+    """PARAMS records holding whole pairs only, then the empty record.
+
+    php-fpm decodes every PARAMS record on its own, so a pair split across two records would be
+    lost (or make php-fpm drop the connection): pairs are packed, never cut.
+    """
+    batch = bytearray()
     for name, value in params:
-        key = name.encode("utf-8", "surrogateescape")
-        val = value.encode("utf-8", "surrogateescape")
-        out += _length(len(key)) + _length(len(val)) + key + val
-    return bytes(out)
+        pair = encode_pair(name, value)
+        if len(pair) > MAX_CONTENT:
+            raise ParamTooLarge(f"the CGI parameter {name} is {len(pair)} bytes; FastCGI allows {MAX_CONTENT}")
+        if len(batch) + len(pair) > MAX_CONTENT:
+            yield record(PARAMS, batch)
+            batch = bytearray()
+        batch += pair
+    if batch:
+        yield record(PARAMS, batch)
+    yield record(PARAMS)
 
 
 def request(socket_path: str, params: Iterable[tuple[str, str]], stdin: bytes = b"", *,
             deadline: float) -> FastCGIResponse:
     """Run one request on php-fpm's unix socket; ``deadline`` is a ``time.monotonic()`` value.
 
-    Raises :class:`FastCGIUnavailable` when nothing listens, :class:`FastCGITimeout` when the
+    Raises :class:`ParamTooLarge` before connecting when a parameter cannot be sent,
+    :class:`FastCGIUnavailable` when nothing listens, :class:`FastCGITimeout` when the
     deadline passes first and :class:`FastCGIError` when the connection ends before END_REQUEST.
     """
+    begin = record(BEGIN_REQUEST, struct.pack(">HB5x", RESPONDER, 0))
+    payload = b"".join([begin, *params_stream(params), *stream(STDIN, stdin)])
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.settimeout(max(deadline - time.monotonic(), 0.001))
@@ -93,8 +117,6 @@ def request(socket_path: str, params: Iterable[tuple[str, str]], stdin: bytes = 
             sock.connect(socket_path)
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             raise FastCGIUnavailable(f"php-fpm is not listening on {socket_path}: {exc}") from exc
-        begin = record(BEGIN_REQUEST, struct.pack(">HB5x", RESPONDER, 0))
-        payload = b"".join([begin, *stream(PARAMS, encode_params(params)), *stream(STDIN, stdin)])
         try:
             sock.sendall(payload)
         except TimeoutError as exc:

@@ -122,6 +122,9 @@ class Runtime:
                 log.warning("wplambda: %s; restarting php-fpm", exc)
                 self.fpm.restart()
                 result = fastcgi.request(self.fpm.socket_path, fcgi_params, request.body, deadline=deadline)
+        except fastcgi.ParamTooLarge as exc:
+            log.warning("wplambda: %s %s: %s", request.method, request.path, exc)
+            return _text(431, "Request header fields too large.")
         except fastcgi.FastCGITimeout:
             log.error("wplambda: %s %s did not finish before the deadline; restarting php-fpm",
                       request.method, request.path)
