@@ -163,7 +163,9 @@ class Runtime:
             response.body = gzip.compress(response.body, compresslevel=6)
             response.headers += [("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")]
         result = adapter.to_response(response, event)
-        size = events.payload_size(result)
+        # JSON escaping makes a character at most 6 bytes; only a body that could reach the limit
+        # is worth serializing to measure (it costs a tenth of a millisecond per 50 KB page).
+        size = events.payload_size(result) if len(result["body"]) * 6 > adapter.limit // 2 else 0
         if size > adapter.limit:
             log.error("wplambda: %s %s: the response is %d bytes, over the %s limit of %d bytes; answering 502",
                       request.method, request.path, size, adapter.name, adapter.limit)

@@ -1,0 +1,1 @@
+"""Benchmarks, kept out of the test suite: ``python -m benchmarks.<name>``."""
