@@ -11,8 +11,8 @@ import pytest
 # The runtime tests share lambda_events and wp_site (also used by benchmarks/runtime.py).
 sys.path.insert(0, str(Path(__file__).parent))
 
-from lambda_events import Client, Reply
-from wp_site import Site, install_fields, make_site
+from lambda_events import Client, Reply, form_fields
+from wp_site import Site, install_fields, log_in, make_site
 
 from wp_lambda.local.mariadb import MariaDB
 from wp_lambda.runtime.handler import Runtime
@@ -37,6 +37,18 @@ def runtime(site: Site) -> Iterator[Runtime]:
 def installed(runtime: Runtime) -> Reply:
     """WordPress installed through the handler (the install form's step 2); the reply is tested."""
     return Client(runtime.handle).post_form("/wp-admin/install.php", install_fields(), query="step=2")
+
+
+@pytest.fixture(scope="session")
+def pretty_permalinks(runtime: Runtime, installed: Reply) -> tuple[Reply, Reply]:
+    """/%postname%/ permalinks switched on through the admin form (with its nonce), as an
+    administrator would; returns the form page and the reply to saving it, for the test."""
+    admin = Client(runtime.handle)
+    log_in(admin)
+    page = admin.get("/wp-admin/options-permalink.php")
+    fields = form_fields(page.text)
+    fields.update(selection="/%postname%/", permalink_structure="/%postname%/", category_base="", tag_base="")
+    return page, admin.post_form("/wp-admin/options-permalink.php", fields)
 
 
 @pytest.fixture

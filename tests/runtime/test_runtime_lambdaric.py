@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from wp_lambda.local.runtime_api import (
     stop_runtime_process,
 )
 from wp_lambda.runtime import secrets
+from wp_lambda.runtime.fpm import child_pids
 from wp_lambda.runtime.handler import Runtime
 
 
@@ -34,6 +36,18 @@ def _wait_for_pollers(api: RuntimeAPI, count: int, timeout: float = 60.0) -> Non
         if time.monotonic() > deadline:
             raise AssertionError(f"only {api.polling} of {count} runtime processes polled the emulator")
         time.sleep(0.05)
+
+
+def _group_gone(pgid: int, timeout: float = 10.0) -> bool:
+    """True once no process (zombies included, until init reaps them) is left in the group."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 @pytest.fixture
@@ -60,9 +74,14 @@ def test_whole_chain_under_awslambdaric(api: RuntimeAPI, site: Site, installed: 
         pids = {json.loads(read_reply(p.result()).body)["pid"] for p in pending}
         assert len(pids) == 2
         assert api.init_errors == []
+        pools = [pid for process in processes for pid in child_pids(process.pid)]
+        assert len(pools) == 2  # one php-fpm master per runtime process
     finally:
         for process in processes:
             stop_runtime_process(process)
+    # Stopping a runtime process takes its php-fpm (master and workers: the whole group) with it.
+    for master in pools:
+        assert _group_gone(master), f"php-fpm group {master} outlived its runtime process"
     log = (tmp_path / "runtime0.log").read_text() + (tmp_path / "runtime1.log").read_text()
     assert site.db_password not in log and site.environ["WORDPRESS_SALT"] not in log
 

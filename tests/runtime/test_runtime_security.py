@@ -117,3 +117,15 @@ def test_route_like_try_files(tmp_path: Path) -> None:
     assert routing.route(real, "/style.css", "").kind == "static"
     for front in ("/no/such/page/", "/empty/", "/missing.php/x", "/"):
         assert routing.route(real, front, "").script_name == "/index.php", front
+
+
+def test_runtime_imports_only_the_standard_library() -> None:
+    """The runtime ships in the layer next to nothing but Python itself (boto3 only lazily)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; before = set(sys.modules); import wp_lambda.runtime.handler, wp_lambda.runtime.secrets; "
+            "print('\\n'.join(sorted({m.split('.')[0] for m in set(sys.modules) - before}"
+            " - set(sys.stdlib_module_names))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["wp_lambda"]

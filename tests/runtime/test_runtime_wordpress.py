@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from lambda_events import SOURCES, Client, Reply, form_fields, multipart
-from wp_site import ADMIN_PASSWORD, ADMIN_USER, Site
+from wp_site import Site, log_in
 
 from wp_lambda.runtime.handler import Runtime
 
@@ -31,13 +31,6 @@ def png(width: int, height: int, seed: int) -> bytes:
             + chunk(b"IDAT", zlib.compress(rows, 0)) + chunk(b"IEND", b""))
 
 
-def login(client: Client) -> Reply:
-    client.get("/wp-login.php")
-    assert "wordpress_test_cookie" in client.jar
-    return client.post_form("/wp-login.php", {"log": ADMIN_USER, "pwd": ADMIN_PASSWORD, "wp-submit": "Log In",
-                                              "redirect_to": "https://wp.test/wp-admin/", "testcookie": "1"})
-
-
 def test_install_form_then_home_page(installed: Reply, client: Client) -> None:
     assert installed.status == 200, installed.text[:2000]
     assert "Success!" in installed.text and "WordPress has been installed" in installed.text
@@ -49,7 +42,7 @@ def test_install_form_then_home_page(installed: Reply, client: Client) -> None:
 
 
 def test_login_keeps_every_cookie_and_opens_the_dashboard(client: Client) -> None:
-    reply = login(client)
+    reply = log_in(client)
     assert reply.status == 302, reply.text[:500]
     assert reply.header("location") == "https://wp.test/wp-admin/"
     assert len(reply.cookies) >= 4, reply.cookies
@@ -62,16 +55,12 @@ def test_login_keeps_every_cookie_and_opens_the_dashboard(client: Client) -> Non
     assert "Log Out" in dashboard.text
 
 
-def test_pretty_permalinks_through_the_admin_form(client: Client) -> None:
-    login(client)
-    page = client.get("/wp-admin/options-permalink.php")
+def test_pretty_permalinks_through_the_admin_form(client: Client, pretty_permalinks: tuple[Reply, Reply]) -> None:
+    page, saved = pretty_permalinks
     assert page.status == 200
     # WordPress offers pretty permalinks only when it believes the server rewrites (SERVER_SOFTWARE).
     assert "/%postname%/" in page.text and "index.php/%year%" not in page.text
-    fields = form_fields(page.text)
-    assert fields.get("_wpnonce")
-    fields.update(selection="/%postname%/", permalink_structure="/%postname%/", category_base="", tag_base="")
-    saved = client.post_form("/wp-admin/options-permalink.php", fields)
+    assert form_fields(page.text).get("_wpnonce")
     assert saved.status == 302 and "settings-updated=true" in (saved.header("location") or "")
 
     api = client.get("/wp-json/")
@@ -85,7 +74,7 @@ def test_pretty_permalinks_through_the_admin_form(client: Client) -> None:
 
 
 def test_media_upload_over_64k_is_stored_byte_identical_and_served_back(client: Client, site: Site) -> None:
-    login(client)
+    log_in(client)
     image = png(160, 160, seed=3)
     assert len(image) > 64 * 1024
     form = client.get("/wp-admin/media-new.php", query="browser-uploader")
@@ -108,11 +97,12 @@ def test_media_upload_over_64k_is_stored_byte_identical_and_served_back(client: 
 
 
 @pytest.mark.parametrize("source", sorted(SOURCES))
-def test_every_event_source_gets_the_same_page_and_cookies(runtime: Runtime, installed: Reply, source: str) -> None:
+def test_every_event_source_gets_the_same_page_and_cookies(runtime: Runtime, pretty_permalinks: object,
+                                                           source: str) -> None:
     reference = Client(runtime.handle)
     other = Client(runtime.handle, SOURCES[source])
     assert other.get("/").body == reference.get("/").body
-    ref_login, other_login = login(reference), login(other)
+    ref_login, other_login = log_in(reference), log_in(other)
     assert other_login.status == ref_login.status == 302
 
     def names(reply: Reply) -> list[str]:

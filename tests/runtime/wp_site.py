@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers import copy_wordpress
+from lambda_events import Client, Reply
 
 from wp_lambda.config import Config
 from wp_lambda.local.mariadb import MariaDB
@@ -58,3 +59,11 @@ def install_fields(title: str = "Runtime Test Blog") -> dict[str, str]:
     return {"weblog_title": title, "user_name": ADMIN_USER, "admin_password": ADMIN_PASSWORD,
             "admin_password2": ADMIN_PASSWORD, "pw_weak": "1", "admin_email": "admin@example.com",
             "blog_public": "0", "language": "", "Submit": "Install WordPress"}
+
+
+def log_in(client: Client) -> Reply:
+    """wp-login.php as a browser does it: fetch the form (test cookie), then post it."""
+    client.get("/wp-login.php")
+    assert "wordpress_test_cookie" in client.jar
+    return client.post_form("/wp-login.php", {"log": ADMIN_USER, "pwd": ADMIN_PASSWORD, "wp-submit": "Log In",
+                                              "redirect_to": "https://wp.test/wp-admin/", "testcookie": "1"})
