@@ -249,7 +249,7 @@ def main() -> None:
         event = v2("GET", "/", headers={"Host": HOST})
         request = Request("GET", "/", "", {"host": [HOST], "x-forwarded-proto": ["https"]}, b"", "203.0.113.7")
         target = routing.route(runtime.document_root, "/", "")
-        params = cgi.params(request, target, runtime.document_root, HOST)
+        params = cgi.params(request, target, runtime.document_root, HOST, request.source_ip)
 
         def direct() -> int:
             result = fastcgi.request(runtime.fpm.socket_path, params, b"", deadline=time.monotonic() + 30)

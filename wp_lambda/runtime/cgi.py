@@ -22,29 +22,45 @@ _HIDDEN = frozenset({"host", ORIGIN_SECRET_HEADER, "proxy", "content-type", "con
 _URI_SAFE = "/%:@!$&'()*+,;=-._~"
 
 
+def from_cloudfront(request: Request, environ: dict[str, str]) -> bool:
+    """Whether the request carries the distribution's secret origin header (constant-time check)."""
+    secret = environ.get("WPLAMBDA_ORIGIN_SECRET")
+    offered = request.header(ORIGIN_SECRET_HEADER)
+    if not secret or offered is None:
+        return False
+    return hmac.compare_digest(offered.encode(), secret.encode())
+
+
 def site_host(request: Request, environ: dict[str, str]) -> str | None:
     """The host WordPress must see (docs/internals.md): the pinned one, a forwarded host only with
     CloudFront's secret origin header, else the request's own Host; None when there is none."""
     pinned = environ.get("WPLAMBDA_SITE_HOST")
     if pinned:
         return pinned
-    secret = environ.get("WPLAMBDA_ORIGIN_SECRET")
     forwarded = request.header("x-forwarded-host")
-    if secret and forwarded:
-        offered = request.header(ORIGIN_SECRET_HEADER) or ""
-        if hmac.compare_digest(offered.encode(), secret.encode()):
-            candidate = forwarded.split(",")[0].strip()
-            if _HOST.match(candidate):
-                return candidate
+    if forwarded and from_cloudfront(request, environ):
+        candidate = forwarded.split(",")[0].strip()
+        if _HOST.match(candidate):
+            return candidate
     host = (request.header("host") or "").strip()
     return host if _HOST.match(host) else None
+
+
+def client_address(request: Request, environ: dict[str, str]) -> str:
+    """The visitor's IP: behind CloudFront the event's source is an edge server, so the viewer
+    address CloudFront adds (``ip:port``) is used, but only on requests proven to come from it."""
+    viewer = request.header("cloudfront-viewer-address")
+    if viewer and ":" in viewer and from_cloudfront(request, environ):
+        return viewer.rsplit(":", 1)[0].strip("[]")
+    return request.source_ip or "127.0.0.1"
 
 
 def is_https(request: Request) -> bool:
     return (request.header("x-forwarded-proto") or "").split(",")[0].strip().lower() == "https"
 
 
-def params(request: Request, route: Route, document_root: str, host: str | None) -> list[tuple[str, str]]:
+def params(request: Request, route: Route, document_root: str, host: str | None,
+           remote_addr: str = "127.0.0.1") -> list[tuple[str, str]]:
     """The full CGI parameter set for one request to ``route``."""
     https = is_https(request)
     server_name, port = host or "localhost", "443" if https else "80"
@@ -67,7 +83,7 @@ def params(request: Request, route: Route, document_root: str, host: str | None)
         ("SERVER_PORT", port),
         ("SERVER_ADDR", "127.0.0.1"),
         ("REQUEST_SCHEME", "https" if https else "http"),
-        ("REMOTE_ADDR", request.source_ip or "127.0.0.1"),
+        ("REMOTE_ADDR", remote_addr),
         ("REMOTE_PORT", "0"),
         ("REDIRECT_STATUS", "200"),
         ("CONTENT_TYPE", request.header("content-type") or ""),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -118,21 +119,24 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-class Adapter:
+class Adapter(ABC):
     """The interface every event source implements."""
 
     name: ClassVar[str]
     # Largest response the service accepts, as the serialized JSON payload.
     limit: ClassVar[int] = 6 * MB
 
+    @abstractmethod
     def detect(self, event: Mapping[str, Any]) -> bool:
-        raise NotImplementedError
+        """Whether ``event`` has this source's shape."""
 
+    @abstractmethod
     def to_request(self, event: Mapping[str, Any]) -> Request:
-        raise NotImplementedError
+        """The request the event carries (raises BadEvent for unusable values)."""
 
+    @abstractmethod
     def to_response(self, response: Response, event: Mapping[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
+        """The result this source expects back for ``event``."""
 
 
 class HttpApiV2(Adapter):

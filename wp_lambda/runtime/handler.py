@@ -59,12 +59,16 @@ class Runtime:
 
     def start(self) -> None:
         """Cold start: secrets into the environment php-fpm inherits, then php-fpm itself."""
+        self.load_secrets()
+        self.fpm.ensure_running()
+
+    def load_secrets(self) -> None:
+        """Once per instance: the values named in WPLAMBDA_SECRETS (names are logged, values never)."""
         if not self._secrets_loaded:
             names = secrets.apply(self.environ)
             self._secrets_loaded = True
             if names:
                 log.info("loaded %d secret values into the environment: %s", len(names), ", ".join(names))
-        self.fpm.ensure_running()
 
     def stop(self) -> None:
         self.fpm.stop()
@@ -102,10 +106,11 @@ class Runtime:
             return Response(target.status, [("Location", target.location), ("Content-Length", "0")])
         if target.kind == "static":
             return static.serve(request, target.filename)
-        return self.php_request(request, target, cgi.site_host(request, self.environ), context)
+        return self.php_request(request, target, cgi.site_host(request, self.environ), context,
+                                cgi.client_address(request, self.environ))
 
     def php_request(self, request: Request, target: routing.Route, host: str | None,
-                    context: LambdaContext | None) -> Response:
+                    context: LambdaContext | None, remote_addr: str = "127.0.0.1") -> Response:
         """Run ``target`` on php-fpm; the failures become 502/504 and a fresh php-fpm."""
         try:
             self.start()
@@ -113,7 +118,7 @@ class Runtime:
             log.error("wplambda: %s", exc)
             return _text(502, "Bad gateway: PHP could not start.")
         deadline = time.monotonic() + self._timeout(context)
-        fcgi_params = cgi.params(request, target, self.document_root, host)
+        fcgi_params = cgi.params(request, target, self.document_root, host, remote_addr)
         try:
             try:
                 result = fastcgi.request(self.fpm.socket_path, fcgi_params, request.body, deadline=deadline)
@@ -199,8 +204,7 @@ class Runtime:
 
     def php_cli(self, args: list[str], context: LambdaContext | None) -> dict[str, Any]:
         """``php ARGS`` in the document root: what ``wplambda wp`` runs wp-cli with."""
-        if not self._secrets_loaded:
-            self.start()
+        self.load_secrets()
         try:
             done = subprocess.run([self.php, "-c", self.php_ini, *args], cwd=self.document_root,
                                   env=self.environ, capture_output=True, timeout=self._timeout(context),
