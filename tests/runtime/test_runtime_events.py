@@ -242,9 +242,21 @@ def http_events(draw: st.DrawFn) -> dict[str, Any]:
     cookies = draw(st.lists(st.from_regex(r"[a-z]{1,6}=[a-z0-9]{0,6}", fullmatch=True), max_size=3)) or None
     body = draw(st.binary(max_size=200))
     event = SOURCES[source](method, draw(_paths), query, headers, cookies, body)
-    if draw(st.booleans()) and event.get("body"):
+    mangle = draw(st.sampled_from(["none", "plain-body", "bad-base64", "no-headers", "odd-method"]))
+    if mangle == "plain-body" and event.get("body"):
         event["isBase64Encoded"] = False
         event["body"] = base64.b64decode(event["body"]).decode("latin-1")
+    elif mangle == "bad-base64":
+        event.update(isBase64Encoded=True, body=draw(_text))
+    elif mangle == "no-headers":
+        event["headers"] = None
+        event.pop("multiValueHeaders", None)
+    elif mangle == "odd-method":
+        method = draw(st.from_regex(r"[A-Za-z]{1,10}", fullmatch=True))
+        if "httpMethod" in event:
+            event["httpMethod"] = method
+        else:
+            event["requestContext"]["http"]["method"] = method
     return event
 
 
@@ -268,7 +280,8 @@ def test_any_accepted_event_gets_a_well_formed_response(runtime: Runtime, instal
                                                         event: dict[str, Any]) -> None:
     result = runtime.handle(event, Context())
     _well_formed(result)
-    if event["httpMethod" if "httpMethod" in event else "version"] == "HEAD":
+    method = event["httpMethod"] if "httpMethod" in event else event["requestContext"]["http"]["method"]
+    if method.upper() == "HEAD":
         assert result["body"] == ""
 
 

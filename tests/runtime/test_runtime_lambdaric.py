@@ -20,6 +20,7 @@ from wp_site import Site
 
 from wp_lambda.local.runtime_api import (
     InvocationError,
+    InvocationTimeout,
     RuntimeAPI,
     runtime_environment,
     start_runtime_process,
@@ -127,6 +128,13 @@ def test_emulator_http_contract(api: RuntimeAPI) -> None:
     conn.request("POST", "/2018-06-01/runtime/invocation/no-such-id/response", body=b"{}")
     unknown = conn.getresponse()
     assert unknown.status == 400 and json.loads(unknown.read())["errorType"] == "InvalidRequestID"
+    # An event nobody picked up in time is abandoned, never handed out later.
+    late = api.submit({"late": True}, timeout=0.1)
+    with pytest.raises(InvocationTimeout):
+        late.result(grace=0.1)
+    api.submit({"fresh": True})
+    conn.request("GET", "/2018-06-01/runtime/invocation/next")
+    assert json.loads(conn.getresponse().read()) == {"fresh": True}
     conn.close()
 
 

@@ -69,10 +69,17 @@ class Invocation:
     payload: Any = None
     error_type: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    # Set when the caller gave up; a runtime never picks up an abandoned event.
+    abandoned: bool = False
 
     def result(self, grace: float = 2.0) -> Any:
-        """The function's return value; raises InvocationError or InvocationTimeout."""
+        """The function's return value; raises InvocationError or InvocationTimeout.
+
+        The wait covers time in the queue too, so an event no runtime picked up in time is
+        abandoned rather than run late.
+        """
         if not self.done.wait(self.timeout + grace):
+            self.abandoned = True
             raise InvocationTimeout(f"invocation {self.request_id} got no answer within {self.timeout:g} s "
                                     "(is a runtime process polling this emulator?)")
         if self.error_type is not None:
@@ -155,9 +162,11 @@ class RuntimeAPI:
         # A runtime that died while polling must not be handed an event it will never answer.
         while not self._closing.is_set() and connected():
             try:
-                return self._pending.get(timeout=0.2)
+                invocation = self._pending.get(timeout=0.2)
             except queue.Empty:
                 continue
+            if not invocation.abandoned:
+                return invocation
         return None
 
     def _finish(self, request_id: str, payload: Any, error_type: str | None) -> bool:

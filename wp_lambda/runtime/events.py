@@ -8,7 +8,6 @@ the dict that source expects back. The table in DESIGN.md ("The runtime") is the
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -92,7 +91,7 @@ def _body_of(event: Mapping[str, Any]) -> bytes:
     if event.get("isBase64Encoded"):
         try:
             return base64.b64decode(body, validate=True)
-        except binascii.Error as exc:
+        except ValueError as exc:  # binascii.Error, or non-ASCII text
             raise BadEvent(f"event body is not valid base64: {exc}") from exc
     return body.encode("utf-8", "surrogateescape")
 

@@ -13,6 +13,7 @@ import collections
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -134,6 +135,13 @@ class PhpFpm:
         """Kill the whole pool (a stuck worker included) and start a fresh one."""
         self.stop()
         self.start()
+
+    def close(self) -> None:
+        """Stop php-fpm for good and remove the socket directory this pool created."""
+        self.stop()
+        if self._dir and not self.settings.socket_dir:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = ""
 
     def stop(self) -> None:
         """SIGKILL the pool's process group (orphaned workers included) and reap the master.

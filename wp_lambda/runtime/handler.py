@@ -71,7 +71,8 @@ class Runtime:
                 log.info("loaded %d secret values into the environment: %s", len(names), ", ".join(names))
 
     def stop(self) -> None:
-        self.fpm.stop()
+        """Stop php-fpm and remove its socket directory (tests, benchmarks, local tools)."""
+        self.fpm.close()
 
     # -- invocations ---------------------------------------------------------------------------
 
@@ -103,7 +104,7 @@ class Runtime:
         if target.kind == "deny":
             return _text(target.status, "Forbidden." if target.status == 403 else "Not found.")
         if target.kind == "redirect":
-            return Response(target.status, [("Location", target.location), ("Content-Length", "0")])
+            return Response(target.status, [("Location", target.location)])
         if target.kind == "static":
             return static.serve(request, target.filename)
         return self.php_request(request, target, cgi.site_host(request, self.environ), context,
