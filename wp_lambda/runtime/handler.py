@@ -88,8 +88,8 @@ class Runtime:
                     "body": "wplambda: unrecognised event\n"}
         try:
             request = adapter.to_request(event)
-        except events.BadEvent as exc:
-            log.error("wplambda: bad %s event: %s", adapter.name, exc)
+        except Exception as exc:  # BadEvent, or a value of a type no front door sends
+            log.error("wplambda: bad %s event: %s: %s", adapter.name, type(exc).__name__, exc)
             return adapter.to_response(_text(400, "Bad request."), event)
         try:
             response = self.http(request, context)
