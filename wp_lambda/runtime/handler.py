@@ -90,7 +90,8 @@ class Runtime:
             request = adapter.to_request(event)
         except Exception as exc:  # BadEvent, or a value of a type no front door sends
             log.error("wplambda: bad %s event: %s: %s", adapter.name, type(exc).__name__, exc)
-            return adapter.to_response(_text(400, "Bad request."), event)
+            # No body: the method is unknown, and a HEAD response must not carry one.
+            return adapter.to_response(Response(400, [("Cache-Control", "no-store")]), event)
         try:
             response = self.http(request, context)
         except Exception:
