@@ -7,6 +7,7 @@ keeps cookies, so the same conversation can run through any event source.
 from __future__ import annotations
 
 import base64
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -209,8 +210,6 @@ def multipart(fields: dict[str, str], files: dict[str, tuple[str, str, bytes]]) 
 
 def form_fields(html: str, form_id: str | None = None) -> dict[str, str]:
     """Hidden and text inputs of a page's form (the nonces WordPress puts there)."""
-    import re
-
     if form_id is not None:
         match = re.search(rf'<form[^>]*id="{re.escape(form_id)}".*?</form>', html, re.S)
         assert match, f"no form #{form_id} in the page"

@@ -17,7 +17,7 @@ from lambda_events import SOURCES, Client, Context, Reply, read_reply, v1, v2
 from wp_site import Site
 
 from wp_lambda.runtime import cgi, fastcgi
-from wp_lambda.runtime.events import Request, Response
+from wp_lambda.runtime.events import Alb, Request, Response
 from wp_lambda.runtime.handler import Runtime
 
 
@@ -183,10 +183,7 @@ def test_responses_over_the_payload_limit_are_a_clear_502(runtime: Runtime, inst
 
 def test_alb_single_value_headers_keep_every_cookie() -> None:
     response = Response(200, [("Set-Cookie", f"c{i}=v{i}") for i in range(5)] + [("X-A", "1"), ("x-a", "2")])
-    result = SOURCES["alb"]("GET", "/")
-    from wp_lambda.runtime.events import Alb
-
-    shaped = Alb().to_response(response, result)
+    shaped = Alb().to_response(response, SOURCES["alb"]("GET", "/"))
     assert sorted(v for k, v in shaped["headers"].items() if k.lower() == "set-cookie") == [f"c{i}=v{i}"
                                                                                             for i in range(5)]
     assert shaped["headers"]["x-a"] == "1, 2" and shaped["statusDescription"] == "200 OK"
