@@ -41,7 +41,6 @@ class FpmSettings:
     config: str = "/opt/wplambda/php-fpm.conf"
     php_ini: str = "/opt/wplambda/php.ini"
     workers: int = 1
-    socket_dir: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> FpmSettings:
@@ -76,7 +75,7 @@ class PhpFpm:
     def start(self, timeout: float = START_TIMEOUT) -> None:
         """Start php-fpm -F and wait until its socket accepts connections (or raise PhpFpmError)."""
         if not self._dir:
-            self._dir = self.settings.socket_dir or tempfile.mkdtemp(prefix="wplambda-fpm-")
+            self._dir = tempfile.mkdtemp(prefix="wplambda-fpm-")
         self.socket_path = os.path.join(self._dir, "php-fpm.sock")
         pid_file = os.path.join(self._dir, "php-fpm.pid")
         for leftover in (self.socket_path, pid_file):
@@ -96,14 +95,14 @@ class PhpFpm:
         self.process = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, process_group=0)
         self.starts += 1
-        threading.Thread(target=self._forward_output, args=(self.process,), daemon=True,
-                         name="php-fpm-output").start()
+        reader = threading.Thread(target=self._forward_output, args=(self.process,), daemon=True,
+                                  name="php-fpm-output")
+        reader.start()
         deadline = time.monotonic() + timeout
         while not _accepts(self.socket_path):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                # Let the output thread drain what php-fpm printed before it died.
-                time.sleep(0.05)
+                reader.join(2)  # it ends at EOF, once php-fpm's last words are logged
                 output = "\n".join(self._stderr_tail) or "(no output)"
                 raise PhpFpmError(f"php-fpm did not start listening on {self.socket_path} within "
                                   f"{timeout:g} s; its output:\n{output}")
@@ -139,7 +138,7 @@ class PhpFpm:
     def close(self) -> None:
         """Stop php-fpm for good and remove the socket directory this pool created."""
         self.stop()
-        if self._dir and not self.settings.socket_dir:
+        if self._dir:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = ""
 
