@@ -1,0 +1,131 @@
+"""Nothing the site must keep leaves it: a traversal and source-disclosure corpus through the
+handler on the installed WordPress, plus the routing rules on their own."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lambda_events import SOURCES, Client, Reply
+from wp_site import Site
+
+from wp_lambda.runtime import routing
+from wp_lambda.runtime.handler import Runtime
+
+SENTINEL = "WPLAMBDA-MUST-NOT-LEAK"
+# Files planted around the document root, each holding the sentinel.
+PLANTED = [".env", ".git/config", ".htaccess", "composer.json", "vendor/composer/installed.json",
+           "vendor/autoload.php", "wp-content/debug.log", "wp-content/uploads/shell.phtml",
+           "wp-content/uploads/notes.php.bak", "wp-content/backup.sql", ".user.ini"]
+
+# Must be refused outright (403/404), never reach WordPress or the disk.
+REFUSED = [
+    "/wp-config.php", "/WP-CONFIG.PHP", "/wp-config.php/", "/wp-config.php/x", "/wp-config-sample.php",
+    "/.env", "/%2eenv", "/.git/config", "/.git/", "/.htaccess", "/.user.ini", "/composer.json",
+    "/vendor/autoload.php", "/vendor/composer/installed.json", "/wp-content/debug.log",
+    "/wp-content/backup.sql", "/wp-content/uploads/notes.php.bak",
+    "/../outside.txt", "/%2e%2e/outside.txt", "/%2E%2E/outside.txt", "/%252e%252e/outside.txt",
+    "/%25252e%25252e/outside.txt", "/..%2foutside.txt", "/..%5coutside.txt", "/wp-content/..%2f..%2foutside.txt",
+    "/wp-content/%2e%2e/%2e%2e/outside.txt", "/wp-includes/..\\..\\outside.txt", "//etc/passwd",
+    "/wp-admin//../wp-config.php", "/wp-config.php%00.txt", "/index.php%00.css", "/wp-config.php\x00.png",
+    "/./wp-config.php", "/wp-admin/../wp-config.php", "/.well-known/../wp-config.php",
+    "/wp-content/link.txt", "/wp-content/linkdir/outside.txt", "/%c0%ae%c0%ae/outside.txt",
+    "/wp-content/uploads/shell.phtml",
+]
+# May reach WordPress (which answers 404 or runs the script) but must never return source.
+ANSWERED = ["/wp-includes/version.php", "/wp-config.php.swp", "/wp-config.php~", "/index.phps",
+            "/wp-login.php", "/wp-includes/ms-files.php/../../wp-config.php", "/xmlrpc.php",
+            "/wp-config.php%20"]
+
+
+@pytest.fixture(scope="module")
+def planted(site: Site) -> Iterator[Site]:
+    for rel in PLANTED:
+        path = site.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"<?php // {SENTINEL} {rel}\n")
+    outside = site.root.parent / "outside.txt"
+    outside.write_text(SENTINEL)
+    (site.root / "wp-content/link.txt").symlink_to(outside)
+    (site.root / "wp-content/linkdir").symlink_to(site.root.parent)
+    yield site
+    for rel in PLANTED:
+        (site.root / rel).unlink()
+    for rel in ("wp-content/link.txt", "wp-content/linkdir"):
+        (site.root / rel).unlink()
+    outside.unlink()
+
+
+def _leaks(reply: Reply, site: Site) -> list[str]:
+    found = []
+    text = reply.text
+    for marker in (SENTINEL, "<?php", "DB_PASSWORD", "wplambda_env", "root:x:0:0",
+                   site.db_password, site.environ["WORDPRESS_SALT"]):
+        if marker in text:
+            found.append(marker)
+    return found
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(REFUSED) + len(ANSWERED) >= 30
+
+
+@pytest.mark.parametrize("path", REFUSED)
+def test_refused(runtime: Runtime, installed: Reply, planted: Site, path: str) -> None:
+    for source in ("v2", "v1"):
+        reply = Client(runtime.handle, SOURCES[source]).get(path)
+        assert reply.status in (403, 404), (source, path, reply.status, reply.text[:200])
+        assert not _leaks(reply, planted)
+
+
+@pytest.mark.parametrize("path", ANSWERED)
+def test_never_source(runtime: Runtime, installed: Reply, planted: Site, path: str) -> None:
+    reply = Client(runtime.handle).get(path)
+    assert not _leaks(reply, planted), (path, reply.status)
+
+
+def test_static_files_in_the_tree_are_still_served(runtime: Runtime, installed: Reply, planted: Site) -> None:
+    """The corpus must not pass by refusing everything."""
+    reply = Client(runtime.handle).get("/wp-includes/js/jquery/jquery.min.js")
+    assert reply.status == 200 and reply.body == (planted.root / "wp-includes/js/jquery/jquery.min.js").read_bytes()
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("/a/b", False), ("/a%20b/", False), ("/100%25-sure/", False), ("/%e6%97%a5/", False),
+    ("/a/../b", True), ("/a/%2e%2e/b", True), ("/a/%252e%252e/b", True), ("/a\\b", True), ("/a%5cb", True),
+    ("/a%00b", True), ("//a", True), ("/a/./b", True), ("/a%2f%2fb", True),
+])
+def test_unsafe_paths(raw: str, expected: bool) -> None:
+    assert routing.unsafe(raw) is expected
+
+
+def test_route_like_try_files(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "dir").mkdir(parents=True)
+    (root / "index.php").write_text("<?php")
+    (root / "dir/index.php").write_text("<?php")
+    (root / "script.php").write_text("<?php")
+    (root / "style.css").write_text("a{}")
+    (root / "empty").mkdir()
+    real = os.path.realpath(root)
+    assert routing.route(real, "/script.php/extra/path", "") == routing.Route(
+        "php", "/script.php", f"{real}/script.php", "/extra/path")
+    assert routing.route(real, "/dir/", "") == routing.Route("php", "/dir/index.php", f"{real}/dir/index.php")
+    assert routing.route(real, "/dir", "x=1") == routing.Route("redirect", status=301, location="/dir/?x=1")
+    assert routing.route(real, "/style.css", "").kind == "static"
+    for front in ("/no/such/page/", "/empty/", "/missing.php/x", "/"):
+        assert routing.route(real, front, "").script_name == "/index.php", front
+
+
+def test_runtime_imports_only_the_standard_library() -> None:
+    """The runtime ships in the layer next to nothing but Python itself (boto3 only lazily)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; before = set(sys.modules); import wp_lambda.runtime.handler, wp_lambda.runtime.secrets; "
+            "print('\\n'.join(sorted({m.split('.')[0] for m in set(sys.modules) - before}"
+            " - set(sys.stdlib_module_names))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["wp_lambda"]

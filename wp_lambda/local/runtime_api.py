@@ -1,0 +1,324 @@
+"""A local Lambda Runtime API, so the handler runs under AWS's own ``awslambdaric`` as on Lambda.
+
+The emulator implements the runtime side of the API (``/2018-06-01/runtime/invocation/next``,
+``.../{id}/response``, ``.../{id}/error``, ``/runtime/init/error``) over HTTP/1.1 with the
+``Lambda-Runtime-*`` headers. Callers submit events from Python (:meth:`RuntimeAPI.invoke`) and
+any number of runtime processes long-poll ``next``: each invocation goes to exactly one of them,
+which is how ``wplambda serve`` gets several concurrent workers from one front.
+
+:func:`local_layer` and :func:`runtime_environment` give a runtime process what the Lambda layer
+gives a function: a php.ini (the local flavour, which revalidates timestamps), php-fpm.conf and
+the ``WPLAMBDA_*`` variables pointing at Debian's php-fpm.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from wp_lambda.config import Config
+from wp_lambda.render import render_text
+from wp_lambda.runtime.fpm import child_pids
+
+PREFIX = "/2018-06-01/runtime"
+RESPONSE_LIMIT = 6 * 1024 * 1024
+DEBIAN_PHP_FPM = "/usr/sbin/php-fpm8.2"
+DEBIAN_PHP = "/usr/bin/php8.2"
+HANDLER = "wp_lambda.runtime.handler.handler"
+
+
+class InvocationError(RuntimeError):
+    """The function reported an error (the runtime posted to ``/error``)."""
+
+    def __init__(self, payload: Any, error_type: str) -> None:
+        self.payload = payload
+        self.error_type = error_type
+        message = payload.get("errorMessage") if isinstance(payload, dict) else payload
+        super().__init__(f"{error_type}: {message}")
+
+
+class InvocationTimeout(TimeoutError):
+    """No runtime answered the invocation before its deadline."""
+
+
+@dataclass
+class Invocation:
+    """One submitted event; :meth:`result` waits for the runtime's answer."""
+
+    event: Any
+    timeout: float
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    trace_id: str = field(default_factory=lambda: f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}")
+    deadline_ms: int = 0
+    payload: Any = None
+    error_type: str | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    # Set when the caller gave up; a runtime never picks up an abandoned event.
+    abandoned: bool = False
+
+    def result(self, grace: float = 2.0) -> Any:
+        """The function's return value; raises InvocationError or InvocationTimeout.
+
+        The wait covers time in the queue too, so an event no runtime picked up in time is
+        abandoned rather than run late.
+        """
+        if not self.done.wait(self.timeout + grace):
+            self.abandoned = True
+            raise InvocationTimeout(f"invocation {self.request_id} got no answer within {self.timeout:g} s "
+                                    "(is a runtime process polling this emulator?)")
+        if self.error_type is not None:
+            raise InvocationError(self.payload, self.error_type)
+        return self.payload
+
+
+class RuntimeAPI:
+    """The emulator. Use as a context manager, or :meth:`start` / :meth:`stop`."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, timeout: float = 30.0,
+                 function_name: str = "wplambda-local", region: str = "us-east-1") -> None:
+        self.timeout = timeout
+        self.function_arn = f"arn:aws:lambda:{region}:000000000000:function:{function_name}"
+        self.init_errors: list[Any] = []
+        self._pending: queue.Queue[Invocation] = queue.Queue()
+        self._running: dict[str, Invocation] = {}
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._polling = 0
+        self._server = ThreadingHTTPServer((host, port), _handler_class(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def address(self) -> str:
+        """``host:port``, the value of ``AWS_LAMBDA_RUNTIME_API`` for runtime processes."""
+        host, port = self._server.server_address[:2]
+        return f"{host}:{port}"
+
+    def start(self) -> RuntimeAPI:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="runtime-api", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._closing.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> RuntimeAPI:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def polling(self) -> int:
+        """How many runtime processes are waiting in ``next`` right now (ready for an event)."""
+        return self._polling
+
+    def submit(self, event: Any, timeout: float | None = None) -> Invocation:
+        """Queue ``event`` for the next runtime that polls; returns at once."""
+        invocation = Invocation(event, self.timeout if timeout is None else timeout)
+        self._pending.put(invocation)
+        return invocation
+
+    def invoke(self, event: Any, timeout: float | None = None) -> Any:
+        """Submit ``event`` and wait for the function's return value."""
+        return self.submit(event, timeout).result()
+
+    # -- called by the HTTP handler --------------------------------------------------------------
+
+    def _next(self, connected: Callable[[], bool]) -> Invocation | None:
+        with self._lock:
+            self._polling += 1
+        try:
+            invocation = self._take(connected)
+        finally:
+            with self._lock:
+                self._polling -= 1
+        if invocation is not None:
+            # The deadline starts when a runtime picks the event up, as Lambda's does.
+            invocation.deadline_ms = int((time.time() + invocation.timeout) * 1000)
+            with self._lock:
+                self._running[invocation.request_id] = invocation
+        return invocation
+
+    def _take(self, connected: Callable[[], bool]) -> Invocation | None:
+        # A runtime that died while polling must not be handed an event it will never answer.
+        while not self._closing.is_set() and connected():
+            try:
+                invocation = self._pending.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if not invocation.abandoned:
+                return invocation
+        return None
+
+    def _finish(self, request_id: str, payload: Any, error_type: str | None) -> bool:
+        with self._lock:
+            invocation = self._running.pop(request_id, None)
+        if invocation is None:
+            return False
+        invocation.payload, invocation.error_type = payload, error_type
+        invocation.done.set()
+        return True
+
+
+def _handler_class(api: RuntimeAPI) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet: one line per poll would drown the function's own log."""
+
+        def _reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _connected(self) -> bool:
+            """False once the runtime closed its end (a readable socket with nothing to read)."""
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            if not readable:
+                return True
+            try:
+                return self.connection.recv(1, socket.MSG_PEEK) != b""
+            except OSError:
+                return False
+
+        def _body(self) -> bytes:
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                chunks = []
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass
+                        return b"".join(chunks)
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()
+            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+        def do_GET(self) -> None:
+            if self.path != f"{PREFIX}/invocation/next":
+                self._reply(404, {"errorMessage": f"unknown path {self.path}", "errorType": "NotFound"})
+                return
+            invocation = api._next(self._connected)
+            if invocation is None:
+                self.close_connection = True
+                self._reply(503, {"errorMessage": "emulator shutting down", "errorType": "ServiceUnavailable"})
+                return
+            self._reply(200, invocation.event, {
+                "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+                "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
+                "Lambda-Runtime-Invoked-Function-Arn": api.function_arn,
+                "Lambda-Runtime-Trace-Id": invocation.trace_id,
+            })
+
+        def do_POST(self) -> None:
+            body = self._body()
+            parts = self.path.removeprefix(PREFIX).strip("/").split("/")
+            if parts == ["init", "error"]:
+                api.init_errors.append(_json_or_text(body))
+                self._reply(202, {"status": "OK"})
+                return
+            if len(parts) != 3 or parts[0] != "invocation" or parts[2] not in ("response", "error"):
+                self._reply(404, {"errorMessage": f"unknown path {self.path}", "errorType": "NotFound"})
+                return
+            request_id, kind = parts[1], parts[2]
+            if kind == "response" and len(body) > RESPONSE_LIMIT:
+                api._finish(request_id, {"errorMessage": f"Response payload size ({len(body)} bytes) exceeded "
+                                         f"maximum allowed payload size ({RESPONSE_LIMIT} bytes).",
+                                         "errorType": "Function.ResponseSizeTooLarge"}, "Function.ResponseSizeTooLarge")
+                self._reply(413, {"errorMessage": "response too large", "errorType": "RequestEntityTooLarge"})
+                return
+            error_type = (self.headers.get("Lambda-Runtime-Function-Error-Type") or "Unhandled"
+                          if kind == "error" else None)
+            if not api._finish(request_id, _json_or_text(body), error_type):
+                self._reply(400, {"errorMessage": f"invalid request id {request_id}", "errorType": "InvalidRequestID"})
+                return
+            self._reply(202, {"status": HTTPStatus.ACCEPTED.phrase})
+
+    return Handler
+
+
+def _json_or_text(body: bytes) -> Any:
+    try:
+        return json.loads(body) if body else None
+    except ValueError:
+        return body.decode("utf-8", "replace")
+
+
+def local_layer(config: Config, dest: Path) -> Path:
+    """Write the local flavour of the layer's PHP config (php.ini with timestamp checks on, since
+    files change under ``serve``; php-fpm.conf) into ``dest``; returns ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "php.ini").write_text(render_text("php.ini.j2", config, local=True))
+    (dest / "php-fpm.conf").write_text(render_text("php-fpm.conf.j2", config, local=True))
+    return dest
+
+
+def runtime_environment(document_root: Path, layer: Path, *, api_address: str | None = None,
+                        php_fpm: str = DEBIAN_PHP_FPM, php: str = DEBIAN_PHP, workers: int = 1,
+                        base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a local runtime process: ``base`` (default os.environ) plus the
+    ``WPLAMBDA_*`` variables of docs/internals.md pointing at Debian's PHP and ``layer``."""
+    env = dict(os.environ if base is None else base)
+    env.update(WPLAMBDA_DOCUMENT_ROOT=str(document_root), WPLAMBDA_PHP_FPM=php_fpm, WPLAMBDA_PHP=php,
+               WPLAMBDA_PHP_INI=str(layer / "php.ini"), WPLAMBDA_FPM_CONF=str(layer / "php-fpm.conf"),
+               WPLAMBDA_FPM_WORKERS=str(workers))
+    if api_address:
+        env["AWS_LAMBDA_RUNTIME_API"] = api_address
+    return env
+
+
+def start_runtime_process(environ: dict[str, str], *, python: str = sys.executable, handler: str = HANDLER,
+                          log: Path | None = None) -> subprocess.Popen[bytes]:
+    """``python -m awslambdaric wp_lambda.runtime.handler.handler``: one Lambda instance.
+
+    ``python`` must have awslambdaric installed (the dev extra).
+
+    ``environ`` must carry ``AWS_LAMBDA_RUNTIME_API`` (see :func:`runtime_environment`). The
+    process runs in its own session so its owner can stop it, and its php-fpm, by process group.
+    """
+    if "AWS_LAMBDA_RUNTIME_API" not in environ:
+        raise ValueError("the runtime process needs AWS_LAMBDA_RUNTIME_API in its environment")
+    output = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
+    try:
+        return subprocess.Popen([python, "-m", "awslambdaric", handler], env=environ, stdin=subprocess.DEVNULL,
+                                stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    finally:
+        if log is not None:
+            output.close()
+
+
+def stop_runtime_process(process: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
+    """Stop a runtime process and its php-fpm pool (a process group of its own) by id."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGSTOP)  # no php-fpm restart while we look
+            for child in child_pids(process.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child, signal.SIGKILL)
+            os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=timeout)

@@ -1,0 +1,135 @@
+"""The CGI side of a request: the FastCGI params PHP sees, and PHP's output back as a Response."""
+
+from __future__ import annotations
+
+import hmac
+import re
+from urllib.parse import quote
+
+from wp_lambda import __version__
+from wp_lambda.runtime.events import Request, Response
+from wp_lambda.runtime.routing import Route
+
+# WordPress offers pretty permalinks only when SERVER_SOFTWARE names a server it knows to rewrite
+# (wp-includes/vars.php looks for "nginx"); the runtime's routing is nginx's try_files.
+SERVER_SOFTWARE = f"nginx (wplambda/{__version__})"
+ORIGIN_SECRET_HEADER = "x-wplambda-origin-secret"
+_HEADER_NAME = re.compile(r"^[a-z0-9-]+$")
+_HOST = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
+# Headers PHP never sees as HTTP_*: the host is set from the trusted value, the origin secret is
+# CloudFront's proof and not the application's business, and Proxy is the httpoxy attack.
+_HIDDEN = frozenset({"host", ORIGIN_SECRET_HEADER, "proxy", "content-type", "content-length"})
+_URI_SAFE = "/%:@!$&'()*+,;=-._~"
+
+
+def from_cloudfront(request: Request, environ: dict[str, str]) -> bool:
+    """Whether the request carries the distribution's secret origin header (constant-time check)."""
+    secret = environ.get("WPLAMBDA_ORIGIN_SECRET")
+    offered = request.header(ORIGIN_SECRET_HEADER)
+    if not secret or offered is None:
+        return False
+    return hmac.compare_digest(offered.encode(), secret.encode())
+
+
+def site_host(request: Request, environ: dict[str, str]) -> str | None:
+    """The host WordPress must see (docs/internals.md): the pinned one, a forwarded host only with
+    CloudFront's secret origin header, else the request's own Host; None when there is none."""
+    pinned = environ.get("WPLAMBDA_SITE_HOST")
+    if pinned:
+        return pinned
+    forwarded = request.header("x-forwarded-host")
+    if forwarded and from_cloudfront(request, environ):
+        candidate = forwarded.split(",")[0].strip()
+        if _HOST.match(candidate):
+            return candidate
+    host = (request.header("host") or "").strip()
+    return host if _HOST.match(host) else None
+
+
+def client_address(request: Request, environ: dict[str, str]) -> str:
+    """The visitor's IP: behind CloudFront the event's source is an edge server, so the viewer
+    address CloudFront adds (``ip:port``) is used, but only on requests proven to come from it."""
+    viewer = request.header("cloudfront-viewer-address")
+    if viewer and ":" in viewer and from_cloudfront(request, environ):
+        return viewer.rsplit(":", 1)[0].strip("[]")
+    return request.source_ip or "127.0.0.1"
+
+
+def is_https(request: Request) -> bool:
+    return (request.header("x-forwarded-proto") or "").split(",")[0].strip().lower() == "https"
+
+
+def params(request: Request, route: Route, document_root: str, host: str | None,
+           remote_addr: str = "127.0.0.1") -> list[tuple[str, str]]:
+    """The full CGI parameter set for one request to ``route``."""
+    https = is_https(request)
+    server_name, port = host or "localhost", "443" if https else "80"
+    match = _HOST.match(server_name)
+    if match and match.group(2):
+        server_name, port = match.group(1), match.group(2)[1:]
+    request_uri = quote(request.path, safe=_URI_SAFE) + (f"?{request.query}" if request.query else "")
+    out = [
+        ("GATEWAY_INTERFACE", "CGI/1.1"),
+        ("SERVER_SOFTWARE", SERVER_SOFTWARE),
+        ("SERVER_PROTOCOL", "HTTP/1.1"),
+        ("REQUEST_METHOD", request.method),
+        ("REQUEST_URI", request_uri),
+        ("DOCUMENT_URI", route.script_name + route.path_info),
+        ("QUERY_STRING", request.query),
+        ("SCRIPT_NAME", route.script_name),
+        ("SCRIPT_FILENAME", route.filename),
+        ("DOCUMENT_ROOT", document_root),
+        ("SERVER_NAME", server_name),
+        ("SERVER_PORT", port),
+        ("SERVER_ADDR", "127.0.0.1"),
+        ("REQUEST_SCHEME", "https" if https else "http"),
+        ("REMOTE_ADDR", remote_addr),
+        ("REMOTE_PORT", "0"),
+        ("REDIRECT_STATUS", "200"),
+        ("CONTENT_TYPE", request.header("content-type") or ""),
+        ("CONTENT_LENGTH", str(len(request.body)) if request.body else ""),
+    ]
+    if route.path_info:
+        out += [("PATH_INFO", route.path_info), ("PATH_TRANSLATED", document_root + route.path_info)]
+    if https:
+        out.append(("HTTPS", "on"))
+    if host:
+        out.append(("HTTP_HOST", host))
+    for name, values in request.headers.items():
+        # Names with underscores or odd characters are dropped, as nginx does: X_Forwarded_For
+        # must not be able to pose as X-Forwarded-For.
+        if name in _HIDDEN or not _HEADER_NAME.match(name):
+            continue
+        out.append(("HTTP_" + name.upper().replace("-", "_"), ("; " if name == "cookie" else ", ").join(values)))
+    return out
+
+
+class BadGateway(Exception):
+    """PHP's output is not a CGI response."""
+
+
+def parse_output(stdout: bytes) -> Response:
+    """PHP's CGI output -> Response: ``Status:`` gives the code, a bare ``Location`` means 302."""
+    end = stdout.find(b"\r\n\r\n")
+    skip = 4
+    if end < 0:
+        end, skip = stdout.find(b"\n\n"), 2
+    if end < 0:
+        raise BadGateway(f"PHP sent no header block ({len(stdout)} bytes of output)")
+    status: int | None = None
+    headers: list[tuple[str, str]] = []
+    for line in stdout[:end].decode("latin-1").splitlines():
+        name, sep, value = line.partition(":")
+        if not sep:
+            continue
+        name, value = name.strip(), value.strip()
+        if name.lower() == "status":
+            try:
+                status = int(value.split()[0])
+            except (ValueError, IndexError) as exc:
+                raise BadGateway(f"PHP sent an invalid Status header: {value!r}") from exc
+        elif name.lower() not in ("content-length", "transfer-encoding", "connection"):
+            headers.append((name, value))
+    if status is None:
+        status = 302 if any(k.lower() == "location" for k, _ in headers) else 200
+    return Response(status, headers, stdout[end + skip:])

@@ -1,0 +1,261 @@
+"""The Lambda handler: every event becomes one FastCGI request to a supervised php-fpm.
+
+``handler`` is what the function's ``Handler`` points at (``wp_lambda.runtime.handler.handler``).
+Inside the Lambda environment php-fpm starts while this module is imported, so the cold start
+happens in the init phase; elsewhere (tests, ``serve``) it starts with the first invocation.
+Failures are answered, never raised, for HTTP events: a crash of PHP is the visitor's 502, not
+an unhandled Lambda error (which API Gateway would turn into an opaque 500).
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import subprocess
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from wp_lambda.runtime import cgi, events, fastcgi, routing, secrets, static
+from wp_lambda.runtime.events import Adapter, Request, Response
+from wp_lambda.runtime.fpm import FpmSettings, PhpFpm, PhpFpmError
+
+log = logging.getLogger("wplambda")
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MARGIN = 1.0
+# gzip only what risks the payload limit; CloudFront compresses for viewers anyway, and
+# compressing every page would cost more time than it saves on a loopback hop.
+GZIP_MIN = 1024 * 1024
+_COMPRESSIBLE = ("text/", "application/json", "application/javascript", "application/xml", "image/svg+xml",
+                 "+json", "+xml")
+OUTPUT_LIMIT = 2 * 1024 * 1024
+
+
+class LambdaContext(Protocol):
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+def _text(status: int, message: str) -> Response:
+    return Response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store")],
+                    message.encode() + b"\n")
+
+
+class Runtime:
+    """The state of one Lambda instance: the document root, php-fpm and the loaded secrets."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        # The environment PHP runs with; secrets are added to this copy, never to os.environ.
+        env = dict(os.environ if environ is None else environ)
+        self.environ = env
+        root = env.get("WPLAMBDA_DOCUMENT_ROOT") or env.get("LAMBDA_TASK_ROOT") or "/var/task"
+        self.document_root = os.path.realpath(root)
+        self.php = env.get("WPLAMBDA_PHP", "/opt/bin/php")
+        self.php_ini = env.get("WPLAMBDA_PHP_INI", FpmSettings.php_ini)
+        self.margin = float(env.get("WPLAMBDA_DEADLINE_MARGIN_MS", DEFAULT_MARGIN * 1000)) / 1000
+        self.fpm = PhpFpm(FpmSettings.from_env(env), environ=env)
+        self._secrets_loaded = False
+
+    def start(self) -> None:
+        """Cold start: secrets into the environment php-fpm inherits, then php-fpm itself."""
+        self.load_secrets()
+        self.fpm.ensure_running()
+
+    def load_secrets(self) -> None:
+        """Once per instance: the values named in WPLAMBDA_SECRETS (names are logged, values never)."""
+        if not self._secrets_loaded:
+            names = secrets.apply(self.environ)
+            self._secrets_loaded = True
+            if names:
+                log.info("loaded %d secret values into the environment: %s", len(names), ", ".join(names))
+
+    def stop(self) -> None:
+        """Stop php-fpm and remove its socket directory (tests, benchmarks, local tools)."""
+        self.fpm.close()
+
+    # -- invocations ---------------------------------------------------------------------------
+
+    def handle(self, event: Any, context: LambdaContext | None) -> dict[str, Any]:
+        adapter = events.detect(event)
+        if adapter is None:
+            if isinstance(event, Mapping) and "wplambda" in event:
+                return self.direct(event, context)
+            shape = sorted(event)[:12] if isinstance(event, Mapping) else type(event).__name__
+            log.error("wplambda: unrecognised event (keys: %s); expected API Gateway, a Function URL, "
+                      "an ALB or a {\"wplambda\": ...} invocation", shape)
+            return {"statusCode": 400, "headers": {"content-type": "text/plain"},
+                    "body": "wplambda: unrecognised event\n"}
+        try:
+            request = adapter.to_request(event)
+        except Exception as exc:  # BadEvent, or a value of a type no front door sends
+            log.error("wplambda: bad %s event: %s: %s", adapter.name, type(exc).__name__, exc)
+            # No body: the method is unknown, and a HEAD response must not carry one.
+            return adapter.to_response(Response(400, [("Cache-Control", "no-store")]), event)
+        try:
+            response = self.http(request, context)
+        except Exception:
+            log.exception("wplambda: request %s %s failed", request.method, request.path)
+            response = _text(500, "Internal error in the wplambda runtime.")
+        return self._shape(adapter, event, request, response)
+
+    def http(self, request: Request, context: LambdaContext | None) -> Response:
+        """One HTTP request: route it, then serve the file or ask PHP."""
+        target = routing.route(self.document_root, request.path, request.query)
+        if target.kind == "deny":
+            return _text(target.status, "Forbidden." if target.status == 403 else "Not found.")
+        if target.kind == "redirect":
+            return Response(target.status, [("Location", target.location)])
+        if target.kind == "static":
+            return static.serve(request, target.filename)
+        return self.php_request(request, target, cgi.site_host(request, self.environ), context,
+                                cgi.client_address(request, self.environ))
+
+    def php_request(self, request: Request, target: routing.Route, host: str | None,
+                    context: LambdaContext | None, remote_addr: str = "127.0.0.1") -> Response:
+        """Run ``target`` on php-fpm; the failures become 502/504 and a fresh php-fpm."""
+        try:
+            self.start()
+        except PhpFpmError as exc:
+            log.error("wplambda: %s", exc)
+            return _text(502, "Bad gateway: PHP could not start.")
+        deadline = time.monotonic() + self._timeout(context)
+        fcgi_params = cgi.params(request, target, self.document_root, host, remote_addr)
+        try:
+            try:
+                result = fastcgi.request(self.fpm.socket_path, fcgi_params, request.body, deadline=deadline)
+            except fastcgi.FastCGIUnavailable as exc:
+                # Nothing reached PHP, so trying once more on a fresh php-fpm is safe.
+                log.warning("wplambda: %s; restarting php-fpm", exc)
+                self.fpm.restart()
+                result = fastcgi.request(self.fpm.socket_path, fcgi_params, request.body, deadline=deadline)
+        except fastcgi.ParamTooLarge as exc:
+            log.warning("wplambda: %s %s: %s", request.method, request.path, exc)
+            return _text(431, "Request header fields too large.")
+        except fastcgi.FastCGITimeout:
+            log.error("wplambda: %s %s did not finish before the deadline; restarting php-fpm",
+                      request.method, request.path)
+            self._restart_quietly()
+            return _text(504, "Gateway timeout: the page took too long.")
+        except fastcgi.FastCGIError as exc:
+            log.error("wplambda: %s %s: %s; restarting php-fpm", request.method, request.path, exc)
+            self._restart_quietly()
+            return _text(502, "Bad gateway: PHP stopped before it answered.")
+        if result.stderr:
+            for line in result.stderr.decode("utf-8", "replace").splitlines():
+                log.warning("php: %s", line)
+        try:
+            return cgi.parse_output(result.stdout)
+        except cgi.BadGateway as exc:
+            log.error("wplambda: %s %s: %s", request.method, request.path, exc)
+            return _text(502, "Bad gateway: PHP sent an invalid response.")
+
+    def _restart_quietly(self) -> None:
+        try:
+            self.fpm.restart()
+        except PhpFpmError as exc:
+            log.error("wplambda: %s", exc)
+
+    def _timeout(self, context: LambdaContext | None) -> float:
+        """Seconds PHP may take: the invocation's remaining time less a margin to answer in."""
+        remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else DEFAULT_TIMEOUT
+        return max(remaining - self.margin, remaining / 2, 0.001)
+
+    def _shape(self, adapter: Adapter, event: Mapping[str, Any], request: Request,
+               response: Response) -> dict[str, Any]:
+        """Source-specific response: no body where HTTP forbids one, gzip when needed, size limit."""
+        if request.method == "HEAD" or response.status in (204, 304) or response.status < 200:
+            response.body = b""
+        elif len(response.body) >= GZIP_MIN and _accepts_gzip(request) and _compressible(response):
+            response.body = gzip.compress(response.body, compresslevel=6)
+            response.headers += [("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")]
+        result = adapter.to_response(response, event)
+        # JSON escaping makes a character at most 6 bytes; only a body that could reach the limit
+        # is worth serializing to measure (it costs a tenth of a millisecond per 50 KB page).
+        size = events.payload_size(result) if len(result["body"]) * 6 > adapter.limit // 2 else 0
+        if size > adapter.limit:
+            log.error("wplambda: %s %s: the response is %d bytes, over the %s limit of %d bytes; answering 502",
+                      request.method, request.path, size, adapter.name, adapter.limit)
+            result = adapter.to_response(_text(502, f"Bad gateway: the response ({size} bytes) is larger than "
+                                                    f"the {adapter.limit} bytes this front door allows."), event)
+        return result
+
+    # -- direct invocations (never reachable from HTTP: HTTP shapes are detected first) ----------
+
+    def direct(self, event: Mapping[str, Any], context: LambdaContext | None) -> dict[str, Any]:
+        kind = event.get("wplambda")
+        if kind == "warmer":
+            return {"warmed": True}
+        if kind == "cron":
+            return self.cron(context)
+        if kind == "php":
+            args = event.get("args", [])
+            if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+                return {"error": "wplambda php: \"args\" must be a list of strings"}
+            return self.php_cli(args, context)
+        return {"error": f"wplambda: unknown direct invocation {kind!r}; expected warmer, cron or php"}
+
+    def cron(self, context: LambdaContext | None) -> dict[str, Any]:
+        """Run wp-cron.php on the warm pool (the host only when pinned, else WordPress's own)."""
+        request = Request("GET", "/wp-cron.php", "doing_wp_cron", {}, b"", "127.0.0.1")
+        target = routing.route(self.document_root, request.path, request.query)
+        response = self.php_request(request, target, self.environ.get("WPLAMBDA_SITE_HOST"), context)
+        if response.status >= 400:
+            log.error("wplambda: wp-cron.php answered %d", response.status)
+        return {"statusCode": response.status}
+
+    def php_cli(self, args: list[str], context: LambdaContext | None) -> dict[str, Any]:
+        """``php ARGS`` in the document root: what ``wplambda wp`` runs wp-cli with."""
+        self.load_secrets()
+        try:
+            done = subprocess.run([self.php, "-c", self.php_ini, *args], cwd=self.document_root,
+                                  env=self.environ, capture_output=True, timeout=self._timeout(context),
+                                  check=False)
+        except subprocess.TimeoutExpired as exc:
+            return {"stdout": _clip(exc.stdout or b""), "stderr": _clip(exc.stderr or b"") + "\n[timed out]",
+                    "exitCode": 124}
+        except OSError as exc:
+            return {"stdout": "", "stderr": f"wplambda: cannot run {self.php}: {exc}", "exitCode": 127}
+        return {"stdout": _clip(done.stdout), "stderr": _clip(done.stderr), "exitCode": done.returncode}
+
+
+def _clip(data: bytes) -> str:
+    """Output that fits the invocation's 6 MB payload next to the other stream."""
+    text = data.decode("utf-8", "replace")
+    return text if len(data) <= OUTPUT_LIMIT else text[:OUTPUT_LIMIT] + "\n[output truncated]"
+
+
+def _accepts_gzip(request: Request) -> bool:
+    return any(part.split(";")[0].strip().lower() == "gzip"
+               for part in ",".join(request.headers.get("accept-encoding", [])).split(","))
+
+
+def _compressible(response: Response) -> bool:
+    if response.header("content-encoding"):
+        return False
+    ctype = (response.header("content-type") or "").lower()
+    return any(marker in ctype for marker in _COMPRESSIBLE)
+
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    """The instance's runtime, created on first use."""
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime()
+    return _runtime
+
+
+def handler(event: Any, context: LambdaContext | None) -> dict[str, Any]:
+    """The Lambda entry point."""
+    return runtime().handle(event, context)
+
+
+if os.environ.get("AWS_LAMBDA_RUNTIME_API"):
+    # Inside Lambda (or under awslambdaric with the local emulator): start during init.
+    try:
+        runtime().start()
+    except Exception:
+        log.exception("wplambda: cold start failed; the first request will try again")

@@ -1,0 +1,126 @@
+"""Where a request goes: like nginx ``try_files $uri $uri/ /index.php?$args`` with PATH_INFO.
+
+The decoded path is checked before anything touches the disk: ``..``/``.`` segments (in any
+percent-encoding depth), NUL bytes, backslashes and empty segments are refused, dotfiles,
+``wp-config.php``, Composer files and the ``vendor`` tree are never served, and a static file is
+served only when its extension is on the list of static types and its real path (symlinks
+resolved) stays inside the document root. Everything else WordPress answers itself.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import unquote, unquote_to_bytes
+
+from wp_lambda.runtime.static import CONTENT_TYPES
+
+PHP_SUFFIXES = (".php", ".phtml", ".phar", ".php3", ".php4", ".php5", ".php7", ".php8", ".phps", ".pht", ".inc")
+# Files that exist in a WordPress tree but must never leave it, whatever their extension.
+DENIED_NAMES = frozenset({"wp-config.php", "wp-config-sample.php", "composer.json", "composer.lock",
+                          "auth.json", "package.json", "package-lock.json", "php.ini", ".user.ini"})
+# Top-level directories of the function tree that are code, not content.
+DENIED_ROOTS = frozenset({"vendor", "node_modules"})
+ALLOWED_DOT_SEGMENTS = frozenset({".well-known"})
+_DECODE_DEPTH = 4
+
+
+@dataclass(frozen=True)
+class Route:
+    """The outcome of routing: ``kind`` is "php", "static", "redirect" or "deny"."""
+
+    kind: str
+    script_name: str = ""
+    filename: str = ""
+    path_info: str = ""
+    status: int = 0
+    location: str = ""
+
+
+def _deny(status: int) -> Route:
+    return Route("deny", status=status)
+
+
+def unsafe(raw_path: str) -> bool:
+    """True when the path could point outside the document root in any decoding of it."""
+    current = raw_path
+    for _ in range(_DECODE_DEPTH):
+        if "\0" in current or "\\" in current or "//" in current:
+            return True
+        if any(segment in (".", "..") for segment in current.split("/")):
+            return True
+        decoded = unquote(current, errors="surrogateescape")
+        if decoded == current:
+            return False
+        current = decoded
+    return True  # still changing after several decodings: nobody legitimate does that
+
+
+def _denied(segments: list[str]) -> bool:
+    if segments and segments[0] in DENIED_ROOTS:
+        return True
+    for segment in segments:
+        if segment.startswith(".") and segment not in ALLOWED_DOT_SEGMENTS:
+            return True
+        if segment.lower() in DENIED_NAMES:
+            return True
+    return False
+
+
+def _inside(root: str, path: str) -> bool:
+    real = os.path.realpath(path)
+    return real == root or real.startswith(root + os.sep)
+
+
+def route(document_root: str, raw_path: str, query: str) -> Route:
+    """Map a raw request path to a script, a static file, a redirect or a refusal.
+
+    ``document_root`` must already be a real path (no symlinks, no trailing slash).
+    """
+    if not raw_path.startswith("/") or unsafe(raw_path):
+        return _deny(403)
+    try:
+        path = unquote_to_bytes(raw_path).decode("utf-8")
+    except UnicodeDecodeError:
+        return _deny(404)
+    segments = [s for s in path.split("/") if s]
+    if _denied(segments):
+        return _deny(404)
+    # fastcgi_split_path_info ^(.+?\.php)(/.*)$ : the first segment naming a PHP file is the script.
+    for index, segment in enumerate(segments):
+        if segment.lower().endswith(PHP_SUFFIXES):
+            if [s.lower() for s in segments[:2]] == ["wp-content", "uploads"]:
+                return _deny(404)  # uploaded files never run as code
+            script = "/" + "/".join(segments[:index + 1])
+            filename = document_root + script
+            if segment.lower().endswith(".php") and os.path.isfile(filename) and _inside(document_root, filename):
+                rest = segments[index + 1:]
+                path_info = ("/" + "/".join(rest) + ("/" if path.endswith("/") else "")) if rest else ""
+                return Route("php", script_name=script, filename=filename, path_info=path_info)
+            return _front_controller(document_root)
+    target = document_root + "/" + "/".join(segments)
+    if not segments:
+        target = document_root
+    if os.path.isfile(target):
+        if not _inside(document_root, target):
+            return _deny(404)
+        extension = os.path.splitext(target)[1].lower()
+        if extension not in CONTENT_TYPES:
+            return _deny(404)
+        return Route("static", filename=target)
+    if os.path.isdir(target) and _inside(document_root, target):
+        if not path.endswith("/"):
+            location = raw_path + "/" + (f"?{query}" if query else "")
+            return Route("redirect", status=301, location=location)
+        index_php = os.path.join(target, "index.php")
+        if os.path.isfile(index_php):
+            script = "/" + "/".join([*segments, "index.php"])
+            return Route("php", script_name=script, filename=index_php)
+        index_html = os.path.join(target, "index.html")
+        if os.path.isfile(index_html):
+            return Route("static", filename=index_html)
+    return _front_controller(document_root)
+
+
+def _front_controller(document_root: str) -> Route:
+    return Route("php", script_name="/index.php", filename=document_root + "/index.php")

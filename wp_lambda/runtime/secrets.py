@@ -1,0 +1,66 @@
+"""Secrets Manager values -> environment variables, once per cold start (docs/internals.md).
+
+``WPLAMBDA_SECRETS`` is ``PREFIX=ARN,PREFIX=ARN``. A secret whose value is a JSON object becomes
+``PREFIX + KEY.upper()`` for each key (an Aurora secret gives ``WORDPRESS_DB_HOST`` and friends);
+any other value becomes ``PREFIX`` itself. boto3 is imported only here and only when secrets are
+configured: the Lambda Python runtime ships it, and local runs need no AWS at all.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+ENV_VAR = "WPLAMBDA_SECRETS"
+
+
+class SecretsError(RuntimeError):
+    """A secret could not be read; the message names the variable and ARN, never a value."""
+
+
+def parse_spec(spec: str) -> list[tuple[str, str]]:
+    """``PREFIX=ARN`` pairs from the variable's value, in order."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        prefix, sep, arn = item.partition("=")
+        if not sep or not prefix or not arn:
+            raise SecretsError(f"{ENV_VAR}: {item!r} is not PREFIX=ARN")
+        pairs.append((prefix, arn))
+    return pairs
+
+
+def expand(prefix: str, value: str) -> dict[str, str]:
+    """The environment variables one secret value becomes."""
+    try:
+        data: Any = json.loads(value)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        return {prefix + key.upper(): "" if item is None else str(item) for key, item in data.items()}
+    return {prefix: value}
+
+
+def load(spec: str, client: Any = None) -> dict[str, str]:
+    """Fetch every secret in ``spec`` and return the variables (``client``: a secretsmanager client)."""
+    pairs = parse_spec(spec)
+    if not pairs:
+        return {}
+    if client is None:
+        import boto3  # lazily: only deployed functions need it, and Lambda provides it
+
+        client = boto3.client("secretsmanager")
+    out: dict[str, str] = {}
+    for prefix, arn in pairs:
+        try:
+            value = client.get_secret_value(SecretId=arn)["SecretString"]
+        except Exception as exc:
+            raise SecretsError(f"{ENV_VAR}: cannot read {arn} for {prefix}: {type(exc).__name__}: {exc}") from exc
+        out.update(expand(prefix, value))
+    return out
+
+
+def apply(environ: dict[str, str]) -> list[str]:
+    """Load the secrets named in ``environ`` into it; return the names set (for the log)."""
+    values = load(environ.get(ENV_VAR, ""))
+    environ.update(values)
+    return sorted(values)

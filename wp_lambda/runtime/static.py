@@ -1,0 +1,85 @@
+"""Static files served by the handler itself: the fallback when CloudFront sends a static path to
+the function, and what ``wplambda serve`` uses for everything that is not PHP.
+
+The content-type table is our own rather than :mod:`mimetypes`, whose answers depend on the
+host's /etc/mime.types; it doubles as the list of extensions that may be served at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from email.utils import formatdate, parsedate_to_datetime
+
+from wp_lambda.runtime.events import Request, Response
+
+CONTENT_TYPES: dict[str, str] = {
+    ".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8", ".map": "application/json",
+    ".json": "application/json", ".html": "text/html; charset=utf-8", ".htm": "text/html; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8", ".xml": "application/xml", ".xsl": "application/xml",
+    ".csv": "text/csv; charset=utf-8",
+    ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+    ".webp": "image/webp", ".avif": "image/avif", ".svg": "image/svg+xml", ".ico": "image/x-icon",
+    ".bmp": "image/bmp", ".tif": "image/tiff", ".tiff": "image/tiff",
+    ".woff": "font/woff", ".woff2": "font/woff2", ".ttf": "font/ttf", ".otf": "font/otf",
+    ".eot": "application/vnd.ms-fontobject",
+    ".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".wav": "audio/wav", ".m4a": "audio/mp4",
+    ".mp4": "video/mp4", ".m4v": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime",
+    ".pdf": "application/pdf", ".zip": "application/zip", ".gz": "application/gzip",
+    ".doc": "application/msword", ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xls": "application/vnd.ms-excel", ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".ppt": "application/vnd.ms-powerpoint",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".odt": "application/vnd.oasis.opendocument.text",
+}
+# Same defaults as the config's [assets] section: WordPress links versioned files with ?ver=.
+VERSIONED_MAX_AGE = 31536000
+DEFAULT_MAX_AGE = 3600
+
+_etags: dict[tuple[str, int, int], str] = {}
+
+
+def _etag(path: str, stat: os.stat_result, data: bytes) -> str:
+    """A strong ETag from the content: zips built deterministically share one mtime, so mtime+size
+    alone could repeat across deployments. Cached per (path, mtime, size)."""
+    key = (path, stat.st_mtime_ns, stat.st_size)
+    tag = _etags.get(key)
+    if tag is None:
+        tag = '"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
+        _etags[key] = tag
+    return tag
+
+
+def _not_modified(request: Request, etag: str, mtime: float) -> bool:
+    if_none_match = request.header("if-none-match")
+    if if_none_match is not None:
+        tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+        return "*" in tags or etag in tags
+    since = request.header("if-modified-since")
+    if since:
+        try:
+            return int(mtime) <= parsedate_to_datetime(since).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return False
+    return False
+
+
+def serve(request: Request, filename: str) -> Response:
+    """The file's response: 200 with validators, 304 when the client's copy is current."""
+    if request.method not in ("GET", "HEAD"):
+        return Response(405, [("Allow", "GET, HEAD"), ("Content-Type", "text/plain; charset=utf-8")],
+                        b"Method not allowed for a static file.\n")
+    with open(filename, "rb") as handle:
+        stat = os.fstat(handle.fileno())
+        data = handle.read()
+    etag = _etag(filename, stat, data)
+    versioned = any(part.startswith("ver=") for part in request.query.split("&"))
+    max_age = VERSIONED_MAX_AGE if versioned else DEFAULT_MAX_AGE
+    headers = [("Content-Type", CONTENT_TYPES[os.path.splitext(filename)[1].lower()]),
+               ("Cache-Control", f"public, max-age={max_age}" + (", immutable" if versioned else "")),
+               ("ETag", etag), ("Last-Modified", formatdate(stat.st_mtime, usegmt=True)),
+               ("X-Content-Type-Options", "nosniff")]
+    if _not_modified(request, etag, stat.st_mtime):
+        return Response(304, headers)
+    return Response(200, headers, data)
