@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wp_lambda.errors import UserError
+from wp_lambda.local.processes import alive
 
 _SBIN = ("/usr/sbin", "/usr/local/sbin", "/usr/bin")
 INSTALL_HINT = "install it with: sudo apt-get install mariadb-server (or run `make setup`)"
@@ -77,7 +78,7 @@ class MariaDB:
                 socket_path = Path(tempfile.mkdtemp(prefix="wplambda-db-")) / "mysqld.sock"
         pid_file = datadir / "mysqld.pid"
         stale = _read_pid(pid_file)
-        if stale and _alive(stale):
+        if stale and alive(stale):
             raise UserError(f"a MariaDB server (pid {stale}) is already running on {datadir}",
                             f"stop it (kill {stale}) or wait for the other command to finish")
         for leftover in (pid_file, socket_path):
@@ -131,11 +132,11 @@ class MariaDB:
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while _alive(self.pid) and time.monotonic() < deadline:
+        while alive(self.pid) and time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
                 break
             time.sleep(0.05)
-        if _alive(self.pid):
+        if alive(self.pid):
             os.kill(self.pid, signal.SIGKILL)
         if self._process is not None:
             self._process.wait(timeout=5)
@@ -154,16 +155,3 @@ def _read_pid(path: Path) -> int | None:
     except (FileNotFoundError, ValueError):
         return None
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child still answers kill(0); treat it as gone.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False

@@ -1,0 +1,129 @@
+"""Load check of `wplambda serve`: 32 concurrent clients for 30 s against GET / and a static asset.
+
+Run: `.venv/bin/python -m benchmarks.serve_load [--seconds 30] [--connections 32] [--workers 2]`.
+It creates a throwaway project from Debian's WordPress, starts `wplambda serve --install`, drives it
+with wrk (Debian's package), and prints requests/s, p50/p95/p99 latency, errors, and the handler
+processes' RSS (python handlers + their php-fpm) before and after. Loopback only; it stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+WRK_SCRIPT = """
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT requests=%d errors=%d non2xx=%d p50=%.3f p95=%.3f p99=%.3f seconds=%.3f\\n",
+    summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write
+      + summary.errors.timeout, summary.errors.status,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    summary.duration / 1e6))
+end
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _tree(pid: int) -> set[int]:
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(") ", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        parents.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _rss_mib(pids: set[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            match = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+        except OSError:
+            continue
+        total += int(match.group(1)) if match else 0
+    return total / 1024
+
+
+def _wrk(url: str, seconds: int, connections: int, script: Path) -> dict[str, float]:
+    result = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "30s",
+                             "-s", str(script), url], capture_output=True, text=True, check=True)
+    match = re.search(r"RESULT (.*)", result.stdout)
+    if not match:
+        raise RuntimeError(f"wrk printed no result:\n{result.stdout}\n{result.stderr}")
+    values = {k: float(v) for k, v in (pair.split("=") for pair in match.group(1).split())}
+    values["rps"] = values["requests"] / values["seconds"]
+    return values
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    wplambda = str(Path(sys.executable).with_name("wplambda"))
+    with tempfile.TemporaryDirectory(prefix="wplambda-load-") as tmp:
+        project = Path(tmp) / "site"
+        subprocess.run([wplambda, "init", str(project), "--yes", "--name", "load",
+                        "--wordpress-source", "/usr/share/wordpress"], check=True, capture_output=True)
+        port = _free_port()
+        serve = subprocess.Popen([wplambda, "serve", "--project", str(project), "--port", str(port), "--install",
+                                  "--workers", str(args.workers)], stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "200"})
+        try:
+            assert serve.stdout is not None
+            for line in serve.stdout:
+                if "Ctrl-C" in line:
+                    break
+            else:
+                raise RuntimeError("serve did not start")
+            url = f"http://127.0.0.1:{port}"
+            urllib.request.urlopen(f"{url}/", timeout=30).read()  # warm every path once
+            script = Path(tmp) / "report.lua"
+            script.write_text(WRK_SCRIPT)
+            handlers = {p for p in _tree(serve.pid) if "mariadbd" not in Path(f"/proc/{p}/cmdline").read_text(
+                errors="replace")}
+            print(f"wplambda serve, {args.workers} handler processes, wrk {args.connections} connections, "
+                  f"{args.seconds} s each")
+            rss_before = _rss_mib(handlers)
+            rows = []
+            for name, path in (("GET /", "/"), ("static asset", "/wp-includes/css/dashicons.min.css?ver=6.1")):
+                r = _wrk(url + path, args.seconds, args.connections, script)
+                rows.append((name, r))
+            rss_after = _rss_mib(handlers | {p for p in _tree(serve.pid)
+                                             if "mariadbd" not in Path(f"/proc/{p}/cmdline").read_text(
+                                                 errors="replace")})
+            print(f"{'target':<14}{'req/s':>10}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'errors':>8}{'non-2xx':>9}")
+            for name, r in rows:
+                print(f"{name:<14}{r['rps']:>10.1f}{r['p50']:>10.1f}{r['p95']:>10.1f}{r['p99']:>10.1f}"
+                      f"{int(r['errors']):>8}{int(r['non2xx']):>9}")
+            print(f"handler RSS (python + php-fpm): before {rss_before:.1f} MiB, after {rss_after:.1f} MiB")
+            print(f"static/dynamic throughput ratio: {rows[1][1]['rps'] / rows[0][1]['rps']:.1f}x")
+        finally:
+            serve.send_signal(signal.SIGTERM)
+            serve.wait(timeout=60)
+            time.sleep(0.2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""``serve``: run the built site locally through the Lambda handler."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from wp_lambda import config as config_mod
+from wp_lambda import serve as serve_mod
+from wp_lambda.cli.app import ProjectOption, err, out
+from wp_lambda.errors import UserError
+
+
+def serve(
+    project: ProjectOption = Path(),
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8080,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    workers: Annotated[int, typer.Option(help="Handler processes (each runs its own php-fpm).",
+                                         min=1, max=32)] = 2,
+    install: Annotated[bool, typer.Option("--install", help="Install WordPress on first run.")] = False,
+    admin_user: Annotated[str, typer.Option(help="Admin user name for --install.")] = "admin",
+    admin_email: Annotated[str | None, typer.Option(help="Admin e-mail for --install "
+                                                    "(default: site.admin_email).")] = None,
+    admin_password: Annotated[str | None, typer.Option(help="Admin password for --install "
+                                                       "(default: generated and printed once).")] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Delete the local database and uploads first.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before --reset.")] = False,
+    no_build: Annotated[bool, typer.Option("--no-build", help="Serve the existing build as it is.")] = False,
+) -> None:
+    """Serve the site on http://HOST:PORT through the same handler that runs on Lambda."""
+    cfg = config_mod.load(project)
+    site = serve_mod.LocalSite(cfg, serve_mod.ServeOptions(
+        host=host, port=port, workers=workers, install=install, admin_user=admin_user,
+        admin_email=admin_email, admin_password=admin_password),
+        log_line=lambda line: out.print(line, highlight=False, soft_wrap=True))
+    site.preflight()
+    if reset:
+        if not yes and not typer.confirm(f"Delete all local data (database, uploads) of {cfg.site.name}?"):
+            raise UserError("reset cancelled; nothing was deleted")
+        out.print(f"deleted {serve_mod.reset(cfg)}")
+    build_dir = serve_mod.prepare_build(cfg, rebuild=not no_build, log=lambda line: out.print(line))
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        out.print(f"starting {cfg.site.name}: MariaDB, {workers} handler process(es), gateway ...")
+        info = site.start(build_dir)
+        for warning in info.warnings:
+            err.print(f"[yellow]warning:[/] {warning}")
+        out.print(f"[green]serving[/] {info.url}  (PHP {info.php_version}, {info.workers} handler processes)")
+        out.print(f"  admin: {info.admin_url}")
+        if info.admin_password:
+            out.print(f"  installed WordPress: user [bold]{info.admin_user}[/], password "
+                      f"[bold]{info.admin_password}[/] (shown once)")
+        out.print(f"  logs:  {info.logs}")
+        out.print("Ctrl-C stops everything.")
+        while not stop.wait(0.5):
+            pass
+    finally:
+        out.print("stopping ...")
+        site.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    out.print("stopped")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)

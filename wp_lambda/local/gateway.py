@@ -1,0 +1,217 @@
+"""The local front door of ``wplambda serve``: what CloudFront, S3 and API Gateway do when deployed.
+
+Static paths are answered from the build's ``assets/`` (as the assets bucket would) and uploads
+from a local directory (as the uploads bucket would); ``*.php`` and everything else becomes an
+HTTP API payload v2 event handed to the Lambda handler through the Runtime API emulator. The
+event carries the real Host, cookies and body, so WordPress behaves exactly as it does deployed.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import hashlib
+import logging
+import mimetypes
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+log = logging.getLogger("wplambda.serve")
+
+# CloudFront behaviours of the deployed stack, in order: *.php always reaches the function.
+STATIC_PREFIXES = ("/wp-includes/", "/wp-content/", "/wp-admin/css/", "/wp-admin/js/", "/wp-admin/images/")
+UPLOADS_PREFIX = "/wp-content/uploads/"
+COLD_HEADER = "x-wplambda-init"
+
+Invoke = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Routes:
+    """Where static requests are answered from."""
+
+    assets: Path
+    uploads: Path
+    versioned_max_age: int = 31536000
+    default_max_age: int = 3600
+
+
+def route(path: str) -> str:
+    """Which origin a path goes to: ``function``, ``uploads`` or ``assets`` (CloudFront's order)."""
+    if path.endswith(".php") or ".php/" in path:
+        return "function"
+    if path.startswith(UPLOADS_PREFIX):
+        return "uploads"
+    if path.startswith(STATIC_PREFIXES):
+        return "assets"
+    return "function"
+
+
+def _safe_file(root: Path, url_path: str) -> Path | None:
+    """The file under ``root`` for a URL path, or None for anything outside it or hidden."""
+    decoded = unquote(url_path)
+    if "\0" in decoded or "\\" in decoded:
+        return None
+    parts = [p for p in decoded.split("/") if p]
+    if any(p in (".", "..") or p.startswith(".") for p in parts):
+        return None
+    candidate = root.joinpath(*parts)
+    try:
+        resolved = candidate.resolve()
+        if not resolved.is_relative_to(root.resolve()) or not resolved.is_file():
+            return None
+    except OSError:
+        return None
+    return resolved
+
+
+def static_response(file: Path | None, request_headers: dict[str, str], *, max_age: int,
+                    head: bool) -> tuple[int, list[tuple[str, str]], bytes]:
+    """An S3-like answer for one file: content type, caching headers, ETag and 304 support."""
+    if file is None:
+        body = b"Not Found\n"
+        return 404, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))], b"" if head else body
+    stat = file.stat()
+    etag = '"' + hashlib.md5(f"{stat.st_size}-{stat.st_mtime_ns}".encode(), usedforsecurity=False).hexdigest() + '"'
+    headers = [
+        ("Content-Type", mimetypes.guess_type(file.name)[0] or "application/octet-stream"),
+        ("Cache-Control", f"public, max-age={max_age}"),
+        ("ETag", etag),
+        ("Last-Modified", email.utils.formatdate(stat.st_mtime, usegmt=True)),
+    ]
+    if request_headers.get("if-none-match") == etag:
+        return 304, headers, b""
+    body = b"" if head else file.read_bytes()
+    headers.append(("Content-Length", str(stat.st_size)))
+    return 200, headers, body
+
+
+def to_event(method: str, target: str, headers: list[tuple[str, str]], body: bytes, client_ip: str,
+             scheme: str) -> dict[str, Any]:
+    """An HTTP API payload v2 event, shaped as API Gateway sends it."""
+    path, _, query = target.partition("?")
+    merged: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in headers:
+        key = name.lower()
+        if key == "cookie":
+            cookies.extend(c.strip() for c in value.split(";") if c.strip())
+            continue
+        merged[key] = f"{merged[key]},{value}" if key in merged else value
+    merged.setdefault("x-forwarded-proto", scheme)
+    merged["x-forwarded-for"] = client_ip
+    now = time.time()
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": merged,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": merged.get("host", "localhost"),
+            "domainPrefix": merged.get("host", "localhost").split(".")[0],
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": client_ip,
+                     "userAgent": merged.get("user-agent", "")},
+            "requestId": str(uuid.uuid4()),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "isBase64Encoded": bool(body),
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if body:
+        event["body"] = base64.b64encode(body).decode()
+    return event
+
+
+def from_result(result: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes, bool | None]:
+    """HTTP status, headers (one Set-Cookie each), body and cold/warm from a v2 handler result."""
+    status = int(result.get("statusCode", 200))
+    headers: list[tuple[str, str]] = []
+    cold = None
+    for name, value in (result.get("headers") or {}).items():
+        if name.lower() == COLD_HEADER:
+            cold = value == "cold"
+            continue
+        headers.append((name, str(value)))
+    headers.extend(("Set-Cookie", cookie) for cookie in result.get("cookies") or [])
+    raw = result.get("body") or ""
+    body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+    return status, headers, body, cold
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Gateway
+    protocol_version = "HTTP/1.1"
+
+    def _respond(self) -> None:
+        started = time.perf_counter()
+        method = self.command
+        path = self.path.split("?", 1)[0]
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        origin = route(path)
+        cold: bool | None = None
+        if origin == "function":
+            event = to_event(method, self.path, list(self.headers.items()), body, self.client_address[0],
+                             self.server.scheme)
+            try:
+                status, headers, payload, cold = from_result(self.server.invoke(event))
+            except Exception as exc:
+                log.error("handler invocation failed: %s", exc)
+                status, headers, payload = 502, [("Content-Type", "text/plain")], b"Bad Gateway\n"
+            headers = [(k, v) for k, v in headers if k.lower() not in ("content-length", "transfer-encoding")]
+            headers.append(("Content-Length", str(len(payload))))
+            if method == "HEAD":
+                payload = b""
+        else:
+            routes = self.server.routes
+            root = routes.uploads if origin == "uploads" else routes.assets
+            relative = path[len("/wp-content/"):] if origin == "uploads" else path
+            if origin == "uploads":
+                relative = relative[len("uploads/"):]
+            file = _safe_file(root, relative)
+            max_age = routes.versioned_max_age if "ver=" in self.path else routes.default_max_age
+            request_headers = {k.lower(): v for k, v in self.headers.items()}
+            status, headers, payload = static_response(file, request_headers, max_age=max_age,
+                                                       head=method == "HEAD")
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        if payload:
+            self.wfile.write(payload)
+        elapsed = (time.perf_counter() - started) * 1000
+        kind = origin if origin != "function" else ("cold" if cold else "warm")
+        self.server.log_request_line(f"{method} {self.path} {status} {elapsed:.0f}ms {kind}")
+
+    do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _respond
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Requests are logged once, by :meth:`_respond`, in the kit's own one-line format."""
+
+
+class Gateway(ThreadingHTTPServer):
+    """A threaded HTTP server; each request is routed as the deployed CloudFront would."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], *, routes: Routes, invoke: Invoke,
+                 log_line: Callable[[str], None], scheme: str = "http") -> None:
+        super().__init__(address, _Handler)
+        self.routes = routes
+        self.invoke = invoke
+        self.scheme = scheme
+        self.log_request_line = log_line

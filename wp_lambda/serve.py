@@ -1,0 +1,292 @@
+"""``wplambda serve``: the built site on this machine, through the same Lambda handler.
+
+One run owns: a private MariaDB (data kept in ``.wplambda/local/db``), N handler processes under
+AWS's ``awslambdaric`` pulling events from the local Runtime API emulator (each starting its own
+php-fpm as it would on Lambda), and the local gateway in front. Every child is recorded in a pid
+file and stopped by PID; a later run cleans what a crashed one left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wp_lambda import render
+from wp_lambda.config import Config
+from wp_lambda.errors import UserError
+from wp_lambda.fsutil import atomic_write
+from wp_lambda.local.gateway import Gateway, Routes
+from wp_lambda.local.mariadb import MariaDB
+from wp_lambda.local.php import find_local_php
+from wp_lambda.local.processes import ProcessGroup
+from wp_lambda.local.runtime_api import RuntimeApi
+
+DB_NAME = "wordpress"
+DB_USER = "wordpress"
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 2
+    install: bool = False
+    admin_user: str = "admin"
+    admin_email: str | None = None
+    admin_password: str | None = None
+
+
+@dataclass
+class LocalPaths:
+    """Where one project's local state lives (all under ``.wplambda/local``)."""
+
+    root: Path
+
+    @classmethod
+    def of(cls, config: Config) -> LocalPaths:
+        return cls(config.root / ".wplambda" / "local")
+
+    db = property(lambda self: self.root / "db")
+    run = property(lambda self: self.root / "run")
+    logs = property(lambda self: self.root / "logs")
+    uploads = property(lambda self: self.root / "uploads")
+    secrets = property(lambda self: self.root / "secrets.json")
+    php_ini = property(lambda self: self.root / "php.ini")
+
+
+@dataclass
+class ServeInfo:
+    url: str
+    admin_url: str
+    logs: Path
+    workers: int
+    php_version: str
+    admin_user: str | None = None
+    admin_password: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def local_secrets(paths: LocalPaths) -> dict[str, str]:
+    """The local DB password and salt: generated once, kept 0600 outside the build and the repo."""
+    try:
+        return json.loads(paths.secrets.read_text())
+    except FileNotFoundError:
+        values = {"db_password": secrets.token_urlsafe(24), "salt": secrets.token_urlsafe(48)}
+        atomic_write(paths.secrets, json.dumps(values), mode=0o600)
+        return values
+
+
+def check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}",
+                            f"stop what uses port {port}, or pass --port with a free port") from None
+
+
+def reset(config: Config) -> Path:
+    """Delete the project's local data (database, uploads, logs, local secrets)."""
+    paths = LocalPaths.of(config)
+    ProcessGroup(paths.run).clean_stale(str(paths.root))
+    shutil.rmtree(paths.root, ignore_errors=True)
+    return paths.root
+
+
+class LocalSite:
+    """One ``serve`` run: start everything, serve until stopped, stop everything by PID."""
+
+    def __init__(self, config: Config, options: ServeOptions, *, log_line: Callable[[str], None]) -> None:
+        self.config = config
+        self.options = options
+        self.paths = LocalPaths.of(config)
+        self.log_line = log_line
+        self.group = ProcessGroup(self.paths.run)
+        self.db: MariaDB | None = None
+        self.api: RuntimeApi | None = None
+        self.gateway: Gateway | None = None
+        self._gateway_thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.options.host}]" if ":" in self.options.host else self.options.host
+        return f"http://{host}:{self.options.port}"
+
+    def preflight(self) -> None:
+        """Fail before building anything when another run serves this project or the port is taken."""
+        other = self.group.running("serve")
+        if other:
+            raise UserError(f"{self.config.site.name} is already being served by process {other}",
+                            f"stop it first (Ctrl-C in its terminal, or kill {other})")
+        check_port_free(self.options.host, self.options.port)
+
+    def start(self, build_dir: Path) -> ServeInfo:
+        """Start the database, the handler processes and the gateway; install WordPress if asked."""
+        self.preflight()
+        php = find_local_php(self.config.php.version)
+        warnings = []
+        if php.version != self.config.php.version:
+            warnings.append(f"local PHP is {php.version} but the site is configured for {self.config.php.version}: "
+                            "code that works here may still fail when deployed")
+        stale = self.group.clean_stale(str(self.paths.root))
+        if stale:
+            warnings.append(f"stopped processes left by an earlier run: {', '.join(map(str, stale))}")
+        for directory in (self.paths.logs, self.paths.uploads, self.paths.run):
+            directory.mkdir(parents=True, exist_ok=True)
+        local = local_secrets(self.paths)
+        self.group.record("serve", os.getpid())
+        try:
+            self.db = MariaDB.start(self.paths.db, socket_path=self._socket_path())
+            self.group.record("mariadb", self.db.pid)
+            self.db.ensure_database(DB_NAME, DB_USER, local["db_password"])
+            atomic_write(self.paths.php_ini, render.render_text("php.ini.j2", self.config, local=True))
+            self.api = RuntimeApi()
+            self.api.start()
+            env = self._handler_env(build_dir, php.fpm, php.cli, local)
+            for index in range(self.options.workers):
+                self.group.start(f"handler-{index}", [sys.executable, "-m", "awslambdaric",
+                                                      "wp_lambda.runtime.handler.handler"],
+                                 env=env, log=self.paths.logs / "handler.log", cwd=build_dir / "function")
+            self.gateway = Gateway((self.options.host, self.options.port),
+                                   routes=Routes(build_dir / "assets", self.paths.uploads,
+                                                 self.config.assets.versioned_max_age,
+                                                 self.config.assets.default_max_age),
+                                   invoke=lambda event: self._invoke(event), log_line=self.log_line)
+            self._gateway_thread = threading.Thread(target=self.gateway.serve_forever, name="gateway", daemon=True)
+            self._gateway_thread.start()
+            self._wait_ready()
+            info = ServeInfo(self.url, f"{self.url}/wp-admin/", self.paths.logs, self.options.workers,
+                             php.version, warnings=warnings)
+            if self.options.install and not self.installed():
+                info.admin_user = self.options.admin_user
+                info.admin_password = self.options.admin_password or secrets.token_urlsafe(12)
+                self.install(info.admin_user, info.admin_password)
+            return info
+        except BaseException:
+            self.stop()
+            raise
+
+    def _socket_path(self) -> Path:
+        # Socket paths are limited to ~100 bytes; deep project directories fall back to /tmp.
+        candidate = self.paths.run / "mysqld.sock"
+        if len(str(candidate)) <= 100:
+            return candidate
+        short = Path("/tmp") / f"wplambda-{os.getuid()}-{abs(hash(str(self.paths.root))) % 10**8}"
+        short.mkdir(mode=0o700, exist_ok=True)
+        return short / "mysqld.sock"
+
+    def _handler_env(self, build_dir: Path, fpm: Path, cli: Path, local: dict[str, str]) -> dict[str, str]:
+        """What Lambda's environment would hold, with local paths and the local secrets."""
+        assert self.db is not None and self.api is not None
+        layer = build_dir / "layer"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WORDPRESS_", "WPLAMBDA_"))}
+        env.update({
+            "AWS_LAMBDA_RUNTIME_API": self.api.address,
+            "AWS_LAMBDA_FUNCTION_NAME": f"{self.config.site.name}-local",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.config.function.memory),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_REGION": self.config.aws.region,
+            "LAMBDA_TASK_ROOT": str(build_dir / "function"),
+            "PYTHONPATH": str(layer / "python"),
+            "WPLAMBDA_DOCUMENT_ROOT": str(build_dir / "function"),
+            "WPLAMBDA_PHP_FPM": str(fpm),
+            "WPLAMBDA_PHP": str(cli),
+            "WPLAMBDA_PHP_INI": str(self.paths.php_ini),
+            "WPLAMBDA_FPM_CONF": str(layer / "wplambda" / "php-fpm.conf"),
+            "WPLAMBDA_LOCAL": "1",
+            "WPLAMBDA_SERVE_STATE": str(self.paths.root),
+            "WPLAMBDA_UPLOADS_DIR": str(self.paths.uploads),
+            "WORDPRESS_DB_HOST": self.db.wordpress_host,
+            "WORDPRESS_DB_NAME": DB_NAME,
+            "WORDPRESS_DB_USERNAME": DB_USER,
+            "WORDPRESS_DB_PASSWORD": local["db_password"],
+            "WORDPRESS_SALT": local["salt"],
+        })
+        return env
+
+    def _invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        assert self.api is not None
+        return self.api.invoke(event, timeout=self.config.function.timeout + 5)
+
+    def _wait_ready(self, timeout: float = 60.0) -> None:
+        """Until a handler answers a request (its first one is the cold start)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/wp-login.php", timeout=30) as response:
+                    response.read()
+                return
+            except urllib.error.HTTPError:
+                return  # any HTTP answer means the chain works (an uninstalled site redirects)
+            except OSError as exc:
+                if time.monotonic() > deadline:
+                    raise UserError(f"the site did not answer within {timeout:.0f} s: {exc}",
+                                    f"see the logs in {self.paths.logs}") from None
+                for child in self.group.children:
+                    if child.process.poll() is not None:
+                        raise UserError(f"{child.name} exited with code {child.process.returncode}",
+                                        f"see {self.paths.logs / 'handler.log'}")
+                time.sleep(0.2)
+
+    def installed(self) -> bool:
+        assert self.db is not None
+        found = self.db.sql("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = "
+                            f"'{DB_NAME}' AND table_name = 'wp_options'")
+        return found.strip() == "1"
+
+    def install(self, user: str, password: str) -> None:
+        """Run WordPress's install form (step 2) through the gateway, as a browser would."""
+        form = urllib.parse.urlencode({
+            "weblog_title": self.config.site.title, "user_name": user, "admin_password": password,
+            "admin_password2": password, "pw_weak": "1",
+            "admin_email": self.options.admin_email or self.config.site.admin_email,
+            "blog_public": "0", "language": "",
+        }).encode()
+        request = urllib.request.Request(f"{self.url}/wp-admin/install.php?step=2", data=form, method="POST")
+        with urllib.request.urlopen(request, timeout=120) as response:
+            page = response.read().decode(errors="replace")
+        if not self.installed():
+            raise UserError(f"WordPress installation failed: {page[-500:]}", f"see {self.paths.logs}")
+
+    def stop(self) -> None:
+        """Stop the gateway, every handler process (and its php-fpm), the emulator and MariaDB."""
+        if self.gateway is not None:
+            self.gateway.shutdown()
+            self.gateway.server_close()
+            self.gateway = None
+        self.group.stop_all()
+        if self.api is not None:
+            self.api.stop()
+            self.api = None
+        if self.db is not None:
+            self.db.stop()
+            self.db = None
+        for pid_file in self.paths.run.glob("*.pid"):
+            pid_file.unlink(missing_ok=True)
+
+
+def prepare_build(config: Config, *, rebuild: bool, log: Callable[[str], None]) -> Path:
+    """The build ``serve`` runs from, rebuilt first when its inputs changed (local PHP, no S3 Uploads)."""
+    from wp_lambda import build as build_mod
+
+    if rebuild and build_mod.is_stale(config, target="serve"):
+        log("building (the inputs changed) ...")
+        build_mod.build(config, target="serve")
+    result_dir = config.root / ".wplambda" / "build"
+    if not (result_dir / "function" / "wp-settings.php").exists():
+        raise UserError(f"no build in {result_dir}", "run `wplambda build`, or drop --no-build")
+    return result_dir
