@@ -8,6 +8,7 @@ file and stopped by PID; a later run cleans what a crashed one left behind.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import secrets
@@ -16,7 +17,6 @@ import socket
 import sys
 import threading
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
@@ -25,14 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from wp_lambda import render
+from wp_lambda.build.php import PhpSource, local_php_source
+from wp_lambda.build.report import Reporter
 from wp_lambda.config import Config
 from wp_lambda.errors import UserError
 from wp_lambda.fsutil import atomic_write
 from wp_lambda.local.gateway import Gateway, Routes
 from wp_lambda.local.mariadb import MariaDB
-from wp_lambda.local.php import find_local_php
 from wp_lambda.local.processes import ProcessGroup
-from wp_lambda.local.runtime_api import RuntimeApi
+from wp_lambda.local.runtime_api import RuntimeAPI
 
 DB_NAME = "wordpress"
 DB_USER = "wordpress"
@@ -117,7 +118,7 @@ class LocalSite:
         self.log_line = log_line
         self.group = ProcessGroup(self.paths.run)
         self.db: MariaDB | None = None
-        self.api: RuntimeApi | None = None
+        self.api: RuntimeAPI | None = None
         self.gateway: Gateway | None = None
         self._gateway_thread: threading.Thread | None = None
 
@@ -134,10 +135,10 @@ class LocalSite:
                             f"stop it first (Ctrl-C in its terminal, or kill {other})")
         check_port_free(self.options.host, self.options.port)
 
-    def start(self, build_dir: Path) -> ServeInfo:
+    def start(self, build_dir: Path, php: PhpSource) -> ServeInfo:
         """Start the database, the handler processes and the gateway; install WordPress if asked."""
         self.preflight()
-        php = find_local_php(self.config.php.version)
+        assert php.fpm is not None and php.cli is not None
         warnings = []
         if php.version != self.config.php.version:
             warnings.append(f"local PHP is {php.version} but the site is configured for {self.config.php.version}: "
@@ -154,7 +155,7 @@ class LocalSite:
             self.group.record("mariadb", self.db.pid)
             self.db.ensure_database(DB_NAME, DB_USER, local["db_password"])
             atomic_write(self.paths.php_ini, render.render_text("php.ini.j2", self.config, local=True))
-            self.api = RuntimeApi()
+            self.api = RuntimeAPI()
             self.api.start()
             env = self._handler_env(build_dir, php.fpm, php.cli, local)
             for index in range(self.options.workers):
@@ -227,10 +228,10 @@ class LocalSite:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                with urllib.request.urlopen(f"{self.url}/wp-login.php", timeout=30) as response:
-                    response.read()
-                return
-            except urllib.error.HTTPError:
+                connection = http.client.HTTPConnection(self.options.host, self.options.port, timeout=30)
+                connection.request("HEAD", "/wp-login.php")
+                connection.getresponse().read()
+                connection.close()
                 return  # any HTTP answer means the chain works (an uninstalled site redirects)
             except OSError as exc:
                 if time.monotonic() > deadline:
@@ -239,7 +240,7 @@ class LocalSite:
                 for child in self.group.children:
                     if child.process.poll() is not None:
                         raise UserError(f"{child.name} exited with code {child.process.returncode}",
-                                        f"see {self.paths.logs / 'handler.log'}")
+                                        f"see {self.paths.logs / 'handler.log'}") from None
                 time.sleep(0.2)
 
     def installed(self) -> bool:
@@ -279,14 +280,19 @@ class LocalSite:
             pid_file.unlink(missing_ok=True)
 
 
-def prepare_build(config: Config, *, rebuild: bool, log: Callable[[str], None]) -> Path:
-    """The build ``serve`` runs from, rebuilt first when its inputs changed (local PHP, no S3 Uploads)."""
+
+def prepare_build(config: Config, *, rebuild: bool, progress: Reporter) -> tuple[Path, PhpSource]:
+    """The serve build and the local PHP it runs with, rebuilt first when an input changed.
+
+    The serve build has its own directory (a deploy build is never overwritten), uses the
+    distribution's PHP, and does not need S3 Uploads: uploads stay on the local disk.
+    """
     from wp_lambda import build as build_mod
 
-    if rebuild and build_mod.is_stale(config, target="serve"):
-        log("building (the inputs changed) ...")
-        build_mod.build(config, target="serve")
-    result_dir = config.root / ".wplambda" / "build"
-    if not (result_dir / "function" / "wp-settings.php").exists():
-        raise UserError(f"no build in {result_dir}", "run `wplambda build`, or drop --no-build")
-    return result_dir
+    php = local_php_source(config.php.version)
+    if rebuild:
+        build_mod.build(config, target="serve", php_source=php, progress=progress)
+    build_dir = build_mod.output_dir(config, "serve")
+    if not (build_dir / "function" / "wp-settings.php").exists():
+        raise UserError(f"no serve build in {build_dir}", "drop --no-build so serve builds first")
+    return build_dir, php

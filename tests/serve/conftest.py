@@ -2,101 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import socket
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from helpers import run_wplambda, wplambda_cmd
-
-ADMIN_PASSWORD = "correct-horse-battery-staple"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` (read from /proc), so a test can check they all stopped."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(") ", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
-@dataclass
-class Served:
-    """A running `wplambda serve` subprocess."""
-
-    project: Path
-    port: int
-    process: subprocess.Popen[str]
-    output: list[str] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def all_pids(self) -> set[int]:
-        """serve, its children (handlers, php-fpm) and MariaDB (its own session, recorded in a pid file)."""
-        pids = {self.process.pid} | descendants(self.process.pid)
-        for pid_file in (self.project / ".wplambda" / "local" / "run").glob("*.pid"):
-            pid = int(pid_file.read_text())
-            pids |= {pid} | descendants(pid)
-        return pids
-
-    def stop(self, sig: int = signal.SIGTERM) -> str:
-        self.process.send_signal(sig)
-        rest, _ = self.process.communicate(timeout=60)
-        self.output.append(rest)
-        return "".join(self.output)
-
-
-def start_serve(project: Path, port: int, *args: str, timeout: float = 240) -> Served:
-    """Start `wplambda serve` and wait until it prints that it is serving."""
-    process = subprocess.Popen([*wplambda_cmd(), "serve", "--project", str(project), "--port", str(port), *args],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, "COLUMNS": "200"})
-    served = Served(project, port, process)
-    deadline = time.monotonic() + timeout
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        served.output.append(line)
-        if line.startswith("serving") or "Ctrl-C stops everything" in line:
-            if "Ctrl-C" in line:
-                return served
-    process.kill()
-    raise AssertionError("serve did not start:\n" + "".join(served.output) + (process.stdout.read() or ""))
+from helpers import run_wplambda
+from servehelpers import ADMIN_PASSWORD, Served, free_port, start_serve
 
 
 @pytest.fixture(scope="module")
@@ -116,20 +27,3 @@ def served(serve_project: Path) -> Iterator[Served]:
     finally:
         if server.process.poll() is None:
             server.stop()
-
-
-def fetch(url: str, *, data: bytes | None = None, headers: dict[str, str] | None = None,
-          opener: urllib.request.OpenerDirector | None = None, method: str | None = None
-          ) -> tuple[int, dict[str, str], bytes]:
-    """One request; HTTP errors are answers too."""
-    request = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
-    try:
-        with (opener or urllib.request.build_opener()).open(request, timeout=60) as response:
-            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
-
-
-def title_of(html: bytes) -> str:
-    match = re.search(rb"<title>(.*?)</title>", html, re.S)
-    return match.group(1).decode(errors="replace") if match else ""

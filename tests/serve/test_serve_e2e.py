@@ -10,8 +10,8 @@ import time
 import urllib.parse
 import urllib.request
 
-from conftest import ADMIN_PASSWORD, Served, fetch, free_port, pid_alive, start_serve, title_of
 from helpers import run_wplambda
+from servehelpers import ADMIN_PASSWORD, Served, fetch, free_port, pid_alive, start_serve, title_of
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

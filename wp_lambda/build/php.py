@@ -84,6 +84,21 @@ def debian_php_source(version: str = "8.2") -> PhpSource:
     return PhpSource("dir", version, fpm=fpm, cli=cli, extensions=loaded_extensions(cli))
 
 
+def local_php_source(preferred: str) -> PhpSource:
+    """The distribution's PHP for running locally: ``preferred`` if installed, else the newest 8.x.
+
+    Any 8.x runs the site locally; the caller warns when the version differs from the configured one.
+    """
+    installed = sorted((p.name.removeprefix("php-fpm") for p in Path("/usr/sbin").glob("php-fpm[0-9]*")),
+                       key=lambda v: tuple(int(n) for n in v.split(".") if n.isdigit()), reverse=True)
+    for version in ([preferred] if preferred in installed else []) + installed:
+        if Path(f"/usr/bin/php{version}").is_file():
+            return debian_php_source(version)
+    raise UserError("no local php-fpm found (looked for /usr/sbin/php-fpm8.x with /usr/bin/php8.x)",
+                    "apt-get install php-fpm php-cli php-mysql php-xml php-mbstring php-curl php-zip php-intl "
+                    "php-gd (or run `make setup`)")
+
+
 def from_config(config: Config) -> PhpSource:
     """The PHP source ``wplambda.toml`` asks for."""
     if config.php.source == "bref":

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import sys
 
-from wp_lambda.cli import build, deploy, project
+from wp_lambda.cli import build, deploy, project, serve
 from wp_lambda.cli.app import app, console_error
 from wp_lambda.errors import UserError
 
 project.register(app)
 build.register(app)
 deploy.register(app)
+serve.register(app)
 
 
 def main() -> None:

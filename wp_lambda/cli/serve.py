@@ -13,6 +13,7 @@ import typer
 from wp_lambda import config as config_mod
 from wp_lambda import serve as serve_mod
 from wp_lambda.cli.app import ProjectOption, err, out
+from wp_lambda.cli.build import ConsoleReporter
 from wp_lambda.errors import UserError
 
 
@@ -43,7 +44,7 @@ def serve(
         if not yes and not typer.confirm(f"Delete all local data (database, uploads) of {cfg.site.name}?"):
             raise UserError("reset cancelled; nothing was deleted")
         out.print(f"deleted {serve_mod.reset(cfg)}")
-    build_dir = serve_mod.prepare_build(cfg, rebuild=not no_build, log=lambda line: out.print(line))
+    build_dir, php = serve_mod.prepare_build(cfg, rebuild=not no_build, progress=ConsoleReporter())
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -52,7 +53,7 @@ def serve(
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         out.print(f"starting {cfg.site.name}: MariaDB, {workers} handler process(es), gateway ...")
-        info = site.start(build_dir)
+        info = site.start(build_dir, php)
         for warning in info.warnings:
             err.print(f"[yellow]warning:[/] {warning}")
         out.print(f"[green]serving[/] {info.url}  (PHP {info.php_version}, {info.workers} handler processes)")

@@ -95,7 +95,8 @@ class ProcessGroup:
                 pid = int(pid_file.read_text().strip())
             except ValueError:
                 pid = 0
-            if pid and pid != os.getpid() and alive(pid) and marker in _proc_text(pid, "cmdline") + _proc_text(pid, "environ"):
+            ours = marker in _proc_text(pid, "cmdline") + _proc_text(pid, "environ")
+            if pid and pid != os.getpid() and alive(pid) and ours:
                 terminate(pid)
                 stopped.append(pid)
             pid_file.unlink(missing_ok=True)
