@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# `make demo`: a demo project from Debian's WordPress tree, rendered and validated offline,
-# then a summary of what `wplambda deploy` would create.
+# `make demo`: a demo project from Debian's WordPress tree, served locally through the Lambda
+# handler with `wplambda serve --install` (WordPress installed on first run, admin credentials
+# printed once). Ctrl-C stops everything; running it again keeps the site's data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir="${1:-demo}"
+port="${PORT:-8080}"
 wp=.venv/bin/wplambda
 if [ ! -f "$dir/wplambda.toml" ]; then
   "$wp" init "$dir" --yes --name demo --wordpress-source /usr/share/wordpress
 fi
-"$wp" render --project "$dir"
 "$wp" validate --project "$dir"
-"$wp" validate --project "$dir" --json
+exec "$wp" serve --project "$dir" --port "$port" --install

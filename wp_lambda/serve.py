@@ -14,7 +14,6 @@ import os
 import secrets
 import shutil
 import socket
-import sys
 import threading
 import time
 import urllib.parse
@@ -24,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wp_lambda import render
 from wp_lambda.build.php import PhpSource, local_php_source
 from wp_lambda.build.report import Reporter
 from wp_lambda.config import Config
@@ -33,7 +31,7 @@ from wp_lambda.fsutil import atomic_write
 from wp_lambda.local.gateway import Gateway, Routes
 from wp_lambda.local.mariadb import MariaDB
 from wp_lambda.local.processes import ProcessGroup
-from wp_lambda.local.runtime_api import RuntimeAPI
+from wp_lambda.local.runtime_api import RuntimeAPI, local_layer, runtime_environment, start_runtime_process
 
 DB_NAME = "wordpress"
 DB_USER = "wordpress"
@@ -65,7 +63,7 @@ class LocalPaths:
     logs = property(lambda self: self.root / "logs")
     uploads = property(lambda self: self.root / "uploads")
     secrets = property(lambda self: self.root / "secrets.json")
-    php_ini = property(lambda self: self.root / "php.ini")
+    layer = property(lambda self: self.root / "layer")
 
 
 @dataclass
@@ -154,18 +152,15 @@ class LocalSite:
             self.db = MariaDB.start(self.paths.db, socket_path=self._socket_path())
             self.group.record("mariadb", self.db.pid)
             self.db.ensure_database(DB_NAME, DB_USER, local["db_password"])
-            atomic_write(self.paths.php_ini, render.render_text("php.ini.j2", self.config, local=True))
-            self.api = RuntimeAPI()
+            self.api = RuntimeAPI(timeout=self.config.function.timeout,
+                                  function_name=f"{self.config.site.name}-local", region=self.config.aws.region)
             self.api.start()
-            env = self._handler_env(build_dir, php.fpm, php.cli, local)
+            env = self._handler_env(build_dir, php, local)
             for index in range(self.options.workers):
-                self.group.start(f"handler-{index}", [sys.executable, "-m", "awslambdaric",
-                                                      "wp_lambda.runtime.handler.handler"],
-                                 env=env, log=self.paths.logs / "handler.log", cwd=build_dir / "function")
+                self.group.adopt(f"handler-{index}",
+                                 start_runtime_process(env, log=self.paths.logs / "handler.log"))
             self.gateway = Gateway((self.options.host, self.options.port),
-                                   routes=Routes(build_dir / "assets", self.paths.uploads,
-                                                 self.config.assets.versioned_max_age,
-                                                 self.config.assets.default_max_age),
+                                   routes=Routes(build_dir / "assets", self.paths.uploads, self.config.assets),
                                    invoke=lambda event: self._invoke(event), log_line=self.log_line)
             self._gateway_thread = threading.Thread(target=self.gateway.serve_forever, name="gateway", daemon=True)
             self._gateway_thread.start()
@@ -190,24 +185,21 @@ class LocalSite:
         short.mkdir(mode=0o700, exist_ok=True)
         return short / "mysqld.sock"
 
-    def _handler_env(self, build_dir: Path, fpm: Path, cli: Path, local: dict[str, str]) -> dict[str, str]:
-        """What Lambda's environment would hold, with local paths and the local secrets."""
+    def _handler_env(self, build_dir: Path, php: PhpSource, local: dict[str, str]) -> dict[str, str]:
+        """What Lambda's environment would hold, with local paths, local PHP and the local secrets."""
         assert self.db is not None and self.api is not None
-        layer = build_dir / "layer"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WORDPRESS_", "WPLAMBDA_"))}
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WORDPRESS_", "WPLAMBDA_"))}
+        env = runtime_environment(build_dir / "function", local_layer(self.config, self.paths.layer),
+                                  api_address=self.api.address, php_fpm=str(php.fpm), php=str(php.cli),
+                                  base=base)
         env.update({
-            "AWS_LAMBDA_RUNTIME_API": self.api.address,
             "AWS_LAMBDA_FUNCTION_NAME": f"{self.config.site.name}-local",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.config.function.memory),
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_REGION": self.config.aws.region,
             "LAMBDA_TASK_ROOT": str(build_dir / "function"),
-            "PYTHONPATH": str(layer / "python"),
-            "WPLAMBDA_DOCUMENT_ROOT": str(build_dir / "function"),
-            "WPLAMBDA_PHP_FPM": str(fpm),
-            "WPLAMBDA_PHP": str(cli),
-            "WPLAMBDA_PHP_INI": str(self.paths.php_ini),
-            "WPLAMBDA_FPM_CONF": str(layer / "wplambda" / "php-fpm.conf"),
+            # The handler comes from the built layer, as on Lambda, not from the installed kit.
+            "PYTHONPATH": str(build_dir / "layer" / "python"),
             "WPLAMBDA_LOCAL": "1",
             "WPLAMBDA_SERVE_STATE": str(self.paths.root),
             "WPLAMBDA_UPLOADS_DIR": str(self.paths.uploads),

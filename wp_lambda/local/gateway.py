@@ -12,7 +12,6 @@ import base64
 import email.utils
 import hashlib
 import logging
-import mimetypes
 import time
 import uuid
 from collections.abc import Callable
@@ -22,24 +21,26 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from wp_lambda.assets_sync import cache_control, content_type
+from wp_lambda.config import Assets
+from wp_lambda.runtime.events import INIT_HEADER
+
 log = logging.getLogger("wplambda.serve")
 
 # CloudFront behaviours of the deployed stack, in order: *.php always reaches the function.
 STATIC_PREFIXES = ("/wp-includes/", "/wp-content/", "/wp-admin/css/", "/wp-admin/js/", "/wp-admin/images/")
 UPLOADS_PREFIX = "/wp-content/uploads/"
-COLD_HEADER = "x-wplambda-init"
 
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class Routes:
-    """Where static requests are answered from."""
+    """Where static requests are answered from, and the ``[assets]`` caching rules sync-assets uses."""
 
     assets: Path
     uploads: Path
-    versioned_max_age: int = 31536000
-    default_max_age: int = 3600
+    caching: Assets
 
 
 def route(path: str) -> str:
@@ -71,17 +72,18 @@ def _safe_file(root: Path, url_path: str) -> Path | None:
     return resolved
 
 
-def static_response(file: Path | None, request_headers: dict[str, str], *, max_age: int,
+def static_response(file: Path | None, key: str, request_headers: dict[str, str], *, caching: Assets,
                     head: bool) -> tuple[int, list[tuple[str, str]], bytes]:
-    """An S3-like answer for one file: content type, caching headers, ETag and 304 support."""
+    """What the bucket would answer for ``key`` after sync-assets: the same Content-Type and
+    Cache-Control it uploads with, plus ETag, Last-Modified and 304 support."""
     if file is None:
         body = b"Not Found\n"
         return 404, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))], b"" if head else body
     stat = file.stat()
     etag = '"' + hashlib.md5(f"{stat.st_size}-{stat.st_mtime_ns}".encode(), usedforsecurity=False).hexdigest() + '"'
     headers = [
-        ("Content-Type", mimetypes.guess_type(file.name)[0] or "application/octet-stream"),
-        ("Cache-Control", f"public, max-age={max_age}"),
+        ("Content-Type", content_type(key)),
+        ("Cache-Control", cache_control(key, caching)),
         ("ETag", etag),
         ("Last-Modified", email.utils.formatdate(stat.st_mtime, usegmt=True)),
     ]
@@ -141,7 +143,7 @@ def from_result(result: dict[str, Any]) -> tuple[int, list[tuple[str, str]], byt
     headers: list[tuple[str, str]] = []
     cold = None
     for name, value in (result.get("headers") or {}).items():
-        if name.lower() == COLD_HEADER:
+        if name.lower() == INIT_HEADER.lower():
             cold = value == "cold"
             continue
         headers.append((name, str(value)))
@@ -182,10 +184,9 @@ class _Handler(BaseHTTPRequestHandler):
             if origin == "uploads":
                 relative = relative[len("uploads/"):]
             file = _safe_file(root, relative)
-            max_age = routes.versioned_max_age if "ver=" in self.path else routes.default_max_age
             request_headers = {k.lower(): v for k, v in self.headers.items()}
-            status, headers, payload = static_response(file, request_headers, max_age=max_age,
-                                                       head=method == "HEAD")
+            status, headers, payload = static_response(file, path.lstrip("/"), request_headers,
+                                                       caching=routes.caching, head=method == "HEAD")
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)

@@ -12,9 +12,10 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from wp_lambda.runtime.fpm import child_pids
 
 
 def alive(pid: int) -> bool:
@@ -31,21 +32,43 @@ def alive(pid: int) -> bool:
         return False
 
 
-def terminate(pid: int, timeout: float = 10.0) -> None:
-    """SIGTERM the process group led by ``pid`` (or the process), wait, then SIGKILL."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            try:
-                os.killpg(pid, sig)
-            except ProcessLookupError:
-                os.kill(pid, sig)
-        deadline = time.monotonic() + (timeout if sig == signal.SIGTERM else 5.0)
-        while time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            if not alive(pid):
-                return
-            time.sleep(0.05)
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, children first."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in child_pids(todo.pop()):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _kill(pid: int, sig: int) -> None:
+    """Signal ``pid``'s whole group when it leads one (php-fpm's pool), else just ``pid``."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+
+
+def stop_tree(pid: int, timeout: float = 10.0) -> None:
+    """Stop ``pid`` and everything below it, whatever sessions they made for themselves.
+
+    php-fpm puts itself in a session of its own, so killing a handler's group would orphan its
+    pool. The handler is frozen first (it cannot restart php-fpm while we look), then every
+    descendant and the handler itself are killed, and we wait until they are gone.
+    """
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGSTOP)
+    for child in reversed(descendants(pid)):
+        _kill(child, signal.SIGKILL)
+    _kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while alive(pid) and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.02)
 
 
 def _proc_text(pid: int, name: str) -> str:
@@ -69,7 +92,7 @@ class Child:
         return self.process.pid
 
     def stop(self, timeout: float = 10.0) -> None:
-        terminate(self.pid, timeout)
+        stop_tree(self.pid, timeout)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=1)
         self.pid_file.unlink(missing_ok=True)
@@ -97,7 +120,7 @@ class ProcessGroup:
                 pid = 0
             ours = marker in _proc_text(pid, "cmdline") + _proc_text(pid, "environ")
             if pid and pid != os.getpid() and alive(pid) and ours:
-                terminate(pid)
+                stop_tree(pid)
                 stopped.append(pid)
             pid_file.unlink(missing_ok=True)
         for sock in self.run_dir.glob("*.sock"):
@@ -112,17 +135,9 @@ class ProcessGroup:
             return None
         return pid if pid != os.getpid() and alive(pid) else None
 
-    def start(self, name: str, argv: Sequence[str], *, env: dict[str, str], log: Path,
-              cwd: Path | None = None) -> Child:
-        """Start ``argv`` in its own session (so its children stop with it), logging to ``log``."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "ab") as out:
-            process = subprocess.Popen(list(argv), env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
-        pid_file = self.run_dir / f"{name}.pid"
-        pid_file.write_text(f"{process.pid}\n")
-        child = Child(name, process, pid_file)
+    def adopt(self, name: str, process: subprocess.Popen[bytes]) -> Child:
+        """Own a started process: record its pid file, stop it with the group."""
+        child = Child(name, process, self.record(name, process.pid))
         self.children.append(child)
         return child
 

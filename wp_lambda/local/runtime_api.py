@@ -18,7 +18,6 @@ import json
 import os
 import queue
 import select
-import signal
 import socket
 import subprocess
 import sys
@@ -33,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from wp_lambda.config import Config
+from wp_lambda.local.processes import stop_tree
 from wp_lambda.render import render_text
-from wp_lambda.runtime.fpm import child_pids
 
 PREFIX = "/2018-06-01/runtime"
 RESPONSE_LIMIT = 6 * 1024 * 1024
@@ -188,13 +187,15 @@ def _handler_class(api: RuntimeAPI) -> type[BaseHTTPRequestHandler]:
 
         def _reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
             data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
+            # A runtime that was stopped while polling has closed its end: nobody to answer.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
 
         def _connected(self) -> bool:
             """False once the runtime closed its end (a readable socket with nothing to read)."""
@@ -313,12 +314,7 @@ def start_runtime_process(environ: dict[str, str], *, python: str = sys.executab
 
 
 def stop_runtime_process(process: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
-    """Stop a runtime process and its php-fpm pool (a process group of its own) by id."""
+    """Stop a runtime process and its php-fpm pool (which runs in a session of its own) by id."""
     if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(process.pid, signal.SIGSTOP)  # no php-fpm restart while we look
-            for child in child_pids(process.pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(child, signal.SIGKILL)
-            os.killpg(process.pid, signal.SIGKILL)
+        stop_tree(process.pid, timeout)
     process.wait(timeout=timeout)

@@ -23,6 +23,10 @@ class BadEvent(ValueError):
     """The event has a known source's shape but a value that cannot be used (e.g. bad base64)."""
 
 
+# Response header with "cold" or "warm", added only when WPLAMBDA_LOCAL=1 (`wplambda serve`
+# logs it, and its gateway removes it before the browser sees it).
+INIT_HEADER = "X-Wplambda-Init"
+
 @dataclass
 class Request:
     """An HTTP request as the runtime needs it, whatever the event source.

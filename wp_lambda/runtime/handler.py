@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from wp_lambda.runtime import cgi, events, fastcgi, routing, secrets, static
-from wp_lambda.runtime.events import Adapter, Request, Response
+from wp_lambda.runtime.events import INIT_HEADER, Adapter, Request, Response
 from wp_lambda.runtime.fpm import FpmSettings, PhpFpm, PhpFpmError
 
 log = logging.getLogger("wplambda")
@@ -56,6 +56,9 @@ class Runtime:
         self.margin = float(env.get("WPLAMBDA_DEADLINE_MARGIN_MS", DEFAULT_MARGIN * 1000)) / 1000
         self.fpm = PhpFpm(FpmSettings.from_env(env), environ=env)
         self._secrets_loaded = False
+        # `wplambda serve` logs each request as cold or warm; only it asks for the marker header.
+        self._mark_init = env.get("WPLAMBDA_LOCAL") == "1"
+        self._http_invocations = 0
 
     def start(self) -> None:
         """Cold start: secrets into the environment php-fpm inherits, then php-fpm itself."""
@@ -92,11 +95,14 @@ class Runtime:
             log.error("wplambda: bad %s event: %s: %s", adapter.name, type(exc).__name__, exc)
             # No body: the method is unknown, and a HEAD response must not carry one.
             return adapter.to_response(Response(400, [("Cache-Control", "no-store")]), event)
+        self._http_invocations += 1
         try:
             response = self.http(request, context)
         except Exception:
             log.exception("wplambda: request %s %s failed", request.method, request.path)
             response = _text(500, "Internal error in the wplambda runtime.")
+        if self._mark_init:
+            response.headers.append((INIT_HEADER, "cold" if self._http_invocations == 1 else "warm"))
         return self._shape(adapter, event, request, response)
 
     def http(self, request: Request, context: LambdaContext | None) -> Response:
