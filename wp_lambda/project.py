@@ -56,6 +56,9 @@ def build_config(root: Path, answers: dict[str, Any]) -> Config:
     return parse(toml_text(config), root=root, path=root / CONFIG_FILE)
 
 
+GITIGNORE = "# wplambda: build output and local state (never commit: it holds local secrets)\n.wplambda/\n"
+
+
 def init_project(root: Path, answers: dict[str, Any], *, force: bool = False) -> list[Path]:
     """Write ``wplambda.toml`` and the rendered project files into ``root``; return what was written."""
     config = build_config(root, answers)
@@ -69,6 +72,12 @@ def init_project(root: Path, answers: dict[str, Any], *, force: bool = False) ->
     for rel, text in files.items():
         atomic_write(root / rel, text)
         written.append(root / rel)
+    ignore = root / ".gitignore"
+    if not ignore.exists():
+        # Builds and `serve`'s local state (database, uploads, its generated DB password and
+        # salt) must never be committed with the project.
+        atomic_write(ignore, GITIGNORE)
+        written.append(ignore)
     return written
 
 

@@ -88,6 +88,22 @@ def test_missing_page_gets_wordpress_404(served: Served) -> None:
     assert b"<html" in body and b"wp-content/themes" in body  # the theme's 404, not the gateway's
 
 
+def test_local_secrets_stay_out_of_logs_output_and_build(served: Served) -> None:
+    local = served.project / ".wplambda" / "local"
+    secrets_file = local / "secrets.json"
+    assert secrets_file.stat().st_mode & 0o777 == 0o600
+    values = json.loads(secrets_file.read_text())
+    assert len(values["db_password"]) >= 20 and len(values["salt"]) >= 40
+    build = served.project / ".wplambda" / "build-serve"
+    places = [*local.joinpath("logs").rglob("*.log"), build / "function.zip", build / "layer.zip",
+              build / "function" / "wp-config.php"]
+    for value in values.values():
+        assert value not in "".join(served.output)
+        for place in places:
+            assert value.encode() not in place.read_bytes(), place
+    assert ".wplambda/" in (served.project / ".gitignore").read_text()
+
+
 def test_port_in_use_is_a_clear_error(served: Served) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -43,6 +43,7 @@ def test_init_writes_the_project(fresh_project: Path) -> None:
     for rel in PROJECT_FILES:
         assert (fresh_project / rel).is_file(), rel
     assert "# Lambda memory in MB." in (fresh_project / "wplambda.toml").read_text()
+    assert ".wplambda/" in (fresh_project / ".gitignore").read_text().splitlines()
 
 
 def test_init_then_validate_passes(fresh_project: Path) -> None:
