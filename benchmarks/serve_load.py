@@ -87,16 +87,18 @@ def main() -> None:
         subprocess.run([wplambda, "init", str(project), "--yes", "--name", "load",
                         "--wordpress-source", "/usr/share/wordpress"], check=True, capture_output=True)
         port = _free_port()
-        serve = subprocess.Popen([wplambda, "serve", "--project", str(project), "--port", str(port), "--install",
-                                  "--workers", str(args.workers)], stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "200"})
+        log = Path(tmp) / "serve.log"
+        with open(log, "w") as out:
+            serve = subprocess.Popen([wplambda, "serve", "--project", str(project), "--port", str(port),
+                                      "--install", "--workers", str(args.workers)], stdout=out,
+                                     stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"})
         try:
-            assert serve.stdout is not None
-            for line in serve.stdout:
-                if "Ctrl-C" in line:
-                    break
-            else:
-                raise RuntimeError("serve did not start")
+            # serve logs a line per request: it writes to a file, so a full pipe can never stall it.
+            deadline = time.monotonic() + 300
+            while "Ctrl-C" not in log.read_text():
+                if serve.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"serve did not start:\n{log.read_text()}")
+                time.sleep(0.2)
             url = f"http://127.0.0.1:{port}"
             urllib.request.urlopen(f"{url}/", timeout=30).read()  # warm every path once
             script = Path(tmp) / "report.lua"

@@ -7,6 +7,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -58,6 +59,7 @@ class Served:
     port: int
     process: subprocess.Popen[str]
     output: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -71,10 +73,16 @@ class Served:
             pids |= {pid} | descendants(pid)
         return pids
 
+    def drain(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+
     def stop(self, sig: int = signal.SIGTERM) -> str:
         self.process.send_signal(sig)
-        rest, _ = self.process.communicate(timeout=60)
-        self.output.append(rest)
+        self.process.wait(timeout=60)
+        if self.reader is not None:
+            self.reader.join(timeout=10)
         return "".join(self.output)
 
 
@@ -92,6 +100,9 @@ def start_serve(project: Path, port: int, *args: str, timeout: float = 240) -> S
             break
         served.output.append(line)
         if "Ctrl-C stops everything" in line:
+            # Keep draining: serve logs every request, and a full pipe would stall it.
+            served.reader = threading.Thread(target=served.drain, daemon=True)
+            served.reader.start()
             return served
     process.kill()
     raise AssertionError("serve did not start:\n" + "".join(served.output) + (process.stdout.read() or ""))
