@@ -35,6 +35,9 @@ from wp_lambda.local.runtime_api import RuntimeAPI, local_layer, runtime_environ
 
 DB_NAME = "wordpress"
 DB_USER = "wordpress"
+# Set in every handler's environment (and so in its php-fpm's): how a later run finds the
+# processes of a crashed one that no pid file names.
+STATE_ENV = "WPLAMBDA_SERVE_STATE"
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ def check_port_free(host: str, port: int) -> None:
 def reset(config: Config) -> Path:
     """Delete the project's local data (database, uploads, logs, local secrets)."""
     paths = LocalPaths.of(config)
-    ProcessGroup(paths.run).clean_stale(str(paths.root))
+    ProcessGroup(paths.run).clean_stale(str(paths.root), f"{STATE_ENV}={paths.root}")
     shutil.rmtree(paths.root, ignore_errors=True)
     return paths.root
 
@@ -119,6 +122,10 @@ class LocalSite:
         self.api: RuntimeAPI | None = None
         self.gateway: Gateway | None = None
         self._gateway_thread: threading.Thread | None = None
+
+    @property
+    def _state_entry(self) -> str:
+        return f"{STATE_ENV}={self.paths.root}"
 
     @property
     def url(self) -> str:
@@ -141,7 +148,7 @@ class LocalSite:
         if php.version != self.config.php.version:
             warnings.append(f"local PHP is {php.version} but the site is configured for {self.config.php.version}: "
                             "code that works here may still fail when deployed")
-        stale = self.group.clean_stale(str(self.paths.root))
+        stale = self.group.clean_stale(str(self.paths.root), self._state_entry)
         if stale:
             warnings.append(f"stopped processes left by an earlier run: {', '.join(map(str, stale))}")
         for directory in (self.paths.logs, self.paths.uploads, self.paths.run):
@@ -201,7 +208,7 @@ class LocalSite:
             # The handler comes from the built layer, as on Lambda, not from the installed kit.
             "PYTHONPATH": str(build_dir / "layer" / "python"),
             "WPLAMBDA_LOCAL": "1",
-            "WPLAMBDA_SERVE_STATE": str(self.paths.root),
+            STATE_ENV: str(self.paths.root),
             "WPLAMBDA_UPLOADS_DIR": str(self.paths.uploads),
             "WORDPRESS_DB_HOST": self.db.wordpress_host,
             "WORDPRESS_DB_NAME": DB_NAME,

@@ -143,3 +143,28 @@ def test_sigterm_stops_everything_and_restart_keeps_the_post(served: Served) -> 
         assert status == 200 and title.encode() in home
     finally:
         again.stop()
+
+
+def test_a_killed_serve_is_cleaned_up_by_the_next_run_and_reset_wipes_the_data(served: Served) -> None:
+    crashed = start_serve(served.project, free_port(), "--workers", "1", "--no-build")
+    orphans = crashed.all_pids() - {crashed.process.pid}
+    crashed.process.kill()  # SIGKILL: no chance to clean up
+    crashed.process.wait(timeout=30)
+    assert orphans and all(pid_alive(p) for p in orphans)  # handlers, php-fpm and MariaDB live on
+
+    again = start_serve(served.project, free_port(), "--workers", "1", "--no-build")
+    try:
+        assert "stopped processes left by an earlier run" in "".join(again.output)
+        assert [p for p in orphans if pid_alive(p)] == []
+        status, _, _ = fetch(f"{again.url}/")
+        assert status == 200
+    finally:
+        again.stop()
+
+    reset = start_serve(served.project, free_port(), "--workers", "1", "--no-build", "--reset", "--yes")
+    try:
+        assert "deleted" in "".join(reset.output)
+        status, headers, _ = fetch(f"{reset.url}/", opener=urllib.request.build_opener(_NoRedirect()))
+        assert status == 302 and headers["location"].endswith("/wp-admin/install.php")
+    finally:
+        reset.stop()

@@ -98,6 +98,27 @@ class Child:
         self.pid_file.unlink(missing_ok=True)
 
 
+def find_processes(marker: str, env_entry: str) -> list[int]:
+    """PIDs (other than ours) whose command line contains ``marker`` or whose environment holds
+    exactly ``env_entry`` (``NAME=value``).
+
+    Both are needed: php-fpm writes its title over its argv and environment, so its master is
+    found by the config path in its title, the handlers by their environment.
+    """
+    wanted = env_entry.encode()
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        pid = int(proc.name)
+        if pid == os.getpid():
+            continue
+        try:
+            if marker in _proc_text(pid, "cmdline") or wanted in (proc / "environ").read_bytes().split(b"\0"):
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
 class ProcessGroup:
     """The set of children of one ``serve`` run, recorded as pid files in ``run_dir``."""
 
@@ -105,12 +126,19 @@ class ProcessGroup:
         self.run_dir = run_dir
         self.children: list[Child] = []
 
-    def clean_stale(self, marker: str) -> list[int]:
-        """Stop processes left by a crashed run (only if their command line or environment has ``marker``).
+    def clean_stale(self, marker: str, env_entry: str) -> list[int]:
+        """Stop processes left by a crashed run: those its pid files name and every process that
+        :func:`find_processes` matches (``marker`` is the run's state directory).
 
-        Returns the PIDs that were stopped; stale pid files and sockets are removed either way.
+        The scan catches what no pid file names: when a run dies, its handlers lose the Runtime
+        API and exit, and their php-fpm pools are left orphaned. Returns the PIDs that were
+        stopped; stale pid files and sockets are removed either way.
         """
         stopped = []
+        for pid in find_processes(marker, env_entry):
+            if alive(pid):
+                stop_tree(pid)
+                stopped.append(pid)
         if not self.run_dir.is_dir():
             return stopped
         for pid_file in sorted(self.run_dir.glob("*.pid")):
