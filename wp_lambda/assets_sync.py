@@ -22,48 +22,12 @@ from typing import Any
 
 from wp_lambda.aws import error_code
 from wp_lambda.config import Assets
+from wp_lambda.runtime.static import CONTENT_TYPES
 
 MANIFEST_KEY = ".wplambda/assets-manifest.json"
 MANIFEST_VERSION = 1
 UPLOADS_PREFIX = "wp-content/uploads/"
 
-CONTENT_TYPES: dict[str, str] = {
-    "css": "text/css; charset=utf-8",
-    "js": "text/javascript; charset=utf-8",
-    "mjs": "text/javascript; charset=utf-8",
-    "json": "application/json",
-    "map": "application/json",
-    "svg": "image/svg+xml",
-    "png": "image/png",
-    "jpg": "image/jpeg",
-    "jpeg": "image/jpeg",
-    "gif": "image/gif",
-    "webp": "image/webp",
-    "avif": "image/avif",
-    "ico": "image/x-icon",
-    "bmp": "image/bmp",
-    "woff": "font/woff",
-    "woff2": "font/woff2",
-    "ttf": "font/ttf",
-    "otf": "font/otf",
-    "eot": "application/vnd.ms-fontobject",
-    "txt": "text/plain; charset=utf-8",
-    "md": "text/markdown; charset=utf-8",
-    "xml": "application/xml",
-    "html": "text/html; charset=utf-8",
-    "htm": "text/html; charset=utf-8",
-    "wasm": "application/wasm",
-    "pdf": "application/pdf",
-    "mp3": "audio/mpeg",
-    "mp4": "video/mp4",
-    "webm": "video/webm",
-    "ogg": "audio/ogg",
-    "zip": "application/zip",
-    "mo": "application/octet-stream",
-    "po": "text/plain; charset=utf-8",
-    "scss": "text/x-scss; charset=utf-8",
-    "crt": "application/x-x509-ca-cert",
-}
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 # The long-lived rule. WordPress enqueues core, theme and plugin CSS/JS with `?ver=` and CloudFront
@@ -86,8 +50,12 @@ def _extension(key: str) -> str:
 
 
 def content_type(key: str) -> str:
-    """The Content-Type for a key, from its extension (lower-cased)."""
-    return CONTENT_TYPES.get(_extension(key), DEFAULT_CONTENT_TYPE)
+    """The Content-Type for a key, from its extension (lower-cased), by the runtime's table.
+
+    The function serves the same files with the same types (:mod:`wp_lambda.runtime.static`).
+    """
+    extension = _extension(key)
+    return CONTENT_TYPES.get("." + extension, DEFAULT_CONTENT_TYPE) if extension else DEFAULT_CONTENT_TYPE
 
 
 def cache_control(key: str, assets: Assets) -> str:

@@ -7,6 +7,7 @@ are unchanged are not rewritten.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,8 +69,20 @@ def context(config: Config, *, local: bool = False) -> dict[str, Any]:
         version=__version__,
         home=f"https://{config.site.domains[0]}" if config.site.domains else None,
         in_vpc=config.in_vpc,
+        subnet_cidrs=subnet_cidrs(config.network.vpc_cidr) if config.in_vpc else [],
     )
     return data
+
+
+def subnet_cidrs(vpc_cidr: str) -> list[str]:
+    """The VPC's four quarters (public A, public B, private A, private B), as literal CIDRs.
+
+    This is what ``!Select [i, !Cidr [!GetAtt Vpc.CidrBlock, 4, 30 - prefix]]`` evaluates to, but the
+    VPC CIDR is a literal of the config anyway, so the template says the result instead: a reader
+    sees the subnets' ranges, and moto's CloudFormation (which the deploy tests run against and
+    which has no ``Fn::Cidr``) can create the subnets.
+    """
+    return [str(net) for net in ipaddress.ip_network(vpc_cidr).subnets(prefixlen_diff=2)]
 
 
 def render_text(template: str, config: Config, *, local: bool = False) -> str:

@@ -14,12 +14,17 @@ import urllib.request
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import DEBIAN_WORDPRESS, run_wplambda
 from moto.server import ThreadedMotoServer
 
+from wp_lambda import assets_sync
 from wp_lambda import project as project_mod
+from wp_lambda.aws import connect
+from wp_lambda.config import load as load_config
+from wp_lambda.deploy import run as run_mod
 
 ASSET_TREES = ("wp-admin", "wp-includes", "wp-content")
 REGION = "us-east-1"
@@ -117,3 +122,99 @@ def aws_env(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         for key, value in env.items():
             mp.setenv(key, value)
         yield env
+
+
+# The parts of the kit's stack that moto's CloudFormation implements, as a SAM template.
+VPC_TEMPLATE = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Description: the parts of the kit's stack that moto implements
+Parameters:
+  SiteName:
+    Type: String
+  BuildHash:
+    Type: String
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties:
+      CidrBlock: 10.42.0.0/16
+  PublicSubnet:
+    Type: AWS::EC2::Subnet
+    Properties:
+      VpcId: !Ref Vpc
+      CidrBlock: 10.42.0.0/24
+  PrivateSubnet:
+    Type: AWS::EC2::Subnet
+    Properties:
+      VpcId: !Ref Vpc
+      CidrBlock: 10.42.1.0/24
+  NatAddress:
+    Type: AWS::EC2::EIP
+    Properties:
+      Domain: vpc
+  NatGateway:
+    Type: AWS::EC2::NatGateway
+    Properties:
+      SubnetId: !Ref PublicSubnet
+      AllocationId: !GetAtt NatAddress.AllocationId
+  FunctionSecurityGroup:
+    Type: AWS::EC2::SecurityGroup
+    Properties:
+      GroupDescription: WordPress function
+      VpcId: !Ref Vpc
+  AssetsBucket:
+    Type: AWS::S3::Bucket
+  UploadsBucket:
+    Type: AWS::S3::Bucket
+    DeletionPolicy: Retain
+    UpdateReplacePolicy: Retain
+  RuntimeLayer:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      ContentUri: .wplambda/build/layer.zip
+      CompatibleRuntimes: [python3.13]
+  WordPressFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.13
+      Handler: wp_lambda.runtime.handler.handler
+      CodeUri: .wplambda/build/function.zip
+      MemorySize: 1024
+      Timeout: 28
+      AutoPublishAlias: live
+      # No `Layers: [!Ref RuntimeLayer]`: moto's update of a function whose Layers come from a
+      # LayerVersion resource crashes (AttributeError in moto.awslambda); the layer is still deployed.
+      Environment:
+        Variables:
+          WPLAMBDA_SITE_HOST: blog.example.com
+          S3_UPLOADS_BUCKET: !Ref UploadsBucket
+          SITE_NAME: !Ref SiteName
+      VpcConfig:
+        SubnetIds: [!Ref PrivateSubnet]
+        SecurityGroupIds: [!Ref FunctionSecurityGroup]
+Outputs:
+  FunctionName:
+    Value: !Ref WordPressFunction
+  AssetsBucketName:
+    Value: !Ref AssetsBucket
+  UploadsBucketName:
+    Value: !Ref UploadsBucket
+  SiteUrl:
+    Value: https://blog.example.com/
+"""
+
+
+def deploy_in_process(root: Path, stack: str, **kwargs: Any) -> tuple[run_mod.DeployOutcome, list[str]]:
+    """``run.deploy`` in-process on ``root`` as it is (no render), with the CLI's asset sync."""
+    config = load_config(root)
+    aws = connect(config)
+    said: list[str] = []
+
+    def sync_runner(bucket: str, dry: bool) -> assets_sync.SyncResult:
+        return assets_sync.sync(aws.client("s3", max_pool_connections=16), bucket,
+                                root / ".wplambda/build/assets", config.assets, dry_run=dry, verify=True)
+
+    outcome = run_mod.deploy(config, aws, stack, sync_runner=sync_runner, skip_build=True, render=False,
+                             say=said.append, **kwargs)
+    return outcome, said

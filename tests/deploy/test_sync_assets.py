@@ -21,6 +21,7 @@ from wp_lambda.aws import connect
 from wp_lambda.config import Assets, Config
 from wp_lambda.config import load as load_config
 from wp_lambda.deploy.execute import MAX_INVALIDATION_PATHS, invalidate
+from wp_lambda.runtime import static
 
 STACK = "assets-site"
 FOREIGN = {"robots-by-hand.txt": b"made by hand", "wp-content/uploads/2024/01/photo.jpg": b"\xff\xd8 jpeg"}
@@ -175,6 +176,16 @@ def test_cache_rule_follows_assets_config() -> None:
     for ext in ("css", "js", "mjs", "json", "map", "svg", "png", "jpg", "gif", "webp", "avif", "ico",
                 "woff", "woff2", "ttf", "eot", "txt", "xml", "wasm"):
         assert assets_sync.content_type(f"a/b.{ext.upper()}") != assets_sync.DEFAULT_CONTENT_TYPE, ext
+
+
+def test_sync_and_runtime_share_one_content_type_table() -> None:
+    """An object in the assets bucket has the type the function would serve the same file with."""
+    for extension, ctype in static.CONTENT_TYPES.items():
+        assert assets_sync.content_type(f"wp-includes/x/file{extension.upper()}") == ctype, extension
+    assert assets_sync.content_type("wp-includes/js/module.wasm") == "application/wasm"
+    assert assets_sync.content_type("wp-includes/certificates/ca-bundle.crt") == "application/x-x509-ca-cert"
+    for key in ("wp-content/languages/de_DE.mo", "wp-includes/LICENSE", "wp-includes/x/.htaccess", "a/b.bak"):
+        assert assets_sync.content_type(key) == assets_sync.DEFAULT_CONTENT_TYPE, key
 
 
 def test_unknown_stack_is_one_clear_error(site: dict[str, Any], tmp_path: Path) -> None:

@@ -108,6 +108,8 @@ def test_route_like_try_files(tmp_path: Path) -> None:
     (root / "dir/index.php").write_text("<?php")
     (root / "script.php").write_text("<?php")
     (root / "style.css").write_text("a{}")
+    (root / "module.wasm").write_bytes(b"\0asm")
+    (root / "secret.bak").write_text("x")
     (root / "empty").mkdir()
     real = os.path.realpath(root)
     assert routing.route(real, "/script.php/extra/path", "") == routing.Route(
@@ -115,6 +117,8 @@ def test_route_like_try_files(tmp_path: Path) -> None:
     assert routing.route(real, "/dir/", "") == routing.Route("php", "/dir/index.php", f"{real}/dir/index.php")
     assert routing.route(real, "/dir", "x=1") == routing.Route("redirect", status=301, location="/dir/?x=1")
     assert routing.route(real, "/style.css", "").kind == "static"
+    assert routing.route(real, "/module.wasm", "").kind == "static"
+    assert routing.route(real, "/secret.bak", "").status == 404  # not in the content-type table
     for front in ("/no/such/page/", "/empty/", "/missing.php/x", "/"):
         assert routing.route(real, front, "").script_name == "/index.php", front
 

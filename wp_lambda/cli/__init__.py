@@ -21,7 +21,11 @@ serve.register(app)
 def main() -> None:
     """Console-script entry point."""
     try:
-        app(standalone_mode=False)
+        # Not standalone, so UserError gets its exit code 2 here; but then click returns the code
+        # of a `typer.Exit` instead of exiting with it, and a failed deploy would exit 0.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except UserError as exc:
         console_error(str(exc))
         sys.exit(exc.exit_code)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from wp_lambda.aws import Aws, aws_errors, error_code
+from wp_lambda.deploy import emulator
 from wp_lambda.deploy import stack as stack_mod
 from wp_lambda.deploy.plan import CAPABILITIES, FUNCTION_ZIP, LAYER_ZIP, DeployPlan, deploy_record_key
 from wp_lambda.errors import UserError
@@ -69,8 +70,7 @@ def choose_engine(requested: str, aws: Aws) -> str:
         raise UserError(f"unknown engine {requested!r}", f"use one of {', '.join(ENGINES)}")
     if requested != "auto":
         return requested
-    endpoint = aws.endpoint_url or ""
-    return "api" if endpoint and not endpoint.rstrip("/").endswith(".amazonaws.com") else "sam"
+    return "api" if emulator.is_emulated(aws.endpoint_url) else "sam"
 
 
 def ensure_artifact_bucket(aws: Aws, bucket: str, *, managed: bool) -> None:
@@ -234,6 +234,7 @@ class ApiEngine:
 
     aws: Aws
     say: Say
+    _noted: set[str] = field(default_factory=set)  # emulator notes already shown (preview, then apply)
 
     def _upload(self, plan: DeployPlan, rel: Path, digest: str) -> str:
         key = f"{plan.stack}/{digest}.zip"
@@ -247,7 +248,10 @@ class ApiEngine:
         return f"s3://{plan.artifact_bucket}/{key}"
 
     def transformed(self, plan: DeployPlan) -> dict[str, Any]:
-        """The template as CloudFormation would run it: artifacts in S3, SAM transform applied."""
+        """The template as CloudFormation would run it: artifacts in S3, SAM transform applied.
+
+        For an emulator (not AWS), adapted by :func:`wp_lambda.deploy.emulator.adapt`.
+        """
         from wp_lambda.validate import load_template, swap_artifacts, transform
 
         uris = {FUNCTION_ZIP.as_posix(): self._upload(plan, FUNCTION_ZIP, plan.hashes["function.zip"]),
@@ -261,10 +265,18 @@ class ApiEngine:
 
         template = swap_artifacts(load_template(plan.template), uri_for)
         try:
-            return transform(template, plan.region)
+            transformed = transform(template, plan.region)
         except ValueError as exc:
             raise UserError(f"the SAM transform rejected {plan.template.name}: {exc}",
                             "run `wplambda validate`") from None
+        if not emulator.is_emulated(self.aws.endpoint_url):
+            return transformed
+        adapted = emulator.adapt(transformed)
+        for note in adapted.notes:
+            if note not in self._noted:
+                self._noted.add(note)
+                self.say(f"emulator at {self.aws.endpoint_url}: {note}")
+        return adapted.template
 
     def _template_args(self, plan: DeployPlan) -> dict[str, Any]:
         body = json.dumps(self.transformed(plan), default=str)

@@ -2,7 +2,9 @@
 the function, and what ``wplambda serve`` uses for everything that is not PHP.
 
 The content-type table is our own rather than :mod:`mimetypes`, whose answers depend on the
-host's /etc/mime.types; it doubles as the list of extensions that may be served at all.
+host's /etc/mime.types; it doubles as the list of extensions that may be served at all. It is the
+kit's only such table: ``sync-assets`` sets the S3 objects' Content-Type from it too, so a file
+has the same type whether CloudFront gets it from the assets bucket or from the function.
 """
 
 from __future__ import annotations
@@ -18,7 +20,11 @@ CONTENT_TYPES: dict[str, str] = {
     ".mjs": "text/javascript; charset=utf-8", ".map": "application/json",
     ".json": "application/json", ".html": "text/html; charset=utf-8", ".htm": "text/html; charset=utf-8",
     ".txt": "text/plain; charset=utf-8", ".xml": "application/xml", ".xsl": "application/xml",
-    ".csv": "text/csv; charset=utf-8",
+    ".csv": "text/csv; charset=utf-8", ".md": "text/markdown; charset=utf-8",
+    ".scss": "text/x-scss; charset=utf-8", ".wasm": "application/wasm",
+    # gettext translations: the sources are text, the compiled catalogues have no registered type.
+    ".po": "text/plain; charset=utf-8", ".mo": "application/octet-stream",
+    ".crt": "application/x-x509-ca-cert",  # wp-includes/certificates/ca-bundle.crt
     ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
     ".webp": "image/webp", ".avif": "image/avif", ".svg": "image/svg+xml", ".ico": "image/x-icon",
     ".bmp": "image/bmp", ".tif": "image/tiff", ".tiff": "image/tiff",

@@ -1,0 +1,76 @@
+"""The api engine's adaptation of the transformed template for an emulator (wp_lambda.deploy.emulator).
+
+Pure data in, data out, on the transformed template of a fresh `init --yes` project; the deploy
+of that project to moto's server (test_deploy_moto.py) shows the adapted template is accepted.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from deploy.conftest import make_project
+
+from wp_lambda.deploy import emulator
+from wp_lambda.validate import load_template, swap_artifacts, transform
+
+
+@pytest.fixture(scope="module")
+def transformed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = make_project(tmp_path_factory.mktemp("emulated") / "blog")
+    template = swap_artifacts(load_template(root / "template.yaml"), lambda name, path: f"s3://artifacts/{path}")
+    return transform(template, "us-east-1")
+
+
+@pytest.mark.parametrize(("endpoint", "emulated"), [
+    (None, False), ("", False), ("https://cloudformation.eu-west-1.amazonaws.com", False),
+    ("https://s3.amazonaws.com/", False), ("http://localhost:5000", True), ("http://127.0.0.1:4566/", True),
+])
+def test_only_endpoints_outside_aws_are_emulated(endpoint: str | None, emulated: bool) -> None:
+    assert emulator.is_emulated(endpoint) is emulated
+
+
+def test_no_resource_is_dropped_and_the_input_is_untouched(transformed: dict[str, Any]) -> None:
+    before = copy.deepcopy(transformed)
+    adapted = emulator.adapt(transformed)
+    assert transformed == before
+    assert set(adapted.template["Resources"]) == set(transformed["Resources"])
+    assert {k: v["Type"] for k, v in adapted.template["Resources"].items()} == \
+        {k: v["Type"] for k, v in transformed["Resources"].items()}
+
+
+def test_alias_references_become_the_functions_arn(transformed: dict[str, Any]) -> None:
+    aliases = [k for k, v in transformed["Resources"].items() if v["Type"] == "AWS::Lambda::Alias"]
+    assert len(aliases) == 1
+    alias = aliases[0]
+    assert f'"Ref": "{alias}"' in json.dumps(transformed)  # SAM's permissions and cron target use it
+    adapted = emulator.adapt(transformed).template
+    text = json.dumps({k: v for k, v in adapted["Resources"].items() if k != alias} | {"O": adapted["Outputs"]})
+    assert f'"Ref": "{alias}"' not in text and "${" + alias + "}" not in text
+    arn = {"Fn::GetAtt": ["WordPressFunction", "Arn"]}
+    for name, res in adapted["Resources"].items():
+        if res["Type"] == "AWS::Lambda::Permission":
+            assert res["Properties"]["FunctionName"] == arn, name
+        if res["Type"] == "AWS::Events::Rule":
+            assert [t["Arn"] for t in res["Properties"]["Targets"]] == [arn]
+    assert adapted["Outputs"]["FunctionAlias"]["Value"] == arn
+
+
+def test_aurora_instance_states_its_clusters_engine_version(transformed: dict[str, Any]) -> None:
+    assert "EngineVersion" not in transformed["Resources"]["DatabaseInstance"]["Properties"]
+    adapted = emulator.adapt(transformed)
+    version = transformed["Resources"]["DatabaseCluster"]["Properties"]["EngineVersion"]
+    assert adapted.template["Resources"]["DatabaseInstance"]["Properties"]["EngineVersion"] == version
+    assert any(version in note for note in adapted.notes)
+
+
+def test_only_outputs_reading_skipped_resources_are_left_out(transformed: dict[str, Any]) -> None:
+    adapted = emulator.adapt(transformed)
+    gone = set(transformed["Outputs"]) - set(adapted.template["Outputs"])
+    # SiteUrl and AdminUrl: ${Distribution.DomainName}; the other two: a bare Fn::GetAtt.
+    assert gone == {"SiteUrl", "AdminUrl", "DistributionDomain", "DatabaseEndpoint"}
+    assert any(all(name in note for name in gone) for note in adapted.notes)
+    kept = set(adapted.template["Outputs"])
+    assert {"AssetsBucketName", "UploadsBucketName", "FunctionName", "FunctionAlias", "DistributionId"} == kept

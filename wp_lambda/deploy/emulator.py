@@ -1,0 +1,150 @@
+"""What the api engine changes in the transformed template before an emulator (moto) gets it.
+
+Only for endpoints that are not AWS (``AWS_ENDPOINT_URL`` set to something else than
+``*.amazonaws.com``); on AWS the template goes out exactly as rendered and transformed.
+
+moto's CloudFormation skips the resource types it does not implement (``SKIPPED_TYPES``): it
+creates nothing for them, a ``Ref`` to one resolves to nothing and the property holding it
+disappears, and a ``Fn::GetAtt`` on one is an internal error (HTTP 500) that takes the whole
+stack down, at create time for a bare ``Fn::GetAtt`` output and at every ``describe_stacks`` for
+one inside ``Fn::Sub``. So that what moto implements still gets created and described, three
+narrowly scoped adaptations, each reported to the user:
+
+- a reference to a Lambda alias (SAM's ``AutoPublishAlias``; moto has no alias resource) becomes
+  the ARN of the alias's function, which is what the alias points at anyway; otherwise the
+  permissions and the cron rule that invoke the alias lose their required target and moto fails;
+- an Aurora DB instance gets its cluster's ``EngineVersion`` (AWS takes the version from the
+  cluster; moto, without clusters, looks the engine up in a table without ``aurora-mysql``);
+- outputs that read an attribute of a skipped resource are left out (moto cannot evaluate them;
+  the kit finds its resources by logical id, so nothing depends on them).
+
+No resource is dropped: what moto skips, moto skips.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+# Resource types in the kit's transformed templates that moto's CloudFormation does not implement.
+# tests/deploy checks this against moto's own model map, so it cannot silently go stale.
+SKIPPED_TYPES = frozenset({
+    "AWS::ApiGatewayV2::Api",
+    "AWS::ApiGatewayV2::Stage",
+    "AWS::CloudFront::CachePolicy",
+    "AWS::CloudFront::Distribution",
+    "AWS::CloudFront::Function",
+    "AWS::CloudFront::OriginAccessControl",
+    "AWS::EC2::EIPAssociation",
+    "AWS::Lambda::Alias",
+    "AWS::Lambda::Url",
+    "AWS::RDS::DBCluster",
+    "AWS::S3::BucketPolicy",
+    "AWS::Scheduler::Schedule",
+    "AWS::SecretsManager::Secret",
+    "AWS::SecretsManager::SecretTargetAttachment",
+})
+
+_SUB_VARIABLE = re.compile(r"\$\{([^!}][^}]*)\}")
+
+
+@dataclass
+class Adapted:
+    """The template for the emulator and one line per adaptation made, for the user to read."""
+
+    template: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+def is_emulated(endpoint_url: str | None) -> bool:
+    """True when the kit talks to something else than AWS (the same test as the engine choice)."""
+    return bool(endpoint_url) and not str(endpoint_url).rstrip("/").endswith(".amazonaws.com")
+
+
+def _alias_functions(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Alias logical id -> ``Fn::GetAtt`` of the ARN of the function it belongs to."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, res in resources.items():
+        target = res.get("Properties", {}).get("FunctionName")
+        if res.get("Type") == "AWS::Lambda::Alias" and isinstance(target, dict) and "Ref" in target:
+            out[name] = {"Fn::GetAtt": [target["Ref"], "Arn"]}
+    return out
+
+
+def _replace_alias_refs(node: Any, aliases: dict[str, dict[str, Any]]) -> Any:
+    if isinstance(node, list):
+        return [_replace_alias_refs(item, aliases) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"Ref"} and node["Ref"] in aliases:
+        return copy.deepcopy(aliases[node["Ref"]])
+    if "Fn::Sub" in node:
+        sub = node["Fn::Sub"]
+        text, variables = (sub, None) if isinstance(sub, str) else (sub[0], sub[1])
+
+        def arn_of(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in aliases or (variables and name in variables):
+                return match.group(0)
+            function = aliases[name]["Fn::GetAtt"][0]
+            return "${" + function + ".Arn}"
+
+        text = _SUB_VARIABLE.sub(arn_of, text)
+        return {"Fn::Sub": text if variables is None else [text, _replace_alias_refs(variables, aliases)]}
+    return {key: _replace_alias_refs(value, aliases) for key, value in node.items()}
+
+
+def _reads_attribute_of(node: Any, skipped: set[str]) -> bool:
+    """Whether ``node`` takes an attribute (``Fn::GetAtt`` or ``${Name.Attr}``) of a skipped resource."""
+    if isinstance(node, list):
+        return any(_reads_attribute_of(item, skipped) for item in node)
+    if not isinstance(node, dict):
+        return False
+    if "Fn::GetAtt" in node:
+        target = node["Fn::GetAtt"]
+        name = target[0] if isinstance(target, list) else str(target).split(".")[0]
+        if name in skipped:
+            return True
+    if "Fn::Sub" in node:
+        sub = node["Fn::Sub"]
+        text = sub if isinstance(sub, str) else sub[0]
+        if any("." in var and var.split(".")[0] in skipped for var in _SUB_VARIABLE.findall(text)):
+            return True
+    return any(_reads_attribute_of(value, skipped) for value in node.values())
+
+
+def adapt(template: dict[str, Any]) -> Adapted:
+    """The transformed ``template`` adapted to moto's CloudFormation (see the module docstring)."""
+    out = copy.deepcopy(template)
+    resources: dict[str, Any] = out.get("Resources", {})
+    notes: list[str] = []
+
+    aliases = _alias_functions(resources)
+    if aliases:
+        out["Resources"] = resources = {name: res if name in aliases else _replace_alias_refs(res, aliases)
+                                        for name, res in resources.items()}
+        if "Outputs" in out:
+            out["Outputs"] = _replace_alias_refs(out["Outputs"], aliases)
+        notes.append(f"references to the alias {', '.join(sorted(aliases))} point at its function")
+
+    for name, res in resources.items():
+        props = res.get("Properties", {})
+        cluster_ref = props.get("DBClusterIdentifier")
+        if res.get("Type") != "AWS::RDS::DBInstance" or "EngineVersion" in props or not isinstance(cluster_ref, dict):
+            continue
+        cluster = resources.get(cluster_ref.get("Ref", ""), {})
+        version = cluster.get("Properties", {}).get("EngineVersion")
+        if cluster.get("Type") == "AWS::RDS::DBCluster" and version:
+            props["EngineVersion"] = version
+            notes.append(f"{name} states its cluster's engine version {version}")
+
+    skipped = {name for name, res in resources.items() if res.get("Type") in SKIPPED_TYPES}
+    dropped = [key for key, output in out.get("Outputs", {}).items() if _reads_attribute_of(output, skipped)]
+    for key in dropped:
+        del out["Outputs"][key]
+    if dropped:
+        notes.append(f"outputs left out (they read attributes of resources the emulator does not create): "
+                     f"{', '.join(dropped)}")
+    return Adapted(out, notes)
