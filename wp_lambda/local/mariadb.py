@@ -63,10 +63,14 @@ class MariaDB:
         datadir.mkdir(parents=True, exist_ok=True)
         user = getpass.getuser()
         log = datadir.parent / f"{datadir.name}.log"
+        # A temp dir of its own: servers sharing /tmp collide on their temporary table files
+        # (seen as "Could not remove temporary table" aborting mariadb-install-db).
+        tmpdir = datadir.parent / f"{datadir.name}.tmp"
+        tmpdir.mkdir(exist_ok=True)
         if not (datadir / "mysql").is_dir():
             install = find_binary("mariadb-install-db")
             result = subprocess.run(
-                [install, "--no-defaults", f"--datadir={datadir}", f"--user={user}",
+                [install, "--no-defaults", f"--datadir={datadir}", f"--user={user}", f"--tmpdir={tmpdir}",
                  "--auth-root-authentication-method=socket", "--skip-test-db"],
                 capture_output=True, text=True, check=False)
             if result.returncode != 0:
@@ -84,7 +88,7 @@ class MariaDB:
         for leftover in (pid_file, socket_path):
             leftover.unlink(missing_ok=True)
         cmd = [find_binary("mariadbd"), "--no-defaults", f"--datadir={datadir}", f"--socket={socket_path}",
-               "--skip-networking", f"--pid-file={pid_file}", f"--log-error={log}",
+               "--skip-networking", f"--pid-file={pid_file}", f"--log-error={log}", f"--tmpdir={tmpdir}",
                "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=16M", "--skip-log-bin",
                "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci"]
         if os.geteuid() == 0:
