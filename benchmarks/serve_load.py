@@ -20,6 +20,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from wp_lambda.local.processes import descendants
+
 WRK_SCRIPT = """
 done = function(summary, latency, requests)
   io.write(string.format("RESULT requests=%d errors=%d non2xx=%d p50=%.3f p95=%.3f p99=%.3f seconds=%.3f\\n",
@@ -37,20 +39,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _tree(pid: int) -> set[int]:
-    parents: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(") ", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        parents.setdefault(ppid, []).append(int(stat.parent.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
+def _handler_pids(serve_pid: int) -> set[int]:
+    """serve's handler processes and their php-fpm (MariaDB runs in a session of its own)."""
+    return {p for p in descendants(serve_pid)
+            if "mariadbd" not in Path(f"/proc/{p}/cmdline").read_text(errors="replace")}
 
 
 def _rss_mib(pids: set[int]) -> float:
@@ -103,8 +95,7 @@ def main() -> None:
             urllib.request.urlopen(f"{url}/", timeout=30).read()  # warm every path once
             script = Path(tmp) / "report.lua"
             script.write_text(WRK_SCRIPT)
-            handlers = {p for p in _tree(serve.pid) if "mariadbd" not in Path(f"/proc/{p}/cmdline").read_text(
-                errors="replace")}
+            handlers = _handler_pids(serve.pid)
             print(f"wplambda serve, {args.workers} handler processes, wrk {args.connections} connections, "
                   f"{args.seconds} s each")
             rss_before = _rss_mib(handlers)
@@ -112,9 +103,7 @@ def main() -> None:
             for name, path in (("GET /", "/"), ("static asset", "/wp-includes/css/dashicons.min.css?ver=6.1")):
                 r = _wrk(url + path, args.seconds, args.connections, script)
                 rows.append((name, r))
-            rss_after = _rss_mib(handlers | {p for p in _tree(serve.pid)
-                                             if "mariadbd" not in Path(f"/proc/{p}/cmdline").read_text(
-                                                 errors="replace")})
+            rss_after = _rss_mib(handlers | _handler_pids(serve.pid))
             print(f"{'target':<14}{'req/s':>10}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'errors':>8}{'non-2xx':>9}")
             for name, r in rows:
                 print(f"{name:<14}{r['rps']:>10.1f}{r['p50']:>10.1f}{r['p95']:>10.1f}{r['p99']:>10.1f}"

@@ -205,6 +205,14 @@ Outputs:
 """
 
 
+def vpc_project(root: Path, name: str) -> Path:
+    """A project whose template.yaml is VPC_TEMPLATE (what moto implements), with a build's output."""
+    project = make_project(root, name=name, network="vpc-nat-gateway")
+    (project / "template.yaml").write_text(VPC_TEMPLATE)
+    lay_out_build(project)
+    return project
+
+
 def deploy_in_process(root: Path, stack: str, **kwargs: Any) -> tuple[run_mod.DeployOutcome, list[str]]:
     """``run.deploy`` in-process on ``root`` as it is (no render), with the CLI's asset sync."""
     config = load_config(root)

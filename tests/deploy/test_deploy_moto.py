@@ -15,7 +15,12 @@ from pathlib import Path
 
 import boto3
 import pytest
-from deploy.conftest import VPC_TEMPLATE, deploy_in_process, init_with_cli, lay_out_build, make_project, write_zip
+from deploy.conftest import (
+    deploy_in_process,
+    init_with_cli,
+    vpc_project,
+    write_zip,
+)
 from helpers import run_wplambda
 
 from wp_lambda.deploy.plan import deploy_record_key, managed_bucket_name
@@ -24,14 +29,9 @@ MOTO_ACCOUNT = "123456789012"
 ARTIFACTS = managed_bucket_name(MOTO_ACCOUNT, "us-east-1")
 
 
-
 @pytest.fixture(scope="module")
 def vpc_site(aws_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project whose template.yaml is the moto-sized template above, with a build's output."""
-    root = make_project(tmp_path_factory.mktemp("vpc-site"), name="vpcblog", network="vpc-nat-gateway")
-    (root / "template.yaml").write_text(VPC_TEMPLATE)
-    lay_out_build(root)
-    return root
+    return vpc_project(tmp_path_factory.mktemp("vpc-site"), "vpcblog")
 
 
 def test_first_deploy_creates_the_stack_and_syncs_assets(vpc_site: Path) -> None:

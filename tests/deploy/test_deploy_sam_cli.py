@@ -22,7 +22,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from deploy.conftest import VPC_TEMPLATE, deploy_in_process, init_with_cli, lay_out_build, make_project
+from deploy.conftest import deploy_in_process, init_with_cli, vpc_project
 from helpers import run_wplambda
 
 from wp_lambda.deploy.plan import deploy_record_key, managed_bucket_name
@@ -48,11 +48,7 @@ def test_dry_run_with_sam_creates_a_change_set_and_executes_nothing(site: Path) 
 
 @pytest.fixture(scope="module")
 def moto_sized_site(aws_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project whose template.yaml is VPC_TEMPLATE, with a build's output."""
-    root = make_project(tmp_path_factory.mktemp("sam-vpc-site"), name="samvpc", network="vpc-nat-gateway")
-    (root / "template.yaml").write_text(VPC_TEMPLATE)
-    lay_out_build(root)
-    return root
+    return vpc_project(tmp_path_factory.mktemp("sam-vpc-site"), "samvpc")
 
 
 def test_sam_deploy_uploads_zips_and_tags_the_stack(moto_sized_site: Path) -> None:
