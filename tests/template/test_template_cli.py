@@ -110,11 +110,13 @@ def test_init_into_a_new_directory_with_flags(tmp_path: Path) -> None:
     assert "layer:arm-php-82-fpm:" in text and "AWS::Lambda::Url" in text and "AWS::EC2::NatGateway" in text
 
 
-def test_committed_template_is_the_default_rendering() -> None:
-    """Refresh with `make template` after changing wp_lambda/templates/template.yaml.j2."""
-    committed = (REPO / "template.yaml").read_text()
-    assert committed == render_text("template.yaml.j2", Config(root=REPO)), \
-        "template.yaml is stale: run `make template` and commit it"
+@pytest.mark.parametrize(("rel", "template"), [("template.yaml", "template.yaml.j2"),
+                                               ("php-layer/php.ini", "php.ini.j2"),
+                                               ("php-layer/php-fpm.conf", "php-fpm.conf.j2")])
+def test_committed_renderings_are_the_default_config(rel: str, template: str) -> None:
+    """Refresh with `make template` after changing a template under wp_lambda/templates/."""
+    committed = (REPO / rel).read_text()
+    assert committed == render_text(template, Config(root=REPO)), f"{rel} is stale: run `make template`, commit it"
 
 
 def test_sam_validate_lint_accepts_the_default_template(fresh_project: Path, tmp_path: Path) -> None:
