@@ -16,6 +16,7 @@ from wp_lambda.aws import Aws, aws_errors, connect
 from wp_lambda.cli.app import JsonOption, ProjectOption, err, out, print_json
 from wp_lambda.config import Config
 from wp_lambda.deploy import execute, operations
+from wp_lambda.deploy import plan as plan_mod
 from wp_lambda.deploy import run as run_mod
 from wp_lambda.deploy import stack as stack_mod
 from wp_lambda.errors import UserError
@@ -38,7 +39,7 @@ def _session(project: Path, profile: str | None, region: str | None) -> tuple[Co
 def run_sync(cfg: Config, aws: Aws, bucket: str, *, dry_run: bool, verify: bool,
              show_progress: bool) -> assets_sync.SyncResult:
     """Sync the build's assets with a progress bar on stderr (stdout stays clean for --json)."""
-    assets_dir = cfg.root / ".wplambda" / "build" / "assets"
+    assets_dir = cfg.root / plan_mod.BUILD_DIR / "assets"
     if not assets_dir.is_dir():
         raise UserError(f"no build output at {assets_dir}", "run `wplambda build` first")
     s3 = aws.client("s3", max_pool_connections=SYNC_WORKERS)

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from wp_lambda import __version__
+from wp_lambda.build.pipeline import OUTPUT_DIRS
 from wp_lambda.config import Config
 from wp_lambda.errors import UserError
 
 CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND")
-BUILD_DIR = Path(".wplambda") / "build"
+BUILD_DIR = OUTPUT_DIRS["deploy"]
 FUNCTION_ZIP = BUILD_DIR / "function.zip"
 LAYER_ZIP = BUILD_DIR / "layer.zip"
 TEMPLATE = Path("template.yaml")
