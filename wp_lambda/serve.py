@@ -156,9 +156,14 @@ class LocalSite:
         local = local_secrets(self.paths)
         self.group.record("serve", os.getpid())
         try:
-            self.db = MariaDB.start(self.paths.db, socket_path=self._socket_path())
-            self.group.record("mariadb", self.db.pid)
-            self.db.ensure_database(DB_NAME, DB_USER, local["db_password"])
+            if self.config.database.mode == "external":
+                warnings.append(f"using the external database {self.config.database.name} on "
+                                f"{self.config.database.host} (database.mode = \"external\"); its password "
+                                "comes from database.secret_arn, as on Lambda")
+            else:
+                self.db = MariaDB.start(self.paths.db, socket_path=self._socket_path())
+                self.group.record("mariadb", self.db.pid)
+                self.db.ensure_database(DB_NAME, DB_USER, local["db_password"])
             self.api = RuntimeAPI(timeout=self.config.function.timeout,
                                   function_name=f"{self.config.site.name}-local", region=self.config.aws.region)
             self.api.start()
@@ -192,10 +197,32 @@ class LocalSite:
         short.mkdir(mode=0o700, exist_ok=True)
         return short / "mysqld.sock"
 
+    def _database_env(self, local: dict[str, str]) -> dict[str, str]:
+        """How WordPress reaches its database: the private MariaDB, or the config's external one.
+
+        The external database's password stays in Secrets Manager: the handler loads it at cold
+        start through WPLAMBDA_SECRETS, exactly as it does on Lambda, so it never passes through
+        serve, its output or its files.
+        """
+        db = self.config.database
+        if db.mode == "external":
+            return {"WORDPRESS_DB_HOST": db.host, "WORDPRESS_DB_PORT": str(db.port), "WORDPRESS_DB_NAME": db.name,
+                    "WORDPRESS_DB_USERNAME": db.user, "WPLAMBDA_SECRETS": f"WORDPRESS_DB_={db.secret_arn}"}
+        assert self.db is not None
+        return {"WORDPRESS_DB_HOST": self.db.wordpress_host, "WORDPRESS_DB_NAME": DB_NAME,
+                "WORDPRESS_DB_USERNAME": DB_USER, "WORDPRESS_DB_PASSWORD": local["db_password"]}
+
     def _handler_env(self, build_dir: Path, php: PhpSource, local: dict[str, str]) -> dict[str, str]:
-        """What Lambda's environment would hold, with local paths, local PHP and the local secrets."""
-        assert self.db is not None and self.api is not None
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WORDPRESS_", "WPLAMBDA_"))}
+        """What Lambda's environment would hold, with local paths, local PHP and the local secrets.
+
+        The caller's AWS credentials, profile and endpoint pass through (the handler needs them
+        to read an external database's secret); Lambda's own variables are set here.
+        """
+        assert self.api is not None
+        base = {k: v for k, v in os.environ.items()
+                if not k.startswith(("AWS_LAMBDA_", "WORDPRESS_", "WPLAMBDA_"))}
+        if self.config.aws.profile and "AWS_PROFILE" not in base:
+            base["AWS_PROFILE"] = self.config.aws.profile
         env = runtime_environment(build_dir / "function", local_layer(self.config, self.paths.layer),
                                   api_address=self.api.address, php_fpm=str(php.fpm), php=str(php.cli),
                                   base=base)
@@ -210,11 +237,8 @@ class LocalSite:
             "WPLAMBDA_LOCAL": "1",
             STATE_ENV: str(self.paths.root),
             "WPLAMBDA_UPLOADS_DIR": str(self.paths.uploads),
-            "WORDPRESS_DB_HOST": self.db.wordpress_host,
-            "WORDPRESS_DB_NAME": DB_NAME,
-            "WORDPRESS_DB_USERNAME": DB_USER,
-            "WORDPRESS_DB_PASSWORD": local["db_password"],
             "WORDPRESS_SALT": local["salt"],
+            **self._database_env(local),
         })
         return env
 
@@ -243,10 +267,17 @@ class LocalSite:
                 time.sleep(0.2)
 
     def installed(self) -> bool:
-        assert self.db is not None
-        found = self.db.sql("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = "
-                            f"'{DB_NAME}' AND table_name = 'wp_options'")
-        return found.strip() == "1"
+        """Asked through the site, so it holds for either database: WordPress sends every request
+        of an uninstalled site (in any language) to wp-admin/install.php."""
+        connection = http.client.HTTPConnection(self.options.host, self.options.port, timeout=60)
+        try:
+            connection.request("HEAD", "/wp-login.php")
+            response = connection.getresponse()
+            response.read()
+        finally:
+            connection.close()
+        return not (response.status in (301, 302) and
+                    (response.getheader("Location") or "").endswith("/wp-admin/install.php"))
 
     def install(self, user: str, password: str) -> None:
         """Run WordPress's install form (step 2) through the gateway, as a browser would."""
@@ -263,7 +294,7 @@ class LocalSite:
             raise UserError(f"WordPress installation failed: {page[-500:]}", f"see {self.paths.logs}")
 
     def stop(self) -> None:
-        """Stop the gateway, every handler process (and its php-fpm), the emulator and MariaDB."""
+        """Stop the gateway, every handler process (and its php-fpm), the emulator and the private MariaDB."""
         if self.gateway is not None:
             self.gateway.shutdown()
             self.gateway.server_close()

@@ -87,7 +87,7 @@ class Served:
 
 
 def start_serve(project: Path, port: int, *args: str, timeout: float = 240) -> Served:
-    """Start `wplambda serve` and wait until it prints that it is serving."""
+    """Start `wplambda serve` (with this process's environment) and wait until it is serving."""
     process = subprocess.Popen([*wplambda_cmd(), "serve", "--project", str(project), "--port", str(port), *args],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env={**os.environ, "COLUMNS": "200"})

@@ -1,0 +1,86 @@
+"""`wplambda serve` with `database.mode = "external"`: no private MariaDB, and the password comes
+from Secrets Manager (moto's server) through the handler's own cold-start secret loading."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+import tomlkit
+from helpers import run_wplambda
+from moto.server import ThreadedMotoServer
+from servehelpers import ADMIN_PASSWORD, Served, fetch, free_port, start_serve, title_of
+
+from wp_lambda.local.mariadb import MariaDB
+
+DB_NAME = "external_wp"
+DB_USER = "external_user"
+
+
+@pytest.fixture(scope="module")
+def aws_secret(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A database password in moto's Secrets Manager, with the environment pointing boto3 there."""
+    server = ThreadedMotoServer(ip_address="localhost", port=0, verbose=False)
+    server.start()
+    endpoint = f"http://localhost:{server._server.server_port}"  # type: ignore[union-attr]
+    home = tmp_path_factory.mktemp("aws-home")
+    password = secrets.token_urlsafe(20)
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+                           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+                           "AWS_CONFIG_FILE": str(home / "config"),
+                           "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials")}.items():
+            mp.setenv(key, value)
+        mp.delenv("AWS_PROFILE", raising=False)
+        arn = boto3.client("secretsmanager").create_secret(
+            Name="external-db", SecretString=json.dumps({"password": password}))["ARN"]
+        try:
+            yield arn, password
+        finally:
+            urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def external_site(tmp_path_factory: pytest.TempPathFactory, mariadb: MariaDB, aws_secret: tuple[str, str],
+                  debian_wordpress: Path) -> Iterator[Served]:
+    arn, password = aws_secret
+    mariadb.ensure_database(DB_NAME, DB_USER, password)
+    project = tmp_path_factory.mktemp("external") / "site"
+    result = run_wplambda("init", str(project), "--yes", "--name", "external", "--network", "public",
+                          "--database", "external", "--db-host", mariadb.wordpress_host, "--db-user", DB_USER,
+                          "--db-secret-arn", arn, "--wordpress-source", str(debian_wordpress))
+    assert result.returncode == 0, result.stderr
+    config = project / "wplambda.toml"
+    doc = tomlkit.parse(config.read_text())
+    doc["database"]["name"] = DB_NAME  # type: ignore[index]
+    config.write_text(tomlkit.dumps(doc))
+    server = start_serve(project, free_port(), "--install", "--admin-password", ADMIN_PASSWORD, "--workers", "1")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_serve_installs_into_the_external_database(external_site: Served, mariadb: MariaDB) -> None:
+    output = "".join(external_site.output)
+    assert "using the external database" in output
+    assert not (external_site.project / ".wplambda" / "local" / "db").exists()  # no private MariaDB
+    assert mariadb.sql("SELECT option_value FROM wp_options WHERE option_name = 'blogname'",
+                       database=DB_NAME).strip() == "My Blog"
+    status, _, body = fetch(f"{external_site.url}/")
+    assert status == 200 and "My Blog" in title_of(body)
+
+
+def test_the_secret_never_passes_through_serve(external_site: Served, aws_secret: tuple[str, str]) -> None:
+    _, password = aws_secret
+    local = external_site.project / ".wplambda" / "local"
+    assert password not in "".join(external_site.output)
+    assert password not in (local / "secrets.json").read_text()
+    for log in local.joinpath("logs").rglob("*.log"):
+        assert password.encode() not in log.read_bytes(), log
