@@ -6,24 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import run_wplambda
-from servehelpers import ADMIN_PASSWORD, Served, free_port, start_serve
+from servehelpers import ADMIN_PASSWORD, Served, init_site, serving
 
 
 @pytest.fixture(scope="module")
 def serve_project(tmp_path_factory: pytest.TempPathFactory, debian_wordpress: Path) -> Path:
-    project = tmp_path_factory.mktemp("serve") / "site"
-    result = run_wplambda("init", str(project), "--yes", "--name", "e2e", "--wordpress-source", str(debian_wordpress))
-    assert result.returncode == 0, result.stderr
-    return project
+    return init_site(tmp_path_factory.mktemp("serve") / "site", "e2e")
 
 
 @pytest.fixture(scope="module")
 def served(serve_project: Path) -> Iterator[Served]:
-    server = start_serve(serve_project, free_port(), "--install", "--admin-password", ADMIN_PASSWORD,
-                         "--workers", "2")
-    try:
+    with serving(serve_project, "--install", "--admin-password", ADMIN_PASSWORD, "--workers", "2") as server:
         yield server
-    finally:
-        if server.process.poll() is None:
-            server.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -11,10 +12,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpers import wplambda_cmd
+from helpers import DEBIAN_WORDPRESS, run_wplambda, wplambda_cmd
 
 ADMIN_PASSWORD = "correct-horse-battery-staple"
 
@@ -106,6 +108,25 @@ def start_serve(project: Path, port: int, *args: str, timeout: float = 240) -> S
             return served
     process.kill()
     raise AssertionError("serve did not start:\n" + "".join(served.output) + (process.stdout.read() or ""))
+
+
+def init_site(root: Path, name: str, *init_args: str) -> Path:
+    """`wplambda init --yes` of a project on Debian's WordPress tree, through the console script."""
+    result = run_wplambda("init", str(root), "--yes", "--name", name,
+                          "--wordpress-source", str(DEBIAN_WORDPRESS), *init_args)
+    assert result.returncode == 0, result.stderr
+    return root
+
+
+@contextlib.contextmanager
+def serving(project: Path, *args: str) -> Iterator[Served]:
+    """A `wplambda serve` for the duration of a fixture, stopped afterwards unless a test already did."""
+    server = start_serve(project, free_port(), *args)
+    try:
+        yield server
+    finally:
+        if server.process.poll() is None:
+            server.stop()
 
 
 def fetch(url: str, *, data: bytes | None = None, headers: dict[str, str] | None = None,

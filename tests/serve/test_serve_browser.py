@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servehelpers import ADMIN_PASSWORD, Served, free_port, start_serve
+from servehelpers import ADMIN_PASSWORD, Served, init_site, serving
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -33,16 +33,9 @@ def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
 
 @pytest.fixture(scope="module")
 def browser_site(tmp_path_factory: pytest.TempPathFactory, debian_wordpress: Path) -> Iterator[Served]:
-    from helpers import run_wplambda
-
-    project = tmp_path_factory.mktemp("browser") / "site"
-    assert run_wplambda("init", str(project), "--yes", "--name", "browser",
-                        "--wordpress-source", str(debian_wordpress)).returncode == 0
-    server = start_serve(project, free_port(), "--install", "--admin-password", ADMIN_PASSWORD, "--workers", "3")
-    try:
+    project = init_site(tmp_path_factory.mktemp("browser") / "site", "browser")
+    with serving(project, "--install", "--admin-password", ADMIN_PASSWORD, "--workers", "3") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_log_in_publish_a_post_and_upload_an_image(browser_site: Served, tmp_path: Path) -> None:

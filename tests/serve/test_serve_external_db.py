@@ -12,9 +12,8 @@ from pathlib import Path
 import boto3
 import pytest
 import tomlkit
-from helpers import run_wplambda
 from moto.server import ThreadedMotoServer
-from servehelpers import ADMIN_PASSWORD, Served, fetch, free_port, start_serve, title_of
+from servehelpers import ADMIN_PASSWORD, Served, fetch, init_site, serving, title_of
 
 from wp_lambda.local.mariadb import MariaDB
 
@@ -51,20 +50,15 @@ def external_site(tmp_path_factory: pytest.TempPathFactory, mariadb: MariaDB, aw
                   debian_wordpress: Path) -> Iterator[Served]:
     arn, password = aws_secret
     mariadb.ensure_database(DB_NAME, DB_USER, password)
-    project = tmp_path_factory.mktemp("external") / "site"
-    result = run_wplambda("init", str(project), "--yes", "--name", "external", "--network", "public",
-                          "--database", "external", "--db-host", mariadb.wordpress_host, "--db-user", DB_USER,
-                          "--db-secret-arn", arn, "--wordpress-source", str(debian_wordpress))
-    assert result.returncode == 0, result.stderr
+    project = init_site(tmp_path_factory.mktemp("external") / "site", "external", "--network", "public",
+                        "--database", "external", "--db-host", mariadb.wordpress_host, "--db-user", DB_USER,
+                        "--db-secret-arn", arn)
     config = project / "wplambda.toml"
     doc = tomlkit.parse(config.read_text())
     doc["database"]["name"] = DB_NAME  # type: ignore[index]
     config.write_text(tomlkit.dumps(doc))
-    server = start_serve(project, free_port(), "--install", "--admin-password", ADMIN_PASSWORD, "--workers", "1")
-    try:
+    with serving(project, "--install", "--admin-password", ADMIN_PASSWORD, "--workers", "1") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_serve_installs_into_the_external_database(external_site: Served, mariadb: MariaDB) -> None:

@@ -23,6 +23,7 @@ from urllib.parse import unquote
 
 from wp_lambda.assets_sync import cache_control, content_type
 from wp_lambda.config import Assets
+from wp_lambda.runtime import routing
 from wp_lambda.runtime.events import INIT_HEADER
 
 log = logging.getLogger("wplambda.serve")
@@ -55,16 +56,18 @@ def route(path: str) -> str:
 
 
 def _safe_file(root: Path, url_path: str) -> Path | None:
-    """The file under ``root`` for a URL path, or None for anything outside it or hidden."""
-    decoded = unquote(url_path)
-    if "\0" in decoded or "\\" in decoded:
+    """The file under ``root`` for a URL path, or None for anything outside it or hidden.
+
+    The traversal rules are the runtime's own (:func:`wp_lambda.runtime.routing.unsafe`), so the
+    local stand-in for the buckets refuses exactly what the handler refuses.
+    """
+    if routing.unsafe(url_path):
         return None
-    parts = [p for p in decoded.split("/") if p]
-    if any(p in (".", "..") or p.startswith(".") for p in parts):
+    parts = [p for p in unquote(url_path).split("/") if p]
+    if any(p.startswith(".") for p in parts):
         return None
-    candidate = root.joinpath(*parts)
     try:
-        resolved = candidate.resolve()
+        resolved = root.joinpath(*parts).resolve()
         if not resolved.is_relative_to(root.resolve()) or not resolved.is_file():
             return None
     except OSError:
