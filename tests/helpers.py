@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+
+from moto.server import ThreadedMotoServer
 
 REPO = Path(__file__).resolve().parents[1]
 DEBIAN_WORDPRESS = Path("/usr/share/wordpress")
@@ -31,3 +36,20 @@ def copy_wordpress(dest: Path) -> Path:
     for name in ("wp-config.php", ".htaccess"):
         (dest / name).unlink(missing_ok=True)
     return dest
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's server on localhost on a random port; yields its endpoint URL.
+
+    Servers in one process share moto's backends, so the state is reset when it stops and the
+    next test module starts empty.
+    """
+    server = ThreadedMotoServer(ip_address="localhost", port=0, verbose=False)
+    server.start()
+    endpoint = f"http://localhost:{server._server.server_port}"  # type: ignore[union-attr]
+    try:
+        yield endpoint
+    finally:
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+        server.stop()

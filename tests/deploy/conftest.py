@@ -10,15 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 import time
-import urllib.request
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import DEBIAN_WORDPRESS, run_wplambda
-from moto.server import ThreadedMotoServer
+from helpers import DEBIAN_WORDPRESS, moto_server, run_wplambda
 
 from wp_lambda import assets_sync
 from wp_lambda import project as project_mod
@@ -90,15 +88,8 @@ def renew_mtimes(tree: Path) -> None:
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
     """A moto server on localhost on a random port, for this test module."""
-    server = ThreadedMotoServer(ip_address="localhost", port=0, verbose=False)
-    server.start()
-    endpoint = f"http://localhost:{server._server.server_port}"  # type: ignore[union-attr]
-    try:
+    with moto_server() as endpoint:
         yield endpoint
-    finally:
-        # Servers in one process share moto's backends: leave nothing behind for the next module.
-        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
-        server.stop()
 
 
 @pytest.fixture(scope="module")

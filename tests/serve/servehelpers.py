@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.cookiejar
 import os
 import re
 import signal
@@ -11,6 +12,7 @@ import subprocess
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -144,3 +146,24 @@ def fetch(url: str, *, data: bytes | None = None, headers: dict[str, str] | None
 def title_of(html: bytes) -> str:
     match = re.search(rb"<title>(.*?)</title>", html, re.S)
     return match.group(1).decode(errors="replace") if match else ""
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Let a test see redirects instead of following them."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def login(served: Served) -> urllib.request.OpenerDirector:
+    """Log in as admin through wp-login.php; an opener that carries the logged-in cookies."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect())
+    fetch(f"{served.url}/wp-login.php", opener=opener)  # sets the test cookie
+    form = urllib.parse.urlencode({"log": "admin", "pwd": ADMIN_PASSWORD, "wp-submit": "Log In",
+                                   "redirect_to": f"{served.url}/wp-admin/", "testcookie": "1"}).encode()
+    status, headers, _ = fetch(f"{served.url}/wp-login.php", data=form, opener=opener)
+    assert status == 302, f"login failed with {status}"
+    assert headers["location"] == f"{served.url}/wp-admin/"
+    assert any(c.name.startswith("wordpress_logged_in_") for c in jar)
+    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))

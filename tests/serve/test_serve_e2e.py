@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.cookiejar
 import json
 import re
 import socket
@@ -11,25 +10,7 @@ import urllib.parse
 import urllib.request
 
 from helpers import run_wplambda
-from servehelpers import ADMIN_PASSWORD, Served, fetch, free_port, pid_alive, start_serve, title_of
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
-
-
-def _login(served: Served) -> urllib.request.OpenerDirector:
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect())
-    fetch(f"{served.url}/wp-login.php", opener=opener)  # sets the test cookie
-    form = urllib.parse.urlencode({"log": "admin", "pwd": ADMIN_PASSWORD, "wp-submit": "Log In",
-                                   "redirect_to": f"{served.url}/wp-admin/", "testcookie": "1"}).encode()
-    status, headers, _ = fetch(f"{served.url}/wp-login.php", data=form, opener=opener)
-    assert status == 302, f"login failed with {status}"
-    assert headers["location"] == f"{served.url}/wp-admin/"
-    assert any(c.name.startswith("wordpress_logged_in_") for c in jar)
-    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+from servehelpers import ADMIN_PASSWORD, NoRedirect, Served, fetch, free_port, login, pid_alive, start_serve, title_of
 
 
 def test_home_page_through_the_handler(served: Served) -> None:
@@ -47,7 +28,7 @@ def test_install_printed_credentials_once(served: Served) -> None:
 
 
 def test_login_dashboard_and_rest_post_appears_on_home(served: Served) -> None:
-    opener = _login(served)
+    opener = login(served)
     status, _, dashboard = fetch(f"{served.url}/wp-admin/", opener=opener)
     assert status == 200
     assert b"Dashboard" in dashboard and b"wp-admin-bar" in dashboard
@@ -164,7 +145,7 @@ def test_a_killed_serve_is_cleaned_up_by_the_next_run_and_reset_wipes_the_data(s
     reset = start_serve(served.project, free_port(), "--workers", "1", "--no-build", "--reset", "--yes")
     try:
         assert "deleted" in "".join(reset.output)
-        status, headers, _ = fetch(f"{reset.url}/", opener=urllib.request.build_opener(_NoRedirect()))
+        status, headers, _ = fetch(f"{reset.url}/", opener=urllib.request.build_opener(NoRedirect()))
         assert status == 302 and headers["location"].endswith("/wp-admin/install.php")
     finally:
         reset.stop()

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import secrets
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
 import tomlkit
-from moto.server import ThreadedMotoServer
+from helpers import moto_server
 from servehelpers import ADMIN_PASSWORD, Served, fetch, init_site, serving, title_of
 
 from wp_lambda.local.mariadb import MariaDB
@@ -24,12 +23,9 @@ DB_USER = "external_user"
 @pytest.fixture(scope="module")
 def aws_secret(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """A database password in moto's Secrets Manager, with the environment pointing boto3 there."""
-    server = ThreadedMotoServer(ip_address="localhost", port=0, verbose=False)
-    server.start()
-    endpoint = f"http://localhost:{server._server.server_port}"  # type: ignore[union-attr]
     home = tmp_path_factory.mktemp("aws-home")
     password = secrets.token_urlsafe(20)
-    with pytest.MonkeyPatch.context() as mp:
+    with moto_server() as endpoint, pytest.MonkeyPatch.context() as mp:
         for key, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
                            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
                            "AWS_CONFIG_FILE": str(home / "config"),
@@ -38,11 +34,7 @@ def aws_secret(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         mp.delenv("AWS_PROFILE", raising=False)
         arn = boto3.client("secretsmanager").create_secret(
             Name="external-db", SecretString=json.dumps({"password": password}))["ARN"]
-        try:
-            yield arn, password
-        finally:
-            urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
-            server.stop()
+        yield arn, password
 
 
 @pytest.fixture(scope="module")
