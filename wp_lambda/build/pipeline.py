@@ -101,6 +101,7 @@ class _Plan:
     """Everything the build will use, resolved and checked before anything is written."""
 
     target: str
+    s3_uploads: bool
     core: core.CoreSource
     php: php.PhpSource
     rendered: dict[str, str]
@@ -111,8 +112,9 @@ class _Plan:
         return digest_json({"kit": __version__, "target": self.target, "parts": self.parts})
 
 
-def _plan(config: Config, target: str, php_source: php.PhpSource | None) -> _Plan:
+def _plan(config: Config, target: str, php_source: php.PhpSource | None, s3_uploads: bool = False) -> _Plan:
     output_dir(config, target)
+    with_s3 = target == "deploy" or s3_uploads
     source = core.resolve(config)
     php_src = php_source or php.from_config(config)
     rendered = {rel: render.render_text(tpl, config) for rel, tpl in render.OUTPUTS.items() if rel != "template.yaml"}
@@ -120,12 +122,12 @@ def _plan(config: Config, target: str, php_source: php.PhpSource | None) -> _Pla
     parts = {
         "core": digest_json([source.kind, source.fingerprint()]),
         "function_config": digest_json([rendered["wordpress/wp-config.php"], stat_signature(kit_dir())]),
-        "composer": digest_json(composer.fingerprint(config)) if target == "deploy" else "skipped",
+        "composer": digest_json(composer.fingerprint(config)) if with_s3 else "skipped",
         "plugins": digest_json([plugins.fingerprint(config), config.build.wp_cli]),
         "layer": digest_json([__version__, runtime_sig, rendered["php-layer/php.ini"],
                               rendered["php-layer/php-fpm.conf"], php_src.fingerprint()]),
     }
-    return _Plan(target, source, php_src, rendered, parts)
+    return _Plan(target, with_s3, source, php_src, rendered, parts)
 
 
 def read_manifest(root: Path) -> dict[str, Any] | None:
@@ -148,13 +150,14 @@ def _outputs_intact(root: Path, manifest: dict[str, Any]) -> bool:
     return True
 
 
-def is_stale(config: Config, target: str = "deploy", *, php_source: php.PhpSource | None = None) -> bool:
+def is_stale(config: Config, target: str = "deploy", *, php_source: php.PhpSource | None = None,
+             s3_uploads: bool = False) -> bool:
     """Whether ``build`` would do anything: an input changed, or the outputs are missing."""
     root = output_dir(config, target)
     previous = read_manifest(root)
     if previous is None or not _outputs_intact(root, previous):
         return True
-    return previous.get("fingerprint") != _plan(config, target, php_source).fingerprint
+    return previous.get("fingerprint") != _plan(config, target, php_source, s3_uploads).fingerprint
 
 
 def _link_tree(src: Path, dest: Path) -> None:
@@ -199,11 +202,15 @@ def _function_config(plan: _Plan, function: Path) -> None:
 
 
 def build(config: Config, *, target: str = "deploy", force: bool = False, progress: Reporter | None = None,
-          php_source: php.PhpSource | None = None) -> BuildResult:
-    """Build ``.wplambda/build`` (or the serve build) for ``config``; a no-op when nothing changed."""
+          php_source: php.PhpSource | None = None, s3_uploads: bool = False) -> BuildResult:
+    """Build ``.wplambda/build`` (or the serve build) for ``config``; a no-op when nothing changed.
+
+    A deploy build always carries S3 Uploads; a serve build only with ``s3_uploads`` (what
+    ``serve --s3-endpoint`` asks for), since local uploads otherwise stay on the local disk.
+    """
     started = time.monotonic()
     reporter = progress or QuietReporter()
-    plan = _plan(config, target, php_source)
+    plan = _plan(config, target, php_source, s3_uploads)
     root = output_dir(config, target)
     previous = read_manifest(root)
     if not force and previous and previous.get("fingerprint") == plan.fingerprint and _outputs_intact(root, previous):
@@ -234,7 +241,7 @@ def _assemble(config: Config, plan: _Plan, root: Path, previous: dict[str, Any] 
         inputs = manifest["inputs"]
 
         vendor: Path | None = None
-        if target == "deploy":
+        if plan.s3_uploads:
             if old_parts.get("composer") == plan.parts["composer"] and (root / "function" / "vendor").is_dir():
                 reporter.step("S3 Uploads: unchanged, reusing vendor/")
                 vendor = work / "vendor"
