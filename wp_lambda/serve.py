@@ -2,8 +2,10 @@
 
 One run owns: a private MariaDB (data kept in ``.wplambda/local/db``), N handler processes under
 AWS's ``awslambdaric`` pulling events from the local Runtime API emulator (each starting its own
-php-fpm as it would on Lambda), and the local gateway in front. Every child is recorded in a pid
-file and stopped by PID; a later run cleans what a crashed one left behind.
+php-fpm as it would on Lambda), and the local gateway in front. Uploads stay in
+``.wplambda/local/uploads``, or with ``--s3-endpoint`` go through S3 Uploads to a bucket there.
+Every child is recorded in a pid file and stopped by PID; a later run cleans what a crashed one
+left behind.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from wp_lambda.build.report import Reporter
 from wp_lambda.config import Config
 from wp_lambda.errors import UserError
 from wp_lambda.fsutil import atomic_write
-from wp_lambda.local.gateway import Gateway, Routes
+from wp_lambda.local.gateway import Directory, Gateway, Origin, Routes
 from wp_lambda.local.mariadb import MariaDB
 from wp_lambda.local.processes import ProcessGroup
 from wp_lambda.local.runtime_api import RuntimeAPI, local_layer, runtime_environment, start_runtime_process
+from wp_lambda.local.s3_uploads import UploadsBucket, check_endpoint, default_bucket
 
 DB_NAME = "wordpress"
 DB_USER = "wordpress"
@@ -49,6 +52,10 @@ class ServeOptions:
     admin_user: str = "admin"
     admin_email: str | None = None
     admin_password: str | None = None
+    # Uploads in a bucket of an S3-compatible endpoint (through S3 Uploads) instead of on disk.
+    s3_endpoint: str | None = None
+    s3_bucket: str | None = None
+    profile: str | None = None
 
 
 @dataclass
@@ -76,6 +83,7 @@ class ServeInfo:
     logs: Path
     workers: int
     php_version: str
+    uploads: str
     admin_user: str | None = None
     admin_password: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -121,6 +129,7 @@ class LocalSite:
         self.db: MariaDB | None = None
         self.api: RuntimeAPI | None = None
         self.gateway: Gateway | None = None
+        self.bucket: UploadsBucket | None = None
         self._gateway_thread: threading.Thread | None = None
 
     @property
@@ -133,7 +142,10 @@ class LocalSite:
         return f"http://{host}:{self.options.port}"
 
     def preflight(self) -> None:
-        """Fail before building anything when another run serves this project or the port is taken."""
+        """Fail before building anything when another run serves this project, the port is
+        taken or the S3 endpoint is not a URL."""
+        if self.options.s3_endpoint is not None:
+            check_endpoint(self.options.s3_endpoint)
         other = self.group.running("serve")
         if other:
             raise UserError(f"{self.config.site.name} is already being served by process {other}",
@@ -156,6 +168,7 @@ class LocalSite:
         local = local_secrets(self.paths)
         self.group.record("serve", os.getpid())
         try:
+            uploads = self._uploads_origin()  # first: an unreachable endpoint fails before anything starts
             if self.config.database.mode == "external":
                 warnings.append(f"using the external database {self.config.database.name} on "
                                 f"{self.config.database.host} (database.mode = \"external\"); its password "
@@ -172,13 +185,15 @@ class LocalSite:
                 self.group.adopt(f"handler-{index}",
                                  start_runtime_process(env, log=self.paths.logs / "handler.log"))
             self.gateway = Gateway((self.options.host, self.options.port),
-                                   routes=Routes(build_dir / "assets", self.paths.uploads, self.config.assets),
+                                   routes=Routes(Directory(build_dir / "assets", self.config.assets), uploads),
                                    invoke=lambda event: self._invoke(event), log_line=self.log_line)
             self._gateway_thread = threading.Thread(target=self.gateway.serve_forever, name="gateway", daemon=True)
             self._gateway_thread.start()
             self._wait_ready()
+            where = (f"bucket {self.bucket.name} on {self.bucket.endpoint}" if self.bucket
+                     else str(self.paths.uploads))
             info = ServeInfo(self.url, f"{self.url}/wp-admin/", self.paths.logs, self.options.workers,
-                             php.version, warnings=warnings)
+                             php.version, where, warnings=warnings)
             if self.options.install and not self.installed():
                 info.admin_user = self.options.admin_user
                 info.admin_password = self.options.admin_password or secrets.token_urlsafe(12)
@@ -187,6 +202,16 @@ class LocalSite:
         except BaseException:
             self.stop()
             raise
+
+    def _uploads_origin(self) -> Origin:
+        """The uploads bucket on the S3 endpoint (created when missing), else the local directory."""
+        if self.options.s3_endpoint is None:
+            return Directory(self.paths.uploads, self.config.assets, strip="wp-content/uploads/")
+        self.bucket = UploadsBucket.connect(self.config, self.options.s3_endpoint,
+                                            self.options.s3_bucket or default_bucket(self.config),
+                                            profile=self.options.profile)
+        self.bucket.ensure()
+        return self.bucket
 
     def _socket_path(self) -> Path:
         # Socket paths are limited to ~100 bytes; deep project directories fall back to /tmp.
@@ -236,10 +261,10 @@ class LocalSite:
             "PYTHONPATH": str(build_dir / "layer" / "python"),
             "WPLAMBDA_LOCAL": "1",
             STATE_ENV: str(self.paths.root),
-            "WPLAMBDA_UPLOADS_DIR": str(self.paths.uploads),
             "WORDPRESS_SALT": local["salt"],
             **self._database_env(local),
         })
+        env.update(self.bucket.handler_env() if self.bucket else {"WPLAMBDA_UPLOADS_DIR": str(self.paths.uploads)})
         return env
 
     def _invoke(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -311,18 +336,23 @@ class LocalSite:
 
 
 
-def prepare_build(config: Config, *, rebuild: bool, progress: Reporter) -> tuple[Path, PhpSource]:
+def prepare_build(config: Config, *, rebuild: bool, progress: Reporter,
+                  s3_uploads: bool = False) -> tuple[Path, PhpSource]:
     """The serve build and the local PHP it runs with, rebuilt first when an input changed.
 
-    The serve build has its own directory (a deploy build is never overwritten), uses the
-    distribution's PHP, and does not need S3 Uploads: uploads stay on the local disk.
+    The serve build has its own directory (a deploy build is never overwritten) and uses the
+    distribution's PHP. It carries S3 Uploads only when ``s3_uploads`` (``--s3-endpoint``);
+    otherwise uploads stay on the local disk and no Composer source is needed.
     """
     from wp_lambda import build as build_mod
 
     php = local_php_source(config.php.version)
     if rebuild:
-        build_mod.build(config, target="serve", php_source=php, progress=progress)
+        build_mod.build(config, target="serve", php_source=php, progress=progress, s3_uploads=s3_uploads)
     build_dir = build_mod.output_dir(config, "serve")
     if not (build_dir / "function" / "wp-settings.php").exists():
         raise UserError(f"no serve build in {build_dir}", "drop --no-build so serve builds first")
+    if s3_uploads and not (build_dir / "function" / "vendor" / "humanmade" / "s3-uploads").is_dir():
+        raise UserError(f"the serve build in {build_dir} has no S3 Uploads, which --s3-endpoint needs",
+                        "drop --no-build so serve builds it in")
     return build_dir, php

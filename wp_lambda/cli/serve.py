@@ -32,19 +32,28 @@ def serve(
     reset: Annotated[bool, typer.Option("--reset", help="Delete the local database and uploads first.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before --reset.")] = False,
     no_build: Annotated[bool, typer.Option("--no-build", help="Serve the existing build as it is.")] = False,
+    s3_endpoint: Annotated[str | None, typer.Option(
+        help="Keep uploads in a bucket of this S3-compatible endpoint (e.g. http://localhost:9000) through "
+             "S3 Uploads, as when deployed; the build then needs S3 Uploads from a Composer source.")] = None,
+    s3_bucket: Annotated[str | None, typer.Option(help="Bucket for --s3-endpoint, created if missing "
+                                                  "(default: SITE-uploads).")] = None,
+    profile: Annotated[str | None, typer.Option(help="AWS profile for the credentials of --s3-endpoint "
+                                                "(default: aws.profile, then the standard chain).")] = None,
 ) -> None:
     """Serve the site on http://HOST:PORT through the same handler that runs on Lambda."""
     cfg = config_mod.load(project)
     site = serve_mod.LocalSite(cfg, serve_mod.ServeOptions(
         host=host, port=port, workers=workers, install=install, admin_user=admin_user,
-        admin_email=admin_email, admin_password=admin_password),
+        admin_email=admin_email, admin_password=admin_password, s3_endpoint=s3_endpoint, s3_bucket=s3_bucket,
+        profile=profile),
         log_line=lambda line: out.print(line, highlight=False, soft_wrap=True))
     site.preflight()
     if reset:
         if not yes and not typer.confirm(f"Delete all local data (database, uploads) of {cfg.site.name}?"):
             raise UserError("reset cancelled; nothing was deleted")
         out.print(f"deleted {serve_mod.reset(cfg)}")
-    build_dir, php = serve_mod.prepare_build(cfg, rebuild=not no_build, progress=ConsoleReporter())
+    build_dir, php = serve_mod.prepare_build(cfg, rebuild=not no_build, progress=ConsoleReporter(),
+                                             s3_uploads=s3_endpoint is not None)
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -61,6 +70,7 @@ def serve(
         if info.admin_password:
             out.print(f"  installed WordPress: user [bold]{info.admin_user}[/], password "
                       f"[bold]{info.admin_password}[/] (shown once)")
+        out.print(f"  uploads: {info.uploads}")
         out.print(f"  logs:  {info.logs}")
         out.print("Ctrl-C stops everything.")
         while not stop.wait(0.5):

@@ -1,9 +1,10 @@
 """The local front door of ``wplambda serve``: what CloudFront, S3 and API Gateway do when deployed.
 
 Static paths are answered from the build's ``assets/`` (as the assets bucket would) and uploads
-from a local directory (as the uploads bucket would); ``*.php`` and everything else becomes an
-HTTP API payload v2 event handed to the Lambda handler through the Runtime API emulator. The
-event carries the real Host, cookies and body, so WordPress behaves exactly as it does deployed.
+from a local directory or an S3-compatible bucket (:mod:`wp_lambda.local.s3_uploads`);
+``*.php`` and everything else becomes an HTTP API payload v2 event handed to the Lambda handler
+through the Runtime API emulator. The event carries the real Host, cookies and body, so
+WordPress behaves exactly as it does deployed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 from wp_lambda.assets_sync import cache_control, content_type
@@ -35,13 +36,37 @@ UPLOADS_PREFIX = "/wp-content/uploads/"
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 
 
+Response = tuple[int, list[tuple[str, str]], bytes]
+
+
+class Origin(Protocol):
+    """Where CloudFront's static behaviours read from: a bucket, or a local stand-in for one."""
+
+    def fetch(self, key: str, request_headers: dict[str, str], *, head: bool) -> Response:
+        """The answer for ``key``: the URL path without its leading slash, still URL-encoded."""
+        ...
+
+
+@dataclass(frozen=True)
+class Directory:
+    """A bucket stand-in: the object at ``key`` is the file ``root/<key without strip>``, served
+    with the Content-Type and Cache-Control that sync-assets would have uploaded it with."""
+
+    root: Path
+    caching: Assets
+    strip: str = ""
+
+    def fetch(self, key: str, request_headers: dict[str, str], *, head: bool) -> Response:
+        return static_response(_safe_file(self.root, key.removeprefix(self.strip)), key, request_headers,
+                               caching=self.caching, head=head)
+
+
 @dataclass(frozen=True)
 class Routes:
-    """Where static requests are answered from, and the ``[assets]`` caching rules sync-assets uses."""
+    """The origins of the static behaviours: the assets bucket and the uploads bucket."""
 
-    assets: Path
-    uploads: Path
-    caching: Assets
+    assets: Origin
+    uploads: Origin
 
 
 def route(path: str) -> str:
@@ -75,13 +100,17 @@ def _safe_file(root: Path, url_path: str) -> Path | None:
     return resolved
 
 
+def not_found(head: bool) -> Response:
+    body = b"Not Found\n"
+    return 404, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))], b"" if head else body
+
+
 def static_response(file: Path | None, key: str, request_headers: dict[str, str], *, caching: Assets,
-                    head: bool) -> tuple[int, list[tuple[str, str]], bytes]:
+                    head: bool) -> Response:
     """What the bucket would answer for ``key`` after sync-assets: the same Content-Type and
     Cache-Control it uploads with, plus ETag, Last-Modified and 304 support."""
     if file is None:
-        body = b"Not Found\n"
-        return 404, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))], b"" if head else body
+        return not_found(head)
     stat = file.stat()
     etag = '"' + hashlib.md5(f"{stat.st_size}-{stat.st_mtime_ns}".encode(), usedforsecurity=False).hexdigest() + '"'
     headers = [
@@ -182,14 +211,9 @@ class _Handler(BaseHTTPRequestHandler):
                 payload = b""
         else:
             routes = self.server.routes
-            root = routes.uploads if origin == "uploads" else routes.assets
-            relative = path[len("/wp-content/"):] if origin == "uploads" else path
-            if origin == "uploads":
-                relative = relative[len("uploads/"):]
-            file = _safe_file(root, relative)
             request_headers = {k.lower(): v for k, v in self.headers.items()}
-            status, headers, payload = static_response(file, path.lstrip("/"), request_headers,
-                                                       caching=routes.caching, head=method == "HEAD")
+            status, headers, payload = (routes.uploads if origin == "uploads" else routes.assets).fetch(
+                path.lstrip("/"), request_headers, head=method == "HEAD")
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)

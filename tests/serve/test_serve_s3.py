@@ -1,0 +1,225 @@
+"""`wplambda serve --s3-endpoint`: uploads in a bucket of an S3-compatible endpoint (moto's server).
+
+S3 Uploads and the AWS SDK for PHP come only from Packagist, which this machine cannot reach.
+So everything around them runs here for real (moto's S3, WordPress, php-fpm, the build with
+Composer, the gateway reading the bucket, every error path) with a Composer package standing in
+for S3 Uploads that only reports, from inside WordPress, what it was given. The upload through
+the real S3 Uploads runs when WPLAMBDA_TEST_S3_UPLOADS_REPOSITORIES holds Composer repositories
+with humanmade/s3-uploads and its dependencies (e.g. a local mirror), and is skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from helpers import moto_server, run_wplambda
+from servehelpers import ADMIN_PASSWORD, Served, fetch, free_port, init_site, login, serving
+
+from wp_lambda.local.processes import find_processes
+
+BUCKET = "e2e-media"
+REAL_REPOSITORIES = "WPLAMBDA_TEST_S3_UPLOADS_REPOSITORIES"
+# A 1x1 PNG, so the real upload test can check bytes end to end.
+PIXEL = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQ"
+                         "AAAABJRU5ErkJggg==")
+# The stand-in reports the S3 Uploads constants, the client parameters after the kit's filter,
+# and whether the credentials reached PHP (never their values) in a response header.
+STAND_IN = r"""<?php
+/* Plugin Name: S3 Uploads (test stand-in: reports what it was given) */
+add_action('send_headers', static function (): void {
+    header('X-Test-S3-Uploads: ' . json_encode([
+        'bucket' => S3_UPLOADS_BUCKET,
+        'region' => S3_UPLOADS_REGION,
+        'params' => apply_filters('s3_uploads_s3_client_params', ['version' => 'latest']),
+        'key' => getenv('AWS_ACCESS_KEY_ID') === 'serve-test-key',
+        'secret' => strlen((string) getenv('AWS_SECRET_ACCESS_KEY')) > 0,
+        'local_uploads_dir' => getenv('WPLAMBDA_UPLOADS_DIR'),
+    ]));
+});
+"""
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(moto's endpoint, the secret key): credentials in the environment, no ~/.aws in reach."""
+    home = tmp_path_factory.mktemp("aws-home")
+    secret = secrets.token_urlsafe(30)
+    with moto_server() as endpoint, pytest.MonkeyPatch.context() as mp:
+        for key, value in {"AWS_ACCESS_KEY_ID": "serve-test-key", "AWS_SECRET_ACCESS_KEY": secret,
+                           "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": str(home / "config"),
+                           "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials")}.items():
+            mp.setenv(key, value)
+        for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+            mp.delenv(key, raising=False)
+        yield endpoint, secret
+
+
+@pytest.fixture(scope="module")
+def stand_in_repositories(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """WPLAMBDA_COMPOSER_REPOSITORIES holding only the stand-in (Packagist off: offline)."""
+    package = tmp_path_factory.mktemp("composer") / "s3-uploads"
+    package.mkdir()
+    (package / "composer.json").write_text(json.dumps(
+        {"name": "humanmade/s3-uploads", "version": "3.0.99", "type": "wordpress-plugin"}))
+    (package / "s3-uploads.php").write_text(STAND_IN)
+    return json.dumps([{"type": "path", "url": str(package)}, {"packagist.org": False}])
+
+
+def s3(endpoint: str) -> Any:
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+
+
+@pytest.fixture(scope="module")
+def s3_site(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: tuple[str, str], stand_in_repositories: str,
+            debian_wordpress: Path) -> Iterator[Served]:
+    endpoint, _ = s3_endpoint
+    project = init_site(tmp_path_factory.mktemp("s3") / "site", "s3site")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WPLAMBDA_COMPOSER_REPOSITORIES", stand_in_repositories)
+        with serving(project, "--install", "--admin-password", ADMIN_PASSWORD, "--workers", "1",
+                     "--s3-endpoint", endpoint, "--s3-bucket", BUCKET) as server:
+            yield server
+
+
+def test_the_bucket_is_created_and_announced(s3_site: Served, s3_endpoint: tuple[str, str]) -> None:
+    endpoint, _ = s3_endpoint
+    s3(endpoint).head_bucket(Bucket=BUCKET)  # raises when serve did not create it
+    assert f"uploads: bucket {BUCKET} on {endpoint}" in "".join(s3_site.output)
+    function = s3_site.project / ".wplambda" / "build-serve" / "function"
+    assert (function / "vendor" / "humanmade" / "s3-uploads" / "s3-uploads.php").is_file()
+
+
+def test_wordpress_gets_bucket_endpoint_and_credentials(s3_site: Served, s3_endpoint: tuple[str, str]) -> None:
+    endpoint, _ = s3_endpoint
+    status, headers, _ = fetch(f"{s3_site.url}/")
+    assert status == 200
+    given = json.loads(headers["x-test-s3-uploads"])
+    assert given["bucket"] == f"{BUCKET}/wp-content"  # keys under wp-content/uploads/, as deployed
+    assert given["region"] == "us-east-1"
+    assert given["params"] == {"version": "latest", "endpoint": endpoint, "use_path_style_endpoint": True}
+    assert given["key"] and given["secret"]
+    assert given["local_uploads_dir"] is False  # the local-disk uploads are off
+
+
+def test_gateway_reads_uploads_from_the_bucket(s3_site: Served, s3_endpoint: tuple[str, str]) -> None:
+    endpoint, _ = s3_endpoint
+    client = s3(endpoint)
+    key = "wp-content/uploads/2026/11/from-bucket.png"
+    client.put_object(Bucket=BUCKET, Key=key, Body=PIXEL, ContentType="image/png",
+                      CacheControl="public, max-age=31536000")
+    status, headers, body = fetch(f"{s3_site.url}/{key}")
+    assert status == 200 and body == PIXEL
+    assert headers["content-type"] == "image/png"
+    assert headers["cache-control"] == "public, max-age=31536000"
+    assert headers["last-modified"].endswith("GMT")
+    status, _, body = fetch(f"{s3_site.url}/{key}", headers={"If-None-Match": headers["etag"]})
+    assert status == 304 and body == b""
+    status, head_headers, body = fetch(f"{s3_site.url}/{key}", method="HEAD")
+    assert status == 200 and body == b"" and head_headers["content-length"] == str(len(PIXEL))
+    assert fetch(f"{s3_site.url}/wp-content/uploads/2026/11/missing.png")[0] == 404
+    # The bucket is the origin now: a file in the local uploads directory is not served.
+    local = s3_site.project / ".wplambda" / "local" / "uploads" / "2026" / "11"
+    local.mkdir(parents=True, exist_ok=True)
+    (local / "only-local.png").write_bytes(PIXEL)
+    assert fetch(f"{s3_site.url}/wp-content/uploads/2026/11/only-local.png")[0] == 404
+
+
+def test_gateway_refuses_keys_outside_the_uploads_prefix(s3_site: Served, s3_endpoint: tuple[str, str]) -> None:
+    endpoint, _ = s3_endpoint
+    # S3 keys are literal: an object may even be named with dot segments. The gateway must refuse
+    # such paths before asking the bucket, as the runtime refuses them for files.
+    for key in ("private.txt", "wp-content/uploads/../../private.txt"):
+        s3(endpoint).put_object(Bucket=BUCKET, Key=key, Body=b"not an upload")
+    for path in ("/wp-content/uploads/%2e%2e/%2e%2e/private.txt", "/wp-content/uploads/../../private.txt",
+                 "/wp-content/uploads/..%252f..%252fprivate.txt"):
+        status, _, body = fetch(f"{s3_site.url}{path}")
+        assert status == 404 and b"not an upload" not in body, path
+
+
+def test_credentials_stay_out_of_output_logs_and_build(s3_site: Served, s3_endpoint: tuple[str, str]) -> None:
+    _, secret = s3_endpoint
+    fetch(f"{s3_site.url}/")
+    assert secret not in "".join(s3_site.output)
+    for root in (s3_site.project / ".wplambda" / "local", s3_site.project / ".wplambda" / "build-serve"):
+        for file in root.rglob("*"):
+            if file.is_file() and not file.is_relative_to(root / "db"):
+                assert secret.encode() not in file.read_bytes(), file
+
+
+def _no_process_left(project: Path) -> None:
+    state = project / ".wplambda" / "local"
+    assert find_processes(str(state), f"WPLAMBDA_SERVE_STATE={state}") == []
+    assert not list(state.glob("run/*.pid"))
+
+
+def test_an_endpoint_that_is_not_a_url_exits_2_before_building(tmp_path: Path, debian_wordpress: Path) -> None:
+    project = init_site(tmp_path / "site", "badurl")
+    result = run_wplambda("serve", "--project", str(project), "--port", str(free_port()),
+                          "--s3-endpoint", "localhost:9000")
+    assert result.returncode == 2, result.stderr
+    assert "--s3-endpoint 'localhost:9000'" in result.stderr and "http://localhost:9000" in result.stderr
+    assert not (project / ".wplambda" / "build-serve").exists()
+
+
+def test_without_a_source_of_s3_uploads_it_exits_2(tmp_path: Path, s3_endpoint: tuple[str, str],
+                                                   debian_wordpress: Path) -> None:
+    endpoint, _ = s3_endpoint
+    project = init_site(tmp_path / "site", "nosource")
+    result = run_wplambda("serve", "--project", str(project), "--port", str(free_port()), "--s3-endpoint", endpoint,
+                          env={"WPLAMBDA_COMPOSER_REPOSITORIES": json.dumps([{"packagist.org": False}])})
+    assert result.returncode == 2, result.stderr
+    assert "humanmade/s3-uploads" in result.stderr and "WPLAMBDA_COMPOSER_REPOSITORIES" in result.stderr
+    _no_process_left(project)
+
+
+def test_an_unreachable_endpoint_exits_2_and_starts_nothing(tmp_path: Path, s3_endpoint: tuple[str, str],
+                                                            stand_in_repositories: str,
+                                                            debian_wordpress: Path) -> None:
+    project = init_site(tmp_path / "site", "unreachable")
+    closed = f"http://localhost:{free_port()}"
+    result = run_wplambda("serve", "--project", str(project), "--port", str(free_port()), "--s3-endpoint", closed,
+                          env={"WPLAMBDA_COMPOSER_REPOSITORIES": stand_in_repositories})
+    assert result.returncode == 2, result.stderr
+    assert f"cannot reach the S3 endpoint {closed}" in result.stderr
+    assert not (project / ".wplambda" / "local" / "db").exists()  # MariaDB was never started
+    _no_process_left(project)
+
+
+@pytest.mark.skipif(not os.environ.get(REAL_REPOSITORIES),
+                    reason=f"the real S3 Uploads and the AWS SDK for PHP come from Packagist, which this machine "
+                           f"cannot reach; set {REAL_REPOSITORIES} to Composer repositories (JSON) that hold "
+                           "humanmade/s3-uploads and its dependencies to run this test")
+def test_a_media_upload_lands_in_the_bucket_through_real_s3_uploads(
+        tmp_path: Path, s3_endpoint: tuple[str, str], debian_wordpress: Path) -> None:
+    endpoint, _ = s3_endpoint
+    project = init_site(tmp_path / "site", "reals3")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WPLAMBDA_COMPOSER_REPOSITORIES", os.environ[REAL_REPOSITORIES])
+        with serving(project, "--install", "--admin-password", ADMIN_PASSWORD, "--workers", "1",
+                     "--s3-endpoint", endpoint, "--s3-bucket", "real-media") as served:
+            opener = login(served)
+            _, _, nonce = fetch(f"{served.url}/wp-admin/admin-ajax.php?action=rest-nonce", opener=opener)
+            name = f"pixel-{time.time_ns()}.png"
+            status, _, created = fetch(
+                f"{served.url}/?rest_route=/wp/v2/media", data=PIXEL, opener=opener,
+                headers={"Content-Type": "image/png", "Content-Disposition": f'attachment; filename="{name}"',
+                         "X-WP-Nonce": nonce.decode()})
+            assert status == 201, created[:500]
+            url = json.loads(created)["source_url"]
+            match = re.fullmatch(rf"{re.escape(served.url)}/(wp-content/uploads/\d{{4}}/\d{{2}}/{name})", url)
+            assert match, url
+            stored = s3(endpoint).get_object(Bucket="real-media", Key=match.group(1))
+            assert stored["Body"].read() == PIXEL
+            status, headers, body = fetch(url)
+            assert status == 200 and body == PIXEL and headers["content-type"] == "image/png"
+            assert not list((project / ".wplambda" / "local" / "uploads").rglob(name))
