@@ -246,7 +246,9 @@ class LocalSite:
         assert self.api is not None
         base = {k: v for k, v in os.environ.items()
                 if not k.startswith(("AWS_LAMBDA_", "WORDPRESS_", "WPLAMBDA_"))}
-        if self.config.aws.profile and "AWS_PROFILE" not in base:
+        if self.options.profile:
+            base["AWS_PROFILE"] = self.options.profile
+        elif self.config.aws.profile and "AWS_PROFILE" not in base:
             base["AWS_PROFILE"] = self.config.aws.profile
         env = runtime_environment(build_dir / "function", local_layer(self.config, self.paths.layer),
                                   api_address=self.api.address, php_fpm=str(php.fpm), php=str(php.cli),

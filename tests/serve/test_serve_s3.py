@@ -195,6 +195,18 @@ def test_an_unreachable_endpoint_exits_2_and_starts_nothing(tmp_path: Path, s3_e
     _no_process_left(project)
 
 
+def test_an_unknown_profile_exits_2_naming_it(tmp_path: Path, s3_endpoint: tuple[str, str],
+                                              stand_in_repositories: str, debian_wordpress: Path) -> None:
+    endpoint, _ = s3_endpoint
+    project = init_site(tmp_path / "site", "profile")
+    result = run_wplambda("serve", "--project", str(project), "--port", str(free_port()), "--s3-endpoint", endpoint,
+                          "--profile", "no-such-profile",
+                          env={"WPLAMBDA_COMPOSER_REPOSITORIES": stand_in_repositories})
+    assert result.returncode == 2, result.stderr
+    assert "'no-such-profile'" in result.stderr and "aws configure --profile" in result.stderr
+    _no_process_left(project)
+
+
 @pytest.mark.skipif(not os.environ.get(REAL_REPOSITORIES),
                     reason=f"the real S3 Uploads and the AWS SDK for PHP come from Packagist, which this machine "
                            f"cannot reach; set {REAL_REPOSITORIES} to Composer repositories (JSON) that hold "

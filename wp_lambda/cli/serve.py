@@ -37,8 +37,8 @@ def serve(
              "S3 Uploads, as when deployed; the build then needs S3 Uploads from a Composer source.")] = None,
     s3_bucket: Annotated[str | None, typer.Option(help="Bucket for --s3-endpoint, created if missing "
                                                   "(default: SITE-uploads).")] = None,
-    profile: Annotated[str | None, typer.Option(help="AWS profile for the credentials of --s3-endpoint "
-                                                "(default: aws.profile, then the standard chain).")] = None,
+    profile: Annotated[str | None, typer.Option(help="AWS profile for --s3-endpoint and an external database's "
+                                                "secret (default: aws.profile, then the standard chain).")] = None,
 ) -> None:
     """Serve the site on http://HOST:PORT through the same handler that runs on Lambda."""
     cfg = config_mod.load(project)
