@@ -190,8 +190,8 @@ class LocalSite:
             self._gateway_thread = threading.Thread(target=self.gateway.serve_forever, name="gateway", daemon=True)
             self._gateway_thread.start()
             self._wait_ready()
-            where = (f"bucket {self.bucket.name} on {self.bucket.endpoint}" if self.bucket
-                     else str(self.paths.uploads))
+            where = (f"bucket {self.bucket.name} on {self.bucket.endpoint}"
+                     f"{' (created now)' if self.bucket.created else ''}" if self.bucket else str(self.paths.uploads))
             info = ServeInfo(self.url, f"{self.url}/wp-admin/", self.paths.logs, self.options.workers,
                              php.version, where, warnings=warnings)
             if self.options.install and not self.installed():

@@ -94,7 +94,7 @@ def s3_site(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: tuple[str, st
 def test_the_bucket_is_created_and_announced(s3_site: Served, s3_endpoint: tuple[str, str]) -> None:
     endpoint, _ = s3_endpoint
     s3(endpoint).head_bucket(Bucket=BUCKET)  # raises when serve did not create it
-    assert f"uploads: bucket {BUCKET} on {endpoint}" in "".join(s3_site.output)
+    assert f"uploads: bucket {BUCKET} on {endpoint} (created now)" in "".join(s3_site.output)
     function = s3_site.project / ".wplambda" / "build-serve" / "function"
     assert (function / "vendor" / "humanmade" / "s3-uploads" / "s3-uploads.php").is_file()
 
@@ -154,6 +154,19 @@ def test_credentials_stay_out_of_output_logs_and_build(s3_site: Served, s3_endpo
         for file in root.rglob("*"):
             if file.is_file() and not file.is_relative_to(root / "db"):
                 assert secret.encode() not in file.read_bytes(), file
+
+
+def test_a_bucket_that_vanished_is_a_502_not_a_hang(s3_site: Served, s3_endpoint: tuple[str, str]) -> None:
+    """Runs after the tests above, which need the bucket."""
+    endpoint, _ = s3_endpoint
+    client = s3(endpoint)
+    for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
+        client.delete_object(Bucket=BUCKET, Key=item["Key"])
+    client.delete_bucket(Bucket=BUCKET)
+    # Without a Content-Length the client would wait on the kept-alive connection until fetch's timeout.
+    status, headers, body = fetch(f"{s3_site.url}/wp-content/uploads/2026/11/from-bucket.png")
+    assert status == 502 and b"NoSuchBucket" in body
+    assert headers["content-length"] == str(len(body))
 
 
 def _no_process_left(project: Path) -> None:

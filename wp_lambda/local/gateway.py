@@ -100,9 +100,10 @@ def _safe_file(root: Path, url_path: str) -> Path | None:
     return resolved
 
 
-def not_found(head: bool) -> Response:
-    body = b"Not Found\n"
-    return 404, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))], b"" if head else body
+def plain_response(status: int, text: str, head: bool) -> Response:
+    """A short text/plain answer; with Content-Length, since the gateway keeps connections open."""
+    body = f"{text}\n".encode()
+    return status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))], b"" if head else body
 
 
 def static_response(file: Path | None, key: str, request_headers: dict[str, str], *, caching: Assets,
@@ -110,7 +111,7 @@ def static_response(file: Path | None, key: str, request_headers: dict[str, str]
     """What the bucket would answer for ``key`` after sync-assets: the same Content-Type and
     Cache-Control it uploads with, plus ETag, Last-Modified and 304 support."""
     if file is None:
-        return not_found(head)
+        return plain_response(404, "Not Found", head)
     stat = file.stat()
     etag = '"' + hashlib.md5(f"{stat.st_size}-{stat.st_mtime_ns}".encode(), usedforsecurity=False).hexdigest() + '"'
     headers = [

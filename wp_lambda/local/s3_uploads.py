@@ -22,7 +22,7 @@ from wp_lambda import aws as aws_mod
 from wp_lambda.aws import error_code
 from wp_lambda.config import Config
 from wp_lambda.errors import UserError
-from wp_lambda.local.gateway import Response, not_found
+from wp_lambda.local.gateway import Response, plain_response
 from wp_lambda.runtime import routing
 
 # S3_UPLOADS_BUCKET is "<bucket>/wp-content": S3 Uploads maps WP_CONTENT_DIR to it, so uploads
@@ -58,6 +58,7 @@ class UploadsBucket:
     region: str
     client: Any
     credentials: dict[str, str]
+    created: bool = False  # by this run's ensure()
 
     @classmethod
     def connect(cls, config: Config, endpoint: str, name: str, *, profile: str | None = None) -> UploadsBucket:
@@ -75,11 +76,11 @@ class UploadsBucket:
             retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=32))
         return cls(endpoint, name, aws.region, client, credentials)
 
-    def ensure(self) -> bool:
-        """Create the bucket when it does not exist; True when it was created."""
+    def ensure(self) -> None:
+        """Create the bucket when it does not exist."""
         try:
             self.client.head_bucket(Bucket=self.name)
-            return False
+            return
         except botocore.exceptions.ClientError as exc:
             if error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
                 raise self._refused(exc) from None
@@ -93,7 +94,7 @@ class UploadsBucket:
             self.client.create_bucket(**params)
         except botocore.exceptions.ClientError as exc:
             raise self._refused(exc) from None
-        return True
+        self.created = True
 
     def _refused(self, exc: botocore.exceptions.ClientError) -> UserError:
         return UserError(f"the S3 endpoint {self.endpoint} refused bucket {self.name!r}: {exc}",
@@ -113,7 +114,7 @@ class UploadsBucket:
         answer it: the object's own headers, 304 for a matching ETag, 404 for a missing key."""
         decoded = urllib.parse.unquote(key)
         if routing.unsafe("/" + key) or not decoded.startswith(f"{KEY_PREFIX}/"):
-            return not_found(head)
+            return plain_response(404, "Not Found", head)
         params: dict[str, Any] = {"Bucket": self.name, "Key": decoded}
         if request_headers.get("if-none-match"):
             params["IfNoneMatch"] = request_headers["if-none-match"]
@@ -124,13 +125,12 @@ class UploadsBucket:
             if code in ("304", "NotModified"):
                 return 304, [("ETag", params["IfNoneMatch"])], b""
             if code in ("404", "NoSuchKey", "NotFound"):
-                return not_found(head)
-            return 502, [("Content-Type", "text/plain")], f"uploads bucket: {code}\n".encode()
+                return plain_response(404, "Not Found", head)
+            return plain_response(502, f"uploads bucket: {code}", head)
         except botocore.exceptions.BotoCoreError as exc:
-            return 502, [("Content-Type", "text/plain")], f"uploads bucket: {exc}\n".encode()
+            return plain_response(502, f"uploads bucket: {exc}", head)
         headers = [(_HEADER_NAMES[field], str(answer[field])) for field in _PASSED_HEADERS if answer.get(field)]
         if answer.get("LastModified"):
             headers.append(("Last-Modified", email.utils.formatdate(answer["LastModified"].timestamp(), usegmt=True)))
         body = b"" if head else answer["Body"].read()
         return 200, headers, body
-
