@@ -10,8 +10,13 @@ which the api engine adapts for moto (wp_lambda.deploy.emulator; moto skips what
 from __future__ import annotations
 
 import json
+import os
+import pty
+import signal
+import subprocess
 import time
 from pathlib import Path
+from typing import IO
 
 import boto3
 import pytest
@@ -21,7 +26,7 @@ from deploy.conftest import (
     vpc_project,
     write_zip,
 )
-from helpers import run_wplambda
+from helpers import run_wplambda, wplambda_cmd
 
 from wp_lambda.deploy.plan import deploy_record_key, managed_bucket_name
 
@@ -155,6 +160,58 @@ def test_logs_prints_the_function_log_lines(vpc_site: Path) -> None:
     assert "PHP Warning: something odd" in filtered.stdout and "START" not in filtered.stdout
     bad = run_wplambda("logs", "--stack", "vpcblog", "--since", "ten minutes", cwd=vpc_site)
     assert bad.returncode == 2 and "--since 'ten minutes' is not a duration" in bad.stderr
+
+
+def test_logs_follow_prints_new_lines_until_interrupted(vpc_site: Path) -> None:
+    logs = boto3.client("logs")
+    function = json.loads(run_wplambda("outputs", "--json", "--stack", "vpcblog", cwd=vpc_site).stdout)["FunctionName"]
+    group = f"/aws/lambda/{function}"
+    if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
+        logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="follow")
+    logs.put_log_events(logGroupName=group, logStreamName="follow", logEvents=[
+        {"timestamp": int(time.time() * 1000), "message": "before following"}])
+    process = subprocess.Popen([*wplambda_cmd(), "logs", "--stack", "vpcblog", "--since", "5m", "--follow"],
+                               cwd=vpc_site, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    try:
+        seen = _read_until(process.stdout, "before following")
+        logs.put_log_events(logGroupName=group, logStreamName="follow", logEvents=[
+            {"timestamp": int(time.time() * 1000), "message": "while following"}])
+        seen += _read_until(process.stdout, "while following")
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err  # Ctrl-C is how --follow ends
+    lines = seen + rest.splitlines()
+    assert sum("before following" in line for line in lines) == 1  # polled again and again, printed once
+
+
+def _read_until(stream: IO[str], text: str) -> list[str]:
+    """Lines of ``stream`` up to the first that holds ``text`` (--follow polls every few seconds)."""
+    lines = []
+    for line in stream:
+        lines.append(line)
+        if text in line:
+            return lines
+    raise AssertionError(f"the stream ended before {text!r}: {lines}")
+
+
+def test_destroy_asks_for_the_stack_name_in_a_terminal(vpc_site: Path) -> None:
+    primary, secondary = pty.openpty()  # stdin is a terminal, so destroy asks instead of refusing
+    try:
+        process = subprocess.Popen([*wplambda_cmd(), "destroy", "--stack", "vpcblog"], cwd=vpc_site,
+                                   stdin=secondary, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        os.write(primary, b"vpcblag\n")
+        out, err = process.communicate(timeout=60)
+    finally:
+        os.close(primary)
+        os.close(secondary)
+    assert process.returncode == 2, err
+    assert "Type its name to confirm" in out + err
+    assert "'vpcblag' is not 'vpcblog': nothing was deleted" in err
+    cfn = boto3.client("cloudformation")
+    assert cfn.describe_stacks(StackName="vpcblog")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
 
 
 def test_destroy_without_confirmation_does_nothing_then_with_yes_reports_retained(vpc_site: Path) -> None:
