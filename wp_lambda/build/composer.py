@@ -16,6 +16,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from wp_lambda.build.report import Reporter
+from wp_lambda.build.tools import PinnedPhar
 from wp_lambda.build.tree import stat_signature
 from wp_lambda.config import Config
 from wp_lambda.errors import UserError
@@ -23,6 +25,9 @@ from wp_lambda.errors import UserError
 PACKAGE = "humanmade/s3-uploads"
 ENV_REPOSITORIES = "WPLAMBDA_COMPOSER_REPOSITORIES"
 ENV_COMPOSER = "WPLAMBDA_COMPOSER"
+COMPOSER = PinnedPhar("composer", "2.10.3", "https://getcomposer.org/download/2.10.3/composer.phar", "sha256",
+                      ".sha256sum", "WPLAMBDA_COMPOSER_URL",
+                      f"apt-get install composer, or set {ENV_COMPOSER} to a local composer.phar")
 
 
 def repositories(config: Config) -> list[Any]:
@@ -59,24 +64,28 @@ def fingerprint(config: Config) -> str:
     return json.dumps([config.build.s3_uploads_version, repos, local], sort_keys=True)
 
 
-def find_composer() -> list[str]:
-    """The Composer command: ``WPLAMBDA_COMPOSER`` (a composer.phar or binary), else PATH."""
+def find_composer(reporter: Reporter) -> list[str]:
+    """The Composer command: ``WPLAMBDA_COMPOSER`` (a composer.phar, a binary, or "pinned"), else
+    ``composer`` on PATH, else the pinned composer.phar, downloaded and verified once."""
     explicit = os.environ.get(ENV_COMPOSER)
+    if explicit == "pinned":
+        return list(COMPOSER.command(reporter))
     if explicit:
         path = Path(explicit)
         if not path.is_file():
-            raise UserError(f"{ENV_COMPOSER}={explicit} does not exist", "point it at composer.phar")
+            raise UserError(f"{ENV_COMPOSER}={explicit} does not exist",
+                            'point it at composer.phar, or set it to "pinned"')
         return [shutil.which("php") or "php", str(path)] if path.suffix == ".phar" else [str(path)]
     found = shutil.which("composer")
-    if found is None:
-        raise UserError("Composer is not installed; a deploy build needs it for S3 Uploads",
-                        f"apt-get install composer, or set {ENV_COMPOSER} to a composer.phar")
-    return [found]
+    if found:
+        return [found]
+    reporter.note(f"Composer is not on PATH: using the pinned composer.phar {COMPOSER.version}")
+    return list(COMPOSER.command(reporter))
 
 
-def install(config: Config, work: Path) -> tuple[Path, dict[str, Any]]:
+def install(config: Config, work: Path, reporter: Reporter) -> tuple[Path, dict[str, Any]]:
     """Install S3 Uploads into ``work``; return (the vendor dir, the manifest entry)."""
-    command = find_composer()
+    command = find_composer(reporter)
     work.mkdir(parents=True, exist_ok=True)
     manifest = {
         "name": "wplambda/site",

@@ -249,7 +249,7 @@ def _assemble(config: Config, plan: _Plan, root: Path, previous: dict[str, Any] 
                 inputs["s3_uploads"] = previous["inputs"]["s3_uploads"]  # type: ignore[index]
             else:
                 reporter.step("S3 Uploads: composer install humanmade/s3-uploads")
-                vendor, inputs["s3_uploads"] = composer.install(config, work / "composer")
+                vendor, inputs["s3_uploads"] = composer.install(config, work / "composer", reporter)
         else:
             inputs["s3_uploads"] = None
             reporter.note("serve build: S3 Uploads not installed; uploads stay on the local disk")

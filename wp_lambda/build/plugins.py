@@ -25,13 +25,14 @@ from typing import Any
 
 from wp_lambda.build import fetch
 from wp_lambda.build.report import Reporter
+from wp_lambda.build.tools import PinnedPhar
 from wp_lambda.build.tree import EXEC_MODE, FILE_MODE, stat_signature
 from wp_lambda.config import Config
 from wp_lambda.errors import UserError
 
 KINDS = {"plugin": "plugins", "theme": "themes"}
-WP_CLI_VERSION = "2.11.0"
-WP_CLI_URL = "https://github.com/wp-cli/wp-cli/releases/download/v{v}/wp-cli-{v}.phar"
+WP_CLI = PinnedPhar("wp-cli", "2.11.0", "https://github.com/wp-cli/wp-cli/releases/download/v2.11.0/wp-cli-2.11.0.phar",
+                    "sha512", ".sha512", "WPLAMBDA_WP_CLI_URL", "set build.wp_cli to a local wp-cli.phar")
 
 
 def mirror(config: Config) -> str:
@@ -134,23 +135,7 @@ def find_wp_cli(config: Config, reporter: Reporter) -> WpCli | None:
     setting = config.build.wp_cli
     php = shutil.which("php") or "php"
     if setting == "pinned":
-        url = WP_CLI_URL.format(v=WP_CLI_VERSION)
-        try:
-            published = fetch.fetch_bytes(url + ".sha512", what="wp-cli checksum").decode().split()[0]
-        except fetch.NotFound:
-            raise UserError(f"no published sha512 at {url}.sha512", "set build.wp_cli to a local wp-cli.phar") from None
-
-        def produce() -> bytes:
-            with reporter.transfer(f"downloading wp-cli {WP_CLI_VERSION}") as progress:
-                data = fetch.fetch_bytes(url, progress=progress, what="wp-cli")
-            actual = hashlib.sha512(data).hexdigest()
-            if actual != published:
-                raise UserError(f"wp-cli checksum mismatch: expected sha512 {published}, got {actual}",
-                                "retry, or set build.wp_cli to a verified local wp-cli.phar")
-            return data
-
-        path = fetch.cached(f"wp-cli/{WP_CLI_VERSION}-{published[:16]}/wp-cli.phar", produce)
-        return WpCli((php, str(path)), f"wp-cli {WP_CLI_VERSION} (pinned, sha512 verified)")
+        return WpCli(WP_CLI.command(reporter), f"wp-cli {WP_CLI.version} (pinned, sha512 verified)")
     if setting:
         path = Path(setting).expanduser()
         path = path if path.is_absolute() else config.root / path
