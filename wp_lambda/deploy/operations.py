@@ -87,6 +87,8 @@ def logs(aws: Aws, stack: str, *, since: dt.timedelta, pattern: str | None, foll
     group = f"/aws/lambda/{function_name(aws, stack)}"
     client = aws.client("logs")
     start = int((dt.datetime.now(dt.UTC) - since).timestamp() * 1000)
+    # Each poll starts at the newest timestamp seen, so events at that millisecond come back:
+    # their ids are remembered, and only theirs, so a follow running for hours stays small.
     seen: set[str] = set()
     while True:
         kwargs: dict[str, Any] = {"logGroupName": group, "startTime": start}
@@ -98,14 +100,15 @@ def logs(aws: Aws, stack: str, *, since: dt.timedelta, pattern: str | None, foll
             if error_code(exc) != "ResourceNotFoundException":
                 raise
             pages = []  # no invocation yet: Lambda creates the group on the first one
-        for page in pages:
-            for event in page.get("events", []):
-                if event["eventId"] in seen:
-                    continue
-                seen.add(event["eventId"])
-                start = max(start, int(event["timestamp"]))
-                yield LogLine(dt.datetime.fromtimestamp(event["timestamp"] / 1000, dt.UTC),
-                              event.get("logStreamName", ""), event["message"].rstrip("\n"))
+        events = [event for page in pages for event in page.get("events", [])]
+        for event in events:
+            if event["eventId"] in seen:
+                continue
+            yield LogLine(dt.datetime.fromtimestamp(event["timestamp"] / 1000, dt.UTC),
+                          event.get("logStreamName", ""), event["message"].rstrip("\n"))
+        if events:
+            start = max(start, max(int(event["timestamp"]) for event in events))
+            seen = {event["eventId"] for event in events if int(event["timestamp"]) == start}
         if not follow:
             return
         time.sleep(POLL_SECONDS)
