@@ -30,6 +30,12 @@ exit($code);
 """
 
 
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cached release is used without asking the server, so each test starts with none."""
+    monkeypatch.setenv("WPLAMBDA_CACHE_DIR", str(tmp_path / "cache"))
+
+
 def publish(root: Path, folder: str, name: str, data: bytes, checksum: str, suffix: str) -> str:
     """Put ``name`` and its checksum file under ``root/folder``; return the phar's path part."""
     (root / folder).mkdir(parents=True, exist_ok=True)
@@ -57,9 +63,14 @@ def test_pinned_composer_is_downloaded_verified_cached_and_used(
     assert any(f"downloading composer {COMPOSER.version}" in m for m in reporter.messages)
     cached = [p for p in cached_files("composer") if p.read_bytes() == DELEGATING_PHAR]
     assert len(cached) == 1
-    # Once cached, the tool is not downloaded again.
-    (root / path).write_bytes(b"changed on the server")
+    # Once cached, the tool is used without the network (offline rebuilds keep working)...
+    (root / path).unlink()
+    (root / f"{path}.sha256sum").unlink()
     assert find_composer(QuietReporter())[1] == str(cached[0])
+    # ...unless the cached copy no longer matches its checksum: then it is fetched again.
+    cached[0].write_bytes(b"<?php // damaged")
+    with pytest.raises(UserError, match=r"no published sha256"):
+        find_composer(QuietReporter())
 
 
 def test_a_checksum_mismatch_stops_and_caches_nothing(http_root: tuple[Path, str],
@@ -69,13 +80,12 @@ def test_a_checksum_mismatch_stops_and_caches_nothing(http_root: tuple[Path, str
     path = publish(root, "composer-bad", "composer.phar", b"<?php echo 'tampered';", wrong, ".sha256sum")
     monkeypatch.setenv("WPLAMBDA_COMPOSER", "pinned")
     monkeypatch.setenv("WPLAMBDA_COMPOSER_URL", f"{base}/{path}")
-    before = cached_files("composer")
     with pytest.raises(UserError) as caught:
         find_composer(QuietReporter())
     message = str(caught.value)
     assert "composer checksum mismatch" in message and wrong in message
     assert hashlib.sha256(b"<?php echo 'tampered';").hexdigest() in message
-    assert cached_files("composer") == before
+    assert cached_files("composer") == []
 
 
 def test_no_published_checksum_is_a_clear_error(http_root: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,5 +133,6 @@ def test_pinned_wp_cli_is_verified_with_sha512(tmp_path: Path, wp_source: Path, 
     (root / f"{path}.sha512").write_text(hashlib.sha256(data).hexdigest())
     for cached in cached_files("wp-cli"):
         cached.unlink()
+    assert cached_files("wp-cli") == []
     with pytest.raises(UserError, match="wp-cli checksum mismatch"):
         find_wp_cli(config, QuietReporter())

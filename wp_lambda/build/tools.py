@@ -40,6 +40,11 @@ class PinnedPhar:
         return (shutil.which("php") or "php", str(self.path(reporter)))
 
     def path(self, reporter: Reporter) -> Path:
+        """The verified phar: from the cache when this release is there (no network, so offline
+        builds keep working), else downloaded and checked against the published checksum."""
+        cached = self._cached()
+        if cached is not None:
+            return cached
         url = self.source
         try:
             published = fetch.fetch_bytes(url + self.checksum_suffix, what=f"{self.name} checksum").decode().split()
@@ -66,3 +71,12 @@ class PinnedPhar:
 
         filename = url.rstrip("/").rsplit("/", 1)[-1]
         return fetch.cached(f"{self.name}/{self.version}-{expected[:16]}/{filename}", produce)
+
+    def _cached(self) -> Path | None:
+        """A cached copy of this release whose content still matches the checksum in its directory
+        name (``<version>-<first 16 hex digits>``): a truncated or edited file is not used."""
+        for candidate in sorted((fetch.cache_dir() / self.name).glob(f"{self.version}-*/*")):
+            prefix = candidate.parent.name.rsplit("-", 1)[-1]
+            if candidate.is_file() and fetch.file_digest(candidate, self.algorithm).startswith(prefix):
+                return candidate
+        return None
