@@ -35,6 +35,7 @@ from wp_lambda.local.mariadb import MariaDB
 from wp_lambda.local.processes import ProcessGroup
 from wp_lambda.local.runtime_api import RuntimeAPI, local_layer, runtime_environment, start_runtime_process
 from wp_lambda.local.s3_uploads import UploadsBucket, check_endpoint, default_bucket
+from wp_lambda.runtime import static
 
 DB_NAME = "wordpress"
 DB_USER = "wordpress"
@@ -264,6 +265,8 @@ class LocalSite:
             "WPLAMBDA_LOCAL": "1",
             STATE_ENV: str(self.paths.root),
             "WORDPRESS_SALT": local["salt"],
+            static.VERSIONED_MAX_AGE_ENV: str(self.config.assets.versioned_max_age),
+            static.DEFAULT_MAX_AGE_ENV: str(self.config.assets.default_max_age),
             **self._database_env(local),
         })
         env.update(self.bucket.handler_env() if self.bucket else {"WPLAMBDA_UPLOADS_DIR": str(self.paths.uploads)})

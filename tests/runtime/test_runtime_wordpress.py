@@ -133,6 +133,18 @@ def test_static_file_from_the_tree_with_validators(client: Client, site: Site) -
     assert client.get("/wp-includes/css/dashicons.min.css").header("cache-control") == "public, max-age=3600"
 
 
+def test_static_caching_follows_the_configured_max_ages(site: Site) -> None:
+    """The template and serve pass [assets] max-ages; static files need no php-fpm, so none starts."""
+    configured = Runtime({**site.environ, "WPLAMBDA_VERSIONED_MAX_AGE": "86400", "WPLAMBDA_DEFAULT_MAX_AGE": "60"})
+    try:
+        client = Client(configured.handle)
+        versioned = client.get("/wp-includes/css/dashicons.min.css", query="ver=6.1.9")
+        assert versioned.header("cache-control") == "public, max-age=86400, immutable"
+        assert client.get("/wp-includes/css/dashicons.min.css").header("cache-control") == "public, max-age=60"
+    finally:
+        configured.stop()
+
+
 def test_directory_without_slash_redirects_and_head_has_no_body(client: Client) -> None:
     redirect = client.get("/wp-admin", query="a=1")
     assert redirect.status == 301 and redirect.header("location") == "/wp-admin/?a=1"

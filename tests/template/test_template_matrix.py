@@ -56,7 +56,8 @@ CASES = [
     Case("natinst-aurora-url-arm", "vpc-nat-instance", "aurora-serverless-v2", "function-url", "arm64",
          {"php": {"source": "dir", "dir": "php-bin"}}),
     Case("natinst-aurora-httpapi-x86", "vpc-nat-instance", "aurora-serverless-v2", "http-api", "x86_64",
-         {"network": {"nat_instance_type": "t3.nano"}}),
+         {"network": {"nat_instance_type": "t3.nano"},
+          "assets": {"versioned_max_age": 604800, "default_max_age": 300}}),
     Case("natinst-external-url-x86", "vpc-nat-instance", "external", "function-url", "x86_64",
          {"database": EXTERNAL_DB, "cron": {"schedule": "cron(0/10 * * * ? *)"}}),
 ]
@@ -164,6 +165,9 @@ def test_function_settings_follow_the_config(rendered: Rendered) -> None:
         assert provisioned is None
     env = fn["Environment"]["Variables"]
     assert env["S3_UPLOADS_REGION"] == {"Ref": "AWS::Region"}
+    assets = rendered.config.assets  # static files the function answers are cached like the bucket's
+    assert (env["WPLAMBDA_VERSIONED_MAX_AGE"], env["WPLAMBDA_DEFAULT_MAX_AGE"]) == (
+        str(assets.versioned_max_age), str(assets.default_max_age))
     assert "WORDPRESS_DB_=" in env["WPLAMBDA_SECRETS"]["Fn::Sub"]
     assert ("WPLAMBDA_SITE_HOST" in env) == bool(rendered.config.site.domains)
 

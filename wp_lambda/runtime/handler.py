@@ -55,6 +55,7 @@ class Runtime:
         self.php_ini = env.get("WPLAMBDA_PHP_INI", FpmSettings.php_ini)
         self.margin = float(env.get("WPLAMBDA_DEADLINE_MARGIN_MS", DEFAULT_MARGIN * 1000)) / 1000
         self.fpm = PhpFpm(FpmSettings.from_env(env), environ=env)
+        self.caching = static.Caching.from_env(env)
         self._secrets_loaded = False
         # `wplambda serve` logs each request as cold or warm; only it asks for the marker header.
         self._mark_init = env.get("WPLAMBDA_LOCAL") == "1"
@@ -113,7 +114,7 @@ class Runtime:
         if target.kind == "redirect":
             return Response(target.status, [("Location", target.location)])
         if target.kind == "static":
-            return static.serve(request, target.filename)
+            return static.serve(request, target.filename, self.caching)
         return self.php_request(request, target, cgi.site_host(request, self.environ), context,
                                 cgi.client_address(request, self.environ))
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 
 from wp_lambda.runtime.events import Request, Response
@@ -39,9 +41,26 @@ CONTENT_TYPES: dict[str, str] = {
     ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
     ".odt": "application/vnd.oasis.opendocument.text",
 }
-# Same defaults as the config's [assets] section: WordPress links versioned files with ?ver=.
-VERSIONED_MAX_AGE = 31536000
-DEFAULT_MAX_AGE = 3600
+# The config's [assets] max-ages reach the function in these (set by the template and by
+# `wplambda serve`), so a file the function answers is cached like its copy in the bucket.
+VERSIONED_MAX_AGE_ENV = "WPLAMBDA_VERSIONED_MAX_AGE"
+DEFAULT_MAX_AGE_ENV = "WPLAMBDA_DEFAULT_MAX_AGE"
+
+
+@dataclass(frozen=True)
+class Caching:
+    """Cache-Control max-ages: for files WordPress links with ``?ver=``, and for the rest."""
+
+    versioned: int = 31536000  # the [assets] defaults
+    default: int = 3600
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Caching:
+        def read(name: str, fallback: int) -> int:
+            value = env.get(name, "")
+            return int(value) if value.isdigit() else fallback
+
+        return cls(read(VERSIONED_MAX_AGE_ENV, cls.versioned), read(DEFAULT_MAX_AGE_ENV, cls.default))
 
 _etags: dict[tuple[str, int, int], str] = {}
 
@@ -71,7 +90,7 @@ def _not_modified(request: Request, etag: str, mtime: float) -> bool:
     return False
 
 
-def serve(request: Request, filename: str) -> Response:
+def serve(request: Request, filename: str, caching: Caching = Caching()) -> Response:
     """The file's response: 200 with validators, 304 when the client's copy is current."""
     if request.method not in ("GET", "HEAD"):
         return Response(405, [("Allow", "GET, HEAD"), ("Content-Type", "text/plain; charset=utf-8")],
@@ -81,7 +100,7 @@ def serve(request: Request, filename: str) -> Response:
         data = handle.read()
     etag = _etag(filename, stat, data)
     versioned = any(part.startswith("ver=") for part in request.query.split("&"))
-    max_age = VERSIONED_MAX_AGE if versioned else DEFAULT_MAX_AGE
+    max_age = caching.versioned if versioned else caching.default
     headers = [("Content-Type", CONTENT_TYPES[os.path.splitext(filename)[1].lower()]),
                ("Cache-Control", f"public, max-age={max_age}" + (", immutable" if versioned else "")),
                ("ETag", etag), ("Last-Modified", formatdate(stat.st_mtime, usegmt=True)),
