@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wp_lambda import assets_sync
 from wp_lambda.build.php import PhpSource, local_php_source
 from wp_lambda.build.report import Reporter
 from wp_lambda.config import Config
@@ -207,7 +208,7 @@ class LocalSite:
     def _uploads_origin(self) -> Origin:
         """The uploads bucket on the S3 endpoint (created when missing), else the local directory."""
         if self.options.s3_endpoint is None:
-            return Directory(self.paths.uploads, self.config.assets, strip="wp-content/uploads/")
+            return Directory(self.paths.uploads, self.config.assets, strip=assets_sync.UPLOADS_PREFIX)
         self.bucket = UploadsBucket.connect(self.config, self.options.s3_endpoint,
                                             self.options.s3_bucket or default_bucket(self.config),
                                             profile=self.options.profile)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote
 
+from wp_lambda.assets_sync import UPLOADS_PREFIX as UPLOADS_KEY_PREFIX
 from wp_lambda.assets_sync import cache_control, content_type
 from wp_lambda.config import Assets
 from wp_lambda.runtime import routing
@@ -31,7 +32,7 @@ log = logging.getLogger("wplambda.serve")
 
 # CloudFront behaviours of the deployed stack, in order: *.php always reaches the function.
 STATIC_PREFIXES = ("/wp-includes/", "/wp-content/", "/wp-admin/css/", "/wp-admin/js/", "/wp-admin/images/")
-UPLOADS_PREFIX = "/wp-content/uploads/"
+UPLOADS_PREFIX = "/" + UPLOADS_KEY_PREFIX  # the uploads bucket's keys, as URL paths
 
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 
