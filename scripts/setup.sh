@@ -9,10 +9,14 @@ PACKAGES=(
   mariadb-server mariadb-client              # the private database of serve, build and tests
   php-fpm php-cli php-mysql php-mbstring     # Debian's PHP: the local PHP source
   php-xml php-curl php-zip php-intl php-gd
+  php-imagick                                # the other image library doctor and the build look for
   wordpress                                  # a local WordPress tree: offline builds and tests
+  wordpress-theme-twentytwentythree          # only Recommended by wordpress: without it every page is blank
+  wordpress-l10n                             # only Recommended too: the languages/ tree the build ships
   composer                                   # installs S3 Uploads
   nginx-light wrk                            # benchmark baseline and load generator
   chromium                                   # the browser tests (Playwright drives it)
+  libatomic1                                 # Playwright's bundled node needs libatomic.so.1
   zip unzip curl ca-certificates
 )
 
@@ -23,11 +27,13 @@ done
 if ((${#missing[@]})); then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  echo "setup: installing ${missing[*]}"
+  echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
   $SUDO apt-get update -qq
   # policy-rc.d-free: the packages' own services are never used (wplambda runs its own), so
   # don't let a failing service start abort the install.
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "setup: all ${#PACKAGES[@]} Debian packages present"
 fi
 
 PYTHON="${PYTHON:-python3}"
@@ -37,6 +43,7 @@ fi
 stamp=.venv/.wplambda-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  echo "setup: installing the kit and its dev tools into .venv (pip)"
   .venv/bin/python -m pip install -q -e '.[dev]'
   touch "$stamp"
 fi
