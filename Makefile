@@ -6,13 +6,21 @@ PY := $(VENV)/bin/python
 WPLAMBDA := $(VENV)/bin/wplambda
 DEMO_DIR ?= demo
 
-.PHONY: setup demo test lint bench clean template
+.PHONY: setup demo test lint bench clean template doctor fresh-check
 
 setup:
 	@scripts/setup.sh
 
 demo: setup
 	@scripts/demo.sh "$(DEMO_DIR)"
+
+doctor: setup
+	@$(WPLAMBDA) doctor
+
+# `make test` from a clean clone of the committed tree in a pristine Debian 12 root (needs root and
+# many minutes; not part of CI). Prints pytest's pass line and the wall time.
+fresh-check:
+	@scripts/fresh-check.sh
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

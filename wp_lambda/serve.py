@@ -200,6 +200,8 @@ class LocalSite:
                 info.admin_user = self.options.admin_user
                 info.admin_password = self.options.admin_password or secrets.token_urlsafe(12)
                 self.install(info.admin_user, info.admin_password)
+            if self.installed():
+                self.check_home_page()
             return info
         except BaseException:
             self.stop()
@@ -323,6 +325,22 @@ class LocalSite:
             page = response.read().decode(errors="replace")
         if not self.installed():
             raise UserError(f"WordPress installation failed: {page[-500:]}", f"see {self.paths.logs}")
+
+    def check_home_page(self) -> None:
+        """The first home page through the handler must have a body: WordPress without a usable
+        theme (or with a fatal error it was told not to display) answers 200 with nothing."""
+        connection = http.client.HTTPConnection(self.options.host, self.options.port, timeout=60)
+        try:
+            connection.request("GET", "/")
+            response = connection.getresponse()
+            body = response.read()
+        finally:
+            connection.close()
+        if response.status < 300 and not body.strip():
+            raise UserError(f"the home page answered {response.status} with an empty body: the site would render "
+                            "blank (no usable theme, or a PHP error)",
+                            f"read the PHP error log in {self.paths.logs / 'handler.log'}, then check the themes "
+                            "with `wplambda doctor`")
 
     def stop(self) -> None:
         """Stop the gateway, every handler process (and its php-fpm), the emulator and the private MariaDB."""

@@ -13,11 +13,12 @@ import os
 import re
 import tarfile
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wp_lambda.build import fetch
+from wp_lambda.build import fetch, themes
 from wp_lambda.build.report import Reporter
 from wp_lambda.build.tree import content_digest, copy_tree, stat_signature
 from wp_lambda.config import Config
@@ -161,11 +162,16 @@ def _extract(archive: Path, sha256: str) -> Path:
     raise UserError(f"{archive} holds no WordPress tree (no wp-settings.php)", "use an official WordPress archive")
 
 
-def prepare(source: CoreSource, reporter: Reporter) -> tuple[Path, dict[str, Any]]:
-    """The WordPress root to copy from and the manifest entry describing it."""
+def prepare(source: CoreSource, reporter: Reporter, pinned_themes: Iterable[str] = ()) -> tuple[Path, dict[str, Any]]:
+    """The WordPress root to copy from and the manifest entry describing it.
+
+    The theme check comes before anything reads the whole tree, so a tree whose themes are
+    only dangling links fails with the theme folder named rather than with one of its links.
+    """
     entry: dict[str, Any] = {"kind": source.kind}
     if source.kind == "dir":
         root = Path(source.location)
+        entry["themes"] = themes.require_theme(root, pinned_themes)
         entry["sha256"], entry["files"], entry["bytes"] = content_digest(root, skip=_dropped)
     else:
         if source.kind == "archive":
@@ -181,7 +187,9 @@ def prepare(source: CoreSource, reporter: Reporter) -> tuple[Path, dict[str, Any
         sha256 = fetch.file_digest(archive)
         entry.update(sha1=sha1, sha256=sha256)
         root = _extract(archive, sha256)
+        entry["themes"] = themes.require_theme(root, pinned_themes)
     entry["version"] = read_version(root)
+    entry["translations"] = themes.translation_count(root)
     return root, entry
 
 

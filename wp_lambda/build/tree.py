@@ -38,14 +38,32 @@ def mode_for(st_mode: int) -> int:
     return EXEC_MODE if st_mode & 0o111 else FILE_MODE
 
 
+def unreadable(path: Path, exc: OSError) -> UserError:
+    """The user's error for a source file that cannot be read: a dangling link names its target.
+
+    Any such file stops the build rather than being skipped: core and plugins include their
+    files by name, so a site built without one fails at request time, far from the cause.
+    """
+    if path.is_symlink() and not path.exists():
+        return UserError(f"{path} is a dangling symlink to {os.readlink(path)}",
+                         "restore its target, or remove the link from the source tree")
+    return UserError(f"cannot read {path}: {exc.strerror or exc}",
+                     "fix its permissions (the build must read every file of the tree), or remove it")
+
+
 def copy_file(src: Path, dest: Path, *, mode: int | None = None) -> None:
     """Copy content only (symlinks dereferenced), with a normalised mode."""
     try:
         st = src.stat()
-    except FileNotFoundError:
-        raise UserError(f"{src} is a broken symlink", "fix or remove the link in the source tree") from None
+    except OSError as exc:
+        raise unreadable(src, exc) from None
     dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dest)
+    try:
+        shutil.copyfile(src, dest)
+    except PermissionError as exc:
+        if exc.filename == str(src):
+            raise unreadable(src, exc) from None
+        raise
     os.chmod(dest, mode if mode is not None else mode_for(st.st_mode))
 
 
@@ -92,10 +110,13 @@ def content_digest(root: Path, *, skip: Callable[[str], bool] = lambda rel: Fals
         if skip(rel):
             continue
         file_hash = hashlib.sha256()
-        with path.open("rb") as fh:
-            while chunk := fh.read(1 << 20):
-                file_hash.update(chunk)
-                size += len(chunk)
+        try:
+            with path.open("rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    file_hash.update(chunk)
+                    size += len(chunk)
+        except OSError as exc:
+            raise unreadable(path, exc) from None
         digest.update(f"{rel}\0{mode_for(path.stat().st_mode):o}\0{file_hash.hexdigest()}\n".encode())
         count += 1
     return digest.hexdigest(), count, size

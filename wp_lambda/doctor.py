@@ -1,0 +1,209 @@
+"""``wplambda doctor``: every prerequisite a user can be missing, one line each, with its fix.
+
+A new machine fails in ways a developer's never does (a package that was only Recommended, a
+tool in a venv that is not on PATH), so every check looks the thing up the way the kit itself
+will at run time, and names the Debian package or setting that supplies it. Nothing here
+changes the machine, and nothing reaches the network unless ``aws`` is asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from wp_lambda import config as config_mod
+from wp_lambda.build import core, themes
+from wp_lambda.errors import UserError
+
+MIN_PHP = (8, 2)
+# What WordPress uses, and the Debian package that brings each one ("common" ones ship with php-cli).
+EXTENSIONS: dict[str, str] = {
+    "mysqli": "php{v}-mysql", "curl": "php{v}-curl", "dom": "php{v}-xml", "exif": "php{v}-common",
+    "fileinfo": "php{v}-common", "intl": "php{v}-intl", "mbstring": "php{v}-mbstring",
+    "openssl": "php{v}-cli", "xml": "php{v}-xml", "zip": "php{v}-zip",
+}
+IMAGE_EXTENSIONS = {"gd": "php{v}-gd", "imagick": "php{v}-imagick"}
+SBIN = ("/usr/sbin", "/usr/local/sbin")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the report. ``required`` checks that fail make doctor exit 1."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    required: bool = True
+
+    @property
+    def status(self) -> str:
+        if self.ok:
+            return "ok"
+        return "missing" if self.required else "warning"
+
+
+@dataclass(frozen=True)
+class Report:
+    checks: list[Check]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok or not c.required for c in self.checks)
+
+    def as_json(self) -> dict[str, object]:
+        return {"ok": self.ok, "checks": [{**asdict(c), "status": c.status} for c in self.checks]}
+
+
+class _Finder:
+    """Tools on PATH, plus the sbin folders a user's PATH often lacks and this interpreter's own
+    bin folder (where pip put sam and cfn-lint)."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = os.environ.get("PATH", "") if path is None else path
+
+    def which(self, *names: str, sbin: bool = False, venv: bool = False) -> str | None:
+        dirs = self.path.split(os.pathsep)
+        if sbin:
+            dirs += [d for d in SBIN if d not in dirs]
+        if venv:  # the kit's own environment first: a shim on PATH may name a tool it lacks
+            dirs.insert(0, str(Path(sys.executable).parent))
+        search = os.pathsep.join(dirs)
+        return next((found for name in names if (found := shutil.which(name, path=search))), None)
+
+
+def _run(argv: list[str]) -> str | None:
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    except OSError:
+        return None
+    return result.stdout if result.returncode == 0 else None
+
+
+def _php_checks(finder: _Finder) -> tuple[list[Check], str | None]:
+    php = finder.which("php")
+    if php is None:
+        return [Check("php", False, "no php on PATH", "apt-get install php-cli (or run `make setup`)")], None
+    version = (_run([php, "-r", "echo PHP_VERSION;"]) or "").strip()
+    match = re.match(r"(\d+)\.(\d+)", version)
+    if not match:
+        return [Check("php", False, f"{php} does not report its version", "reinstall php-cli")], None
+    short = f"{match[1]}.{match[2]}"
+    checks = [Check("php", (int(match[1]), int(match[2])) >= MIN_PHP, f"{php} is PHP {version}",
+                    f"WordPress on this kit needs PHP {MIN_PHP[0]}.{MIN_PHP[1]}+: apt-get install php-cli")]
+    loaded = {line.strip().lower() for line in (_run([php, "-m"]) or "").splitlines()}
+    for name, package in EXTENSIONS.items():
+        checks.append(Check(f"php extension {name}", name in loaded,
+                            "loaded" if name in loaded else "not loaded", f"apt-get install {package.format(v=short)}"))
+    images = sorted(IMAGE_EXTENSIONS.keys() & loaded)
+    checks.append(Check("php extension gd or imagick", bool(images),
+                        ", ".join(images) if images else "neither is loaded: no thumbnails, no image editing",
+                        "apt-get install " + " or ".join(p.format(v=short) for p in IMAGE_EXTENSIONS.values())))
+    return checks, short
+
+
+def _tool_checks(finder: _Finder, php_version: str | None, config: config_mod.Config | None) -> list[Check]:
+    fpm_names = ([f"php-fpm{php_version}"] if php_version else []) + ["php-fpm"]
+    fpm = finder.which(*fpm_names, sbin=True)
+    mariadb = finder.which("mariadbd", "mysqld", sbin=True)
+    install_db = finder.which("mariadb-install-db", "mysql_install_db", sbin=True)
+    composer = finder.which("composer")
+    checks = [
+        Check("php-fpm", fpm is not None, fpm or "not found", "apt-get install php-fpm"),
+        Check("mariadb", mariadb is not None and install_db is not None,
+              mariadb or "mariadbd not found", "apt-get install mariadb-server"),
+        Check("composer", composer is not None or bool(os.environ.get("WPLAMBDA_COMPOSER")),
+              composer or os.environ.get("WPLAMBDA_COMPOSER") or "not on PATH",
+              "apt-get install composer, or let the build download the pinned composer.phar (needs the network)",
+              required=False),
+        Check("cfn-lint", (lint := finder.which("cfn-lint", venv=True)) is not None, lint or "not found",
+              "pip install cfn-lint (or run `make setup`)"),
+        Check("sam", (sam := finder.which("sam", venv=True)) is not None, sam or "not found",
+              "pip install aws-sam-cli (or run `make setup`)"),
+    ]
+    if config is not None and config.build.wp_cli:
+        wp_cli = config.build.wp_cli
+        if wp_cli == "pinned":
+            checks.append(Check("wp-cli", True, "pinned release (downloaded and verified by the build)"))
+        else:
+            path = Path(wp_cli).expanduser()
+            path = path if path.is_absolute() else config.root / path
+            checks.append(Check("wp-cli", path.is_file(), str(path) if path.is_file() else f"{path} does not exist",
+                                "fix build.wp_cli in wplambda.toml (a wp-cli.phar path, or \"pinned\")"))
+    return checks
+
+
+def _wordpress_checks(config: config_mod.Config) -> list[Check]:
+    try:
+        source = core.resolve(config)
+    except UserError as exc:
+        return [Check("wordpress source", False, exc.message, exc.hint or "")]
+    if source.kind != "dir":
+        return [Check("wordpress source", True, f"{source.kind}: {source.location} (its default themes ship with it)")]
+    root = Path(source.location)
+    checks = [Check("wordpress source", True, f"{root} (WordPress {source.version or 'unknown version'})")]
+    scan = themes.scan(root)
+    pinned = sorted(config.themes)
+    usable = scan.usable + [f"{name} (pinned)" for name in pinned]
+    detail = ", ".join(usable) if usable else "; ".join(scan.problems) or f"{scan.folder} is empty"
+    checks.append(Check("wordpress themes", bool(usable), detail,
+                        "install Debian's wordpress-theme-twentytwentythree, or pin one under [themes]"))
+    count = themes.translation_count(root)
+    checks.append(Check("wordpress translations", count > 0, f"{count} catalogues" if count else "none: English only",
+                        "apt-get install wordpress-l10n", required=False))
+    return checks
+
+
+def _bref_check(config: config_mod.Config) -> list[Check]:
+    if config.php.source != "bref":
+        return [Check("php layer", True, f"php.source = {config.php.source!r}: the build ships these binaries")]
+    arn = config.php_layer_arn
+    return [Check("bref layer", arn is not None, arn or f"none for {config.aws.region}/{config.aws.architecture}",
+                  "set aws.region to a region Bref publishes to, or php.layer_arn")]
+
+
+def _aws_checks(config: config_mod.Config | None, profile: str | None) -> list[Check]:
+    from wp_lambda import aws
+
+    if config is None:
+        return [Check("aws credentials", False, "no wplambda.toml here, so no region to check against",
+                      "run doctor --aws inside a project (or with --project DIR)")]
+    try:
+        connection = aws.connect(config, profile=profile)
+        account = connection.account_id()
+    except UserError as exc:
+        return [Check("aws credentials", False, exc.message, exc.hint or "")]
+    return [Check("aws credentials", True, f"account {account}" + (f" (profile {connection.profile})"
+                                                                    if connection.profile else "")),
+            Check("aws region", True, connection.region)]
+
+
+def run(project: Path, *, aws: bool = False, profile: str | None = None, path: str | None = None) -> Report:
+    """Every check; project checks only when ``project`` holds a wplambda.toml."""
+    finder = _Finder(path)
+    checks, php_version = _php_checks(finder)
+    config: config_mod.Config | None = None
+    config_checks: list[Check] = []
+    if (project / config_mod.CONFIG_FILE).is_file():
+        try:
+            config = config_mod.load(project)
+            config_checks.append(Check("wplambda.toml", True, str(project / config_mod.CONFIG_FILE)))
+        except UserError as exc:
+            config_checks.append(Check("wplambda.toml", False, exc.message, exc.hint or "fix the file"))
+    else:
+        config_checks.append(Check("wplambda.toml", True, f"no project in {project}: project checks skipped"))
+    checks += _tool_checks(finder, php_version, config)
+    checks += config_checks
+    sections: list[Callable[[config_mod.Config], list[Check]]] = [_wordpress_checks, _bref_check]
+    if config is not None:
+        for section in sections:
+            checks += section(config)
+    if aws:
+        checks += _aws_checks(config, profile)
+    return Report(checks)
