@@ -10,6 +10,7 @@ from typing import Annotated
 
 import tomlkit
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from wp_lambda import bref_layers
@@ -31,14 +32,14 @@ class ConsoleReporter:
 
     def step(self, message: str) -> None:
         if not self.quiet:
-            out.print(f"[cyan]•[/] {message}", highlight=False)
+            out.print(f"[cyan]•[/] {escape(message)}", highlight=False)
 
     def note(self, message: str) -> None:
         if not self.quiet:
-            out.print(f"  {message}", highlight=False)
+            out.print(f"  {escape(message)}", highlight=False)
 
     def warn(self, message: str) -> None:
-        err.print(f"[yellow]warning:[/] {message}", highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
 
     @contextlib.contextmanager
     def transfer(self, label: str) -> Iterator[ProgressFn]:
