@@ -1,80 +1,214 @@
-"""Pinned Bref PHP-FPM layer versions, per PHP version, architecture and region.
+"""Bref's published PHP layers, per PHP version, architecture and region, read from Bref's own lists.
 
 The function runs on AWS's python3.13 runtime; with ``php.source = "bref"`` its PHP binaries
-(``/opt/bin/php-fpm``, ``/opt/bin/php`` and the extensions) come from Bref's published FPM
-layer. Layer versions differ by region and move with every Bref release, so they are pinned
-here: a deploy is reproducible and an upgrade is a reviewed change to this table. Layers live in
-Bref's AWS account and can only be attached in the region they were published in.
+(``/opt/bin/php-fpm``, ``/opt/bin/php`` and the extensions) come from Bref's published layer. Layer
+versions differ by region and move with every Bref release, so they are pinned: a deploy is
+reproducible and an upgrade is a reviewed change. The pin is not a hand-written table (one was
+wrong: Bref v2 names in the wrong account) but Bref's ``layers.json`` files themselves, packaged in
+``wp_lambda/data/bref/`` and refreshed with ``scripts/refresh_bref_layers.py``; ``metadata.json``
+beside them says which Bref release, commit and date they are.
 
-This is plain data plus lookups so other commands (and people) can print the ARN a config
-resolves to; ``php.layer_arn`` in ``wplambda.toml`` overrides the table. The version numbers are
-a snapshot that could not be checked against AWS from the machine this was written on: review
-them (``wplambda layers``) before relying on them.
+Bref v3 ships one layer per PHP version (``php-84``; ``arm-php-84`` for arm64) in account
+873528684822, built for Amazon Linux 2023 like the python3.13 runtime. GD, Imagick and the other
+extra extensions are separate layers (``gd-php-84``) in account 403367587399, x86_64 only. A layer
+can only be attached in the region it was published in. ``php.layer_arn`` in ``wplambda.toml``
+overrides the base layer; callers check it before asking here.
 """
 
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
 from wp_lambda.errors import UserError
 
-BREF_ACCOUNT = "534081306603"
+ARCHITECTURES = ("x86_64", "arm64")
+_BASE_FILE, _EXTRA_FILE = "layers.json", "extra-php-extensions-layers.json"
+_BASE_NAME = re.compile(r"^(arm-)?php-(\d)(\d+)$")
 
-# Bref v2 FPM layers; the arm64 builds carry an ``arm-`` prefix. Snapshot of the published
-# versions; Bref publishes every region in the same release, so most regions share a number.
-_COMMON_REGIONS = (
-    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1",
-    "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1", "eu-south-1",
-    "ap-south-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
-    "ap-southeast-1", "ap-southeast-2", "af-south-1", "me-south-1",
-)
-_RELEASE: dict[str, int] = {
-    "php-82-fpm": 72, "php-83-fpm": 72, "php-84-fpm": 36,
-    "arm-php-82-fpm": 72, "arm-php-83-fpm": 72, "arm-php-84-fpm": 36,
-}
-LAYER_VERSIONS: dict[str, dict[str, int]] = {
-    layer: dict.fromkeys(_COMMON_REGIONS, version) for layer, version in _RELEASE.items()
-}
+
+def _read(name: str) -> Any:
+    """One packaged data file; through importlib.resources so it works from a wheel or a zip too."""
+    return json.loads(resources.files("wp_lambda").joinpath("data", "bref", name).read_text())
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the packaged lists come from, for ``wplambda layers`` and for people reviewing a pin."""
+
+    release: str
+    base_commit: str | None
+    base_date: str | None
+    extensions_tag: str | None
+    extensions_commit: str | None
+    extensions_date: str | None
+
+    def describe(self) -> str:
+        """One line: the release, and each list's commit and date where they are known."""
+        def one(repo: str, tag: str | None, commit: str | None, date: str | None) -> str:
+            where = f"{repo} {tag}" + (f" ({commit[:12]}" if commit else " (commit unknown")
+            return where + (f", {date})" if date else ", date not recorded)")
+        return (f"Bref {self.release}: runtime layers from "
+                + one("brefphp/bref", self.release, self.base_commit, self.base_date)
+                + "; extra extensions from "
+                + one("brefphp/extra-php-extensions", self.extensions_tag, self.extensions_commit,
+                      self.extensions_date))
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"release": self.release, "bref_commit": self.base_commit, "bref_date": self.base_date,
+                "extensions_tag": self.extensions_tag, "extensions_commit": self.extensions_commit,
+                "extensions_date": self.extensions_date}
+
+
+@cache
+def _metadata() -> dict[str, Any]:
+    return _read("metadata.json")
+
+
+@cache
+def base_layers() -> dict[str, dict[str, int]]:
+    """Bref's runtime layers: ``{"php-84": {"eu-west-1": 21, ...}, "arm-php-84": {...}}``."""
+    return _read(_BASE_FILE)
+
+
+@cache
+def extension_layers() -> dict[str, dict[str, int]]:
+    """Bref's extra-extension layers: ``{"gd-php-84": {"eu-west-1": 8, ...}, ...}``."""
+    return _read(_EXTRA_FILE)
+
+
+def source() -> Source:
+    """The Bref release and the commits and dates the packaged lists were taken at."""
+    meta = _metadata()
+    base, extra = meta["files"][_BASE_FILE], meta["files"][_EXTRA_FILE]
+    return Source(meta["bref_release"], base.get("commit"), base.get("date"), extra.get("tag"),
+                  extra.get("commit"), extra.get("date"))
+
+
+def base_account() -> str:
+    """The AWS account Bref publishes its runtime layers from (873528684822 for v3)."""
+    return str(_metadata()["files"][_BASE_FILE]["account"])
+
+
+def extensions_account() -> str:
+    """The AWS account of Bref's extra-extension layers (403367587399)."""
+    return str(_metadata()["files"][_EXTRA_FILE]["account"])
+
+
+def php_versions() -> tuple[str, ...]:
+    """The PHP versions Bref publishes a runtime layer for ("8.2" ... "8.5"), oldest first."""
+    versions = set()
+    for name in base_layers():
+        match = _BASE_NAME.match(name)
+        if match:
+            versions.add((int(match.group(2)), int(match.group(3))))
+    return tuple(f"{major}.{minor}" for major, minor in sorted(versions))
+
+
+def regions() -> tuple[str, ...]:
+    """Every region Bref publishes a runtime layer to, sorted (for error messages and the table)."""
+    return tuple(sorted({region for table in base_layers().values() for region in table}))
+
+
+def _suffix(php_version: str) -> str:
+    """``8.4`` -> ``84``, the version as Bref writes it in layer names."""
+    return php_version.replace(".", "")
 
 
 def layer_name(php_version: str, architecture: str) -> str:
-    """Bref's layer name, e.g. ``php-82-fpm`` or ``arm-php-83-fpm``."""
+    """Bref's runtime layer name, e.g. ``php-84`` or ``arm-php-84``."""
     prefix = "arm-" if architecture == "arm64" else ""
-    return f"{prefix}php-{php_version.replace('.', '')}-fpm"
+    return f"{prefix}php-{_suffix(php_version)}"
+
+
+def _arn(region: str, account: str, name: str, version: int) -> str:
+    return f"arn:aws:lambda:{region}:{account}:layer:{name}:{version}"
 
 
 def layer_arn(region: str, php_version: str, architecture: str) -> str | None:
-    """The pinned layer ARN, or None when Bref publishes no such layer in ``region``."""
+    """The pinned runtime layer ARN, or None when Bref publishes no such layer in ``region``
+    (config validation turns that into a problem of its own; :func:`require_layer_arn` raises)."""
     name = layer_name(php_version, architecture)
-    version = LAYER_VERSIONS.get(name, {}).get(region)
-    if version is None:
-        return None
-    return f"arn:aws:lambda:{region}:{BREF_ACCOUNT}:layer:{name}:{version}"
-
-
-def regions() -> list[str]:
-    """Regions that have every pinned layer (for error messages)."""
-    return sorted(set.intersection(*(set(table) for table in LAYER_VERSIONS.values())))
+    version = base_layers().get(name, {}).get(region)
+    return None if version is None else _arn(region, base_account(), name, version)
 
 
 def require_layer_arn(region: str, php_version: str, architecture: str) -> str:
-    """Like :func:`layer_arn`, but a missing layer is the user's to fix, with the fix named."""
+    """The pinned runtime layer ARN; anything Bref does not publish is the user's to fix, so a
+    :class:`UserError` (exit 2) names what Bref does publish."""
+    _check_architecture(architecture)
+    if php_version not in php_versions():
+        raise UserError(f"Bref {source().release} publishes no PHP {php_version} layer "
+                        f"(it publishes PHP {', '.join(php_versions())})",
+                        "set php.version in wplambda.toml to one of those")
     arn = layer_arn(region, php_version, architecture)
     if arn is None:
-        raise UserError(f"no pinned Bref layer for PHP {php_version} on {architecture} in {region} "
-                        f"(pinned regions: {', '.join(regions())})",
-                        "set php.layer_arn in wplambda.toml to the Bref layer ARN you want")
+        published = sorted(base_layers().get(layer_name(php_version, architecture), {}))
+        raise UserError(f"Bref publishes no PHP {php_version} layer for {architecture} in {region}; "
+                        f"it publishes to: {', '.join(published or regions())}",
+                        "use one of those regions (aws.region), or set php.layer_arn in wplambda.toml "
+                        "to a PHP layer published in your region")
     return arn
+
+
+def _check_architecture(architecture: str) -> None:
+    if architecture not in ARCHITECTURES:
+        raise UserError(f"unknown architecture {architecture!r}", f"use one of {', '.join(ARCHITECTURES)}")
+
+
+def extension_names(php_version: str) -> tuple[str, ...]:
+    """The extra extensions Bref publishes for ``php_version`` (``gd``, ``imagick``, ...)."""
+    suffix = f"-php-{_suffix(php_version)}"
+    return tuple(sorted(name.removesuffix(suffix) for name in extension_layers() if name.endswith(suffix)))
+
+
+def extension_layer_arn(extension: str, region: str, php_version: str, architecture: str) -> str:
+    """The pinned ARN of Bref's ``extension`` layer (``gd``, ``imagick``...) for this PHP and region.
+
+    Bref builds its extra extensions for x86_64 only: on arm64 the extension would be missing at
+    run time, so that is refused here, before a deploy, with the way out named.
+    """
+    _check_architecture(architecture)
+    if architecture == "arm64":
+        raise UserError(f"Bref publishes no arm64 extra-extension layers, so there is no {extension} layer "
+                        "for arm64 (brefphp/extra-php-extensions is built for x86_64 only)",
+                        "set aws.architecture = \"x86_64\" in wplambda.toml to use the "
+                        f"{extension} layer, or do without {extension}")
+    name = f"{extension}-php-{_suffix(php_version)}"
+    table = extension_layers().get(name)
+    if table is None:
+        available = extension_names(php_version)
+        raise UserError(f"Bref {source().release} publishes no {extension} layer for PHP {php_version}"
+                        + (f" (it has: {', '.join(available)})" if available else ""),
+                        "pick a published extension, or another php.version")
+    version = table.get(region)
+    if version is None:
+        raise UserError(f"Bref publishes no {name} layer in {region}; it publishes to: {', '.join(sorted(table))}",
+                        "use one of those regions (aws.region)")
+    return _arn(region, extensions_account(), name, version)
+
+
+def _php_of(name: str) -> str:
+    """``arm-php-84`` -> ``8.4``."""
+    match = _BASE_NAME.match(name)
+    assert match, name
+    return f"{match.group(2)}.{match.group(3)}"
 
 
 def table() -> list[tuple[str, str, str, str]]:
     """Every pinned (php version, architecture, region, ARN), for `wplambda layers`."""
     rows = []
-    for name, versions in sorted(LAYER_VERSIONS.items()):
+    for name, versions in base_layers().items():
+        if not _BASE_NAME.match(name):
+            continue
         arch = "arm64" if name.startswith("arm-") else "x86_64"
-        php = name.removeprefix("arm-").split("-")[1]
-        php_version = f"{php[0]}.{php[1:]}"
-        rows.extend((php_version, arch, region, f"arn:aws:lambda:{region}:{BREF_ACCOUNT}:layer:{name}:{version}")
-                    for region, version in sorted(versions.items()))
-    return rows
+        rows.extend((_php_of(name), arch, region, _arn(region, base_account(), name, version))
+                    for region, version in versions.items())
+    return sorted(rows, key=lambda row: (tuple(int(p) for p in row[0].split(".")), row[1] != "x86_64", row[2]))
 
 
 # What Bref's PHP layers load by default (its documented list); intl is installed but must be
@@ -88,6 +222,6 @@ EXTENSIONS = (
 )
 EXTENSION_FIXES = {
     "intl": "add `extension = \"intl\"` under [php.ini] in wplambda.toml (Bref ships it disabled)",
-    "gd": "add Bref's extra-php-extensions gd layer (or imagick) to the function",
-    "imagick": "add Bref's extra-php-extensions imagick layer to the function",
+    "gd": "add Bref's extra-php-extensions gd layer (gd-php-8X, x86_64 only) or imagick to the function",
+    "imagick": "add Bref's extra-php-extensions imagick layer (imagick-php-8X, x86_64 only) to the function",
 }

@@ -28,7 +28,9 @@ NETWORK_MODES = ("public", "vpc-nat-gateway", "vpc-nat-instance")
 DATABASE_MODES = ("aurora-serverless-v2", "external")
 FRONT_DOORS = ("http-api", "function-url")
 ARCHITECTURES = ("x86_64", "arm64")
-PHP_VERSIONS = ("8.2", "8.3", "8.4")
+# Exactly what Bref publishes a runtime layer for, read from its packaged layers.json (8.2 ... 8.5 in
+# Bref 3.0.9): a version Bref has no layer for could not be deployed with the default php.source.
+PHP_VERSIONS = bref_layers.php_versions()
 PHP_SOURCES = ("bref", "dir")
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
                       2557, 2922, 3288, 3653)
@@ -375,9 +377,10 @@ def _cross_checks(c: Config, text: str) -> list[Problem]:
     if c.database.min_acu and c.database.min_acu * 2 != int(c.database.min_acu * 2):
         add("database", "min_acu", "capacity comes in steps of 0.5 ACU")
     if c.php.source == "bref" and not c.php.layer_arn and c.php_layer_arn is None:
+        published = bref_layers.base_layers().get(bref_layers.layer_name(c.php.version, c.aws.architecture), {})
         add("aws", "region", f"Bref publishes no PHP {c.php.version} layer for {c.aws.architecture} in "
-            f"{c.aws.region} (pinned regions: {', '.join(bref_layers.regions())}); set php.layer_arn "
-            "to a layer in that region, or php.source = \"dir\"")
+            f"{c.aws.region}; it publishes to: {', '.join(sorted(published) or bref_layers.regions())}; "
+            "use one of those regions, set php.layer_arn to a layer in that region, or php.source = \"dir\"")
     if c.php.source == "bref" and c.php.layer_arn and f":lambda:{c.aws.region}:" not in c.php.layer_arn:
         add("php", "layer_arn", f"the layer is not in {c.aws.region}; Lambda only attaches layers from "
             "the function's own region")

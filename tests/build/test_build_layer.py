@@ -58,8 +58,8 @@ def test_build_refuses_php_without_mysqli(tmp_path: Path, wp_source: Path) -> No
 
 def test_bref_table_lookup_and_command() -> None:
     arn = bref_layers.require_layer_arn("eu-west-1", "8.2", "x86_64")
-    version = bref_layers.LAYER_VERSIONS["php-82-fpm"]["eu-west-1"]
-    assert arn == f"arn:aws:lambda:eu-west-1:{bref_layers.BREF_ACCOUNT}:layer:php-82-fpm:{version}"
+    version = bref_layers.base_layers()["php-82"]["eu-west-1"]
+    assert arn == f"arn:aws:lambda:eu-west-1:{bref_layers.base_account()}:layer:php-82:{version}"
     with pytest.raises(UserError, match=r"php\.layer_arn"):
         bref_layers.require_layer_arn("il-central-1", "8.4", "arm64")
     printed = run_wplambda("layers")

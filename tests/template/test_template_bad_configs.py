@@ -89,10 +89,12 @@ BAD = [
     Bad("php-dir-source-without-dir", _set("php", source="dir"), "php.dir",
         'php.source = "dir" needs php.dir, the directory holding php-fpm and php'),
     Bad("php-dir-missing", _set("php", source="dir", dir="no-such-dir"), "php.dir", "is not a directory"),
+    # Bref v3 publishes PHP 8.2 to 8.5; the allowed set comes from its layers.json.
+    Bad("php-version-bref-dropped", _set("php", version="8.1"), "php.version", "'8.2', '8.3', '8.4', '8.5'"),
     Bad("no-bref-layer-in-region", _set("aws", region="il-central-1"), "aws.region",
         "Bref publishes no PHP 8.2 layer for x86_64 in il-central-1"),
     Bad("layer-arn-other-region",
-        _set("php", layer_arn="arn:aws:lambda:eu-west-1:534081306603:layer:php-82-fpm:72"), "php.layer_arn",
+        _set("php", layer_arn="arn:aws:lambda:eu-west-1:873528684822:layer:php-82:23"), "php.layer_arn",
         "the layer is not in us-east-1"),
     Bad("vpc-cidr-host-bits", _set("network", vpc_cidr="10.42.1.0/16"), "network.vpc_cidr",
         "'10.42.1.0/16' is not a network address"),

@@ -107,7 +107,7 @@ def test_init_into_a_new_directory_with_flags(tmp_path: Path) -> None:
     assert validated.returncode == 0, validated.stdout + validated.stderr
     text = (root / "template.yaml").read_text()
     assert "(shop-blog, vpc-nat-gateway" in text
-    assert "layer:arm-php-82-fpm:" in text and "AWS::Lambda::Url" in text and "AWS::EC2::NatGateway" in text
+    assert "873528684822:layer:arm-php-82:" in text and "AWS::Lambda::Url" in text and "AWS::EC2::NatGateway" in text
 
 
 @pytest.mark.parametrize(("rel", "template"), [("template.yaml", "template.yaml.j2"),

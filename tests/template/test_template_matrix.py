@@ -314,8 +314,9 @@ def test_php_layer_matches_source_arch_and_region(rendered: Rendered) -> None:
         return
     (arn,) = arns
     expected = bref_layers.layer_name(cfg.php.version, cfg.aws.architecture)
-    assert re.fullmatch(rf"arn:aws:lambda:{cfg.aws.region}:{bref_layers.BREF_ACCOUNT}:layer:{expected}:\d+", arn)
+    assert re.fullmatch(rf"arn:aws:lambda:{cfg.aws.region}:{bref_layers.base_account()}:layer:{expected}:\d+", arn)
     assert arn.split(":layer:")[1].startswith("arm-") == (cfg.aws.architecture == "arm64")
+    assert arn in {row[3] for row in bref_layers.table()}  # an entry of Bref's published layers.json
 
 
 def test_cron_and_logs(rendered: Rendered) -> None:

@@ -126,12 +126,10 @@ def test_placeholder_artifacts_only_replace_local_paths(project: Path) -> None:
 
 
 def test_bref_layer_lookup() -> None:
-    assert bref_layers.layer_name("8.3", "arm64") == "arm-php-83-fpm"
+    assert bref_layers.layer_name("8.3", "arm64") == "arm-php-83"
     assert bref_layers.layer_arn("eu-west-1", "8.2", "x86_64") == \
-        f"arn:aws:lambda:eu-west-1:534081306603:layer:php-82-fpm:{bref_layers.LAYER_VERSIONS['php-82-fpm']['eu-west-1']}"
+        f"arn:aws:lambda:eu-west-1:873528684822:layer:php-82:{bref_layers.base_layers()['php-82']['eu-west-1']}"
     assert bref_layers.layer_arn("il-central-1", "8.2", "x86_64") is None
-    for name, table in bref_layers.LAYER_VERSIONS.items():
-        assert name.endswith("-fpm") and table and all(v > 0 for v in table.values())
     config = Config()
     config.php.layer_arn = "arn:aws:lambda:us-east-1:123456789012:layer:my-php:3"
     assert config.php_layer_arn == config.php.layer_arn

@@ -82,7 +82,7 @@ def build(
 ) -> None:
     """Package WordPress, S3 Uploads, plugins and the PHP layer into .wplambda/build (deterministic zips)."""
     if print_layers:
-        layers(json_output)
+        layers(json_output=json_output)
         return
     cfg = config_mod.load(project)
     php_source = build_mod.debian_php_source(cfg.php.version) if target == "serve" else None
@@ -95,14 +95,40 @@ def build(
         _print_result(result)
 
 
-def layers(json_output: JsonOption = False) -> None:
-    """Print the pinned Bref PHP layer ARNs (override one with php.layer_arn in wplambda.toml)."""
+def layers(
+    region: Annotated[str | None, typer.Option(help="Print only the ARN for this region (with --php, --arch).")]
+    = None,
+    php: Annotated[str, typer.Option("--php", help="PHP version, with --region.")] = config_mod.Php.version,
+    arch: Annotated[str, typer.Option("--arch", help="x86_64 or arm64, with --region.")] = "x86_64",
+    extension: Annotated[str | None, typer.Option(help="Bref's extra-extension layer instead (gd, imagick, ...); "
+                                                   "x86_64 only.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Print the pinned Bref PHP layer ARNs and the Bref release they come from (override one with
+    php.layer_arn in wplambda.toml); with --region, just the ARN a site there would use."""
+    origin = bref_layers.source()
+    if region is not None or extension is not None:
+        # One answer, so a script (or a person wiring a layer by hand) gets exactly the pinned ARN;
+        # whatever Bref does not publish is a UserError (exit 2) naming what it does.
+        if region is None:
+            raise UserError("--extension needs --region", "pass --region, e.g. --region eu-west-1")
+        arn = (bref_layers.extension_layer_arn(extension, region, php, arch) if extension
+               else bref_layers.require_layer_arn(region, php, arch))
+        if json_output:
+            print_json({"source": origin.to_dict(), "arn": arn})
+        else:
+            print(arn)
+        return
     rows = bref_layers.table()
     if json_output:
-        print_json([{"php": p, "architecture": a, "region": r, "arn": arn} for p, a, r, arn in rows])
+        print_json({"source": origin.to_dict(), "account": bref_layers.base_account(),
+                    "regions": list(bref_layers.regions()), "php_versions": list(bref_layers.php_versions()),
+                    "layers": [{"php": p, "architecture": a, "region": r, "arn": arn} for p, a, r, arn in rows]})
         return
-    for php_version, arch, region, arn in rows:
-        print(f"{php_version}  {arch:<7} {region:<15} {arn}")
+    # The source first: a reviewer sees which release a pin is before reading 176 ARNs.
+    print(f"# {origin.describe()}")
+    for php_version, architecture, row_region, arn in rows:
+        print(f"{php_version}  {architecture:<7} {row_region:<15} {arn}")
 
 
 plugin_app = typer.Typer(help="Pin plugins (or themes) in wplambda.toml; they are installed at build time.",
