@@ -39,7 +39,7 @@ def test_dir_layer_runs_php_with_the_wordpress_extensions(layer: Path) -> None:
 
 
 def test_missing_extensions_are_named_with_the_fix() -> None:
-    without = tuple(e for e in build_mod.debian_php_source().extensions if e not in ("mysqli", "gd", "intl"))
+    without = tuple(e for e in build_mod.debian_php_source().extensions if e not in ("mysqli", "gd", "imagick", "intl"))
     fatal, warnings = php.check_extensions(php.PhpSource("dir", "8.2", extensions=without))
     assert fatal == ["PHP extension mysqli is missing (on Debian/Ubuntu: apt-get install php8.2-mysql; "
                      "otherwise build PHP with it)"]
