@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -11,10 +12,51 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from moto.server import ThreadedMotoServer
 
 REPO = Path(__file__).resolve().parents[1]
 DEBIAN_WORDPRESS = Path("/usr/share/wordpress")
+# Real parts that cannot be downloaded here (wp-cli, S3 Uploads) sit next to the checkout.
+SHARED = (REPO.parent / "shared").resolve()
+ENV_WP_CLI = "WPLAMBDA_TEST_WP_CLI"
+ENV_S3_UPLOADS_REPOSITORIES = "WPLAMBDA_TEST_S3_UPLOADS_REPOSITORIES"
+
+
+def shared_part(relative: str) -> Path:
+    """An absolute path inside ``../shared/``.
+
+    Skips the test only when the checkout has no ``../shared/`` at all (a bare clone elsewhere);
+    when ``../shared/`` exists but lacks the part, the test fails, since a skip would hide that
+    the real wp-cli or S3 Uploads was never exercised.
+    """
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} does not exist: this checkout has no ../shared/ with the real wp-cli and "
+                    "S3 Uploads, which cannot be downloaded here")
+    path = SHARED / relative
+    if not path.exists():
+        pytest.fail(f"{path} is missing although {SHARED} exists")
+    return path
+
+
+def real_wp_cli() -> str:
+    """The real wp-cli.phar (WP-CLI 2.12.0): ``WPLAMBDA_TEST_WP_CLI`` if set, else ``../shared/``'s."""
+    return os.environ.get(ENV_WP_CLI) or str(shared_part("wp-cli/wp-cli.phar"))
+
+
+def real_s3_uploads_repositories() -> str:
+    """``WPLAMBDA_COMPOSER_REPOSITORIES`` (JSON) holding the real humanmade/s3-uploads and the AWS SDK.
+
+    ``WPLAMBDA_TEST_S3_UPLOADS_REPOSITORIES`` if set, else ``../shared/composer/artifacts`` as an
+    artifact repository with Packagist off. The URL is absolute because Composer reads a relative
+    one against its working directory, the build's scratch project. No allow-plugins here: the
+    kit's own composer.json sets ``composer/installers`` to false (S3 Uploads stays in vendor/).
+    """
+    override = os.environ.get(ENV_S3_UPLOADS_REPOSITORIES)
+    if override:
+        return override
+    artifacts = shared_part("composer/artifacts")
+    return json.dumps([{"type": "artifact", "url": str(artifacts)}, {"packagist.org": False}])
 
 
 def wplambda_cmd() -> list[str]:

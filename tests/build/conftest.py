@@ -1,4 +1,4 @@
-"""Fixtures for the build tests: a project on a copy of Debian's WordPress, a fake S3 Uploads
+"""Fixtures for the build tests: a project on a copy of Debian's WordPress, a stand-in S3 Uploads
 Composer package, a plugin mirror made from Debian's own plugin and theme, an HTTP server on
 127.0.0.1. All offline; each is made once per module or session because a build copies ~90 MB.
 """
@@ -56,6 +56,7 @@ def plugin_mirror(tmp_path_factory: pytest.TempPathFactory, debian_wordpress: Pa
 @pytest.fixture(scope="session")
 def composer_packages(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fake ``humanmade/s3-uploads`` and a dependency of it, as Composer path packages."""
+    # Kept for tests that need only some package (seconds, not the SDK's 40 MB); the real one is in test_build_composer.
     root = tmp_path_factory.mktemp("composer-packages")
     s3 = root / "s3-uploads"
     (s3 / "inc").mkdir(parents=True)

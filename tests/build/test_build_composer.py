@@ -1,13 +1,15 @@
-"""S3 Uploads: required for a deploy build (fails early and clearly without it), optional for serve."""
+"""S3 Uploads: required for a deploy build (fails early and clearly without it), optional for serve;
+the real one (../shared/composer/artifacts) installs into a deploy build's vendor/."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
-from buildhelpers import composer_repos, make_project
-from helpers import run_wplambda
+from buildhelpers import make_project
+from helpers import real_s3_uploads_repositories, run_wplambda
 
 from wp_lambda import build as build_mod
 from wp_lambda.build import QuietReporter
@@ -38,11 +40,25 @@ def test_serve_build_does_not_need_s3_uploads(no_s3_uploads: Path) -> None:
     assert not (result.function / "vendor").exists()
 
 
-def test_env_var_repositories_override_the_config(no_s3_uploads: Path, composer_packages: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WPLAMBDA_COMPOSER_REPOSITORIES", json.dumps(composer_repos(composer_packages)))
+def test_env_var_repositories_override_the_config_with_the_real_s3_uploads(
+        no_s3_uploads: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deploy build's vendor/ holds the real S3 Uploads and AWS SDK, loadable, with no build-machine path."""
+    repositories = real_s3_uploads_repositories()
+    monkeypatch.setenv("WPLAMBDA_COMPOSER_REPOSITORIES", repositories)
     result = build_mod.build(load(no_s3_uploads))
-    assert (result.function / "vendor" / "humanmade" / "s3-uploads" / "s3-uploads.php").is_file()
+    vendor = result.function / "vendor"
+    assert (vendor / "humanmade" / "s3-uploads" / "s3-uploads.php").is_file()
+    installed = {p["name"]: p["version"] for p in result.manifest["inputs"]["s3_uploads"]["packages"]}
+    assert installed["humanmade/s3-uploads"] == "3.0.12" and "aws/aws-sdk-php" in installed
+    loaded = subprocess.run(
+        ["php", "-r", "require $argv[1]; echo json_encode([class_exists('S3_Uploads\\Plugin'), "
+         "class_exists('Aws\\S3\\S3Client')]);", str(vendor / "autoload.php")],
+        capture_output=True, text=True, check=False)
+    assert loaded.stdout == "[true,true]", loaded.stderr
+    local = [r["url"].encode() for r in json.loads(repositories) if "url" in r]
+    for file in vendor.rglob("*"):
+        if file.is_file():
+            assert not any(url in file.read_bytes() for url in local), file
 
 
 def test_bad_env_var_exits_2_naming_it(no_s3_uploads: Path) -> None:

@@ -1,16 +1,15 @@
 """Plugins and themes from a mirror: a local directory of zips here (the HTTP mirror path is in
-test_build_tree), `wplambda plugin add/remove/list`, and wp-cli when one is provided."""
+test_build_tree), `wplambda plugin add/remove/list`, and the real wp-cli from ../shared/."""
 
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from pathlib import Path
 
 import pytest
 from buildhelpers import AKISMET_VERSION, THEME_VERSION, composer_repos, make_project
-from helpers import run_wplambda
+from helpers import real_wp_cli, run_wplambda
 
 from wp_lambda import build as build_mod
 from wp_lambda.build import QuietReporter
@@ -85,15 +84,21 @@ def test_zip_escaping_its_folder_is_refused(project: Path, tmp_path: Path) -> No
 
 
 def test_wp_cli_install(project: Path) -> None:
-    phar = os.environ.get("WPLAMBDA_TEST_WP_CLI")
-    if not phar:
-        pytest.skip("WPLAMBDA_TEST_WP_CLI is not set to a wp-cli.phar (wp-cli cannot be downloaded here); "
-                    "the unzip installer shares the mirror code path and is tested above")
+    """The real wp-cli installs a plugin and a theme from the local mirror against a throwaway MariaDB."""
     config = load(project)
-    config.build.wp_cli = phar
+    config.build.wp_cli = real_wp_cli()
     config.plugins["akismet"] = AKISMET_VERSION
+    config.themes["twentytwentythree"] = THEME_VERSION
     reporter = QuietReporter()
     result = build_mod.build(config, target="serve", progress=reporter)
     assert any("throwaway local MariaDB" in m for m in reporter.messages)
-    entry = result.manifest["inputs"]["plugins"][0]
-    assert entry["installer"] != "unzip" and entry["header_version"] == AKISMET_VERSION
+    entries = {e["slug"]: e for e in result.manifest["inputs"]["plugins"]}
+    assert entries["akismet"]["installer"] == "wp-cli.phar"
+    assert entries["akismet"]["header_version"] == AKISMET_VERSION
+    assert entries["twentytwentythree"]["installer"] == "wp-cli.phar"
+    assert entries["twentytwentythree"]["header_version"] == THEME_VERSION
+    assert (result.function / "wp-content/plugins/akismet/akismet.php").is_file()
+    assert (result.function / "wp-content/themes/twentytwentythree/style.css").is_file()
+    # Nothing of the throwaway site stays: no scratch space, no dated uploads folder.
+    assert not (result.function / "wp-content/upgrade").exists()
+    assert not (result.function / "wp-content/uploads").exists()

@@ -1,18 +1,17 @@
 """`wplambda serve --s3-endpoint`: uploads in a bucket of an S3-compatible endpoint (moto's server).
 
-S3 Uploads and the AWS SDK for PHP come only from Packagist, which this machine cannot reach.
-So everything around them runs here for real (moto's S3, WordPress, php-fpm, the build with
-Composer, the gateway reading the bucket, every error path) with a Composer package standing in
-for S3 Uploads that only reports, from inside WordPress, what it was given. The upload through
-the real S3 Uploads runs when WPLAMBDA_TEST_S3_UPLOADS_REPOSITORIES holds Composer repositories
-with humanmade/s3-uploads and its dependencies (e.g. a local mirror), and is skipped otherwise.
+The real S3 Uploads 3.0.12 and the AWS SDK for PHP come from ../shared/composer/artifacts (an
+offline Composer repository; Packagist is out of reach): a media upload through WordPress lands
+in moto's bucket. The other tests use a Composer package standing in for S3 Uploads that only
+reports, from inside WordPress, what it was given (constants, client parameters, credentials),
+which the real plugin does not show; everything around it (moto's S3, WordPress, php-fpm, the
+build with Composer, the gateway reading the bucket, every error path) runs for real.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import secrets
 import time
@@ -22,13 +21,12 @@ from typing import Any
 
 import boto3
 import pytest
-from helpers import moto_server, run_wplambda
+from helpers import moto_server, real_s3_uploads_repositories, run_wplambda
 from servehelpers import ADMIN_PASSWORD, Served, fetch, free_port, init_site, login, serving
 
 from wp_lambda.local.processes import find_processes
 
 BUCKET = "e2e-media"
-REAL_REPOSITORIES = "WPLAMBDA_TEST_S3_UPLOADS_REPOSITORIES"
 # A 1x1 PNG, so the real upload test can check bytes end to end.
 PIXEL = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQ"
                          "AAAABJRU5ErkJggg==")
@@ -67,6 +65,7 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
 @pytest.fixture(scope="module")
 def stand_in_repositories(tmp_path_factory: pytest.TempPathFactory) -> str:
     """WPLAMBDA_COMPOSER_REPOSITORIES holding only the stand-in (Packagist off: offline)."""
+    # Kept beside the real S3 Uploads: only a stand-in can report what WordPress handed the plugin.
     package = tmp_path_factory.mktemp("composer") / "s3-uploads"
     package.mkdir()
     (package / "composer.json").write_text(json.dumps(
@@ -220,18 +219,18 @@ def test_an_unknown_profile_exits_2_naming_it(tmp_path: Path, s3_endpoint: tuple
     _no_process_left(project)
 
 
-@pytest.mark.skipif(not os.environ.get(REAL_REPOSITORIES),
-                    reason=f"the real S3 Uploads and the AWS SDK for PHP come from Packagist, which this machine "
-                           f"cannot reach; set {REAL_REPOSITORIES} to Composer repositories (JSON) that hold "
-                           "humanmade/s3-uploads and its dependencies to run this test")
 def test_a_media_upload_lands_in_the_bucket_through_real_s3_uploads(
         tmp_path: Path, s3_endpoint: tuple[str, str], debian_wordpress: Path) -> None:
     endpoint, _ = s3_endpoint
+    repositories = real_s3_uploads_repositories()
     project = init_site(tmp_path / "site", "reals3")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WPLAMBDA_COMPOSER_REPOSITORIES", os.environ[REAL_REPOSITORIES])
+        mp.setenv("WPLAMBDA_COMPOSER_REPOSITORIES", repositories)
         with serving(project, "--install", "--admin-password", ADMIN_PASSWORD, "--workers", "1",
                      "--s3-endpoint", endpoint, "--s3-bucket", "real-media") as served:
+            manifest = json.loads((project / ".wplambda" / "build-serve" / "build.json").read_text())
+            installed = {p["name"]: p["version"] for p in manifest["inputs"]["s3_uploads"]["packages"]}
+            assert installed["humanmade/s3-uploads"] == "3.0.12" and "aws/aws-sdk-php" in installed
             opener = login(served)
             _, _, nonce = fetch(f"{served.url}/wp-admin/admin-ajax.php?action=rest-nonce", opener=opener)
             name = f"pixel-{time.time_ns()}.png"

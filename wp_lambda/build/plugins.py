@@ -156,15 +156,27 @@ def _wp_cli_session(cli: WpCli, function_dir: Path, reporter: Reporter) -> Itera
     with tempfile.TemporaryDirectory(prefix="wplambda-build-db-") as tmp, MariaDB.start(Path(tmp) / "data") as db:
         password = secrets.token_hex(16)
         db.ensure_database("wplambda_build", "wplambda_build", password)
-        env = {**os.environ, "WORDPRESS_DB_HOST": db.wordpress_host(), "WORDPRESS_DB_NAME": "wplambda_build",
+        scratch = Path(tmp)
+        # The caller's WORDPRESS_*/S3_UPLOADS_* settings (a shell set up for `serve` or a deploy)
+        # must not point the throwaway site at another database or a bucket.
+        inherited = {k: v for k, v in os.environ.items()
+                     if not k.startswith(("WORDPRESS_", "S3_UPLOADS_", "WPLAMBDA_", "WP_CLI_"))}
+        env = {**inherited, "WORDPRESS_DB_HOST": db.wordpress_host, "WORDPRESS_DB_NAME": "wplambda_build",
                "WORDPRESS_DB_USERNAME": "wplambda_build", "WORDPRESS_DB_PASSWORD": password,
-               "WORDPRESS_SALT": secrets.token_hex(32), "WP_HOME": "http://build.invalid"}
+               "WORDPRESS_SALT": secrets.token_hex(32), "WP_HOME": "http://build.invalid",
+               # `core install` creates this month's uploads folder; the kit's local-uploads
+               # mu-plugin sends it to the scratch dir, or a dated empty dir would reach the zip.
+               "WPLAMBDA_UPLOADS_DIR": str(scratch / "uploads"), "WP_TEMP_DIR": str(scratch),
+               # wp-cli's cache and config stay out of the builder's home; no wp-cli.yml applies.
+               "WP_CLI_CACHE_DIR": str(scratch / "wp-cli-cache"),
+               "WP_CLI_CONFIG_PATH": str(scratch / "wp-cli-config.yml")}
         base = [*cli.command, f"--path={function_dir}"]
         if os.geteuid() == 0:
             base.append("--allow-root")
 
         def run(*args: str) -> None:
-            result = subprocess.run([*base, *args], capture_output=True, text=True, env=env, check=False)
+            result = subprocess.run([*base, *args], capture_output=True, text=True, env=env, cwd=scratch,
+                                    check=False)
             if result.returncode != 0:
                 raise UserError(f"wp-cli {' '.join(args[:3])} failed: {(result.stderr or result.stdout).strip()}",
                                 "check the zip in the mirror, or leave build.wp_cli empty to unpack zips directly")
