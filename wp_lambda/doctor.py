@@ -13,7 +13,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -200,10 +199,8 @@ def run(project: Path, *, aws: bool = False, profile: str | None = None, path: s
         config_checks.append(Check("wplambda.toml", True, f"no project in {project}: project checks skipped"))
     checks += _tool_checks(finder, php_version, config)
     checks += config_checks
-    sections: list[Callable[[config_mod.Config], list[Check]]] = [_wordpress_checks, _bref_check]
     if config is not None:
-        for section in sections:
-            checks += section(config)
+        checks += _wordpress_checks(config) + _bref_check(config)
     if aws:
         checks += _aws_checks(config, profile)
     return Report(checks)
