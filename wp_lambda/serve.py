@@ -196,11 +196,13 @@ class LocalSite:
                      f"{' (created now)' if self.bucket.created else ''}" if self.bucket else str(self.paths.uploads))
             info = ServeInfo(self.url, f"{self.url}/wp-admin/", self.paths.logs, self.options.workers,
                              php.version, where, warnings=warnings)
-            if self.options.install and not self.installed():
+            installed = self.installed()
+            if self.options.install and not installed:
                 info.admin_user = self.options.admin_user
                 info.admin_password = self.options.admin_password or secrets.token_urlsafe(12)
-                self.install(info.admin_user, info.admin_password)
-            if self.installed():
+                self.install(info.admin_user, info.admin_password)  # raises unless the site is installed
+                installed = True
+            if installed:  # an uninstalled site only redirects to install.php: nothing to check yet
                 self.check_home_page()
             return info
         except BaseException:
