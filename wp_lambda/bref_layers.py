@@ -147,12 +147,16 @@ def require_layer_arn(region: str, php_version: str, architecture: str) -> str:
                         "set php.version in wplambda.toml to one of those")
     arn = layer_arn(region, php_version, architecture)
     if arn is None:
-        published = sorted(base_layers().get(layer_name(php_version, architecture), {}))
         raise UserError(f"Bref publishes no PHP {php_version} layer for {architecture} in {region}; "
-                        f"it publishes to: {', '.join(published or regions())}",
+                        f"it publishes to: {', '.join(published_regions(php_version, architecture))}",
                         "use one of those regions (aws.region), or set php.layer_arn in wplambda.toml "
                         "to a PHP layer published in your region")
     return arn
+
+
+def published_regions(php_version: str, architecture: str) -> list[str]:
+    """The regions Bref publishes this PHP layer to (every region it publishes to, if none)."""
+    return sorted(base_layers().get(layer_name(php_version, architecture), {})) or list(regions())
 
 
 def _check_architecture(architecture: str) -> None:

@@ -377,9 +377,9 @@ def _cross_checks(c: Config, text: str) -> list[Problem]:
     if c.database.min_acu and c.database.min_acu * 2 != int(c.database.min_acu * 2):
         add("database", "min_acu", "capacity comes in steps of 0.5 ACU")
     if c.php.source == "bref" and not c.php.layer_arn and c.php_layer_arn is None:
-        published = bref_layers.base_layers().get(bref_layers.layer_name(c.php.version, c.aws.architecture), {})
+        published = bref_layers.published_regions(c.php.version, c.aws.architecture)
         add("aws", "region", f"Bref publishes no PHP {c.php.version} layer for {c.aws.architecture} in "
-            f"{c.aws.region}; it publishes to: {', '.join(sorted(published) or bref_layers.regions())}; "
+            f"{c.aws.region}; it publishes to: {', '.join(published)}; "
             "use one of those regions, set php.layer_arn to a layer in that region, or php.source = \"dir\"")
     if c.php.source == "bref" and c.php.layer_arn and f":lambda:{c.aws.region}:" not in c.php.layer_arn:
         add("php", "layer_arn", f"the layer is not in {c.aws.region}; Lambda only attaches layers from "
