@@ -17,7 +17,9 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import boto3
 from helpers import DEBIAN_WORDPRESS, run_wplambda, wplambda_cmd
 
 ADMIN_PASSWORD = "correct-horse-battery-staple"
@@ -155,15 +157,33 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def login(served: Served) -> urllib.request.OpenerDirector:
-    """Log in as admin through wp-login.php; an opener that carries the logged-in cookies."""
+def login(served: Served, user: str = "admin", password: str = ADMIN_PASSWORD) -> urllib.request.OpenerDirector:
+    """Log in (as admin unless told) through wp-login.php; an opener that carries the logged-in cookies."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect())
     fetch(f"{served.url}/wp-login.php", opener=opener)  # sets the test cookie
-    form = urllib.parse.urlencode({"log": "admin", "pwd": ADMIN_PASSWORD, "wp-submit": "Log In",
+    form = urllib.parse.urlencode({"log": user, "pwd": password, "wp-submit": "Log In",
                                    "redirect_to": f"{served.url}/wp-admin/", "testcookie": "1"}).encode()
     status, headers, _ = fetch(f"{served.url}/wp-login.php", data=form, opener=opener)
     assert status == 302, f"login failed with {status}"
-    assert headers["location"] == f"{served.url}/wp-admin/"
+    assert headers["location"].startswith(f"{served.url}/wp-admin/")  # a subscriber lands on profile.php
     assert any(c.name.startswith("wordpress_logged_in_") for c in jar)
     return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+
+
+def s3_client(endpoint: str) -> Any:
+    """A boto3 S3 client for moto's server (credentials from the environment the fixture set)."""
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+
+
+def jpeg(path: Path, width: int, height: int) -> Path:
+    """A JPEG of random 8x8 blocks, drawn by Debian's PHP with GD (the test needs no imaging library).
+
+    Random blocks keep it from compressing well, so its size grows with its area.
+    """
+    script = (f"$i = imagecreatetruecolor({width}, {height});"
+              f"for ($y = 0; $y < {height}; $y += 8) for ($x = 0; $x < {width}; $x += 8)"
+              " imagefilledrectangle($i, $x, $y, $x + 7, $y + 7, mt_rand(0, 0xffffff));"
+              f"imagejpeg($i, {str(path)!r}, 92);")
+    subprocess.run(["php", "-r", script], check=True)
+    return path
