@@ -176,14 +176,25 @@ def s3_client(endpoint: str) -> Any:
     return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
 
 
-def jpeg(path: Path, width: int, height: int) -> Path:
-    """A JPEG of random 8x8 blocks, drawn by Debian's PHP with GD (the test needs no imaging library).
-
-    Random blocks keep it from compressing well, so its size grows with its area.
-    """
-    script = (f"$i = imagecreatetruecolor({width}, {height});"
-              f"for ($y = 0; $y < {height}; $y += 8) for ($x = 0; $x < {width}; $x += 8)"
-              " imagefilledrectangle($i, $x, $y, $x + 7, $y + 7, mt_rand(0, 0xffffff));"
+def jpeg(path: Path, width: int, height: int, *, block: int = 8) -> Path:
+    """A JPEG of random ``block``-pixel squares, drawn by Debian's PHP with GD (no imaging library
+    in the tests). Random content keeps it from compressing: with ``block=1`` a 1800x1200 image
+    is over 4 MB."""
+    script = (f"$i = imagecreatetruecolor({width}, {height}); $b = {block};"
+              f"for ($y = 0; $y < {height}; $y += $b) for ($x = 0; $x < {width}; $x += $b)"
+              " imagefilledrectangle($i, $x, $y, $x + $b - 1, $y + $b - 1, mt_rand(0, 0xffffff));"
               f"imagejpeg($i, {str(path)!r}, 92);")
     subprocess.run(["php", "-r", script], check=True)
     return path
+
+
+def jpeg_dimensions(data: bytes) -> tuple[int, int]:
+    """(width, height) from a JPEG's start-of-frame segment."""
+    assert data[:2] == b"\xff\xd8", "not a JPEG"
+    at = 2
+    while at < len(data):
+        marker, length = data[at + 1], int.from_bytes(data[at + 2:at + 4], "big")
+        if marker in (0xC0, 0xC1, 0xC2):
+            return int.from_bytes(data[at + 7:at + 9], "big"), int.from_bytes(data[at + 5:at + 7], "big")
+        at += 2 + length
+    raise AssertionError("no start-of-frame segment")

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 from helpers import real_s3_uploads_repositories
-from servehelpers import ADMIN_PASSWORD, Served, fetch, init_site, jpeg, login, s3_client, serving
+from servehelpers import ADMIN_PASSWORD, Served, fetch, init_site, jpeg, jpeg_dimensions, login, s3_client, serving
 
 BUCKET = "direct-media"
 MB = 1024 * 1024
@@ -100,18 +100,6 @@ def post_form(target: dict[str, Any], content: bytes, **overrides: str) -> int:
                               headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
     assert status < 300, answer
     return status
-
-
-def jpeg_dimensions(data: bytes) -> tuple[int, int]:
-    """(width, height) from a JPEG's start-of-frame segment."""
-    assert data[:2] == b"\xff\xd8", "not a JPEG"
-    at = 2
-    while at < len(data):
-        marker, length = data[at + 1], int.from_bytes(data[at + 2:at + 4], "big")
-        if marker in (0xC0, 0xC1, 0xC2):
-            return int.from_bytes(data[at + 7:at + 9], "big"), int.from_bytes(data[at + 5:at + 7], "big")
-        at += 2 + length
-    raise AssertionError("no start-of-frame segment")
 
 
 def month_prefix() -> str:
