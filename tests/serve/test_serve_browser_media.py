@@ -132,6 +132,41 @@ def test_a_20_mb_file_goes_from_the_media_library_straight_to_the_bucket(
     assert status == 206 and body == video.read_bytes()[1000:2000]
 
 
+def test_the_media_library_grid_sends_big_files_to_the_bucket_and_small_ones_through_wordpress(
+        site: Served, page: Any, s3_endpoint: tuple[str, str], tmp_path: Path) -> None:
+    """upload.php's grid uploads through wp.Uploader, which expects WordPress's JSON answer."""
+    from playwright.sync_api import expect
+
+    stamp = time.time_ns()
+    big = tmp_path / f"talk-{stamp}.mp4"
+    big.write_bytes(os.urandom(9 * 1024 * 1024))
+    small = jpeg(tmp_path / f"small-{stamp}.jpg", 400, 300)
+    log_start = len(site.output)
+
+    page.goto(f"{site.url}/wp-admin/upload.php?mode=grid")
+    page.click(".page-title-action")
+    with page.expect_file_chooser() as chooser:
+        page.click(".uploader-inline .browser")
+    chooser.value.set_files([str(big), str(small)])
+    for name in (big.stem, small.stem):
+        tile = page.locator(f".attachments .attachment[aria-label='{name}']")
+        expect(tile).to_be_visible(timeout=180_000)
+        expect(tile).not_to_have_class(re.compile(r"\buploading\b"), timeout=180_000)
+    page.screenshot(path=tmp_path / "grid.png")
+
+    client = s3_client(s3_endpoint[0])
+    for file in (big, small):
+        media = media_by_name(site, file.stem)
+        assert client.get_object(Bucket=BUCKET, Key=key_of(site, media["source_url"]))["Body"].read() == \
+            file.read_bytes()
+    handled = requests_to_the_handler(site, log_start)
+    assert max(int(r["size"]) for r in handled) < LAMBDA_PAYLOAD_LIMIT
+    completes = [r for r in handled if r["path"] == "/wp-json/wplambda/v1/uploads/complete"]
+    through_wordpress = [r for r in handled if r["path"] == "/wp-admin/async-upload.php"]
+    assert len(completes) == 1  # only the big file took the direct path
+    assert len(through_wordpress) == 1 and int(through_wordpress[0]["size"]) > small.stat().st_size
+
+
 def test_a_big_jpeg_in_the_block_editor_gets_its_sizes_and_renders_on_the_post(
         site: Served, page: Any, s3_endpoint: tuple[str, str], tmp_path: Path) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
