@@ -240,8 +240,28 @@ function insert_attachment( string $file, string $name, string $type, int $paren
 	if ( is_wp_error( $id ) ) {
 		return $id;
 	}
-	wp_update_attachment_metadata( $id, wp_generate_attachment_metadata( $id, $file ) );
+	wp_update_attachment_metadata( $id, wp_generate_attachment_metadata( $id, media_source( $file, $name, $type ) ) );
 	return $id;
+}
+
+/**
+ * Where WordPress reads the file's metadata from. Audio and video are read by getID3, which
+ * reopens and seeks the file many times: through S3 Uploads' stream wrapper each open fetches the
+ * whole object again (a 50 MB video took 15 GETs). So they are fetched once to a temp file, which
+ * is removed when the request ends. Images stay on s3://, since their sizes are written next to
+ * the file WordPress is given.
+ */
+function media_source( string $file, string $name, string $type ): string {
+	if ( ! preg_match( '#^(audio|video)/#', $type ) || (float) @disk_free_space( get_temp_dir() ) < 1.1 * filesize( $file ) ) {
+		return $file; // or too big for /tmp (function.ephemeral_storage): read in place, slowly
+	}
+	$local = wp_tempnam( $name );
+	$location = \S3_Uploads\Plugin::get_instance()->get_s3_location_for_path( $file );
+	\S3_Uploads\Plugin::get_instance()->s3()->getObject( [ 'Bucket' => $location['bucket'], 'Key' => $location['key'], 'SaveAs' => $local ] );
+	register_shutdown_function( static function () use ( $local ): void {
+		@unlink( $local );
+	} );
+	return $local;
 }
 
 add_action( 'admin_enqueue_scripts', static function (): void {
