@@ -198,3 +198,31 @@ def jpeg_dimensions(data: bytes) -> tuple[int, int]:
             return int.from_bytes(data[at + 7:at + 9], "big"), int.from_bytes(data[at + 5:at + 7], "big")
         at += 2 + length
     raise AssertionError("no start-of-frame segment")
+
+
+def new_post_in_block_editor(page: Any, url: str, title: str) -> None:
+    """Open the block editor on a new post (dismissing the welcome guide) and type its title;
+    the caret is left in the title."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.goto(f"{url}/wp-admin/post-new.php")
+    title_field = page.locator(".editor-post-title__input, h1.wp-block-post-title").first
+    title_field.wait_for(state="attached")
+    guide = page.locator(".edit-post-welcome-guide")
+    try:
+        guide.wait_for(state="visible", timeout=10_000)
+        guide.locator("button[aria-label='Close dialog']").click()
+        guide.wait_for(state="hidden")
+    except PlaywrightTimeout:
+        pass  # the guide was dismissed before (it is a per-user preference)
+    title_field.click()
+    page.keyboard.type(title)
+
+
+def publish_in_block_editor(page: Any) -> None:
+    """Publish twice (the pre-publish panel) and wait until WordPress says the post is live."""
+    from playwright.sync_api import expect
+
+    page.locator(".editor-post-publish-panel__toggle, .editor-post-publish-button__button").first.click()
+    page.locator(".editor-post-publish-panel .editor-post-publish-button").click()
+    expect(page.locator(".post-publish-panel__postpublish-header")).to_contain_text("is now live")

@@ -21,7 +21,19 @@ from typing import Any
 
 import pytest
 from helpers import real_s3_uploads_repositories
-from servehelpers import ADMIN_PASSWORD, Served, fetch, init_site, jpeg, jpeg_dimensions, login, s3_client, serving
+from servehelpers import (
+    ADMIN_PASSWORD,
+    Served,
+    fetch,
+    init_site,
+    jpeg,
+    jpeg_dimensions,
+    login,
+    new_post_in_block_editor,
+    publish_in_block_editor,
+    s3_client,
+    serving,
+)
 from test_serve_browser import CHROMIUM, CHROMIUM_ARGS
 
 BUCKET = "browser-media"
@@ -169,7 +181,6 @@ def test_the_media_library_grid_sends_big_files_to_the_bucket_and_small_ones_thr
 
 def test_a_big_jpeg_in_the_block_editor_gets_its_sizes_and_renders_on_the_post(
         site: Served, page: Any, s3_endpoint: tuple[str, str], tmp_path: Path) -> None:
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect
 
     name = f"photo-{time.time_ns()}"
@@ -177,18 +188,7 @@ def test_a_big_jpeg_in_the_block_editor_gets_its_sizes_and_renders_on_the_post(
     assert photo.stat().st_size > 4 * 1024 * 1024  # over php.ini's limit: the direct path
     title = f"A photo {time.time_ns()}"
 
-    page.goto(f"{site.url}/wp-admin/post-new.php")
-    title_field = page.locator(".editor-post-title__input, h1.wp-block-post-title").first
-    title_field.wait_for(state="attached")
-    guide = page.locator(".edit-post-welcome-guide")
-    try:
-        guide.wait_for(state="visible", timeout=10_000)
-        guide.locator("button[aria-label='Close dialog']").click()
-        guide.wait_for(state="hidden")
-    except PlaywrightTimeout:
-        pass
-    title_field.click()
-    page.keyboard.type(title)
+    new_post_in_block_editor(page, site.url, title)
     page.keyboard.press("Enter")
     page.keyboard.type("/image")
     page.locator(".components-autocomplete__result", has_text="Image").first.click()
@@ -197,9 +197,7 @@ def test_a_big_jpeg_in_the_block_editor_gets_its_sizes_and_renders_on_the_post(
     uploaded = block.locator("img[src*='/wp-content/uploads/']")
     expect(uploaded).to_be_visible(timeout=180_000)
     page.screenshot(path=tmp_path / "2-editor.png")
-    page.locator(".editor-post-publish-panel__toggle, .editor-post-publish-button__button").first.click()
-    page.locator(".editor-post-publish-panel .editor-post-publish-button").click()
-    expect(page.locator(".post-publish-panel__postpublish-header")).to_contain_text("is now live")
+    publish_in_block_editor(page)
     post_url = page.locator(".post-publish-panel__postpublish-header a").first.get_attribute("href")
 
     media = media_by_name(site, name)

@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from helpers import real_s3_uploads_repositories
 from servehelpers import ADMIN_PASSWORD, Served, fetch, init_site, jpeg, jpeg_dimensions, login, s3_client, serving
+from test_serve_browser import png
 
 BUCKET = "direct-media"
 MB = 1024 * 1024
@@ -219,6 +220,26 @@ def test_presign_upload_complete_makes_an_attachment_with_sizes(admin: Session, 
     assert status == 403 and again["code"] == "wplambda_key_not_issued"
 
 
+def test_a_png_through_wordpress_own_path_gets_its_sizes_in_the_bucket(admin: Session,
+                                                                     s3_endpoint: tuple[str, str]) -> None:
+    """Files under the threshold keep WordPress's upload (S3 Uploads' stream wrapper), sizes too."""
+    image = png(1200, 900, (20, 120, 200))
+    name = f"diagram-{uuid.uuid4().hex[:8]}.png"
+    status, _, body = fetch(f"{admin.site.url}/?rest_route=/wp/v2/media", data=image, opener=admin.opener,
+                            headers={"Content-Type": "image/png", "X-WP-Nonce": admin.nonce,
+                                     "Content-Disposition": f'attachment; filename="{name}"'})
+    assert status == 201, body[:300]
+    media = json.loads(body)
+    folder = media["source_url"].removeprefix(f"{admin.site.url}/").rsplit("/", 1)[0]
+    client = s3_client(s3_endpoint[0])
+    for size in ("thumbnail", "medium", "large"):
+        entry = media["media_details"]["sizes"][size]
+        stored = client.get_object(Bucket=BUCKET, Key=f"{folder}/{entry['file']}")["Body"].read()
+        assert stored[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (int.from_bytes(stored[16:20], "big"), int.from_bytes(stored[20:24], "big")) == (
+            entry["width"], entry["height"])
+
+
 def test_moto_does_not_enforce_post_policies_so_complete_refuses_keys_it_did_not_issue(
         admin: Session, s3_endpoint: tuple[str, str]) -> None:
     endpoint, _ = s3_endpoint
@@ -285,3 +306,17 @@ def test_the_bucket_allows_the_sites_origin_only(site: Served, s3_endpoint: tupl
         status, headers, _ = fetch(f"{endpoint}/{BUCKET}", method="OPTIONS", headers={
             "Origin": origin, "Access-Control-Request-Method": "POST"})
         assert (status == 200 and headers.get("access-control-allow-origin") == origin) is allowed, (origin, status)
+
+
+def test_the_signing_secret_stays_out_of_serve_output_logs_and_build(admin: Session,
+                                                                    s3_endpoint: tuple[str, str]) -> None:
+    """Runs last: after every presign and complete above, the secret key that signed the policies
+    appears in no answer (checked above), no line serve printed, no log and no built file."""
+    _, secret = s3_endpoint
+    assert presign(admin, "last.pdf", "application/pdf", 10)[0] == 201
+    site = admin.site
+    assert secret not in "".join(site.output)
+    for root in (site.project / ".wplambda" / "local" / "logs", site.project / ".wplambda" / "build-serve"):
+        for file in root.rglob("*"):
+            if file.is_file():
+                assert secret.encode() not in file.read_bytes(), file
