@@ -10,6 +10,7 @@ Screenshots of each step land in the test's temp dir.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import real_s3_uploads_repositories
+from helpers import REPO, real_s3_uploads_repositories
 from servehelpers import (
     ADMIN_PASSWORD,
     Served,
@@ -156,6 +157,10 @@ def test_the_media_library_grid_sends_big_files_to_the_bucket_and_small_ones_thr
     log_start = len(site.output)
 
     page.goto(f"{site.url}/wp-admin/upload.php?mode=grid")
+    script = page.locator("script[src*='direct-uploads.js']").get_attribute("src") or ""
+    digest = hashlib.md5((REPO / "wordpress" / "mu-plugins" / "wplambda-direct-uploads" / "direct-uploads.js")
+                         .read_bytes(), usedforsecurity=False).hexdigest()
+    assert script.endswith(f"?ver={digest[:12]}"), script  # a changed script gets a new URL past year-long caches
     page.click(".page-title-action")
     with page.expect_file_chooser() as chooser:
         page.click(".uploader-inline .browser")

@@ -268,8 +268,10 @@ add_action( 'admin_enqueue_scripts', static function (): void {
 	if ( ! active() || ! current_user_can( 'upload_files' ) ) {
 		return;
 	}
+	// Versioned by content: static files linked with ?ver= are cached for a year (assets.versioned_max_age).
+	$script = __DIR__ . '/wplambda-direct-uploads/direct-uploads.js';
 	wp_enqueue_script( 'wplambda-direct-uploads', content_url( 'mu-plugins/wplambda-direct-uploads/direct-uploads.js' ),
-		[ 'plupload', 'wp-api-fetch' ], '1', false );
+		[ 'plupload', 'wp-api-fetch' ], substr( (string) md5_file( $script ), 0, 12 ), false );
 	wp_localize_script( 'wplambda-direct-uploads', 'wplambdaDirectUploads', [
 		'threshold' => threshold(),
 		'maxSize' => max_size(),
