@@ -13,7 +13,8 @@
  * The policy binds one key (under the uploads prefix, this month's folder, a name WordPress made
  * unique), one Content-Type and the declared size, and expires after 15 minutes. Only a user who
  * may upload_files gets one (REST routes: logged-in cookie plus the wp_rest nonce). The key is
- * remembered for that user, and "complete" accepts only a key it issued to them, once.
+ * remembered for that user for a day (an upload started in time may take long), and "complete"
+ * accepts only a key it issued to them, once.
  *
  * Active only with S3 Uploads (its SDK client signs the policy); without a bucket nothing here runs.
  */
@@ -25,7 +26,8 @@ use WP_REST_Request;
 use WP_REST_Response;
 
 const ROUTE_NAMESPACE = 'wplambda/v1';
-const POLICY_LIFETIME = 900; // seconds a presigned POST (and the key it names) stays valid
+const POLICY_LIFETIME = 900; // seconds a presigned POST may start an upload
+const ISSUED_LIFETIME = DAY_IN_SECONDS; // how long "complete" accepts its key: a big upload may outlast the policy
 const ISSUED_PREFIX = 'wplambda_upload_'; // transient per issued key: who may complete it
 const MULTIPART_SLACK = 65536; // the form fields around a file in WordPress's own upload request
 const SNIFF_BYTES = 262144; // enough of a file for WordPress to check that its content matches its name
@@ -138,7 +140,7 @@ function presign( WP_REST_Request $request ) {
 		[ 'content-length-range', $size, $size ],
 	];
 	$post = new \Aws\S3\PostObjectV4( \S3_Uploads\Plugin::get_instance()->s3(), $bucket, $inputs, $conditions, '+' . POLICY_LIFETIME . ' seconds' );
-	set_transient( issued_transient( $key ), [ 'user' => get_current_user_id(), 'type' => $type, 'name' => $unique ], POLICY_LIFETIME );
+	set_transient( issued_transient( $key ), [ 'user' => get_current_user_id(), 'type' => $type, 'name' => $unique ], ISSUED_LIFETIME );
 	return new WP_REST_Response( [
 		'url' => $post->getFormAttributes()['action'],
 		'fields' => $post->getFormInputs(),
@@ -159,7 +161,7 @@ function complete( WP_REST_Request $request ) {
 	$key = (string) $request['key'];
 	$issued = get_transient( issued_transient( $key ) );
 	if ( ! is_array( $issued ) || (int) $issued['user'] !== get_current_user_id() ) {
-		return refuse( 'wplambda_key_not_issued', 'this key was not issued to you for an upload (or its 15 minutes are over)', 403 );
+		return refuse( 'wplambda_key_not_issued', 'this key was not issued to you for an upload, or was used already', 403 );
 	}
 	list( $bucket, ) = bucket_and_prefix();
 	$s3 = \S3_Uploads\Plugin::get_instance()->s3();
