@@ -206,6 +206,9 @@ def test_a_big_jpeg_in_the_block_editor_gets_its_sizes_and_renders_on_the_post(
     post_url = page.locator(".post-publish-panel__postpublish-header a").first.get_attribute("href")
 
     media = media_by_name(site, name)
+    editing = re.search(r"[?&]post=(\d+)", page.url)  # the editor moves to post.php?post=ID once saved
+    assert editing, page.url
+    assert media["post"] == int(editing.group(1))  # attached to the post it was uploaded in, as WordPress does
     client = s3_client(s3_endpoint[0])
     folder = key_of(site, media["source_url"]).rsplit("/", 1)[0]
     sizes = media["media_details"]["sizes"]
