@@ -220,6 +220,24 @@ def test_presign_upload_complete_makes_an_attachment_with_sizes(admin: Session, 
     assert status == 403 and again["code"] == "wplambda_key_not_issued"
 
 
+def test_a_photo_over_2560_pixels_is_scaled_as_wordpress_scales_uploads(admin: Session,
+                                                                       s3_endpoint: tuple[str, str],
+                                                                       tmp_path: Path) -> None:
+    image = jpeg(tmp_path / "panorama.jpg", 3200, 1800).read_bytes()
+    status, target = presign(admin, "panorama.jpg", "image/jpeg", len(image))
+    assert status == 201
+    post_form(target, image)
+    status, created = admin.post("/wplambda/v1/uploads/complete", {"key": target["key"]})
+    assert status == 201, created
+    media = created["media"]
+    scaled_key = target["key"].removesuffix(".jpg") + "-scaled.jpg"
+    assert media["source_url"] == f"{admin.site.url}/{scaled_key}"
+    assert media["media_details"]["original_image"] == target["key"].rsplit("/", 1)[1]
+    client = s3_client(s3_endpoint[0])
+    assert jpeg_dimensions(client.get_object(Bucket=BUCKET, Key=scaled_key)["Body"].read()) == (2560, 1440)
+    assert client.get_object(Bucket=BUCKET, Key=target["key"])["Body"].read() == image  # the original stays
+
+
 def test_a_png_through_wordpress_own_path_gets_its_sizes_in_the_bucket(admin: Session,
                                                                      s3_endpoint: tuple[str, str]) -> None:
     """Files under the threshold keep WordPress's upload (S3 Uploads' stream wrapper), sizes too."""
