@@ -39,13 +39,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _handler_pids(serve_pid: int) -> set[int]:
+def handler_pids(serve_pid: int) -> set[int]:
     """serve's handler processes and their php-fpm (MariaDB runs in a session of its own)."""
     return {p for p in descendants(serve_pid)
             if "mariadbd" not in Path(f"/proc/{p}/cmdline").read_text(errors="replace")}
 
 
-def _rss_mib(pids: set[int]) -> float:
+def rss_mib(pids: set[int]) -> float:
     total = 0
     for pid in pids:
         try:
@@ -95,15 +95,15 @@ def main() -> None:
             urllib.request.urlopen(f"{url}/", timeout=30).read()  # warm every path once
             script = Path(tmp) / "report.lua"
             script.write_text(WRK_SCRIPT)
-            handlers = _handler_pids(serve.pid)
+            handlers = handler_pids(serve.pid)
             print(f"wplambda serve, {args.workers} handler processes, wrk {args.connections} connections, "
                   f"{args.seconds} s each")
-            rss_before = _rss_mib(handlers)
+            rss_before = rss_mib(handlers)
             rows = []
             for name, path in (("GET /", "/"), ("static asset", "/wp-includes/css/dashicons.min.css?ver=6.1")):
                 r = _wrk(url + path, args.seconds, args.connections, script)
                 rows.append((name, r))
-            rss_after = _rss_mib(handlers | _handler_pids(serve.pid))
+            rss_after = rss_mib(handlers | handler_pids(serve.pid))
             print(f"{'target':<14}{'req/s':>10}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'errors':>8}{'non-2xx':>9}")
             for name, r in rows:
                 print(f"{name:<14}{r['rps']:>10.1f}{r['p50']:>10.1f}{r['p95']:>10.1f}{r['p99']:>10.1f}"

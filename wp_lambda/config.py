@@ -135,6 +135,9 @@ class Uploads:
                      pattern=r"^([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])?$")
     object_acl: str = _f("", "S3 Uploads object ACL; empty because new buckets have ACLs disabled.",
                          choices=("", "private", "public-read", "bucket-owner-full-control"))
+    max_size: int = _f(512, "Largest upload in MB. Files over php.ini's 4 MB go from the browser straight to "
+                       "the bucket (a Lambda request carries 6 MB); S3 takes at most 5120 MB in one POST.",
+                       min=1, max=5120)
 
 
 @dataclass

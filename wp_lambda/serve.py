@@ -217,7 +217,15 @@ class LocalSite:
                                             self.options.s3_bucket or default_bucket(self.config),
                                             profile=self.options.profile)
         self.bucket.ensure()
+        self.bucket.allow_browser_uploads(self._origins())
         return self.bucket
+
+    def _origins(self) -> list[str]:
+        """Where the site's pages come from: the served URL, and localhost for 127.0.0.1."""
+        origins = [self.url]
+        if self.options.host == "127.0.0.1":
+            origins.append(f"http://localhost:{self.options.port}")
+        return origins
 
     def _socket_path(self) -> Path:
         # Socket paths are limited to ~100 bytes; deep project directories fall back to /tmp.

@@ -17,7 +17,9 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import boto3
 from helpers import DEBIAN_WORDPRESS, run_wplambda, wplambda_cmd
 
 ADMIN_PASSWORD = "correct-horse-battery-staple"
@@ -155,15 +157,72 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def login(served: Served) -> urllib.request.OpenerDirector:
-    """Log in as admin through wp-login.php; an opener that carries the logged-in cookies."""
+def login(served: Served, user: str = "admin", password: str = ADMIN_PASSWORD) -> urllib.request.OpenerDirector:
+    """Log in (as admin unless told) through wp-login.php; an opener that carries the logged-in cookies."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect())
     fetch(f"{served.url}/wp-login.php", opener=opener)  # sets the test cookie
-    form = urllib.parse.urlencode({"log": "admin", "pwd": ADMIN_PASSWORD, "wp-submit": "Log In",
+    form = urllib.parse.urlencode({"log": user, "pwd": password, "wp-submit": "Log In",
                                    "redirect_to": f"{served.url}/wp-admin/", "testcookie": "1"}).encode()
     status, headers, _ = fetch(f"{served.url}/wp-login.php", data=form, opener=opener)
     assert status == 302, f"login failed with {status}"
-    assert headers["location"] == f"{served.url}/wp-admin/"
+    assert headers["location"].startswith(f"{served.url}/wp-admin/")  # a subscriber lands on profile.php
     assert any(c.name.startswith("wordpress_logged_in_") for c in jar)
     return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+
+
+def s3_client(endpoint: str) -> Any:
+    """A boto3 S3 client for moto's server (credentials from the environment the fixture set)."""
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+
+
+def jpeg(path: Path, width: int, height: int, *, block: int = 8) -> Path:
+    """A JPEG of random ``block``-pixel squares, drawn by Debian's PHP with GD (no imaging library
+    in the tests). Random content keeps it from compressing: with ``block=1`` a 1800x1200 image
+    is over 4 MB."""
+    script = (f"$i = imagecreatetruecolor({width}, {height}); $b = {block};"
+              f"for ($y = 0; $y < {height}; $y += $b) for ($x = 0; $x < {width}; $x += $b)"
+              " imagefilledrectangle($i, $x, $y, $x + $b - 1, $y + $b - 1, mt_rand(0, 0xffffff));"
+              f"imagejpeg($i, {str(path)!r}, 92);")
+    subprocess.run(["php", "-r", script], check=True)
+    return path
+
+
+def jpeg_dimensions(data: bytes) -> tuple[int, int]:
+    """(width, height) from a JPEG's start-of-frame segment."""
+    assert data[:2] == b"\xff\xd8", "not a JPEG"
+    at = 2
+    while at < len(data):
+        marker, length = data[at + 1], int.from_bytes(data[at + 2:at + 4], "big")
+        if marker in (0xC0, 0xC1, 0xC2):
+            return int.from_bytes(data[at + 7:at + 9], "big"), int.from_bytes(data[at + 5:at + 7], "big")
+        at += 2 + length
+    raise AssertionError("no start-of-frame segment")
+
+
+def new_post_in_block_editor(page: Any, url: str, title: str) -> None:
+    """Open the block editor on a new post (dismissing the welcome guide) and type its title;
+    the caret is left in the title."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.goto(f"{url}/wp-admin/post-new.php")
+    title_field = page.locator(".editor-post-title__input, h1.wp-block-post-title").first
+    title_field.wait_for(state="attached")
+    guide = page.locator(".edit-post-welcome-guide")
+    try:
+        guide.wait_for(state="visible", timeout=10_000)
+        guide.locator("button[aria-label='Close dialog']").click()
+        guide.wait_for(state="hidden")
+    except PlaywrightTimeout:
+        pass  # the guide was dismissed before (it is a per-user preference)
+    title_field.click()
+    page.keyboard.type(title)
+
+
+def publish_in_block_editor(page: Any) -> None:
+    """Publish twice (the pre-publish panel) and wait until WordPress says the post is live."""
+    from playwright.sync_api import expect
+
+    page.locator(".editor-post-publish-panel__toggle, .editor-post-publish-button__button").first.click()
+    page.locator(".editor-post-publish-panel .editor-post-publish-button").click()
+    expect(page.locator(".post-publish-panel__postpublish-header")).to_contain_text("is now live")

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servehelpers import ADMIN_PASSWORD, Served, init_site, serving
+from servehelpers import ADMIN_PASSWORD, Served, init_site, new_post_in_block_editor, publish_in_block_editor, serving
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -41,7 +41,6 @@ def browser_site(tmp_path_factory: pytest.TempPathFactory, debian_wordpress: Pat
 def test_log_in_publish_a_post_and_upload_an_image(browser_site: Served, tmp_path: Path) -> None:
     if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
         pytest.fail("Debian's chromium is missing: run `make setup`")
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect, sync_playwright
 
     shots = tmp_path / "screenshots"
@@ -69,21 +68,8 @@ def test_log_in_publish_a_post_and_upload_an_image(browser_site: Served, tmp_pat
             page.screenshot(path=shots / "2-dashboard.png")
 
             # The block editor: dismiss the welcome guide, type a title, publish twice (pre-publish panel).
-            page.goto(f"{url}/wp-admin/post-new.php")
-            title_field = page.locator(".editor-post-title__input, h1.wp-block-post-title").first
-            title_field.wait_for(state="attached")
-            guide = page.locator(".edit-post-welcome-guide")
-            try:
-                guide.wait_for(state="visible", timeout=10_000)
-                guide.locator("button[aria-label='Close dialog']").click()
-                guide.wait_for(state="hidden")
-            except PlaywrightTimeout:
-                pass  # the guide was dismissed before (it is a per-user preference)
-            title_field.click()
-            page.keyboard.type(title)
-            page.locator(".editor-post-publish-panel__toggle, .editor-post-publish-button__button").first.click()
-            page.locator(".editor-post-publish-panel .editor-post-publish-button").click()
-            expect(page.locator(".post-publish-panel__postpublish-header")).to_contain_text("is now live")
+            new_post_in_block_editor(page, url, title)
+            publish_in_block_editor(page)
             page.screenshot(path=shots / "3-published.png")
 
             page.goto(f"{url}/")

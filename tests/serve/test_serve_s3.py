@@ -13,16 +13,14 @@ from __future__ import annotations
 import base64
 import json
 import re
-import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
-from helpers import moto_server, real_s3_uploads_repositories, run_wplambda
+from helpers import real_s3_uploads_repositories, run_wplambda
 from servehelpers import ADMIN_PASSWORD, Served, fetch, free_port, init_site, login, serving
+from servehelpers import s3_client as s3
 
 from wp_lambda.local.processes import find_processes
 
@@ -48,21 +46,6 @@ add_action('send_headers', static function (): void {
 
 
 @pytest.fixture(scope="module")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """(moto's endpoint, the secret key): credentials in the environment, no ~/.aws in reach."""
-    home = tmp_path_factory.mktemp("aws-home")
-    secret = secrets.token_urlsafe(30)
-    with moto_server() as endpoint, pytest.MonkeyPatch.context() as mp:
-        for key, value in {"AWS_ACCESS_KEY_ID": "serve-test-key", "AWS_SECRET_ACCESS_KEY": secret,
-                           "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": str(home / "config"),
-                           "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials")}.items():
-            mp.setenv(key, value)
-        for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-            mp.delenv(key, raising=False)
-        yield endpoint, secret
-
-
-@pytest.fixture(scope="module")
 def stand_in_repositories(tmp_path_factory: pytest.TempPathFactory) -> str:
     """WPLAMBDA_COMPOSER_REPOSITORIES holding only the stand-in (Packagist off: offline)."""
     # Kept beside the real S3 Uploads: only a stand-in can report what WordPress handed the plugin.
@@ -72,10 +55,6 @@ def stand_in_repositories(tmp_path_factory: pytest.TempPathFactory) -> str:
         {"name": "humanmade/s3-uploads", "version": "3.0.99", "type": "wordpress-plugin"}))
     (package / "s3-uploads.php").write_text(STAND_IN)
     return json.dumps([{"type": "path", "url": str(package)}, {"packagist.org": False}])
-
-
-def s3(endpoint: str) -> Any:
-    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
 
 
 @pytest.fixture(scope="module")

@@ -100,6 +100,10 @@ BAD = [
         "'10.42.1.0/16' is not a network address"),
     Bad("min-acu-above-max", _set("database", min_acu=4.0, max_acu=2.0), "database.min_acu",
         "min_acu 4.0 is above max_acu 2.0"),
+    Bad("uploads-max-size-over-s3-post", _set("uploads", max_size=6000), "uploads.max_size",
+        "6000 is above the maximum 5120 (allowed: 1-5120)"),
+    Bad("uploads-max-size-zero", _set("uploads", max_size=0), "uploads.max_size",
+        "0 is below the minimum 1 (allowed: 1-5120)"),
 ]
 
 

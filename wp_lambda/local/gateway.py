@@ -25,6 +25,7 @@ from urllib.parse import unquote
 from wp_lambda.assets_sync import UPLOADS_PREFIX as UPLOADS_KEY_PREFIX
 from wp_lambda.assets_sync import cache_control, content_type
 from wp_lambda.config import Assets
+from wp_lambda.local import ranges
 from wp_lambda.runtime import routing
 from wp_lambda.runtime.events import INIT_HEADER
 
@@ -123,9 +124,26 @@ def static_response(file: Path | None, key: str, request_headers: dict[str, str]
     ]
     if request_headers.get("if-none-match") == etag:
         return 304, headers, b""
-    body = b"" if head else file.read_bytes()
-    headers.append(("Content-Length", str(stat.st_size)))
-    return 200, headers, body
+    headers.append(("Accept-Ranges", "bytes"))
+    try:
+        selected = ranges.resolve(request_headers.get("range"), stat.st_size)
+    except ranges.Unsatisfiable as exc:
+        return unsatisfiable(exc.size, head)
+    if selected is None:
+        headers.append(("Content-Length", str(stat.st_size)))
+        return 200, headers, b"" if head else file.read_bytes()
+    headers += [("Content-Range", selected.content_range), ("Content-Length", str(selected.length))]
+    if head:
+        return 206, headers, b""
+    with file.open("rb") as stream:
+        stream.seek(selected.start)
+        return 206, headers, stream.read(selected.length)
+
+
+def unsatisfiable(size: int, head: bool) -> Response:
+    """416 as S3 answers it: the object's size in ``Content-Range``, so a player can retry."""
+    status, headers, body = plain_response(416, "Requested Range Not Satisfiable", head)
+    return status, [*headers, ("Content-Range", f"bytes */{size}")], body
 
 
 def to_event(method: str, target: str, headers: list[tuple[str, str]], body: bytes, client_ip: str,
@@ -224,7 +242,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
         elapsed = (time.perf_counter() - started) * 1000
         kind = origin if origin != "function" else ("cold" if cold else "warm")
-        self.server.log_request_line(f"{method} {self.path} {status} {elapsed:.0f}ms {kind}")
+        # The request body's size: what would count against Lambda's 6 MB invocation payload.
+        self.server.log_request_line(f"{method} {self.path} {status} {elapsed:.0f}ms {kind} in={len(body)}B")
 
     do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _respond
 

@@ -22,7 +22,8 @@ from wp_lambda import aws as aws_mod
 from wp_lambda.aws import error_code
 from wp_lambda.config import Config
 from wp_lambda.errors import UserError
-from wp_lambda.local.gateway import Response, plain_response
+from wp_lambda.local import ranges
+from wp_lambda.local.gateway import Response, plain_response, unsatisfiable
 from wp_lambda.runtime import routing
 
 # S3_UPLOADS_BUCKET is "<bucket>/wp-content": S3 Uploads maps WP_CONTENT_DIR to it, so uploads
@@ -118,6 +119,10 @@ class UploadsBucket:
         params: dict[str, Any] = {"Bucket": self.name, "Key": decoded}
         if request_headers.get("if-none-match"):
             params["IfNoneMatch"] = request_headers["if-none-match"]
+        # One range goes to S3 as asked; several are dropped here, as S3 itself ignores them.
+        byte_range = ranges.single_range(request_headers.get("range"))
+        if byte_range:
+            params["Range"] = byte_range
         try:
             answer = (self.client.head_object if head else self.client.get_object)(**params)
         except botocore.exceptions.ClientError as exc:
@@ -126,11 +131,28 @@ class UploadsBucket:
                 return 304, [("ETag", params["IfNoneMatch"])], b""
             if code in ("404", "NoSuchKey", "NotFound"):
                 return plain_response(404, "Not Found", head)
+            if code in ("416", "InvalidRange"):
+                return unsatisfiable(self.client.head_object(Bucket=self.name, Key=decoded)["ContentLength"], head)
             return plain_response(502, f"uploads bucket: {code}", head)
         except botocore.exceptions.BotoCoreError as exc:
             return plain_response(502, f"uploads bucket: {exc}", head)
         headers = [(_HEADER_NAMES[field], str(answer[field])) for field in _PASSED_HEADERS if answer.get(field)]
         if answer.get("LastModified"):
             headers.append(("Last-Modified", email.utils.formatdate(answer["LastModified"].timestamp(), usegmt=True)))
+        headers.append(("Accept-Ranges", "bytes"))
+        status = answer["ResponseMetadata"]["HTTPStatusCode"]
+        if status == 206:
+            headers.append(("Content-Range", answer["ContentRange"]))
         body = b"" if head else answer["Body"].read()
-        return 200, headers, body
+        return status, headers, body
+
+    def allow_browser_uploads(self, origins: list[str]) -> None:
+        """The bucket's CORS rule for the site's pages: the browser POSTs big files here with a
+        presigned policy (wplambda-direct-uploads.php), as deployed. Only these origins, only POST."""
+        self.client.put_bucket_cors(Bucket=self.name, CORSConfiguration={"CORSRules": [cors_rule(origins)]})
+
+
+def cors_rule(origins: list[str]) -> dict[str, Any]:
+    """The one CORS rule the uploads bucket needs; the template renders the same rule."""
+    return {"ID": "DirectUploads", "AllowedMethods": ["POST"], "AllowedOrigins": origins,
+            "AllowedHeaders": ["*"], "MaxAgeSeconds": 3000}
