@@ -51,7 +51,13 @@ def before_snapshot(runtime: Runtime) -> None:
     started = time.monotonic()
     runtime.start()
     runtime.warm(SNAPSHOT_WARM_BUDGET)
-    workers = runtime.fpm.replace_workers()
+    try:
+        workers = runtime.fpm.replace_workers()
+    except PhpFpmError as exc:
+        # A fresh pool holds no connection either; only the warm opcache is lost.
+        log.error("wplambda: before snapshot: %s; restarting php-fpm", exc)
+        runtime.restart_quietly()
+        return
     log.info("wplambda: before snapshot: opcache warmed, workers replaced (%s) in %.0f ms",
              ", ".join(map(str, workers)), (time.monotonic() - started) * 1000)
 
