@@ -79,7 +79,8 @@ def after_restore(runtime: Runtime) -> None:
             runtime.fpm.restart()
             what = f"secrets rotated ({', '.join(changed)}): php-fpm restarted with the new values"
         else:
-            workers = runtime.fpm.replace_workers()
+            # Not graceful: a connection in the snapshot leads to a socket of another microVM.
+            workers = runtime.fpm.replace_workers(graceful=False)
             what = f"workers replaced ({', '.join(map(str, workers))}), opcache kept"
     except PhpFpmError as exc:
         # A pool that cannot renew its workers is not trusted with a visitor: a fresh one is. If
