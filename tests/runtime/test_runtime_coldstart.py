@@ -25,13 +25,14 @@ from typing import Any
 import boto3
 import pytest
 from awslambdaric.lambda_runtime_hooks_runner import run_after_restore, run_before_snapshot
+from helpers import moto_server
 from lambda_events import Client, Reply, v2
-from moto.server import ThreadedMotoServer
 from snapshot_restore_py import get_after_restore, get_before_snapshot
 from wp_site import Site
 
 from wp_lambda.local.mariadb import MariaDB
-from wp_lambda.runtime import fastcgi, snapstart, warmup
+from wp_lambda.runtime import cgi, fastcgi, routing, snapstart, warmup
+from wp_lambda.runtime.events import Request
 from wp_lambda.runtime.handler import Runtime
 
 REPO = Path(__file__).resolve().parents[2]
@@ -181,7 +182,10 @@ def test_database_probe_reads_the_real_greeting(probe_site: Site, mariadb: Maria
     assert warmup.database_problem(probe_site.environ) is None  # localhost:/socket, the private MariaDB
     assert warmup.database_address({"WORDPRESS_DB_HOST": "localhost"}) is None
     assert warmup.database_address({"WORDPRESS_DB_HOST": "db.example.com", "WORDPRESS_DB_PORT": "3307"}) == (
-        socket.AF_INET, ("db.example.com", 3307))
+        "db.example.com", 3307)
+    assert warmup.database_address({"WORDPRESS_DB_HOST": "db:3308", "WORDPRESS_DB_PORT": "3307"}) == ("db", 3308)
+    assert warmup.database_address({"WORDPRESS_DB_HOST": "[::1]:3309"}) == ("::1", 3309)
+    assert warmup.database_address({"WORDPRESS_DB_HOST": "localhost:/run/my.sock"}) == "/run/my.sock"
     assert "do not name a port" in (warmup.database_problem({"WORDPRESS_DB_HOST": "db:x"}) or "")
 
 
@@ -221,16 +225,12 @@ def test_init_warms_when_the_database_answers(probe_site: Site) -> None:
 
 @pytest.fixture
 def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    _, port = server.get_host_and_port()
-    for name, value in {"AWS_ENDPOINT_URL": f"http://localhost:{port}", "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(name, value)
-    try:
-        yield f"http://localhost:{port}"
-    finally:
-        server.stop()
+    """moto's Secrets Manager, reached the way boto3 reaches AWS: the standard variables."""
+    with moto_server() as endpoint:
+        for name, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+                            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+            monkeypatch.setenv(name, value)
+        yield endpoint
 
 
 @pytest.fixture
@@ -363,10 +363,11 @@ def test_replace_workers_survives_a_stuck_worker(rt: Runtime) -> None:
 
 
 def _probe_params(runtime: Runtime, query: str) -> list[tuple[str, str]]:
-    path = str(Path(runtime.document_root) / PROBE)
-    return [("SCRIPT_FILENAME", path), ("SCRIPT_NAME", f"/{PROBE}"), ("REQUEST_METHOD", "GET"),
-            ("QUERY_STRING", query), ("REQUEST_URI", f"/{PROBE}?{query}"), ("SERVER_PROTOCOL", "HTTP/1.1"),
-            ("DOCUMENT_ROOT", runtime.document_root)]
+    """The FastCGI request the handler would send for the probe (sent here without the handler,
+    which would restart php-fpm when the worker is killed under it)."""
+    request = Request("GET", f"/{PROBE}", query, {"host": ["localhost"]}, b"", "127.0.0.1")
+    target = routing.route(runtime.document_root, request.path, request.query)
+    return cgi.params(request, target, runtime.document_root, "localhost", request.source_ip)
 
 
 def test_no_secret_value_in_the_warm_up_log(probe_site: Site, caplog: pytest.LogCaptureFixture) -> None:

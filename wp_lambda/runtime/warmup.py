@@ -60,17 +60,21 @@ def paths(environ: Mapping[str, str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def database_address(environ: Mapping[str, str]) -> tuple[int, str | tuple[str, int]] | None:
-    """Where WordPress will connect, read as mysqli reads ``DB_HOST`` (``host``, ``host:port``,
-    ``localhost:/socket``); None for a bare ``localhost``, whose socket only PHP knows."""
+def database_address(environ: Mapping[str, str]) -> str | tuple[str, int] | None:
+    """Where WordPress will connect, read as wpdb reads ``DB_HOST`` (``host``, ``host:port``,
+    ``[v6]:port``, ``localhost:/socket``): a socket path or (host, port); None for a bare
+    ``localhost``, whose default socket only PHP knows."""
     host = environ.get("WORDPRESS_DB_HOST") or "127.0.0.1"  # wp-config.php's own default
-    name, _, rest = host.partition(":")
+    if host.startswith("["):
+        name, _, rest = host[1:].partition("]")
+        rest = rest.removeprefix(":")
+    else:
+        name, _, rest = host.partition(":")
     if rest.startswith("/"):
-        return socket.AF_UNIX, rest
+        return rest
     if name == "localhost" and not rest:
         return None
-    port = int(rest or environ.get("WORDPRESS_DB_PORT") or MYSQL_PORT)
-    return socket.AF_INET6 if ":" in name.strip("[]") else socket.AF_INET, (name.strip("[]"), port)
+    return name, int(rest or environ.get("WORDPRESS_DB_PORT") or MYSQL_PORT)
 
 
 def database_problem(environ: Mapping[str, str], timeout: float = PROBE_TIMEOUT) -> str | None:
@@ -86,18 +90,25 @@ def database_problem(environ: Mapping[str, str], timeout: float = PROBE_TIMEOUT)
         return f"WORDPRESS_DB_HOST/WORDPRESS_DB_PORT do not name a port: {exc}"
     if address is None:
         return None
-    family, target = address
     try:
-        with socket.socket(family, socket.SOCK_STREAM) as sock:
+        if isinstance(address, str):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.settimeout(timeout)
-            sock.connect(target)
+            try:
+                sock.connect(address)
+            except OSError:
+                sock.close()
+                raise
+        else:
+            sock = socket.create_connection(address, timeout=timeout)
+        with sock:
             head = sock.recv(5)
     except OSError as exc:
-        return f"{target}: {type(exc).__name__}: {exc}"
+        return f"{address}: {type(exc).__name__}: {exc}"
     if len(head) < 5:
-        return f"{target} closed the connection before its greeting"
+        return f"{address} closed the connection before its greeting"
     if head[4] == 0xFF:
-        return f"{target} refused the connection (MySQL error packet)"
+        return f"{address} refused the connection (MySQL error packet)"
     return None
 
 
