@@ -146,6 +146,25 @@ def test_warm_up_paths_come_from_the_environment() -> None:
     assert warmup.paths({"WPLAMBDA_WARM_PATHS": "/, /sample-page/?x=1"}) == ["/", "/sample-page/?x=1"]
 
 
+def test_warm_up_stops_at_its_deadline(probe_site: Site, caplog: pytest.LogCaptureFixture) -> None:
+    """A path slower than the budget is cut off (504, php-fpm restarted), the rest is not tried
+    (it would fare no better), and the pool still serves; no budget left means no request."""
+    slow = f"/{PROBE}?sleep_ms=3000"
+    runtime = _runtime(probe_site, WPLAMBDA_WARM_PATHS=f"{slow},/")
+    try:
+        runtime.start()
+        report = runtime.warm(0.5)
+        assert [(path, status) for path, status, _ in report.results] == [(slow, 504)]
+        assert report.skipped == f"{slow} answered 504"
+        assert f"warm-up stopped: {slow} answered 504" in caplog.text
+        assert runtime.fpm.starts == 2  # the timed-out request's php-fpm was replaced
+        assert probe(runtime)["pid"] in runtime.fpm.worker_pids()
+        late = runtime.warm(0)
+        assert (late.results, late.skipped) == ([], f"the 0 s deadline passed before {slow}")
+    finally:
+        runtime.stop()
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

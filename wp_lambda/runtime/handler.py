@@ -274,6 +274,7 @@ def handler(event: Any, context: LambdaContext | None) -> dict[str, Any]:
 
 if os.environ.get("AWS_LAMBDA_RUNTIME_API"):
     # Inside Lambda (or under awslambdaric with the local emulator): start during init.
+    _init_started = time.monotonic()
     try:
         runtime().start()
     except Exception:
@@ -281,4 +282,5 @@ if os.environ.get("AWS_LAMBDA_RUNTIME_API"):
     else:
         # A SnapStart init warms in its before-snapshot hook; any other init warms right here.
         if not snapstart.register(runtime()):
-            runtime().warm()
+            # The budget counts from here: starting php-fpm and loading secrets used part of it.
+            runtime().warm(max(0.0, warmup.BUDGET - (time.monotonic() - _init_started)))

@@ -25,7 +25,8 @@ log = logging.getLogger("wplambda")
 
 ENV_PATHS = "WPLAMBDA_WARM_PATHS"
 DEFAULT_PATHS = ("/",)
-# Lambda's init phase is 10 s in all; starting php-fpm and loading secrets come first.
+# Lambda's init phase is 10 s in all; the handler counts this from the start of its own init
+# (php-fpm and the secrets come first), leaving the runtime's bootstrap and a margin.
 BUDGET = 6.0
 # Long enough for a live server's greeting, short enough that a paused or absent one costs little.
 PROBE_TIMEOUT = 1.0
@@ -141,6 +142,12 @@ def run(serve: Callable[[Request, Budget], Response], environ: Mapping[str, str]
             begun = time.monotonic()
             response = serve(request, context)
             report.results.append((target, response.status, time.monotonic() - begun))
+            if response.status >= 500:
+                # A 504 has restarted php-fpm (and emptied the opcache); WordPress is failing or too
+                # slow right now, and the next path would fare no better.
+                report.skipped = f"{target} answered {response.status}"
+                log.warning("wplambda: warm-up stopped: %s", report.skipped)
+                break
     except Exception:
         log.exception("wplambda: warm-up failed; the first request will compile WordPress")
     report.seconds = time.monotonic() - started
