@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import socket
 import subprocess
 import sys
@@ -26,11 +27,12 @@ import boto3
 import pytest
 from awslambdaric.lambda_runtime_hooks_runner import run_after_restore, run_before_snapshot
 from helpers import moto_server
-from lambda_events import Client, Reply, v2
+from lambda_events import Client, Reply, read_reply, v2
 from snapshot_restore_py import get_after_restore, get_before_snapshot
 from wp_site import Site
 
 from wp_lambda.local.mariadb import MariaDB
+from wp_lambda.local.runtime_api import RuntimeAPI, runtime_environment, start_runtime_process, stop_runtime_process
 from wp_lambda.runtime import cgi, fastcgi, routing, snapstart, warmup
 from wp_lambda.runtime.events import Request
 from wp_lambda.runtime.handler import Runtime
@@ -344,6 +346,34 @@ def test_after_restore_keeps_serving_when_secrets_cannot_be_read(snap: tuple[Run
     run_after_restore()
     assert "keeping the values from the snapshot" in caplog.text
     assert {r["mark"] for r in probe_every_worker(runtime)} == {"from-the-snapshot"}
+
+
+def test_snap_start_init_under_awslambdaric(probe_site: Site, tmp_path: Path) -> None:
+    """The whole SnapStart sequence as the managed runtime drives it: awslambdaric imports the
+    handler (php-fpm starts, the hooks register), runs the before-snapshot hook, waits on the
+    emulator's restore/next, runs the after-restore hook, and only then takes events."""
+    log = tmp_path / "runtime.log"
+    with RuntimeAPI(timeout=30) as api:
+        environ = runtime_environment(probe_site.root, probe_site.layer, api_address=api.address,
+                                      base={**probe_site.environ, "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start",
+                                            "AWS_LAMBDA_LOG_LEVEL": "INFO", "PYTHONPATH": str(REPO)})
+        process = start_runtime_process(environ, log=log)
+        try:
+            deadline = time.monotonic() + 60
+            while api.polling < 1 and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert (api.restores, api.init_errors, api.restore_errors) == (1, [], [])
+            text = log.read_text()
+            snapshot = re.search(r"before snapshot: opcache warmed, workers replaced \((\d+)\)", text)
+            restored = re.search(r"after restore: workers replaced \((\d+)\), opcache kept", text)
+            assert snapshot and restored, text
+            assert "warm-up: / 200 in" in text
+            assert snapshot.group(1) != restored.group(1)
+            result = json.loads(read_reply(api.invoke(v2("GET", f"/{PROBE}"))).body)
+            assert str(result["pid"]) == restored.group(1)  # the worker forked after the restore
+            assert wordpress_cached(result, probe_site.root)  # compiled before the snapshot
+        finally:
+            stop_runtime_process(process)
 
 
 def test_hooks_are_registered_only_for_a_snap_start_init(rt: Runtime, hooks: None,
