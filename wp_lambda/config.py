@@ -406,8 +406,10 @@ def _cross_checks(c: Config, text: str) -> list[Problem]:
 
 WARM_PATHS_MAX = 10
 # SnapStart "does not support provisioned concurrency, Amazon Elastic File System (Amazon EFS), or
-# ephemeral storage greater than 512 MB": https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html
+# ephemeral storage greater than 512 MB", and is offered in every commercial region but Asia
+# Pacific (New Zealand) and (Taipei): https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html
 SNAP_START_MAX_EPHEMERAL_STORAGE = 512
+SNAP_START_UNAVAILABLE_REGIONS = ("ap-east-2", "ap-southeast-6")
 
 
 def _function_checks(c: Config, add: Callable[[str, str, str], None]) -> None:
@@ -427,6 +429,8 @@ def _function_checks(c: Config, add: Callable[[str, str, str], None]) -> None:
         if c.function.ephemeral_storage > SNAP_START_MAX_EPHEMERAL_STORAGE:
             add("function", "ephemeral_storage", f"{c.function.ephemeral_storage} MB: SnapStart allows at most "
                 f"{SNAP_START_MAX_EPHEMERAL_STORAGE} MB of /tmp{why} lower it to {SNAP_START_MAX_EPHEMERAL_STORAGE}")
+        if c.aws.region in SNAP_START_UNAVAILABLE_REGIONS:
+            add("aws", "region", f"Lambda offers no SnapStart in {c.aws.region}{why} deploy to another region")
         # EFS: the config has no storage section yet; this check applies once `storage.mode` exists.
         storage = getattr(c, "storage", None)
         if getattr(storage, "mode", None) == "efs":

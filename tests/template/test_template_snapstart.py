@@ -96,6 +96,9 @@ BAD = {
         {"warm_paths": [f"/{n}/" for n in range(11)]}, "function.warm_paths", "11 paths; at most 10"),
     "snap-start-not-a-bool": (
         {"snap_start": "yes"}, "function.snap_start", "expected true or false, got 'yes'"),
+    "snap-start-in-a-region-without-it": (
+        {"snap_start": True, "aws.region": "ap-east-2"}, "aws.region",
+        "Lambda offers no SnapStart in ap-east-2; turn function.snap_start off, or deploy to another region"),
 }
 
 
@@ -106,8 +109,9 @@ def test_bad_snap_start_and_warm_up_configs_exit_2(case: str, valid_project: Pat
     shutil.copytree(valid_project, root)
     path = root / "wplambda.toml"
     doc = tomlkit.parse(path.read_text())
-    for name, value in values.items():
-        doc["function"][name] = value  # type: ignore[index]
+    for dotted, value in values.items():
+        table, _, field = dotted.rpartition(".")
+        doc[table or "function"][field] = value  # type: ignore[index]
     text = tomlkit.dumps(doc)
     path.write_text(text)
     before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
@@ -116,7 +120,10 @@ def test_bad_snap_start_and_warm_up_configs_exit_2(case: str, valid_project: Pat
 
     assert result.returncode == 2, result.stdout + result.stderr
     message = " ".join(result.stderr.split())
-    line = next(n for n, raw in enumerate(text.splitlines(), 1) if raw.startswith(key.split(".")[1] + " ="))
+    section, name = key.split(".")
+    lines = text.splitlines()
+    start = lines.index(f"[{section}]")
+    line = next(n for n, raw in enumerate(lines[start:], start + 1) if raw.startswith(name + " ="))
     assert f"{path}:{line}: {key}: {expected}" in message
     assert "Traceback" not in result.stderr
     assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
