@@ -1,10 +1,11 @@
 """The runtime's overhead, measured: the same WordPress home page from the same php-fpm pool
 (a) as one direct FastCGI request, (b) through the full Lambda handler, (c) through Debian's nginx.
 
-Run: ``.venv/bin/python -m benchmarks.runtime [--seconds 8] [--workers 2]``. It starts a private
-MariaDB, copies Debian's WordPress, installs it through the handler, and stops everything it
-started (by PID) at the end. Also prints the cold start: handler import to the first 200 of the
-home page, in a fresh process whose php-fpm starts with an empty opcache.
+Run: ``.venv/bin/python -m benchmarks.runtime [--seconds 8] [--workers 2] [--cold-only]``. It starts
+a private MariaDB, copies Debian's WordPress, installs it through the handler, and stops everything
+it started (by PID) at the end. Then the cold starts, each in a fresh process whose php-fpm starts
+with an empty opcache: today's, with the init warm-up, with a primed opcache file cache (with and
+without the warm-up), and the simulated SnapStart restore, as ratios to today's.
 """
 
 from __future__ import annotations
@@ -227,7 +228,6 @@ def wrk(port: int, seconds: float, clients: int) -> float:
     return float(match.group(1))
 
 
-COLD_MODES = ("today", "warm-up", "file cache", "file cache + warm-up", "snapstart")
 # Compiles PHP files (one path a line on stdin) with the CLI into opcache's file cache, as a
 # build step would, answering + or - for each. opcache_compile_file runs nothing, but it does
 # declare top-level functions, so a file redeclaring one (wp-admin/includes/noop.php stubs
