@@ -348,6 +348,23 @@ def test_after_restore_keeps_serving_when_secrets_cannot_be_read(snap: tuple[Run
     assert {r["mark"] for r in probe_every_worker(runtime)} == {"from-the-snapshot"}
 
 
+def test_after_restore_gives_up_on_a_silent_secrets_manager(snap: tuple[Runtime, str],
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    """The hook has 10 s on Lambda: a Secrets Manager that accepts and never answers costs one
+    short read timeout (no retries), then the snapshot's values stay and the workers are renewed."""
+    runtime, _ = snap
+    before = set(runtime.fpm.worker_pids())
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{silent.getsockname()[1]}")
+        run_after_restore()
+    assert "Read timeout" in caplog.text and "keeping the values from the snapshot" in caplog.text
+    assert not before & set(runtime.fpm.worker_pids())
+    assert {r["mark"] for r in probe_every_worker(runtime)} == {"from-the-snapshot"}
+
+
 def test_snap_start_init_under_awslambdaric(probe_site: Site, tmp_path: Path) -> None:
     """The whole SnapStart sequence as the managed runtime drives it: awslambdaric imports the
     handler (php-fpm starts, the hooks register), runs the before-snapshot hook, waits on the

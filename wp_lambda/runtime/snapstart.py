@@ -30,6 +30,9 @@ log = logging.getLogger("wplambda")
 # The init phase that ends in a snapshot may last 130 s (or the function's timeout, if longer),
 # and the before-snapshot hook counts towards it; a slow database deserves more than 10 s here.
 SNAPSHOT_WARM_BUDGET = 60.0
+# The after-restore hook must finish within 10 s; three secrets at worst 2 s (connect, then
+# read) each leave room for the workers. Secrets Manager usually answers in tens of ms.
+RESTORE_SECRETS_TIMEOUT = 1.0
 
 
 def register(runtime: Runtime) -> bool:
@@ -70,7 +73,7 @@ def after_restore(runtime: Runtime) -> None:
     """
     started = time.monotonic()
     try:
-        changed = runtime.reload_secrets()
+        changed = runtime.reload_secrets(RESTORE_SECRETS_TIMEOUT)
     except secrets.SecretsError as exc:
         log.error("wplambda: after restore: %s; keeping the values from the snapshot", exc)
         changed = []
