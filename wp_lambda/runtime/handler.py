@@ -170,6 +170,7 @@ class Runtime:
             return _text(502, "Bad gateway: PHP sent an invalid response.")
 
     def restart_quietly(self) -> None:
+        """A fresh php-fpm, logging rather than raising if it cannot start: the next request tries again."""
         try:
             self.fpm.restart()
         except PhpFpmError as exc:
