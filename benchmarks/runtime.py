@@ -1,10 +1,11 @@
 """The runtime's overhead, measured: the same WordPress home page from the same php-fpm pool
 (a) as one direct FastCGI request, (b) through the full Lambda handler, (c) through Debian's nginx.
 
-Run: ``.venv/bin/python -m benchmarks.runtime [--seconds 8] [--workers 2]``. It starts a private
-MariaDB, copies Debian's WordPress, installs it through the handler, and stops everything it
-started (by PID) at the end. Also prints the cold start: handler import to the first 200 of the
-home page, in a fresh process whose php-fpm starts with an empty opcache.
+Run: ``.venv/bin/python -m benchmarks.runtime [--seconds 8] [--workers 2] [--cold-only]``. It starts
+a private MariaDB, copies Debian's WordPress, installs it through the handler, and stops everything
+it started (by PID) at the end. Then the cold starts, each in a fresh process whose php-fpm starts
+with an empty opcache: today's, with the init warm-up, with a primed opcache file cache (with and
+without the warm-up), and the simulated SnapStart restore, as ratios to today's.
 """
 
 from __future__ import annotations
@@ -40,15 +41,35 @@ HOST = "wp.test"
 ROUNDS = 3
 NGINX = "/usr/sbin/nginx"
 WRK = "/usr/bin/wrk"
+# One cold instance in a fresh process (so php-fpm's opcache starts empty), in one of the modes
+# below; it prints the init phase's time and the first request's, then stops its php-fpm.
 COLD_START_SCRIPT = """
 import json, sys, time
 t0 = time.perf_counter()
+from wp_lambda.runtime import snapstart
 from wp_lambda.runtime.handler import handler, runtime
-event, deadline = json.loads(sys.argv[1]), time.monotonic() + 30
+mode, event = sys.argv[1], json.loads(sys.argv[2])
 class Context:
-    def get_remaining_time_in_millis(self): return int((deadline - time.monotonic()) * 1000)
-status = handler(event, Context())["statusCode"]
-print(json.dumps({"status": status, "seconds": time.perf_counter() - t0}))
+    def __init__(self): self.deadline = time.monotonic() + 30
+    def get_remaining_time_in_millis(self): return int((self.deadline - time.monotonic()) * 1000)
+def first_request():
+    start = time.perf_counter()
+    status = handler(event, Context())["statusCode"]
+    return status, time.perf_counter() - start
+runtime().start()  # what the init phase did before: php-fpm up, nothing compiled
+if mode in ("warm-up", "file cache + warm-up"):
+    runtime().warm()
+if mode == "snapstart":
+    snapstart.before_snapshot(runtime())
+out = {"init": time.perf_counter() - t0}
+restore = time.perf_counter()
+if mode == "snapstart":
+    snapstart.after_restore(runtime())
+status, _ = first_request()
+out.update(first=time.perf_counter() - restore, total=time.perf_counter() - t0, status=status)
+warm = sorted(first_request()[1] for _ in range(15))
+out["warm"] = warm[len(warm) // 2]
+print(json.dumps(out))
 runtime().stop()
 """
 
@@ -207,45 +228,125 @@ def wrk(port: int, seconds: float, clients: int) -> float:
     return float(match.group(1))
 
 
-def cold_starts(environ: dict[str, str], runs: int) -> list[float]:
+# Compiles PHP files (one path a line on stdin) with the CLI into opcache's file cache, as a
+# build step would, answering + or - for each. opcache_compile_file runs nothing, but it does
+# declare top-level functions, so a file redeclaring one (wp-admin/includes/noop.php stubs
+# functions of wp-includes) fails, sometimes fatally; the caller gives those a fresh process.
+PRIME_SCRIPT = """<?php
+foreach (file('php://stdin', FILE_IGNORE_NEW_LINES | FILE_SKIP_EMPTY_LINES) as $path) {
+    echo @opcache_compile_file($path) ? '+' : '-';
+    flush();
+}
+"""
+
+
+def lambda_php_ini(environ: dict[str, str], workdir: Path, file_cache: Path | None) -> Path:
+    """The local layer's php.ini as on Lambda (timestamps never validated), optionally with a file cache."""
+    text = Path(environ["WPLAMBDA_PHP_INI"]).read_text()
+    text = re.sub(r"(?m)^opcache\.validate_timestamps = 1$", "opcache.validate_timestamps = 0", text)
+    if "opcache.validate_timestamps = 0" not in text:
+        raise SystemExit("cannot find opcache.validate_timestamps in the local php.ini")
+    if file_cache is not None:
+        # No checksum of each cached script on load: the tree is immutable within a deployment.
+        text += f"\nopcache.file_cache = {file_cache}\nopcache.file_cache_consistency_checks = 0\n"
+    path = workdir / ("php-file-cache.ini" if file_cache else "php-lambda.ini")
+    path.write_text(text)
+    return path
+
+
+def prime_file_cache(environ: dict[str, str], document_root: Path, workdir: Path) -> tuple[Path, int, float]:
+    """Compile the whole tree into a file cache with the CLI of the very PHP php-fpm is; return the
+    cache, the number of files compiled and the seconds it took."""
+    cache = workdir / "opcache-file-cache"
+    cache.mkdir()
+    script = workdir / "prime.php"
+    script.write_text(PRIME_SCRIPT)
+    todo = sorted(str(p) for p in document_root.rglob("*.php"))
+    total = len(todo)
+    cmd = [environ["WPLAMBDA_PHP"], "-c", environ["WPLAMBDA_PHP_INI"], "-d", "opcache.enable_cli=1",
+           "-d", f"opcache.file_cache={cache}", "-d", "opcache.memory_consumption=256", "-d", "display_errors=0",
+           "-d", "log_errors=0", str(script)]
+    started = time.perf_counter()
+    while todo:
+        retry: list[str] = []
+        rest = todo
+        while rest:
+            answers = subprocess.run(cmd, input="\n".join(rest), env=environ, capture_output=True, text=True,
+                                     check=False).stdout
+            retry += [path for path, answer in zip(rest, answers, strict=False) if answer == "-"]
+            if len(answers) < len(rest):  # a fatal error ended the process on this file
+                retry.append(rest[len(answers)])
+            rest = rest[len(answers) + 1:]
+        if len(retry) == len(todo):  # no progress: these do not compile at all
+            break
+        todo = retry
+    return cache, total - len(todo), time.perf_counter() - started
+
+
+def cold_starts(environs: dict[str, dict[str, str]], runs: int) -> dict[str, list[dict[str, float]]]:
+    """``runs`` fresh instances per mode, the modes taking turns so a shared machine's noise falls
+    on all of them alike."""
     event = json.dumps(v2("GET", "/", headers={"Host": HOST}))
-    env = {**environ, "PYTHONPATH": str(REPO)}
-    env.pop("AWS_LAMBDA_RUNTIME_API", None)
-    times = []
+    results: dict[str, list[dict[str, float]]] = {mode: [] for mode in environs}
     for _ in range(runs):
-        # A fresh process starts a fresh php-fpm, so opcache starts empty; the script stops it.
-        proc = subprocess.Popen([sys.executable, "-c", COLD_START_SCRIPT, event],
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        out, _ = proc.communicate(timeout=60)
-        result = json.loads(out.decode().splitlines()[0])
-        if result["status"] != 200:
-            raise SystemExit(f"cold start answered {result['status']}")
-        times.append(result["seconds"])
-    return times
+        for mode, environ in environs.items():
+            env = {**environ, "PYTHONPATH": str(REPO)}
+            env.pop("AWS_LAMBDA_RUNTIME_API", None)
+            proc = subprocess.Popen([sys.executable, "-c", COLD_START_SCRIPT, mode, event],
+                                    env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            out, _ = proc.communicate(timeout=120)
+            result = json.loads(out.decode().splitlines()[-1])
+            if result["status"] != 200:
+                raise SystemExit(f"cold start ({mode}) answered {result['status']}")
+            results[mode].append(result)
+    return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=8.0, help="duration of each measurement")
-    parser.add_argument("--workers", type=int, default=2, help="php-fpm workers (and concurrent clients)")
-    parser.add_argument("--cold-runs", type=int, default=5)
-    args = parser.parse_args()
-    for tool in (NGINX, WRK, "/usr/sbin/php-fpm8.2"):
-        if not Path(tool).exists():
-            raise SystemExit(f"{tool} is missing: run `make setup`")
+def report_cold_starts(results: dict[str, list[dict[str, float]]]) -> None:
+    def median(mode: str, key: str) -> float:
+        return statistics.median(r[key] for r in results[mode]) * 1000
 
-    base = Path(tempfile.mkdtemp(prefix="wplambda-bench-"))
-    db = MariaDB.start(base / "db")
-    runtime: Runtime | None = None
+    today, today_total = median("today", "first"), median("today", "total")
+    print(f"\ncold start, median of {len(results['today'])} fresh instances per path (1 php-fpm worker, "
+          "php.ini as on Lambda):")
+    print(f"{'path':<22}{'init ms':>9}{'first 200 ms':>14}{'vs today':>10}{'import->200 ms':>16}")
+    for mode in results:
+        first = median(mode, "first")
+        print(f"{mode:<22}{median(mode, 'init'):>9.0f}{first:>14.0f}{first / today:>10.2f}"
+              f"{median(mode, 'total'):>16.0f}")
+    print("(init: handler import, php-fpm started, plus the warm-up or before-snapshot hook where named;\n"
+          " first 200: the first request after init, for snapstart the after-restore hook included)")
+    restore, warm = median("snapstart", "first"), median("snapstart", "warm")
+    print(f"snapstart: after-restore hook + first request {restore:.0f} ms, then a warm request {warm:.0f} ms: "
+          f"{restore / warm:.2f}x (target <= 1.5x)")
+    print(f"warm-up: {median('warm-up', 'init') - median('today', 'init'):+.0f} ms in the init phase, "
+          f"first request {median('warm-up', 'first'):.0f} ms instead of {today:.0f} ms (target <= 250 ms; "
+          f"today's import -> first 200: {today_total:.0f} ms)")
+    print(f"file cache: {median('file cache + warm-up', 'init') - median('warm-up', 'init'):+.0f} ms on the "
+          f"warm-up's init, first request without warm-up {median('file cache', 'first'):.0f} ms")
+
+
+def cold(environ: dict[str, str], document_root: Path, workdir: Path, runs: int) -> None:
+    """Every cold-start path side by side, after priming a file cache for the ones that use it."""
+    base = {**environ, "WPLAMBDA_FPM_WORKERS": "1", "WPLAMBDA_WARM_PATHS": "/",
+            "WPLAMBDA_PHP_INI": str(lambda_php_ini(environ, workdir, None))}
+    cache, files, seconds = prime_file_cache(environ, document_root, workdir)
+    cached = {**base, "WPLAMBDA_PHP_INI": str(lambda_php_ini(environ, workdir, cache))}
+    environs = {"today": base, "warm-up": base, "file cache": cached, "file cache + warm-up": cached,
+                "snapstart": base}
+    results = cold_starts(environs, runs)
+    report_cold_starts(results)
+    ids = sorted(p.name for p in cache.iterdir())
+    size = sum(f.stat().st_size for f in cache.rglob("*.bin")) // 2**20
+    verdict = "one system id: php-fpm read what the CLI wrote" if len(ids) == 1 else \
+        f"{len(ids)} system ids: php-fpm compiled its own, the CLI's cache was of no use"
+    print(f"(file cache: {files} files compiled by the CLI in {seconds:.1f} s, {size} MB; {verdict})")
+
+
+def warm(runtime: Runtime, site_root: Path, workdir: Path, args: argparse.Namespace) -> None:
+    """Warm latency and throughput: direct FastCGI, the handler and nginx on one php-fpm pool."""
     nginx: subprocess.Popen[bytes] | None = None
     try:
-        site = make_site(base, db, "wp_bench")
-        site.environ["WPLAMBDA_FPM_WORKERS"] = str(args.workers)
-        runtime = Runtime(site.environ)
-        install = Client(runtime.handle).post_form("/wp-admin/install.php", install_fields(), query="step=2")
-        if install.status != 200:
-            raise SystemExit(f"WordPress install failed: {install.status}")
-
         event = v2("GET", "/", headers={"Host": HOST})
         request = Request("GET", "/", "", {"host": [HOST], "x-forwarded-proto": ["https"]}, b"", "203.0.113.7")
         target = routing.route(runtime.document_root, "/", "")
@@ -259,7 +360,7 @@ def main() -> None:
             return runtime.handle(event, Context())["statusCode"]
 
         runtime.start()
-        nginx, port = start_nginx(base / "nginx", site.root, runtime.fpm.socket_path, args.workers)
+        nginx, port = start_nginx(workdir / "nginx", site_root, runtime.fpm.socket_path, args.workers)
         nginx_call = http_get(port)
         sizes = {"direct": len(cgi.parse_output(fastcgi.request(runtime.fpm.socket_path, params, b"",
                                                                 deadline=time.monotonic() + 30).stdout).body),
@@ -287,17 +388,38 @@ def main() -> None:
         print(f"handler / nginx throughput: {h['rps'] / n['rps']:.1%} (target >= 95%)")
         print(f"handler / direct FastCGI throughput: {h['rps'] / d['rps']:.1%}")
         print("(nginx latency is measured through a Python HTTP client, which adds its own parsing time)")
-
-        stop(nginx)
-        nginx = None
-        runtime.stop()
-        colds = cold_starts(site.environ, args.cold_runs)
-        print(f"\ncold start, handler import -> first 200 of / (empty opcache, {len(colds)} runs): "
-              f"median {statistics.median(colds) * 1000:.0f} ms, min {min(colds) * 1000:.0f} ms, "
-              f"max {max(colds) * 1000:.0f} ms")
     finally:
         if nginx is not None:
             stop(nginx)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=8.0, help="duration of each measurement")
+    parser.add_argument("--workers", type=int, default=2, help="php-fpm workers (and concurrent clients)")
+    parser.add_argument("--cold-runs", type=int, default=5, help="fresh instances per cold-start path")
+    parser.add_argument("--cold-only", action="store_true", help="measure only the cold starts")
+    args = parser.parse_args()
+    for tool in (NGINX, WRK, "/usr/sbin/php-fpm8.2"):
+        if not Path(tool).exists():
+            raise SystemExit(f"{tool} is missing: run `make setup`")
+
+    base = Path(tempfile.mkdtemp(prefix="wplambda-bench-"))
+    db = MariaDB.start(base / "db")
+    runtime: Runtime | None = None
+    try:
+        site = make_site(base, db, "wp_bench")
+        site.environ["WPLAMBDA_FPM_WORKERS"] = str(args.workers)
+        runtime = Runtime(site.environ)
+        install = Client(runtime.handle).post_form("/wp-admin/install.php", install_fields(), query="step=2")
+        if install.status != 200:
+            raise SystemExit(f"WordPress install failed: {install.status}")
+
+        if not args.cold_only:
+            warm(runtime, site.root, base, args)
+        runtime.stop()
+        cold(site.environ, site.root, base, args.cold_runs)
+    finally:
         if runtime is not None:
             runtime.stop()
         db.stop()

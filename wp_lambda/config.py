@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,10 @@ class Function:
                                       min=0, max=1000)
     front_door: str = _f("http-api", "What CloudFront calls: an HTTP API, or a Lambda Function URL.",
                          choices=FRONT_DOORS)
+    warm_paths: list[str] = _f(["/"], "Paths requested during init so the opcache holds WordPress before the "
+                               "first visitor (e.g. [\"/\", \"/blog/\"]); [] turns the warm-up off.")
+    snap_start: bool = _f(False, "Lambda SnapStart for published versions: instances resume from a snapshot "
+                          "taken after the warm-up (no provisioned concurrency, EFS or /tmp over 512 MB).")
 
 
 @dataclass
@@ -387,6 +392,7 @@ def _cross_checks(c: Config, text: str) -> list[Problem]:
     if c.php.source == "bref" and c.php.layer_arn and f":lambda:{c.aws.region}:" not in c.php.layer_arn:
         add("php", "layer_arn", f"the layer is not in {c.aws.region}; Lambda only attaches layers from "
             "the function's own region")
+    _function_checks(c, add)
     try:
         ipaddress.ip_network(c.network.vpc_cidr)
     except ValueError as exc:
@@ -399,6 +405,39 @@ def _cross_checks(c: Config, text: str) -> list[Problem]:
         if not php_dir.is_dir():
             add("php", "dir", f"{php_dir} is not a directory")
     return out
+
+
+WARM_PATHS_MAX = 10
+# SnapStart "does not support provisioned concurrency, Amazon Elastic File System (Amazon EFS), or
+# ephemeral storage greater than 512 MB", and is offered in every commercial region but Asia
+# Pacific (New Zealand) and (Taipei): https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html
+SNAP_START_MAX_EPHEMERAL_STORAGE = 512
+SNAP_START_UNAVAILABLE_REGIONS = ("ap-east-2", "ap-southeast-6")
+
+
+def _function_checks(c: Config, add: Callable[[str, str, str], None]) -> None:
+    """The warm-up's paths, and what SnapStart cannot be combined with (each reported through ``add``)."""
+    paths = c.function.warm_paths
+    if len(paths) > WARM_PATHS_MAX:
+        add("function", "warm_paths", f"{len(paths)} paths; at most {WARM_PATHS_MAX} fit the init phase's 10 s")
+    for path in paths:
+        if not isinstance(path, str) or not re.match(r"^/[^\s,#]*$", path):
+            add("function", "warm_paths", f"{path!r} is not a site path; use paths such as \"/\" or "
+                "\"/about/?lang=en\" (starting with /, no spaces, commas or #)")
+    if c.function.snap_start:
+        why = "; turn function.snap_start off, or"
+        if c.function.provisioned_concurrency:
+            add("function", "provisioned_concurrency", "SnapStart cannot be combined with provisioned "
+                f"concurrency{why} set function.provisioned_concurrency = 0")
+        if c.function.ephemeral_storage > SNAP_START_MAX_EPHEMERAL_STORAGE:
+            add("function", "ephemeral_storage", f"{c.function.ephemeral_storage} MB: SnapStart allows at most "
+                f"{SNAP_START_MAX_EPHEMERAL_STORAGE} MB of /tmp{why} lower it to {SNAP_START_MAX_EPHEMERAL_STORAGE}")
+        if c.aws.region in SNAP_START_UNAVAILABLE_REGIONS:
+            add("aws", "region", f"Lambda offers no SnapStart in {c.aws.region}{why} deploy to another region")
+        # EFS: the config has no storage section yet; this check applies once `storage.mode` exists.
+        storage = getattr(c, "storage", None)
+        if getattr(storage, "mode", None) == "efs":
+            add("storage", "mode", f"SnapStart cannot be combined with EFS{why} use another storage.mode")
 
 
 def load(project: Path | None = None) -> Config:

@@ -276,6 +276,8 @@ class LocalSite:
             # The handler comes from the built layer, as on Lambda, not from the installed kit.
             "PYTHONPATH": str(build_dir / "layer" / "python"),
             "WPLAMBDA_LOCAL": "1",
+            # The same init-phase warm-up as the deployed function (docs/internals.md).
+            "WPLAMBDA_WARM_PATHS": ",".join(self.config.function.warm_paths),
             STATE_ENV: str(self.paths.root),
             "WORDPRESS_SALT": local["salt"],
             static.VERSIONED_MAX_AGE_ENV: str(self.config.assets.versioned_max_age),

@@ -94,6 +94,10 @@ class RuntimeAPI:
         self.timeout = timeout
         self.function_arn = f"arn:aws:lambda:{region}:000000000000:function:{function_name}"
         self.init_errors: list[Any] = []
+        # SnapStart: a runtime initialized with AWS_LAMBDA_INITIALIZATION_TYPE=snap-start runs its
+        # before-snapshot hooks, then asks for restore/next; the emulator "restores" at once.
+        self.restores = 0
+        self.restore_errors: list[Any] = []
         self._pending: queue.Queue[Invocation] = queue.Queue()
         self._running: dict[str, Invocation] = {}
         self._lock = threading.Lock()
@@ -221,6 +225,10 @@ def _handler_class(api: RuntimeAPI) -> type[BaseHTTPRequestHandler]:
             return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
         def do_GET(self) -> None:
+            if self.path == f"{PREFIX}/restore/next":
+                api.restores += 1
+                self._reply(200, {})
+                return
             if self.path != f"{PREFIX}/invocation/next":
                 self._reply(404, {"errorMessage": f"unknown path {self.path}", "errorType": "NotFound"})
                 return
@@ -239,8 +247,8 @@ def _handler_class(api: RuntimeAPI) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = self._body()
             parts = self.path.removeprefix(PREFIX).strip("/").split("/")
-            if parts == ["init", "error"]:
-                api.init_errors.append(_json_or_text(body))
+            if parts in (["init", "error"], ["restore", "error"]):
+                (api.init_errors if parts[0] == "init" else api.restore_errors).append(_json_or_text(body))
                 self._reply(202, {"status": "OK"})
                 return
             if len(parts) != 3 or parts[0] != "invocation" or parts[2] not in ("response", "error"):

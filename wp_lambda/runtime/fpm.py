@@ -130,6 +130,39 @@ class PhpFpm:
         """The pool's worker processes (children of the master), from /proc."""
         return child_pids(self.pid) if self.pid is not None else []
 
+    def replace_workers(self, timeout: float = 5.0, *, graceful: bool = True) -> list[int]:
+        """Swap every worker for a fresh fork of the master, and return the new workers' pids.
+
+        The master, and with it the opcache's shared memory, stays; only the workers' own state
+        goes: their connections (persistent ones included) and PHP's random state, which must
+        not be shared by two instances restored from one SnapStart snapshot. ``pm = static``
+        makes the master fork a replacement at once. (SIGUSR2 would re-execute the master, and
+        drop the opcache.) Graceful is SIGQUIT: an idle worker shuts PHP down, saying goodbye
+        on its connections (about 60 ms here). Otherwise SIGTERM, which php-fpm leaves at its
+        default for workers: the process ends at once (about 13 ms) and the kernel closes its
+        sockets; that suits a restored snapshot, whose connections lead nowhere anyway.
+        """
+        old = set(self.worker_pids())
+        for pid in old:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGQUIT if graceful else signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        killed = False
+        while True:
+            current = self.worker_pids()
+            if len(current) >= self.settings.workers and not old.intersection(current):
+                return current
+            if self.pid is None:
+                raise PhpFpmError("php-fpm's master exited while its workers were being replaced")
+            if time.monotonic() > deadline:
+                if killed:
+                    raise PhpFpmError(f"php-fpm did not replace its workers within {2 * timeout:g} s")
+                for pid in old.intersection(current):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                killed, deadline = True, time.monotonic() + timeout
+            time.sleep(0.002)
+
     def restart(self) -> None:
         """Kill the whole pool (a stuck worker included) and start a fresh one."""
         self.stop()

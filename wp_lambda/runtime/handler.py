@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from wp_lambda.runtime import cgi, events, fastcgi, routing, secrets, static
+from wp_lambda.runtime import cgi, events, fastcgi, routing, secrets, snapstart, static, warmup
 from wp_lambda.runtime.events import INIT_HEADER, Adapter, Request, Response
 from wp_lambda.runtime.fpm import FpmSettings, PhpFpm, PhpFpmError
 
@@ -73,6 +73,18 @@ class Runtime:
             self._secrets_loaded = True
             if names:
                 log.info("loaded %d secret values into the environment: %s", len(names), ", ".join(names))
+
+    def reload_secrets(self, timeout: float | None = None) -> list[str]:
+        """Read the secrets again (after a SnapStart restore they may have rotated); return the
+        names whose values changed. Raises secrets.SecretsError, leaving the old values in place."""
+        values = secrets.load(self.environ.get(secrets.ENV_VAR, ""), timeout=timeout)
+        changed = sorted(name for name, value in values.items() if self.environ.get(name) != value)
+        self.environ.update(values)
+        return changed
+
+    def warm(self, budget: float = warmup.BUDGET) -> warmup.Report:
+        """Compile WordPress into the opcache before the first visitor (wp_lambda/runtime/warmup.py)."""
+        return warmup.run(self.http, self.environ, budget)
 
     def stop(self) -> None:
         """Stop php-fpm and remove its socket directory (tests, benchmarks, local tools)."""
@@ -142,11 +154,11 @@ class Runtime:
         except fastcgi.FastCGITimeout:
             log.error("wplambda: %s %s did not finish before the deadline; restarting php-fpm",
                       request.method, request.path)
-            self._restart_quietly()
+            self.restart_quietly()
             return _text(504, "Gateway timeout: the page took too long.")
         except fastcgi.FastCGIError as exc:
             log.error("wplambda: %s %s: %s; restarting php-fpm", request.method, request.path, exc)
-            self._restart_quietly()
+            self.restart_quietly()
             return _text(502, "Bad gateway: PHP stopped before it answered.")
         if result.stderr:
             for line in result.stderr.decode("utf-8", "replace").splitlines():
@@ -157,7 +169,8 @@ class Runtime:
             log.error("wplambda: %s %s: %s", request.method, request.path, exc)
             return _text(502, "Bad gateway: PHP sent an invalid response.")
 
-    def _restart_quietly(self) -> None:
+    def restart_quietly(self) -> None:
+        """A fresh php-fpm, logging rather than raising if it cannot start: the next request tries again."""
         try:
             self.fpm.restart()
         except PhpFpmError as exc:
@@ -262,7 +275,13 @@ def handler(event: Any, context: LambdaContext | None) -> dict[str, Any]:
 
 if os.environ.get("AWS_LAMBDA_RUNTIME_API"):
     # Inside Lambda (or under awslambdaric with the local emulator): start during init.
+    _init_started = time.monotonic()
     try:
         runtime().start()
     except Exception:
         log.exception("wplambda: cold start failed; the first request will try again")
+    else:
+        # A SnapStart init warms in its before-snapshot hook; any other init warms right here.
+        if not snapstart.register(runtime()):
+            # The budget counts from here: starting php-fpm and loading secrets used part of it.
+            runtime().warm(max(0.0, warmup.BUDGET - (time.monotonic() - _init_started)))

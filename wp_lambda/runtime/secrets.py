@@ -40,15 +40,22 @@ def expand(prefix: str, value: str) -> dict[str, str]:
     return {prefix: value}
 
 
-def load(spec: str, client: Any = None) -> dict[str, str]:
-    """Fetch every secret in ``spec`` and return the variables (``client``: a secretsmanager client)."""
+def load(spec: str, client: Any = None, timeout: float | None = None) -> dict[str, str]:
+    """Fetch every secret in ``spec`` and return the variables (``client``: a secretsmanager client).
+
+    ``timeout``: seconds each connect and each read may take, with no retry, for callers with a
+    hard limit of their own (a SnapStart after-restore hook has 10 s); otherwise boto3's defaults.
+    """
     pairs = parse_spec(spec)
     if not pairs:
         return {}
     if client is None:
         import boto3  # lazily: only deployed functions need it, and Lambda provides it
+        from botocore.config import Config
 
-        client = boto3.client("secretsmanager")
+        config = None if timeout is None else Config(connect_timeout=timeout, read_timeout=timeout,
+                                                     retries={"total_max_attempts": 1})
+        client = boto3.client("secretsmanager", config=config)
     out: dict[str, str] = {}
     for prefix, arn in pairs:
         try:
