@@ -107,8 +107,8 @@ class Function:
 
 @dataclass
 class Network:
-    mode: str = _f("vpc-nat-instance", "public (no VPC), vpc-nat-gateway (~$32/month) or vpc-nat-instance.",
-                   choices=NETWORK_MODES)
+    mode: str = _f("vpc-nat-instance", "public (no VPC), vpc-nat-gateway (~$33/month in us-east-1) or "
+                   "vpc-nat-instance; `wplambda cost` compares them.", choices=NETWORK_MODES)
     nat_instance_type: str = _f("t4g.nano", "Instance type of the NAT instance.",
                                 pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
     vpc_cidr: str = _f("10.42.0.0/16", "CIDR of the VPC the kit creates.",
