@@ -110,3 +110,21 @@ def test_init_project_round_trips(tmp_path: Path, arch: str) -> None:
     init_project(tmp_path, {"arch": arch})
     text = (tmp_path / "wplambda.toml").read_text()
     assert ('extensions = ["gd"]' in text) == (arch == "x86_64")
+
+
+@pytest.mark.parametrize(("arch", "extensions", "missing_images"), [("x86_64", ["gd"], False),
+                                                                   ("x86_64", ["imagick"], False),
+                                                                   ("arm64", [], True)])
+def test_bref_source_extension_check(tmp_path: Path, arch: str, extensions: list[str], missing_images: bool) -> None:
+    """The build's check of a Bref PHP source: what Bref v3's layer loads plus the attached extension
+    layers. WordPress's required mysqli is there; intl is disabled in Bref (named with its fix); an
+    arm64 site without an image layer is warned that it makes no thumbnails."""
+    config = Config(root=tmp_path)
+    config.aws.architecture, config.php.extensions = arch, extensions
+    fatal, warnings = php.check_extensions(php.from_config(parse(toml_text(config), root=tmp_path)))
+    assert fatal == []
+    assert any("intl" in w and 'extension = "intl"' in w for w in warnings)
+    images = [w for w in warnings if "gd or imagick" in w]
+    assert bool(images) == missing_images
+    if missing_images:
+        assert "php.extensions" in images[0]
