@@ -1,38 +1,25 @@
 """The runtime starts PHP the way Bref v3's layer needs, proven with Debian's PHP placed at Bref's paths.
 
-The fake layer lives under a temp prefix (``WPLAMBDA_PHP_PREFIX``; the template sets ``/opt``):
-Debian's ``php-fpm8.2`` and ``php8.2`` as ``bin/php-fpm`` and ``bin/php``, Debian's extension
-``.so`` files in ``bref/extensions/``, a ``bref/etc/php/conf.d/bref.ini`` carrying the settings of
-Bref's own ``bref.ini`` that collide with the kit's (``memory_limit = 10240M``,
-``opcache.file_cache_only = 1``, ``variables_order``) and loading the extensions, and an
-``ext-gd.ini`` with ``extension=gd.so`` beside it, as Bref's gd extra layer drops one
-(brefphp/extra-php-extensions, layers/gd/Dockerfile). The kit's php.ini and php-fpm.conf are the
-real renderings. Nothing is mocked: a real php-fpm answers a real FastCGI request through the handler.
+The fake layer lives under a temp prefix (``WPLAMBDA_PHP_PREFIX``; the template sets ``/opt``),
+built by ``bref_opt.make_fake_opt``: Debian's binaries and extensions at Bref's paths, a
+``bref.ini`` with the Bref settings that collide with the kit's, and the gd extra layer's
+``ext-gd.ini``. The kit's php.ini and php-fpm.conf are the real renderings. Nothing is mocked: a
+real php-fpm answers a real FastCGI request through the handler.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import shutil
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
+from bref_opt import FakeOpt, debian_php_missing, make_fake_opt
 from lambda_events import Context, v2
 
 from wp_lambda.config import parse
-from wp_lambda.render import render_text
 from wp_lambda.runtime import layout
 from wp_lambda.runtime.fpm import FpmSettings
 from wp_lambda.runtime.handler import Runtime
-
-DEBIAN_FPM, DEBIAN_PHP = Path("/usr/sbin/php-fpm8.2"), Path("/usr/bin/php8.2")
-DEBIAN_CONF_D = Path("/etc/php/8.2/fpm/conf.d")
-# The extensions the fake extra layers add; the base layer has neither (as Bref's has neither).
-EXTRA = ("gd", "imagick")
 
 INFO_PHP = r"""<?php
 $image = imagecreatetruecolor(40, 30);
@@ -57,64 +44,18 @@ echo json_encode([
 """
 
 
-@dataclass
-class FakeOpt:
-    prefix: Path
-    task: Path
-
-    def environ(self) -> dict[str, str]:
-        return {"PATH": "/usr/bin:/bin", "LD_LIBRARY_PATH": "/var/lang/lib:/lib64",
-                "WPLAMBDA_PHP_LAYOUT": "bref", "WPLAMBDA_PHP_PREFIX": str(self.prefix),
-                "LAMBDA_TASK_ROOT": str(self.task)}
-
-
-def _debian_extensions() -> list[tuple[str, str]]:
-    """(directive, so name) of each module Debian's php-fpm loads, in Debian's priority order."""
-    out = []
-    for ini in sorted(DEBIAN_CONF_D.glob("*.ini")):
-        match = re.search(r"^\s*(zend_extension|extension)\s*=\s*(\S+?)(\.so)?\s*$", ini.read_text(), re.M)
-        if match and match.group(2) not in EXTRA:
-            out.append((match.group(1), match.group(2)))
-    return out
-
-
 @pytest.fixture(scope="module")
 def fake_opt(tmp_path_factory: pytest.TempPathFactory) -> FakeOpt:
-    if not (DEBIAN_FPM.is_file() and DEBIAN_PHP.is_file() and DEBIAN_CONF_D.is_dir()):
-        pytest.fail("Debian's php8.2-fpm and php8.2-cli are required (make setup installs them)")
-    root = tmp_path_factory.mktemp("bref-layout")
-    prefix, task = root / "opt", root / "task"
-    ext_dir = Path(subprocess.run([str(DEBIAN_PHP), "-r", "echo ini_get('extension_dir');"], capture_output=True,
-                                  text=True, check=True).stdout.strip())
-    (prefix / "bin").mkdir(parents=True)
-    (prefix / "lib").mkdir()
-    shutil.copy2(DEBIAN_FPM, prefix / "bin" / "php-fpm")
-    shutil.copy2(DEBIAN_PHP, prefix / "bin" / "php")
-    extensions = prefix / "bref" / "extensions"
-    extensions.mkdir(parents=True)
-    lines = [f"extension_dir={extensions}", "memory_limit=10240M", "opcache.enable=1", "opcache.enable_cli=1",
-             f"opcache.file_cache={root / 'opcache'}", "opcache.file_cache_only=1", 'variables_order="EGPCS"',
-             "disable_functions=fastcgi_finish_request"]
-    (root / "opcache").mkdir()
-    for directive, name in _debian_extensions():
-        shutil.copy2(ext_dir / f"{name}.so", extensions / f"{name}.so")
-        lines.append(f"{directive}={name}" + (".so" if directive == "zend_extension" else ""))
-    conf_d = prefix / "bref" / "etc" / "php" / "conf.d"
-    conf_d.mkdir(parents=True)
-    (conf_d / "bref.ini").write_text("\n".join(lines) + "\n")
-    # The gd extra layer: its .so beside Bref's, and the ini that enables it.
-    shutil.copy2(ext_dir / "gd.so", extensions / "gd.so")
-    (conf_d / "ext-gd.ini").write_text("extension=gd.so\n")
-    # The kit's own layer files, rendered for a site with memory_limit = "192M".
-    config = parse('[php]\nmemory_limit = "192M"\n')
-    (prefix / "wplambda").mkdir()
-    (prefix / "wplambda" / "php.ini").write_text(render_text("php.ini.j2", config))
-    (prefix / "wplambda" / "php-fpm.conf").write_text(render_text("php-fpm.conf.j2", config))
+    missing = debian_php_missing()
+    if missing:
+        pytest.fail(missing)
+    # The kit's files are rendered for a site with memory_limit = "192M" (bref.ini says 10240M).
+    opt = make_fake_opt(tmp_path_factory.mktemp("bref-layout"), parse('[php]\nmemory_limit = "192M"\n'))
     # The function: a page that reports what PHP was started with; a site ini in Bref's place.
-    (task / "php" / "conf.d").mkdir(parents=True)
-    (task / "php" / "conf.d" / "site.ini").write_text("max_input_vars = 4321\n")
-    (task / "info.php").write_text(INFO_PHP)
-    return FakeOpt(prefix, task)
+    (opt.task / "php" / "conf.d").mkdir(parents=True)
+    (opt.task / "php" / "conf.d" / "site.ini").write_text("max_input_vars = 4321\n")
+    (opt.task / "info.php").write_text(INFO_PHP)
+    return opt
 
 
 @pytest.fixture(scope="module")
