@@ -228,12 +228,37 @@ def test_provisioned_concurrency_must_leave_100_unreserved(project: Path, accoun
     account_settings.add_response("get_account_settings", _settings(150), expected_params={})
     too_many = _config(project, function={"provisioned_concurrency": 60}, php={"source": "dir"})
     (failure,) = _run(too_many).failures
-    assert failure == ("account concurrency in us-east-1: function.provisioned_concurrency = 60 needs 60 of the 150 "
-                       "unreserved concurrent executions, and Lambda keeps 100 unreserved (room: 50); fix: lower "
-                       "function.provisioned_concurrency to 50 or less, or ask for a higher Lambda concurrency "
+    assert failure == ("account concurrency in us-east-1: function.provisioned_concurrency = 60 needs 60 concurrent "
+                       "executions; the account has 150 unreserved, and Lambda keeps 100 unreserved (room: 50); fix: "
+                       "lower function.provisioned_concurrency to 50 or less, or ask for a higher Lambda concurrency "
                        "quota (Service Quotas)")
     fits = _run(_config(project, function={"provisioned_concurrency": 50}, php={"source": "dir"}))
     assert fits.failures == [] and "concurrency" in fits.passed
+
+
+def test_concurrency_already_held_by_the_stack_counts_as_room(project: Path, account_settings: Stubber) -> None:
+    """moto + Stubber: the stack (moto's CloudFormation) already has a WordPressFunction whose alias holds
+    60 provisioned executions (GetProvisionedConcurrencyConfig, stubbed: moto lacks it); 150 unreserved
+    are left, so keeping 60 fits (150 + 60 - 100 = 110) and 120 does not."""
+    boto3.client("cloudformation").create_stack(StackName="pre-pc", TemplateBody=(
+        '{"Resources": {"WordPressFunction": {"Type": "AWS::SQS::Queue"}}}'))
+    cfn = boto3.client("cloudformation")
+    description = dict(cfn.describe_stacks(StackName="pre-pc")["Stacks"][0])
+    physical = cfn.describe_stack_resource(StackName="pre-pc", LogicalResourceId="WordPressFunction")[
+        "StackResourceDetail"]["PhysicalResourceId"]
+    held = {"RequestedProvisionedConcurrentExecutions": 60, "AllocatedProvisionedConcurrentExecutions": 60,
+            "Status": "READY"}
+    for _ in range(2):
+        account_settings.add_response("get_account_settings", _settings(150), expected_params={})
+        account_settings.add_response("get_provisioned_concurrency_config", held,
+                                      expected_params={"FunctionName": physical, "Qualifier": "live"})
+    keep = _run(_config(project, function={"provisioned_concurrency": 60}, php={"source": "dir"}), "pre-pc",
+                description)
+    assert keep.failures == [] and "concurrency" in keep.passed
+    (more,) = _run(_config(project, function={"provisioned_concurrency": 120}, php={"source": "dir"}), "pre-pc",
+                   description).failures
+    assert "the account has 150 unreserved (this stack's function holds 60 of them already)" in more
+    assert "(room: 110)" in more
 
 
 def test_concurrency_unreadable_is_not_run(project: Path, account_settings: Stubber) -> None:

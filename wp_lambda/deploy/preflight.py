@@ -13,6 +13,7 @@ to meet the same problem, if there is one, where it would have anyway.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -216,9 +217,10 @@ def check_artifact_bucket(config: Config, aws: Aws, result: Preflight) -> None:
     result.passed.append("artifact bucket")
 
 
-def check_concurrency(config: Config, aws: Aws, result: Preflight) -> None:
+def check_concurrency(config: Config, aws: Aws, result: Preflight, stack: str | None = None) -> None:
     """``function.provisioned_concurrency`` fits in the account's unreserved concurrency while
-    leaving Lambda's minimum of 100 unreserved."""
+    leaving Lambda's minimum of 100 unreserved. Provisioned concurrency already allocated to this
+    stack's function counts as room: the update keeps or replaces it."""
     wanted = config.function.provisioned_concurrency
     if not wanted:
         return
@@ -228,15 +230,29 @@ def check_concurrency(config: Config, aws: Aws, result: Preflight) -> None:
         # Not being allowed to read the account's settings says nothing about the room in it.
         raise _NotRun(f"account concurrency: could not run ({error_code(exc)})") from None
     unreserved = int(settings["AccountLimit"]["UnreservedConcurrentExecutions"])
-    room = unreserved - UNRESERVED_MINIMUM
+    current = _current_provisioned(aws, stack) if stack else 0
+    room = unreserved + current - UNRESERVED_MINIMUM
     if wanted > room:
+        held = f" (this stack's function holds {current} of them already)" if current else ""
         result.failures.append(
-            f"account concurrency in {aws.region}: function.provisioned_concurrency = {wanted} needs {wanted} of the "
-            f"{unreserved} unreserved concurrent executions, and Lambda keeps {UNRESERVED_MINIMUM} unreserved "
-            f"(room: {max(room, 0)}); fix: lower function.provisioned_concurrency to {max(room, 0)} or less, or "
-            "ask for a higher Lambda concurrency quota (Service Quotas)")
+            f"account concurrency in {aws.region}: function.provisioned_concurrency = {wanted} needs {wanted} "
+            f"concurrent executions; the account has {unreserved} unreserved{held}, and Lambda keeps "
+            f"{UNRESERVED_MINIMUM} unreserved (room: {max(room, 0)}); fix: lower function.provisioned_concurrency "
+            f"to {max(room, 0)} or less, or ask for a higher Lambda concurrency quota (Service Quotas)")
         return
     result.passed.append("concurrency")
+
+
+def _current_provisioned(aws: Aws, stack: str) -> int:
+    """Provisioned concurrency allocated now to the stack's function (alias ``live``); 0 if none."""
+    try:
+        resource = _call("account concurrency", _client(aws, "cloudformation").describe_stack_resource,
+                         StackName=stack, LogicalResourceId=stack_mod.FUNCTION)["StackResourceDetail"]
+        config = _call("account concurrency", _client(aws, "lambda").get_provisioned_concurrency_config,
+                       FunctionName=resource["PhysicalResourceId"], Qualifier=stack_mod.FUNCTION_ALIAS)
+    except botocore.exceptions.ClientError:
+        return 0  # no such function yet, or no provisioned concurrency on it
+    return int(config.get("AllocatedProvisionedConcurrentExecutions") or 0)
 
 
 def stack_state_problem(stack: str, description: dict[str, Any] | None) -> UserError | None:
@@ -257,14 +273,14 @@ def stack_state_problem(stack: str, description: dict[str, Any] | None) -> UserE
     return None
 
 
-CHECKS = (check_layers, check_certificate, check_artifact_bucket, check_concurrency)
-
-
 def run(config: Config, aws: Aws, stack: str, description: dict[str, Any] | None, *,
         offer_delete: bool) -> Preflight:
     """Every check; ``offer_delete`` leaves a ``ROLLBACK_COMPLETE`` stack to the deploy's own prompt."""
     result = Preflight()
-    for check in CHECKS:
+    existing = stack if description is not None else None
+    checks = (check_layers, check_certificate, check_artifact_bucket,
+              functools.partial(check_concurrency, stack=existing))
+    for check in checks:
         try:
             check(config, aws, result)
         except _NotRun as exc:
