@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from bref_opt import FakeOpt, debian_php_missing, make_fake_opt
@@ -40,6 +41,8 @@ echo json_encode([
     'mysqli' => extension_loaded('mysqli'),
     'thumbnail' => [imagesx($thumb), imagesy($thumb), substr($png, 1, 3)],
     'ld_library_path' => getenv('LD_LIBRARY_PATH'),
+    'scan_dir' => getenv('PHP_INI_SCAN_DIR'),
+    'path' => getenv('PATH'),
 ]);
 """
 
@@ -106,7 +109,10 @@ def test_php_fpm_under_the_bref_layout_loads_bref_ini_the_extra_layer_and_the_ki
     assert info["extension_dir"] == str(fake_opt.prefix / "bref/extensions")
     assert info["mysqli"] is True
     assert info["thumbnail"] == [20, 15, "PNG"]  # gd from the extra layer really scales an image
-    assert info["ld_library_path"].split(":")[0] == str(fake_opt.prefix / "lib")
+    prefix = fake_opt.prefix
+    assert info["ld_library_path"] == f"{prefix}/lib:/var/lang/lib:/lib64"
+    assert info["scan_dir"] == f"{prefix}/bref/etc/php/conf.d:{prefix}/wplambda:{fake_opt.task}/php/conf.d"
+    assert info["path"] == f"/usr/bin:/bin:{prefix}/bin"
 
 
 def test_php_cli_invocation_uses_the_same_layout(fake_opt: FakeOpt, bref_runtime: Runtime) -> None:
@@ -119,3 +125,19 @@ def test_php_cli_invocation_uses_the_same_layout(fake_opt: FakeOpt, bref_runtime
     memory, gd, file_cache_only, scanned = json.loads(result["stdout"])
     assert (memory, gd, file_cache_only) == ("192M", True, "1")
     assert str(fake_opt.prefix / "wplambda/php.ini") in scanned
+
+
+def test_the_running_php_fpm_has_the_layouts_command_line_and_environment(fake_opt: FakeOpt,
+                                                                          bref_runtime: Runtime) -> None:
+    """The master php-fpm process the runtime started: the command it executed (php-fpm then rewrites
+    its own title and environment block in /proc; its workers' environment is read through PHP in
+    the test above)."""
+    bref_runtime.handle(v2("GET", "/info.php"), Context())  # started
+    process = bref_runtime.fpm.process
+    assert process is not None and process.poll() is None
+    prefix = fake_opt.prefix
+    expected = [f"{prefix}/bin/php-fpm", "--nodaemonize", "--fpm-config", f"{prefix}/wplambda/php-fpm.conf",
+                "-c", f"{prefix}/bref/etc/php", "-d", "opcache.file_cache_only=0"]
+    assert list(process.args)[:len(expected)] == expected  # type: ignore[arg-type]
+    assert list(process.args)[len(expected):] in ([], ["--allow-to-run-as-root"])  # type: ignore[arg-type]
+    assert Path(f"/proc/{process.pid}/exe").resolve() == (prefix / "bin/php-fpm").resolve()
