@@ -422,6 +422,8 @@ def _extension_checks(c: Config, text: str) -> list[Problem]:
     if c.php.source != "bref":
         return []
     line = _line_of(text, "php", "extensions")
+    if not all(isinstance(name, str) for name in c.php.extensions):
+        return [Problem("php.extensions", "expected a list of extension names such as [\"gd\"]", line)]
     if c.php.extensions and c.aws.architecture == "arm64":
         # Refused rather than dropped: a site without gd or imagick uploads images but never makes
         # thumbnails, and nobody notices until the pages look wrong.

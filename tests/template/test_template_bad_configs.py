@@ -106,6 +106,8 @@ BAD = [
         _chain(_set("aws", region="il-central-1"),
                _set("php", layer_arn="arn:aws:lambda:il-central-1:123456789012:layer:my-php:1")),
         "php.extensions", "Bref publishes no gd-php-82 layer in il-central-1"),
+    Bad("extension-not-a-name", _set("php", extensions=[{"name": "gd"}]), "php.extensions",
+        'expected a list of extension names such as ["gd"]'),
     Bad("six-layers", _set("php", extensions=["gd", "imagick", "redis-igbinary", "pcov"]), "php.extensions",
         "the function would get 6 layers (PHP, 4 extension layers and the wplambda runtime); Lambda attaches "
         "at most 5"),
