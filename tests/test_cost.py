@@ -194,3 +194,12 @@ def test_init_prints_the_summary(tmp_path: Path) -> None:
     assert elsewhere.returncode == 0  # no prices there: init still succeeds, and says so
     assert "no cost estimate: the kit's price table has no prices for ap-southeast-2" in " ".join(
         elsewhere.stdout.split())
+
+
+def test_gb_out_overrides_the_page_size(tmp_path: Path) -> None:
+    config = _config(tmp_path, "public", EXTERNAL)
+    lines = {line.item: line for line in cost.estimate(config, cost.Traffic(gb_out=500.0)).lines}
+    assert lines["transfer to viewers"].quantity == 500.0
+    assert lines["transfer to viewers"].usd == pytest.approx(500 * PRICES["global"]["cloudfront_gb_out"]["usd"])
+    free = {line.item: line for line in cost.estimate(config, cost.Traffic(gb_out=500.0, free_tier=True)).lines}
+    assert free["transfer to viewers"].usd == 0  # within CloudFront's always-free 1 TB
