@@ -215,17 +215,19 @@ def table() -> list[tuple[str, str, str, str]]:
     return sorted(rows, key=lambda row: (tuple(int(p) for p in row[0].split(".")), row[1] != "x86_64", row[2]))
 
 
-# What Bref's PHP layers load by default (its documented list); intl is installed but must be
-# enabled with `extension=intl`, gd and imagick come from Bref's separate extra-extensions layers.
+# What Bref v3's runtime layers load with no ini of the site's own, lowercase as `php -m` prints them
+# (brefphp/aws-lambda-layers: the php-8X/Dockerfile configure flags, src/php.ini, and the extension
+# list tests/test_2_extensions.php asserts). intl, soap, apcu and redis are built but disabled: they
+# need `extension=<name>`; gd and imagick come only from Bref's extra-extension layers (php.extensions).
 EXTENSIONS = (
-    "core", "ctype", "curl", "date", "dom", "exif", "fileinfo", "filter", "ftp", "gettext", "hash",
-    "iconv", "json", "libxml", "mbstring", "mysqli", "mysqlnd", "opcache", "openssl", "pcntl", "pcre",
-    "pdo", "pdo_mysql", "pdo_sqlite", "phar", "posix", "readline", "reflection", "session", "simplexml",
-    "sockets", "sodium", "spl", "sqlite3", "standard", "tokenizer", "xml", "xmlreader", "xmlwriter",
-    "xsl", "zip", "zlib",
+    "bcmath", "core", "ctype", "curl", "date", "dom", "exif", "ffi", "fileinfo", "filter", "ftp", "gettext",
+    "hash", "iconv", "json", "libxml", "mbstring", "mysqli", "mysqlnd", "opcache", "openssl", "pcntl", "pcre",
+    "pdo", "pdo_mysql", "pdo_pgsql", "pdo_sqlite", "phar", "posix", "random", "readline", "reflection",
+    "session", "simplexml", "sockets", "sodium", "spl", "sqlite3", "standard", "tokenizer", "xml", "xmlreader",
+    "xmlwriter", "xsl", "zip", "zlib",
 )
 EXTENSION_FIXES = {
     "intl": "add `extension = \"intl\"` under [php.ini] in wplambda.toml (Bref ships it disabled)",
-    "gd": "add Bref's extra-php-extensions gd layer (gd-php-8X, x86_64 only) or imagick to the function",
-    "imagick": "add Bref's extra-php-extensions imagick layer (imagick-php-8X, x86_64 only) to the function",
+    "gd": "keep \"gd\" in php.extensions (Bref's gd layer, x86_64 only), or add \"imagick\"",
+    "imagick": "add \"imagick\" to php.extensions (Bref's imagick layer, x86_64 only)",
 }

@@ -37,6 +37,7 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
                       2557, 2922, 3288, 3653)
 DEFAULT_WORDPRESS_VERSION = "6.8.3"
 HTTP_API_MAX_TIMEOUT = 30
+LAMBDA_MAX_LAYERS = 5
 
 _HOST_RE = r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 _REGION_RE = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
@@ -80,6 +81,8 @@ class Php:
     dir: str = _f("", "With source = \"dir\": the directory holding php-fpm, php and their extensions.")
     layer_arn: str = _f("", "Override the pinned Bref layer ARN for this region and architecture.",
                         pattern=r"^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+)?$")
+    extensions: list[str] = _f(["gd"], "With source = \"bref\": Bref's extra-extension layers to attach "
+                               "(x86_64 only): gd lets WordPress make thumbnails; imagick is the other choice.")
     memory_limit: str = _f("256M", "PHP memory_limit.", pattern=_PHP_SIZE_RE)
     ini: dict[str, Any] = _f({}, "Extra php.ini settings, e.g. { \"max_input_vars\" = \"3000\" }.")
 
@@ -109,8 +112,8 @@ class Function:
 
 @dataclass
 class Network:
-    mode: str = _f("vpc-nat-instance", "public (no VPC), vpc-nat-gateway (~$32/month) or vpc-nat-instance.",
-                   choices=NETWORK_MODES)
+    mode: str = _f("vpc-nat-instance", "public (no VPC), vpc-nat-gateway (~$33/month in us-east-1) or "
+                   "vpc-nat-instance; `wplambda cost` compares them.", choices=NETWORK_MODES)
     nat_instance_type: str = _f("t4g.nano", "Instance type of the NAT instance.",
                                 pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
     vpc_cidr: str = _f("10.42.0.0/16", "CIDR of the VPC the kit creates.",
@@ -214,6 +217,20 @@ class Config:
         if self.php.source != "bref":
             return None
         return self.php.layer_arn or bref_layers.layer_arn(self.aws.region, self.php.version, self.aws.architecture)
+
+    @property
+    def php_extension_layer_arns(self) -> list[str]:
+        """Bref's extra-extension layers for ``php.extensions`` (none with ``php.source = "dir"``, whose
+        extensions ship in the runtime layer). Raises UserError for one Bref does not publish here."""
+        if self.php.source != "bref":
+            return []
+        return [bref_layers.extension_layer_arn(name, self.aws.region, self.php.version, self.aws.architecture)
+                for name in self.php.extensions]
+
+    @property
+    def function_layer_count(self) -> int:
+        """Layers the function gets: the PHP layer, the extension layers and the kit's runtime layer."""
+        return (1 + len(self.php.extensions) if self.php.source == "bref" else 0) + 1
 
     @property
     def nat_instance_arm64(self) -> bool:
@@ -393,6 +410,7 @@ def _cross_checks(c: Config, text: str) -> list[Problem]:
         add("php", "layer_arn", f"the layer is not in {c.aws.region}; Lambda only attaches layers from "
             "the function's own region")
     _function_checks(c, add)
+    out.extend(_extension_checks(c, text))
     try:
         ipaddress.ip_network(c.network.vpc_cidr)
     except ValueError as exc:
@@ -438,6 +456,40 @@ def _function_checks(c: Config, add: Callable[[str, str, str], None]) -> None:
         storage = getattr(c, "storage", None)
         if getattr(storage, "mode", None) == "efs":
             add("storage", "mode", f"SnapStart cannot be combined with EFS{why} use another storage.mode")
+
+
+def _extension_checks(c: Config, text: str) -> list[Problem]:
+    """php.extensions: only what Bref publishes for this PHP, region and architecture, and no more
+    layers than Lambda attaches to one function."""
+    if c.php.source != "bref":
+        return []
+    line = _line_of(text, "php", "extensions")
+    if not all(isinstance(name, str) for name in c.php.extensions):
+        return [Problem("php.extensions", "expected a list of extension names such as [\"gd\"]", line)]
+    if c.php.extensions and c.aws.architecture == "arm64":
+        # Refused rather than dropped: a site without gd or imagick uploads images but never makes
+        # thumbnails, and nobody notices until the pages look wrong.
+        return [Problem("php.extensions", f"{', '.join(c.php.extensions)} cannot be attached on arm64: Bref "
+                        "publishes its extra-extension layers for x86_64 only; set aws.architecture = "
+                        "\"x86_64\", or php.extensions = [] to run without them (WordPress then makes no "
+                        "thumbnails or resized images)", line)]
+    known = bref_layers.extension_names(c.php.version)
+    unknown = [name for name in c.php.extensions if name not in known]
+    if unknown:
+        return [Problem("php.extensions", f"Bref publishes no {', '.join(unknown)} layer for PHP {c.php.version}; "
+                        f"it publishes: {', '.join(known)}", line)]
+    if len(set(c.php.extensions)) != len(c.php.extensions):
+        return [Problem("php.extensions", "an extension is listed twice; list each once", line)]
+    out = []
+    try:
+        c.php_extension_layer_arns  # noqa: B018 - raises for a layer not published in this region
+    except UserError as exc:
+        out.append(Problem("php.extensions", f"{exc.message}; {exc.hint}" if exc.hint else exc.message, line))
+    if c.function_layer_count > LAMBDA_MAX_LAYERS:
+        out.append(Problem("php.extensions", f"the function would get {c.function_layer_count} layers (PHP, "
+                           f"{len(c.php.extensions)} extension layers and the wplambda runtime); Lambda attaches "
+                           f"at most {LAMBDA_MAX_LAYERS} to a function: drop an extension", line))
+    return out
 
 
 def load(project: Path | None = None) -> Config:

@@ -53,6 +53,10 @@ def build_config(root: Path, answers: dict[str, Any]) -> Config:
         # The default database needs a VPC; a user who chose a public network without choosing a
         # database gets the one that works there instead of an error about a default.
         config.database.mode = "external"
+    if config.aws.architecture == "arm64" and config.php.source == "bref":
+        # Bref's gd and imagick layers are x86_64 only; an arm64 site is written without them
+        # (the file says so next to the key) instead of failing on a default it never chose.
+        config.php.extensions = []
     return parse(toml_text(config), root=root, path=root / CONFIG_FILE)
 
 

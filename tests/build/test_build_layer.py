@@ -16,6 +16,7 @@ from wp_lambda import build as build_mod
 from wp_lambda.build import php
 from wp_lambda.config import load
 from wp_lambda.errors import UserError
+from wp_lambda.runtime import layout
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +29,10 @@ def test_dir_layer_runs_php_with_the_wordpress_extensions(layer: Path) -> None:
     for binary in ("bin/php", "bin/php-fpm"):
         assert (layer / binary).stat().st_mode & 0o777 == 0o755
     assert not list((layer / "lib").glob("libc.so*"))  # glibc comes from the Lambda image
-    env = {**os.environ, "LD_LIBRARY_PATH": str(layer / "lib"), "PHP_INI_SCAN_DIR": str(layer / "wplambda/conf.d")}
-    result = subprocess.run([str(layer / "bin/php"), "-c", str(layer / "wplambda/php.ini"),
-                             "-d", f"extension_dir={layer / 'lib/php/extensions'}", "-m"],
-                            capture_output=True, text=True, env=env, check=False)
+    # Started exactly as the runtime starts it with the template's WPLAMBDA_PHP_LAYOUT = "dir".
+    php_layout = layout.from_env({"WPLAMBDA_PHP_LAYOUT": "dir", "WPLAMBDA_PHP_PREFIX": str(layer)})
+    result = subprocess.run([php_layout.php, *php_layout.ini_args, "-m"], capture_output=True, text=True,
+                            env=php_layout.environ(os.environ), check=False)
     assert result.returncode == 0, result.stderr
     modules = {line.strip().lower() for line in result.stdout.splitlines()}
     assert {"mysqli", "mbstring", "xml", "curl", "zip", "intl", "gd", "zend opcache"} <= modules

@@ -43,6 +43,7 @@ def _config(root: Path, network: str, database: str, front_door: str, arch: str,
     config.site.name = "blog"
     config.network.mode, config.database.mode, config.function.front_door = network, database, front_door
     config.aws.architecture, config.aws.region, config.aws.profile = arch, region, profile
+    config.php.extensions = ["gd"] if arch == "x86_64" else []  # Bref's gd layer is x86_64 only
     if database == "external":
         config.database.host, config.database.user = "db.example.com", "wp"
         config.database.secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"

@@ -96,6 +96,21 @@ BAD = [
     Bad("layer-arn-other-region",
         _set("php", layer_arn="arn:aws:lambda:eu-west-1:873528684822:layer:php-82:23"), "php.layer_arn",
         "the layer is not in us-east-1"),
+    # php.extensions: Bref's extra layers are x86_64 only, named per PHP version and region, and count
+    # against Lambda's 5 layers per function.
+    Bad("gd-on-arm64", _set("aws", architecture="arm64"), "php.extensions",
+        "gd cannot be attached on arm64: Bref publishes its extra-extension layers for x86_64 only"),
+    Bad("unknown-extension", _set("php", extensions=["gdx"]), "php.extensions",
+        "Bref publishes no gdx layer for PHP 8.2; it publishes: amqp,"),
+    Bad("extension-not-in-region",
+        _chain(_set("aws", region="il-central-1"),
+               _set("php", layer_arn="arn:aws:lambda:il-central-1:123456789012:layer:my-php:1")),
+        "php.extensions", "Bref publishes no gd-php-82 layer in il-central-1"),
+    Bad("extension-not-a-name", _set("php", extensions=[{"name": "gd"}]), "php.extensions",
+        'expected a list of extension names such as ["gd"]'),
+    Bad("six-layers", _set("php", extensions=["gd", "imagick", "redis-igbinary", "pcov"]), "php.extensions",
+        "the function would get 6 layers (PHP, 4 extension layers and the wplambda runtime); Lambda attaches "
+        "at most 5"),
     Bad("vpc-cidr-host-bits", _set("network", vpc_cidr="10.42.1.0/16"), "network.vpc_cidr",
         "'10.42.1.0/16' is not a network address"),
     Bad("min-acu-above-max", _set("database", min_acu=4.0, max_acu=2.0), "database.min_acu",

@@ -46,9 +46,10 @@ CASES = [
          {"database": EXTERNAL_DB, "aws": {"region": "eu-west-1"}, "cron": {"enabled": False}}),
     Case("public-external-url-arm", "public", "external", "function-url", "arm64",
          {"database": EXTERNAL_DB, "function": {"timeout": 120},
-          "site": {"domains": ["blog.example.com", "www.example.com"], "certificate_arn": CERTIFICATE}}),
+          "site": {"domains": ["blog.example.com", "www.example.com"], "certificate_arn": CERTIFICATE},
+          "php": {"extensions": []}}),  # Bref's gd layer is x86_64 only
     Case("natgw-aurora-httpapi-arm", "vpc-nat-gateway", "aurora-serverless-v2", "http-api", "arm64",
-         {"php": {"version": "8.3"}, "function": {"provisioned_concurrency": 2}}),
+         {"php": {"version": "8.3", "extensions": []}, "function": {"provisioned_concurrency": 2}}),
     Case("natgw-aurora-url-x86", "vpc-nat-gateway", "aurora-serverless-v2", "function-url", "x86_64",
          {"database": {"min_acu": 0.5, "max_acu": 4.0}, "network": {"vpc_cidr": "10.8.0.0/24"}}),
     Case("natgw-external-httpapi-x86", "vpc-nat-gateway", "external", "http-api", "x86_64",
@@ -312,7 +313,8 @@ def test_php_layer_matches_source_arch_and_region(rendered: Rendered) -> None:
     if cfg.php.source == "dir":
         assert arns == []
         return
-    (arn,) = arns
+    arn, *extensions = arns
+    assert len(extensions) == len(cfg.php.extensions)  # checked one by one in test_template_layers.py
     expected = bref_layers.layer_name(cfg.php.version, cfg.aws.architecture)
     assert re.fullmatch(rf"arn:aws:lambda:{cfg.aws.region}:{bref_layers.base_account()}:layer:{expected}:\d+", arn)
     assert arn.split(":layer:")[1].startswith("arm-") == (cfg.aws.architecture == "arm64")

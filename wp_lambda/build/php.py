@@ -104,7 +104,9 @@ def from_config(config: Config) -> PhpSource:
     if config.php.source == "bref":
         arn = config.php.layer_arn or bref_layers.require_layer_arn(config.aws.region, config.php.version,
                                                                     config.aws.architecture)
-        return PhpSource("bref", config.php.version, layer_arn=arn, extensions=bref_layers.EXTENSIONS)
+        # The extra layers' ini files enable their extensions in Bref's conf.d (runtime/layout.py).
+        return PhpSource("bref", config.php.version, layer_arn=arn,
+                         extensions=tuple(sorted({*bref_layers.EXTENSIONS, *config.php.extensions})))
     root = Path(config.php.dir).expanduser()
     return from_dir(root if root.is_absolute() else config.root / root, config.php.version)
 

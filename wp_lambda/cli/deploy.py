@@ -12,6 +12,7 @@ from rich.table import Table
 
 from wp_lambda import assets_sync
 from wp_lambda import config as config_mod
+from wp_lambda import cost as cost_mod
 from wp_lambda.aws import Aws, aws_errors, connect
 from wp_lambda.cli.app import JsonOption, ProjectOption, err, out, print_json
 from wp_lambda.config import Config
@@ -145,6 +146,7 @@ def _print_outcome(outcome: run_mod.DeployOutcome, cfg: Config) -> None:
             out.print(table)
         if outcome.sync is not None:
             print_sync_summary(outcome.sync, "the assets bucket")
+        out.print(f"cost: {cost_mod.summary(cfg)}", highlight=False)
         out.print("dry run: nothing was executed")
         return
     if outcome.no_changes:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from wp_lambda import config as config_mod
+from wp_lambda import cost as cost_mod
 from wp_lambda import project as project_mod
 from wp_lambda import render as render_mod
 from wp_lambda import validate as validate_mod
@@ -81,6 +82,11 @@ def init(
     written = project_mod.init_project(root, answers, force=force)
     for path in written:
         out.print(f"  wrote {path.relative_to(root)}")
+    config = config_mod.load(root)
+    if config.aws.architecture == "arm64" and config.php.source == "bref":
+        out.print("[yellow]note:[/] arm64: Bref's gd and imagick layers are x86_64 only, so php.extensions = [] "
+                  "and WordPress makes no thumbnails or resized images; use --arch x86_64 for them.")
+    out.print(f"cost: {cost_mod.summary(config)}", highlight=False)
     out.print(f"[green]Project ready in {root}.[/] Next: [bold]wplambda validate[/], then "
               "[bold]wplambda serve[/] or [bold]wplambda deploy --stack NAME[/].")
 

@@ -17,7 +17,7 @@ from typing import Any
 from wp_lambda import assets_sync
 from wp_lambda.aws import Aws
 from wp_lambda.config import Config
-from wp_lambda.deploy import execute
+from wp_lambda.deploy import execute, preflight
 from wp_lambda.deploy import stack as stack_mod
 from wp_lambda.deploy.operations import delete_stack
 from wp_lambda.deploy.plan import DeployPlan, make_plan, managed_bucket_name
@@ -78,11 +78,9 @@ def _check_state(aws: Aws, stack: str, description: dict[str, Any] | None,
         say(f"deleting stack {stack} (ROLLBACK_COMPLETE) before deploying again")
         delete_stack(aws, stack)
         return None
-    if status in stack_mod.BLOCKED_STATES:
-        raise UserError(f"stack {stack!r} is in {status}: {stack_mod.BLOCKED_STATES[status]}",
-                        "see the CloudFormation console's Events tab for the failed resource")
-    if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
-        raise UserError(f"stack {stack!r} is busy ({status})", "wait for it to finish, then deploy again")
+    problem = preflight.stack_state_problem(stack, description)
+    if problem is not None:
+        raise problem
     return description
 
 
@@ -117,7 +115,13 @@ def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, eng
                         "fix wplambda.toml (see `wplambda validate`) and deploy again")
     chosen = execute.choose_engine(engine, aws)
     cfn = aws.client("cloudformation")
-    description = _check_state(aws, stack, stack_mod.describe(cfn, stack), confirm_delete, say)
+    description = stack_mod.describe(cfn, stack)
+    # Read-only checks before anything is created; a dry run never offers to delete a stack.
+    checks = preflight.run(config, aws, stack, description, offer_delete=not dry_run)
+    checks.raise_if_failed()
+    for line in checks.lines():
+        say(line)
+    description = _check_state(aws, stack, description, confirm_delete, say)
     plan = plan_for(config, aws, stack)
     record = execute.read_record(aws, plan.artifact_bucket, stack)
     unchanged = (description is not None and record is not None

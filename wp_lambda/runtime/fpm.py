@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wp_lambda.runtime import layout
+
 log = logging.getLogger("wplambda.fpm")
 
 START_TIMEOUT = 10.0
@@ -41,13 +43,15 @@ class FpmSettings:
     config: str = "/opt/wplambda/php-fpm.conf"
     php_ini: str = "/opt/wplambda/php.ini"
     workers: int = 1
+    # How php-fpm is told about its ini files; empty means ``--php-ini php_ini`` (see layout.py).
+    args: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> FpmSettings:
-        return cls(binary=env.get("WPLAMBDA_PHP_FPM", cls.binary),
-                   config=env.get("WPLAMBDA_FPM_CONF", cls.config),
-                   php_ini=env.get("WPLAMBDA_PHP_INI", cls.php_ini),
-                   workers=int(env.get("WPLAMBDA_FPM_WORKERS") or 1))
+        """The settings of the layout ``env`` names (``WPLAMBDA_PHP_LAYOUT``, ``WPLAMBDA_PHP_PREFIX``)."""
+        php = layout.from_env(env)
+        return cls(binary=php.php_fpm, config=php.fpm_conf, php_ini=php.php_ini,
+                   workers=int(env.get("WPLAMBDA_FPM_WORKERS") or 1), args=php.ini_args + php.fpm_args)
 
 
 @dataclass
@@ -84,13 +88,14 @@ class PhpFpm:
         env = dict(self.environ, WPLAMBDA_FPM_SOCKET=self.socket_path, WPLAMBDA_FPM_PID=pid_file,
                    WPLAMBDA_FPM_WORKERS=str(self.settings.workers))
         cmd = [self.settings.binary, "--nodaemonize", "--fpm-config", self.settings.config,
-               "--php-ini", self.settings.php_ini]
+               *(self.settings.args or ("--php-ini", self.settings.php_ini))]
         if os.geteuid() == 0:
             cmd.append("--allow-to-run-as-root")
         for path in (self.settings.binary, self.settings.config, self.settings.php_ini):
             if not Path(path).exists():
-                raise PhpFpmError(f"php-fpm cannot start: {path} does not exist "
-                                  "(set WPLAMBDA_PHP_FPM, WPLAMBDA_FPM_CONF and WPLAMBDA_PHP_INI)")
+                raise PhpFpmError(f"php-fpm cannot start: {path} does not exist (check WPLAMBDA_PHP_LAYOUT and "
+                                  "WPLAMBDA_PHP_PREFIX, or set WPLAMBDA_PHP_FPM, WPLAMBDA_FPM_CONF and "
+                                  "WPLAMBDA_PHP_INI)")
         self._stderr_tail.clear()
         self.process = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, process_group=0)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from wp_lambda.runtime import cgi, events, fastcgi, routing, secrets, snapstart, static, warmup
+from wp_lambda.runtime import cgi, events, fastcgi, layout, routing, secrets, snapstart, static, warmup
 from wp_lambda.runtime.events import INIT_HEADER, Adapter, Request, Response
 from wp_lambda.runtime.fpm import FpmSettings, PhpFpm, PhpFpmError
 
@@ -46,13 +46,15 @@ class Runtime:
     """The state of one Lambda instance: the document root, php-fpm and the loaded secrets."""
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
-        # The environment PHP runs with; secrets are added to this copy, never to os.environ.
-        env = dict(os.environ if environ is None else environ)
+        # The environment PHP runs with (the PHP layout's search paths included); secrets are added
+        # to this copy, never to os.environ.
+        source = os.environ if environ is None else environ
+        self.layout = layout.from_env(source)
+        env = self.layout.environ(source)
         self.environ = env
         root = env.get("WPLAMBDA_DOCUMENT_ROOT") or env.get("LAMBDA_TASK_ROOT") or "/var/task"
         self.document_root = os.path.realpath(root)
-        self.php = env.get("WPLAMBDA_PHP", "/opt/bin/php")
-        self.php_ini = env.get("WPLAMBDA_PHP_INI", FpmSettings.php_ini)
+        self.php = self.layout.php
         self.margin = float(env.get("WPLAMBDA_DEADLINE_MARGIN_MS", DEFAULT_MARGIN * 1000)) / 1000
         self.fpm = PhpFpm(FpmSettings.from_env(env), environ=env)
         self.caching = static.Caching.from_env(env)
@@ -228,7 +230,7 @@ class Runtime:
         """``php ARGS`` in the document root: what ``wplambda wp`` runs wp-cli with."""
         self.load_secrets()
         try:
-            done = subprocess.run([self.php, "-c", self.php_ini, *args], cwd=self.document_root,
+            done = subprocess.run([self.php, *self.layout.ini_args, *args], cwd=self.document_root,
                                   env=self.environ, capture_output=True, timeout=self._timeout(context),
                                   check=False)
         except subprocess.TimeoutExpired as exc:

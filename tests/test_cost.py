@@ -1,0 +1,205 @@
+"""`wplambda cost`: every line's arithmetic checked against the pinned price table, computed here
+independently of wp_lambda/cost.py; the three network modes side by side; the README's NAT-gateway
+figure; free tier; unknown regions and instance types refused with exit 2."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from helpers import run_wplambda
+
+from wp_lambda import cost
+from wp_lambda.config import Config, parse, toml_text
+from wp_lambda.project import init_project
+
+PRICES = json.loads((Path(cost.__file__).parent / "data" / "prices.json").read_text())
+REPO = Path(__file__).resolve().parent.parent
+HOURS = 730
+EXTERNAL = {"mode": "external", "host": "db.example.com", "user": "wp",
+            "secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"}
+
+
+def _config(root: Path, network: str = "vpc-nat-gateway", database: dict[str, object] | None = None,
+            **sections: dict[str, object]) -> Config:
+    config = Config(root=root)
+    config.network.mode = network
+    for key, value in (database or {}).items():
+        setattr(config.database, key, value)
+    for section, values in sections.items():
+        for key, value in values.items():
+            setattr(getattr(config, section), key, value)
+    return parse(toml_text(config), root=root)
+
+
+def _usd(name: str, region: str = "us-east-1") -> float:
+    return float(PRICES["regions"][region][name]["usd"])
+
+
+def _expected(config: Config, requests: int) -> dict[tuple[str, str], float]:
+    """Each line's dollars, from the price table and the documented assumptions (no free tier)."""
+    cron = HOURS * 12  # rate(5 minutes)
+    invocations = requests + cron
+    gb_seconds = invocations * 0.2 * config.function.memory / 1024
+    static = requests * 10
+    log_gb = invocations * 400 / 1024 ** 3
+    out = {
+        ("Lambda", "requests"): invocations / 1e6 * _usd("lambda_requests"),
+        ("Lambda", "duration (x86_64)"): gb_seconds * _usd("lambda_gb_second_x86_64"),
+        ("API Gateway", "HTTP API requests"): requests / 1e6 * _usd("http_api_requests"),
+        ("CloudFront", "HTTPS requests"): (requests + static) / 1e4 * PRICES["global"]["cloudfront_requests"]["usd"],
+        ("CloudFront", "transfer to viewers"):
+            requests * 250 * 1024 / 1024 ** 3 * PRICES["global"]["cloudfront_gb_out"]["usd"],
+        ("S3", "storage"): 2 * _usd("s3_storage"),
+        ("S3", "GET requests"): static * 0.05 / 1000 * _usd("s3_get"),
+        ("S3", "PUT requests"): 600 / 1000 * _usd("s3_put"),
+        ("Secrets Manager", "GetSecretValue calls"): requests * 0.001 * 3 / 1e4 * _usd("secret_api_calls"),
+        ("Secrets Manager", "secrets"): 3 * _usd("secret_month"),
+        ("CloudWatch Logs", "ingestion"): log_gb * _usd("logs_ingestion_gb"),
+        ("CloudWatch Logs", "storage"): log_gb * 30 / 30.4 * _usd("logs_storage_gb"),
+        ("EFS", "file system"): 0.0,
+        # Aurora with min_acu = 0: 8 hours a day awake at 0.5 ACU, paused (free) the rest.
+        ("Aurora", "Serverless v2 capacity"): 8 / 24 * HOURS * 0.5 * _usd("aurora_acu_hour"),
+        ("Aurora", "storage"): 1 * _usd("aurora_storage_gb"),
+    }
+    if config.network.mode == "vpc-nat-gateway":
+        out[("VPC", "NAT gateway hours")] = HOURS * _usd("nat_gateway_hour")
+        out[("VPC", "NAT gateway data processed")] = 1 * _usd("nat_gateway_gb")
+        out[("VPC", "NAT gateway public IPv4")] = HOURS * _usd("public_ipv4_hour")
+    return out
+
+
+@pytest.mark.parametrize("requests", [100_000, 10_000_000])
+def test_every_line_matches_the_price_table(tmp_path: Path, requests: int) -> None:
+    config = _config(tmp_path)
+    result = cost.estimate(config, cost.Traffic(requests_per_month=requests))
+    got = {(line.service, line.item): line.usd for line in result.lines}
+    expected = _expected(config, requests)
+    assert got.keys() == expected.keys()
+    for key, usd in expected.items():
+        assert got[key] == pytest.approx(usd, rel=1e-9, abs=1e-12), key
+    assert result.total == pytest.approx(sum(expected.values()))
+
+
+def test_nat_gateway_line_is_the_readmes_figure(tmp_path: Path) -> None:
+    result = cost.estimate(_config(tmp_path), cost.Traffic())
+    (hours_line,) = [line for line in result.lines if line.item == "NAT gateway hours"]
+    assert hours_line.usd == pytest.approx(0.045 * 730) == pytest.approx(32.85)
+    readme = (REPO / "README.md").read_text()
+    assert "$32.85/month per gateway" in readme
+
+
+def test_nat_instance_lines(tmp_path: Path) -> None:
+    result = cost.estimate(_config(tmp_path, "vpc-nat-instance"), cost.Traffic())
+    got = {line.item: line.usd for line in result.lines if line.service in ("EC2", "VPC", "EBS")}
+    assert got == pytest.approx({"NAT instance (t4g.nano)": HOURS * PRICES["regions"]["us-east-1"]["ec2_hour"][
+        "t4g.nano"]["usd"], "NAT instance public IPv4": HOURS * 0.005, "NAT instance root volume": 8 * 0.08})
+
+
+def test_network_modes_side_by_side(tmp_path: Path) -> None:
+    """With an external database all three modes can run; the differences are the NAT lines alone."""
+    config = _config(tmp_path, "public", EXTERNAL)
+    result = cost.estimate(config, cost.Traffic())
+    modes = result.alternatives
+    assert set(modes) == {"public", "vpc-nat-gateway", "vpc-nat-instance"}
+    assert modes["public"] == pytest.approx(result.total)
+    assert modes["vpc-nat-gateway"] - modes["public"] == pytest.approx(
+        HOURS * (_usd("nat_gateway_hour") + _usd("public_ipv4_hour")) + _usd("nat_gateway_gb"))
+    assert ("Database", "external database") in {(line.service, line.item) for line in result.lines}
+    assert not [line for line in result.lines if line.service == "Aurora"]
+    aurora = cost.estimate(_config(tmp_path), cost.Traffic())
+    assert aurora.alternatives["public"] is None  # Aurora needs a VPC
+
+
+def test_free_tier_is_subtracted_only_when_asked(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    without = {line.item: line.usd for line in cost.estimate(config, cost.Traffic()).lines}
+    with_free = {line.item: line.usd for line in cost.estimate(config, cost.Traffic(free_tier=True)).lines}
+    assert without["requests"] > 0 and with_free["requests"] == 0  # 108,760 < 1M always-free requests
+    assert with_free["duration (x86_64)"] == 0  # 21,752 GB-s < 400,000
+    assert with_free["NAT gateway hours"] == without["NAT gateway hours"]  # no free tier for NAT
+
+
+def test_aurora_min_acu_above_zero_never_pauses(tmp_path: Path) -> None:
+    config = _config(tmp_path, database={"min_acu": 1.0})
+    result = cost.estimate(config, cost.Traffic(active_hours_per_day=6, avg_acu=2.0))
+    (capacity,) = [line for line in result.lines if line.item == "Serverless v2 capacity"]
+    assert capacity.quantity == pytest.approx(6 / 24 * HOURS * 2.0 + 18 / 24 * HOURS * 1.0)
+
+
+def test_provisioned_concurrency_is_a_line(tmp_path: Path) -> None:
+    config = _config(tmp_path, function={"provisioned_concurrency": 2}, aws={"architecture": "arm64"},
+                     php={"extensions": []})
+    (line,) = [line for line in cost.estimate(config, cost.Traffic()).lines if line.item == "provisioned concurrency"]
+    assert line.usd == pytest.approx(2 * 1.0 * HOURS * 3600 * _usd("lambda_provisioned_gb_second_arm64"))
+
+
+def test_cli_prints_lines_modes_and_json(tmp_path: Path) -> None:
+    init_project(tmp_path, {"network": "vpc-nat-gateway"})
+    text = run_wplambda("cost", "-C", str(tmp_path), "--requests-per-month", "10000000")
+    assert text.returncode == 0, text.stderr
+    assert re.search(r"VPC\s+NAT gateway hours\s+730 hours\s+\$0\.045 / hour\s+32\.85", text.stdout)
+    assert re.search(r"public\s+not possible: Aurora needs a VPC", text.stdout)
+    assert re.search(r"vpc-nat-gateway\s+[\d,]+\.\d\d\s+<- this config", text.stdout)
+    data = json.loads(run_wplambda("cost", "-C", str(tmp_path), "--json", "--requests-per-month", "10000000").stdout)
+    assert data["network_mode"] == "vpc-nat-gateway" and data["network_modes"]["public"] is None
+    expected = cost.estimate(_config(tmp_path), cost.Traffic(requests_per_month=10_000_000))
+    assert data["total"] == round(expected.total, 2)
+
+
+def test_unknown_region_is_exit_2_naming_the_known_ones(tmp_path: Path) -> None:
+    init_project(tmp_path, {"region": "ap-southeast-2"})  # Bref publishes there; the price table does not
+    result = run_wplambda("cost", "-C", str(tmp_path))
+    assert result.returncode == 2
+    message = " ".join(result.stderr.split())
+    assert "no prices for ap-southeast-2 (it has: eu-central-1, eu-west-1, us-east-1, us-east-2, us-west-2)" in message
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_nat_instance_type_is_exit_2(tmp_path: Path) -> None:
+    init_project(tmp_path, {})
+    toml = tmp_path / "wplambda.toml"
+    toml.write_text(toml.read_text().replace('nat_instance_type = "t4g.nano"', 'nat_instance_type = "c7gn.large"'))
+    result = run_wplambda("cost", "-C", str(tmp_path))
+    assert result.returncode == 2
+    assert "no price for a c7gn.large NAT instance" in " ".join(result.stderr.split())
+
+
+def test_every_price_names_its_source_and_date() -> None:
+    def prices(node: object) -> list[dict[str, object]]:
+        if isinstance(node, dict) and "usd" in node:
+            return [node]
+        if isinstance(node, dict):
+            return [p for value in node.values() for p in prices(value)]
+        return []
+    found = prices(PRICES["regions"]) + prices(PRICES["global"])
+    assert len(found) > 100
+    for price in found:
+        assert str(price["source"]).startswith("https://aws.amazon.com/"), price
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d", str(price["date"])), price
+    for offer in PRICES["free_tier"].values():
+        assert offer["term"] in ("always", "12 months") and offer["source"] and offer["date"]
+
+
+def test_init_prints_the_summary(tmp_path: Path) -> None:
+    result = run_wplambda("init", str(tmp_path / "site"), "--yes", "--network", "vpc-nat-gateway")
+    assert result.returncode == 0, result.stderr
+    line = " ".join(result.stdout.split())
+    expected = cost.estimate(_config(tmp_path), cost.Traffic())
+    assert f"cost: estimated ${expected.total:,.2f}/month at 100,000 requests/month (vpc-nat-gateway; " in line
+    assert f"vpc-nat-instance ${expected.alternatives['vpc-nat-instance']:,.2f}" in line
+    elsewhere = run_wplambda("init", str(tmp_path / "syd"), "--yes", "--region", "ap-southeast-2")
+    assert elsewhere.returncode == 0  # no prices there: init still succeeds, and says so
+    assert "no cost estimate: the kit's price table has no prices for ap-southeast-2" in " ".join(
+        elsewhere.stdout.split())
+
+
+def test_gb_out_overrides_the_page_size(tmp_path: Path) -> None:
+    config = _config(tmp_path, "public", EXTERNAL)
+    lines = {line.item: line for line in cost.estimate(config, cost.Traffic(gb_out=500.0)).lines}
+    assert lines["transfer to viewers"].quantity == 500.0
+    assert lines["transfer to viewers"].usd == pytest.approx(500 * PRICES["global"]["cloudfront_gb_out"]["usd"])
+    free = {line.item: line for line in cost.estimate(config, cost.Traffic(gb_out=500.0, free_tier=True)).lines}
+    assert free["transfer to viewers"].usd == 0  # within CloudFront's always-free 1 TB

@@ -1,0 +1,286 @@
+"""The monthly cost of a config, line by line, from a pinned price table.
+
+Prices come from ``wp_lambda/data/prices.json`` (each with the AWS page it was taken from and the
+date it was recorded) rather than the Pricing API: an estimate must work offline and without an
+account, and two runs must agree. A region the table lacks is refused, not guessed, because prices
+differ by region. What the estimate cannot know (how busy the site is, how long pages take, how
+many hours a day the database is awake) is a :class:`Traffic` field, printed as an assumption
+with every estimate, so the numbers can be argued with.
+
+The network mode is most of the fixed cost (a NAT gateway alone is more than a small site's Lambda
+bill), so every estimate also carries the totals of the other modes for the same site.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field, replace
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from wp_lambda.config import NETWORK_MODES, Config
+from wp_lambda.errors import UserError
+
+GIB = 1024 ** 3
+# The root volume of the Amazon Linux 2023 AMI the NAT instance boots (gp3).
+NAT_INSTANCE_VOLUME_GB = 8
+# A page's HTML has no cache; static files are served from CloudFront's cache, and only this share
+# of their requests reaches the assets bucket.
+S3_MISS_SHARE = 0.05
+# How often an instance cold-starts (and reads its secrets), per request.
+COLD_STARTS_PER_REQUEST = 0.001
+# Media uploads a month: each is one PUT of the original plus about five resized copies.
+PUTS_PER_MONTH = 600
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """What the estimate assumes about the site's use; each field is also a ``wplambda cost`` option."""
+
+    requests_per_month: int = 100_000  # requests that reach the function (pages, admin, AJAX)
+    avg_ms: float = 200.0  # billed duration of one request
+    static_per_page: float = 10.0  # CloudFront requests for static files per function request
+    avg_page_kb: float = 250.0  # bytes to viewers per function request, its static files included
+    gb_out: float | None = None  # overrides requests x avg_page_kb
+    storage_gb: float = 2.0  # assets and uploads in S3
+    nat_gb: float = 1.0  # the function's traffic to the internet through the NAT (S3 has its own endpoint)
+    active_hours_per_day: float = 8.0  # hours a day Aurora is awake (min_acu = 0 pauses it the rest)
+    avg_acu: float | None = None  # Aurora capacity while awake; default max(0.5, min_acu)
+    db_storage_gb: float = 1.0
+    log_bytes_per_request: int = 400  # Lambda's START/END/REPORT lines and the runtime's own
+    free_tier: bool = False  # subtract AWS's free tier (always-free and 12-month offers)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One priced item: ``quantity`` ``unit`` at ``price`` per ``per`` (``scale`` units), less ``free``."""
+
+    service: str
+    item: str
+    quantity: float
+    unit: str
+    price: float
+    per: str
+    scale: float = 1.0
+    free: float = 0.0
+    note: str = ""
+
+    @property
+    def usd(self) -> float:
+        return max(self.quantity - self.free, 0.0) / self.scale * self.price
+
+
+@dataclass
+class Estimate:
+    region: str
+    network_mode: str
+    traffic: Traffic
+    lines: list[Line]
+    assumptions: list[str]
+    prices_date: str
+    # The same site's total in each network mode; None where the mode cannot work (Aurora needs a VPC).
+    alternatives: dict[str, float | None] = field(default_factory=dict)
+
+    @property
+    def total(self) -> float:
+        return sum(line.usd for line in self.lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"region": self.region, "network_mode": self.network_mode, "currency": "USD",
+                "prices_date": self.prices_date, "traffic": asdict(self.traffic),
+                "lines": [{**asdict(line), "usd": round(line.usd, 4)} for line in self.lines],
+                "total": round(self.total, 2), "assumptions": self.assumptions,
+                "network_modes": {mode: None if total is None else round(total, 2)
+                                  for mode, total in self.alternatives.items()}}
+
+
+@cache
+def price_table() -> dict[str, Any]:
+    return json.loads(resources.files("wp_lambda").joinpath("data", "prices.json").read_text())
+
+
+def known_regions() -> list[str]:
+    return sorted(price_table()["regions"])
+
+
+def _region_prices(region: str) -> dict[str, Any]:
+    prices = price_table()["regions"].get(region)
+    if prices is None:
+        raise UserError(f"the kit's price table has no prices for {region} (it has: {', '.join(known_regions())})",
+                        "prices differ by region, so none is guessed: estimate with one of those regions "
+                        "(aws.region), or add the region's prices to wp_lambda/data/prices.json")
+    return prices
+
+
+def _line(service: str, item: str, quantity: float, unit: str, price: dict[str, Any], scale: float = 1.0,
+          free: float = 0.0, note: str = "") -> Line:
+    return Line(service, item, quantity, unit, float(price["usd"]), price["per"], scale, free, note)
+
+
+def cron_invocations(config: Config, hours: float) -> int:
+    """wp-cron runs a month: exact for ``rate(...)``; a ``cron(...)`` expression is counted as hourly."""
+    if not config.cron.enabled:
+        return 0
+    match = _RATE.match(config.cron.schedule)
+    if match is None:
+        return int(hours)
+    minutes = int(match.group(1)) * {"minute": 1, "hour": 60, "day": 1440}[match.group(2).rstrip("s")]
+    return int(hours * 60 / minutes)
+
+
+def estimate(config: Config, traffic: Traffic, *, compare: bool = True) -> Estimate:
+    """The monthly cost of ``config`` at ``traffic``; with ``compare``, the other network modes' totals too."""
+    table = price_table()
+    prices = _region_prices(config.aws.region)
+    hours = float(table["hours_per_month"])
+    free = table["free_tier"] if traffic.free_tier else {}
+
+    def allowance(name: str) -> float:
+        return float(free[name]["quantity"]) if name in free else 0.0
+
+    arch = config.aws.architecture
+    memory_gb = config.function.memory / 1024
+    cron = cron_invocations(config, hours)
+    invocations = traffic.requests_per_month + cron
+    gb_seconds = invocations * traffic.avg_ms / 1000 * memory_gb
+    lines = [
+        _line("Lambda", "requests", invocations, "requests", prices["lambda_requests"], 1e6,
+              allowance("lambda_requests"), f"{traffic.requests_per_month:,} HTTP + {cron:,} wp-cron runs"),
+        _line("Lambda", f"duration ({arch})", gb_seconds, "GB-seconds", prices[f"lambda_gb_second_{arch}"], 1,
+              allowance("lambda_gb_seconds"), f"{traffic.avg_ms:g} ms x {config.function.memory} MB"),
+    ]
+    if config.function.provisioned_concurrency:
+        pc = config.function.provisioned_concurrency
+        lines.append(_line("Lambda", "provisioned concurrency", pc * memory_gb * hours * 3600, "GB-seconds",
+                           prices[f"lambda_provisioned_gb_second_{arch}"], note=f"{pc} instances all month"))
+    if config.function.front_door == "http-api":
+        lines.append(_line("API Gateway", "HTTP API requests", traffic.requests_per_month, "requests",
+                           prices["http_api_requests"], 1e6, allowance("http_api_requests")))
+    else:
+        lines.append(Line("Lambda", "Function URL", traffic.requests_per_month, "requests", 0.0, "request",
+                          note="no charge beyond the function's own"))
+    cloudfront = table["global"]
+    viewer_requests = traffic.requests_per_month * (1 + traffic.static_per_page)
+    gb_out = traffic.gb_out if traffic.gb_out is not None else \
+        traffic.requests_per_month * traffic.avg_page_kb * 1024 / GIB
+    static_requests = traffic.requests_per_month * traffic.static_per_page
+    lines += [
+        _line("CloudFront", "HTTPS requests", viewer_requests, "requests", cloudfront["cloudfront_requests"], 1e4,
+              allowance("cloudfront_requests")),
+        _line("CloudFront", "transfer to viewers", gb_out, "GB", cloudfront["cloudfront_gb_out"], 1,
+              allowance("cloudfront_gb_out")),
+        _line("S3", "storage", traffic.storage_gb, "GB-month", prices["s3_storage"], 1, allowance("s3_storage")),
+        _line("S3", "GET requests", static_requests * S3_MISS_SHARE, "requests", prices["s3_get"], 1000,
+              allowance("s3_get"), f"{S3_MISS_SHARE:.0%} of static requests miss CloudFront's cache"),
+        _line("S3", "PUT requests", PUTS_PER_MONTH, "requests", prices["s3_put"], 1000, allowance("s3_put"),
+              "uploads and their resized copies, plus sync-assets"),
+    ]
+    lines += _network_lines(config, traffic, prices, hours)
+    lines += _database_lines(config, traffic, prices, hours)
+    secrets = 3 if config.database.mode == "aurora-serverless-v2" else 2
+    cold_starts = traffic.requests_per_month * COLD_STARTS_PER_REQUEST
+    log_gb = invocations * traffic.log_bytes_per_request / GIB
+    lines += [
+        _line("Secrets Manager", "secrets", secrets, "secrets", prices["secret_month"],
+              note="salts, origin secret" + (", database" if secrets == 3 else "")),
+        _line("Secrets Manager", "GetSecretValue calls", cold_starts * secrets, "calls", prices["secret_api_calls"],
+              1e4, note="at each cold start"),
+        _line("CloudWatch Logs", "ingestion", log_gb, "GB", prices["logs_ingestion_gb"], 1,
+              allowance("logs_ingestion_gb")),
+        _line("CloudWatch Logs", "storage", log_gb * min(config.logs.retention_days, 365) / 30.4, "GB-month",
+              prices["logs_storage_gb"], note=f"{config.logs.retention_days} days kept, uncompressed (an upper bound)"),
+        Line("EFS", "file system", 0, "GB-month", 0.0, "GB-month", note="the stack uses no EFS"),
+    ]
+    assumptions = _assumptions(config, traffic, hours)
+    result = Estimate(config.aws.region, config.network.mode, traffic, lines, assumptions,
+                      price_table()["regions"][config.aws.region]["lambda_requests"]["date"])
+    if compare:
+        for mode in NETWORK_MODES:
+            if mode == config.network.mode:
+                result.alternatives[mode] = result.total
+            elif mode == "public" and config.database.mode == "aurora-serverless-v2":
+                result.alternatives[mode] = None
+            else:
+                other = replace(config, network=replace(config.network, mode=mode))
+                result.alternatives[mode] = estimate(other, traffic, compare=False).total
+    return result
+
+
+def _network_lines(config: Config, traffic: Traffic, prices: dict[str, Any], hours: float) -> list[Line]:
+    mode = config.network.mode
+    if mode == "vpc-nat-gateway":
+        return [_line("VPC", "NAT gateway hours", hours, "hours", prices["nat_gateway_hour"]),
+                _line("VPC", "NAT gateway data processed", traffic.nat_gb, "GB", prices["nat_gateway_gb"]),
+                _line("VPC", "NAT gateway public IPv4", hours, "hours", prices["public_ipv4_hour"])]
+    if mode == "vpc-nat-instance":
+        kind = config.network.nat_instance_type
+        instance = prices["ec2_hour"].get(kind)
+        if instance is None:
+            raise UserError(f"the kit's price table has no price for a {kind} NAT instance in {config.aws.region} "
+                            f"(it has: {', '.join(sorted(prices['ec2_hour']))})",
+                            "set network.nat_instance_type to one of those for an estimate, or add its price to "
+                            "wp_lambda/data/prices.json")
+        return [_line("EC2", f"NAT instance ({kind})", hours, "hours", instance),
+                _line("VPC", "NAT instance public IPv4", hours, "hours", prices["public_ipv4_hour"]),
+                _line("EBS", "NAT instance root volume", NAT_INSTANCE_VOLUME_GB, "GB-month", prices["ebs_gp3_gb"])]
+    return []
+
+
+def _database_lines(config: Config, traffic: Traffic, prices: dict[str, Any], hours: float) -> list[Line]:
+    if config.database.mode != "aurora-serverless-v2":
+        return [Line("Database", "external database", 0, "", 0.0, "", note="billed wherever it runs; not priced here")]
+    db = config.database
+    return [_line("Aurora", "Serverless v2 capacity", aurora_acu_hours(config, traffic, hours), "ACU-hours",
+                  prices["aurora_acu_hour"], note=_aurora_note(config, traffic)),
+            _line("Aurora", "storage", traffic.db_storage_gb, "GB-month", prices["aurora_storage_gb"],
+                  note="I/O requests not counted" + ("" if db.min_acu else "; paused hours cost nothing"))]
+
+
+def aurora_awake_acu(config: Config, traffic: Traffic) -> float:
+    return traffic.avg_acu if traffic.avg_acu is not None else max(0.5, config.database.min_acu)
+
+
+def aurora_acu_hours(config: Config, traffic: Traffic, hours: float) -> float:
+    """Awake hours at the awake capacity, the rest at ``min_acu`` (0 while paused)."""
+    awake = min(traffic.active_hours_per_day, 24.0) / 24 * hours
+    return awake * aurora_awake_acu(config, traffic) + (hours - awake) * config.database.min_acu
+
+
+def _aurora_note(config: Config, traffic: Traffic) -> str:
+    awake = f"{traffic.active_hours_per_day:g} h/day at {aurora_awake_acu(config, traffic):g} ACU"
+    if config.database.min_acu:
+        return f"{awake}, the rest at min_acu {config.database.min_acu:g}"
+    return f"{awake}, paused the rest (min_acu = 0)"
+
+
+def _assumptions(config: Config, traffic: Traffic, hours: float) -> list[str]:
+    out = [f"{hours:g} hours a month; on-demand list prices in USD, tax excluded",
+           f"{traffic.requests_per_month:,} function requests a month, {traffic.avg_ms:g} ms each",
+           f"CloudFront: {traffic.static_per_page:g} static requests per function request; "
+           + (f"{traffic.gb_out:g} GB out" if traffic.gb_out is not None else f"{traffic.avg_page_kb:g} KB per page")
+           + "; viewers in North America and Europe"]
+    if config.in_vpc:
+        out.append(f"{traffic.nat_gb:g} GB a month from the function to the internet through the NAT "
+                   "(S3 traffic takes the free gateway endpoint)")
+    if config.database.mode == "aurora-serverless-v2":
+        out.append(f"Aurora awake {traffic.active_hours_per_day:g} hours a day (--active-hours-per-day)")
+    out.append("free tier subtracted (always-free and 12-month offers; EC2 and IPv4 offers not applied)"
+               if traffic.free_tier else "no free tier (--free-tier subtracts it)")
+    return out
+
+
+def summary(config: Config, traffic: Traffic | None = None) -> str:
+    """One line for `init` and `deploy --dry-run`: the total, the other network modes', and where the
+    lines are; a region without prices says so instead of failing the command it is part of."""
+    traffic = traffic or Traffic()
+    try:
+        result = estimate(config, traffic)
+    except UserError as exc:
+        return f"no cost estimate: {exc.message}"
+    others = ", ".join(f"{mode} ${total:,.2f}" for mode, total in result.alternatives.items()
+                       if mode != config.network.mode and total is not None)
+    return (f"estimated ${result.total:,.2f}/month at {traffic.requests_per_month:,} requests/month "
+            f"({config.network.mode}; {others}); `wplambda cost` prints each line and its assumptions")

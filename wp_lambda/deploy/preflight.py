@@ -1,0 +1,296 @@
+"""Read-only checks ``wplambda deploy`` (and ``--dry-run``) runs before it creates or changes anything.
+
+Each of these would otherwise fail far into a deploy, after a change set was made and half a stack
+created or rolled back: a layer the account cannot read, a certificate that is still pending or
+misses a domain, an artifact bucket in another region (``sam deploy`` uploads there, CloudFormation
+then cannot read it), provisioned concurrency the account has no room for, a stack in a state no
+update can start from. Every check only reads (``GetLayerVersion``, ``DescribeCertificate``,
+``GetBucketLocation``, ``GetAccountSettings``, ``DescribeStacks``), and every failure is one line
+naming the resource and the fix. A check that cannot reach AWS (network, a service error, an
+endpoint that lacks the call) is not a failure: it is reported as not run, and the deploy goes on
+to meet the same problem, if there is one, where it would have anyway.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import botocore.config
+import botocore.exceptions
+
+from wp_lambda.aws import Aws, error_code
+from wp_lambda.config import Config
+from wp_lambda.deploy import emulator
+from wp_lambda.deploy import stack as stack_mod
+from wp_lambda.deploy.plan import managed_bucket_name
+from wp_lambda.errors import UserError
+
+# CloudFront reads certificates from us-east-1 only.
+CERTIFICATE_REGION = "us-east-1"
+# Lambda keeps this many concurrent executions unreserved in every account and region.
+UNRESERVED_MINIMUM = 100
+# Few retries: a preflight that cannot get an answer says so rather than holding up the deploy.
+_CLIENT_CONFIG = botocore.config.Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5,
+                                        read_timeout=15)
+_UNREACHABLE = (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
+
+
+class _NotRun(Exception):
+    """The check could not get an answer from AWS; the message says why."""
+
+
+@dataclass
+class Preflight:
+    """What the checks found: failures (exit 2), notes (checks that could not run, and what the deploy
+    itself will ask about), and the checks that passed."""
+
+    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    passed: list[str] = field(default_factory=list)
+
+    def raise_if_failed(self) -> None:
+        if self.failures:
+            raise UserError("deploy preflight: " + (f"{len(self.failures)} problems" if len(self.failures) > 1
+                                                    else "1 problem") + ", nothing was created:\n  "
+                            + "\n  ".join(self.failures),
+                            "fix each as its line says, then deploy again (`wplambda deploy --dry-run` "
+                            "runs these checks alone)")
+
+    def lines(self) -> list[str]:
+        """What the deploy prints when nothing failed."""
+        out = [f"preflight: {len(self.passed)} checks passed ({', '.join(self.passed)})" if self.passed
+               else "preflight: nothing to check"]
+        out += [f"preflight: {line}" for line in self.notes]
+        return out
+
+
+def _client(aws: Aws, service: str, region: str | None = None) -> Any:
+    return aws.session.client(service, region_name=region or aws.region, config=_CLIENT_CONFIG)
+
+
+def _call(what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+    """One read call; raises :class:`_NotRun` when AWS gave no usable answer (network, throttling, a 5xx
+    or an endpoint that does not implement the call), and the ClientError when AWS said no."""
+    try:
+        return fn(**kwargs)
+    except _UNREACHABLE as exc:
+        raise _NotRun(f"{what}: could not run ({exc})") from None
+    except botocore.exceptions.ClientError as exc:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if status >= 500 or error_code(exc) in ("Throttling", "ThrottlingException", "TooManyRequestsException"):
+            raise _NotRun(f"{what}: could not run (AWS answered {status or error_code(exc)})") from None
+        raise
+
+
+def _account(aws: Aws, what: str) -> str:
+    """The caller's account id (STS), or :class:`_NotRun` naming the check that needed it."""
+    try:
+        return str(_call(what, _client(aws, "sts").get_caller_identity)["Account"])
+    except botocore.exceptions.ClientError as exc:
+        raise _NotRun(f"{what}: could not run (STS: {error_code(exc)})") from None
+
+
+def check_layers(config: Config, aws: Aws, result: Preflight) -> None:
+    """Every layer ARN the template attaches exists in the stack's region, is readable by this
+    account, and is built for the function's architecture."""
+    arns = ([config.php_layer_arn] if config.php_layer_arn else []) + config.php_extension_layer_arns
+    if not arns:
+        return
+    client = _client(aws, "lambda")
+    own = _account(aws, "layers") if emulator.is_emulated(aws.endpoint_url) else None
+    checked = 0
+    for arn in arns:
+        if own is not None and arn.split(":")[4] != own:
+            # An emulator (moto) keeps each account's layers to itself: it cannot answer for a public
+            # layer of another account as AWS does, so "not found" there would be a false failure.
+            result.notes.append(f"layer {arn}: not checked: the emulator at {aws.endpoint_url} holds no "
+                                "other account's layers")
+            continue
+        checked += 1
+        # GetLayerVersion with the layer's ARN is GetLayerVersionByArn's twin (same answer, same
+        # lambda:GetLayerVersion permission, another account's layers too) that moto also implements.
+        layer_arn, _, version = arn.rpartition(":")
+        try:
+            layer = _call(f"layer {arn}", client.get_layer_version, LayerName=layer_arn, VersionNumber=int(version))
+        except botocore.exceptions.ClientError as exc:
+            code = error_code(exc)
+            if code == "ResourceNotFoundException":
+                result.failures.append(
+                    f"layer {arn}: does not exist in {aws.region}; fix: refresh the pinned Bref list "
+                    "(scripts/refresh_bref_layers.py) or correct php.layer_arn / php.extensions")
+            elif code in ("AccessDeniedException", "AccessDenied"):
+                result.failures.append(
+                    f"layer {arn}: this account may not read it in {aws.region} ({code}); fix: use a layer "
+                    "that is public or shared with this account, and allow lambda:GetLayerVersion to your "
+                    "credentials")
+            else:
+                result.failures.append(f"layer {arn}: {code}: {exc}; fix: correct the ARN in wplambda.toml")
+            continue
+        built_for = layer.get("CompatibleArchitectures") or []
+        if built_for and config.aws.architecture not in built_for:
+            result.failures.append(
+                f"layer {arn}: built for {', '.join(built_for)}, but the function is {config.aws.architecture}; "
+                "fix: set aws.architecture to match, or use the layer built for it")
+    if checked:
+        result.passed.append(f"{checked} layers")
+
+
+def covers(names: list[str], domain: str) -> bool:
+    """Whether a certificate for ``names`` covers ``domain``: an exact name, or a wildcard
+    (``*.example.com``) that stands for exactly one label."""
+    for name in names:
+        name = name.lower().rstrip(".")
+        if name == domain:
+            return True
+        if name.startswith("*.") and domain.count(".") >= 2 and domain.split(".", 1)[1] == name[2:]:
+            return True
+    return False
+
+
+def check_certificate(config: Config, aws: Aws, result: Preflight) -> None:
+    """The ACM certificate is in us-east-1, ISSUED, and covers every domain of ``site.domains``."""
+    arn = config.site.certificate_arn
+    if not arn:
+        return
+    region = arn.split(":")[3] if arn.count(":") >= 5 else ""
+    if region != CERTIFICATE_REGION:
+        result.failures.append(f"certificate {arn}: is in {region or 'no region'}, but CloudFront only uses "
+                               f"certificates from {CERTIFICATE_REGION}; fix: request one there")
+        return
+    client = _client(aws, "acm", CERTIFICATE_REGION)
+    try:
+        certificate = _call(f"certificate {arn}", client.describe_certificate, CertificateArn=arn)["Certificate"]
+    except botocore.exceptions.ClientError as exc:
+        result.failures.append(f"certificate {arn}: not found in {CERTIFICATE_REGION} for this account "
+                               f"({error_code(exc)}); fix: check site.certificate_arn, or request a certificate "
+                               "in us-east-1")
+        return
+    status = certificate.get("Status", "")
+    if status != "ISSUED":
+        fix = ("finish its DNS validation (the CNAME records ACM lists)" if status == "PENDING_VALIDATION"
+               else "request a new certificate for the domains")
+        result.failures.append(f"certificate {arn}: is {status}, not ISSUED; fix: {fix}")
+    names = certificate.get("SubjectAlternativeNames") or [certificate.get("DomainName", "")]
+    missing = [domain for domain in config.site.domains if not covers(names, domain)]
+    if missing:
+        result.failures.append(f"certificate {arn}: does not cover {', '.join(missing)} (it covers "
+                               f"{', '.join(names)}); fix: request a certificate that names every domain in "
+                               "site.domains, or remove those domains")
+    if status == "ISSUED" and not missing:
+        result.passed.append("certificate")
+
+
+def _bucket_region(location: dict[str, Any]) -> str:
+    # GetBucketLocation answers null for us-east-1 and the legacy "EU" for eu-west-1.
+    constraint = location.get("LocationConstraint") or "us-east-1"
+    return "eu-west-1" if constraint == "EU" else str(constraint)
+
+
+def check_artifact_bucket(config: Config, aws: Aws, result: Preflight) -> None:
+    """The artifact bucket, if it exists, is in the stack's region and readable; a configured one
+    must exist (the kit creates only its own)."""
+    configured = config.aws.artifact_bucket
+    bucket = configured or managed_bucket_name(_account(aws, "artifact bucket"), aws.region)
+    try:
+        location = _call(f"artifact bucket {bucket}", _client(aws, "s3").get_bucket_location, Bucket=bucket)
+    except botocore.exceptions.ClientError as exc:
+        code = error_code(exc)
+        if code in ("NoSuchBucket", "404") and not configured:
+            result.passed.append("artifact bucket (created on deploy)")
+        elif code in ("NoSuchBucket", "404"):
+            result.failures.append(f"artifact bucket {bucket}: does not exist; fix: create it in {aws.region}, or "
+                                   "empty aws.artifact_bucket to let the kit manage one")
+        else:
+            result.failures.append(f"artifact bucket {bucket}: not readable by this account ({code}); fix: "
+                                   + ("grant s3:GetBucketLocation on it" if configured else
+                                      "the name is taken by another account; set aws.artifact_bucket to a bucket "
+                                      f"of yours in {aws.region}"))
+        return
+    region = _bucket_region(location)
+    if region != aws.region:
+        result.failures.append(f"artifact bucket {bucket}: is in {region}, the stack in {aws.region}; fix: set "
+                               f"aws.artifact_bucket to a bucket in {aws.region}, or empty it")
+        return
+    result.passed.append("artifact bucket")
+
+
+def check_concurrency(config: Config, aws: Aws, result: Preflight, stack: str | None = None) -> None:
+    """``function.provisioned_concurrency`` fits in the account's unreserved concurrency while
+    leaving Lambda's minimum of 100 unreserved. Provisioned concurrency already allocated to this
+    stack's function counts as room: the update keeps or replaces it."""
+    wanted = config.function.provisioned_concurrency
+    if not wanted:
+        return
+    try:
+        settings = _call("account concurrency", _client(aws, "lambda").get_account_settings)
+    except botocore.exceptions.ClientError as exc:
+        # Not being allowed to read the account's settings says nothing about the room in it.
+        raise _NotRun(f"account concurrency: could not run ({error_code(exc)})") from None
+    unreserved = int(settings["AccountLimit"]["UnreservedConcurrentExecutions"])
+    current = _current_provisioned(aws, stack) if stack else 0
+    room = unreserved + current - UNRESERVED_MINIMUM
+    if wanted > room:
+        held = f" (this stack's function holds {current} of them already)" if current else ""
+        result.failures.append(
+            f"account concurrency in {aws.region}: function.provisioned_concurrency = {wanted} needs {wanted} "
+            f"concurrent executions; the account has {unreserved} unreserved{held}, and Lambda keeps "
+            f"{UNRESERVED_MINIMUM} unreserved (room: {max(room, 0)}); fix: lower function.provisioned_concurrency "
+            f"to {max(room, 0)} or less, or ask for a higher Lambda concurrency quota (Service Quotas)")
+        return
+    result.passed.append("concurrency")
+
+
+def _current_provisioned(aws: Aws, stack: str) -> int:
+    """Provisioned concurrency allocated now to the stack's function (alias ``live``); 0 if none."""
+    try:
+        resource = _call("account concurrency", _client(aws, "cloudformation").describe_stack_resource,
+                         StackName=stack, LogicalResourceId=stack_mod.FUNCTION)["StackResourceDetail"]
+        config = _call("account concurrency", _client(aws, "lambda").get_provisioned_concurrency_config,
+                       FunctionName=resource["PhysicalResourceId"], Qualifier=stack_mod.FUNCTION_ALIAS)
+    except botocore.exceptions.ClientError:
+        return 0  # no such function yet, or no provisioned concurrency on it
+    return int(config.get("AllocatedProvisionedConcurrentExecutions") or 0)
+
+
+def stack_state_problem(stack: str, description: dict[str, Any] | None) -> UserError | None:
+    """Why CloudFormation cannot update ``stack`` from its current state, or None when it can.
+
+    ``ROLLBACK_COMPLETE`` is included; ``deploy`` (not a dry run) offers to delete such a stack first.
+    """
+    if description is None:
+        return None
+    status = description["StackStatus"]
+    if status in stack_mod.BLOCKED_STATES:
+        fix = (f"run `wplambda destroy --stack {stack}` (or deploy without --dry-run, which offers to delete it)"
+               if status == "ROLLBACK_COMPLETE" else "see the CloudFormation console's Events tab for the "
+               "failed resource")
+        return UserError(f"stack {stack!r} is in {status}: {stack_mod.BLOCKED_STATES[status]}", fix)
+    if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
+        return UserError(f"stack {stack!r} is busy ({status})", "wait for it to finish, then deploy again")
+    return None
+
+
+def run(config: Config, aws: Aws, stack: str, description: dict[str, Any] | None, *,
+        offer_delete: bool) -> Preflight:
+    """Every check; ``offer_delete`` leaves a ``ROLLBACK_COMPLETE`` stack to the deploy's own prompt."""
+    result = Preflight()
+    existing = stack if description is not None else None
+    checks = (check_layers, check_certificate, check_artifact_bucket,
+              functools.partial(check_concurrency, stack=existing))
+    for check in checks:
+        try:
+            check(config, aws, result)
+        except _NotRun as exc:
+            result.notes.append(str(exc))
+    problem = stack_state_problem(stack, description)
+    if problem is None:
+        if description is not None:
+            result.passed.append(f"stack state ({description['StackStatus']})")
+    elif offer_delete and description is not None and description["StackStatus"] == "ROLLBACK_COMPLETE":
+        result.notes.append(f"{problem.message}; the deploy asks before deleting it")
+    else:
+        result.failures.append(f"{problem.message}; fix: {problem.hint}")
+    return result
