@@ -18,6 +18,7 @@ ASSETS_BUCKET = "AssetsBucket"
 UPLOADS_BUCKET = "UploadsBucket"
 FUNCTION = "WordPressFunction"
 FUNCTION_ALIAS = "live"
+CONSOLE_FUNCTION = "ConsoleFunction"
 DISTRIBUTION = "Distribution"
 
 # Stack states in which CloudFormation accepts no update: what the user must do instead.
@@ -135,6 +136,7 @@ SUMMARY = (
     ("uploads bucket", "UploadsBucketName", UPLOADS_BUCKET),
     ("function", "FunctionName", FUNCTION),
     ("function alias", "FunctionAlias", None),
+    ("console function", "ConsoleFunctionName", CONSOLE_FUNCTION),
     ("database", "DatabaseEndpoint", None),
 )
 
