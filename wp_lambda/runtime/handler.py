@@ -15,9 +15,10 @@ import os
 import subprocess
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
-from wp_lambda.runtime import cgi, events, fastcgi, routing, secrets, static
+from wp_lambda.runtime import cgi, content, events, fastcgi, routing, secrets, static
 from wp_lambda.runtime.events import INIT_HEADER, Adapter, Request, Response
 from wp_lambda.runtime.fpm import FpmSettings, PhpFpm, PhpFpmError
 
@@ -51,6 +52,9 @@ class Runtime:
         self.environ = env
         root = env.get("WPLAMBDA_DOCUMENT_ROOT") or env.get("LAMBDA_TASK_ROOT") or "/var/task"
         self.document_root = os.path.realpath(root)
+        # storage.mode = "efs": plugins and themes are files on the mounted file system.
+        mounted = env.get(content.CONTENT_DIR_ENV)
+        self.content_dir = os.path.realpath(mounted) if mounted else None
         self.php = env.get("WPLAMBDA_PHP", "/opt/bin/php")
         self.php_ini = env.get("WPLAMBDA_PHP_INI", FpmSettings.php_ini)
         self.margin = float(env.get("WPLAMBDA_DEADLINE_MARGIN_MS", DEFAULT_MARGIN * 1000)) / 1000
@@ -108,7 +112,7 @@ class Runtime:
 
     def http(self, request: Request, context: LambdaContext | None) -> Response:
         """One HTTP request: route it, then serve the file or ask PHP."""
-        target = routing.route(self.document_root, request.path, request.query)
+        target = routing.route(self.document_root, request.path, request.query, self.content_dir)
         if target.kind == "deny":
             return _text(target.status, "Forbidden." if target.status == 403 else "Not found.")
         if target.kind == "redirect":
@@ -200,7 +204,29 @@ class Runtime:
             if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
                 return {"error": "wplambda php: \"args\" must be a list of strings"}
             return self.php_cli(args, context)
-        return {"error": f"wplambda: unknown direct invocation {kind!r}; expected warmer, cron or php"}
+        if kind == "content":
+            return self.content(event)
+        return {"error": f"wplambda: unknown direct invocation {kind!r}; expected warmer, cron, php or content"}
+
+    def content(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """EFS mode's wp-content: ``"action": "sync"`` (after a deploy, with ``"pinned"``) or ``"list"``."""
+        if self.content_dir is None:
+            return {"error": f"wplambda content: {content.CONTENT_DIR_ENV} is not set (storage.mode is not \"efs\")"}
+        directory = Path(self.content_dir)
+        action = event.get("action")
+        if action == "list":
+            return content.listing(directory)
+        pinned = event.get("pinned", {})
+        if action != "sync" or not isinstance(pinned, Mapping) or not all(
+                isinstance(v, Mapping) for v in pinned.values()):
+            return {"error": "wplambda content: expected \"action\": \"list\", or \"sync\" with "
+                             "\"pinned\": {\"plugins\": {slug: version}, \"themes\": {...}}"}
+        try:
+            report = content.sync(Path(self.document_root) / "wp-content", directory, pinned)
+        except OSError as exc:
+            log.error("wplambda: content sync failed: %s", exc)
+            return {"error": f"wplambda content: {exc}"}
+        return report.to_dict()
 
     def cron(self, context: LambdaContext | None) -> dict[str, Any]:
         """Run wp-cron.php on the warm pool (the host only when pinned, else WordPress's own)."""
