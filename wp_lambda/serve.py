@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from wp_lambda import assets_sync
+from wp_lambda import efs as efs_mod
 from wp_lambda.build.php import PhpSource, local_php_source
 from wp_lambda.build.report import Reporter
 from wp_lambda.config import Config
@@ -37,6 +38,7 @@ from wp_lambda.local.processes import ProcessGroup
 from wp_lambda.local.runtime_api import RuntimeAPI, local_layer, runtime_environment, start_runtime_process
 from wp_lambda.local.s3_uploads import UploadsBucket, check_endpoint, default_bucket
 from wp_lambda.runtime import static
+from wp_lambda.runtime.content import CONTENT_DIR_ENV
 
 DB_NAME = "wordpress"
 DB_USER = "wordpress"
@@ -74,6 +76,7 @@ class LocalPaths:
     run = property(lambda self: self.root / "run")
     logs = property(lambda self: self.root / "logs")
     uploads = property(lambda self: self.root / "uploads")
+    efs = property(lambda self: self.root / "efs")  # storage.mode = "efs": what the function mounts
     secrets = property(lambda self: self.root / "secrets.json")
     layer = property(lambda self: self.root / "layer")
 
@@ -86,6 +89,9 @@ class ServeInfo:
     workers: int
     php_version: str
     uploads: str
+    # storage.mode = "efs": where wp-content's plugins and themes live, and what the sync did.
+    content: str | None = None
+    content_sync: dict[str, Any] | None = None
     admin_user: str | None = None
     admin_password: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -165,7 +171,8 @@ class LocalSite:
         stale = self.group.clean_stale(str(self.paths.root), self._state_entry)
         if stale:
             warnings.append(f"stopped processes left by an earlier run: {', '.join(map(str, stale))}")
-        for directory in (self.paths.logs, self.paths.uploads, self.paths.run):
+        efs = self.config.storage.mode == "efs"
+        for directory in (self.paths.logs, self.paths.uploads, self.paths.run, *([self.paths.efs] if efs else [])):
             directory.mkdir(parents=True, exist_ok=True)
         local = local_secrets(self.paths)
         self.group.record("serve", os.getpid())
@@ -186,8 +193,10 @@ class LocalSite:
             for index in range(self.options.workers):
                 self.group.adopt(f"handler-{index}",
                                  start_runtime_process(env, log=self.paths.logs / "handler.log"))
+            # As after a deploy: the function seeds the file system, then syncs the pinned plugins.
+            synced = self.sync_content() if efs else None
             self.gateway = Gateway((self.options.host, self.options.port),
-                                   routes=Routes(Directory(build_dir / "assets", self.config.assets), uploads),
+                                   routes=Routes(Directory(build_dir / "assets", self.config.assets), uploads, efs),
                                    invoke=lambda event: self._invoke(event), log_line=self.log_line)
             self._gateway_thread = threading.Thread(target=self.gateway.serve_forever, name="gateway", daemon=True)
             self._gateway_thread.start()
@@ -195,7 +204,11 @@ class LocalSite:
             where = (f"bucket {self.bucket.name} on {self.bucket.endpoint}"
                      f"{' (created now)' if self.bucket.created else ''}" if self.bucket else str(self.paths.uploads))
             info = ServeInfo(self.url, f"{self.url}/wp-admin/", self.paths.logs, self.options.workers,
-                             php.version, where, warnings=warnings)
+                             php.version, where, warnings=warnings, content_sync=synced)
+            if efs:
+                # No NFS client in the kernels serve targets (nor in its test sandbox): a plain
+                # directory stands in for the mount, so NFS latency is not part of what you see.
+                info.content = f"{self.paths.efs} (a plain directory standing in for EFS, not an NFS mount)"
             installed = self.installed()
             if self.options.install and not installed:
                 info.admin_user = self.options.admin_user
@@ -268,6 +281,7 @@ class LocalSite:
             # The handler comes from the built layer, as on Lambda, not from the installed kit.
             "PYTHONPATH": str(build_dir / "layer" / "python"),
             "WPLAMBDA_LOCAL": "1",
+            **({CONTENT_DIR_ENV: str(self.paths.efs)} if self.config.storage.mode == "efs" else {}),
             STATE_ENV: str(self.paths.root),
             "WORDPRESS_SALT": local["salt"],
             static.VERSIONED_MAX_AGE_ENV: str(self.config.assets.versioned_max_age),
@@ -276,6 +290,14 @@ class LocalSite:
         })
         env.update(self.bucket.handler_env() if self.bucket else {"WPLAMBDA_UPLOADS_DIR": str(self.paths.uploads)})
         return env
+
+    def sync_content(self) -> dict[str, Any]:
+        """The ``{"wplambda": "content"}`` invocation a deploy sends, through a handler."""
+        result = self._invoke(efs_mod.sync_event(self.config))
+        if "error" in result:
+            raise UserError(f"seeding {self.paths.efs} failed: {result['error']}",
+                            f"see {self.paths.logs / 'handler.log'}")
+        return result
 
     def _invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         assert self.api is not None

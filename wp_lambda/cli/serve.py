@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from wp_lambda import config as config_mod
+from wp_lambda import efs as efs_mod
 from wp_lambda import serve as serve_mod
 from wp_lambda.cli.app import ProjectOption, err, out
 from wp_lambda.cli.build import ConsoleReporter
@@ -71,6 +72,10 @@ def serve(
             out.print(f"  installed WordPress: user [bold]{info.admin_user}[/], password "
                       f"[bold]{info.admin_password}[/] (shown once)")
         out.print(f"  uploads: {info.uploads}")
+        if info.content:
+            out.print(f"  wp-content (EFS mode): {info.content}")
+        for line in efs_mod.report_lines(info.content_sync or {}):
+            out.print(f"  {line}")
         out.print(f"  logs:  {info.logs}")
         out.print("Ctrl-C stops everything.")
         while not stop.wait(0.5):
