@@ -79,7 +79,8 @@ def test_access_point_has_a_fixed_user_and_root(efs: Rendered) -> None:
 def test_function_mounts_the_access_point_after_the_mount_targets(efs: Rendered) -> None:
     function = efs.resources["WordPressFunction"]
     assert function["Properties"]["FileSystemConfigs"] == [
-        {"Arn": {"Fn::GetAtt": ["FileSystemAccessPoint", "Arn"]}, "LocalMountPath": render.EFS_MOUNT}]
+        {"Arn": {"Fn::Sub": "arn:${AWS::Partition}:elasticfilesystem:${AWS::Region}:${AWS::AccountId}:"
+                            "access-point/${FileSystemAccessPoint}"}, "LocalMountPath": render.EFS_MOUNT}]
     depends = function["DependsOn"]
     assert {"FileSystemMountTargetA", "FileSystemMountTargetB"} <= set(depends)
     assert ("DatabaseSecretAttachment" in depends) == (efs.config.database.mode == "aurora-serverless-v2")
