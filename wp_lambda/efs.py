@@ -1,18 +1,17 @@
 """EFS mode from the operator's side: the sync a deploy (and ``serve``) asks the function for, its
 report as lines a person reads, and ``plugin adopt``.
 
-The work on the file system itself happens in the function (:mod:`wp_lambda.runtime.content`):
-only it can reach EFS. This module builds the invocation and reads the answer.
+The work on the file system itself happens in the console function (:mod:`wp_lambda.runtime.content`;
+it mounts EFS like the site's function, and its timeout allows a first copy of a large wp-content).
+This module builds the invocation and reads the answer; :mod:`wp_lambda.remote` sends it.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 from wp_lambda import config as config_mod
-from wp_lambda.aws import Aws
 from wp_lambda.config import Config
 from wp_lambda.errors import UserError
 
@@ -46,27 +45,7 @@ def report_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def invoke_function(aws: Aws, function: str, event: dict[str, Any]) -> dict[str, Any]:
-    """One synchronous direct invocation of the deployed function (by name or alias ARN)."""
-    answer = aws.client("lambda").invoke(FunctionName=function, InvocationType="RequestResponse",
-                                         Payload=json.dumps(event).encode())
-    payload = answer["Payload"].read()
-    if answer.get("FunctionError"):
-        raise UserError(f"the function {function} failed the {event.get('wplambda')} invocation: "
-                        f"{payload.decode(errors='replace')[:500]}", "see `wplambda logs`")
-    result = json.loads(payload or b"{}")
-    return result if isinstance(result, dict) else {"error": f"unexpected answer {result!r}"}
-
-
-def deployed_invoker(aws: Aws, outputs: dict[str, str], stack: str) -> Invoke:
-    """How to reach a deployed stack's function: its live alias, from the stack's outputs."""
-    function = outputs.get("FunctionAlias") or outputs.get("FunctionName")
-    if not function:
-        raise UserError(f"stack {stack} has no FunctionAlias output", "deploy it with this version of wplambda")
-    return lambda event: invoke_function(aws, function, event)
-
-
-def _require_efs(config: Config) -> None:
+def require_efs(config: Config) -> None:
     if config.storage.mode != "efs":
         raise UserError(f"{config.root / config_mod.CONFIG_FILE}: storage.mode is {config.storage.mode!r}; "
                         "plugins are only installed from wp-admin in EFS mode",
@@ -76,10 +55,11 @@ def _require_efs(config: Config) -> None:
 def adoptable_version(config: Config, slug: str, invoke: Invoke, *, theme: bool = False) -> str:
     """The version of ``slug`` on EFS, which ``plugin adopt`` pins in wplambda.toml.
 
-    ``invoke`` reaches the function (deployed, or serve's local one). Refused when the plugin is not
-    on EFS, declares no version, or is already pinned (``plugin add`` changes a pin).
+    ``invoke`` reaches the console function (``wp_lambda.remote``: deployed, or the local one).
+    Refused when the plugin is not on EFS, declares no version, or is already pinned (``plugin
+    add`` changes a pin).
     """
-    _require_efs(config)
+    require_efs(config)
     kind = "themes" if theme else "plugins"
     listing = invoke({"wplambda": "content", "action": "list"})
     if "error" in listing:

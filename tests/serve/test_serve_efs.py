@@ -10,6 +10,7 @@ WordPress's own message.
 
 from __future__ import annotations
 
+import json
 import shutil
 import zipfile
 from collections.abc import Iterator
@@ -131,6 +132,7 @@ def test_install_a_plugin_from_wp_admin_keep_it_across_restart_and_rebuild(
         except Exception:
             page.screenshot(path=shots / "failure.png")
             raise
+    printed = ["".join(server.output)]  # everything serve printed, for the secrets check
     installed = efs / "plugins" / HAND / f"{HAND}.php"
     assert installed.is_file()
     before = installed.read_bytes()
@@ -141,6 +143,7 @@ def test_install_a_plugin_from_wp_admin_keep_it_across_restart_and_rebuild(
         page.set_default_timeout(60_000)
         _front_page_marker(page, server.url)
         page.screenshot(path=shots / "4-after-restart.png")
+    printed.append("".join(server.output))
 
     # Pin another plugin from the mirror; serve rebuilds and the sync adds it.
     pinned = run_wplambda("plugin", "add", PINNED, "--version", "1.0.0", "--no-build", "--project", str(efs_project))
@@ -163,6 +166,7 @@ def test_install_a_plugin_from_wp_admin_keep_it_across_restart_and_rebuild(
         assert status == 200 and headers["content-type"].startswith("text/css")
         assert "x-content-type-options" not in headers
         page.screenshot(path=shots / "5-after-rebuild.png")
+    printed.append("".join(server.output))
     assert installed.read_bytes() == before  # the hand-installed plugin is untouched
     assert (efs / "plugins" / PINNED / f"{PINNED}.php").is_file()
 
@@ -171,10 +175,19 @@ def test_install_a_plugin_from_wp_admin_keep_it_across_restart_and_rebuild(
     assert adopted.returncode == 0, adopted.stderr
     assert f'pinned plugin {HAND} = "1.2.3"' in " ".join(adopted.stdout.split())
     assert tomlkit.parse((efs_project / "wplambda.toml").read_text())["plugins"][HAND] == "1.2.3"  # type: ignore[index]
+    # From now on the build installs it from the mirror (the local console session rebuilds first).
+    shutil.copyfile(upload, efs_project.parent / "mirror" / "plugin" / f"{HAND}.1.2.3.zip")
     again = run_wplambda("plugin", "adopt", HAND, "--project", str(efs_project))
     assert again.returncode == 2 and "is already pinned at 1.2.3" in " ".join(again.stderr.split())
     missing = run_wplambda("plugin", "adopt", "no-such-plugin", "--project", str(efs_project))
     assert missing.returncode == 2 and "no plugin 'no-such-plugin' on EFS" in " ".join(missing.stderr.split())
+
+    # No secret in what EFS mode adds: serve's output, adopt's output, the files on the "mount".
+    local = json.loads((efs_project / ".wplambda" / "local" / "secrets.json").read_text())
+    said = "".join(printed) + adopted.stdout + adopted.stderr + missing.stderr
+    on_efs = b"".join(p.read_bytes() for p in efs.rglob("*") if p.is_file())
+    for secret in local.values():
+        assert secret not in said and secret.encode() not in on_efs
 
 
 @pytest.fixture(scope="module")

@@ -76,8 +76,10 @@ def test_access_point_has_a_fixed_user_and_root(efs: Rendered) -> None:
         "OwnerUid": uid, "OwnerGid": uid, "Permissions": "0755"}}
 
 
-def test_function_mounts_the_access_point_after_the_mount_targets(efs: Rendered) -> None:
-    function = efs.resources["WordPressFunction"]
+@pytest.mark.parametrize("name", ["WordPressFunction", "ConsoleFunction"])
+def test_functions_mount_the_access_point_after_the_mount_targets(efs: Rendered, name: str) -> None:
+    """The site's function serves from EFS; the console function (wp-cli, the deploy's sync) writes it."""
+    function = efs.resources[name]
     assert function["Properties"]["FileSystemConfigs"] == [
         {"Arn": {"Fn::Sub": "arn:${AWS::Partition}:elasticfilesystem:${AWS::Region}:${AWS::AccountId}:"
                             "access-point/${FileSystemAccessPoint}"}, "LocalMountPath": render.EFS_MOUNT}]
@@ -110,9 +112,10 @@ def test_plugin_and_theme_files_fall_back_from_the_bucket_to_the_function(efs: R
 
 def test_package_mode_has_no_efs(package: Rendered) -> None:
     assert not [r for r in package.resources.values() if r["Type"].startswith("AWS::EFS::")]
-    function = package.resources["WordPressFunction"]
-    assert "FileSystemConfigs" not in function["Properties"]
-    assert "WPLAMBDA_CONTENT_DIR" not in function["Properties"]["Environment"]["Variables"]
+    for name in ("WordPressFunction", "ConsoleFunction"):
+        function = package.resources[name]
+        assert "FileSystemConfigs" not in function["Properties"]
+        assert "WPLAMBDA_CONTENT_DIR" not in function["Properties"]["Environment"]["Variables"]
     dist = package.resources["Distribution"]["Properties"]["DistributionConfig"]
     assert "OriginGroups" not in dist
     assert [b["PathPattern"] for b in dist["CacheBehaviors"]] == ["*.php", *STATIC_PATTERNS]

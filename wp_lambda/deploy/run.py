@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from wp_lambda import assets_sync, efs
+from wp_lambda import assets_sync, efs, remote
 from wp_lambda.aws import Aws
 from wp_lambda.config import Config
 from wp_lambda.deploy import execute
@@ -103,7 +103,7 @@ def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, eng
     """Deploy ``config`` to ``stack``; raises :class:`execute.DeployFailed` when the stack update fails.
 
     ``sync_runner(bucket, dry_run)`` syncs the assets (the CLI passes one with a progress bar).
-    ``content_invoker`` reaches the function for EFS mode's sync (default: the stack's live alias).
+    ``content_invoker`` reaches the function for EFS mode's sync (default: the stack's console function).
     ``render=False`` deploys the project's template.yaml as it is (a hand-made or test template).
     """
     from wp_lambda.render import render_project
@@ -147,8 +147,9 @@ def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, eng
         say(f"stack {stack} updated in {time.monotonic() - started:.1f} s")
     description = stack_mod.require(cfn, stack)
     if config.storage.mode == "efs":
-        # Only the function reaches EFS: it copies from its own package (first deploy: everything).
-        invoke = content_invoker or efs.deployed_invoker(aws, stack_mod.outputs(description), stack)
+        # Only the functions reach EFS: the console function copies from its own package (first
+        # deploy: everything), with its long timeout.
+        invoke = content_invoker or remote.stack_target(config, aws, stack).invoke
         say("syncing wp-content on EFS (pinned plugins and themes)")
         outcome.content = invoke(efs.sync_event(config))
         if "error" in outcome.content:
