@@ -208,3 +208,17 @@ def test_package_mode_refuses_installs_with_wordpress_message(package_site: Serv
     assert b"Sorry, you are not allowed to install plugins on this site." in html
     adopt = run_wplambda("plugin", "adopt", HAND, "--project", str(package_site.project))
     assert adopt.returncode == 2 and 'storage.mode is \'package\'' in " ".join(adopt.stderr.split())
+
+
+def test_gateway_routes_plugin_and_theme_paths_like_the_origin_group() -> None:
+    """The local gateway's copy of the template's behaviours (tests/template/test_template_efs.py
+    checks the template's own): only EFS mode sends plugin and theme files to the origin group."""
+    from wp_lambda.local.gateway import route
+
+    for path in ("/wp-content/plugins/x/style.css", "/wp-content/themes/t/style.css"):
+        assert route(path, efs=True) == "assets-then-function"
+        assert route(path) == "assets"
+    assert route("/wp-content/plugins/x/ajax.php", efs=True) == "function"  # *.php comes first
+    assert route("/wp-content/uploads/2026/12/a.png", efs=True) == "uploads"
+    assert route("/wp-content/mu-plugins/kit.css", efs=True) == "assets"
+    assert route("/wp-includes/css/dashicons.css", efs=True) == "assets"

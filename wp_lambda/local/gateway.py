@@ -214,9 +214,11 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             bucket = routes.uploads if origin == "uploads" else routes.assets
             status, headers, payload = bucket.fetch(path.lstrip("/"), request_headers, head=method == "HEAD")
-            if origin == "assets-then-function" and status in FAILOVER_STATUSES:
-                status, headers, payload, cold = self._invoke(method, body)
-                origin = "function"
+            if origin == "assets-then-function":
+                origin = "assets"
+                if status in FAILOVER_STATUSES:
+                    status, headers, payload, cold = self._invoke(method, body)
+                    origin = "function"
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
