@@ -135,7 +135,7 @@ def check_port_free(host: str, port: int) -> None:
 
 
 def reset(config: Config) -> Path:
-    """Delete the project's local data (database, uploads, logs, local secrets)."""
+    """Delete the project's local data (database, uploads, EFS stand-in, logs, local secrets)."""
     paths = LocalPaths.of(config)
     ProcessGroup(paths.run).clean_stale(str(paths.root), f"{STATE_ENV}={paths.root}")
     shutil.rmtree(paths.root, ignore_errors=True)
