@@ -107,7 +107,8 @@ def deploy(
     profile: ProfileOption = None,
     region: RegionOption = None,
 ) -> None:
-    """Build if stale, render, validate, update the stack with SAM, sync assets, print the outputs."""
+    """Build if stale, render, validate, update the stack with SAM, sync assets (EFS mode: and wp-content
+    on EFS, through the console function), print the outputs."""
     cfg, aws = _session(project, profile, region)
     name = stack or cfg.site.name
 
