@@ -100,8 +100,17 @@ def test_hand_installed_plugin_pinned_at_its_version_is_adopted(package: Path, t
     assert state["plugins"]["by-hand"] == "2.1"
 
 
-def test_header_parsing_follows_wordpress() -> None:
-    assert content.header(Path(__file__), "Version") is None
+@pytest.mark.parametrize(("text", "expected"), [
+    ("<?php\n/**\n * Plugin Name: X\n * Version: 1.2.3\n */\n", "1.2.3"),
+    ("<?php\r\n/*\r\nPlugin Name: X\r\nVersion:2.0 */\r\n", "2.0"),  # CRLF, closing comment on the line
+    ("/*\nTheme Name: T\n# version: 0.9\n*/", "0.9"),  # any case, # prefix
+    ("<?php\n" + "// padding\n" * 1000 + " * Version: 9\n", None),  # past the first 8 KB, as get_file_data
+    ("<?php\n$version = 'Version: 3';\n", None),  # not a header line
+])
+def test_header_parsing_follows_wordpress(tmp_path: Path, text: str, expected: str | None) -> None:
+    path = tmp_path / "main.php"
+    path.write_bytes(text.encode())
+    assert content.header(path, "Version") == expected
 
 
 def test_routing_sends_plugin_and_theme_paths_to_the_file_system(package: Path, tmp_path: Path) -> None:
