@@ -46,6 +46,7 @@ def report_lines(report: dict[str, Any]) -> list[str]:
 
 
 def require_efs(config: Config) -> None:
+    """Refuse EFS-only commands in package mode, before anything is started or invoked for them."""
     if config.storage.mode != "efs":
         raise UserError(f"{config.root / config_mod.CONFIG_FILE}: storage.mode is {config.storage.mode!r}; "
                         "plugins are only installed from wp-admin in EFS mode",
