@@ -9,28 +9,13 @@ function is reached, by boto3 as against AWS, at `wplambda serve`'s local Lambda
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from deploy.conftest import write_zip
-from helpers import moto_server, run_wplambda
+from helpers import run_wplambda
 from servehelpers import free_port, init_site, serving
 
 STACK = "efsstack"
-REGION = "us-east-1"
-
-
-@pytest.fixture(scope="module")
-def aws_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """moto on localhost, fake credentials and no ~/.aws in reach (for the subprocesses)."""
-    home = tmp_path_factory.mktemp("aws-home")
-    with moto_server() as endpoint, pytest.MonkeyPatch.context() as mp:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_LAMBDA"):
-            mp.delenv(name, raising=False)
-        yield {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": str(home / "config"),
-               "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials"), "HOME": str(home)}
 
 
 def _words(text: str) -> str:
@@ -39,6 +24,7 @@ def _words(text: str) -> str:
 
 def test_deploy_syncs_and_adopt_reads_efs_through_the_console_function(
         tmp_path: Path, debian_wordpress: Path, aws_env: dict[str, str]) -> None:
+    """``aws_env`` (deploy/conftest.py) points the kit at moto, with no real ~/.aws in reach."""
     project = init_site(tmp_path / "site", STACK, "--storage", "efs")
     build = project / ".wplambda" / "build"  # small stand-ins: moto stores the zips, never runs them
     write_zip(build / "function.zip", {"index.php": "<?php\n"})
