@@ -33,6 +33,7 @@ ARCHITECTURES = ("x86_64", "arm64")
 # Bref 3.0.9): a version Bref has no layer for could not be deployed with the default php.source.
 PHP_VERSIONS = bref_layers.php_versions()
 PHP_SOURCES = ("bref", "dir")
+STORAGE_MODES = ("package", "efs")
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
                       2557, 2922, 3288, 3653)
 DEFAULT_WORDPRESS_VERSION = "6.8.3"
@@ -149,6 +150,13 @@ class Uploads:
 
 
 @dataclass
+class Storage:
+    mode: str = _f("package", "Where wp-content's code lives: \"package\" (read-only, installed at build) or "
+                   "\"efs\" (plugins, themes and languages on EFS, installable from wp-admin; needs a VPC).",
+                   choices=STORAGE_MODES)
+
+
+@dataclass
 class Assets:
     versioned_max_age: int = _f(31536000, "Cache-Control max-age of files WordPress links with ?ver=.",
                                 min=0, max=31536000)
@@ -185,8 +193,8 @@ class Build:
 
 SECTIONS: dict[str, type] = {
     "site": Site, "aws": Aws, "php": Php, "wordpress": Wordpress, "function": Function,
-    "network": Network, "database": Database, "uploads": Uploads, "assets": Assets, "cron": Cron,
-    "logs": Logs, "build": Build, "console": Console,
+    "network": Network, "database": Database, "uploads": Uploads, "storage": Storage, "assets": Assets,
+    "cron": Cron, "logs": Logs, "build": Build, "console": Console,
 }
 # Free-form tables: name -> pinned version.
 VERSION_TABLES = ("plugins", "themes")
@@ -204,6 +212,7 @@ class Config:
     network: Network = field(default_factory=Network)
     database: Database = field(default_factory=Database)
     uploads: Uploads = field(default_factory=Uploads)
+    storage: Storage = field(default_factory=Storage)
     assets: Assets = field(default_factory=Assets)
     cron: Cron = field(default_factory=Cron)
     logs: Logs = field(default_factory=Logs)
@@ -387,6 +396,10 @@ def _cross_checks(c: Config, text: str) -> list[Problem]:
     if c.database.mode == "aurora-serverless-v2" and not c.in_vpc:
         add("database", "mode", "aurora-serverless-v2 needs a VPC; set network.mode to \"vpc-nat-instance\" "
             "or \"vpc-nat-gateway\", or use database.mode = \"external\"")
+    if c.storage.mode == "efs" and not c.in_vpc:
+        add("storage", "mode", "storage.mode = \"efs\" needs a VPC (Lambda reaches EFS only through mount "
+            "targets in the function's subnets); set network.mode to \"vpc-nat-instance\" or "
+            "\"vpc-nat-gateway\", or use storage.mode = \"package\"")
     if c.function.front_door == "http-api" and c.function.timeout > HTTP_API_MAX_TIMEOUT:
         add("function", "timeout", f"{c.function.timeout} s is over the HTTP API's {HTTP_API_MAX_TIMEOUT} s "
             "limit; lower it, or set function.front_door = \"function-url\" (up to 900 s)")
@@ -459,9 +472,7 @@ def _function_checks(c: Config, add: Callable[[str, str, str], None]) -> None:
                 f"{SNAP_START_MAX_EPHEMERAL_STORAGE} MB of /tmp{why} lower it to {SNAP_START_MAX_EPHEMERAL_STORAGE}")
         if c.aws.region in SNAP_START_UNAVAILABLE_REGIONS:
             add("aws", "region", f"Lambda offers no SnapStart in {c.aws.region}{why} deploy to another region")
-        # EFS: the config has no storage section yet; this check applies once `storage.mode` exists.
-        storage = getattr(c, "storage", None)
-        if getattr(storage, "mode", None) == "efs":
+        if c.storage.mode == "efs":
             add("storage", "mode", f"SnapStart cannot be combined with EFS{why} use another storage.mode")
 
 

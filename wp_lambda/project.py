@@ -29,6 +29,7 @@ INIT_KEYS: dict[str, tuple[str, str]] = {
     "db_user": ("database", "user"),
     "db_secret_arn": ("database", "secret_arn"),
     "front_door": ("function", "front_door"),
+    "storage": ("storage", "mode"),
     "wordpress_source": ("wordpress", "source"),
 }
 

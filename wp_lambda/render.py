@@ -20,6 +20,10 @@ from wp_lambda.config import Config
 from wp_lambda.fsutil import write_if_changed
 
 TEMPLATES = Path(__file__).parent / "templates"
+# storage.mode = "efs": where Lambda mounts the access point (Lambda requires a path under /mnt/),
+# and the POSIX user every file on it belongs to (the access point enforces it).
+EFS_MOUNT = "/mnt/wp-content"
+EFS_UID = 1000
 
 # Project-relative path of each rendered file -> the template it comes from.
 OUTPUTS: dict[str, str] = {
@@ -69,6 +73,8 @@ def context(config: Config, *, local: bool = False) -> dict[str, Any]:
         version=__version__,
         home=f"https://{config.site.domains[0]}" if config.site.domains else None,
         in_vpc=config.in_vpc,
+        efs_mount=EFS_MOUNT,
+        efs_uid=EFS_UID,
         subnet_cidrs=subnet_cidrs(config.network.vpc_cidr) if config.in_vpc else [],
     )
     return data

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from wp_lambda import assets_sync
+from wp_lambda import efs as efs_mod
 from wp_lambda.build.php import PhpSource, local_php_source
 from wp_lambda.build.plugins import WP_CLI_IN_LAYER
 from wp_lambda.build.report import QuietReporter, Reporter
@@ -41,6 +42,7 @@ from wp_lambda.local.processes import ProcessGroup
 from wp_lambda.local.runtime_api import RuntimeAPI, local_layer, runtime_environment, start_runtime_process
 from wp_lambda.local.s3_uploads import UploadsBucket, check_endpoint, default_bucket
 from wp_lambda.runtime import static
+from wp_lambda.runtime.content import CONTENT_DIR_ENV
 
 DB_NAME = "wordpress"
 DB_USER = "wordpress"
@@ -81,6 +83,7 @@ class LocalPaths:
     run = property(lambda self: self.root / "run")
     logs = property(lambda self: self.root / "logs")
     uploads = property(lambda self: self.root / "uploads")
+    efs = property(lambda self: self.root / "efs")  # storage.mode = "efs": what the function mounts
     secrets = property(lambda self: self.root / "secrets.json")
     layer = property(lambda self: self.root / "layer")
 
@@ -93,6 +96,9 @@ class ServeInfo:
     workers: int
     php_version: str
     uploads: str
+    # storage.mode = "efs": where wp-content's plugins and themes live, and what the sync did.
+    content: str | None = None
+    content_sync: dict[str, Any] | None = None
     admin_user: str | None = None
     admin_password: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -129,7 +135,7 @@ def check_port_free(host: str, port: int) -> None:
 
 
 def reset(config: Config) -> Path:
-    """Delete the project's local data (database, uploads, logs, local secrets)."""
+    """Delete the project's local data (database, uploads, EFS stand-in, logs, local secrets)."""
     paths = LocalPaths.of(config)
     ProcessGroup(paths.run).clean_stale(str(paths.root), f"{STATE_ENV}={paths.root}")
     shutil.rmtree(paths.root, ignore_errors=True)
@@ -192,7 +198,8 @@ class LocalSite:
         stale = self.group.clean_stale(str(self.paths.root), self._state_entry)
         if stale:
             warnings.append(f"stopped processes left by an earlier run: {', '.join(map(str, stale))}")
-        for directory in (self.paths.logs, self.paths.uploads, self.paths.run):
+        efs = self.config.storage.mode == "efs"
+        for directory in (self.paths.logs, self.paths.uploads, self.paths.run, *([self.paths.efs] if efs else [])):
             directory.mkdir(parents=True, exist_ok=True)
         local = local_secrets(self.paths)
         self.group.record("serve", os.getpid())
@@ -212,8 +219,10 @@ class LocalSite:
                 self.group.adopt(f"handler-{index}",
                                  start_runtime_process(env, log=self.paths.logs / "handler.log"))
             self._start_console(env)
+            # As after a deploy: the function seeds the file system, then syncs the pinned plugins.
+            synced = self.sync_content() if efs else None
             self.gateway = Gateway((self.options.host, self.options.port),
-                                   routes=Routes(Directory(build_dir / "assets", self.config.assets), uploads),
+                                   routes=Routes(Directory(build_dir / "assets", self.config.assets), uploads, efs),
                                    invoke=lambda event: self._invoke(event), log_line=self.log_line)
             self._gateway_thread = threading.Thread(target=self.gateway.serve_forever, name="gateway", daemon=True)
             self._gateway_thread.start()
@@ -221,8 +230,12 @@ class LocalSite:
             where = (f"bucket {self.bucket.name} on {self.bucket.endpoint}"
                      f"{' (created now)' if self.bucket.created else ''}" if self.bucket else str(self.paths.uploads))
             info = ServeInfo(self.url, f"{self.url}/wp-admin/", self.paths.logs, self.options.workers,
-                             php.version, where, warnings=warnings,
+                             php.version, where, warnings=warnings, content_sync=synced,
                              invoke_url=self.endpoint.url if self.endpoint else "")
+            if efs:
+                # No NFS client in the kernels serve targets (nor in its test sandbox): a plain
+                # directory stands in for the mount, so NFS latency is not part of what you see.
+                info.content = f"{self.paths.efs} (a plain directory standing in for EFS, not an NFS mount)"
             installed = self.installed()
             if self.options.install and not installed:
                 info.admin_user = self.options.admin_user
@@ -360,6 +373,7 @@ class LocalSite:
             "WPLAMBDA_LOCAL": "1",
             # The same init-phase warm-up as the deployed function (docs/internals.md).
             "WPLAMBDA_WARM_PATHS": ",".join(self.config.function.warm_paths),
+            **({CONTENT_DIR_ENV: str(self.paths.efs)} if self.config.storage.mode == "efs" else {}),
             "WPLAMBDA_WP_CLI": str(build_dir / "layer" / WP_CLI_IN_LAYER),
             STATE_ENV: str(self.paths.root),
             "WORDPRESS_SALT": local["salt"],
@@ -369,6 +383,16 @@ class LocalSite:
         })
         env.update(self.bucket.handler_env() if self.bucket else {"WPLAMBDA_UPLOADS_DIR": str(self.paths.uploads)})
         return env
+
+    def sync_content(self) -> dict[str, Any]:
+        """The ``{"wplambda": "content"}`` invocation a deploy sends, to the console function (its
+        timeout, not the site's, bounds a first copy of a large wp-content)."""
+        assert self.console_api is not None
+        result = self.console_api.invoke(efs_mod.sync_event(self.config), timeout=self.config.console.timeout + 5)
+        if "error" in result:
+            raise UserError(f"seeding {self.paths.efs} failed: {result['error']}",
+                            f"see {self.paths.logs / 'console.log'}")
+        return result
 
     def _invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         assert self.api is not None

@@ -96,6 +96,9 @@ BAD = {
         {"warm_paths": [f"/{n}/" for n in range(11)]}, "function.warm_paths", "11 paths; at most 10"),
     "snap-start-not-a-bool": (
         {"snap_start": "yes"}, "function.snap_start", "expected true or false, got 'yes'"),
+    "snap-start-with-efs": (
+        {"snap_start": True, "storage.mode": "efs"}, "storage.mode",
+        "SnapStart cannot be combined with EFS; turn function.snap_start off, or use another storage.mode"),
     "snap-start-in-a-region-without-it": (
         {"snap_start": True, "aws.region": "ap-east-2"}, "aws.region",
         "Lambda offers no SnapStart in ap-east-2; turn function.snap_start off, or deploy to another region"),
@@ -127,20 +130,3 @@ def test_bad_snap_start_and_warm_up_configs_exit_2(case: str, valid_project: Pat
     assert f"{path}:{line}: {key}: {expected}" in message
     assert "Traceback" not in result.stderr
     assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
-
-
-def test_efs_check_applies_once_storage_mode_exists(tmp_path: Path) -> None:
-    """config.py has no [storage] section yet; the SnapStart check already reads storage.mode, so a
-    config object carrying one (as the future section will) is refused."""
-    from types import SimpleNamespace
-
-    from wp_lambda.config import _cross_checks
-
-    config = Config(root=tmp_path)
-    config.function.snap_start = True
-    config.storage = SimpleNamespace(mode="efs")  # type: ignore[attr-defined]
-    problems = _cross_checks(config, "")
-    assert [p.key for p in problems] == ["storage.mode"]
-    assert "SnapStart cannot be combined with EFS" in problems[0].message
-    config.function.snap_start = False
-    assert _cross_checks(config, "") == []

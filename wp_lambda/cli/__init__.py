@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import sys
 
-from wp_lambda.cli import build, cost, deploy, doctor, project, serve, wp
+from wp_lambda.cli import adopt, build, cost, deploy, doctor, project, serve, wp
 from wp_lambda.cli.app import app, console_error
 from wp_lambda.errors import UserError
 
 project.register(app)
 build.register(app)
+adopt.register(build.plugin_app)
 deploy.register(app)
 serve.register(app)
 doctor.register(app)

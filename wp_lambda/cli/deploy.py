@@ -13,6 +13,7 @@ from rich.table import Table
 from wp_lambda import assets_sync
 from wp_lambda import config as config_mod
 from wp_lambda import cost as cost_mod
+from wp_lambda import efs as efs_mod
 from wp_lambda.aws import Aws, aws_errors, connect
 from wp_lambda.cli.app import JsonOption, ProjectOption, err, out, print_json
 from wp_lambda.config import Config
@@ -107,7 +108,8 @@ def deploy(
     profile: ProfileOption = None,
     region: RegionOption = None,
 ) -> None:
-    """Build if stale, render, validate, update the stack with SAM, sync assets, print the outputs."""
+    """Build if stale, render, validate, update the stack with SAM, sync assets (EFS mode: and wp-content
+    on EFS, through the console function), print the outputs."""
     cfg, aws = _session(project, profile, region)
     name = stack or cfg.site.name
 
@@ -153,6 +155,8 @@ def _print_outcome(outcome: run_mod.DeployOutcome, cfg: Config) -> None:
         out.print(f"no changes: stack {outcome.stack} already runs this build and these assets")
     elif outcome.sync is not None:
         print_sync_summary(outcome.sync, dict(outcome.rows).get("assets bucket", "the assets bucket"))
+    for line in efs_mod.report_lines(outcome.content or {}):
+        out.print(f"EFS: {line}")
     if outcome.invalidated:
         out.print(f"CloudFront: invalidated {', '.join(outcome.invalidated[:5])}"
                   + (f" and {len(outcome.invalidated) - 5} more" if len(outcome.invalidated) > 5 else ""))

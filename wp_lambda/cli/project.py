@@ -21,6 +21,7 @@ _CHOICES = {
     "network": config_mod.NETWORK_MODES,
     "database": config_mod.DATABASE_MODES,
     "front_door": config_mod.FRONT_DOORS,
+    "storage": config_mod.STORAGE_MODES,
 }
 _PROMPTS = {
     "name": "Site name (letters, digits, dashes)",
@@ -34,6 +35,7 @@ _PROMPTS = {
     "db_user": "External database user",
     "db_secret_arn": "Secrets Manager ARN of the external database's password (JSON with a \"password\" key)",
     "front_door": "Front door",
+    "storage": "wp-content storage (efs: install plugins from wp-admin; needs a VPC)",
     "php_source": "PHP binaries: 'bref' or a directory",
     "wordpress_source": "WordPress: a version, URL, tarball or directory",
 }
@@ -53,6 +55,9 @@ def init(
     db_secret_arn: Annotated[str | None, typer.Option(
         help="External database password: a Secrets Manager secret ARN (JSON with a \"password\" key).")] = None,
     front_door: Annotated[str | None, typer.Option(help="http-api or function-url.")] = None,
+    storage: Annotated[str | None, typer.Option(
+        help="package (wp-content read-only, plugins pinned at build) or efs (plugins and themes on EFS, "
+             "installable from wp-admin; needs a VPC).")] = None,
     php_source: Annotated[str | None, typer.Option(help="'bref' or a directory of PHP binaries.")] = None,
     wordpress_source: Annotated[str | None, typer.Option(
         help="A WordPress version, URL, tarball or directory (e.g. /usr/share/wordpress).")] = None,
@@ -64,7 +69,7 @@ def init(
     answers: dict[str, Any] = {
         "name": name, "title": title, "admin_email": admin_email, "region": region, "arch": arch,
         "network": network, "database": database, "db_host": db_host, "db_user": db_user,
-        "db_secret_arn": db_secret_arn, "front_door": front_door, "php_source": php_source,
+        "db_secret_arn": db_secret_arn, "front_door": front_door, "storage": storage, "php_source": php_source,
         "wordpress_source": wordpress_source,
     }
     if answers["name"] is None and root.name and root != Path.cwd().resolve():

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from wp_lambda import config as config_mod
+from wp_lambda import efs as efs_mod
 from wp_lambda import serve as serve_mod
 from wp_lambda.cli.app import ProjectOption, err, out
 from wp_lambda.cli.build import ConsoleReporter
@@ -29,7 +30,8 @@ def serve(
                                                     "(default: site.admin_email).")] = None,
     admin_password: Annotated[str | None, typer.Option(help="Admin password for --install "
                                                        "(default: generated and printed once).")] = None,
-    reset: Annotated[bool, typer.Option("--reset", help="Delete the local database and uploads first.")] = False,
+    reset: Annotated[bool, typer.Option("--reset", help="Delete the local database and uploads (and EFS mode's "
+                                        "plugins and themes in .wplambda/local/efs) first.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before --reset.")] = False,
     no_build: Annotated[bool, typer.Option("--no-build", help="Serve the existing build as it is.")] = False,
     s3_endpoint: Annotated[str | None, typer.Option(
@@ -51,7 +53,7 @@ def serve(
         log_line=lambda line: out.print(line, highlight=False, soft_wrap=True))
     site.preflight()
     if reset:
-        if not yes and not typer.confirm(f"Delete all local data (database, uploads) of {cfg.site.name}?"):
+        if not yes and not typer.confirm(f"Delete all local data (database, uploads, EFS files) of {cfg.site.name}?"):
             raise UserError("reset cancelled; nothing was deleted")
         out.print(f"deleted {serve_mod.reset(cfg)}")
     build_dir, php = serve_mod.prepare_build(cfg, rebuild=not no_build, progress=ConsoleReporter(),
@@ -73,6 +75,10 @@ def serve(
             out.print(f"  installed WordPress: user [bold]{info.admin_user}[/], password "
                       f"[bold]{info.admin_password}[/] (shown once)")
         out.print(f"  uploads: {info.uploads}")
+        if info.content:
+            out.print(f"  wp-content (EFS mode): {info.content}")
+        for line in efs_mod.report_lines(info.content_sync or {}):
+            out.print(f"  {line}")
         out.print(f"  logs:  {info.logs}")
         out.print(f"  Lambda invoke endpoint: {info.invoke_url} (functions WordPressFunction, ConsoleFunction; "
                   f"for boto3: AWS_ENDPOINT_URL_LAMBDA={info.invoke_url})", soft_wrap=True)

@@ -158,6 +158,9 @@ def retained(aws: Aws, stack: str) -> list[str]:
             lines.append(f"{logical_id} ({kind} {physical}): a final snapshot is kept (RDS console > Snapshots)")
         elif kind == "AWS::S3::Bucket":
             lines.append(f"{logical_id}: bucket s3://{physical} is kept with its objects")
+        elif kind == "AWS::EFS::FileSystem":
+            lines.append(f"{logical_id}: EFS file system {physical} is kept with the plugins and themes on it "
+                         "(delete it in the EFS console when no longer needed)")
         else:
             lines.append(f"{logical_id} ({kind}): {physical} is kept")
     return lines

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from wp_lambda import assets_sync
+from wp_lambda import assets_sync, efs, remote
 from wp_lambda.aws import Aws
 from wp_lambda.config import Config
 from wp_lambda.deploy import execute, preflight
@@ -42,6 +42,8 @@ class DeployOutcome:
     rows: list[tuple[str, str]] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # storage.mode = "efs": what seeding/syncing wp-content on EFS did (wp_lambda.runtime.content).
+    content: dict[str, Any] | None = None
 
     @property
     def no_changes(self) -> bool:
@@ -94,10 +96,12 @@ def plan_for(config: Config, aws: Aws, stack: str) -> DeployPlan:
 
 def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, engine: str = "auto",
            dry_run: bool = False, skip_build: bool = False, render: bool = True, say: execute.Say = print,
-           confirm_delete: Callable[[str, str], bool] = lambda _stack, _reason: False) -> DeployOutcome:
+           confirm_delete: Callable[[str, str], bool] = lambda _stack, _reason: False,
+           content_invoker: efs.Invoke | None = None) -> DeployOutcome:
     """Deploy ``config`` to ``stack``; raises :class:`execute.DeployFailed` when the stack update fails.
 
     ``sync_runner(bucket, dry_run)`` syncs the assets (the CLI passes one with a progress bar).
+    ``content_invoker`` reaches the function for EFS mode's sync (default: the stack's console function).
     ``render=False`` deploys the project's template.yaml as it is (a hand-made or test template).
     """
     from wp_lambda.render import render_project
@@ -146,6 +150,14 @@ def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, eng
         runner.apply(plan)
         say(f"stack {stack} updated in {time.monotonic() - started:.1f} s")
     description = stack_mod.require(cfn, stack)
+    if config.storage.mode == "efs":
+        # Only the functions reach EFS: the console function copies from its own package (first
+        # deploy: everything), with its long timeout.
+        invoke = content_invoker or remote.stack_target(config, aws, stack).invoke
+        say("syncing wp-content on EFS (pinned plugins and themes)")
+        outcome.content = invoke(efs.sync_event(config))
+        if "error" in outcome.content:
+            raise UserError(f"syncing wp-content on EFS failed: {outcome.content['error']}", "see `wplambda logs`")
     _sync_and_invalidate(aws, stack, outcome, sync_runner, dry_run=False)
     if not unchanged:
         execute.write_record(aws, plan, description["StackId"])

@@ -34,6 +34,9 @@ log = logging.getLogger("wplambda.serve")
 # CloudFront behaviours of the deployed stack, in order: *.php always reaches the function.
 STATIC_PREFIXES = ("/wp-includes/", "/wp-content/", "/wp-admin/css/", "/wp-admin/js/", "/wp-admin/images/")
 UPLOADS_PREFIX = "/" + UPLOADS_KEY_PREFIX  # the uploads bucket's keys, as URL paths
+# storage.mode = "efs": the origin group's paths, and the bucket answers that make it fail over.
+EFS_PREFIXES = ("/wp-content/plugins/", "/wp-content/themes/")
+FAILOVER_STATUSES = (403, 404)
 
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -65,18 +68,23 @@ class Directory:
 
 @dataclass(frozen=True)
 class Routes:
-    """The origins of the static behaviours: the assets bucket and the uploads bucket."""
+    """The origins of the static behaviours: the assets bucket and the uploads bucket; with
+    ``efs``, plugin and theme files fall back from the assets bucket to the function."""
 
     assets: Origin
     uploads: Origin
+    efs: bool = False
 
 
-def route(path: str) -> str:
-    """Which origin a path goes to: ``function``, ``uploads`` or ``assets`` (CloudFront's order)."""
+def route(path: str, efs: bool = False) -> str:
+    """Which origin a path goes to, in CloudFront's order: ``function``, ``uploads``, ``assets``,
+    or (storage.mode = "efs") ``assets-then-function``, the template's origin group."""
     if path.endswith(".php") or ".php/" in path:
         return "function"
     if path.startswith(UPLOADS_PREFIX):
         return "uploads"
+    if efs and path.startswith(EFS_PREFIXES):
+        return "assets-then-function"
     if path.startswith(STATIC_PREFIXES):
         return "assets"
     return "function"
@@ -215,25 +223,20 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        origin = route(path)
+        routes = self.server.routes
+        origin = route(path, routes.efs)
         cold: bool | None = None
+        request_headers = {k.lower(): v for k, v in self.headers.items()}
         if origin == "function":
-            event = to_event(method, self.path, list(self.headers.items()), body, self.client_address[0],
-                             self.server.scheme)
-            try:
-                status, headers, payload, cold = from_result(self.server.invoke(event))
-            except Exception as exc:
-                log.error("handler invocation failed: %s", exc)
-                status, headers, payload = 502, [("Content-Type", "text/plain")], b"Bad Gateway\n"
-            headers = [(k, v) for k, v in headers if k.lower() not in ("content-length", "transfer-encoding")]
-            headers.append(("Content-Length", str(len(payload))))
-            if method == "HEAD":
-                payload = b""
+            status, headers, payload, cold = self._invoke(method, body)
         else:
-            routes = self.server.routes
-            request_headers = {k.lower(): v for k, v in self.headers.items()}
-            status, headers, payload = (routes.uploads if origin == "uploads" else routes.assets).fetch(
-                path.lstrip("/"), request_headers, head=method == "HEAD")
+            bucket = routes.uploads if origin == "uploads" else routes.assets
+            status, headers, payload = bucket.fetch(path.lstrip("/"), request_headers, head=method == "HEAD")
+            if origin == "assets-then-function":
+                origin = "assets"
+                if status in FAILOVER_STATUSES:
+                    status, headers, payload, cold = self._invoke(method, body)
+                    origin = "function"
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
@@ -244,6 +247,20 @@ class _Handler(BaseHTTPRequestHandler):
         kind = origin if origin != "function" else ("cold" if cold else "warm")
         # The request body's size: what would count against Lambda's 6 MB invocation payload.
         self.server.log_request_line(f"{method} {self.path} {status} {elapsed:.0f}ms {kind} in={len(body)}B")
+
+    def _invoke(self, method: str, body: bytes) -> tuple[int, list[tuple[str, str]], bytes, bool | None]:
+        """The request as an HTTP API event to the handler; its answer, with a correct length."""
+        event = to_event(method, self.path, list(self.headers.items()), body, self.client_address[0],
+                         self.server.scheme)
+        cold = None
+        try:
+            status, headers, payload, cold = from_result(self.server.invoke(event))
+        except Exception as exc:
+            log.error("handler invocation failed: %s", exc)
+            status, headers, payload = 502, [("Content-Type", "text/plain")], b"Bad Gateway\n"
+        headers = [(k, v) for k, v in headers if k.lower() not in ("content-length", "transfer-encoding")]
+        headers.append(("Content-Length", str(len(payload))))
+        return status, headers, b"" if method == "HEAD" else payload, cold
 
     do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _respond
 

@@ -21,9 +21,10 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
-from wp_lambda.runtime import cgi, events, fastcgi, layout, routing, secrets, snapstart, static, warmup
+from wp_lambda.runtime import cgi, content, events, fastcgi, layout, routing, secrets, snapstart, static, warmup
 from wp_lambda.runtime.events import INIT_HEADER, Adapter, Request, Response
 from wp_lambda.runtime.fpm import FpmSettings, PhpFpm, PhpFpmError
 
@@ -66,6 +67,9 @@ class Runtime:
         self.environ = env
         root = env.get("WPLAMBDA_DOCUMENT_ROOT") or env.get("LAMBDA_TASK_ROOT") or "/var/task"
         self.document_root = os.path.realpath(root)
+        # storage.mode = "efs": plugins and themes are files on the mounted file system.
+        mounted = env.get(content.CONTENT_DIR_ENV)
+        self.content_dir = os.path.realpath(mounted) if mounted else None
         self.php = self.layout.php
         self.margin = float(env.get("WPLAMBDA_DEADLINE_MARGIN_MS", DEFAULT_MARGIN * 1000)) / 1000
         self.fpm = PhpFpm(FpmSettings.from_env(env), environ=env)
@@ -134,7 +138,7 @@ class Runtime:
 
     def http(self, request: Request, context: LambdaContext | None) -> Response:
         """One HTTP request: route it, then serve the file or ask PHP."""
-        target = routing.route(self.document_root, request.path, request.query)
+        target = routing.route(self.document_root, request.path, request.query, self.content_dir)
         if target.kind == "deny":
             return _text(target.status, "Forbidden." if target.status == 403 else "Not found.")
         if target.kind == "redirect":
@@ -231,7 +235,29 @@ class Runtime:
                 return {"error": f"wplambda {kind}: \"timeout\" must be a positive number of seconds"}
             timeout = min(self._timeout(context), limit or math.inf)
             return self.php_cli(args, timeout) if kind == "php" else self.wp_cli(args, timeout)
-        return {"error": f"wplambda: unknown direct invocation {kind!r}; expected warmer, cron, php or wp"}
+        if kind == "content":
+            return self.content(event)
+        return {"error": f"wplambda: unknown direct invocation {kind!r}; expected warmer, cron, php, wp or content"}
+
+    def content(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """EFS mode's wp-content: ``"action": "sync"`` (after a deploy, with ``"pinned"``) or ``"list"``."""
+        if self.content_dir is None:
+            return {"error": f"wplambda content: {content.CONTENT_DIR_ENV} is not set (storage.mode is not \"efs\")"}
+        directory = Path(self.content_dir)
+        action = event.get("action")
+        if action == "list":
+            return content.listing(directory)
+        pinned = event.get("pinned", {})
+        if action != "sync" or not isinstance(pinned, Mapping) or not all(
+                isinstance(v, Mapping) for v in pinned.values()):
+            return {"error": "wplambda content: expected \"action\": \"list\", or \"sync\" with "
+                             "\"pinned\": {\"plugins\": {slug: version}, \"themes\": {...}}"}
+        try:
+            report = content.sync(Path(self.document_root) / "wp-content", directory, pinned)
+        except OSError as exc:
+            log.error("wplambda: content sync failed: %s", exc)
+            return {"error": f"wplambda content: {exc}"}
+        return report.to_dict()
 
     def cron(self, context: LambdaContext | None) -> dict[str, Any]:
         """Run wp-cron.php on the warm pool (the host only when pinned, else WordPress's own)."""

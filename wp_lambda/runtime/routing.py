@@ -22,6 +22,9 @@ DENIED_NAMES = frozenset({"wp-config.php", "wp-config-sample.php", "composer.jso
 # Top-level directories of the function tree that are code, not content.
 DENIED_ROOTS = frozenset({"vendor", "node_modules"})
 ALLOWED_DOT_SEGMENTS = frozenset({".well-known"})
+# The wp-content folders served from EFS in storage.mode = "efs" (languages and upgrade live there
+# too, but PHP reads them; nobody fetches them over HTTP).
+CONTENT_DIRS = frozenset({"plugins", "themes"})
 _DECODE_DEPTH = 4
 
 
@@ -72,10 +75,23 @@ def _inside(root: str, path: str) -> bool:
     return real == root or real.startswith(root + os.sep)
 
 
-def route(document_root: str, raw_path: str, query: str) -> Route:
+def _base(document_root: str, segments: list[str], content_dir: str | None) -> tuple[str, list[str]]:
+    """The directory a path's files are looked up in, and the path's segments below it.
+
+    With EFS (``content_dir``), ``/wp-content/plugins/...`` and ``/wp-content/themes/...`` are
+    files on the file system, where wp-config.php's WP_CONTENT_DIR points; the rest of
+    ``/wp-content/`` (the kit's must-use plugins) stays in the package.
+    """
+    if content_dir and len(segments) >= 2 and segments[0] == "wp-content" and segments[1] in CONTENT_DIRS:
+        return content_dir, segments[1:]
+    return document_root, segments
+
+
+def route(document_root: str, raw_path: str, query: str, content_dir: str | None = None) -> Route:
     """Map a raw request path to a script, a static file, a redirect or a refusal.
 
-    ``document_root`` must already be a real path (no symlinks, no trailing slash).
+    ``document_root`` and ``content_dir`` (EFS mode's wp-content, else None) must already be real
+    paths (no symlinks, no trailing slash).
     """
     if not raw_path.startswith("/") or unsafe(raw_path):
         return _deny(403)
@@ -86,29 +102,31 @@ def route(document_root: str, raw_path: str, query: str) -> Route:
     segments = [s for s in path.split("/") if s]
     if _denied(segments):
         return _deny(404)
+    base, below = _base(document_root, segments, content_dir)
+    skipped = len(segments) - len(below)  # URL segments above ``base`` (``wp-content`` with EFS)
     # fastcgi_split_path_info ^(.+?\.php)(/.*)$ : the first segment naming a PHP file is the script.
     for index, segment in enumerate(segments):
         if segment.lower().endswith(PHP_SUFFIXES):
             if [s.lower() for s in segments[:2]] == ["wp-content", "uploads"]:
                 return _deny(404)  # uploaded files never run as code
             script = "/" + "/".join(segments[:index + 1])
-            filename = document_root + script
-            if segment.lower().endswith(".php") and os.path.isfile(filename) and _inside(document_root, filename):
+            filename = base + "/" + "/".join(segments[skipped:index + 1])
+            if segment.lower().endswith(".php") and os.path.isfile(filename) and _inside(base, filename):
                 rest = segments[index + 1:]
                 path_info = ("/" + "/".join(rest) + ("/" if path.endswith("/") else "")) if rest else ""
                 return Route("php", script_name=script, filename=filename, path_info=path_info)
             return _front_controller(document_root)
-    target = document_root + "/" + "/".join(segments)
+    target = base + "/" + "/".join(below)
     if not segments:
         target = document_root
     if os.path.isfile(target):
-        if not _inside(document_root, target):
+        if not _inside(base, target):
             return _deny(404)
         extension = os.path.splitext(target)[1].lower()
         if extension not in CONTENT_TYPES:
             return _deny(404)
         return Route("static", filename=target)
-    if os.path.isdir(target) and _inside(document_root, target):
+    if os.path.isdir(target) and _inside(base, target):
         if not path.endswith("/"):
             location = raw_path + "/" + (f"?{query}" if query else "")
             return Route("redirect", status=301, location=location)
