@@ -25,7 +25,8 @@ EFS_CASES = [
     Case("natgw-aurora-httpapi-x86-efs", "vpc-nat-gateway", "aurora-serverless-v2", "http-api", "x86_64",
          {"storage": {"mode": "efs"}}),
     Case("natinst-external-url-arm-efs", "vpc-nat-instance", "external", "function-url", "arm64",
-         {"storage": {"mode": "efs"}, "database": EXTERNAL_DB}),
+         {"storage": {"mode": "efs"}, "database": EXTERNAL_DB,
+          "php": {"extensions": []}}),  # Bref's gd layer is x86_64 only
 ]
 PACKAGE_CASE = Case("natinst-aurora-httpapi-x86-package", "vpc-nat-instance", "aurora-serverless-v2",
                     "http-api", "x86_64")
