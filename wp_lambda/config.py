@@ -160,6 +160,10 @@ class Logs:
 class Build:
     plugin_mirror: str = _f("https://downloads.wordpress.org", "Where plugin and theme zips come from: "
                             "a URL base or a local directory of zips.")
+    plugin_api: str = _f("https://api.wordpress.org", "The plugin and theme directory API that `wplambda plugin "
+                         "add`/`outdated`/`update` ask for the latest versions (wordpress.org's, or a mirror "
+                         "answering the same plugins/info/1.2 and themes/info/1.2 requests).",
+                         pattern=r"^https?://[^\s/]+(/\S*)?$")
     s3_uploads_version: str = _f("^3.0", "Composer constraint for humanmade/s3-uploads.")
     composer_repositories: list[Any] = _f([], "Composer repositories in Composer's own format.")
     wp_cli: str = _f("", "Path to wp-cli.phar, or \"pinned\" to download the pinned release (sha512 "
@@ -174,7 +178,7 @@ SECTIONS: dict[str, type] = {
 # Free-form tables: slug -> pinned version, or slug -> { version = "...", active = true|false }.
 VERSION_TABLES = ("plugins", "themes")
 PIN_KEYS = ("version", "active")
-_VERSION_RE = r"^[0-9A-Za-z.+_-]+$"
+VERSION_RE = r"^[0-9A-Za-z.+_-]+$"
 _SLUG_RE = r"^[a-z0-9][a-z0-9._-]*$"
 
 
@@ -369,7 +373,7 @@ def _pins(name: str, body: dict[str, Any], text: str,
                                     line))
             continue
         version = entry.get("version")
-        if not isinstance(version, str) or not re.match(_VERSION_RE, version):
+        if not isinstance(version, str) or not re.match(VERSION_RE, version):
             problems.append(Problem(f"{name}.{item}", f"expected a pinned version string such as \"1.2.3\" "
                                     f"(or {{ version = \"1.2.3\", active = true }}), got {value!r}", line))
             continue
