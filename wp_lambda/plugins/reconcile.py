@@ -11,27 +11,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from wp_lambda.config import Config
 from wp_lambda.errors import UserError
+from wp_lambda.remote import Target
 
 ACTIVE = ("active", "active-network")
 FIXED = ("must-use", "dropin")  # always loaded: no activation to manage
-
-
-class WpResultLike(Protocol):
-    stdout: str
-    stderr: str
-    exit_code: int
-
-
-class WpTarget(Protocol):
-    """What reconciling needs of a ``wp_lambda.remote.Target``: a name and wp-cli."""
-
-    name: str
-
-    def wp(self, args: list[str], *, timeout: float | None = None) -> WpResultLike: ...
 
 
 @dataclass(frozen=True)
@@ -102,7 +89,7 @@ def plan(config: Config, plugins: dict[str, Live], themes: dict[str, Live]) -> P
     return out
 
 
-def _wp(target: WpTarget, args: list[str]) -> str:
+def _wp(target: Target, args: list[str]) -> str:
     result = target.wp(args)
     if result.exit_code != 0:
         raise UserError(f"`wp {' '.join(args)}` failed on {target.name} (exit {result.exit_code}): "
@@ -111,14 +98,14 @@ def _wp(target: WpTarget, args: list[str]) -> str:
     return result.stdout
 
 
-def survey(target: WpTarget) -> tuple[dict[str, Live], dict[str, Live]]:
+def survey(target: Target) -> tuple[dict[str, Live], dict[str, Live]]:
     """What the site has: its plugins and themes with their status and version."""
     fields = "--fields=name,status,version"
     return (parse_list(_wp(target, ["plugin", "list", "--format=json", fields]), "plugin"),
             parse_list(_wp(target, ["theme", "list", "--format=json", fields]), "theme"))
 
 
-def execute(target: WpTarget, actions: list[Action]) -> None:
+def execute(target: Target, actions: list[Action]) -> None:
     """Run the plan: one wp-cli call per kind and verb (each call is an invocation on Lambda)."""
     groups: dict[tuple[str, str], list[str]] = {}
     for action in actions:
@@ -127,7 +114,7 @@ def execute(target: WpTarget, actions: list[Action]) -> None:
         _wp(target, [kind, verb, *slugs])
 
 
-def reconcile(config: Config, target: WpTarget, *, dry_run: bool = False) -> Plan:
+def reconcile(config: Config, target: Target, *, dry_run: bool = False) -> Plan:
     """Survey, plan, and (unless ``dry_run``) execute; problems stop it before anything changes."""
     planned = plan(config, *survey(target))
     if planned.problems:
