@@ -13,7 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from wp_lambda.config import Config
+from wp_lambda.build.plugins import KINDS
+from wp_lambda.config import Config, declared_active
 from wp_lambda.errors import UserError
 from wp_lambda.remote import Target
 
@@ -123,3 +124,21 @@ def reconcile(config: Config, target: Target, *, dry_run: bool = False) -> Plan:
     if not dry_run:
         execute(target, planned.actions)
     return planned
+
+
+def status(config: Config, plugins: dict[str, Live], themes: dict[str, Live]) -> list[dict[str, Any]]:
+    """Pinned, deployed and active side by side: every pinned item, then what the site has unpinned.
+
+    ``declared`` is the file's ``active`` (None: left to the site); ``pending`` is what a reconcile
+    would do to the item now.
+    """
+    pending = {(a.kind, a.slug): a.verb for a in plan(config, plugins, themes).actions}
+    rows: list[dict[str, Any]] = []
+    for kind, pinned, live_items in (("plugin", config.plugins, plugins), ("theme", config.themes, themes)):
+        for slug in [*sorted(pinned), *sorted(set(live_items) - set(pinned))]:
+            live = live_items.get(slug)
+            declared = declared_active(config, KINDS[kind], slug)
+            rows.append({"kind": kind, "slug": slug, "pinned": pinned.get(slug),
+                         "deployed": live.version if live else None, "status": live.status if live else None,
+                         "declared_active": declared, "pending": pending.get((kind, slug))})
+    return rows

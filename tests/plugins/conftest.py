@@ -1,0 +1,61 @@
+"""Fixtures for the plugin lifecycle tests: a project on a copy of Debian's WordPress whose
+plugin API and mirror are the fake directory on 127.0.0.1, and a private download cache."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import tomlkit
+from helpers import copy_wordpress
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from plugin_directory import PLUGIN, THEME, Directory, serve_directory
+
+from wp_lambda.config import CONFIG_FILE, load
+from wp_lambda.project import init_project
+
+COMMENT = "# my own comment, kept by every plugin command\n"
+
+
+@pytest.fixture(scope="session")
+def wp_source(tmp_path_factory: pytest.TempPathFactory, debian_wordpress: Path) -> Path:
+    return copy_wordpress(tmp_path_factory.mktemp("wpsrc") / "wordpress")
+
+
+@pytest.fixture()
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh download cache per test (a machine that has never seen the zips)."""
+    path = tmp_path / "cache"
+    monkeypatch.setenv("WPLAMBDA_CACHE_DIR", str(path))
+    return path
+
+
+@pytest.fixture()
+def directory(tmp_path: Path) -> Iterator[Directory]:
+    """The fake directory with hello-wplambda 1.0.0 and wplambda-plain 1.0 published."""
+    with serve_directory(tmp_path / "directory") as served:
+        served.publish("plugin", PLUGIN, "1.0.0")
+        served.publish("theme", THEME, "1.0")
+        yield served
+
+
+def make_project(root: Path, wp_source: Path, build: dict[str, str]) -> Path:
+    """``init`` into ``root`` with the given WordPress tree and [build] keys, plus a user comment
+    on top that every command must keep."""
+    init_project(root, {"wordpress_source": str(wp_source)})
+    path = root / CONFIG_FILE
+    doc = tomlkit.parse(path.read_text())
+    for key, value in build.items():
+        doc["build"][key] = value  # type: ignore[index]
+    path.write_text(COMMENT + tomlkit.dumps(doc))
+    load(root)
+    return root
+
+
+@pytest.fixture()
+def project(tmp_path: Path, wp_source: Path, directory: Directory, cache: Path) -> Path:
+    return make_project(tmp_path / "site", wp_source, {"plugin_mirror": directory.url, "plugin_api": directory.url})
