@@ -17,6 +17,7 @@ from wp_lambda import remote
 from wp_lambda.build.plugins import KINDS
 from wp_lambda.cli.app import JsonOption, ProjectOption, out, print_json
 from wp_lambda.cli.build import ConsoleReporter, print_result
+from wp_lambda.cli.deploy import print_reconciled
 from wp_lambda.cli.wp import LocalOption, ProfileOption, RegionOption, StackOption, StderrReporter
 from wp_lambda.errors import UserError
 from wp_lambda.plugins import pins, reconcile
@@ -149,6 +150,28 @@ def plugin_status(
     for row in rows:
         print(f"{row['kind']:<7} {row['slug']:<28} {show(row['pinned']):<12} {show(row['deployed']):<12} "
               f"{show(row['status']):<10} {show(row['declared_active']):<9} {show(row['pending'])}")
+
+
+@plugin_app.command("reconcile")
+def plugin_reconcile(
+    stack: StackOption = None,
+    local: LocalOption = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")] = False,
+    project: ProjectOption = Path(),
+    json_output: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Activate or deactivate plugins and switch the theme as wplambda.toml declares (`active`);
+    deploy does this itself, this is for a site installed after its first deploy, or the local one."""
+    cfg = config_mod.load(project)
+    with remote.open_target(cfg, stack=stack, local=local, profile=profile, region=region,
+                            progress=StderrReporter()) as target:
+        plan = reconcile.reconcile(cfg, target, dry_run=dry_run)
+    if json_output:
+        print_json({"target": target.name, "dry_run": dry_run, **plan.to_dict()})
+    else:
+        print_reconciled(plan, dry_run=dry_run)
 
 
 def register(app: typer.Typer) -> None:

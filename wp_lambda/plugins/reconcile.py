@@ -46,9 +46,10 @@ class Action:
 class Plan:
     actions: list[Action] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    skipped: str = ""  # why nothing could be surveyed (WordPress not installed yet)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"actions": [a.__dict__ for a in self.actions], "problems": self.problems}
+        return {"actions": [a.__dict__ for a in self.actions], "problems": self.problems, "skipped": self.skipped}
 
 
 def declares_state(config: Config) -> bool:
@@ -116,10 +117,18 @@ def execute(target: Target, actions: list[Action]) -> None:
 
 
 def reconcile(config: Config, target: Target, *, dry_run: bool = False) -> Plan:
-    """Survey, plan, and (unless ``dry_run``) execute; problems stop it before anything changes."""
+    """Survey, plan, and (unless ``dry_run``) execute; problems stop it before anything changes.
+
+    A site whose WordPress is not installed yet (a first deploy) has no activation to change:
+    that is reported as ``skipped``, not an error, and the next deploy (or ``plugin reconcile``)
+    after the install applies the declarations.
+    """
+    if target.wp(["core", "is-installed"]).exit_code != 0:
+        return Plan(skipped=f"WordPress is not installed on the {target.name} yet; after installing it run "
+                            "`wplambda plugin reconcile` (or deploy again) to apply the declared states")
     planned = plan(config, *survey(target))
-    if planned.problems:
-        raise UserError(f"cannot reconcile {target.name}: " + "; ".join(planned.problems),
+    if planned.problems and not dry_run:
+        raise UserError(f"cannot reconcile the {target.name}: " + "; ".join(planned.problems),
                         "the declared plugins and themes must be in the deployed build")
     if not dry_run:
         execute(target, planned.actions)
