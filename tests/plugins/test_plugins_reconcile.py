@@ -21,8 +21,10 @@ from plugin_directory import PLUGIN, THEME, Directory
 
 from wp_lambda import remote
 from wp_lambda.config import load, parse
+from wp_lambda.errors import UserError
 from wp_lambda.plugins import reconcile
 from wp_lambda.plugins.reconcile import Action, Live
+from wp_lambda.project import init_project
 
 OTHER = "bye-wplambda"  # declared active = false
 ADMIN_PASSWORD = "reconcile-admin-pass-5c1e"
@@ -55,6 +57,55 @@ def test_plan_reports_what_it_cannot_do() -> None:
     planned = reconcile.plan(config, _live(mu="must-use"), {})
     assert planned.actions == []
     assert [p.split(" ")[1] for p in planned.problems] == [PLUGIN, "mu", THEME]
+
+
+class RecordingTarget:
+    """A stand-in console function for the planner's edge cases (the real one is tested below)."""
+
+    name = "recording site"
+
+    def __init__(self, installed: bool, plugins: list[dict[str, str]]) -> None:
+        self.installed = installed
+        self.plugins = plugins
+        self.calls: list[list[str]] = []
+
+    def wp(self, args: list[str], *, timeout: float | None = None) -> remote.WpResult:
+        self.calls.append(args)
+        if args[:2] == ["core", "is-installed"]:
+            code, out = (0 if self.installed else 1), ""
+        else:
+            code, out = 0, json.dumps(self.plugins if args[0] == "plugin" else [])
+        return remote.WpResult(out, "", code, 1, "req", False)
+
+    def invoke(self, event: dict[str, object], *, timeout: float | None = None) -> dict[str, object]:
+        raise AssertionError("reconcile only runs wp-cli")
+
+
+def test_uninstalled_site_is_skipped_and_a_problem_stops_before_any_change() -> None:
+    config = parse(f'[plugins]\n{PLUGIN} = {{ version = "1", active = true }}\n'
+                   f'{OTHER} = {{ version = "1", active = true }}\n')
+    fresh = RecordingTarget(installed=False, plugins=[])
+    assert "not installed" in reconcile.reconcile(config, fresh).skipped
+    assert fresh.calls == [["core", "is-installed"]]
+
+    missing = RecordingTarget(installed=True, plugins=[{"name": PLUGIN, "status": "inactive", "version": "1"}])
+    with pytest.raises(UserError, match=f"plugin {OTHER} is declared active = true but is not installed"):
+        reconcile.reconcile(config, missing)
+    assert not [c for c in missing.calls if c[1] in ("activate", "deactivate")]  # nothing was changed
+    assert reconcile.reconcile(config, missing, dry_run=True).problems  # a dry run reports instead
+
+
+def test_deploy_refuses_declarations_without_wp_cli_before_touching_anything(tmp_path: Path,
+                                                                             aws_env: dict[str, str]) -> None:
+    root = tmp_path / "nocli"
+    init_project(root, {})
+    path = root / "wplambda.toml"
+    path.write_text(path.read_text().replace("[plugins]\n", f'[plugins]\n{PLUGIN} = {{ version = "1", '
+                                                              'active = true }\n'))
+    result = run_wplambda("deploy", "--stack", "nocli", "--yes", "--project", str(root))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "build.wp_cli is empty" in " ".join(result.stderr.split())
+    assert not (root / ".wplambda").exists()  # not even a build was started
 
 
 @pytest.fixture()
@@ -137,5 +188,21 @@ def test_deploy_reconciles_the_live_site_and_a_second_deploy_changes_nothing(sit
         assert rows[("plugin", PLUGIN)] == {"kind": "plugin", "slug": PLUGIN, "pinned": "1.0.0", "deployed": "1.0.0",
                                             "status": "active", "declared_active": True, "pending": None}
         assert rows[("plugin", "akismet")]["pinned"] is None and rows[("plugin", "akismet")]["status"] == "active"
-        for output in (first, second, status):
+        # The file now says the plugin is off: a dry run shows the change and makes none,
+        # `plugin reconcile` applies it.
+        toml = site / "wplambda.toml"
+        doc = tomlkit.parse(toml.read_text())
+        doc["plugins"][PLUGIN]["active"] = False  # type: ignore[index]
+        toml.write_text(tomlkit.dumps(doc))
+        dry = run_wplambda("deploy", "--stack", "blog", "--yes", "--dry-run", "--project", str(site), env=env,
+                           timeout=900)
+        assert dry.returncode == 0, dry.stdout + dry.stderr
+        assert f"plugins: would run wp plugin deactivate {PLUGIN} (was active)" in dry.stdout
+        assert _statuses(target)[f"plugin {PLUGIN}"] == "active"
+        applied = run_wplambda("plugin", "reconcile", "--stack", "blog", "--json", "--project", str(site), env=env)
+        assert applied.returncode == 0, applied.stderr
+        assert json.loads(applied.stdout)["actions"] == [{"kind": "plugin", "slug": PLUGIN, "verb": "deactivate",
+                                                          "was": "active"}]
+        assert _statuses(target)[f"plugin {PLUGIN}"] == "inactive"
+        for output in (first, second, status, dry, applied):
             assert ADMIN_PASSWORD not in output.stdout + output.stderr

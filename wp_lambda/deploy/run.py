@@ -112,6 +112,8 @@ def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, eng
 
     # The SAM translator warns about its own unpublished metrics on every transform: noise to a user.
     logging.getLogger("samtranslator").setLevel(logging.ERROR)
+    if reconcile_site:
+        reconcile.require_wp_cli(config)
     if not skip_build:
         ensure_built(config, say)
     if render:

@@ -57,6 +57,16 @@ def declares_state(config: Config) -> bool:
     return bool(config.plugins_active or config.active_theme)
 
 
+def require_wp_cli(config: Config) -> None:
+    """Refuse, before a deploy changes anything, declarations the console function could not apply:
+    without ``build.wp_cli`` the layer carries no wp-cli."""
+    if declares_state(config) and not config.build.wp_cli:
+        declared = sorted(config.plugins_active) + ([config.active_theme] if config.active_theme else [])
+        raise UserError(f"wplambda.toml declares `active` for {', '.join(declared)}, but build.wp_cli is empty, so "
+                        "the deployed site has no wp-cli to apply it with",
+                        "set build.wp_cli = \"pinned\" (or a wp-cli.phar path), or deploy with --no-reconcile")
+
+
 def parse_list(stdout: str, what: str) -> dict[str, Live]:
     """``wp plugin list --format=json`` (or ``theme list``) output, by slug."""
     try:
