@@ -13,7 +13,9 @@ import contextlib
 import gzip
 import json
 import logging
+import math
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -207,7 +209,11 @@ class Runtime:
             args = event.get("args", [])
             if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
                 return {"error": f"wplambda {kind}: \"args\" must be a list of strings"}
-            return self.php_cli(args, context) if kind == "php" else self.wp_cli(args, context)
+            limit = event.get("timeout")
+            if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0):
+                return {"error": f"wplambda {kind}: \"timeout\" must be a positive number of seconds"}
+            timeout = min(self._timeout(context), limit or math.inf)
+            return self.php_cli(args, timeout) if kind == "php" else self.wp_cli(args, timeout)
         return {"error": f"wplambda: unknown direct invocation {kind!r}; expected warmer, cron, php or wp"}
 
     def cron(self, context: LambdaContext | None) -> dict[str, Any]:
@@ -219,19 +225,19 @@ class Runtime:
             log.error("wplambda: wp-cron.php answered %d", response.status)
         return {"statusCode": response.status}
 
-    def php_cli(self, args: list[str], context: LambdaContext | None) -> dict[str, Any]:
+    def php_cli(self, args: list[str], timeout: float) -> dict[str, Any]:
         """``php ARGS`` in the document root, with the site's environment (secrets included)."""
         self.load_secrets()
-        return run_cli([self.php, "-c", self.php_ini, *args], self.document_root, self.environ,
-                       self._timeout(context))
+        return run_cli([self.php, "-c", self.php_ini, *args], self.document_root, self.environ, timeout)
 
-    def wp_cli(self, args: list[str], context: LambdaContext | None) -> dict[str, Any]:
+    def wp_cli(self, args: list[str], timeout: float) -> dict[str, Any]:
         """``wp ARGS`` with the layer's wp-cli phar on the document root: what ``wplambda wp`` sends.
 
         The phar sits in the layer (outside the document root, so no URL reaches it). wp-cli's
         home, cache and packages live under the temp dir (the only writable place on Lambda), no
         wp-cli.yml from anywhere applies, and PHP's own time limit is off: the invocation's
-        deadline (minus the margin, to answer in) is the one limit. The CloudFront origin secret
+        deadline (minus the margin, to answer in; or the event's ``timeout`` when shorter) is the
+        one limit. The CloudFront origin secret
         is left out of its environment; the database password and salts are in it, because
         wp-config.php reads them from there (and then scrubs them; see wp-config.php.j2).
         """
@@ -251,12 +257,21 @@ class Runtime:
         command = [self.php, "-c", self.php_ini, "-d", "max_execution_time=0", phar, f"--path={self.document_root}"]
         if os.geteuid() == 0:  # only in local runs; Lambda never runs code as root
             command.append("--allow-root")
-        result = run_cli([*command, *args], self.document_root, env, self._timeout(context))
-        # The subcommand only: option values (--user_pass=...) may be secrets.
-        words = " ".join([a for a in args if not a.startswith("-")][:2])
-        log.info("wplambda: wp %s: exit %d in %d ms%s", words, result["exitCode"], result["durationMs"],
+        result = run_cli([*command, *args], self.document_root, env, timeout)
+        log.info("wplambda: %s: exit %d in %d ms%s", command_words(args), result["exitCode"], result["durationMs"],
                  " (timed out)" if result["timedOut"] else "")
         return result
+
+
+def command_words(args: list[str]) -> str:
+    """``wp`` and its subcommand words, for logs and messages: never an option's value or an
+    ``eval`` snippet, either of which may hold a secret (``--user_pass=...``)."""
+    words = ["wp"]
+    for arg in args[:2]:
+        if not re.fullmatch(r"[a-z][a-z0-9-]*", arg):
+            break
+        words.append(arg)
+    return " ".join(words)
 
 
 def run_cli(command: list[str], cwd: str, env: Mapping[str, str], timeout: float) -> dict[str, Any]:
