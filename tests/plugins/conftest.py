@@ -8,17 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import tomlkit
 from helpers import copy_wordpress
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from plugin_directory import PLUGIN, THEME, Directory, serve_directory
-
-from wp_lambda.config import CONFIG_FILE, load
-from wp_lambda.project import init_project
-
-COMMENT = "# my own comment, kept by every plugin command\n"
+from pluginhelpers import make_project
 
 
 @pytest.fixture(scope="session")
@@ -41,19 +36,6 @@ def directory(tmp_path: Path) -> Iterator[Directory]:
         served.publish("plugin", PLUGIN, "1.0.0")
         served.publish("theme", THEME, "1.0")
         yield served
-
-
-def make_project(root: Path, wp_source: Path, build: dict[str, str]) -> Path:
-    """``init`` into ``root`` with the given WordPress tree and [build] keys, plus a user comment
-    on top that every command must keep."""
-    init_project(root, {"wordpress_source": str(wp_source)})
-    path = root / CONFIG_FILE
-    doc = tomlkit.parse(path.read_text())
-    for key, value in build.items():
-        doc["build"][key] = value  # type: ignore[index]
-    path.write_text(COMMENT + tomlkit.dumps(doc))
-    load(root)
-    return root
 
 
 @pytest.fixture()

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import COMMENT
 from helpers import run_wplambda
 from plugin_directory import PLUGIN, THEME, Directory
+from pluginhelpers import COMMENT
 
 from wp_lambda.config import load
 
@@ -98,3 +98,15 @@ def test_update_needs_a_pinned_slug_or_all(project: Path, args: list[str]) -> No
     result = run_wplambda("plugin", *args, "--no-build", "--project", str(project))
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_add_can_declare_the_state(project: Path) -> None:
+    added = run_wplambda("plugin", "add", THEME, "--theme", "--active", "--no-build", "--project", str(project))
+    assert added.returncode == 0, added.stderr
+    assert f'{THEME} = {{version = "1.0", active = true}}' in (project / "wplambda.toml").read_text()
+    assert load(project).active_theme == THEME
+    before = (project / "wplambda.toml").read_bytes(), (project / "wplambda.lock").read_bytes()
+    refused = run_wplambda("plugin", "add", THEME, "--theme", "--inactive", "--no-build", "--project", str(project))
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "a theme cannot be deactivated on its own" in " ".join(refused.stderr.split())
+    assert ((project / "wplambda.toml").read_bytes(), (project / "wplambda.lock").read_bytes()) == before

@@ -9,9 +9,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from conftest import make_project
 from helpers import run_wplambda
 from plugin_directory import PLUGIN, Directory, plugin_files
+from pluginhelpers import make_project
 
 from wp_lambda.config import load
 from wp_lambda.plugins import lock

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import tomlkit
-from conftest import make_project
 from helpers import moto_server, real_s3_uploads_repositories, real_wp_cli, run_wplambda
 from plugin_directory import PLUGIN, THEME, Directory
+from pluginhelpers import make_project
 
 from wp_lambda import remote
 from wp_lambda.config import load, parse
@@ -204,5 +204,10 @@ def test_deploy_reconciles_the_live_site_and_a_second_deploy_changes_nothing(sit
         assert json.loads(applied.stdout)["actions"] == [{"kind": "plugin", "slug": PLUGIN, "verb": "deactivate",
                                                           "was": "active"}]
         assert _statuses(target)[f"plugin {PLUGIN}"] == "inactive"
-        for output in (first, second, status, dry, applied):
-            assert ADMIN_PASSWORD not in output.stdout + output.stderr
+    # The same view of this machine's site, in a console session of its own (same database).
+    local = run_wplambda("plugin", "status", "--local", "--project", str(site), env=aws_env)
+    assert local.returncode == 0, local.stderr
+    line = next(row for row in local.stdout.splitlines() if row.startswith(f"plugin  {PLUGIN} "))
+    assert line.split() == ["plugin", PLUGIN, "1.0.0", "1.0.0", "inactive", "false", "-"]
+    for output in (first, second, status, dry, applied, local):
+        assert ADMIN_PASSWORD not in output.stdout + output.stderr

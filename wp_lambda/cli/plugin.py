@@ -41,12 +41,15 @@ def plugin_add(
                                                      "(build.plugin_api) states, or the newest in a local "
                                                      "mirror directory).")] = None,
     theme: ThemeOption = False,
+    active: Annotated[bool | None, typer.Option("--active/--inactive", help="Declare it active (or, for a "
+                                                "plugin, inactive): each deploy makes the site match.",
+                                                show_default=False)] = None,
     no_build: NoBuildOption = False,
     project: ProjectOption = Path(),
 ) -> None:
     """Pin a plugin (or theme) in wplambda.toml and record its zip in wplambda.lock, then rebuild."""
     kind = "theme" if theme else "plugin"
-    cfg, pinned = pins.add(config_mod.load(project), kind, name, version, ConsoleReporter())
+    cfg, pinned = pins.add(config_mod.load(project), kind, name, version, ConsoleReporter(), active)
     out.print(f"pinned {KINDS[kind]}.{name} = \"{pinned}\"", highlight=False)
     _rebuild(cfg, no_build)
 

@@ -41,9 +41,10 @@ class Pin:
         return directory.version_key(self.latest) > directory.version_key(self.pinned)
 
 
-def apply(config: Config, changes: Changes, reporter: Reporter) -> Config:
+def apply(config: Config, changes: Changes, reporter: Reporter,
+          active: dict[tuple[str, str], bool] | None = None) -> Config:
     """Write ``changes`` into wplambda.toml and the lock; nothing is written unless all of it is valid
-    and every newly pinned zip is fetched and passes the lock."""
+    and every newly pinned zip is fetched and passes the lock. ``active`` declares states too."""
     path = config.root / config_mod.CONFIG_FILE
     doc = tomlkit.parse(path.read_text())
     for (kind, slug), version in changes.items():
@@ -55,6 +56,8 @@ def apply(config: Config, changes: Changes, reporter: Reporter) -> Config:
             if slug not in section:  # type: ignore[operator]
                 raise UserError(f"{path}: {table}.{slug} is not pinned", "see `wplambda plugin list`")
             del section[slug]  # type: ignore[attr-defined]
+        elif active and (kind, slug) in active:
+            section[slug] = config_mod.pin_value(version, active[(kind, slug)])  # type: ignore[index]
         elif isinstance(section.get(slug), dict):  # type: ignore[union-attr]
             section[slug]["version"] = version  # type: ignore[index]
         else:
@@ -82,10 +85,13 @@ def newest(config: Config, kind: str, slug: str) -> str:
     return directory.newest_in_directory(Path(base), kind, slug)
 
 
-def add(config: Config, kind: str, slug: str, version: str | None, reporter: Reporter) -> tuple[Config, str]:
-    """Pin ``slug`` (to ``version``, else the newest); returns the new config and the pinned version."""
+def add(config: Config, kind: str, slug: str, version: str | None, reporter: Reporter,
+        active: bool | None = None) -> tuple[Config, str]:
+    """Pin ``slug`` (to ``version``, else the newest; ``active`` declares its state); returns the new
+    config and the pinned version."""
     chosen = version or newest(config, kind, slug)
-    return apply(config, {(kind, slug): chosen}, reporter), chosen
+    states = {(kind, slug): active} if active is not None else None
+    return apply(config, {(kind, slug): chosen}, reporter, states), chosen
 
 
 def remove(config: Config, kind: str, slug: str, reporter: Reporter) -> Config:

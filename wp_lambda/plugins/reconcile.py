@@ -33,6 +33,8 @@ class Live:
 
 @dataclass(frozen=True)
 class Action:
+    """One wp-cli change; ``was`` is kept so the report says what the site had before."""
+
     kind: str  # "plugin" or "theme"
     slug: str
     verb: str  # "activate" or "deactivate"
@@ -44,6 +46,8 @@ class Action:
 
 @dataclass
 class Plan:
+    """The changes to make, and what stops them (a declared item the site does not have)."""
+
     actions: list[Action] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     skipped: str = ""  # why nothing could be surveyed (WordPress not installed yet)
