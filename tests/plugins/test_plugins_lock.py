@@ -83,6 +83,8 @@ def test_changed_zip_behind_a_url_is_refused_and_never_cached(project: Path, dir
 
 def test_lock_holds_exactly_the_pinned_items(tmp_path: Path) -> None:
     config = load(_bare(tmp_path))
+    assert lock.write(config, lock.merged(config, lock.read(config), [])) is False
+    assert not lock.path(config).exists()  # nothing pinned: no lock file to commit
     config.plugins = {"a": "1.0", "b": "2.0"}
     entries: lock.Entries = {"plugin": {"a": {"version": "1.0", "sha256": "aa"},
                                         "b": {"version": "1.9", "sha256": "bb"},

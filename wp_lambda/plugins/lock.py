@@ -81,7 +81,10 @@ def agrees(entries: Entries, built: Iterable[dict[str, Any]]) -> bool:
 
 
 def write(config: Config, entries: Entries) -> bool:
-    """Write the lock atomically (sorted, so it diffs well); untouched when nothing changed."""
+    """Write the lock atomically (sorted, so it diffs well); untouched when nothing changed, and
+    not created for a project that pins nothing."""
+    if not any(entries.values()) and not path(config).exists():
+        return False
     data: dict[str, Any] = {"format": FORMAT,
                             "comment": "sha256 of each pinned zip, written by wplambda; commit it, never edit it"}
     for kind, table in TABLES.items():
