@@ -82,6 +82,8 @@ def test_outdated_then_update_repins_keeps_active_and_the_build_installs_it(proj
 
     again = run_wplambda("plugin", "update", PLUGIN, "--no-build", "--project", str(project))
     assert again.returncode == 0 and "nothing to update" in again.stdout
+    as_json = run_wplambda("plugin", "update", "--all", "--json", "--project", str(project))
+    assert json.loads(as_json.stdout) == {"updated": [], "built": None}
 
     built = run_wplambda("build", "--target", "serve", "--json", "--project", str(project))
     assert built.returncode == 0, built.stderr

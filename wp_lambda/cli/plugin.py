@@ -119,13 +119,18 @@ def plugin_update(
     targets = None if all_pinned else pins.resolve(cfg, list(names or []), theme)
     cfg, moved = pins.update(cfg, targets, ConsoleReporter(quiet=json_output))
     if json_output:
-        print_json([{"kind": p.kind, "slug": p.slug, "from": p.pinned, "to": p.latest} for p in moved])
-    elif not moved:
+        built = None
+        if moved and not no_build:
+            built = str(build_mod.build(cfg, progress=ConsoleReporter(quiet=True)).root)
+        print_json({"updated": [{"kind": p.kind, "slug": p.slug, "from": p.pinned, "to": p.latest} for p in moved],
+                    "built": built})
+        return
+    if not moved:
         out.print("everything is at its latest version: nothing to update")
-    for pin in [] if json_output else moved:
+    for pin in moved:
         out.print(f"updated {KINDS[pin.kind]}.{pin.slug}: {pin.pinned} -> {pin.latest}", highlight=False)
     if moved:
-        _rebuild(cfg, no_build or json_output)
+        _rebuild(cfg, no_build)
 
 
 @plugin_app.command("status")
