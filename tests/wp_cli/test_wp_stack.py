@@ -54,6 +54,7 @@ def deployed(wp_project: Path, aws_env: dict[str, str]) -> dict[str, str]:
     (build / "assets" / "wp-includes" / "a.css").write_text("a{}\n")
     result = run_wplambda("deploy", "--stack", STACK, "--yes", "--skip-build", cwd=wp_project, env=aws_env)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "console function" in result.stdout  # the outputs table names it
     cfn = client("cloudformation", aws_env)
     found = cfn.describe_stack_resources(StackName=STACK)["StackResources"]  # type: ignore[attr-defined]
     return {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in found
