@@ -209,5 +209,9 @@ def test_deploy_reconciles_the_live_site_and_a_second_deploy_changes_nothing(sit
     assert local.returncode == 0, local.stderr
     line = next(row for row in local.stdout.splitlines() if row.startswith(f"plugin  {PLUGIN} "))
     assert line.split() == ["plugin", PLUGIN, "1.0.0", "1.0.0", "inactive", "false", "-"]
-    for output in (first, second, status, dry, applied, local):
-        assert ADMIN_PASSWORD not in output.stdout + output.stderr
+    # No secret of the site (admin password, the local DB password and salt) reaches any output or the lock.
+    local_secrets = json.loads((site / ".wplambda" / "local" / "secrets.json").read_text())
+    secrets = [ADMIN_PASSWORD, local_secrets["db_password"], local_secrets["salt"]]
+    for text in [o.stdout + o.stderr for o in (first, second, status, dry, applied, local)] + \
+            [(site / "wplambda.lock").read_text()]:
+        assert not [secret for secret in secrets if secret in text]
