@@ -185,6 +185,10 @@ class Console:
 class Build:
     plugin_mirror: str = _f("https://downloads.wordpress.org", "Where plugin and theme zips come from: "
                             "a URL base or a local directory of zips.")
+    plugin_api: str = _f("https://api.wordpress.org", "The plugin and theme directory API that `wplambda plugin "
+                         "add`/`outdated`/`update` ask for the latest versions (wordpress.org's, or a mirror "
+                         "answering the same plugins/info/1.2 and themes/info/1.2 requests).",
+                         pattern=r"^https?://[^\s/]+(/\S*)?$")
     s3_uploads_version: str = _f("^3.0", "Composer constraint for humanmade/s3-uploads.")
     composer_repositories: list[Any] = _f([], "Composer repositories in Composer's own format.")
     wp_cli: str = _f("", "Path to wp-cli.phar, or \"pinned\" to download the pinned release (sha512 "
@@ -196,8 +200,11 @@ SECTIONS: dict[str, type] = {
     "network": Network, "database": Database, "uploads": Uploads, "storage": Storage, "assets": Assets,
     "cron": Cron, "logs": Logs, "build": Build, "console": Console,
 }
-# Free-form tables: name -> pinned version.
+# Free-form tables: slug -> pinned version, or slug -> { version = "...", active = true|false }.
 VERSION_TABLES = ("plugins", "themes")
+PIN_KEYS = ("version", "active")
+VERSION_RE = r"^[0-9A-Za-z.+_-]+$"
+_SLUG_RE = r"^[a-z0-9][a-z0-9._-]*$"
 
 
 @dataclass
@@ -220,6 +227,11 @@ class Config:
     console: Console = field(default_factory=Console)
     plugins: dict[str, str] = field(default_factory=dict)
     themes: dict[str, str] = field(default_factory=dict)
+    # The declared live state, kept apart from the versions so everything that only builds reads
+    # ``plugins``/``themes`` as slug -> version whichever form the file uses. Only what the file
+    # declares is here: a plugin without ``active`` is left as the site has it.
+    plugins_active: dict[str, bool] = field(default_factory=dict)
+    active_theme: str = ""
     root: Path = field(default_factory=Path.cwd)
 
     @property
@@ -357,14 +369,12 @@ def parse(text: str, root: Path | None = None, path: Path | None = None) -> Conf
             problems.append(Problem(name, f"expected a [{name}] table", None))
             continue
         if name in VERSION_TABLES:
-            for item, version in body.items():
-                if not isinstance(version, str) or not re.match(r"^[0-9A-Za-z.+_-]+$", version):
-                    problems.append(Problem(f"{name}.{item}", f"expected a pinned version string such as "
-                                            f"\"1.2.3\", got {version!r}", _line_of(text, name, item)))
-                elif not re.match(r"^[a-z0-9][a-z0-9._-]*$", item):
-                    problems.append(Problem(f"{name}.{item}", "expected a wordpress.org slug (lowercase, "
-                                            "digits, dashes)", _line_of(text, name, item)))
-            sections[name] = dict(body)
+            versions, active = _pins(name, body, text, problems)
+            sections[name] = versions
+            if name == "plugins":
+                sections["plugins_active"] = active
+            else:
+                sections["active_theme"] = _active_theme(active, text, problems)
             continue
         fields = {f.name: f for f in dataclasses.fields(SECTIONS[name])}
         values: dict[str, Any] = {}
@@ -384,6 +394,63 @@ def parse(text: str, root: Path | None = None, path: Path | None = None) -> Conf
     if problems:
         raise ConfigError(problems, path)
     return config
+
+
+def _pins(name: str, body: dict[str, Any], text: str,
+          problems: list[Problem]) -> tuple[dict[str, str], dict[str, bool]]:
+    """A ``[plugins]``/``[themes]`` table: slug -> version, and slug -> declared ``active``."""
+    versions: dict[str, str] = {}
+    active: dict[str, bool] = {}
+    for item, value in body.items():
+        line = _line_of(text, name, item)
+        if not re.match(_SLUG_RE, item):
+            problems.append(Problem(f"{name}.{item}", "expected a wordpress.org slug (lowercase, digits, dashes)",
+                                    line))
+            continue
+        entry = value if isinstance(value, dict) else {"version": value}
+        unknown = [key for key in entry if key not in PIN_KEYS]
+        if unknown:
+            problems.append(Problem(f"{name}.{item}.{unknown[0]}", f"unknown key{_suggest(unknown[0], list(PIN_KEYS))}",
+                                    line))
+            continue
+        version = entry.get("version")
+        if not isinstance(version, str) or not re.match(VERSION_RE, version):
+            problems.append(Problem(f"{name}.{item}", f"expected a pinned version string such as \"1.2.3\" "
+                                    f"(or {{ version = \"1.2.3\", active = true }}), got {value!r}", line))
+            continue
+        versions[item] = version
+        if "active" in entry:
+            if not isinstance(entry["active"], bool):
+                problems.append(Problem(f"{name}.{item}.active", f"expected true or false, got {entry['active']!r}",
+                                        line))
+                continue
+            active[item] = entry["active"]
+    return versions, active
+
+
+def _active_theme(active: dict[str, bool], text: str, problems: list[Problem]) -> str:
+    """The one theme declared ``active = true``; WordPress runs exactly one, so two are a conflict
+    and ``false`` means nothing (a theme is switched off only by switching another on)."""
+    chosen = sorted(slug for slug, on in active.items() if on)
+    for slug, on in active.items():
+        if not on:
+            problems.append(Problem(f"themes.{slug}.active", "a theme cannot be deactivated on its own; drop "
+                                    "`active = false` and set `active = true` on the theme the site should use",
+                                    _line_of(text, "themes", slug)))
+    if len(chosen) > 1:
+        problems.append(Problem("themes", f"{len(chosen)} themes are declared active ({', '.join(chosen)}), "
+                                "but a site runs one; keep `active = true` on one of them",
+                                _line_of(text, "themes", chosen[1])))
+    return chosen[0] if chosen else ""
+
+
+def pin_value(version: str, active: bool | None) -> str | dict[str, Any]:
+    """How one entry is written: the short ``slug = "1.2.3"`` unless an ``active`` state is declared."""
+    if active is None:
+        return version
+    table = tomlkit.inline_table()
+    table.update({"version": version, "active": active})
+    return table
 
 
 def _cross_checks(c: Config, text: str) -> list[Problem]:
@@ -510,6 +577,13 @@ def _extension_checks(c: Config, text: str) -> list[Problem]:
     return out
 
 
+def declared_active(config: Config, table: str, slug: str) -> bool | None:
+    """The ``active`` an entry declares, or None when the file leaves its state to the site."""
+    if table == "themes":
+        return True if config.active_theme == slug else None
+    return config.plugins_active.get(slug)
+
+
 def load(project: Path | None = None) -> Config:
     """Load ``wplambda.toml`` from ``project`` (default: the current directory)."""
     root = (project or Path.cwd()).resolve()
@@ -536,9 +610,11 @@ def toml_text(config: Config) -> str:
         doc.add(name, table)
     for name in VERSION_TABLES:
         table = tomlkit.table()
-        table.add(tomlkit.comment(f"{name[:-1].capitalize()}s installed at build time: slug = \"pinned version\"."))
+        table.add(tomlkit.comment(f"{name[:-1].capitalize()}s installed at build time: slug = \"pinned version\", "
+                                  "or slug = { version = \"...\", active = true }"))
+        table.add(tomlkit.comment("to have each deploy activate (or, for plugins, deactivate) it on the live site."))
         for slug, version in sorted(getattr(config, name).items()):
-            table.add(slug, version)
+            table.add(slug, pin_value(version, declared_active(config, name, slug)))
         doc.add(tomlkit.nl())
         doc.add(name, table)
     return tomlkit.dumps(doc)

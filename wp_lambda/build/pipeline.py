@@ -30,6 +30,7 @@ from wp_lambda.build.tree import FILE_MODE, copy_file, copy_tree, digest_json, s
 from wp_lambda.config import Config
 from wp_lambda.errors import UserError
 from wp_lambda.fsutil import atomic_dir, atomic_write
+from wp_lambda.plugins import lock
 
 TARGETS = ("deploy", "serve")
 # serve builds differ (local PHP, no S3 Uploads); a directory of their own keeps the deploy
@@ -151,14 +152,19 @@ def _outputs_intact(root: Path, manifest: dict[str, Any]) -> bool:
     return True
 
 
+def _current(config: Config, root: Path, previous: dict[str, Any] | None, plan: _Plan) -> bool:
+    """The previous build is still right: same inputs, intact outputs, and its zips are the ones
+    ``wplambda.lock`` records (a lock from elsewhere that disagrees must be checked by a build)."""
+    return (previous is not None and previous.get("fingerprint") == plan.fingerprint
+            and _outputs_intact(root, previous)
+            and lock.agrees(lock.read(config), previous.get("inputs", {}).get("plugins", [])))
+
+
 def is_stale(config: Config, target: str = "deploy", *, php_source: php.PhpSource | None = None,
              s3_uploads: bool = False) -> bool:
     """Whether ``build`` would do anything: an input changed, or the outputs are missing."""
     root = output_dir(config, target)
-    previous = read_manifest(root)
-    if previous is None or not _outputs_intact(root, previous):
-        return True
-    return previous.get("fingerprint") != _plan(config, target, php_source, s3_uploads).fingerprint
+    return not _current(config, root, read_manifest(root), _plan(config, target, php_source, s3_uploads))
 
 
 def _link_tree(src: Path, dest: Path) -> None:
@@ -214,23 +220,26 @@ def build(config: Config, *, target: str = "deploy", force: bool = False, progre
     plan = _plan(config, target, php_source, s3_uploads)
     root = output_dir(config, target)
     previous = read_manifest(root)
-    if not force and previous and previous.get("fingerprint") == plan.fingerprint and _outputs_intact(root, previous):
+    if not force and _current(config, root, previous, plan):
         reporter.note("nothing changed since the last build: up to date")
         return BuildResult(root, previous, rebuilt=False, seconds=time.monotonic() - started)
 
     fatal, ext_warnings = php.check_extensions(plan.php)
     if fatal:
         raise UserError("; ".join(fatal), "add the extension to the PHP source, then build again")
+    locked = lock.read(config)
+    fetched = plugins.fetch_all(config, reporter, locked)  # a zip the lock refuses stops us before any write
     render.render_project(config)  # keep the project's rendered files in step with what we package
     with _locked(root):
-        manifest = _assemble(config, plan, root, previous, reporter, ext_warnings)
+        manifest = _assemble(config, plan, root, previous, reporter, ext_warnings, fetched)
+    lock.write(config, lock.merged(config, locked, manifest["inputs"]["plugins"]))
     for warning in manifest["warnings"]:
         reporter.warn(warning)
     return BuildResult(root, manifest, rebuilt=True, seconds=time.monotonic() - started)
 
 
 def _assemble(config: Config, plan: _Plan, root: Path, previous: dict[str, Any] | None, reporter: Reporter,
-              ext_warnings: list[str]) -> dict[str, Any]:
+              ext_warnings: list[str], fetched: list[plugins.Zip]) -> dict[str, Any]:
     """Every step, written into a temp dir that replaces ``root`` only when all succeeded."""
     target = plan.target
     old_parts = (previous or {}).get("parts", {})
@@ -263,7 +272,7 @@ def _assemble(config: Config, plan: _Plan, root: Path, previous: dict[str, Any] 
         core.copy_core(source_root, function)
         _function_config(plan, function)
         inputs["wp_config"] = {"sha256": hashlib.sha256(plan.rendered["wordpress/wp-config.php"].encode()).hexdigest()}
-        inputs["plugins"] = plugins.install_all(config, function, reporter)
+        inputs["plugins"] = plugins.install_all(config, function, reporter, fetched)
         if vendor is not None:
             shutil.move(str(vendor), function / "vendor")
 

@@ -4,7 +4,8 @@ Every zip comes through :mod:`wp_lambda.build.fetch` from ``<build.plugin_mirror
 <slug>.<version>.zip`` (``theme/`` for themes): wordpress.org's own layout, so a URL mirror, a
 mirror on 127.0.0.1 and a local directory of zips are the same code path. It is then installed
 with wp-cli when one is available (which needs a database: a throwaway MariaDB), otherwise
-unpacked directly; either way its sha256 and version go into ``build.json``.
+unpacked directly; either way its sha256 and version go into ``build.json``, and every zip is
+checked against ``wplambda.lock`` (:mod:`wp_lambda.plugins.lock`) before anything is installed.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from wp_lambda.build.tools import PinnedPhar
 from wp_lambda.build.tree import EXEC_MODE, FILE_MODE, stat_signature
 from wp_lambda.config import Config
 from wp_lambda.errors import UserError
+from wp_lambda.plugins import lock
 
 KINDS = {"plugin": "plugins", "theme": "themes"}
 # The sha512 is not written here: the build fetches the one the project publishes beside the phar
@@ -71,26 +73,41 @@ def fingerprint(config: Config) -> str:
     return "\n".join(parts)
 
 
-def download(base: str, kind: str, slug: str, version: str, reporter: Reporter) -> Path:
-    """The zip on disk: a local mirror's file as is, a URL mirror's through the cache."""
+def download(base: str, kind: str, slug: str, version: str, reporter: Reporter,
+             locked: lock.Entries | None = None) -> Path:
+    """The zip on disk: a local mirror's file as is, a URL mirror's through the cache.
+
+    With ``locked`` (``wplambda.lock``'s entries) the bytes are checked against the recorded
+    sha256 first; a downloaded zip that fails is never cached, so it cannot stick.
+    """
     relative = f"{kind}/{slug}.{version}.zip"
     source = fetch.join(base, relative)
+
+    def check(sha256: str, where: str) -> None:
+        if locked is not None:
+            lock.verify(locked, kind, slug, version, sha256, where)
+
     if not fetch.is_url(base):
         if not Path(source).is_file():
             raise UserError(f"{KINDS[kind]}.{slug}: {relative} is not in the mirror {base}",
                             "add it there, or fix the pinned version in wplambda.toml")
+        check(fetch.file_digest(Path(source)), source)
         return Path(source)
     key = f"{KINDS[kind]}/{hashlib.sha256(base.encode()).hexdigest()[:12]}/{slug}.{version}.zip"
 
     def produce() -> bytes:
         with reporter.transfer(f"downloading {relative}") as progress:
             try:
-                return fetch.fetch_bytes(source, progress=progress, what=f"{kind} {slug} {version}")
+                data = fetch.fetch_bytes(source, progress=progress, what=f"{kind} {slug} {version}")
             except fetch.NotFound:
                 raise UserError(f"{KINDS[kind]}.{slug}: version {version} is not at {source}",
                                 "check the slug and the pinned version in wplambda.toml") from None
+        check(hashlib.sha256(data).hexdigest(), source)
+        return data
 
-    return fetch.cached(key, produce)
+    path = fetch.cached(key, produce)
+    check(fetch.file_digest(path), f"{source} (cached as {path})")
+    return path
 
 
 def _header_version(path: Path, kind: str) -> str | None:
@@ -229,13 +246,24 @@ def _wp_cli_session(cli: WpCli, function_dir: Path, reporter: Reporter) -> Itera
         shutil.rmtree(function_dir / "wp-content" / "upgrade", ignore_errors=True)
 
 
-def install_all(config: Config, function_dir: Path, reporter: Reporter) -> list[dict[str, Any]]:
-    """Install every pinned plugin and theme into ``function_dir``; return the manifest entries."""
+Zip = tuple[str, str, str, Path]  # kind, slug, version, the zip on disk
+
+
+def fetch_all(config: Config, reporter: Reporter, locked: lock.Entries) -> list[Zip]:
+    """Every pinned zip, downloaded and checked against the lock: the build calls this before it
+    writes anything, so a changed zip stops it with the previous build and files untouched."""
     items = wanted(config)
     if not items:
         return []
     base = mirror(config)
-    zips = [(kind, slug, version, download(base, kind, slug, version, reporter)) for kind, slug, version in items]
+    return [(kind, slug, version, download(base, kind, slug, version, reporter, locked))
+            for kind, slug, version in items]
+
+
+def install_all(config: Config, function_dir: Path, reporter: Reporter, zips: list[Zip]) -> list[dict[str, Any]]:
+    """Install the fetched zips into ``function_dir``; return the manifest entries."""
+    if not zips:
+        return []
     cli = find_wp_cli(config, reporter)
     installer = cli.origin if cli else "unzip"
     if cli:

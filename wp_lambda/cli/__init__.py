@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import sys
 
-from wp_lambda.cli import adopt, build, cost, deploy, doctor, project, serve, wp
+from wp_lambda.cli import adopt, build, cost, deploy, doctor, plugin, project, serve, wp
 from wp_lambda.cli.app import app, console_error
 from wp_lambda.errors import UserError
 
 project.register(app)
 build.register(app)
-adopt.register(build.plugin_app)
 deploy.register(app)
 serve.register(app)
 doctor.register(app)
 cost.register(app)
 wp.register(app)
+plugin.register(app)
+adopt.register(plugin.plugin_app)
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """``plugin adopt``: pin a plugin (or theme) installed from wp-admin at the version on EFS.
 
-Registered on the ``plugin`` sub-app (:data:`wp_lambda.cli.build.plugin_app`) by its own module, so
+Registered on the ``plugin`` sub-app (:data:`wp_lambda.cli.plugin.plugin_app`) by its own module, so
 the ``plugin`` commands can move without touching this one.
 """
 
@@ -14,8 +14,10 @@ import typer
 from wp_lambda import config as config_mod
 from wp_lambda import efs, remote
 from wp_lambda.cli.app import JsonOption, ProjectOption, out, print_json
-from wp_lambda.cli.build import ConsoleReporter, ThemeOption, _edit
+from wp_lambda.cli.build import ConsoleReporter
 from wp_lambda.cli.deploy import ProfileOption, RegionOption
+from wp_lambda.cli.plugin import ThemeOption
+from wp_lambda.plugins import pins
 
 
 def adopt(
@@ -39,7 +41,7 @@ def adopt(
                             progress=ConsoleReporter(quiet=json_output)) as target:
         version = efs.adoptable_version(cfg, slug, target.invoke, theme=theme)
     table = "themes" if theme else "plugins"
-    _edit(cfg.root, "add", table, slug, version)
+    pins.pin_found(cfg, table[:-1], slug, version)
     where = f"EFS of stack {stack}" if stack else "the local EFS directory (.wplambda/local/efs)"
     result: dict[str, Any] = {"kind": table[:-1], "slug": slug, "version": version, "source": where}
     if json_output:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -22,6 +23,7 @@ from wp_lambda.deploy import plan as plan_mod
 from wp_lambda.deploy import run as run_mod
 from wp_lambda.deploy import stack as stack_mod
 from wp_lambda.errors import UserError
+from wp_lambda.plugins import reconcile
 
 StackOption = Annotated[str | None, typer.Option("--stack", "-s",
                                                  help="Stack name (default: site.name from wplambda.toml).")]
@@ -102,6 +104,9 @@ def deploy(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Create and show the change set; execute nothing.")]
     = False,
     skip_build: Annotated[bool, typer.Option("--skip-build", help="Deploy the build output as it is.")] = False,
+    no_reconcile: Annotated[bool, typer.Option("--no-reconcile", help="Leave plugin activation and the theme "
+                                               "as the live site has them, whatever wplambda.toml declares.")]
+    = False,
     engine: Annotated[str, typer.Option(hidden=True, help="auto, sam or api (see wp_lambda.deploy.execute).")]
     = "auto",
     project: ProjectOption = Path(),
@@ -124,7 +129,7 @@ def deploy(
         with aws_errors():
             outcome = run_mod.deploy(cfg, aws, name, sync_runner=sync_runner, engine=engine, dry_run=dry_run,
                                      skip_build=skip_build, say=lambda line: err.print(line, highlight=False),
-                                     confirm_delete=confirm_delete)
+                                     confirm_delete=confirm_delete, reconcile_site=not no_reconcile)
     except execute.DeployFailed as exc:
         err.print(f"[bold red]deploy of {name} failed[/]")
         for line in exc.lines:
@@ -138,6 +143,8 @@ def deploy(
 def _print_outcome(outcome: run_mod.DeployOutcome, cfg: Config) -> None:
     for note in outcome.notes:
         err.print(f"[dim]{note}[/]")
+    if outcome.reconciled is not None:
+        print_reconciled(outcome.reconciled, dry_run=outcome.dry_run)
     if outcome.dry_run:
         if not outcome.changes:
             out.print(f"no changes to stack {outcome.stack}")
@@ -170,6 +177,19 @@ def _print_outcome(outcome: run_mod.DeployOutcome, cfg: Config) -> None:
             target = outcome.outputs.get("DistributionDomain", "the distribution domain")
             for domain in cfg.site.domains:
                 out.print(f"  2. point DNS: {domain} CNAME (or alias) {target}")
+
+
+def print_reconciled(plan: reconcile.Plan, *, dry_run: bool) -> None:
+    """What reconciling the site's plugins and theme changed (or, in a dry run, would change)."""
+    if plan.skipped:
+        err.print(f"[yellow]plugins:[/] {escape(plan.skipped)}", highlight=False)
+        return
+    for problem in plan.problems:
+        err.print(f"[yellow]plugins:[/] {escape(problem)}", highlight=False)
+    if not plan.actions:
+        out.print("plugins: the site's activation and theme already match wplambda.toml")
+    for action in plan.actions:
+        out.print(f"plugins: {'would run' if dry_run else 'ran'} wp {escape(action.describe())}", highlight=False)
 
 
 def _outputs_table(stack: str, rows: list[tuple[str, str]]) -> None:

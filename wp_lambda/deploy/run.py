@@ -22,6 +22,7 @@ from wp_lambda.deploy import stack as stack_mod
 from wp_lambda.deploy.operations import delete_stack
 from wp_lambda.deploy.plan import DeployPlan, make_plan, managed_bucket_name
 from wp_lambda.errors import UserError
+from wp_lambda.plugins import reconcile
 
 STABLE_STATES = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 SyncRunner = Callable[[str, bool], assets_sync.SyncResult]
@@ -44,6 +45,7 @@ class DeployOutcome:
     notes: list[str] = field(default_factory=list)
     # storage.mode = "efs": what seeding/syncing wp-content on EFS did (wp_lambda.runtime.content).
     content: dict[str, Any] | None = None
+    reconciled: reconcile.Plan | None = None  # plugin/theme activation made to match wplambda.toml
 
     @property
     def no_changes(self) -> bool:
@@ -97,18 +99,23 @@ def plan_for(config: Config, aws: Aws, stack: str) -> DeployPlan:
 def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, engine: str = "auto",
            dry_run: bool = False, skip_build: bool = False, render: bool = True, say: execute.Say = print,
            confirm_delete: Callable[[str, str], bool] = lambda _stack, _reason: False,
-           content_invoker: efs.Invoke | None = None) -> DeployOutcome:
+           content_invoker: efs.Invoke | None = None,
+           reconcile_site: bool = True) -> DeployOutcome:
     """Deploy ``config`` to ``stack``; raises :class:`execute.DeployFailed` when the stack update fails.
 
     ``sync_runner(bucket, dry_run)`` syncs the assets (the CLI passes one with a progress bar).
     ``content_invoker`` reaches the function for EFS mode's sync (default: the stack's console function).
     ``render=False`` deploys the project's template.yaml as it is (a hand-made or test template).
+    With ``reconcile_site`` and any ``active`` declared in wplambda.toml, the live site's plugin
+    activation and theme are then made to match it through the console function's wp-cli.
     """
     from wp_lambda.render import render_project
     from wp_lambda.validate import validate_project
 
     # The SAM translator warns about its own unpublished metrics on every transform: noise to a user.
     logging.getLogger("samtranslator").setLevel(logging.ERROR)
+    if reconcile_site:
+        reconcile.require_wp_cli(config)
     if not skip_build:
         ensure_built(config, say)
     if render:
@@ -140,6 +147,7 @@ def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, eng
         outcome.changes = [] if unchanged else runner.preview(plan)
         if description is not None and not first:
             _sync_and_invalidate(aws, stack, outcome, sync_runner, dry_run=True)
+            _reconcile(config, aws, stack, outcome, reconcile_site, dry_run=True)
         return outcome
     if not unchanged:
         if description is not None and description["StackStatus"] == "REVIEW_IN_PROGRESS":
@@ -163,7 +171,19 @@ def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, eng
         execute.write_record(aws, plan, description["StackId"])
     outcome.outputs = stack_mod.outputs(description)
     outcome.rows = stack_mod.summary_rows(description, stack_mod.resources(cfn, stack))
+    _reconcile(config, aws, stack, outcome, reconcile_site, dry_run=False)
     return outcome
+
+
+def _reconcile(config: Config, aws: Aws, stack: str, outcome: DeployOutcome, wanted: bool, *, dry_run: bool) -> None:
+    """Plugin activation and theme as wplambda.toml declares them (planned only in a dry run)."""
+    if not wanted or not reconcile.declares_state(config):
+        return
+    try:
+        outcome.reconciled = reconcile.reconcile(config, remote.stack_target(config, aws, stack), dry_run=dry_run)
+    except UserError as exc:
+        raise UserError(f"stack {stack} is deployed, but its plugins were not reconciled: {exc.message}",
+                        exc.hint) from None
 
 
 def _sync_and_invalidate(aws: Aws, stack: str, outcome: DeployOutcome, sync_runner: SyncRunner,
