@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from wp_lambda.runtime import cgi, events, fastcgi, routing, secrets, static
+from wp_lambda.runtime import cgi, dbio, events, fastcgi, routing, secrets, static
 from wp_lambda.runtime.events import INIT_HEADER, Adapter, Request, Response
 from wp_lambda.runtime.fpm import FpmSettings, PhpFpm, PhpFpmError
 
@@ -31,6 +31,9 @@ GZIP_MIN = 1024 * 1024
 _COMPRESSIBLE = ("text/", "application/json", "application/javascript", "application/xml", "image/svg+xml",
                  "+json", "+xml")
 OUTPUT_LIMIT = 2 * 1024 * 1024
+# `wplambda export` / `import`: the database streamed between PHP and a presigned URL.
+DBIO_INVOCATIONS = {"db-export": dbio.export, "db-import": dbio.import_, "db-status": dbio.maintenance,
+                    "db-drop-backups": dbio.maintenance, "db-revert": dbio.maintenance}
 
 
 class LambdaContext(Protocol):
@@ -200,7 +203,10 @@ class Runtime:
             if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
                 return {"error": "wplambda php: \"args\" must be a list of strings"}
             return self.php_cli(args, context)
-        return {"error": f"wplambda: unknown direct invocation {kind!r}; expected warmer, cron or php"}
+        if kind in DBIO_INVOCATIONS:
+            return DBIO_INVOCATIONS[kind](self, event, self._timeout(context))
+        return {"error": f"wplambda: unknown direct invocation {kind!r}; expected warmer, cron, php, "
+                         f"{', '.join(DBIO_INVOCATIONS)}"}
 
     def cron(self, context: LambdaContext | None) -> dict[str, Any]:
         """Run wp-cron.php on the warm pool (the host only when pinned, else WordPress's own)."""
