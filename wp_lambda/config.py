@@ -157,6 +157,12 @@ class Logs:
 
 
 @dataclass
+class Console:
+    timeout: int = _f(900, "Timeout in seconds of the console function that runs `wplambda wp` commands "
+                      "(no HTTP front door limits it).", min=1, max=900)
+
+
+@dataclass
 class Build:
     plugin_mirror: str = _f("https://downloads.wordpress.org", "Where plugin and theme zips come from: "
                             "a URL base or a local directory of zips.")
@@ -169,7 +175,7 @@ class Build:
 SECTIONS: dict[str, type] = {
     "site": Site, "aws": Aws, "php": Php, "wordpress": Wordpress, "function": Function,
     "network": Network, "database": Database, "uploads": Uploads, "assets": Assets, "cron": Cron,
-    "logs": Logs, "build": Build,
+    "logs": Logs, "build": Build, "console": Console,
 }
 # Free-form tables: name -> pinned version.
 VERSION_TABLES = ("plugins", "themes")
@@ -191,6 +197,7 @@ class Config:
     cron: Cron = field(default_factory=Cron)
     logs: Logs = field(default_factory=Logs)
     build: Build = field(default_factory=Build)
+    console: Console = field(default_factory=Console)
     plugins: dict[str, str] = field(default_factory=dict)
     themes: dict[str, str] = field(default_factory=dict)
     root: Path = field(default_factory=Path.cwd)

@@ -10,6 +10,7 @@ left behind.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -20,18 +21,21 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from wp_lambda import assets_sync
 from wp_lambda.build.php import PhpSource, local_php_source
-from wp_lambda.build.report import Reporter
+from wp_lambda.build.plugins import WP_CLI_IN_LAYER
+from wp_lambda.build.report import QuietReporter, Reporter
 from wp_lambda.config import Config
+from wp_lambda.deploy import stack
 from wp_lambda.errors import UserError
 from wp_lambda.fsutil import atomic_write
 from wp_lambda.local.gateway import Directory, Gateway, Origin, Routes
+from wp_lambda.local.invoke_endpoint import InvokeEndpoint, LocalFunction
 from wp_lambda.local.mariadb import MariaDB
 from wp_lambda.local.processes import ProcessGroup
 from wp_lambda.local.runtime_api import RuntimeAPI, local_layer, runtime_environment, start_runtime_process
@@ -43,6 +47,7 @@ DB_USER = "wordpress"
 # Set in every handler's environment (and so in its php-fpm's): how a later run finds the
 # processes of a crashed one that no pid file names.
 STATE_ENV = "WPLAMBDA_SERVE_STATE"
+INVOKE_FILE = "invoke.json"
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,8 @@ class ServeOptions:
     s3_endpoint: str | None = None
     s3_bucket: str | None = None
     profile: str | None = None
+    # The local Lambda invoke endpoint (0: any free port; it is printed and kept in run/invoke.json).
+    invoke_port: int = 0
 
 
 @dataclass
@@ -89,6 +96,16 @@ class ServeInfo:
     admin_user: str | None = None
     admin_password: str | None = None
     warnings: list[str] = field(default_factory=list)
+    invoke_url: str = ""
+
+
+@dataclass(frozen=True)
+class RunningEndpoint:
+    """The invoke endpoint of a running local site (what ``run/invoke.json`` records)."""
+
+    address: str
+    site_function: str
+    console_function: str
 
 
 def local_secrets(paths: LocalPaths) -> dict[str, str]:
@@ -132,6 +149,8 @@ class LocalSite:
         self.api: RuntimeAPI | None = None
         self.gateway: Gateway | None = None
         self.bucket: UploadsBucket | None = None
+        self.console_api: RuntimeAPI | None = None
+        self.endpoint: InvokeEndpoint | None = None
         self._gateway_thread: threading.Thread | None = None
 
     @property
@@ -148,11 +167,19 @@ class LocalSite:
         taken or the S3 endpoint is not a URL."""
         if self.options.s3_endpoint is not None:
             check_endpoint(self.options.s3_endpoint)
-        other = self.group.running("serve")
-        if other:
-            raise UserError(f"{self.config.site.name} is already being served by process {other}",
-                            f"stop it first (Ctrl-C in its terminal, or kill {other})")
+        self._claim()
         check_port_free(self.options.host, self.options.port)
+        if self.options.invoke_port:
+            check_port_free("127.0.0.1", self.options.invoke_port)
+
+    def _claim(self) -> None:
+        """Refuse when another run (a ``serve``, or a ``wp --local`` that started its own
+        console) owns this project's database."""
+        for name, what in (("serve", "being served"), ("console", "used by a `wplambda wp --local` or console")):
+            other = self.group.running(name)
+            if other:
+                raise UserError(f"{self.config.site.name} is already {what} by process {other}",
+                                f"stop it first (Ctrl-C in its terminal, or kill {other})")
 
     def start(self, build_dir: Path, php: PhpSource) -> ServeInfo:
         """Start the database, the handler processes and the gateway; install WordPress if asked."""
@@ -176,16 +203,15 @@ class LocalSite:
                                 f"{self.config.database.host} (database.mode = \"external\"); its password "
                                 "comes from database.secret_arn, as on Lambda")
             else:
-                self.db = MariaDB.start(self.paths.db, socket_path=self._socket_path())
-                self.group.record("mariadb", self.db.pid)
-                self.db.ensure_database(DB_NAME, DB_USER, local["db_password"])
+                self._start_database(local)
             self.api = RuntimeAPI(timeout=self.config.function.timeout,
-                                  function_name=f"{self.config.site.name}-local", region=self.config.aws.region)
+                                  function_name=self.site_function, region=self.config.aws.region)
             self.api.start()
             env = self._handler_env(build_dir, php, local)
             for index in range(self.options.workers):
                 self.group.adopt(f"handler-{index}",
                                  start_runtime_process(env, log=self.paths.logs / "handler.log"))
+            self._start_console(env)
             self.gateway = Gateway((self.options.host, self.options.port),
                                    routes=Routes(Directory(build_dir / "assets", self.config.assets), uploads),
                                    invoke=lambda event: self._invoke(event), log_line=self.log_line)
@@ -195,7 +221,8 @@ class LocalSite:
             where = (f"bucket {self.bucket.name} on {self.bucket.endpoint}"
                      f"{' (created now)' if self.bucket.created else ''}" if self.bucket else str(self.paths.uploads))
             info = ServeInfo(self.url, f"{self.url}/wp-admin/", self.paths.logs, self.options.workers,
-                             php.version, where, warnings=warnings)
+                             php.version, where, warnings=warnings,
+                             invoke_url=self.endpoint.url if self.endpoint else "")
             installed = self.installed()
             if self.options.install and not installed:
                 info.admin_user = self.options.admin_user
@@ -208,6 +235,61 @@ class LocalSite:
         except BaseException:
             self.stop()
             raise
+
+    @property
+    def site_function(self) -> str:
+        return f"{self.config.site.name}-local"
+
+    @property
+    def console_function(self) -> str:
+        return f"{self.config.site.name}-console-local"
+
+    def start_console(self, build_dir: Path, php: PhpSource) -> RunningEndpoint:
+        """Only what a wp-cli command needs: the private MariaDB, the console function and the
+        invoke endpoint (no site function, no gateway). ``serve`` refuses to start meanwhile."""
+        self._claim()
+        self.group.clean_stale(str(self.paths.root), self._state_entry)
+        for directory in (self.paths.logs, self.paths.uploads, self.paths.run):
+            directory.mkdir(parents=True, exist_ok=True)
+        local = local_secrets(self.paths)
+        self.group.record("console", os.getpid())
+        try:
+            self._uploads_origin()
+            if self.config.database.mode != "external":
+                self._start_database(local)
+            running = self._start_console(self._handler_env(build_dir, php, local))
+        except BaseException:
+            self.stop()
+            raise
+        return running
+
+    def _start_database(self, local: dict[str, str]) -> None:
+        self.db = MariaDB.start(self.paths.db, socket_path=self._socket_path())
+        self.group.record("mariadb", self.db.pid)
+        self.db.ensure_database(DB_NAME, DB_USER, local["db_password"])
+
+    def _start_console(self, env: dict[str, str]) -> RunningEndpoint:
+        """The console function (its own Runtime API and timeout, one runtime process that starts
+        no php-fpm) and the invoke endpoint in front of it and of the site's function; waits until
+        the console polls for work, and records the endpoint in ``run/invoke.json``."""
+        self.console_api = RuntimeAPI(timeout=self.config.console.timeout, function_name=self.console_function,
+                                      region=self.config.aws.region).start()
+        child = self.group.adopt("console-0", start_runtime_process(
+            dict(env, AWS_LAMBDA_RUNTIME_API=self.console_api.address, AWS_LAMBDA_FUNCTION_NAME=self.console_function,
+                 WPLAMBDA_ROLE="console"), log=self.paths.logs / "console.log"))
+        functions = [LocalFunction(stack.CONSOLE_FUNCTION, self.console_function, self.console_api)]
+        if self.api is not None:
+            functions.append(LocalFunction(stack.FUNCTION, self.site_function, self.api))
+        self.endpoint = InvokeEndpoint(functions, port=self.options.invoke_port).start()
+        deadline = time.monotonic() + 60
+        while self.console_api.polling == 0:
+            if child.process.poll() is not None or time.monotonic() > deadline:
+                raise UserError(f"the local console function did not start (exit code {child.process.poll()})",
+                                f"see {self.paths.logs / 'console.log'}")
+            time.sleep(0.02)
+        running = RunningEndpoint(self.endpoint.address, self.site_function, self.console_function)
+        atomic_write(self.paths.run / INVOKE_FILE, json.dumps(running.__dict__))
+        return running
 
     def _uploads_origin(self) -> Origin:
         """The uploads bucket on the S3 endpoint (created when missing), else the local directory."""
@@ -249,7 +331,6 @@ class LocalSite:
         The caller's AWS credentials, profile and endpoint pass through (the handler needs them
         to read an external database's secret); Lambda's own variables are set here.
         """
-        assert self.api is not None
         base = {k: v for k, v in os.environ.items()
                 if not k.startswith(("AWS_LAMBDA_", "WORDPRESS_", "WPLAMBDA_"))}
         if self.options.profile:
@@ -257,7 +338,8 @@ class LocalSite:
         elif self.config.aws.profile and "AWS_PROFILE" not in base:
             base["AWS_PROFILE"] = self.config.aws.profile
         env = runtime_environment(build_dir / "function", local_layer(self.config, self.paths.layer),
-                                  api_address=self.api.address, php_fpm=str(php.fpm), php=str(php.cli),
+                                  api_address=self.api.address if self.api else None, php_fpm=str(php.fpm),
+                                  php=str(php.cli),
                                   base=base)
         env.update({
             "AWS_LAMBDA_FUNCTION_NAME": f"{self.config.site.name}-local",
@@ -268,6 +350,7 @@ class LocalSite:
             # The handler comes from the built layer, as on Lambda, not from the installed kit.
             "PYTHONPATH": str(build_dir / "layer" / "python"),
             "WPLAMBDA_LOCAL": "1",
+            "WPLAMBDA_WP_CLI": str(build_dir / "layer" / WP_CLI_IN_LAYER),
             STATE_ENV: str(self.paths.root),
             "WORDPRESS_SALT": local["salt"],
             static.VERSIONED_MAX_AGE_ENV: str(self.config.assets.versioned_max_age),
@@ -350,10 +433,15 @@ class LocalSite:
             self.gateway.shutdown()
             self.gateway.server_close()
             self.gateway = None
+        if self.endpoint is not None:
+            (self.paths.run / INVOKE_FILE).unlink(missing_ok=True)
+            self.endpoint.stop()
+            self.endpoint = None
         self.group.stop_all()
-        if self.api is not None:
-            self.api.stop()
-            self.api = None
+        for api in (self.api, self.console_api):
+            if api is not None:
+                api.stop()
+        self.api = self.console_api = None
         if self.db is not None:
             self.db.stop()
             self.db = None
@@ -382,3 +470,28 @@ def prepare_build(config: Config, *, rebuild: bool, progress: Reporter,
         raise UserError(f"the serve build in {build_dir} has no S3 Uploads, which --s3-endpoint needs",
                         "drop --no-build so serve builds it in")
     return build_dir, php
+
+
+def running_endpoint(config: Config) -> RunningEndpoint | None:
+    """The invoke endpoint of the project's running ``serve``, or None when it is not running."""
+    paths = LocalPaths.of(config)
+    if ProcessGroup(paths.run).running("serve") is None:
+        return None
+    try:
+        return RunningEndpoint(**json.loads((paths.run / INVOKE_FILE).read_text()))
+    except (FileNotFoundError, ValueError, TypeError):
+        return None
+
+
+@contextlib.contextmanager
+def console_session(config: Config, *, progress: Reporter | None = None) -> Iterator[RunningEndpoint]:
+    """The console function on this machine for the ``with`` block, when no ``serve`` runs: the
+    serve build brought up to date, the private MariaDB, one console runtime process and an invoke
+    endpoint on a free port; all stopped by PID afterwards."""
+    build_dir, php = prepare_build(config, rebuild=True, progress=progress or QuietReporter())
+    site = LocalSite(config, ServeOptions(), log_line=lambda line: None)
+    running = site.start_console(build_dir, php)
+    try:
+        yield running
+    finally:
+        site.stop()

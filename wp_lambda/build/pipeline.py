@@ -126,7 +126,8 @@ def _plan(config: Config, target: str, php_source: php.PhpSource | None, s3_uplo
         "composer": digest_json(composer.fingerprint(config)) if with_s3 else "skipped",
         "plugins": digest_json([plugins.fingerprint(config), config.build.wp_cli]),
         "layer": digest_json([__version__, runtime_sig, rendered["php-layer/php.ini"],
-                              rendered["php-layer/php-fpm.conf"], php_src.fingerprint()]),
+                              rendered["php-layer/php-fpm.conf"], php_src.fingerprint(),
+                              plugins.wp_cli_signature(config)]),
     }
     return _Plan(target, with_s3, source, php_src, rendered, parts)
 
@@ -272,9 +273,11 @@ def _assemble(config: Config, plan: _Plan, root: Path, previous: dict[str, Any] 
             _link_tree(root / "layer", layer)
             os.link(root / "layer.zip", tmp / "layer.zip")
             inputs["php"] = previous["inputs"]["php"]  # type: ignore[index]
+            inputs["wp_cli"] = previous["inputs"].get("wp_cli")  # type: ignore[index]
         else:
             reporter.step(f"runtime layer (PHP source: {plan.php.kind})")
             inputs["php"] = _build_layer(plan, layer)
+            inputs["wp_cli"] = plugins.add_wp_cli(config, layer, reporter)
         inputs["runtime"] = [rel for rel, _ in runtime_files()]
 
         reporter.step("static assets")

@@ -31,8 +31,13 @@ from wp_lambda.config import Config
 from wp_lambda.errors import UserError
 
 KINDS = {"plugin": "plugins", "theme": "themes"}
-WP_CLI = PinnedPhar("wp-cli", "2.11.0", "https://github.com/wp-cli/wp-cli/releases/download/v2.11.0/wp-cli-2.11.0.phar",
+# The sha512 is not written here: the build fetches the one the project publishes beside the phar
+# (``<url>.sha512``) and refuses a download that does not match it.
+WP_CLI = PinnedPhar("wp-cli", "2.12.0", "https://github.com/wp-cli/wp-cli/releases/download/v2.12.0/wp-cli-2.12.0.phar",
                     "sha512", ".sha512", "WPLAMBDA_WP_CLI_URL", "set build.wp_cli to a local wp-cli.phar")
+# Where the runtime layer carries wp-cli (``/opt/wplambda/wp-cli.phar`` on Lambda): outside the
+# document root, so no URL can reach it.
+WP_CLI_IN_LAYER = "wplambda/wp-cli.phar"
 
 
 def mirror(config: Config) -> str:
@@ -136,14 +141,50 @@ def find_wp_cli(config: Config, reporter: Reporter) -> WpCli | None:
     php = shutil.which("php") or "php"
     if setting == "pinned":
         return WpCli(WP_CLI.command(reporter), f"wp-cli {WP_CLI.version} (pinned, sha512 verified)")
-    if setting:
-        path = Path(setting).expanduser()
-        path = path if path.is_absolute() else config.root / path
+    path = _wp_cli_file(config)
+    if path is not None:
         if not path.is_file():
             raise UserError(f"build.wp_cli: {path} does not exist", "point it at a wp-cli.phar, or leave it empty")
         return WpCli((php, str(path)), path.name)
     on_path = shutil.which("wp")
     return WpCli((on_path,), "wp on PATH") if on_path else None
+
+
+def _wp_cli_file(config: Config) -> Path | None:
+    """``build.wp_cli`` as a file path (None for "pinned" and for empty)."""
+    setting = config.build.wp_cli
+    if not setting or setting == "pinned":
+        return None
+    path = Path(setting).expanduser()
+    return path if path.is_absolute() else config.root / path
+
+
+def wp_cli_signature(config: Config) -> str:
+    """What decides the layer's wp-cli, cheaply: the pinned release, or the phar's size and mtime."""
+    path = _wp_cli_file(config)
+    if path is None:
+        return f"pinned {WP_CLI.version}" if config.build.wp_cli == "pinned" else "none"
+    return f"{path} {stat_signature(path)}" if path.is_file() else f"{path} missing"
+
+
+def add_wp_cli(config: Config, layer: Path, reporter: Reporter) -> dict[str, Any] | None:
+    """Put the configured wp-cli phar into the runtime layer (``WP_CLI_IN_LAYER``); its manifest entry.
+
+    Only a phar can ship: "pinned" or a path. With ``build.wp_cli`` empty the layer has none, and
+    ``wplambda wp`` says how to add one.
+    """
+    if not config.build.wp_cli:
+        return None
+    path = WP_CLI.path(reporter) if config.build.wp_cli == "pinned" else _wp_cli_file(config)
+    assert path is not None
+    if not path.is_file():
+        raise UserError(f"build.wp_cli: {path} does not exist", "point it at a wp-cli.phar, or use \"pinned\"")
+    dest = layer / WP_CLI_IN_LAYER
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, dest)
+    dest.chmod(FILE_MODE)
+    return {"source": "pinned" if config.build.wp_cli == "pinned" else str(path), "bytes": dest.stat().st_size,
+            "sha512": fetch.file_digest(dest, "sha512")}
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from wp_lambda.cli import build, deploy, doctor, project, serve
+from wp_lambda.cli import build, deploy, doctor, project, serve, wp
 from wp_lambda.cli.app import app, console_error
 from wp_lambda.errors import UserError
 
@@ -17,6 +17,7 @@ build.register(app)
 deploy.register(app)
 serve.register(app)
 doctor.register(app)
+wp.register(app)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ ASSETS_BUCKET = "AssetsBucket"
 UPLOADS_BUCKET = "UploadsBucket"
 FUNCTION = "WordPressFunction"
 FUNCTION_ALIAS = "live"
+CONSOLE_FUNCTION = "ConsoleFunction"
 DISTRIBUTION = "Distribution"
 
 # Stack states in which CloudFormation accepts no update: what the user must do instead.

@@ -9,10 +9,14 @@ an unhandled Lambda error (which API Gateway would turn into an opaque 500).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import json
 import logging
 import os
+import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -30,7 +34,11 @@ DEFAULT_MARGIN = 1.0
 GZIP_MIN = 1024 * 1024
 _COMPRESSIBLE = ("text/", "application/json", "application/javascript", "application/xml", "image/svg+xml",
                  "+json", "+xml")
+# Each of stdout and stderr of a php/wp invocation, once JSON-escaped: both fit Lambda's 6 MB response.
 OUTPUT_LIMIT = 2 * 1024 * 1024
+DEFAULT_WP_CLI = "/opt/wplambda/wp-cli.phar"
+# Runtime-only secrets PHP never needs: kept out of a php/wp command's environment.
+_HIDDEN_FROM_CLI = frozenset({"WPLAMBDA_ORIGIN_SECRET"})
 # `wplambda export` / `import`: the database streamed between PHP and a presigned URL.
 DBIO_INVOCATIONS = {"db-export": dbio.export, "db-import": dbio.import_, "db-status": dbio.maintenance,
                     "db-drop-backups": dbio.maintenance, "db-revert": dbio.maintenance}
@@ -198,14 +206,14 @@ class Runtime:
             return {"warmed": True}
         if kind == "cron":
             return self.cron(context)
-        if kind == "php":
+        if kind in ("php", "wp"):
             args = event.get("args", [])
             if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-                return {"error": "wplambda php: \"args\" must be a list of strings"}
-            return self.php_cli(args, context)
+                return {"error": f"wplambda {kind}: \"args\" must be a list of strings"}
+            return self.php_cli(args, context) if kind == "php" else self.wp_cli(args, context)
         if kind in DBIO_INVOCATIONS:
             return DBIO_INVOCATIONS[kind](self, event, self._timeout(context))
-        return {"error": f"wplambda: unknown direct invocation {kind!r}; expected warmer, cron, php, "
+        return {"error": f"wplambda: unknown direct invocation {kind!r}; expected warmer, cron, php, wp, "
                          f"{', '.join(DBIO_INVOCATIONS)}"}
 
     def cron(self, context: LambdaContext | None) -> dict[str, Any]:
@@ -218,24 +226,86 @@ class Runtime:
         return {"statusCode": response.status}
 
     def php_cli(self, args: list[str], context: LambdaContext | None) -> dict[str, Any]:
-        """``php ARGS`` in the document root: what ``wplambda wp`` runs wp-cli with."""
+        """``php ARGS`` in the document root, with the site's environment (secrets included)."""
         self.load_secrets()
-        try:
-            done = subprocess.run([self.php, "-c", self.php_ini, *args], cwd=self.document_root,
-                                  env=self.environ, capture_output=True, timeout=self._timeout(context),
-                                  check=False)
-        except subprocess.TimeoutExpired as exc:
-            return {"stdout": _clip(exc.stdout or b""), "stderr": _clip(exc.stderr or b"") + "\n[timed out]",
-                    "exitCode": 124}
-        except OSError as exc:
-            return {"stdout": "", "stderr": f"wplambda: cannot run {self.php}: {exc}", "exitCode": 127}
-        return {"stdout": _clip(done.stdout), "stderr": _clip(done.stderr), "exitCode": done.returncode}
+        return run_cli([self.php, "-c", self.php_ini, *args], self.document_root, self.environ,
+                       self._timeout(context))
+
+    def wp_cli(self, args: list[str], context: LambdaContext | None) -> dict[str, Any]:
+        """``wp ARGS`` with the layer's wp-cli phar on the document root: what ``wplambda wp`` sends.
+
+        The phar sits in the layer (outside the document root, so no URL reaches it). wp-cli's
+        home, cache and packages live under the temp dir (the only writable place on Lambda), no
+        wp-cli.yml from anywhere applies, and PHP's own time limit is off: the invocation's
+        deadline (minus the margin, to answer in) is the one limit. The CloudFront origin secret
+        is left out of its environment; the database password and salts are in it, because
+        wp-config.php reads them from there (and then scrubs them; see wp-config.php.j2).
+        """
+        self.load_secrets()
+        phar = self.environ.get("WPLAMBDA_WP_CLI", DEFAULT_WP_CLI)
+        if not os.path.isfile(phar):
+            return {"stdout": "", "stderr": f"wplambda: wp-cli is not in this runtime layer ({phar} does not exist); "
+                    "set build.wp_cli in wplambda.toml and deploy again\n", "exitCode": 127, "durationMs": 0,
+                    "truncated": False, "timedOut": False}
+        scratch = os.path.join(tempfile.gettempdir(), "wplambda-wp-cli")
+        env = {k: v for k, v in self.environ.items() if k not in _HIDDEN_FROM_CLI}
+        env.update(HOME=os.path.join(scratch, "home"), WP_CLI_CACHE_DIR=os.path.join(scratch, "cache"),
+                   WP_CLI_PACKAGES_DIR=os.path.join(scratch, "packages"),
+                   WP_CLI_CONFIG_PATH=os.path.join(scratch, "no-config.yml"),
+                   WP_CLI_DISABLE_AUTO_CHECK_UPDATE="1")
+        os.makedirs(env["HOME"], exist_ok=True)
+        command = [self.php, "-c", self.php_ini, "-d", "max_execution_time=0", phar, f"--path={self.document_root}"]
+        if os.geteuid() == 0:  # only in local runs; Lambda never runs code as root
+            command.append("--allow-root")
+        result = run_cli([*command, *args], self.document_root, env, self._timeout(context))
+        # The subcommand only: option values (--user_pass=...) may be secrets.
+        words = " ".join([a for a in args if not a.startswith("-")][:2])
+        log.info("wplambda: wp %s: exit %d in %d ms%s", words, result["exitCode"], result["durationMs"],
+                 " (timed out)" if result["timedOut"] else "")
+        return result
 
 
-def _clip(data: bytes) -> str:
-    """Output that fits the invocation's 6 MB payload next to the other stream."""
+def run_cli(command: list[str], cwd: str, env: Mapping[str, str], timeout: float) -> dict[str, Any]:
+    """Run ``command`` (no shell) until it ends or ``timeout`` seconds pass; the invocation's answer.
+
+    The command gets a process group of its own, so a timeout kills whatever it started too.
+    Each stream is cut to fit the invocation's response limit, and the answer says so.
+    """
+    started = time.monotonic()
+    try:
+        process = subprocess.Popen(command, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0)
+    except OSError as exc:
+        return {"stdout": "", "stderr": f"wplambda: cannot run {command[0]}: {exc}\n", "exitCode": 127,
+                "durationMs": 0, "truncated": False, "timedOut": False}
+    timed_out = False
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+    duration = int((time.monotonic() - started) * 1000)
+    out, cut_out = _clip(stdout)
+    err, cut_err = _clip(stderr)
+    if timed_out:
+        err += f"\nwplambda: stopped after {duration / 1000:.1f} s: the invocation's deadline was near\n"
+    return {"stdout": out, "stderr": err, "exitCode": 124 if timed_out else process.returncode,
+            "durationMs": duration, "truncated": cut_out or cut_err, "timedOut": timed_out}
+
+
+def _clip(data: bytes) -> tuple[str, bool]:
+    """One stream as text that fits its share of the 6 MB response once JSON-escaped (a control
+    character or non-ASCII letter takes up to 6 bytes there); whether it was cut."""
     text = data.decode("utf-8", "replace")
-    return text if len(data) <= OUTPUT_LIMIT else text[:OUTPUT_LIMIT] + "\n[output truncated]"
+    size = len(json.dumps(text))
+    if size <= OUTPUT_LIMIT:
+        return text, False
+    while size > OUTPUT_LIMIT:
+        text = text[:int(len(text) * OUTPUT_LIMIT / size * 0.95)]
+        size = len(json.dumps(text))
+    return text + "\n[output truncated]", True
 
 
 def _accepts_gzip(request: Request) -> bool:
@@ -267,8 +337,13 @@ def handler(event: Any, context: LambdaContext | None) -> dict[str, Any]:
 
 
 if os.environ.get("AWS_LAMBDA_RUNTIME_API"):
-    # Inside Lambda (or under awslambdaric with the local emulator): start during init.
+    # Inside Lambda (or under awslambdaric with the local emulator): start during init. The
+    # console function (WPLAMBDA_ROLE=console) runs wp-cli with the PHP CLI, so it starts no
+    # php-fpm it would not use; an HTTP event sent to it would still start one on demand.
     try:
-        runtime().start()
+        if os.environ.get("WPLAMBDA_ROLE") == "console":
+            runtime().load_secrets()
+        else:
+            runtime().start()
     except Exception:
         log.exception("wplambda: cold start failed; the first request will try again")

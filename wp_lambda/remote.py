@@ -1,0 +1,290 @@
+"""The client side of direct invocations: run wp-cli (or any ``{"wplambda": ...}`` event) in a site.
+
+A :class:`Target` is one place the site's *console function* runs: a deployed stack
+(:func:`stack_target`, boto3's Lambda ``Invoke``) or this machine (:func:`local_target`: the
+running ``wplambda serve``, else a private MariaDB and one console runtime process started for
+the occasion). Both send the same event to the same handler (``wp_lambda.runtime.handler``),
+so what works locally works deployed.
+
+For other parts of the kit (plugin lifecycle, import/export), the whole contract is::
+
+    from wp_lambda.remote import local_target, stack_target
+
+    with local_target(config) as target:                    # or: target = stack_target(config, aws, "blog")
+        result = target.wp(["plugin", "list", "--format=json"])
+        if result.exit_code != 0:
+            ...                                             # wp-cli's own failure: result.stderr says why
+
+``wp`` raises :class:`~wp_lambda.errors.UserError` (exit code 2 at the CLI) only when wp-cli could
+not run or finish: no such stack, no console function, access denied, a timeout
+(:class:`WpTimeout`), or a crash of the function. A non-zero exit of wp-cli itself is a result,
+not an exception. Each call is a fresh ``php wp-cli.phar`` process: nothing carries over between
+calls but the database (and uploads).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from wp_lambda.config import Config
+from wp_lambda.errors import UserError
+
+if TYPE_CHECKING:
+    from wp_lambda.aws import Aws
+    from wp_lambda.build.report import Reporter
+
+# Waiting for an answer: the function's own deadline plus time for the network and a cold start.
+_GRACE = 30.0
+
+
+@dataclass
+class WpResult:
+    """What one wp-cli run gave: its output, exit code and duration (measured in the function)."""
+
+    stdout: str
+    stderr: str
+    exit_code: int
+    duration_ms: int
+    request_id: str
+    truncated: bool  # stdout or stderr was cut to fit Lambda's 6 MB response (the text says where)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` shape (the field names above)."""
+        return asdict(self)
+
+
+class WpTimeout(UserError):
+    """wp-cli did not finish before the console function's deadline (it was stopped)."""
+
+
+class Target(Protocol):
+    """Where a site's console function runs. See the module docstring for the contract."""
+
+    name: str  # for messages: "stack blog", "local site"
+
+    def invoke(self, event: dict[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
+        """Send one direct invocation (``{"wplambda": ...}``) to the console function; its return value.
+
+        ``timeout`` narrows the function's own deadline (``console.timeout``) for this call.
+        Raises UserError when the function cannot be reached or crashed.
+        """
+        ...
+
+    def wp(self, args: list[str], *, timeout: float | None = None) -> WpResult:
+        """``wp ARGS`` (no shell: each element is one argument) on the site; raises WpTimeout."""
+        ...
+
+
+def _words(args: list[str]) -> str:
+    """The subcommand for messages; option values (``--user_pass=...``) may be secrets."""
+    return " ".join(["wp", *[a for a in args if not a.startswith("-")][:2]])
+
+
+class _Target:
+    """What every target shares: building the event and reading the answer. Subclasses send."""
+
+    name = ""
+    console_timeout = 900
+
+    def _send(self, event: dict[str, Any], wait: float) -> tuple[dict[str, Any], str]:
+        """The function's return value and the invocation's request id."""
+        raise NotImplementedError
+
+    def invoke(self, event: dict[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
+        return self._call(event, timeout)[0]
+
+    def _call(self, event: dict[str, Any], timeout: float | None) -> tuple[dict[str, Any], str]:
+        if timeout is not None:
+            event = {**event, "timeout": timeout}
+        limit = min(timeout, self.console_timeout) if timeout is not None else self.console_timeout
+        return self._send(event, limit + _GRACE)
+
+    def wp(self, args: list[str], *, timeout: float | None = None) -> WpResult:
+        started = time.monotonic()
+        payload, request_id = self._call({"wplambda": "wp", "args": list(args)}, timeout)
+        if "error" in payload:
+            raise UserError(f"{self.name}: {payload['error']}",
+                            "deploy the site again with this version of wplambda")
+        result = WpResult(str(payload.get("stdout", "")), str(payload.get("stderr", "")),
+                          int(payload.get("exitCode", 1)), int(payload.get("durationMs", 0)), request_id,
+                          bool(payload.get("truncated", False)))
+        if payload.get("timedOut"):
+            raise self._timeout(args, time.monotonic() - started, result.stdout)
+        return result
+
+    def _timeout(self, args: list[str], seconds: float, partial: str = "") -> WpTimeout:
+        shown = f"; its output so far:\n{partial.rstrip()[-2000:]}" if partial.strip() else ""
+        return WpTimeout(f"`{_words(args)}` on the {self.name} ran for {seconds:.0f} s and was stopped at the "
+                         f"console function's deadline ({self.console_timeout} s){shown}",
+                         "raise console.timeout in wplambda.toml (up to 900 s) and deploy again (under "
+                         "`serve`, restart it), or split the work into shorter commands")
+
+    def _crash(self, payload: Any) -> UserError:
+        message = payload.get("errorMessage", payload) if isinstance(payload, dict) else payload
+        if "timed out" in str(message).lower():
+            return self._timeout([], self.console_timeout)
+        return UserError(f"the console function of the {self.name} failed: {message}",
+                         "see its log (`wplambda logs`, or .wplambda/local/logs/ under serve)")
+
+
+class LambdaTarget(_Target):
+    """The console function of a deployed stack, through boto3's Lambda ``Invoke``.
+
+    ``AWS_ENDPOINT_URL_LAMBDA`` (or ``AWS_ENDPOINT_URL``) sends the call elsewhere, e.g. to the
+    local invoke endpoint of ``wplambda serve``; nothing else changes.
+    """
+
+    def __init__(self, aws: Aws, function_name: str, stack: str, console_timeout: int) -> None:
+        self.aws = aws
+        self.function_name = function_name
+        self.name = f"stack {stack}"
+        self.console_timeout = console_timeout
+        self._clients: dict[float, Any] = {}
+
+    def _client(self, wait: float) -> Any:
+        import botocore.config
+
+        if wait not in self._clients:
+            # No retries: a command like `plugin activate` or `post create` must not run twice.
+            cfg = botocore.config.Config(read_timeout=wait, connect_timeout=10,
+                                         retries={"total_max_attempts": 1})
+            self._clients[wait] = self.aws.session.client("lambda", region_name=self.aws.region, config=cfg)
+        return self._clients[wait]
+
+    def _send(self, event: dict[str, Any], wait: float) -> tuple[dict[str, Any], str]:
+        import botocore.exceptions
+
+        from wp_lambda.aws import aws_errors, error_code
+
+        started = time.monotonic()
+        try:
+            with aws_errors():
+                response = self._client(wait).invoke(FunctionName=self.function_name,
+                                                     Payload=json.dumps(event).encode())
+        except botocore.exceptions.ReadTimeoutError:
+            raise self._timeout(event.get("args", []), time.monotonic() - started) from None
+        except botocore.exceptions.ClientError as exc:
+            code = error_code(exc)
+            if code in ("AccessDeniedException", "AccessDenied"):
+                raise UserError(f"access denied invoking {self.function_name} ({self.name}): {exc}",
+                                "use credentials allowed lambda:InvokeFunction on it (--profile, or "
+                                "aws.profile in wplambda.toml)") from None
+            if code == "ResourceNotFoundException":
+                raise UserError(f"the console function {self.function_name} of the {self.name} does not exist",
+                                "deploy the stack again (`wplambda deploy`)") from None
+            raise UserError(f"invoking {self.function_name} failed: {exc}", "retry, or check `wplambda status`") \
+                from None
+        body = response["Payload"].read()
+        payload = json.loads(body) if body else None
+        request_id = str(response.get("ResponseMetadata", {}).get("RequestId", ""))
+        if response.get("FunctionError"):
+            raise self._crash(payload)
+        if not isinstance(payload, dict):
+            raise UserError(f"the console function of the {self.name} answered {body[:200]!r}",
+                            "deploy the site again with this version of wplambda")
+        return payload, request_id
+
+
+class EndpointTarget(_Target):
+    """A function behind a Lambda invoke endpoint on this machine (``serve``'s), over plain HTTP.
+
+    The same ``POST /2015-03-31/functions/NAME/invocations`` boto3 sends, without importing boto3:
+    ``wplambda wp --local`` starts faster.
+    """
+
+    def __init__(self, address: str, function_name: str, console_timeout: int, name: str = "local site") -> None:
+        self.url = f"http://{address}/2015-03-31/functions/{function_name}/invocations"
+        self.name = name
+        self.console_timeout = console_timeout
+
+    def _send(self, event: dict[str, Any], wait: float) -> tuple[dict[str, Any], str]:
+        request = urllib.request.Request(self.url, data=json.dumps(event).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=wait) as response:
+                body, headers = response.read(), response.headers
+        except urllib.error.HTTPError as exc:
+            raise UserError(f"the {self.name}'s invoke endpoint answered {exc.code}: {exc.read()[:300]!r}",
+                            "restart `wplambda serve`") from None
+        except TimeoutError:
+            raise self._timeout(event.get("args", []), wait) from None
+        except OSError as exc:
+            raise UserError(f"cannot reach the {self.name}'s invoke endpoint at {self.url}: {exc}",
+                            "is `wplambda serve` still running? restart it") from None
+        payload = json.loads(body) if body else None
+        if headers.get("X-Amz-Function-Error"):
+            raise self._crash(payload)
+        return payload if isinstance(payload, dict) else {"error": repr(payload)}, \
+            headers.get("x-amzn-RequestId", "")
+
+
+def stack_target(config: Config, aws: Aws, stack: str) -> Target:
+    """The console function of ``stack`` (found by its logical id, ``ConsoleFunction``).
+
+    Raises UserError when the stack does not exist, has no console function (deployed by an
+    older kit) or the credentials may not read it.
+    """
+    from wp_lambda.aws import aws_errors, error_code
+    from wp_lambda.deploy import stack as stack_mod
+
+    cfn = aws.client("cloudformation")
+    try:
+        with aws_errors():
+            stack_mod.require(cfn, stack)
+            function = stack_mod.physical_id(cfn, stack, stack_mod.CONSOLE_FUNCTION)
+    except UserError:
+        raise
+    except Exception as exc:
+        if error_code(exc) in ("AccessDenied", "AccessDeniedException"):
+            raise UserError(f"access denied reading stack {stack!r}: {exc}",
+                            "use credentials allowed cloudformation:DescribeStacks and DescribeStackResources "
+                            "(--profile, or aws.profile in wplambda.toml)") from None
+        raise
+    if function is None:
+        raise UserError(f"stack {stack!r} has no console function ({stack_mod.CONSOLE_FUNCTION})",
+                        f"deploy it with this version of wplambda (`wplambda deploy --stack {stack}`)")
+    return LambdaTarget(aws, function, stack, config.console.timeout)
+
+
+@contextlib.contextmanager
+def local_target(config: Config, *, progress: Reporter | None = None) -> Iterator[Target]:
+    """The project's local site: the console function of a running ``wplambda serve`` (through its
+    invoke endpoint), else one started for the ``with`` block and stopped after it.
+
+    Without ``serve`` this brings the serve build up to date (``progress`` reports it), starts the
+    private MariaDB (``.wplambda/local/db``) and one console runtime process under awslambdaric,
+    exactly as ``serve`` runs it; while the block runs, ``serve`` refuses to start for the project.
+    Raises UserError when it cannot start (no MariaDB, a broken build, another such session).
+    """
+    from wp_lambda import serve as serve_mod
+
+    running = serve_mod.running_endpoint(config)
+    if running is not None:
+        yield EndpointTarget(running.address, running.console_function, config.console.timeout)
+        return
+    with serve_mod.console_session(config, progress=progress) as session:
+        yield EndpointTarget(session.address, session.console_function, config.console.timeout)
+
+
+@contextlib.contextmanager
+def open_target(config: Config, *, stack: str | None, local: bool, profile: str | None = None,
+                region: str | None = None, progress: Reporter | None = None) -> Iterator[Target]:
+    """The target ``--stack NAME`` or ``--local`` names (exactly one of them), open for the block."""
+    if bool(stack) == local:
+        raise UserError("say where wp-cli runs: --stack NAME (the deployed site) or --local (this machine)",
+                        "pass exactly one of --stack NAME and --local")
+    if local:
+        with local_target(config, progress=progress) as target:
+            yield target
+        return
+    from wp_lambda.aws import connect
+
+    assert stack is not None
+    yield stack_target(config, connect(config, profile=profile, region=region), stack)
