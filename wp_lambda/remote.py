@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from wp_lambda.config import Config
 from wp_lambda.errors import UserError
+from wp_lambda.runtime.handler import command_words
 
 if TYPE_CHECKING:
     from wp_lambda.aws import Aws
@@ -82,11 +83,6 @@ class Target(Protocol):
         ...
 
 
-def _words(args: list[str]) -> str:
-    """The subcommand for messages; option values (``--user_pass=...``) may be secrets."""
-    return " ".join(["wp", *[a for a in args if not a.startswith("-")][:2]])
-
-
 class _Target:
     """What every target shares: building the event and reading the answer. Subclasses send."""
 
@@ -121,7 +117,7 @@ class _Target:
 
     def _timeout(self, args: list[str], seconds: float, partial: str = "") -> WpTimeout:
         shown = f"; its output so far:\n{partial.rstrip()[-2000:]}" if partial.strip() else ""
-        return WpTimeout(f"`{_words(args)}` on the {self.name} ran for {seconds:.0f} s and was stopped at the "
+        return WpTimeout(f"`{command_words(args)}` on the {self.name} ran for {seconds:.0f} s and was stopped at the "
                          f"console function's deadline ({self.console_timeout} s){shown}",
                          "raise console.timeout in wplambda.toml (up to 900 s) and deploy again (under "
                          "`serve`, restart it), or split the work into shorter commands")
@@ -181,15 +177,10 @@ class LambdaTarget(_Target):
                                 "deploy the stack again (`wplambda deploy`)") from None
             raise UserError(f"invoking {self.function_name} failed: {exc}", "retry, or check `wplambda status`") \
                 from None
-        body = response["Payload"].read()
-        payload = json.loads(body) if body else None
-        request_id = str(response.get("ResponseMetadata", {}).get("RequestId", ""))
+        payload = _decode(response["Payload"].read(), self.name)
         if response.get("FunctionError"):
             raise self._crash(payload)
-        if not isinstance(payload, dict):
-            raise UserError(f"the console function of the {self.name} answered {body[:200]!r}",
-                            "deploy the site again with this version of wplambda")
-        return payload, request_id
+        return payload, str(response.get("ResponseMetadata", {}).get("RequestId", ""))
 
 
 class EndpointTarget(_Target):
@@ -218,11 +209,22 @@ class EndpointTarget(_Target):
         except OSError as exc:
             raise UserError(f"cannot reach the {self.name}'s invoke endpoint at {self.url}: {exc}",
                             "is `wplambda serve` still running? restart it") from None
-        payload = json.loads(body) if body else None
+        payload = _decode(body, self.name)
         if headers.get("X-Amz-Function-Error"):
             raise self._crash(payload)
-        return payload if isinstance(payload, dict) else {"error": repr(payload)}, \
-            headers.get("x-amzn-RequestId", "")
+        return payload, headers.get("x-amzn-RequestId", "")
+
+
+def _decode(body: bytes, where: str) -> dict[str, Any]:
+    """The function's answer as a JSON object, or a UserError quoting what came instead."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        raise UserError(f"the console function of the {where} answered {body[:300]!r}, not a JSON object",
+                        "deploy the site again with this version of wplambda, and see its log")
+    return payload
 
 
 def stack_target(config: Config, aws: Aws, stack: str) -> Target:

@@ -39,13 +39,15 @@ def serve(
                                                   "(default: SITE-uploads).")] = None,
     profile: Annotated[str | None, typer.Option(help="AWS profile for --s3-endpoint and an external database's "
                                                 "secret (default: aws.profile, then the standard chain).")] = None,
+    invoke_port: Annotated[int, typer.Option(help="Port of the local Lambda invoke endpoint on 127.0.0.1 (as `sam "
+                                             "local start-lambda` gives; 0: any free port).", min=0, max=65535)] = 0,
 ) -> None:
     """Serve the site on http://HOST:PORT through the same handler that runs on Lambda."""
     cfg = config_mod.load(project)
     site = serve_mod.LocalSite(cfg, serve_mod.ServeOptions(
         host=host, port=port, workers=workers, install=install, admin_user=admin_user,
         admin_email=admin_email, admin_password=admin_password, s3_endpoint=s3_endpoint, s3_bucket=s3_bucket,
-        profile=profile),
+        profile=profile, invoke_port=invoke_port),
         log_line=lambda line: out.print(line, highlight=False, soft_wrap=True))
     site.preflight()
     if reset:
@@ -72,6 +74,8 @@ def serve(
                       f"[bold]{info.admin_password}[/] (shown once)")
         out.print(f"  uploads: {info.uploads}")
         out.print(f"  logs:  {info.logs}")
+        out.print(f"  Lambda invoke endpoint: {info.invoke_url} (functions WordPressFunction, ConsoleFunction; "
+                  f"for boto3: AWS_ENDPOINT_URL_LAMBDA={info.invoke_url})", soft_wrap=True)
         out.print("Ctrl-C stops everything.")
         while not stop.wait(0.5):
             pass

@@ -14,6 +14,7 @@ import gzip
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -258,11 +259,20 @@ class Runtime:
         if os.geteuid() == 0:  # only in local runs; Lambda never runs code as root
             command.append("--allow-root")
         result = run_cli([*command, *args], self.document_root, env, self._timeout(context))
-        # The subcommand only: option values (--user_pass=...) may be secrets.
-        words = " ".join([a for a in args if not a.startswith("-")][:2])
-        log.info("wplambda: wp %s: exit %d in %d ms%s", words, result["exitCode"], result["durationMs"],
+        log.info("wplambda: %s: exit %d in %d ms%s", command_words(args), result["exitCode"], result["durationMs"],
                  " (timed out)" if result["timedOut"] else "")
         return result
+
+
+def command_words(args: list[str]) -> str:
+    """``wp`` and its subcommand words, for logs and messages: never an option's value or an
+    ``eval`` snippet, either of which may hold a secret (``--user_pass=...``)."""
+    words = ["wp"]
+    for arg in args[:2]:
+        if not re.fullmatch(r"[a-z][a-z0-9-]*", arg):
+            break
+        words.append(arg)
+    return " ".join(words)
 
 
 def run_cli(command: list[str], cwd: str, env: Mapping[str, str], timeout: float) -> dict[str, Any]:
