@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from wp_lambda.cli import build, deploy, doctor, project, serve, wp
+from wp_lambda.cli import build, dbio, deploy, doctor, project, serve, wp
 from wp_lambda.cli.app import app, console_error
 from wp_lambda.errors import UserError
 
@@ -18,6 +18,7 @@ deploy.register(app)
 serve.register(app)
 doctor.register(app)
 wp.register(app)
+dbio.register(app)
 
 
 def main() -> None:

@@ -127,29 +127,34 @@ class Transfer:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _run(jobs: list[Callable[[], str]], on_file: Callable[[str], None] | None) -> None:
-    """Run the copies in parallel; the first failure is raised after the others finish."""
+Progress = Callable[[int, int | None], None]  # bytes done, bytes in all (the build's download bars)
+
+
+def _run(jobs: list[tuple[int, Callable[[], None]]], progress: Progress | None) -> None:
+    """Run the copies (size, job) in parallel; the first failure is raised after the others finish."""
     failure: BaseException | None = None
+    total, done = sum(size for size, _ in jobs), 0
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        for future in as_completed([pool.submit(job) for job in jobs]):
+        futures = {pool.submit(job): size for size, job in jobs}
+        for future in as_completed(futures):
             try:
-                key = future.result()
+                future.result()
             except Exception as exc:
                 failure = failure or exc
                 continue
-            if on_file:
-                on_file(key)
+            done += futures[future]
+            if progress:
+                progress(done, total)
     if failure is not None:
         raise failure
 
 
-def push(source: Path, store: UploadsStore, assets: Assets, *,
-         on_file: Callable[[str], None] | None = None) -> Transfer:
+def push(source: Path, store: UploadsStore, assets: Assets, *, progress: Progress | None = None) -> Transfer:
     """Copy ``source`` (a ``wp-content/uploads`` folder) into ``store``: new or changed files only."""
     local = assets_sync.scan(source, assets)
     result = Transfer(skipped_php=sorted(k for k in local if is_php(k)))
     present = store.list()
-    jobs: list[Callable[[], str]] = []
+    jobs: list[tuple[int, Callable[[], None]]] = []
     for key, item in local.items():
         if key in result.skipped_php:
             continue
@@ -159,15 +164,15 @@ def push(source: Path, store: UploadsStore, assets: Assets, *,
             continue
         result.copied += 1
         result.bytes += item.size
-        jobs.append(lambda key=key, item=item: (store.upload(key, item.path, item), key)[1])
-    _run(jobs, on_file)
+        jobs.append((item.size, lambda key=key, item=item: store.upload(key, item.path, item)))
+    _run(jobs, progress)
     return result
 
 
-def pull(store: UploadsStore, dest: Path, *, on_file: Callable[[str], None] | None = None) -> Transfer:
+def pull(store: UploadsStore, dest: Path, *, progress: Progress | None = None) -> Transfer:
     """Copy every file of ``store`` into ``dest``; files already there with the same bytes stay."""
     result = Transfer()
-    jobs: list[Callable[[], str]] = []
+    jobs: list[tuple[int, Callable[[], None]]] = []
     for key, stored in sorted(store.list().items()):
         target = dest / key
         if target.is_file() and _same(target, stored):
@@ -175,8 +180,8 @@ def pull(store: UploadsStore, dest: Path, *, on_file: Callable[[str], None] | No
             continue
         result.copied += 1
         result.bytes += stored.size
-        jobs.append(lambda key=key, target=target: (store.download(key, target), key)[1])
-    _run(jobs, on_file)
+        jobs.append((stored.size, lambda key=key, target=target: store.download(key, target)))
+    _run(jobs, progress)
     for key, item in assets_sync.scan(dest, Assets()).items():
         result.files[key] = {"sha256": item.sha256, "size": item.size}
     return result
