@@ -164,3 +164,30 @@ def test_file_urls_are_refused_outside_serve(runtimes: dict[str, Runtime], tmp_p
     assert "only under `wplambda serve`" in result["error"]
     assert not (tmp_path / "x.gz").exists()
 
+
+
+def test_mysql8_collations_and_another_prefix_are_mapped(dump: tuple[Path, dict[str, Any]],
+                                                         runtimes: dict[str, Runtime], mariadb: MariaDB,
+                                                         tmp_path: Path) -> None:
+    """A MySQL 8 dump of a site whose tables are `old_*`: the collation MariaDB lacks becomes
+    utf8mb4_unicode_520_ci and the prefix inside the data (roles, capabilities) becomes the site's."""
+    target = runtimes["target"]
+    with pytest.raises(RuntimeError, match="Unknown collation"):
+        sql(mariadb, target, "CREATE TABLE probe_0900 (a TEXT) COLLATE=utf8mb4_0900_ai_ci")
+    text = gzip.decompress(dump[0].read_bytes())
+    text = text.replace(b"`wp_", b"`old_").replace(b"'wp_user_roles'", b"'old_user_roles'")
+    text = text.replace(b"'wp_capabilities'", b"'old_capabilities'").replace(b"'wp_user_level'", b"'old_user_level'")
+    text = text.replace(b"utf8mb4_unicode_520_ci", b"utf8mb4_0900_ai_ci").replace(b"utf8mb4_unicode_ci",
+                                                                                  b"utf8mb4_0900_ai_ci")
+    mysql8 = tmp_path / "mysql8.sql"
+    mysql8.write_bytes(b"/*!40101 SET NAMES utf8mb4 COLLATE utf8mb4_0900_ai_ci */;\n" + text)
+    result = invoke(target, {"wplambda": "db-import", "get_url": mysql8.as_uri(), "from_prefix": "old_"})
+    assert "error" not in result, result
+    assert result["admins"] == ["admin"]
+    collations = set(sql(mariadb, target, "SELECT DISTINCT table_collation FROM information_schema.tables "
+                         "WHERE table_schema = DATABASE() AND table_name LIKE 'wp\\_%'").split())
+    assert collations == {"utf8mb4_unicode_520_ci"}
+    assert sql(mariadb, target, "SELECT COUNT(*) FROM wp_options WHERE option_name = 'wp_user_roles'").strip() == "1"
+    assert sql(mariadb, target, "SELECT COUNT(*) FROM wp_usermeta WHERE meta_key LIKE 'old\\_%'").strip() == "0"
+    invoke(target, {"wplambda": "db-revert", "backup_prefix": result["backup_prefix"]})
+    invoke(target, {"wplambda": "db-drop-backups"})
