@@ -391,14 +391,16 @@ function import_site(mysqli $db, string $live, string $from, string $tmp, array 
                    . "', SUBSTRING(meta_key, " . (strlen($from) + 1) . ")) WHERE meta_key LIKE '"
                    . like_prefix($db, $from) . "'");
     }
-    // Rewrite rules and transients are caches of the old site: WordPress rebuilds them on demand.
-    $db->query('DELETE FROM ' . q($tmp . 'options') . " WHERE option_name = 'rewrite_rules' "
-               . "OR option_name LIKE '\\_transient\\_%' OR option_name LIKE '\\_site\\_transient\\_%'");
+    // Rewrite rules and transients are caches of the old site. Emptied rules are rebuilt by the first
+    // request; expired transients are dropped when next read. Rows stay, so counts match the dump.
+    $db->query('UPDATE ' . q($tmp . 'options') . " SET option_value = '' WHERE option_name = 'rewrite_rules'");
+    $db->query('UPDATE ' . q($tmp . 'options') . " SET option_value = '1' WHERE option_name LIKE "
+               . "'\\_transient\\_timeout\\_%' OR option_name LIKE '\\_site\\_transient\\_timeout\\_%'");
     $counts = [];
     foreach ($restored as $table) {
         $counts[$live . substr($table, strlen($tmp))] = row_count($db, $table);
     }
-    $backup = BACKUP_MARK . gmdate('YmdHis') . '_';
+    $backup = fresh_backup_prefix($db);
     $pairs = [];
     foreach (tables_with($db, $live) as $table) {
         $pairs[] = q($table) . ' TO ' . q($backup . substr($table, strlen($live)));
@@ -418,6 +420,16 @@ function import_site(mysqli $db, string $live, string $from, string $tmp, array 
                  'site_url' => option_value($db, $live . 'options', 'home'),
                  'admins' => admin_logins($db, $live)];
     finish($summary);
+}
+
+/** A dated backup prefix no table uses yet (two swaps within one second get different ones). */
+function fresh_backup_prefix(mysqli $db): string
+{
+    $time = time();
+    while (tables_with($db, BACKUP_MARK . gmdate('YmdHis', $time) . '_')) {
+        $time++;
+    }
+    return BACKUP_MARK . gmdate('YmdHis', $time) . '_';
 }
 
 function backup_prefixes(mysqli $db): array
@@ -467,7 +479,7 @@ switch ($mode) {
         if (!isset($kept[$backup])) {
             fail($summary, "no backup tables with the prefix '$backup'; kept: " . implode(', ', array_keys($kept)));
         }
-        $newer = BACKUP_MARK . gmdate('YmdHis') . '_';
+        $newer = fresh_backup_prefix($db);
         $pairs = [];
         foreach (tables_with($db, $live) as $table) {
             $pairs[] = q($table) . ' TO ' . q($newer . substr($table, strlen($live)));
