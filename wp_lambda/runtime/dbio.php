@@ -454,7 +454,7 @@ switch ($mode) {
             $counts[$table] = row_count($db, $table);
         }
         $installed = isset($counts[$live . 'options']) && isset($counts[$live . 'users']);
-        finish($summary + ['tables' => $counts, 'wordpress_version' => $wp_version,
+        finish($summary + ['tables' => (object) $counts, 'wordpress_version' => $wp_version,
                            'site_url' => $installed ? option_value($db, $live . 'options', 'home') : null,
                            'admins' => $installed ? admin_logins($db, $live) : [],
                            'backups' => array_keys(backup_prefixes($db))]);
