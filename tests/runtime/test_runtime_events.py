@@ -204,7 +204,9 @@ def test_direct_invocations(runtime: Runtime, installed: Reply, site: Site) -> N
     assert runtime.handle({"wplambda": "cron"}, Context()) == {"statusCode": 200}
     result = runtime.handle({"wplambda": "php", "args": [
         "-r", "echo getcwd(), ' ', getenv('WORDPRESS_DB_NAME'); fwrite(STDERR, 'to stderr'); exit(3);"]}, Context())
-    assert result == {"stdout": f"{site.root.resolve()} wp_runtime", "stderr": "to stderr", "exitCode": 3}
+    assert {k: result.pop(k) for k in ("stdout", "stderr", "exitCode")} == {
+        "stdout": f"{site.root.resolve()} wp_runtime", "stderr": "to stderr", "exitCode": 3}
+    assert result.pop("durationMs") > 0 and result == {"truncated": False, "timedOut": False}
     assert "error" in runtime.handle({"wplambda": "php", "args": "not a list"}, Context())
     assert "unknown direct invocation" in runtime.handle({"wplambda": "rm"}, Context())["error"]
 

@@ -335,14 +335,15 @@ def test_cron_and_logs(rendered: Rendered) -> None:
 
 def test_contract_logical_ids_and_outputs(rendered: Rendered) -> None:
     """docs/internals.md: deploy finds resources and outputs by these names."""
-    always = {"WordPressFunction", "AssetsBucket", "Distribution", "SaltSecret", "OriginSecret"}
+    always = {"WordPressFunction", "ConsoleFunction", "AssetsBucket", "Distribution", "SaltSecret", "OriginSecret"}
     assert always <= set(rendered.resources)
     assert any(name.startswith("RuntimeLayer") for name in rendered.of_type("AWS::Lambda::LayerVersion"))
     vpc_ids = {"Vpc", "S3GatewayEndpoint"}
     assert (vpc_ids <= set(rendered.resources)) == rendered.config.in_vpc
     assert set(rendered.transformed["Outputs"]) == {
         "SiteUrl", "AdminUrl", "DistributionId", "DistributionDomain", "AssetsBucketName",
-        "UploadsBucketName", "FunctionName", "FunctionAlias", "DatabaseEndpoint"}
+        "UploadsBucketName", "FunctionName", "FunctionAlias", "ConsoleFunctionName",
+        "DatabaseEndpoint"}
 
 
 def test_no_secret_in_plain_text(rendered: Rendered) -> None:

@@ -13,6 +13,7 @@ import contextlib
 import gzip
 import json
 import logging
+import math
 import os
 import re
 import signal
@@ -211,7 +212,11 @@ class Runtime:
             args = event.get("args", [])
             if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
                 return {"error": f"wplambda {kind}: \"args\" must be a list of strings"}
-            return self.php_cli(args, context) if kind == "php" else self.wp_cli(args, context)
+            limit = event.get("timeout")
+            if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0):
+                return {"error": f"wplambda {kind}: \"timeout\" must be a positive number of seconds"}
+            timeout = min(self._timeout(context), limit or math.inf)
+            return self.php_cli(args, timeout) if kind == "php" else self.wp_cli(args, timeout)
         if kind in DBIO_INVOCATIONS:
             return DBIO_INVOCATIONS[kind](self, event, self._timeout(context))
         return {"error": f"wplambda: unknown direct invocation {kind!r}; expected warmer, cron, php, wp, "
@@ -226,19 +231,19 @@ class Runtime:
             log.error("wplambda: wp-cron.php answered %d", response.status)
         return {"statusCode": response.status}
 
-    def php_cli(self, args: list[str], context: LambdaContext | None) -> dict[str, Any]:
+    def php_cli(self, args: list[str], timeout: float) -> dict[str, Any]:
         """``php ARGS`` in the document root, with the site's environment (secrets included)."""
         self.load_secrets()
-        return run_cli([self.php, "-c", self.php_ini, *args], self.document_root, self.environ,
-                       self._timeout(context))
+        return run_cli([self.php, "-c", self.php_ini, *args], self.document_root, self.environ, timeout)
 
-    def wp_cli(self, args: list[str], context: LambdaContext | None) -> dict[str, Any]:
+    def wp_cli(self, args: list[str], timeout: float) -> dict[str, Any]:
         """``wp ARGS`` with the layer's wp-cli phar on the document root: what ``wplambda wp`` sends.
 
         The phar sits in the layer (outside the document root, so no URL reaches it). wp-cli's
         home, cache and packages live under the temp dir (the only writable place on Lambda), no
         wp-cli.yml from anywhere applies, and PHP's own time limit is off: the invocation's
-        deadline (minus the margin, to answer in) is the one limit. The CloudFront origin secret
+        deadline (minus the margin, to answer in; or the event's ``timeout`` when shorter) is the
+        one limit. The CloudFront origin secret
         is left out of its environment; the database password and salts are in it, because
         wp-config.php reads them from there (and then scrubs them; see wp-config.php.j2).
         """
@@ -258,7 +263,7 @@ class Runtime:
         command = [self.php, "-c", self.php_ini, "-d", "max_execution_time=0", phar, f"--path={self.document_root}"]
         if os.geteuid() == 0:  # only in local runs; Lambda never runs code as root
             command.append("--allow-root")
-        result = run_cli([*command, *args], self.document_root, env, self._timeout(context))
+        result = run_cli([*command, *args], self.document_root, env, timeout)
         log.info("wplambda: %s: exit %d in %d ms%s", command_words(args), result["exitCode"], result["durationMs"],
                  " (timed out)" if result["timedOut"] else "")
         return result

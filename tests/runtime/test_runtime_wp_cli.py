@@ -1,0 +1,104 @@
+"""The handler's `{"wplambda": "wp"}` direct invocation with the real wp-cli phar on the runtime
+tests' WordPress (Debian's, on the private MariaDB): output, exit code, deadline, size limit."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import real_wp_cli
+from lambda_events import Context, Reply, read_reply, v2
+from wp_site import Site
+
+from wp_lambda.runtime.handler import Runtime, command_words
+
+LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024
+ORIGIN_SECRET = "origin-secret-value-for-the-test"
+
+
+@pytest.fixture(scope="module")
+def wp_runtime(site: Site, installed: Reply) -> Iterator[Runtime]:
+    rt = Runtime(dict(site.environ, WPLAMBDA_WP_CLI=real_wp_cli(), WPLAMBDA_ORIGIN_SECRET=ORIGIN_SECRET))
+    try:
+        yield rt
+    finally:
+        rt.stop()
+
+
+def run(rt: Runtime, *args: str, remaining: float = 60.0, **extra: Any) -> dict[str, Any]:
+    """``wp ARGS`` with ``remaining`` seconds left in the invocation; ``extra`` goes into the event."""
+    return rt.handle({"wplambda": "wp", "args": list(args), **extra}, Context(remaining))
+
+
+def test_wp_answers_with_output_exit_code_and_duration(wp_runtime: Runtime) -> None:
+    result = run(wp_runtime, "option", "get", "home")
+    assert result["stdout"].startswith("http") and result["exitCode"] == 0, result
+    assert result["durationMs"] > 0 and result["truncated"] is False and result["timedOut"] is False
+    failed = run(wp_runtime, "plugin", "is-active", "no-such-plugin")
+    assert failed["exitCode"] == 1
+
+
+def test_wp_runs_without_a_shell_and_with_scratch_under_tmp(wp_runtime: Runtime, tmp_path: Path) -> None:
+    marker = tmp_path / "shell-ran"
+    result = run(wp_runtime, "option", "get", f"x; touch {marker}; $(touch {marker})")
+    assert result["exitCode"] == 1 and not marker.exists()
+    env = run(wp_runtime, "eval", "echo getenv('HOME'), ' ', getenv('WP_CLI_CACHE_DIR'), ' ', getcwd();")
+    home, cache, cwd = env["stdout"].split()
+    assert home.startswith(tempfile.gettempdir()) and cache.startswith(tempfile.gettempdir())
+    assert cwd == wp_runtime.document_root
+
+
+def test_origin_secret_and_database_password_stay_out_of_the_output(wp_runtime: Runtime, site: Site) -> None:
+    result = run(wp_runtime, "eval", "print_r(getenv()); print_r($_SERVER); passthru('env');")
+    assert result["exitCode"] == 0 and "WORDPRESS_DB_NAME" in result["stdout"]
+    assert ORIGIN_SECRET not in json.dumps(result)
+    assert site.db_password not in json.dumps(result)
+
+
+def test_deadline_comes_from_the_invocation_and_the_next_command_works(wp_runtime: Runtime) -> None:
+    slow = run(wp_runtime, "eval", "echo 'started'; sleep(30);", remaining=3.0)
+    assert slow["timedOut"] is True and slow["exitCode"] == 124, slow
+    assert slow["stdout"] == "started" and "deadline" in slow["stderr"]
+    narrowed = run(wp_runtime, "eval", "sleep(30);", remaining=60.0, timeout=2)
+    assert narrowed["timedOut"] is True
+    assert run(wp_runtime, "option", "get", "blogname")["exitCode"] == 0
+
+
+@pytest.mark.parametrize("php", ["echo str_repeat('x', 5 * 1024 * 1024);",
+                                 "echo str_repeat(chr(1), 3 * 1024 * 1024); fwrite(STDERR, str_repeat('é', 2000000));"])
+def test_output_too_large_for_a_response_is_cut_and_says_so(wp_runtime: Runtime, php: str) -> None:
+    result = run(wp_runtime, "eval", php)
+    assert result["truncated"] is True and result["exitCode"] == 0
+    assert result["stdout"].endswith("[output truncated]")
+    assert len(json.dumps(result).encode()) < LAMBDA_RESPONSE_LIMIT
+
+
+def test_bad_wp_events_are_refused(wp_runtime: Runtime) -> None:
+    assert "list of strings" in wp_runtime.handle({"wplambda": "wp", "args": "plugin list"}, Context())["error"]
+    assert "positive number" in wp_runtime.handle({"wplambda": "wp", "args": [], "timeout": "9"}, Context())["error"]
+
+
+def test_a_layer_without_wp_cli_says_how_to_add_it(site: Site, installed: Reply, tmp_path: Path) -> None:
+    rt = Runtime(dict(site.environ, WPLAMBDA_WP_CLI=str(tmp_path / "missing.phar")))
+    result = rt.handle({"wplambda": "wp", "args": ["cli", "version"]}, Context())
+    assert result["exitCode"] == 127 and "build.wp_cli" in result["stderr"]
+
+
+def test_an_http_event_never_reaches_wp(wp_runtime: Runtime, tmp_path: Path) -> None:
+    marker = tmp_path / "wp-ran"
+    event = v2("GET", "/", "wplambda=wp", {"Host": "wp.test"})
+    event.update(wplambda="wp", args=["eval", f"touch('{marker}');"])
+    reply = read_reply(wp_runtime.handle(event, Context()))
+    assert reply.status == 200 and "<html" in reply.text
+    assert not marker.exists()
+
+
+def test_command_words_never_show_values() -> None:
+    assert command_words(["plugin", "list", "--format=json"]) == "wp plugin list"
+    assert command_words(["eval", "echo DB_PASSWORD;"]) == "wp eval"
+    assert command_words(["user", "create", "bob", "--user_pass=hunter2"]) == "wp user create"
+    assert command_words(["--user_pass=x"]) == "wp"

@@ -1,0 +1,97 @@
+"""The console function across the template matrix: the site function's code, layers, role, VPC
+and environment, its own timeout and log group, and no way in but a direct invocation.
+
+Assertions read the CloudFormation the SAM transform produced, as test_template_matrix does.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import run_wplambda
+from template.test_template_matrix import CASES, Rendered, render_case
+
+from wp_lambda.project import init_project
+
+SHARED = ("Runtime", "Handler", "MemorySize", "EphemeralStorage", "Architectures", "Layers", "VpcConfig")
+CONSOLE_CASES = [*CASES, replace(CASES[0], id="public-console-300",
+                                 extra={**CASES[0].extra, "console": {"timeout": 300}, "logs": {"retention_days": 7}})]
+
+
+@pytest.fixture(scope="module", params=CONSOLE_CASES, ids=[c.id for c in CONSOLE_CASES])
+def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    return render_case(request.param, tmp_path_factory.mktemp(request.param.id))
+
+
+def test_lint_has_zero_errors(rendered: Rendered) -> None:
+    assert rendered.lint_errors == []
+
+
+def test_console_shares_code_layers_role_vpc_and_secrets(rendered: Rendered) -> None:
+    site = rendered.resources["WordPressFunction"]["Properties"]
+    console = rendered.resources["ConsoleFunction"]["Properties"]
+    for key in SHARED:
+        assert console.get(key) == site.get(key), key
+    # The same zip (validation swaps each function's local CodeUri for a placeholder key of its own).
+    source = rendered.source["Resources"]
+    assert source["ConsoleFunction"]["Properties"]["CodeUri"] == source["WordPressFunction"]["Properties"]["CodeUri"]
+    assert console["Role"] == site["Role"] == {"Fn::GetAtt": ["WordPressFunctionRole", "Arn"]}
+    variables = dict(console["Environment"]["Variables"])
+    assert variables.pop("WPLAMBDA_ROLE") == "console"
+    assert variables == site["Environment"]["Variables"]  # WPLAMBDA_SECRETS included: same secrets
+    assert rendered.resources["ConsoleFunction"].get("DependsOn") == rendered.resources["WordPressFunction"].get(
+        "DependsOn")
+
+
+def test_console_has_its_own_timeout_and_log_group(rendered: Rendered) -> None:
+    console = rendered.resources["ConsoleFunction"]["Properties"]
+    assert console["Timeout"] == rendered.config.console.timeout
+    assert console["LoggingConfig"]["LogGroup"] == {"Ref": "ConsoleLogGroup"}
+    retention = rendered.resources["ConsoleLogGroup"]["Properties"]["RetentionInDays"]
+    assert retention == rendered.resources["LogGroup"]["Properties"]["RetentionInDays"]
+    assert retention == rendered.config.logs.retention_days
+
+
+def _mentions(value: Any, name: str) -> bool:
+    return name in json.dumps(value)
+
+
+def test_nothing_but_a_direct_invocation_reaches_the_console(rendered: Rendered) -> None:
+    """No permission, event source, URL, API route, alias or schedule names the console function."""
+    others = {k: v for k, v in rendered.resources.items() if k not in ("ConsoleFunction", "ConsoleLogGroup")}
+    assert [k for k, v in others.items() if _mentions(v, "ConsoleFunction")] == []
+    assert not [k for k in rendered.resources if k.startswith("ConsoleFunction") and k != "ConsoleFunction"]
+    assert rendered.transformed["Outputs"]["ConsoleFunctionName"]["Value"] == {"Ref": "ConsoleFunction"}
+
+
+@pytest.fixture(scope="module")
+def valid_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("valid-console") / "site"
+    init_project(root, {})
+    return root
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("0", "0 is below the minimum 1 (allowed: 1-900)"),
+    ("901", "901 is above the maximum 900 (allowed: 1-900)"),
+    ('"15m"', "expected an integer, got '15m'"),
+])
+def test_bad_console_timeout_is_refused(valid_project: Path, tmp_path: Path, value: str, expected: str) -> None:
+    root = tmp_path / "site"
+    shutil.copytree(valid_project, root)
+    path = root / "wplambda.toml"
+    text = path.read_text()
+    section = text.index("[console]")
+    start = text.index("timeout = 900", section)
+    path.write_text(text[:start] + f"timeout = {value}" + text[start + len("timeout = 900"):])
+    line = path.read_text()[:start].count("\n") + 1
+    result = run_wplambda("validate", "--project", str(root))
+    assert result.returncode == 2
+    message = " ".join(result.stderr.split())
+    assert f"{path}:{line}: console.timeout: {expected}" in message
+    assert "Traceback" not in result.stderr
