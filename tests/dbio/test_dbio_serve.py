@@ -258,3 +258,23 @@ def test_an_import_failing_at_statement_n_leaves_the_site_as_it_was(
     assert not [t for t in tables.stdout.split() if t.startswith("wplt")]
     status, _, body = fetch(f"{served.url}/?p={old_site.post_id}")
     assert status == 200 and b"Hello from the old site" in body
+
+
+def test_no_secret_in_output_exports_backups_or_logs(served: Served, imported: subprocess.CompletedProcess[str],
+                                                      tmp_path: Path) -> None:
+    """The local DB password and salt reach PHP only through the environment: never an export, a
+    backup, the staging folder, a log line or what the commands print."""
+    local = served.project / ".wplambda" / "local"
+    secrets = json.loads((local / "secrets.json").read_text())
+    out = tmp_path / "export"
+    exported = run_wplambda("export", "--local", "--project", str(served.project), "-o", str(out), "--json")
+    assert exported.returncode == 0
+    texts = [imported.stdout, imported.stderr, exported.stdout, exported.stderr]
+    for folder in (out, served.project / ".wplambda" / "backups", local / "logs", local / "dbio"):
+        for path in folder.rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                texts.append((gzip.decompress(data) if path.suffix == ".gz" else data).decode("utf-8", "replace"))
+    assert len(texts) > 6
+    for value in secrets.values():
+        assert not [t for t in texts if value in t]
