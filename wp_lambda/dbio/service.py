@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import os
 import re
@@ -24,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wp_lambda import __version__, remote
+from wp_lambda import __version__, assets_sync, remote
 from wp_lambda.build.report import Reporter
 from wp_lambda.config import Assets, Config
 from wp_lambda.dbio import checks, uploads
@@ -102,14 +101,6 @@ def _call(place: Place, event: dict[str, Any], what: str, hint: str) -> dict[str
     return result
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def export_site(place: Place, out: Path, reporter: Reporter) -> dict[str, Any]:
     """Write ``out/database.sql.gz``, ``out/uploads/`` and ``out/manifest.json`` (last)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -119,7 +110,7 @@ def export_site(place: Place, out: Path, reporter: Reporter) -> dict[str, Any]:
                    "the database dump", "see the console function's log")
     part = out / f".{DUMP}.part"
     place.staging.receive(DUMP, part)
-    if _sha256(part) != dumped["sha256"]:
+    if assets_sync._sha256(part)[0] != dumped["sha256"]:
         part.unlink()
         raise UserError(f"the dump fetched from the {place.label} does not match the sha256 the function computed",
                         "run the export again")
@@ -187,7 +178,7 @@ def check_import(options: ImportOptions) -> CheckedImport:
         if not options.uploads.is_dir():
             raise UserError(f"--uploads {options.uploads} is not a folder",
                             "pass the wp-content/uploads folder of the old site")
-        php_files = sorted(k for k in uploads.assets_sync._files(options.uploads) if checks.is_php(k))
+        php_files = sorted(k for k in assets_sync._files(options.uploads) if checks.is_php(k))
     return CheckedImport(options, dump, check_url(options.from_url, "--from-url") if options.from_url else None,
                          check_url(options.to_url, "--url") if options.to_url else None, php_files)
 

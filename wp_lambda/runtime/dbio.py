@@ -116,16 +116,24 @@ def _result(summary_file: Path, stderr: bytes, code: int) -> dict[str, Any]:
     return result
 
 
-def export(runtime: PhpRunner, event: Mapping[str, Any], timeout: float) -> dict[str, Any]:
-    """Dump the site's tables (gzip) to ``event["put_url"]``; the summary has rows per table."""
-    url = event.get("put_url")
-    if not isinstance(url, str):
-        return {"error": 'db-export needs "put_url", a presigned PUT URL (or a file:// path locally)'}
+def _refused(url: str, runtime: PhpRunner) -> dict[str, Any] | None:
+    """The answer for a URL this runtime must not use; None (and the secrets loaded) otherwise."""
     try:
         _file_path(url, runtime.environ)
     except TransferError as exc:
         return {"error": str(exc)}
     runtime.load_secrets()
+    return None
+
+
+def export(runtime: PhpRunner, event: Mapping[str, Any], timeout: float) -> dict[str, Any]:
+    """Dump the site's tables (gzip) to ``event["put_url"]``; the summary has rows per table."""
+    url = event.get("put_url")
+    if not isinstance(url, str):
+        return {"error": 'db-export needs "put_url", a presigned PUT URL (or a file:// path locally)'}
+    refused = _refused(url, runtime)
+    if refused:
+        return refused
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="wplambda-dbio-") as scratch:
         summary_file, dump, errors = Path(scratch, "summary.json"), Path(scratch, "dump.sql.gz"), Path(scratch, "err")
@@ -172,11 +180,9 @@ def import_(runtime: PhpRunner, event: Mapping[str, Any], timeout: float) -> dic
     url, source, tmp = event.get("get_url"), event.get("from_prefix"), event.get("tmp_prefix", "wplambdatmp_")
     if not (isinstance(url, str) and isinstance(source, str) and isinstance(tmp, str)):
         return {"error": 'db-import needs "get_url" and "from_prefix" (strings)'}
-    try:
-        _file_path(url, runtime.environ)
-    except TransferError as exc:
-        return {"error": str(exc)}
-    runtime.load_secrets()
+    refused = _refused(url, runtime)
+    if refused:
+        return refused
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="wplambda-dbio-") as scratch:
         summary_file, errors = Path(scratch, "summary.json"), Path(scratch, "err")
