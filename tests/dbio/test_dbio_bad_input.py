@@ -96,3 +96,16 @@ def test_php_in_uploads_is_recognised() -> None:
         assert checks.is_php(name), name
     for name in ("photo.jpg", "notes.php.txt", "php.png"):
         assert not checks.is_php(name), name
+
+
+def test_from_url_without_wp_cli_is_refused_before_the_swap(tmp_path: Path, debian_wordpress: Path) -> None:
+    """search-replace runs after the tables are swapped in, so a site without wp-cli is found out first."""
+    project = init_site(tmp_path / "nowpcli", "nowpcli")
+    dump = tmp_path / "site.sql"
+    dump.write_bytes(WORDPRESS_DUMP)
+    result = run_wplambda("import", "--local", "--project", str(project), "--sql", str(dump), "--from-url",
+                          "http://old.test", "--url", "http://new.test", "--yes", timeout=600)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "--from-url needs wp-cli in the local site" in result.stderr and "build.wp_cli" in result.stderr
+    assert "restoring" not in result.stdout
+    assert not list((project / ".wplambda" / "local" / "dbio").glob("*/*"))  # nothing staged, nothing left

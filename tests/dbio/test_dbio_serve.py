@@ -278,3 +278,17 @@ def test_no_secret_in_output_exports_backups_or_logs(served: Served, imported: s
     assert len(texts) > 6
     for value in secrets.values():
         assert not [t for t in texts if value in t]
+
+
+def test_a_site_with_content_needs_its_name_typed_back(old_site: OldSite, served: Served,
+                                                       imported: subprocess.CompletedProcess[str]) -> None:
+    from helpers import wplambda_cmd
+
+    command = [*wplambda_cmd(), "import", "--local", "--project", str(served.project), "--sql", str(old_site.dump),
+               "--no-backup"]
+    answered = subprocess.run(command, input="yes\n", capture_output=True, text=True, timeout=300, check=False)
+    assert answered.returncode == 2, answered.stdout + answered.stderr
+    assert "rows in" in answered.stdout and "Type local to confirm" in answered.stdout
+    assert "import cancelled; nothing was changed" in answered.stderr
+    status, _, body = fetch(f"{served.url}/?p={old_site.post_id}")
+    assert status == 200 and b"Hello from the old site" in body

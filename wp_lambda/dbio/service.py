@@ -198,6 +198,12 @@ def import_site(place: Place, checked: CheckedImport, reporter: Reporter,
     if from_url and not to_url:
         raise UserError(f"the {place.label} has no WordPress installed, so its URL is unknown",
                         "pass --url with the address the site is served at")
+    if from_url:
+        probe = place.target.wp(["cli", "version"])
+        if probe.exit_code != 0:  # search-replace runs after the swap: find out now that it cannot
+            raise UserError(f"--from-url needs wp-cli in the {place.label}, and it cannot run: "
+                            f"{(probe.stderr or probe.stdout).strip()[-500:]}",
+                            "set build.wp_cli in wplambda.toml (then deploy, or restart serve); nothing was changed")
     rows = sum(status.get("tables", {}).values())
     if rows and not confirm(f"The {place.label} has {rows:,} rows in {len(status['tables'])} tables; "
                             "replace its database with the dump?"):
