@@ -151,3 +151,28 @@ def test_import_through_the_stack(project: Path, stack_env: dict[str, str], buck
     assert blogname.stdout == "Stack site\n"
     dropped = on_stack(project, stack_env, "import", "--drop-old", "--json")
     assert len(json.loads(dropped.stdout)["dropped"]) == 1
+
+
+def test_local_uploads_in_an_s3_compatible_bucket(project: Path, stack_env: dict[str, str],
+                                                  aws_env: dict[str, str], tmp_path: Path) -> None:
+    """--local with --s3-endpoint: the uploads of a `serve --s3-endpoint` site, in and out of its bucket."""
+    s3 = client("s3", aws_env)
+    s3.create_bucket(Bucket="dbio-local-uploads")
+    s3.put_object(Bucket="dbio-local-uploads", Key="wp-content/uploads/2023/05/local.jpg", Body=JPEG)
+    where = ("--local", "--project", str(project), "--s3-endpoint", aws_env["AWS_ENDPOINT_URL"], "--s3-bucket",
+             "dbio-local-uploads")
+    out = tmp_path / "export"
+    result = run_wplambda("export", *where, "-o", str(out), env=aws_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert set(json.loads((out / "manifest.json").read_text())["uploads"]) == {"2023/05/local.jpg"}
+    assert (out / "uploads" / "2023" / "05" / "local.jpg").read_bytes() == JPEG
+    (out / "uploads" / "2023" / "05" / "added.jpg").write_bytes(JPEG[:100])
+    result = run_wplambda("import", *where, "--sql", str(out / "database.sql.gz"), "--uploads", str(out / "uploads"),
+                          "--yes", "--no-backup", "--json", env=aws_env, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["uploads"]["copied"] == 1  # local.jpg is there already, by content
+    added = s3.get_object(Bucket="dbio-local-uploads", Key="wp-content/uploads/2023/05/added.jpg")
+    assert added["Body"].read() == JPEG[:100]
+    wrong = run_wplambda("export", "--stack", STACK, "--project", str(project), "--s3-endpoint",
+                         aws_env["AWS_ENDPOINT_URL"], "-o", str(tmp_path / "x"), env=stack_env)
+    assert wrong.returncode == 2 and "--s3-endpoint goes with --local" in wrong.stderr

@@ -16,6 +16,11 @@ from wp_lambda.dbio import service
 from wp_lambda.errors import UserError
 
 BACKUPS = Path(".wplambda") / "backups"
+S3EndpointOption = Annotated[str | None, typer.Option(
+    "--s3-endpoint", help="With --local: the uploads are in a bucket of this S3-compatible endpoint, as under "
+                          "`serve --s3-endpoint` (default: serve's uploads folder).")]
+S3BucketOption = Annotated[str | None, typer.Option("--s3-bucket", help="The bucket for --s3-endpoint "
+                                                    "(default: SITE-uploads, as serve).")]
 
 
 def export(
@@ -27,12 +32,14 @@ def export(
     json_out: JsonOption = False,
     profile: ProfileOption = None,
     region: RegionOption = None,
+    s3_endpoint: S3EndpointOption = None,
+    s3_bucket: S3BucketOption = None,
 ) -> None:
     """Back up a site: database.sql.gz, uploads/ and manifest.json (URL, versions, rows, sha256 of every file)."""
     cfg = config_mod.load(project)
     reporter = StderrReporter() if json_out else ConsoleReporter()
-    with service.open_place(cfg, stack=stack, local=local, profile=profile, region=region,
-                            progress=reporter) as place:
+    with service.open_place(cfg, stack=stack, local=local, profile=profile, region=region, progress=reporter,
+                            s3_endpoint=_endpoint(s3_endpoint), s3_bucket=s3_bucket) as place:
         manifest = service.export_site(place, output, reporter)
     if json_out:
         print_json({"output": str(output), **{k: manifest[k] for k in ("site_url", "wordpress_version",
@@ -67,6 +74,8 @@ def import_(
     json_out: JsonOption = False,
     profile: ProfileOption = None,
     region: RegionOption = None,
+    s3_endpoint: S3EndpointOption = None,
+    s3_bucket: S3BucketOption = None,
 ) -> None:
     """Replace a site's database with a dump (built under a temporary prefix, swapped in atomically).
 
@@ -82,8 +91,8 @@ def import_(
         checked = service.check_import(service.ImportOptions(
             sql, uploads, from_url, url, dump_prefix, None if no_backup else cfg.root / BACKUPS))
     reporter = StderrReporter() if json_out else ConsoleReporter()
-    with service.open_place(cfg, stack=stack, local=local, profile=profile, region=region,
-                            progress=reporter) as place:
+    with service.open_place(cfg, stack=stack, local=local, profile=profile, region=region, progress=reporter,
+                            s3_endpoint=_endpoint(s3_endpoint), s3_bucket=s3_bucket) as place:
         if revert is not None:
             result: dict[str, Any] = service.revert(place, revert)
             message = (f"[green]reverted[/] the {place.label} to {escape(revert)}; the tables it replaced are kept "
@@ -106,6 +115,15 @@ def import_(
         print_json(result)
     else:
         out.print(message, highlight=False)
+
+
+def _endpoint(value: str | None) -> str | None:
+    """--s3-endpoint checked before anything starts (boto3 is imported only when it is given)."""
+    if value is None:
+        return None
+    from wp_lambda.local.s3_uploads import check_endpoint
+
+    return check_endpoint(value)
 
 
 def _import_message(label: str, result: dict[str, Any]) -> str:

@@ -52,8 +52,16 @@ class Place:
 
 @contextlib.contextmanager
 def open_place(config: Config, *, stack: str | None, local: bool, profile: str | None = None,
-               region: str | None = None, progress: Reporter | None = None) -> Iterator[Place]:
-    """The site ``--stack NAME`` or ``--local`` names, with its staging area and uploads store."""
+               region: str | None = None, progress: Reporter | None = None, s3_endpoint: str | None = None,
+               s3_bucket: str | None = None) -> Iterator[Place]:
+    """The site ``--stack NAME`` or ``--local`` names, with its staging area and uploads store.
+
+    Locally the uploads are serve's folder, or with ``s3_endpoint`` the bucket ``serve
+    --s3-endpoint`` keeps them in (``s3_bucket``, default ``SITE-uploads``).
+    """
+    if s3_endpoint is not None and not local:
+        raise UserError("--s3-endpoint goes with --local (a stack's uploads bucket comes from the stack)",
+                        "drop --s3-endpoint, or use --local")
     with remote.open_target(config, stack=stack, local=local, profile=profile, region=region,
                             progress=progress) as target:
         if local:
@@ -61,8 +69,15 @@ def open_place(config: Config, *, stack: str | None, local: bool, profile: str |
 
             paths = LocalPaths.of(config)
             staging: Staging = DirectoryStaging(paths.root / "dbio")
-            place = Place("local site", "local", target, staging, uploads.DirectoryStore(paths.uploads),
-                          config.assets)
+            store: uploads.UploadsStore = uploads.DirectoryStore(paths.uploads)
+            if s3_endpoint is not None:
+                from wp_lambda.local.s3_uploads import UploadsBucket, default_bucket
+
+                bucket = UploadsBucket.connect(config, s3_endpoint, s3_bucket or default_bucket(config),
+                                               profile=profile)
+                bucket.ensure()
+                store = uploads.BucketStore(bucket.client, bucket.name)
+            place = Place("local site", "local", target, staging, store, config.assets)
         else:
             assert stack is not None
             place = _stack_place(config, target, stack, profile=profile, region=region)
