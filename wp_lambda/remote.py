@@ -96,14 +96,16 @@ class _Target:
     def invoke(self, event: dict[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
         return self._call(event, timeout)[0]
 
+    def _limit(self, timeout: float | None) -> float:
+        """The deadline a call gets: the console function's own, or ``timeout`` when shorter."""
+        return self.console_timeout if timeout is None else min(timeout, self.console_timeout)
+
     def _call(self, event: dict[str, Any], timeout: float | None) -> tuple[dict[str, Any], str]:
         if timeout is not None:
             event = {**event, "timeout": timeout}
-        limit = min(timeout, self.console_timeout) if timeout is not None else self.console_timeout
-        return self._send(event, limit + _GRACE)
+        return self._send(event, self._limit(timeout) + _GRACE)
 
     def wp(self, args: list[str], *, timeout: float | None = None) -> WpResult:
-        started = time.monotonic()
         payload, request_id = self._call({"wplambda": "wp", "args": list(args)}, timeout)
         if "error" in payload:
             raise UserError(f"{self.name}: {payload['error']}",
@@ -112,20 +114,21 @@ class _Target:
                           int(payload.get("exitCode", 1)), int(payload.get("durationMs", 0)), request_id,
                           bool(payload.get("truncated", False)))
         if payload.get("timedOut"):
-            raise self._timeout(args, time.monotonic() - started, result.stdout)
+            raise self._timeout(args, result.duration_ms / 1000, self._limit(timeout), result.stdout)
         return result
 
-    def _timeout(self, args: list[str], seconds: float, partial: str = "") -> WpTimeout:
+    def _timeout(self, args: list[str], seconds: float, limit: float, partial: str = "") -> WpTimeout:
         shown = f"; its output so far:\n{partial.rstrip()[-2000:]}" if partial.strip() else ""
         return WpTimeout(f"`{command_words(args)}` on the {self.name} ran for {seconds:.0f} s and was stopped at the "
-                         f"console function's deadline ({self.console_timeout} s){shown}",
+                         f"console function's deadline ({limit:g} s){shown}",
                          "raise console.timeout in wplambda.toml (up to 900 s) and deploy again (under "
                          "`serve`, restart it), or split the work into shorter commands")
 
-    def _crash(self, payload: Any) -> UserError:
-        message = payload.get("errorMessage", payload) if isinstance(payload, dict) else payload
+    def _crash(self, payload: dict[str, Any]) -> UserError:
+        """A function error: Lambda's own timeout (the handler did not answer in time), or a crash."""
+        message = payload.get("errorMessage", payload)
         if "timed out" in str(message).lower():
-            return self._timeout([], self.console_timeout)
+            return self._timeout([], self.console_timeout, self.console_timeout)
         return UserError(f"the console function of the {self.name} failed: {message}",
                          "see its log (`wplambda logs`, or .wplambda/local/logs/ under serve)")
 
@@ -165,7 +168,7 @@ class LambdaTarget(_Target):
                 response = self._client(wait).invoke(FunctionName=self.function_name,
                                                      Payload=json.dumps(event).encode())
         except botocore.exceptions.ReadTimeoutError:
-            raise self._timeout(event.get("args", []), time.monotonic() - started) from None
+            raise self._timeout(event.get("args", []), time.monotonic() - started, wait - _GRACE) from None
         except botocore.exceptions.ClientError as exc:
             code = error_code(exc)
             if code in ("AccessDeniedException", "AccessDenied"):
@@ -205,7 +208,7 @@ class EndpointTarget(_Target):
             raise UserError(f"the {self.name}'s invoke endpoint answered {exc.code}: {exc.read()[:300]!r}",
                             "restart `wplambda serve`") from None
         except TimeoutError:
-            raise self._timeout(event.get("args", []), wait) from None
+            raise self._timeout(event.get("args", []), wait, wait - _GRACE) from None
         except OSError as exc:
             raise UserError(f"cannot reach the {self.name}'s invoke endpoint at {self.url}: {exc}",
                             "is `wplambda serve` still running? restart it") from None

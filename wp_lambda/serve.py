@@ -488,7 +488,11 @@ def console_session(config: Config, *, progress: Reporter | None = None) -> Iter
     """The console function on this machine for the ``with`` block, when no ``serve`` runs: the
     serve build brought up to date, the private MariaDB, one console runtime process and an invoke
     endpoint on a free port; all stopped by PID afterwards."""
-    build_dir, php = prepare_build(config, rebuild=True, progress=progress or QuietReporter())
+    from wp_lambda import build as build_mod
+
+    # Asked first, so an up-to-date build says nothing: stderr is wp-cli's own.
+    stale = build_mod.is_stale(config, "serve", php_source=local_php_source(config.php.version))
+    build_dir, php = prepare_build(config, rebuild=stale, progress=progress or QuietReporter())
     site = LocalSite(config, ServeOptions(), log_line=lambda line: None)
     running = site.start_console(build_dir, php)
     try:

@@ -73,4 +73,5 @@ def test_only_outputs_reading_skipped_resources_are_left_out(transformed: dict[s
     assert gone == {"SiteUrl", "AdminUrl", "DistributionDomain", "DatabaseEndpoint"}
     assert any(all(name in note for name in gone) for note in adapted.notes)
     kept = set(adapted.template["Outputs"])
-    assert {"AssetsBucketName", "UploadsBucketName", "FunctionName", "FunctionAlias", "DistributionId"} == kept
+    assert {"AssetsBucketName", "UploadsBucketName", "FunctionName", "FunctionAlias", "ConsoleFunctionName",
+            "DistributionId"} == kept

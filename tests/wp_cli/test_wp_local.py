@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from helpers import run_wplambda
 from wp_cli.wphelpers import CONSOLE_TIMEOUT, local_paths, wp
 
 from wp_lambda.build.plugins import WP_CLI_IN_LAYER
+from wp_lambda.config import load
+from wp_lambda.remote import WpTimeout, local_target
 
 
 def test_plugin_list_activate_and_is_active_exit_codes(wp_project: Path) -> None:
@@ -99,3 +102,18 @@ def test_nothing_left_running(wp_project: Path) -> None:
             assert marker not in (proc / "environ").read_bytes().split(b"\0"), proc
         except OSError:
             continue
+
+
+def test_the_remote_interface_in_process(wp_project: Path) -> None:
+    """wp_lambda.remote as other commands use it: one local target for several calls."""
+    with local_target(load(wp_project)) as target:
+        assert target.name == "local site"
+        assert target.invoke({"wplambda": "warmer"}) == {"warmed": True}
+        first = target.wp(["option", "get", "blogname"])
+        assert (first.stdout, first.exit_code, first.truncated) == ("wp-cli site\n", 0, False)
+        second = target.wp(["plugin", "is-active", "no-such-plugin"])
+        assert second.exit_code == 1 and second.request_id != first.request_id
+        with pytest.raises(WpTimeout, match=r"deadline \(2 s\)"):
+            target.wp(["eval", "sleep(30);"], timeout=2)
+        assert target.wp(["option", "get", "blogname"]).exit_code == 0
+    assert not list(local_paths(wp_project).run.glob("*.pid"))

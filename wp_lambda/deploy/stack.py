@@ -136,6 +136,7 @@ SUMMARY = (
     ("uploads bucket", "UploadsBucketName", UPLOADS_BUCKET),
     ("function", "FunctionName", FUNCTION),
     ("function alias", "FunctionAlias", None),
+    ("console function", "ConsoleFunctionName", CONSOLE_FUNCTION),
     ("database", "DatabaseEndpoint", None),
 )
 
