@@ -292,3 +292,14 @@ def test_a_site_with_content_needs_its_name_typed_back(old_site: OldSite, served
     assert "import cancelled; nothing was changed" in answered.stderr
     status, _, body = fetch(f"{served.url}/?p={old_site.post_id}")
     assert status == 200 and b"Hello from the old site" in body
+
+
+def test_the_dumper_ships_in_the_layer_outside_the_document_root(served: Served) -> None:
+    import wp_lambda.runtime
+
+    build = served.project / ".wplambda" / "build-serve"
+    shipped = build / "layer" / "python" / "wp_lambda" / "runtime" / "dbio.php"
+    assert shipped.read_bytes() == (Path(wp_lambda.runtime.__file__).parent / "dbio.php").read_bytes()
+    assert not list((build / "function").rglob("dbio.php"))
+    status, _, body = fetch(f"{served.url}/wp-content/../../layer/python/wp_lambda/runtime/dbio.php")
+    assert status in (403, 404) and b"SHORTINIT" not in body
