@@ -190,3 +190,43 @@ def test_mysql8_collations_and_another_prefix_are_mapped(dump: tuple[Path, dict[
     assert sql(mariadb, target, "SELECT COUNT(*) FROM wp_usermeta WHERE meta_key LIKE 'old\\_%'").strip() == "0"
     invoke(target, {"wplambda": "db-revert", "backup_prefix": result["backup_prefix"]})
     invoke(target, {"wplambda": "db-drop-backups"})
+
+
+PHPMYADMIN_TABLES = b"""
+START TRANSACTION;
+SET time_zone = "+00:00";
+CREATE TABLE IF NOT EXISTS `wp_shop_orders` (`id` bigint unsigned NOT NULL, `note` text) ENGINE=InnoDB
+  DEFAULT CHARSET=utf8mb4;
+INSERT INTO `wp_shop_orders` (`id`, `note`) VALUES (1, 'first'), (2, 'second');
+CREATE TABLE IF NOT EXISTS `wp_shop_lines` (`id` bigint unsigned NOT NULL, `order_id` bigint unsigned NOT NULL)
+  ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+INSERT INTO `wp_shop_lines` (`id`, `order_id`) VALUES (10, 1), (11, 2);
+ALTER TABLE `wp_shop_orders` ADD PRIMARY KEY (`id`);
+ALTER TABLE `wp_shop_lines` ADD PRIMARY KEY (`id`), ADD KEY `order_id` (`order_id`);
+ALTER TABLE `wp_shop_orders` MODIFY `id` bigint unsigned NOT NULL AUTO_INCREMENT, AUTO_INCREMENT=3;
+ALTER TABLE `wp_shop_lines`
+  ADD CONSTRAINT `fk_shop_order` FOREIGN KEY (`order_id`) REFERENCES `wp_shop_orders` (`id`) ON DELETE CASCADE;
+COMMIT;
+"""
+
+
+def test_a_phpmyadmin_style_dump_with_keys_added_later_and_a_foreign_key(
+        dump: tuple[Path, dict[str, Any]], runtimes: dict[str, Runtime], mariadb: MariaDB, tmp_path: Path) -> None:
+    """phpMyAdmin adds keys with ALTER TABLE after the rows; a plugin's foreign key must end up
+    pointing at the imported table, not at whatever the swap moved away."""
+    target = runtimes["target"]
+    dumped = tmp_path / "phpmyadmin.sql"
+    dumped.write_bytes(gzip.decompress(dump[0].read_bytes()) + PHPMYADMIN_TABLES)
+    result = invoke(target, {"wplambda": "db-import", "get_url": dumped.as_uri(), "from_prefix": "wp_"})
+    assert "error" not in result, result
+    assert result["tables"]["wp_shop_orders"] == 2 and result["tables"]["wp_shop_lines"] == 2
+    referenced = sql(mariadb, target, "SELECT REFERENCED_TABLE_NAME FROM information_schema.KEY_COLUMN_USAGE "
+                     "WHERE CONSTRAINT_SCHEMA = DATABASE() AND CONSTRAINT_NAME = 'fk_shop_order'")
+    assert referenced.split() == ["wp_shop_orders"]
+    assert "auto_increment" in sql(mariadb, target, "SHOW CREATE TABLE wp_shop_orders").lower()
+    sql(mariadb, target, "DELETE FROM wp_shop_orders WHERE id = 1")
+    assert sql(mariadb, target, "SELECT id FROM wp_shop_lines").split() == ["11"]  # the cascade works
+    invoke(target, {"wplambda": "db-revert", "backup_prefix": result["backup_prefix"]})
+    dropped = invoke(target, {"wplambda": "db-drop-backups"})
+    assert "error" not in dropped, dropped
+    assert not [t for t in sql(mariadb, target, "SHOW TABLES").split() if "shop" in t]

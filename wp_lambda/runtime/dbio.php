@@ -290,8 +290,9 @@ function statements($in): Generator
     }
 }
 
+// ALTER TABLE too: phpMyAdmin's exports add keys and AUTO_INCREMENT after the rows.
 const TABLE_STATEMENT = '/^(INSERT\s+(?:IGNORE\s+)?INTO|REPLACE\s+INTO|CREATE\s+TABLE(?:\s+IF\s+NOT\s+EXISTS)?'
-    . '|DROP\s+TABLE(?:\s+IF\s+EXISTS)?)\s+(`(?:[^`]|``)+`|[A-Za-z0-9_$]+)/i';
+    . '|DROP\s+TABLE(?:\s+IF\s+EXISTS)?|ALTER\s+TABLE)\s+(`(?:[^`]|``)+`|[A-Za-z0-9_$]+)/i';
 // Statements a dump carries that do not apply to tables restored under another name.
 const SKIPPED = '/^(LOCK\s+TABLES|UNLOCK\s+TABLES|ALTER\s+TABLE\s+\S+\s+(DIS|EN)ABLE\s+KEYS|USE\s|CREATE\s+DATABASE'
     . '|START\s+TRANSACTION|COMMIT|BEGIN)/i';
@@ -313,6 +314,7 @@ function drop_prefix(mysqli $db, string $prefix): void
 {
     $tables = tables_with($db, $prefix);
     if ($tables) {
+        $db->query('SET FOREIGN_KEY_CHECKS = 0'); // plugin tables may reference each other
         $db->query('DROP TABLE IF EXISTS ' . implode(', ', array_map('q', $tables)));
     }
 }
@@ -356,8 +358,11 @@ function import_site(mysqli $db, string $live, string $from, string $tmp, array 
                 }
                 $renamed = q($tmp . substr($name, strlen($from)));
                 $body = $m[1] . ' ' . $renamed . substr($body, strlen($m[0]));
-                if (stripos($m[1], 'CREATE') === 0) {
-                    $body = map_collations($body);
+                if (stripos($m[1], 'CREATE') === 0 || stripos($m[1], 'ALTER') === 0) {
+                    // A foreign key must point at the new table, or the swap would leave it on the backup.
+                    $body = preg_replace_callback('/\\bREFERENCES\\s+`' . preg_quote($from, '/') . '((?:[^`]|``)*)`/i',
+                                                  static fn ($r) => 'REFERENCES ' . q($tmp . unquote('`' . $r[1] . '`')),
+                                                  map_collations($body));
                 }
             } elseif (preg_match('/^SET\s/i', $body)) {
                 $body = map_collations($body);
