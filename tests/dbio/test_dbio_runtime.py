@@ -87,8 +87,7 @@ def test_import_round_trips_every_byte_and_keeps_a_backup(dump: tuple[Path, dict
     path, exported = dump
     source, target = runtimes["source"], runtimes["target"]
     before = checksums(mariadb, target)
-    result = invoke(target, {"wplambda": "db-import", "get_url": path.as_uri(), "from_prefix": "wp_",
-                             "tmp_prefix": "wplambdatmp_"})
+    result = invoke(target, {"wplambda": "db-import", "get_url": path.as_uri(), "from_prefix": "wp_"})
     assert "error" not in result, result
     after = checksums(mariadb, target)
     expected = checksums(mariadb, source)
@@ -103,7 +102,7 @@ def test_import_round_trips_every_byte_and_keeps_a_backup(dump: tuple[Path, dict
     backup = result["backup_prefix"]
     assert backup.startswith("wpbk")
     assert checksums(mariadb, target, backup) == {backup + k[3:]: v for k, v in before.items()}
-    assert not [t for t in sql(mariadb, target, "SHOW TABLES").split() if t.startswith("wplambdatmp_")]
+    assert not [t for t in sql(mariadb, target, "SHOW TABLES").split() if t.startswith("wplt")]
     status = invoke(target, {"wplambda": "db-status"})
     assert backup in status["backups"]
     # Going back: the kept tables swap in again, the imported ones are kept in their turn.
@@ -140,7 +139,7 @@ def test_a_statement_that_fails_leaves_the_live_tables_untouched(dump: tuple[Pat
     assert "Duplicate entry '1'" in result["error"] and result["error"].startswith("statement ")
     assert result["statement"] > 10
     assert checksums(mariadb, target) == before
-    assert not [t for t in sql(mariadb, target, "SHOW TABLES").split() if t.startswith("wplambdatmp_")]
+    assert not [t for t in sql(mariadb, target, "SHOW TABLES").split() if t.startswith("wplt")]
 
 
 def test_a_truncated_gzip_stream_changes_nothing(dump: tuple[Path, dict[str, Any]], runtimes: dict[str, Runtime],
@@ -153,7 +152,7 @@ def test_a_truncated_gzip_stream_changes_nothing(dump: tuple[Path, dict[str, Any
     result = invoke(target, {"wplambda": "db-import", "get_url": cut.as_uri(), "from_prefix": "wp_"})
     assert "ends early" in result["error"] and "nothing was changed" in result["error"]
     assert checksums(mariadb, target) == before
-    assert not [t for t in sql(mariadb, target, "SHOW TABLES").split() if t.startswith("wplambdatmp_")]
+    assert not [t for t in sql(mariadb, target, "SHOW TABLES").split() if t.startswith("wplt")]
 
 
 def test_file_urls_are_refused_outside_serve(runtimes: dict[str, Runtime], tmp_path: Path) -> None:
@@ -230,3 +229,16 @@ def test_a_phpmyadmin_style_dump_with_keys_added_later_and_a_foreign_key(
     dropped = invoke(target, {"wplambda": "db-drop-backups"})
     assert "error" not in dropped, dropped
     assert not [t for t in sql(mariadb, target, "SHOW TABLES").split() if "shop" in t]
+
+
+def test_tables_left_by_an_import_that_was_killed_are_removed_by_the_next(
+        dump: tuple[Path, dict[str, Any]], runtimes: dict[str, Runtime], mariadb: MariaDB) -> None:
+    """Lambda's timeout kills PHP outright (no shutdown function runs): the next import cleans up."""
+    target = runtimes["target"]
+    sql(mariadb, target, "CREATE TABLE wpltdeadbe_posts (ID int); CREATE TABLE wpltdeadbe_options (a int)")
+    result = invoke(target, {"wplambda": "db-import", "get_url": dump[0].as_uri(), "from_prefix": "wp_"})
+    assert "error" not in result, result
+    assert result["cleaned"] == ["wpltdeadbe_"] and result["tmp_prefix"] != "wpltdeadbe_"
+    assert not [t for t in sql(mariadb, target, "SHOW TABLES").split() if t.startswith("wplt")]
+    invoke(target, {"wplambda": "db-revert", "backup_prefix": result["backup_prefix"]})
+    invoke(target, {"wplambda": "db-drop-backups"})

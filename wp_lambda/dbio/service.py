@@ -16,7 +16,6 @@ import datetime as dt
 import json
 import os
 import re
-import secrets
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -233,8 +232,11 @@ def import_site(place: Place, checked: CheckedImport, reporter: Reporter,
     place.staging.send(options.sql, name)
     reporter.step(f"restoring {len(dump.tables)} tables (prefix {dump.prefix}) into the {place.label}")
     restored = _call(place, {"wplambda": "db-import", "get_url": place.staging.get_url(name),
-                             "from_prefix": dump.prefix, "tmp_prefix": f"wplt{secrets.token_hex(3)}_"},
+                             "from_prefix": dump.prefix},
                      "the import", "fix the statement it names in the dump and import again; the site was not changed")
+    if restored.get("cleaned"):
+        reporter.note(f"removed the temporary tables of an earlier import that was stopped: "
+                      f"{', '.join(restored['cleaned'])}*")
     summary: dict[str, Any] = {
         "tables": restored["tables"], "statements": restored["statements"], "dump_prefix": dump.prefix,
         "collations_mapped": dump.collations, "skipped_tables": restored.get("skipped_tables", []),

@@ -7,7 +7,7 @@
  * and is run by wp_lambda/runtime/dbio.py with the layer's PHP in the document root:
  *
  *   php dbio.php export SUMMARY.json             the site's tables as SQL on stdout
- *   php dbio.php import SUMMARY.json FROM TMP    SQL on stdin into tables FROM* renamed TMP*,
+ *   php dbio.php import SUMMARY.json FROM        SQL on stdin into tables FROM* renamed wpltXXXXXX_*,
  *                                                then one atomic RENAME TABLE swaps them in
  *   php dbio.php status SUMMARY.json             the site's tables, row counts, URL and admins
  *   php dbio.php drop-backups SUMMARY.json       drops the tables earlier imports kept
@@ -23,6 +23,7 @@ define('SHORTINIT', true);
 const CHUNK = 1048576;           // bytes of one multi-row INSERT the dumper writes
 const READ_BLOCK = 262144;       // bytes read from stdin at a time
 const BACKUP_MARK = 'wpbk';      // backup prefixes: wpbkYYYYmmddHHMMSS_ (never match the live prefix)
+const TMP_MARK = 'wplt';         // an import's temporary prefix: wplt + 6 hex digits + _
 
 error_reporting(E_ALL);
 ini_set('display_errors', 'stderr');
@@ -319,12 +320,19 @@ function drop_prefix(mysqli $db, string $prefix): void
     }
 }
 
-function import_site(mysqli $db, string $live, string $from, string $tmp, array $summary): void
+function import_site(mysqli $db, string $live, string $from, array $summary): void
 {
-    if (strncmp($tmp, $live, strlen($live)) === 0 || strncmp($live, $tmp, strlen($tmp)) === 0) {
-        fail($summary, "the temporary prefix $tmp overlaps the live prefix $live");
+    // An import killed outright (the function's timeout is a SIGKILL: no shutdown function runs)
+    // leaves its temporary tables behind; the next import removes them. One import at a time.
+    $cleaned = [];
+    foreach (tables_with($db, TMP_MARK) as $table) {
+        if (preg_match('/^(' . TMP_MARK . '[0-9a-f]{6}_)/', $table, $m) && !in_array($m[1], $cleaned, true)) {
+            drop_prefix($db, $m[1]);
+            $cleaned[] = $m[1];
+        }
     }
-    drop_prefix($db, $tmp);
+    $tmp = TMP_MARK . bin2hex(random_bytes(3)) . '_';
+    $summary += ['tmp_prefix' => $tmp, 'cleaned' => $cleaned];
     $swapped = false;
     register_shutdown_function(static function () use ($db, $tmp, &$swapped): void {
         if (!$swapped) {
@@ -468,7 +476,7 @@ switch ($mode) {
         export_site($db, $live, $summary);
         break;
     case 'import':
-        import_site($db, $live, $argv[3] ?? $live, $argv[4] ?? 'wplambdatmp_', $summary);
+        import_site($db, $live, $argv[3] ?? $live, $summary);
         break;
     case 'drop-backups':
         $dropped = [];

@@ -174,11 +174,11 @@ def _wait(process: subprocess.Popen[bytes], started: float, timeout: float) -> i
 def import_(runtime: PhpRunner, event: Mapping[str, Any], timeout: float) -> dict[str, Any]:
     """Restore the dump at ``event["get_url"]`` into the site's tables through a temporary prefix.
 
-    ``from_prefix`` is the dump's table prefix (checked by the CLI before the upload), ``tmp_prefix``
-    where the tables are built until the swap.
+    ``from_prefix`` is the dump's table prefix (checked by the CLI before the upload); dbio.php
+    picks the temporary prefix the tables are built under until the swap.
     """
-    url, source, tmp = event.get("get_url"), event.get("from_prefix"), event.get("tmp_prefix", "wplambdatmp_")
-    if not (isinstance(url, str) and isinstance(source, str) and isinstance(tmp, str)):
+    url, source = event.get("get_url"), event.get("from_prefix")
+    if not (isinstance(url, str) and isinstance(source, str)):
         return {"error": 'db-import needs "get_url" and "from_prefix" (strings)'}
     refused = _refused(url, runtime)
     if refused:
@@ -187,7 +187,7 @@ def import_(runtime: PhpRunner, event: Mapping[str, Any], timeout: float) -> dic
     with tempfile.TemporaryDirectory(prefix="wplambda-dbio-") as scratch:
         summary_file, errors = Path(scratch, "summary.json"), Path(scratch, "err")
         with errors.open("wb") as err:
-            process = subprocess.Popen(_php(runtime, "import", str(summary_file), source, tmp),
+            process = subprocess.Popen(_php(runtime, "import", str(summary_file), source),
                                        cwd=runtime.document_root, env=runtime.environ,
                                        stdin=subprocess.PIPE, stderr=err, stdout=subprocess.DEVNULL)
             assert process.stdin is not None
