@@ -4,10 +4,12 @@ function under awslambdaric against the private MariaDB, started and stopped by 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 from helpers import run_wplambda
+from servehelpers import free_port
 from wp_cli.wphelpers import CONSOLE_TIMEOUT, local_paths, wp
 
 from wp_lambda.build.plugins import WP_CLI_IN_LAYER
@@ -117,3 +119,16 @@ def test_the_remote_interface_in_process(wp_project: Path) -> None:
             target.wp(["eval", "sleep(30);"], timeout=2)
         assert target.wp(["option", "get", "blogname"]).exit_code == 0
     assert not list(local_paths(wp_project).run.glob("*.pid"))
+
+
+def test_serve_and_a_second_local_console_are_refused_while_one_runs(wp_project: Path) -> None:
+    """One owner of the project's database at a time: serve and `wp --local` refuse, naming the holder."""
+    with local_target(load(wp_project)):
+        serve = run_wplambda("serve", "--project", str(wp_project), "--no-build", "--port", str(free_port()),
+                             timeout=120)
+        second = wp(wp_project, "cli", "version")
+    for result in (serve, second):
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert f"is already used by a `wplambda wp --local` or console by process {os.getpid()}" in \
+            " ".join(result.stderr.split())
+    assert wp(wp_project, "option", "get", "blogname").returncode == 0  # free again afterwards

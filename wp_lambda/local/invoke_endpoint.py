@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 import urllib.parse
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from wp_lambda.local.loopback import LoopbackServer
 from wp_lambda.local.runtime_api import InvocationError, InvocationTimeout, RuntimeAPI
 
 PATH_PREFIX = "/2015-03-31/functions/"
@@ -46,14 +46,11 @@ class InvokeEndpoint:
 
     def __init__(self, functions: list[LocalFunction], host: str = "127.0.0.1", port: int = 0) -> None:
         self.functions = functions
-        self._server = ThreadingHTTPServer((host, port), _handler_class(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._http = LoopbackServer(host, port, _handler_class(self), "invoke-endpoint")
 
     @property
     def address(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"{host}:{port}"
+        return self._http.address
 
     @property
     def url(self) -> str:
@@ -63,13 +60,11 @@ class InvokeEndpoint:
         return next((f for f in self.functions if f.matches(requested)), None)
 
     def start(self) -> InvokeEndpoint:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="invoke-endpoint", daemon=True)
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.stop()
 
 
 def _handler_class(endpoint: InvokeEndpoint) -> type[BaseHTTPRequestHandler]:

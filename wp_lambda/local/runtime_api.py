@@ -27,11 +27,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from wp_lambda.config import Config
+from wp_lambda.local.loopback import LoopbackServer
 from wp_lambda.local.processes import stop_tree
 from wp_lambda.render import render_text
 
@@ -99,25 +100,20 @@ class RuntimeAPI:
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._polling = 0
-        self._server = ThreadingHTTPServer((host, port), _handler_class(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._http = LoopbackServer(host, port, _handler_class(self), "runtime-api")
 
     @property
     def address(self) -> str:
         """``host:port``, the value of ``AWS_LAMBDA_RUNTIME_API`` for runtime processes."""
-        host, port = self._server.server_address[:2]
-        return f"{host}:{port}"
+        return self._http.address
 
     def start(self) -> RuntimeAPI:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="runtime-api", daemon=True)
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
         self._closing.set()
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.stop()
 
     def __enter__(self) -> RuntimeAPI:
         return self.start()
