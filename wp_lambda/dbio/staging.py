@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,10 +30,18 @@ class Staging(Protocol):
 
 
 class DirectoryStaging:
-    """A private folder of this run, handed to the local console process as ``file://`` URLs."""
+    """A private folder of this run, handed to the local console process as ``file://`` URLs.
+
+    A run that was killed leaves its folder; the next run removes those older than a day, as the
+    bucket's lifecycle rule does deployed (a younger one may belong to a run still going).
+    """
 
     def __init__(self, parent: Path) -> None:
         parent.mkdir(parents=True, exist_ok=True)
+        stale = time.time() - EXPIRY_DAYS * 86400
+        for old in parent.glob("run-*"):
+            if old.stat().st_mtime < stale:
+                shutil.rmtree(old, ignore_errors=True)
         self.root = parent / f"run-{secrets.token_hex(6)}"
         self.root.mkdir(mode=0o700)
 
