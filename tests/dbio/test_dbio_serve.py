@@ -290,6 +290,10 @@ def test_a_site_with_content_needs_its_name_typed_back(old_site: OldSite, served
     assert answered.returncode == 2, answered.stdout + answered.stderr
     assert "rows in" in answered.stdout and "Type local to confirm" in answered.stdout
     assert "import cancelled; nothing was changed" in answered.stderr
+    unattended = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
+                                check=False)
+    assert unattended.returncode == 2 and "pass --yes" in unattended.stderr, unattended.stderr
+    assert "Traceback" not in unattended.stdout + unattended.stderr
     status, _, body = fetch(f"{served.url}/?p={old_site.post_id}")
     assert status == 200 and b"Hello from the old site" in body
 

@@ -106,7 +106,11 @@ def import_(
             def confirm(question: str) -> bool:
                 if yes:
                     return True
-                answer = typer.prompt(f"{question}\nType {place.slug} to confirm", default="", show_default=False)
+                try:
+                    answer = typer.prompt(f"{question}\nType {place.slug} to confirm", default="",
+                                          show_default=False)
+                except typer.Abort:  # no terminal to answer on (stdin closed)
+                    return False
                 return bool(answer == place.slug)
 
             result = service.import_site(place, checked, reporter, confirm)

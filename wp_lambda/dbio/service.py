@@ -221,7 +221,7 @@ def import_site(place: Place, checked: CheckedImport, reporter: Reporter,
     rows = sum(status.get("tables", {}).values())
     if rows and not confirm(f"The {place.label} has {rows:,} rows in {len(status['tables'])} tables; "
                             "replace its database with the dump?"):
-        raise UserError("import cancelled; nothing was changed")
+        raise UserError("import cancelled; nothing was changed", "type the name it asks for, or pass --yes")
     backup_dir = None
     if rows and options.backup_root is not None:
         backup_dir = options.backup_root / f"{place.slug}-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}"
