@@ -4,7 +4,10 @@ tests' WordPress (Debian's, on the private MariaDB): output, exit code, deadline
 from __future__ import annotations
 
 import json
+import os
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -102,3 +105,22 @@ def test_command_words_never_show_values() -> None:
     assert command_words(["eval", "echo DB_PASSWORD;"]) == "wp eval"
     assert command_words(["user", "create", "bob", "--user_pass=hunter2"]) == "wp user create"
     assert command_words(["--user_pass=x"]) == "wp"
+
+
+def test_a_deadline_answers_even_when_a_detached_child_holds_the_output(wp_runtime: Runtime, tmp_path: Path) -> None:
+    """A process the command started in a session of its own survives the group kill and keeps
+    stderr open; the answer must not wait for it (it would wait an hour here)."""
+    pid_file = tmp_path / "detached.pid"
+    php = (f"passthru('setsid sh -c \"echo \\\\$\\\\$ > {pid_file}; exec sleep 3600\" > /dev/null &'); "
+           "echo 'spawned'; sleep(60);")
+    answers: list[dict[str, Any]] = []
+    worker = threading.Thread(target=lambda: answers.append(
+        wp_runtime.handle({"wplambda": "php", "args": ["-r", php]}, Context(3.0))), daemon=True)
+    worker.start()
+    try:
+        worker.join(60)
+        assert not worker.is_alive(), "the invocation did not answer after its deadline"
+        assert answers[0]["timedOut"] is True and answers[0]["stdout"] == "spawned"
+    finally:
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)

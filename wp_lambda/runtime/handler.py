@@ -39,6 +39,8 @@ _COMPRESSIBLE = ("text/", "application/json", "application/javascript", "applica
 # Each of stdout and stderr of a php/wp invocation, once JSON-escaped: both fit Lambda's 6 MB response.
 OUTPUT_LIMIT = 2 * 1024 * 1024
 DEFAULT_WP_CLI = "/opt/wplambda/wp-cli.phar"
+# After a command is killed at its deadline: how long to read what it wrote before answering.
+_DRAIN_SECONDS = 0.5
 # Runtime-only secrets PHP never needs: kept out of a php/wp command's environment.
 _HIDDEN_FROM_CLI = frozenset({"WPLAMBDA_ORIGIN_SECRET"})
 # `wplambda export` / `import`: the database streamed between PHP and a presigned URL.
@@ -300,7 +302,11 @@ def run_cli(command: list[str], cwd: str, env: Mapping[str, str], timeout: float
         timed_out = True
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = process.communicate()
+        try:
+            stdout, stderr = process.communicate(timeout=_DRAIN_SECONDS)
+        except subprocess.TimeoutExpired as exc:  # a process that left the group still holds the pipes
+            stdout, stderr = exc.stdout or b"", exc.stderr or b""
+            process.wait()
     duration = int((time.monotonic() - started) * 1000)
     out, cut_out = _clip(stdout)
     err, cut_err = _clip(stderr)
