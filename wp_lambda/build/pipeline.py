@@ -82,12 +82,13 @@ def kit_dir() -> Path:
 
 
 def runtime_files() -> list[tuple[str, Path]]:
-    """The layer's Python: ``wp_lambda/__init__.py`` and every ``.py`` under ``wp_lambda/runtime/``."""
+    """The layer's Python: ``wp_lambda/__init__.py`` and every ``.py`` under ``wp_lambda/runtime/``,
+    plus the PHP scripts the runtime runs from there (``dbio.php``: outside the document root)."""
     files = [("wp_lambda/__init__.py", PACKAGE_DIR / "__init__.py")]
     runtime = PACKAGE_DIR / "runtime"
     if runtime.is_dir():
         files += [(f"wp_lambda/runtime/{rel}", path) for rel, path in walk(runtime)
-                  if rel.endswith(".py") and "__pycache__" not in rel]
+                  if rel.endswith((".py", ".php")) and "__pycache__" not in rel]
     return files
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from wp_lambda.cli import adopt, build, cost, deploy, doctor, plugin, project, serve, wp
+from wp_lambda.cli import adopt, build, cost, dbio, deploy, doctor, plugin, project, serve, wp
 from wp_lambda.cli.app import app, console_error
 from wp_lambda.errors import UserError
 
@@ -21,6 +21,7 @@ cost.register(app)
 wp.register(app)
 plugin.register(app)
 adopt.register(plugin.plugin_app)
+dbio.register(app)
 
 
 def main() -> None:

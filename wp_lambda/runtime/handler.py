@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from wp_lambda.runtime import cgi, content, events, fastcgi, layout, routing, secrets, snapstart, static, warmup
+from wp_lambda.runtime import cgi, content, dbio, events, fastcgi, layout, routing, secrets, snapstart, static, warmup
 from wp_lambda.runtime.events import INIT_HEADER, Adapter, Request, Response
 from wp_lambda.runtime.fpm import FpmSettings, PhpFpm, PhpFpmError
 
@@ -44,6 +44,9 @@ DEFAULT_WP_CLI = "/opt/wplambda/wp-cli.phar"
 _DRAIN_SECONDS = 0.5
 # Runtime-only secrets PHP never needs: kept out of a php/wp command's environment.
 _HIDDEN_FROM_CLI = frozenset({"WPLAMBDA_ORIGIN_SECRET"})
+# `wplambda export` / `import`: the database streamed between PHP and a presigned URL.
+DBIO_INVOCATIONS = {"db-export": dbio.export, "db-import": dbio.import_, "db-status": dbio.maintenance,
+                    "db-drop-backups": dbio.maintenance, "db-revert": dbio.maintenance}
 
 
 class LambdaContext(Protocol):
@@ -237,7 +240,10 @@ class Runtime:
             return self.php_cli(args, timeout) if kind == "php" else self.wp_cli(args, timeout)
         if kind == "content":
             return self.content(event)
-        return {"error": f"wplambda: unknown direct invocation {kind!r}; expected warmer, cron, php, wp or content"}
+        if kind in DBIO_INVOCATIONS:
+            return DBIO_INVOCATIONS[kind](self, event, self._timeout(context))
+        return {"error": f"wplambda: unknown direct invocation {kind!r}; expected warmer, cron, php, wp, content, "
+                         f"{', '.join(DBIO_INVOCATIONS)}"}
 
     def content(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """EFS mode's wp-content: ``"action": "sync"`` (after a deploy, with ``"pinned"``) or ``"list"``."""
