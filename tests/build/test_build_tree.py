@@ -136,8 +136,10 @@ def test_manifest_records_inputs_and_outputs(built: tuple[Path, build_mod.BuildR
         data = (result.root / name).read_bytes()
         assert manifest["outputs"][name]["sha256"] == hashlib.sha256(data).hexdigest()
     assert set(manifest["sizes"]["parts"]) >= {"core", "languages", "plugins", "themes", "vendor", "kit", "layer"}
-    # Bref's default layer lacks gd and enables no intl: named, with how to add them.
-    assert any("gd or imagick" in w and "Bref" in w for w in manifest["warnings"])
+    # Bref's gd layer is attached by default (php.extensions = ["gd"]), so no image-library warning;
+    # intl stays disabled in Bref's layer: named, with how to enable it.
+    assert not [w for w in manifest["warnings"] if "gd or imagick" in w]
+    assert any("intl" in w and 'extension = "intl"' in w for w in manifest["warnings"])
 
 
 def test_composer_vendor_is_complete_and_lints(built: tuple[Path, build_mod.BuildResult]) -> None:

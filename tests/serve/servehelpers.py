@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -174,6 +175,18 @@ def login(served: Served, user: str = "admin", password: str = ADMIN_PASSWORD) -
 def s3_client(endpoint: str) -> Any:
     """A boto3 S3 client for moto's server (credentials from the environment the fixture set)."""
     return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+
+
+def mp4(path: Path, size: int) -> Path:
+    """An MP4 of about ``size`` bytes: an ISO BMFF ``ftyp`` box, then an ``mdat`` box of random bytes.
+
+    Random bytes alone would be sniffed by PHP's fileinfo as whatever magic they happen to match
+    (usually nothing), and WordPress, which checks an upload's real type, then refuses it now and then.
+    """
+    payload = os.urandom(max(size - 32, 0))
+    ftyp = struct.pack(">I4s4sI4s4s", 24, b"ftyp", b"isom", 0x200, b"isom", b"mp42")
+    path.write_bytes(ftyp + struct.pack(">I4s", 8 + len(payload), b"mdat") + payload)
+    return path
 
 
 def jpeg(path: Path, width: int, height: int, *, block: int = 8) -> Path:

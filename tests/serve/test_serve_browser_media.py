@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import time
@@ -30,6 +29,7 @@ from servehelpers import (
     jpeg,
     jpeg_dimensions,
     login,
+    mp4,
     new_post_in_block_editor,
     publish_in_block_editor,
     s3_client,
@@ -114,7 +114,7 @@ def test_a_20_mb_file_goes_from_the_media_library_straight_to_the_bucket(
 
     name = f"clip-{time.time_ns()}"
     video = tmp_path / f"{name}.mp4"
-    video.write_bytes(os.urandom(20 * 1024 * 1024))
+    mp4(video, 20 * 1024 * 1024)
     log_start = len(site.output)
 
     page.goto(f"{site.url}/wp-admin/media-new.php")
@@ -152,7 +152,7 @@ def test_the_media_library_grid_sends_big_files_to_the_bucket_and_small_ones_thr
 
     stamp = time.time_ns()
     big = tmp_path / f"talk-{stamp}.mp4"
-    big.write_bytes(os.urandom(9 * 1024 * 1024))
+    mp4(big, 9 * 1024 * 1024)
     small = jpeg(tmp_path / f"small-{stamp}.jpg", 400, 300)
     log_start = len(site.output)
 
