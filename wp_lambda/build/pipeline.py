@@ -24,7 +24,7 @@ from typing import Any
 
 import wp_lambda
 from wp_lambda import __version__, render
-from wp_lambda.build import assets, composer, core, php, plugins, zips
+from wp_lambda.build import assets, composer, core, opcache_cache, php, plugins, zips
 from wp_lambda.build.report import QuietReporter, Reporter, sizes
 from wp_lambda.build.tree import FILE_MODE, copy_file, copy_tree, digest_json, stat_signature, walk
 from wp_lambda.config import Config
@@ -106,6 +106,8 @@ class _Plan:
     php: php.PhpSource
     rendered: dict[str, str]
     parts: dict[str, str]
+    # Compile the tree into an opcache file cache (deploy builds of php.source = "dir" only).
+    opcache_file_cache: bool
 
     @property
     def fingerprint(self) -> str:
@@ -127,7 +129,10 @@ def _plan(config: Config, target: str, php_source: php.PhpSource | None, s3_uplo
         "layer": digest_json([__version__, runtime_sig, rendered["php-layer/php.ini"],
                               rendered["php-layer/php-fpm.conf"], php_src.fingerprint()]),
     }
-    return _Plan(target, with_s3, source, php_src, rendered, parts)
+    opcache = config.build.opcache_file_cache and target == "deploy" and php_src.kind == "dir"
+    if opcache:
+        parts["opcache_file_cache"] = "on"
+    return _Plan(target, with_s3, source, php_src, rendered, parts, opcache)
 
 
 def read_manifest(root: Path) -> dict[str, Any] | None:
@@ -275,6 +280,12 @@ def _assemble(config: Config, plan: _Plan, root: Path, previous: dict[str, Any] 
             reporter.step(f"runtime layer (PHP source: {plan.php.kind})")
             inputs["php"] = _build_layer(plan, layer)
         inputs["runtime"] = [rel for rel, _ in runtime_files()]
+        if plan.opcache_file_cache:
+            assert plan.php.cli is not None  # a "dir" source always has its CLI
+            reporter.step(f"opcache file cache (the tree compiled as {opcache_cache.TASK_ROOT})")
+            inputs["opcache_file_cache"] = opcache_cache.prime(function, plan.php.cli, progress=reporter).manifest()
+        elif config.build.opcache_file_cache:
+            reporter.note("serve build: no opcache file cache (it is only valid at /var/task)")
 
         reporter.step("static assets")
         asset_count, asset_bytes = assets.collect(function, tmp / "assets")

@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wp_lambda.runtime import opcache
+
 log = logging.getLogger("wplambda.fpm")
 
 START_TIMEOUT = 10.0
@@ -41,13 +43,16 @@ class FpmSettings:
     config: str = "/opt/wplambda/php-fpm.conf"
     php_ini: str = "/opt/wplambda/php.ini"
     workers: int = 1
+    # The packaged primed opcache file cache (wp_lambda/runtime/opcache.py), if the build made one.
+    file_cache: str | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> FpmSettings:
+    def from_env(cls, env: Mapping[str, str], document_root: str = "") -> FpmSettings:
         return cls(binary=env.get("WPLAMBDA_PHP_FPM", cls.binary),
                    config=env.get("WPLAMBDA_FPM_CONF", cls.config),
                    php_ini=env.get("WPLAMBDA_PHP_INI", cls.php_ini),
-                   workers=int(env.get("WPLAMBDA_FPM_WORKERS") or 1))
+                   workers=int(env.get("WPLAMBDA_FPM_WORKERS") or 1),
+                   file_cache=opcache.packaged(document_root, env) if document_root else None)
 
 
 @dataclass
@@ -87,6 +92,9 @@ class PhpFpm:
                "--php-ini", self.settings.php_ini]
         if os.geteuid() == 0:
             cmd.append("--allow-to-run-as-root")
+        if self.settings.file_cache:
+            for name, value in opcache.link(self.settings.file_cache, self._dir).items():
+                cmd += ["-d", f"{name}={value}"]
         for path in (self.settings.binary, self.settings.config, self.settings.php_ini):
             if not Path(path).exists():
                 raise PhpFpmError(f"php-fpm cannot start: {path} does not exist "

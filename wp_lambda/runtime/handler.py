@@ -54,7 +54,7 @@ class Runtime:
         self.php = env.get("WPLAMBDA_PHP", "/opt/bin/php")
         self.php_ini = env.get("WPLAMBDA_PHP_INI", FpmSettings.php_ini)
         self.margin = float(env.get("WPLAMBDA_DEADLINE_MARGIN_MS", DEFAULT_MARGIN * 1000)) / 1000
-        self.fpm = PhpFpm(FpmSettings.from_env(env), environ=env)
+        self.fpm = PhpFpm(FpmSettings.from_env(env, self.document_root), environ=env)
         self.caching = static.Caching.from_env(env)
         self._secrets_loaded = False
         # `wplambda serve` logs each request as cold or warm; only it asks for the marker header.

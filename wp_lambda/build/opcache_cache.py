@@ -1,0 +1,135 @@
+"""Optional step: a primed opcache file cache in the function package (``build.opcache_file_cache``).
+
+A cold instance otherwise compiles every WordPress file it runs; reading the compiled scripts
+from a file cache instead shortens the first request (README, "Cold starts"). Three facts shape
+this step:
+
+- The cache is keyed by absolute path and ``__FILE__``/``__DIR__`` are compiled in, so the tree
+  must be compiled where Lambda runs it, at /var/task. The compile runs in a private mount
+  namespace (util-linux ``unshare``) with the tree bind-mounted there; the host's /var/task is
+  never touched (if it does not exist, a tmpfs over its parent exists only in the namespace).
+- It is only valid for the PHP build that wrote it (its "system id"), so it is made with the
+  CLI of ``php.source = "dir"``, whose binaries the layer ships; never for Bref's layer.
+- ``opcache_compile_file`` fails on some files, at times fatally (WordPress's ``noop.php``
+  stubs clash with the functions they stand in for), so files are compiled in batches by fresh
+  processes, and a file that ended a process is retried in a new one; those still failing are
+  left out and compiled at run time as before.
+
+The output is not byte-reproducible: PHP writes uninitialised memory and a checksum over it
+into each file. Compiling with address-space randomisation off (``setarch -R``) makes nearly
+all files identical between builds, but not all, so the option is off by default and a build
+with it has a function.zip that differs between otherwise identical builds.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from wp_lambda.build.report import QuietReporter, Reporter
+from wp_lambda.errors import UserError
+from wp_lambda.runtime.opcache import PACKAGED
+
+TASK_ROOT = Path("/var/task")
+# Reads paths on stdin and answers one character per path, flushed, so that after a fatal error
+# the caller knows which file ended the process.
+COMPILE_SCRIPT = r"""
+foreach (file('php://stdin', FILE_IGNORE_NEW_LINES | FILE_SKIP_EMPTY_LINES) as $path) {
+    echo @opcache_compile_file($path) ? '+' : '-';
+    flush();
+}
+"""
+# Bind the tree at its run-time path inside the namespace, then run the compiler there.
+NAMESPACE_SCRIPT = """set -e
+tree=$1 at=$2; shift 2
+[ -d "$at" ] || { mount -t tmpfs wplambda "$(dirname "$at")"; mkdir -p "$at"; }
+mount --bind "$tree" "$at"
+exec "$@"
+"""
+
+
+@dataclass(frozen=True)
+class PrimeResult:
+    """What the build compiled: files cached, files left to run-time compilation, size, time."""
+
+    files: int
+    skipped: list[str]
+    bytes: int
+    system_ids: list[str]
+    seconds: float
+
+    def manifest(self) -> dict[str, object]:
+        return {"files": self.files, "skipped": self.skipped, "bytes": self.bytes, "system_ids": self.system_ids}
+
+
+def _namespace_prefix(tree: Path, at: Path) -> list[str]:
+    """The command prefix that runs the rest with ``tree`` visible at ``at`` (nothing if it is there)."""
+    if tree.resolve() == at:
+        return []
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        raise UserError("build.opcache_file_cache needs util-linux's unshare to compile the tree at "
+                        f"{at}", "apt-get install util-linux, or set build.opcache_file_cache = false")
+    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    return [unshare, *user, "--mount", "--propagation", "private", "sh", "-c", NAMESPACE_SCRIPT, "sh",
+            str(tree), str(at)]
+
+
+def _compile(cmd: list[str], paths: list[str]) -> tuple[list[str], list[str]]:
+    """Compile ``paths`` in as many fresh processes as fatal errors require: (compiled, failed)."""
+    compiled: list[str] = []
+    failed: list[str] = []
+    rest = paths
+    while rest:
+        result = subprocess.run(cmd, input="\n".join(rest), capture_output=True, text=True, check=False)
+        answers = result.stdout
+        if not answers and result.returncode != 0 and result.stderr.strip():
+            raise UserError(f"build.opcache_file_cache: the compile could not start: {result.stderr.strip()}",
+                            "run the build as root (or where unprivileged user namespaces are allowed), "
+                            "or set build.opcache_file_cache = false")
+        for path, answer in zip(rest, answers, strict=False):
+            (compiled if answer == "+" else failed).append(path)
+        if len(answers) < len(rest):  # a fatal error ended the process on this file
+            failed.append(rest[len(answers)])
+        rest = rest[len(answers) + 1:]
+    return compiled, failed
+
+
+def prime(tree: Path, cli: Path, *, at: Path = TASK_ROOT, progress: Reporter | None = None) -> PrimeResult:
+    """Compile every ``.php`` under ``tree``, as seen at ``at``, into ``tree``/.wplambda-opcache.
+
+    ``at`` is where the tree runs (Lambda's /var/task; the benchmark passes the tree itself).
+    Failed files are retried in fresh processes as long as a round compiles any of them: a file
+    can fail only because one compiled before it in the same process declared the same names.
+    """
+    started = time.monotonic()
+    reporter = progress or QuietReporter()
+    cache = tree / PACKAGED
+    if cache.exists():
+        shutil.rmtree(cache)
+    cache.mkdir()
+    # The ini settings only steer the compile: the system id depends on the binary and the
+    # extensions its own ini loads, which the layer copies, so php-fpm on Lambda reads these files.
+    cmd = [*_namespace_prefix(tree, at), "setarch", platform.machine(), "-R", str(cli),
+           "-d", "opcache.enable_cli=1", "-d", f"opcache.file_cache={at / PACKAGED}",
+           "-d", "opcache.file_cache_only=0", "-d", "opcache.validate_timestamps=0",
+           "-d", "opcache.memory_consumption=256", "-d", "opcache.max_accelerated_files=100000",
+           "-d", "display_errors=0", "-d", "log_errors=0", "-r", COMPILE_SCRIPT]
+    todo = sorted(str(at / p.relative_to(tree)) for p in tree.rglob("*.php")
+                  if PACKAGED not in p.relative_to(tree).parts)
+    reporter.note(f"opcache file cache: compiling {len(todo)} PHP files as {at}")
+    compiled: list[str] = []
+    while todo:
+        done, todo = _compile(cmd, todo)
+        compiled += done
+        if not done:
+            break
+    ids = sorted(p.name for p in cache.iterdir())
+    size = sum(p.stat().st_size for p in cache.rglob("*.bin"))
+    skipped = sorted(str(Path(path).relative_to(at)) for path in todo)
+    return PrimeResult(len(compiled), skipped, size, ids, time.monotonic() - started)
