@@ -67,7 +67,7 @@ class PrimeResult:
         return {"files": self.files, "skipped": self.skipped, "bytes": self.bytes, "system_ids": self.system_ids}
 
 
-def _namespace_prefix(tree: Path, at: Path) -> list[str]:
+def namespace_prefix(tree: Path, at: Path) -> list[str]:
     """The command prefix that runs the rest with ``tree`` visible at ``at`` (nothing if it is there)."""
     if tree.resolve() == at:
         return []
@@ -115,9 +115,12 @@ def prime(tree: Path, cli: Path, *, at: Path = TASK_ROOT, progress: Reporter | N
     cache.mkdir()
     # The ini settings only steer the compile: the system id depends on the binary and the
     # extensions its own ini loads, which the layer copies, so php-fpm on Lambda reads these files.
-    cmd = [*_namespace_prefix(tree, at), "setarch", platform.machine(), "-R", str(cli),
+    # The tree was just written: without file_update_protection = 0, opcache would skip (and not
+    # report) every file modified in the last 2 seconds.
+    cmd = [*namespace_prefix(tree, at), "setarch", platform.machine(), "-R", str(cli),
            "-d", "opcache.enable_cli=1", "-d", f"opcache.file_cache={at / PACKAGED}",
            "-d", "opcache.file_cache_only=0", "-d", "opcache.validate_timestamps=0",
+           "-d", "opcache.file_update_protection=0",
            "-d", "opcache.memory_consumption=256", "-d", "opcache.max_accelerated_files=100000",
            "-d", "display_errors=0", "-d", "log_errors=0", "-r", COMPILE_SCRIPT]
     todo = sorted(str(at / p.relative_to(tree)) for p in tree.rglob("*.php")

@@ -307,6 +307,9 @@ def _assemble(config: Config, plan: _Plan, root: Path, previous: dict[str, Any] 
                                for name, (size, sha) in sorted(results.items())}
         manifest["outputs"]["assets"] = {"files": asset_count, "bytes": asset_bytes}
         if target == "deploy" and report["unzipped_total"] > report["limits"]["unzipped"]:
-            raise UserError(report["warnings"][0], "drop languages or plugins you do not need, then build again")
+            fix = "drop languages or plugins you do not need"
+            if plan.opcache_file_cache:
+                fix += " (or set build.opcache_file_cache = false: the cache is the size of the PHP it holds)"
+            raise UserError(report["warnings"][0], f"{fix}, then build again")
         atomic_write(tmp / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
