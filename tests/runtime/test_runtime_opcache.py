@@ -29,7 +29,7 @@ def primed(tmp_path: Path) -> dict[str, str]:
     tree.mkdir()
     (tree / "index.php").write_text("<?php\nrequire __DIR__ . '/lib.php';\necho answer();\n")
     (tree / "lib.php").write_text(LIB % "compiled by the build")
-    result = opcache_cache.prime(tree, Path(DEBIAN_PHP), at=tree)
+    result = opcache_cache.prime(tree, [DEBIAN_PHP], at=tree)
     assert result.files == 2 and result.skipped == [] and len(result.system_ids) == 1
     (tree / "lib.php").write_text(LIB % "edited after the build")
     layer = local_layer(Config(), tmp_path / "layer")

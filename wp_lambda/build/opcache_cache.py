@@ -8,8 +8,9 @@ this step:
   must be compiled where Lambda runs it, at /var/task. The compile runs in a private mount
   namespace (util-linux ``unshare``) with the tree bind-mounted there; the host's /var/task is
   never touched (if it does not exist, a tmpfs over its parent exists only in the namespace).
-- It is only valid for the PHP build that wrote it (its "system id"), so it is made with the
-  CLI of ``php.source = "dir"``, whose binaries the layer ships; never for Bref's layer.
+- It is only valid for the PHP build that wrote it (its "system id"), so it is made by the
+  layer's own ``bin/php``, started as the runtime starts PHP from the layer (its libraries,
+  extensions and php.ini): only ``php.source = "dir"`` ships binaries the build can run.
 - ``opcache_compile_file`` fails on some files, at times fatally (WordPress's ``noop.php``
   stubs clash with the functions they stand in for), so files are compiled in batches by fresh
   processes, and a file that ended a process is retried in a new one; those still failing are
@@ -80,13 +81,20 @@ def namespace_prefix(tree: Path, at: Path) -> list[str]:
             str(tree), str(at)]
 
 
-def _compile(cmd: list[str], paths: list[str]) -> tuple[list[str], list[str]]:
+def layer_php(layer: Path) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that run the layer's CLI as on Lambda (docs/internals.md)."""
+    env = {**os.environ, "LD_LIBRARY_PATH": str(layer / "lib"), "PHP_INI_SCAN_DIR": str(layer / "wplambda/conf.d")}
+    return [str(layer / "bin/php"), "-c", str(layer / "wplambda/php.ini"),
+            "-d", f"extension_dir={layer / 'lib/php/extensions'}"], env
+
+
+def _compile(cmd: list[str], paths: list[str], env: dict[str, str] | None) -> tuple[list[str], list[str]]:
     """Compile ``paths`` in as many fresh processes as fatal errors require: (compiled, failed)."""
     compiled: list[str] = []
     failed: list[str] = []
     rest = paths
     while rest:
-        result = subprocess.run(cmd, input="\n".join(rest), capture_output=True, text=True, check=False)
+        result = subprocess.run(cmd, input="\n".join(rest), capture_output=True, text=True, env=env, check=False)
         answers = result.stdout
         if not answers and result.returncode != 0 and result.stderr.strip():
             raise UserError(f"build.opcache_file_cache: the compile could not start: {result.stderr.strip()}",
@@ -100,9 +108,11 @@ def _compile(cmd: list[str], paths: list[str]) -> tuple[list[str], list[str]]:
     return compiled, failed
 
 
-def prime(tree: Path, cli: Path, *, at: Path = TASK_ROOT, progress: Reporter | None = None) -> PrimeResult:
+def prime(tree: Path, php: list[str], *, env: dict[str, str] | None = None, at: Path = TASK_ROOT,
+          progress: Reporter | None = None) -> PrimeResult:
     """Compile every ``.php`` under ``tree``, as seen at ``at``, into ``tree``/.wplambda-opcache.
 
+    ``php`` (with ``env``) runs the CLI of the PHP that will read the cache (:func:`layer_php`);
     ``at`` is where the tree runs (Lambda's /var/task; the benchmark passes the tree itself).
     Failed files are retried in fresh processes as long as a round compiles any of them: a file
     can fail only because one compiled before it in the same process declared the same names.
@@ -113,11 +123,11 @@ def prime(tree: Path, cli: Path, *, at: Path = TASK_ROOT, progress: Reporter | N
     if cache.exists():
         shutil.rmtree(cache)
     cache.mkdir()
-    # The ini settings only steer the compile: the system id depends on the binary and the
-    # extensions its own ini loads, which the layer copies, so php-fpm on Lambda reads these files.
+    # The settings below only steer the compile; the system id comes from the binary and the
+    # extensions it loads, so php-fpm started from the same layer finds these files.
     # The tree was just written: without file_update_protection = 0, opcache would skip (and not
     # report) every file modified in the last 2 seconds.
-    cmd = [*namespace_prefix(tree, at), "setarch", platform.machine(), "-R", str(cli),
+    cmd = [*namespace_prefix(tree, at), "setarch", platform.machine(), "-R", *php,
            "-d", "opcache.enable_cli=1", "-d", f"opcache.file_cache={at / PACKAGED}",
            "-d", "opcache.file_cache_only=0", "-d", "opcache.validate_timestamps=0",
            "-d", "opcache.file_update_protection=0",
@@ -128,7 +138,7 @@ def prime(tree: Path, cli: Path, *, at: Path = TASK_ROOT, progress: Reporter | N
     reporter.note(f"opcache file cache: compiling {len(todo)} PHP files as {at}")
     compiled: list[str] = []
     while todo:
-        done, todo = _compile(cmd, todo)
+        done, todo = _compile(cmd, todo, env)
         compiled += done
         if not done:
             break

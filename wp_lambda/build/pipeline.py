@@ -281,9 +281,9 @@ def _assemble(config: Config, plan: _Plan, root: Path, previous: dict[str, Any] 
             inputs["php"] = _build_layer(plan, layer)
         inputs["runtime"] = [rel for rel, _ in runtime_files()]
         if plan.opcache_file_cache:
-            assert plan.php.cli is not None  # a "dir" source always has its CLI
-            reporter.step(f"opcache file cache (the tree compiled as {opcache_cache.TASK_ROOT})")
-            inputs["opcache_file_cache"] = opcache_cache.prime(function, plan.php.cli, progress=reporter).manifest()
+            reporter.step(f"opcache file cache (the tree compiled as {opcache_cache.TASK_ROOT} by the layer's PHP)")
+            command, env = opcache_cache.layer_php(layer)
+            inputs["opcache_file_cache"] = opcache_cache.prime(function, command, env=env, progress=reporter).manifest()
         elif config.build.opcache_file_cache:
             reporter.note("serve build: no opcache file cache (it is only valid at /var/task)")
 
