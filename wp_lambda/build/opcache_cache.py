@@ -16,16 +16,16 @@ this step:
   processes, and a file that ended a process is retried in a new one; those still failing are
   left out and compiled at run time as before.
 
-The output is not byte-reproducible: PHP writes uninitialised memory and a checksum over it
-into each file. Compiling with address-space randomisation off (``setarch -R``) makes nearly
-all files identical between builds, but not all, so the option is off by default and a build
-with it has a function.zip that differs between otherwise identical builds.
+The output is not byte-reproducible: PHP writes uninitialised memory, and a checksum over it,
+into the files. Even with address-space randomisation off (``setarch -R``), 145 of WordPress's
+958 files still differed between two compiles, so normalising header fields cannot fix it. The
+option is therefore off by default, and with it function.zip differs between otherwise
+identical builds (README, "Cold start").
 """
 
 from __future__ import annotations
 
 import os
-import platform
 import shutil
 import subprocess
 import time
@@ -127,7 +127,7 @@ def prime(tree: Path, php: list[str], *, env: dict[str, str] | None = None, at: 
     # extensions it loads, so php-fpm started from the same layer finds these files.
     # The tree was just written: without file_update_protection = 0, opcache would skip (and not
     # report) every file modified in the last 2 seconds.
-    cmd = [*namespace_prefix(tree, at), "setarch", platform.machine(), "-R", *php,
+    cmd = [*namespace_prefix(tree, at), *php,
            "-d", "opcache.enable_cli=1", "-d", f"opcache.file_cache={at / PACKAGED}",
            "-d", "opcache.file_cache_only=0", "-d", "opcache.validate_timestamps=0",
            "-d", "opcache.file_update_protection=0",
