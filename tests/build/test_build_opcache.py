@@ -182,3 +182,20 @@ def test_php_fpm_serves_wordpress_from_the_cache(builds: Builds, tmp_path: Path,
     compiled = _request_at_var_task(function, {**environ, ENV_VAR: "off"})
     assert compiled["status"] == 200
     assert "ver=0.0-edited" in compiled["body"]
+
+
+def test_clashing_files_are_retried_and_a_broken_one_is_left_to_run_time(tmp_path: Path) -> None:
+    """Two files declaring one function (as WordPress's noop.php stubs do) both end up cached, each
+    compiled in its own process; a file with a parse error (fatal) is listed and warned about."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for name in ("a.php", "b.php"):
+        (tree / name).write_text("<?php\nfunction same_name(): int { return 1; }\n")
+    (tree / "broken.php").write_text("<?php\nfunction (\n")
+    (tree / "z.php").write_text("<?php\necho 'after the broken one';\n")
+    result = opcache_cache.prime(tree, ["/usr/bin/php8.2"], at=tree)
+    assert result.skipped == ["broken.php"]
+    assert result.files == 3
+    compiled = tree / PACKAGED / result.system_ids[0] / tree.relative_to("/")
+    assert sorted(p.name for p in compiled.glob("*.bin")) == ["a.php.bin", "b.php.bin", "z.php.bin"]
+    assert "broken.php" in result.warnings()[0]

@@ -67,6 +67,19 @@ class PrimeResult:
     def manifest(self) -> dict[str, object]:
         return {"files": self.files, "skipped": self.skipped, "bytes": self.bytes, "system_ids": self.system_ids}
 
+    def warnings(self) -> list[str]:
+        """What makes the cache useless or partial, for the build's warnings."""
+        if self.files == 0:
+            return ["opcache file cache: no file was compiled into it; every cold start compiles as before "
+                    "(set build.opcache_file_cache = false, or check the layer's bin/php runs here)"]
+        if len(self.system_ids) != 1:
+            return [f"opcache file cache: {len(self.system_ids)} system ids ({', '.join(self.system_ids)}); "
+                    "php-fpm reads only the one it computes itself"]
+        if self.skipped:
+            return [f"opcache file cache: {len(self.skipped)} files could not be compiled ahead "
+                    f"(e.g. {self.skipped[0]}); they are compiled at run time as before"]
+        return []
+
 
 def namespace_prefix(tree: Path, at: Path) -> list[str]:
     """The command prefix that runs the rest with ``tree`` visible at ``at`` (nothing if it is there)."""
@@ -133,16 +146,18 @@ def prime(tree: Path, php: list[str], *, env: dict[str, str] | None = None, at: 
            "-d", "opcache.file_update_protection=0",
            "-d", "opcache.memory_consumption=256", "-d", "opcache.max_accelerated_files=100000",
            "-d", "display_errors=0", "-d", "log_errors=0", "-r", COMPILE_SCRIPT]
-    todo = sorted(str(at / p.relative_to(tree)) for p in tree.rglob("*.php")
-                  if PACKAGED not in p.relative_to(tree).parts)
-    reporter.note(f"opcache file cache: compiling {len(todo)} PHP files as {at}")
-    compiled: list[str] = []
+    sources = sorted(str(p.relative_to(tree)) for p in tree.rglob("*.php") if PACKAGED not in p.relative_to(tree).parts)
+    reporter.note(f"opcache file cache: compiling {len(sources)} PHP files as {at}")
+    todo = [str(at / rel) for rel in sources]
     while todo:
         done, todo = _compile(cmd, todo, env)
-        compiled += done
         if not done:
             break
     ids = sorted(p.name for p in cache.iterdir())
+    # What is on disk counts, not what opcache_compile_file answered: it also answers true for a
+    # file it compiled into memory but did not write.
+    written = {str(p.relative_to(cache / name / at.relative_to("/")))[:-len(".bin")]
+               for name in ids for p in (cache / name / at.relative_to("/")).rglob("*.php.bin")}
     size = sum(p.stat().st_size for p in cache.rglob("*.bin"))
-    skipped = sorted(str(Path(path).relative_to(at)) for path in todo)
-    return PrimeResult(len(compiled), skipped, size, ids, time.monotonic() - started)
+    skipped = [rel for rel in sources if rel not in written]
+    return PrimeResult(len(sources) - len(skipped), skipped, size, ids, time.monotonic() - started)

@@ -283,7 +283,9 @@ def _assemble(config: Config, plan: _Plan, root: Path, previous: dict[str, Any] 
         if plan.opcache_file_cache:
             reporter.step(f"opcache file cache (the tree compiled as {opcache_cache.TASK_ROOT} by the layer's PHP)")
             command, env = opcache_cache.layer_php(layer)
-            inputs["opcache_file_cache"] = opcache_cache.prime(function, command, env=env, progress=reporter).manifest()
+            primed = opcache_cache.prime(function, command, env=env, progress=reporter)
+            inputs["opcache_file_cache"] = primed.manifest()
+            manifest["warnings"] += primed.warnings()
         elif config.build.opcache_file_cache:
             reporter.note("serve build: no opcache file cache (it is only valid at /var/task)")
 
