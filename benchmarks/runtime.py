@@ -4,7 +4,7 @@
 Run: ``.venv/bin/python -m benchmarks.runtime [--seconds 8] [--workers 2] [--cold-only]``. It starts
 a private MariaDB, copies Debian's WordPress, installs it through the handler, and stops everything
 it started (by PID) at the end. Then the cold starts, each in a fresh process whose php-fpm starts
-with an empty opcache: today's, with the init warm-up, with a primed opcache file cache (with and
+with an empty opcache: today's, with the init warm-up, with the build's primed opcache file cache (with and
 without the warm-up), and the simulated SnapStart restore, as ratios to today's.
 """
 
@@ -32,8 +32,9 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "runtime")]
 from lambda_events import Client, Context, v2  # noqa: E402
 from wp_site import install_fields, make_site  # noqa: E402
 
+from wp_lambda.build import opcache_cache  # noqa: E402
 from wp_lambda.local.mariadb import MariaDB  # noqa: E402
-from wp_lambda.runtime import cgi, fastcgi, routing  # noqa: E402
+from wp_lambda.runtime import cgi, fastcgi, opcache, routing  # noqa: E402
 from wp_lambda.runtime.events import Request  # noqa: E402
 from wp_lambda.runtime.handler import Runtime  # noqa: E402
 
@@ -228,59 +229,15 @@ def wrk(port: int, seconds: float, clients: int) -> float:
     return float(match.group(1))
 
 
-# Compiles PHP files (one path a line on stdin) with the CLI into opcache's file cache, as a
-# build step would, answering + or - for each. opcache_compile_file runs nothing, but it does
-# declare top-level functions, so a file redeclaring one (wp-admin/includes/noop.php stubs
-# functions of wp-includes) fails, sometimes fatally; the caller gives those a fresh process.
-PRIME_SCRIPT = """<?php
-foreach (file('php://stdin', FILE_IGNORE_NEW_LINES | FILE_SKIP_EMPTY_LINES) as $path) {
-    echo @opcache_compile_file($path) ? '+' : '-';
-    flush();
-}
-"""
-
-
-def lambda_php_ini(environ: dict[str, str], workdir: Path, file_cache: Path | None) -> Path:
-    """The local layer's php.ini as on Lambda (timestamps never validated), optionally with a file cache."""
+def lambda_php_ini(environ: dict[str, str], workdir: Path) -> Path:
+    """The local layer's php.ini as on Lambda: timestamps never validated."""
     text = Path(environ["WPLAMBDA_PHP_INI"]).read_text()
     text = re.sub(r"(?m)^opcache\.validate_timestamps = 1$", "opcache.validate_timestamps = 0", text)
     if "opcache.validate_timestamps = 0" not in text:
         raise SystemExit("cannot find opcache.validate_timestamps in the local php.ini")
-    if file_cache is not None:
-        # No checksum of each cached script on load: the tree is immutable within a deployment.
-        text += f"\nopcache.file_cache = {file_cache}\nopcache.file_cache_consistency_checks = 0\n"
-    path = workdir / ("php-file-cache.ini" if file_cache else "php-lambda.ini")
+    path = workdir / "php-lambda.ini"
     path.write_text(text)
     return path
-
-
-def prime_file_cache(environ: dict[str, str], document_root: Path, workdir: Path) -> tuple[Path, int, float]:
-    """Compile the whole tree into a file cache with the CLI of the very PHP php-fpm is; return the
-    cache, the number of files compiled and the seconds it took."""
-    cache = workdir / "opcache-file-cache"
-    cache.mkdir()
-    script = workdir / "prime.php"
-    script.write_text(PRIME_SCRIPT)
-    todo = sorted(str(p) for p in document_root.rglob("*.php"))
-    total = len(todo)
-    cmd = [environ["WPLAMBDA_PHP"], "-c", environ["WPLAMBDA_PHP_INI"], "-d", "opcache.enable_cli=1",
-           "-d", f"opcache.file_cache={cache}", "-d", "opcache.memory_consumption=256", "-d", "display_errors=0",
-           "-d", "log_errors=0", str(script)]
-    started = time.perf_counter()
-    while todo:
-        retry: list[str] = []
-        rest = todo
-        while rest:
-            answers = subprocess.run(cmd, input="\n".join(rest), env=environ, capture_output=True, text=True,
-                                     check=False).stdout
-            retry += [path for path, answer in zip(rest, answers, strict=False) if answer == "-"]
-            if len(answers) < len(rest):  # a fatal error ended the process on this file
-                retry.append(rest[len(answers)])
-            rest = rest[len(answers) + 1:]
-        if len(retry) == len(todo):  # no progress: these do not compile at all
-            break
-        todo = retry
-    return cache, total - len(todo), time.perf_counter() - started
 
 
 def cold_starts(environs: dict[str, dict[str, str]], runs: int) -> dict[str, list[dict[str, float]]]:
@@ -327,20 +284,21 @@ def report_cold_starts(results: dict[str, list[dict[str, float]]]) -> None:
 
 
 def cold(environ: dict[str, str], document_root: Path, workdir: Path, runs: int) -> None:
-    """Every cold-start path side by side, after priming a file cache for the ones that use it."""
-    base = {**environ, "WPLAMBDA_FPM_WORKERS": "1", "WPLAMBDA_WARM_PATHS": "/",
-            "WPLAMBDA_PHP_INI": str(lambda_php_ini(environ, workdir, None))}
-    cache, files, seconds = prime_file_cache(environ, document_root, workdir)
-    cached = {**base, "WPLAMBDA_PHP_INI": str(lambda_php_ini(environ, workdir, cache))}
+    """Every cold-start path side by side, after priming a file cache (the build's own step,
+    compiling the tree where it lies) for the ones that use it; the others are told to ignore it."""
+    cached = {**environ, "WPLAMBDA_FPM_WORKERS": "1", "WPLAMBDA_WARM_PATHS": "/",
+              "WPLAMBDA_PHP_INI": str(lambda_php_ini(environ, workdir))}
+    base = {**cached, opcache.ENV_VAR: "off"}
+    primed = opcache_cache.prime(document_root, [environ["WPLAMBDA_PHP"]], at=document_root)
     environs = {"today": base, "warm-up": base, "file cache": cached, "file cache + warm-up": cached,
                 "snapstart": base}
     results = cold_starts(environs, runs)
     report_cold_starts(results)
-    ids = sorted(p.name for p in cache.iterdir())
-    size = sum(f.stat().st_size for f in cache.rglob("*.bin")) // 2**20
+    ids = sorted(p.name for p in (document_root / opcache.PACKAGED).iterdir())
     verdict = "one system id: php-fpm read what the CLI wrote" if len(ids) == 1 else \
         f"{len(ids)} system ids: php-fpm compiled its own, the CLI's cache was of no use"
-    print(f"(file cache: {files} files compiled by the CLI in {seconds:.1f} s, {size} MB; {verdict})")
+    print(f"(file cache: {primed.files} files compiled by the CLI in {primed.seconds:.1f} s, "
+          f"{len(primed.skipped)} left to run time, {primed.bytes // 2**20} MB; {verdict})")
 
 
 def warm(runtime: Runtime, site_root: Path, workdir: Path, args: argparse.Namespace) -> None:

@@ -18,6 +18,7 @@ PACKAGES=(
   chromium                                   # the browser tests (Playwright drives it)
   libatomic1                                 # Playwright's bundled node needs libatomic.so.1
   zip unzip curl ca-certificates
+  util-linux                                 # unshare: build.opcache_file_cache compiles the tree as /var/task
 )
 
 missing=()

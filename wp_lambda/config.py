@@ -193,6 +193,10 @@ class Build:
     composer_repositories: list[Any] = _f([], "Composer repositories in Composer's own format.")
     wp_cli: str = _f("", "Path to wp-cli.phar, or \"pinned\" to download the pinned release (sha512 "
                      "verified); empty uses `wp` on PATH, else unpacks the zips directly.")
+    opcache_file_cache: bool = _f(False, "Ship WordPress compiled into an opcache file cache (deploy builds with "
+                                  "php.source = \"dir\" only): a shorter on-demand cold start, but function.zip "
+                                  "is then no longer byte-identical between builds. Needs root or unprivileged "
+                                  "user namespaces at build time (the tree is compiled as /var/task).")
 
 
 SECTIONS: dict[str, type] = {
@@ -503,6 +507,10 @@ def _cross_checks(c: Config, text: str) -> list[Problem]:
     except ValueError as exc:
         add("network", "vpc_cidr", f"{c.network.vpc_cidr!r} is not a network address ({exc}); "
             "use e.g. \"10.42.0.0/16\"")
+    if c.build.opcache_file_cache and c.php.source != "dir":
+        add("build", "opcache_file_cache", "a primed opcache file cache is only valid for the PHP binary that "
+            "wrote it, and the build has Bref's only as a layer ARN; set php.source = \"dir\" or "
+            "build.opcache_file_cache = false")
     if c.php.source == "dir" and not c.php.dir:
         add("php", "dir", "php.source = \"dir\" needs php.dir, the directory holding php-fpm and php")
     if c.php.source == "dir" and c.php.dir:

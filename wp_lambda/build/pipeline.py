@@ -24,7 +24,7 @@ from typing import Any
 
 import wp_lambda
 from wp_lambda import __version__, render
-from wp_lambda.build import assets, composer, core, php, plugins, zips
+from wp_lambda.build import assets, composer, core, opcache_cache, php, plugins, zips
 from wp_lambda.build.report import QuietReporter, Reporter, sizes
 from wp_lambda.build.tree import FILE_MODE, copy_file, copy_tree, digest_json, stat_signature, walk
 from wp_lambda.config import Config
@@ -108,6 +108,8 @@ class _Plan:
     php: php.PhpSource
     rendered: dict[str, str]
     parts: dict[str, str]
+    # Compile the tree into an opcache file cache (deploy builds of php.source = "dir" only).
+    opcache_file_cache: bool
 
     @property
     def fingerprint(self) -> str:
@@ -130,7 +132,10 @@ def _plan(config: Config, target: str, php_source: php.PhpSource | None, s3_uplo
                               rendered["php-layer/php-fpm.conf"], php_src.fingerprint(),
                               plugins.wp_cli_signature(config)]),
     }
-    return _Plan(target, with_s3, source, php_src, rendered, parts)
+    opcache = config.build.opcache_file_cache and target == "deploy" and php_src.kind == "dir"
+    if opcache:
+        parts["opcache_file_cache"] = "on"
+    return _Plan(target, with_s3, source, php_src, rendered, parts, opcache)
 
 
 def read_manifest(root: Path) -> dict[str, Any] | None:
@@ -288,6 +293,14 @@ def _assemble(config: Config, plan: _Plan, root: Path, previous: dict[str, Any] 
             inputs["php"] = _build_layer(plan, layer)
             inputs["wp_cli"] = plugins.add_wp_cli(config, layer, reporter)
         inputs["runtime"] = [rel for rel, _ in runtime_files()]
+        if plan.opcache_file_cache:
+            reporter.step(f"opcache file cache (the tree compiled as {opcache_cache.TASK_ROOT} by the layer's PHP)")
+            command, env = opcache_cache.layer_php(layer)
+            primed = opcache_cache.prime(function, command, env=env, progress=reporter)
+            inputs["opcache_file_cache"] = primed.manifest()
+            manifest["warnings"] += primed.warnings()
+        elif config.build.opcache_file_cache:
+            reporter.note("serve build: no opcache file cache (it is only valid at /var/task)")
 
         reporter.step("static assets")
         asset_count, asset_bytes = assets.collect(function, tmp / "assets")
@@ -309,6 +322,9 @@ def _assemble(config: Config, plan: _Plan, root: Path, previous: dict[str, Any] 
                                for name, (size, sha) in sorted(results.items())}
         manifest["outputs"]["assets"] = {"files": asset_count, "bytes": asset_bytes}
         if target == "deploy" and report["unzipped_total"] > report["limits"]["unzipped"]:
-            raise UserError(report["warnings"][0], "drop languages or plugins you do not need, then build again")
+            fix = "drop languages or plugins you do not need"
+            if plan.opcache_file_cache:
+                fix += " (or set build.opcache_file_cache = false: the cache is the size of the PHP it holds)"
+            raise UserError(report["warnings"][0], f"{fix}, then build again")
         atomic_write(tmp / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest

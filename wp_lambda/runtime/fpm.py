@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wp_lambda.runtime import layout
+from wp_lambda.runtime import layout, opcache
 
 log = logging.getLogger("wplambda.fpm")
 
@@ -45,13 +45,17 @@ class FpmSettings:
     workers: int = 1
     # How php-fpm is told about its ini files; empty means ``--php-ini php_ini`` (see layout.py).
     args: tuple[str, ...] = ()
+    # The packaged primed opcache file cache (wp_lambda/runtime/opcache.py), if the build made one.
+    file_cache: str | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> FpmSettings:
-        """The settings of the layout ``env`` names (``WPLAMBDA_PHP_LAYOUT``, ``WPLAMBDA_PHP_PREFIX``)."""
+    def from_env(cls, env: Mapping[str, str], document_root: str = "") -> FpmSettings:
+        """The settings of the layout ``env`` names (``WPLAMBDA_PHP_LAYOUT``, ``WPLAMBDA_PHP_PREFIX``),
+        with the packaged opcache file cache of ``document_root`` when there is one."""
         php = layout.from_env(env)
         return cls(binary=php.php_fpm, config=php.fpm_conf, php_ini=php.php_ini,
-                   workers=int(env.get("WPLAMBDA_FPM_WORKERS") or 1), args=php.ini_args + php.fpm_args)
+                   workers=int(env.get("WPLAMBDA_FPM_WORKERS") or 1), args=php.ini_args + php.fpm_args,
+                   file_cache=opcache.packaged(document_root, env) if document_root else None)
 
 
 @dataclass
@@ -91,6 +95,9 @@ class PhpFpm:
                *(self.settings.args or ("--php-ini", self.settings.php_ini))]
         if os.geteuid() == 0:
             cmd.append("--allow-to-run-as-root")
+        if self.settings.file_cache:
+            for name, value in opcache.link(self.settings.file_cache, self._dir).items():
+                cmd += ["-d", f"{name}={value}"]
         for path in (self.settings.binary, self.settings.config, self.settings.php_ini):
             if not Path(path).exists():
                 raise PhpFpmError(f"php-fpm cannot start: {path} does not exist (check WPLAMBDA_PHP_LAYOUT and "

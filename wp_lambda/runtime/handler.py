@@ -75,7 +75,7 @@ class Runtime:
         self.content_dir = os.path.realpath(mounted) if mounted else None
         self.php = self.layout.php
         self.margin = float(env.get("WPLAMBDA_DEADLINE_MARGIN_MS", DEFAULT_MARGIN * 1000)) / 1000
-        self.fpm = PhpFpm(FpmSettings.from_env(env), environ=env)
+        self.fpm = PhpFpm(FpmSettings.from_env(env, self.document_root), environ=env)
         self.caching = static.Caching.from_env(env)
         self._secrets_loaded = False
         # `wplambda serve` logs each request as cold or warm; only it asks for the marker header.
