@@ -1,9 +1,11 @@
 """Pinned build tools (wp-cli.phar, composer.phar): downloaded once, verified, cached.
 
 A tool the build downloads runs with the user's privileges over their site's code, so it is
-pinned to one release and checked against the checksum its project publishes beside it; a
-mismatch stops the build. Each URL can be pointed elsewhere (a mirror; a local server in tests)
-with an environment variable.
+pinned to one release and checked against a checksum; a mismatch stops the build. Where the kit
+knows the release's published checksum (``digest``), that pin is the check, so a mirror cannot
+swap the tool by publishing a checksum of its own; otherwise the build trusts the checksum file
+the download server publishes beside the phar. Each URL can be pointed elsewhere (a mirror; a
+local server in tests) with an environment variable.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class PinnedPhar:
     checksum_suffix: str
     url_env: str  # overrides ``url``
     fallback_hint: str  # how to do without the download
+    digest: str = ""  # the release's published checksum, pinned in the kit; empty: trust ``url + checksum_suffix``
 
     @property
     def source(self) -> str:
@@ -41,21 +44,12 @@ class PinnedPhar:
 
     def path(self, reporter: Reporter) -> Path:
         """The verified phar: from the cache when this release is there (no network, so offline
-        builds keep working), else downloaded and checked against the published checksum."""
+        builds keep working), else downloaded and checked against the pinned or published checksum."""
         cached = self._cached()
         if cached is not None:
             return cached
         url = self.source
-        try:
-            published = fetch.fetch_bytes(url + self.checksum_suffix, what=f"{self.name} checksum").decode().split()
-        except fetch.NotFound:
-            raise UserError(f"no published {self.algorithm} at {url}{self.checksum_suffix}",
-                            self.fallback_hint) from None
-        except UserError as exc:
-            raise UserError(exc.message, f"{self.fallback_hint}, or set {self.url_env} to a mirror") from None
-        if not published:
-            raise UserError(f"the {self.algorithm} file at {url}{self.checksum_suffix} is empty", self.fallback_hint)
-        expected = published[0].lower()
+        expected = self._expected(url)
 
         def produce() -> bytes:
             with reporter.transfer(f"downloading {self.name} {self.version}") as progress:
@@ -65,18 +59,47 @@ class PinnedPhar:
                     raise UserError(f"{url} is not there", self.fallback_hint) from None
             actual = hashlib.new(self.algorithm, data).hexdigest()
             if actual != expected:
-                raise UserError(f"{self.name} checksum mismatch for {url}: expected {self.algorithm} {expected}, "
-                                f"got {actual}", f"retry; if it persists, {self.fallback_hint}")
+                whose = "pinned in wplambda" if self.digest else "published"
+                raise UserError(f"{self.name} checksum mismatch for {url}: expected {self.algorithm} {expected} "
+                                f"({whose}), got {actual}", f"retry; if it persists, {self.fallback_hint}")
             return data
 
         filename = url.rstrip("/").rsplit("/", 1)[-1]
         return fetch.cached(f"{self.name}/{self.version}-{expected[:16]}/{filename}", produce)
 
+    def _expected(self, url: str) -> str:
+        """The checksum the download must have: the pin when there is one, else the published one.
+
+        With a pin, the published file is optional (a mirror need not carry it), but one that
+        names another checksum means the server offers some other build: refused before anything
+        is downloaded.
+        """
+        checksum_url = url + self.checksum_suffix
+        try:
+            published = fetch.fetch_bytes(checksum_url, what=f"{self.name} checksum").decode().split()
+        except fetch.NotFound:
+            if self.digest:
+                return self.digest
+            raise UserError(f"no published {self.algorithm} at {checksum_url}", self.fallback_hint) from None
+        except UserError as exc:
+            raise UserError(exc.message, f"{self.fallback_hint}, or set {self.url_env} to a mirror") from None
+        if self.digest:
+            if published and published[0].lower() != self.digest:
+                raise UserError(f"{checksum_url} publishes {self.algorithm} {published[0].lower()}, but "
+                                f"{self.name} {self.version} is pinned in wplambda to {self.digest}",
+                                f"point {self.url_env} at a mirror of the official release, or {self.fallback_hint}")
+            return self.digest
+        if not published:
+            raise UserError(f"the {self.algorithm} file at {checksum_url} is empty", self.fallback_hint)
+        return published[0].lower()
+
     def _cached(self) -> Path | None:
-        """A cached copy of this release whose content still matches the checksum in its directory
-        name (``<version>-<first 16 hex digits>``): a truncated or edited file is not used."""
-        for candidate in sorted((fetch.cache_dir() / self.name).glob(f"{self.version}-*/*")):
-            prefix = candidate.parent.name.rsplit("-", 1)[-1]
-            if candidate.is_file() and fetch.file_digest(candidate, self.algorithm).startswith(prefix):
+        """A cached copy of this release whose content still matches its checksum: the pin in full,
+        else the one in its directory name (``<version>-<first 16 hex digits>``). A truncated or
+        edited file, or one cached before the release was pinned, is not used."""
+        pattern = f"{self.version}-{self.digest[:16] or '*'}/*"
+        for candidate in sorted((fetch.cache_dir() / self.name).glob(pattern)):
+            wanted = self.digest or candidate.parent.name.rsplit("-", 1)[-1]
+            if candidate.is_file() and fetch.file_digest(candidate, self.algorithm).startswith(wanted):
                 return candidate
         return None
