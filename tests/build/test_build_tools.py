@@ -1,12 +1,13 @@
 """Pinned build tools (composer.phar, wp-cli.phar): downloaded from a server on 127.0.0.1 through
 the same code path as getcomposer.org and GitHub, verified, cached.
 
-Composer is checked against the checksum published beside it; wp-cli against the sha512 pinned in
-the kit (``WP_CLI.digest``). The served composer.phar is a PHP script that hands its arguments to
-Debian's Composer, so a real deploy build runs through the downloaded file. The official wp-cli
-phar cannot be had here, so the wp-cli download is checked up to the command the build would run:
-with a stand-in phar whose own sha512 is put in place of the pin, and with the real pin against a
-mirror serving other bytes.
+Both are checked against the checksum pinned in the kit (``PinnedPhar.digest``), the checksum
+file a server publishes beside the phar only cross-checked. The official phars cannot be had here,
+so the tests serve stand-ins and put each stand-in's own checksum in the pin's place where the
+build reads it; and, with the real pins, mirrors serving other bytes are refused. The served
+composer.phar is a PHP script that hands its arguments to Debian's Composer, so a real deploy
+build runs through the downloaded file; the wp-cli download is checked up to the command the build
+would run.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from buildhelpers import composer_repos, make_project
 from helpers import run_wplambda
 
 from wp_lambda import build as build_mod
-from wp_lambda.build import QuietReporter, fetch, plugins
+from wp_lambda.build import QuietReporter, composer, fetch, plugins
 from wp_lambda.build.composer import COMPOSER, find_composer
 from wp_lambda.build.plugins import WP_CLI, find_wp_cli
 from wp_lambda.config import load
@@ -32,6 +33,8 @@ from wp_lambda.errors import UserError
 # of the pin in wp_lambda/build/plugins.py has to be made twice.
 PUBLISHED_WP_CLI_SHA512 = ("be928f6b8ca1e8dfb9d2f4b75a13aa4aee0896f8a9a0a1c45cd5d2c98605e617"
                            "2e6d014dda2e27f88c98befc16c040cbb2bd1bfa121510ea5cdf5f6a30fe8832")
+# Composer 2.10.3's published sha256 (composer.phar.sha256sum on getcomposer.org), likewise.
+PUBLISHED_COMPOSER_SHA256 = "7a2d379d5b8ffdaa028580ef26494c36d2feef4b178d3dd1473a4dbc5e17c8d6"
 
 DELEGATING_PHAR = b"""<?php
 // Test download: runs Debian's Composer with the arguments it was given.
@@ -58,12 +61,18 @@ def cached_files(tool: str) -> list[Path]:
     return sorted((fetch.cache_dir() / tool).rglob("*.phar"))
 
 
+def pin_composer_stand_in(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
+    """Pin Composer to the stand-in's sha256 where the build reads the pin (``composer.COMPOSER``)."""
+    monkeypatch.setattr(composer, "COMPOSER", dataclasses.replace(COMPOSER, digest=hashlib.sha256(data).hexdigest()))
+
+
 def test_pinned_composer_is_downloaded_verified_cached_and_used(
         tmp_path: Path, wp_source: Path, composer_packages: Path, http_root: tuple[Path, str],
         monkeypatch: pytest.MonkeyPatch) -> None:
     root, base = http_root
     path = publish(root, "composer-ok", "composer.phar", DELEGATING_PHAR,
                    hashlib.sha256(DELEGATING_PHAR).hexdigest(), ".sha256sum")
+    pin_composer_stand_in(monkeypatch, DELEGATING_PHAR)
     monkeypatch.setenv("WPLAMBDA_COMPOSER", "pinned")
     monkeypatch.setenv("WPLAMBDA_COMPOSER_URL", f"{base}/{path}")
     monkeypatch.setenv("WPLAMBDA_COMPOSER_REPOSITORIES", json.dumps(composer_repos(composer_packages)))
@@ -77,35 +86,55 @@ def test_pinned_composer_is_downloaded_verified_cached_and_used(
     (root / path).unlink()
     (root / f"{path}.sha256sum").unlink()
     assert find_composer(QuietReporter())[1] == str(cached[0])
-    # ...unless the cached copy no longer matches its checksum: then it is fetched again.
+    # ...unless the cached copy no longer matches the pin: then it is fetched again.
     cached[0].write_bytes(b"<?php // damaged")
-    with pytest.raises(UserError, match=r"no published sha256"):
+    with pytest.raises(UserError, match=r"composer\.phar is not there"):
         find_composer(QuietReporter())
+    (root / path).write_bytes(DELEGATING_PHAR)  # back on the server, without its checksum file
+    assert Path(find_composer(QuietReporter())[1]).read_bytes() == DELEGATING_PHAR
 
 
-def test_a_checksum_mismatch_stops_and_caches_nothing(http_root: tuple[Path, str],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_download_that_is_not_the_pinned_one_stops_and_caches_nothing(http_root: tuple[Path, str],
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """No checksum file beside the phar (a mirror need not publish one): the download itself is
+    checked against the pin."""
     root, base = http_root
-    wrong = hashlib.sha256(b"something else").hexdigest()
-    path = publish(root, "composer-bad", "composer.phar", b"<?php echo 'tampered';", wrong, ".sha256sum")
+    (root / "composer-bad").mkdir()
+    (root / "composer-bad" / "composer.phar").write_bytes(b"<?php echo 'tampered';")
+    pin_composer_stand_in(monkeypatch, DELEGATING_PHAR)
+    monkeypatch.setenv("WPLAMBDA_COMPOSER", "pinned")
+    monkeypatch.setenv("WPLAMBDA_COMPOSER_URL", f"{base}/composer-bad/composer.phar")
+    with pytest.raises(UserError) as caught:
+        find_composer(QuietReporter())
+    message = str(caught.value)
+    assert "composer checksum mismatch" in message and hashlib.sha256(DELEGATING_PHAR).hexdigest() in message
+    assert hashlib.sha256(b"<?php echo 'tampered';").hexdigest() in message
+    assert not list((fetch.cache_dir() / "composer").rglob("*"))
+
+
+def test_a_mirror_publishing_its_own_composer_checksum_is_refused(http_root: tuple[Path, str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the real pin, a mirror's .sha256sum that matches the other bytes it serves does not
+    make them acceptable: refused before the download, naming both digests."""
+    root, base = http_root
+    data = b"<?php echo 'some other composer';"
+    offered = hashlib.sha256(data).hexdigest()
+    path = publish(root, "composer-mirror", "composer.phar", data, offered, ".sha256sum")
     monkeypatch.setenv("WPLAMBDA_COMPOSER", "pinned")
     monkeypatch.setenv("WPLAMBDA_COMPOSER_URL", f"{base}/{path}")
     with pytest.raises(UserError) as caught:
         find_composer(QuietReporter())
     message = str(caught.value)
-    assert "composer checksum mismatch" in message and wrong in message
-    assert hashlib.sha256(b"<?php echo 'tampered';").hexdigest() in message
-    assert cached_files("composer") == []
+    assert PUBLISHED_COMPOSER_SHA256 in message and offered in message
+    assert not list((fetch.cache_dir() / "composer").rglob("*"))
 
 
-def test_no_published_checksum_is_a_clear_error(http_root: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    root, base = http_root
-    (root / "composer-unsigned").mkdir()
-    (root / "composer-unsigned" / "composer.phar").write_bytes(DELEGATING_PHAR)
-    monkeypatch.setenv("WPLAMBDA_COMPOSER", "pinned")
-    monkeypatch.setenv("WPLAMBDA_COMPOSER_URL", f"{base}/composer-unsigned/composer.phar")
-    with pytest.raises(UserError, match=r"no published sha256 at .*composer\.phar\.sha256sum"):
-        find_composer(QuietReporter())
+def test_the_composer_pin_is_its_published_sha256() -> None:
+    """A guard against an accidental edit of the pin (Debian's Composer is 2.5.5, so there are no
+    official 2.10.3 bytes here to compare with)."""
+    assert (COMPOSER.version, COMPOSER.algorithm, COMPOSER.checksum_suffix) == ("2.10.3", "sha256", ".sha256sum")
+    assert COMPOSER.url == "https://getcomposer.org/download/2.10.3/composer.phar"
+    assert COMPOSER.digest == PUBLISHED_COMPOSER_SHA256
 
 
 def test_without_composer_on_path_the_pinned_one_is_used(tmp_path: Path, http_root: tuple[Path, str],
@@ -113,6 +142,7 @@ def test_without_composer_on_path_the_pinned_one_is_used(tmp_path: Path, http_ro
     root, base = http_root
     data = DELEGATING_PHAR + b"// fallback\n"
     path = publish(root, "composer-fallback", "composer.phar", data, hashlib.sha256(data).hexdigest(), ".sha256sum")
+    pin_composer_stand_in(monkeypatch, data)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     php = shutil.which("php")
@@ -127,7 +157,7 @@ def test_without_composer_on_path_the_pinned_one_is_used(tmp_path: Path, http_ro
     assert any("Composer is not on PATH" in m for m in reporter.messages)
 
 
-def pin_stand_in(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
+def pin_wp_cli_stand_in(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
     """Pin wp-cli to the stand-in's sha512 where the build reads the pin (``plugins.WP_CLI``)."""
     monkeypatch.setattr(plugins, "WP_CLI", dataclasses.replace(WP_CLI, digest=hashlib.sha512(data).hexdigest()))
 
@@ -138,7 +168,7 @@ def test_pinned_wp_cli_is_verified_with_sha512(tmp_path: Path, wp_source: Path, 
     data = b"<?php echo 'wp-cli stand-in';"
     path = publish(root, "wp-cli", f"wp-cli-{WP_CLI.version}.phar", data, hashlib.sha512(data).hexdigest(),
                    ".sha512")
-    pin_stand_in(monkeypatch, data)
+    pin_wp_cli_stand_in(monkeypatch, data)
     monkeypatch.setenv("WPLAMBDA_WP_CLI_URL", f"{base}/{path}")
     config = load(make_project(tmp_path / "site", wp_source))
     config.build.wp_cli = "pinned"
