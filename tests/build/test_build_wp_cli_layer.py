@@ -1,9 +1,10 @@
 """wp-cli ships in the runtime layer: the configured phar (a path, or the pinned release checked
-against its published sha512) lands at wplambda/wp-cli.phar in layer.zip, never in the function
+against the sha512 pinned in the kit) lands at wplambda/wp-cli.phar in layer.zip, never in the function
 (the document root), and changing it rebuilds the layer."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import zipfile
 from pathlib import Path
@@ -13,7 +14,7 @@ from buildhelpers import composer_repos, make_project
 from helpers import real_wp_cli
 
 from wp_lambda import build as build_mod
-from wp_lambda.build import QuietReporter
+from wp_lambda.build import QuietReporter, plugins
 from wp_lambda.build.plugins import WP_CLI, WP_CLI_IN_LAYER
 from wp_lambda.config import load
 
@@ -51,6 +52,8 @@ def test_changing_wp_cli_rebuilds_the_layer_and_empty_leaves_it_out(tmp_path: Pa
     (root / "pinned" / "wp-cli.phar").write_bytes(data)
     (root / "pinned" / "wp-cli.phar.sha512").write_text(f"{sha512(data)}  wp-cli-{WP_CLI.version}.phar\n")
     monkeypatch.setenv("WPLAMBDA_WP_CLI_URL", f"{base}/pinned/wp-cli.phar")
+    # The official phar cannot be had here: the stand-in's sha512 takes the pin's place where the build reads it.
+    monkeypatch.setattr(plugins, "WP_CLI", dataclasses.replace(WP_CLI, digest=sha512(data)))
     config.build.wp_cli = "pinned"
     assert build_mod.is_stale(config, "serve")
     reporter = QuietReporter()

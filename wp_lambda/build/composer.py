@@ -25,9 +25,15 @@ from wp_lambda.errors import UserError
 PACKAGE = "humanmade/s3-uploads"
 ENV_REPOSITORIES = "WPLAMBDA_COMPOSER_REPOSITORIES"
 ENV_COMPOSER = "WPLAMBDA_COMPOSER"
+# The sha256 getcomposer.org publishes for 2.10.3 (``composer.phar.sha256sum`` beside the phar),
+# pinned here so a mirror (WPLAMBDA_COMPOSER_URL) cannot swap the phar. The same value is pinned by
+# many public build files that download and check this release (Dockerfiles and CI scripts; one
+# names getcomposer.org's .sha256sum as its source). It was not checked against the official bytes
+# here (this machine has no internet). Bump version, URL and digest together.
+COMPOSER_SHA256 = "7a2d379d5b8ffdaa028580ef26494c36d2feef4b178d3dd1473a4dbc5e17c8d6"
 COMPOSER = PinnedPhar("composer", "2.10.3", "https://getcomposer.org/download/2.10.3/composer.phar", "sha256",
                       ".sha256sum", "WPLAMBDA_COMPOSER_URL",
-                      f"apt-get install composer, or set {ENV_COMPOSER} to a local composer.phar")
+                      f"apt-get install composer, or set {ENV_COMPOSER} to a local composer.phar", COMPOSER_SHA256)
 
 
 def repositories(config: Config) -> list[Any]:

