@@ -95,3 +95,15 @@ def moto_server() -> Iterator[str]:
     finally:
         urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
         server.stop()
+
+
+@contextlib.contextmanager
+def moto_aws_env(home: Path, region: str = "us-east-1") -> Iterator[dict[str, str]]:
+    """moto's server, fake credentials and no ~/.aws in reach: the environment a test hands the
+    ``wplambda`` subprocesses it runs against a stack in moto (``home`` stands in for $HOME)."""
+    with moto_server() as endpoint, pytest.MonkeyPatch.context() as mp:
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_LAMBDA"):
+            mp.delenv(name, raising=False)
+        yield {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               "AWS_DEFAULT_REGION": region, "AWS_CONFIG_FILE": str(home / "config"),
+               "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials"), "HOME": str(home)}

@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 from deploy.conftest import write_zip
-from helpers import moto_server, real_wp_cli, run_wplambda
+from helpers import moto_aws_env, real_wp_cli, run_wplambda
 from servehelpers import free_port, init_site, serving
 from wp_cli.wphelpers import set_key
 
@@ -33,13 +33,8 @@ JPEG = bytes.fromhex("ffd8ffe000104a46494600010100000100010000") + bytes(range(2
 
 @pytest.fixture(scope="module")
 def aws_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    home = tmp_path_factory.mktemp("dbio-aws-home")
-    with moto_server() as endpoint, pytest.MonkeyPatch.context() as mp:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_LAMBDA"):
-            mp.delenv(name, raising=False)
-        yield {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": str(home / "config"),
-               "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials"), "HOME": str(home)}
+    with moto_aws_env(tmp_path_factory.mktemp("dbio-aws-home"), REGION) as env:
+        yield env
 
 
 def client(service: str, env: dict[str, str]) -> Any:

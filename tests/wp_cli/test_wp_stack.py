@@ -15,7 +15,7 @@ import boto3
 import botocore.exceptions
 import pytest
 from deploy.conftest import write_zip
-from helpers import moto_server, run_wplambda
+from helpers import moto_aws_env, run_wplambda
 from servehelpers import Served, free_port, serving
 from wp_cli.wphelpers import CONSOLE_TIMEOUT, wp
 
@@ -25,14 +25,8 @@ REGION = "us-east-1"
 
 @pytest.fixture(scope="module")
 def aws_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """moto on localhost, fake credentials and no ~/.aws in reach (for the subprocesses)."""
-    home = tmp_path_factory.mktemp("aws-home")
-    with moto_server() as endpoint, pytest.MonkeyPatch.context() as mp:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_LAMBDA"):
-            mp.delenv(name, raising=False)
-        yield {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": str(home / "config"),
-               "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials"), "HOME": str(home)}
+    with moto_aws_env(tmp_path_factory.mktemp("aws-home"), REGION) as env:
+        yield env
 
 
 def client(service: str, env: dict[str, str], endpoint: str | None = None) -> object:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from wp_lambda import assets_sync
+from wp_lambda.build import fetch
 from wp_lambda.config import Assets
 from wp_lambda.dbio.checks import is_php
 
@@ -53,7 +54,8 @@ class DirectoryStore:
     def list(self) -> dict[str, Stored]:
         if not self.root.is_dir():
             return {}
-        return {key: Stored(path.stat().st_size, _md5(path)) for key, path in assets_sync._files(self.root).items()}
+        return {key: Stored(path.stat().st_size, fetch.file_digest(path, "md5"))
+                for key, path in assets_sync._files(self.root).items()}
 
     def download(self, key: str, dest: Path) -> None:
         _copy(self.root / key, dest)
@@ -101,19 +103,13 @@ def _copy(source: Path, dest: Path) -> None:
     os.replace(tmp, dest)
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _same(local: Path, stored: Stored | None) -> bool:
     """Whether ``stored`` already holds ``local``'s bytes (size, then MD5 when it is known)."""
     if stored is None or local.stat().st_size != stored.size:
         return False
-    return stored.md5 is None or stored.md5 == _md5(local)
+    return stored.md5 is None or stored.md5 == fetch.file_digest(local, "md5")
 
 
 @dataclass

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from wp_lambda import __version__
+from wp_lambda.build import fetch
 from wp_lambda.build.pipeline import OUTPUT_DIRS
 from wp_lambda.config import Config
 from wp_lambda.errors import UserError
@@ -64,14 +65,6 @@ def declared_parameters(template_text: str) -> list[str]:
         raise UserError(f"{TEMPLATE}: cannot parse the rendered template: {'; '.join(map(str, matches))}",
                         "run `wplambda validate` to see the problem")
     return list(dict(template).get("Parameters", {}) or {})
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -133,8 +126,8 @@ def make_plan(config: Config, stack: str, *, artifact_bucket: str, profile: str 
     template_text = (root / TEMPLATE).read_text()
     hashes = {
         "template": hashlib.sha256(template_text.encode()).hexdigest(),
-        "function.zip": sha256_file(root / FUNCTION_ZIP),
-        "layer.zip": sha256_file(root / LAYER_ZIP),
+        "function.zip": fetch.file_digest(root / FUNCTION_ZIP),
+        "layer.zip": fetch.file_digest(root / LAYER_ZIP),
     }
     build_hash = hashlib.sha256(f"{hashes['function.zip']}:{hashes['layer.zip']}".encode()).hexdigest()[:16]
     declared = declared_parameters(template_text)
