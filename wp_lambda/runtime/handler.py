@@ -294,7 +294,8 @@ class Runtime:
         phar = self.environ.get("WPLAMBDA_WP_CLI", DEFAULT_WP_CLI)
         if not os.path.isfile(phar):
             return {"stdout": "", "stderr": f"wplambda: wp-cli is not in this runtime layer ({phar} does not exist); "
-                    "set build.wp_cli in wplambda.toml and deploy again\n", "exitCode": 127, "durationMs": 0,
+                    "set build.wp_cli in wplambda.toml, then deploy again (or, locally, restart "
+                    "`wplambda serve`, which rebuilds)\n", "exitCode": 127, "durationMs": 0,
                     "truncated": False, "timedOut": False}
         scratch = os.path.join(tempfile.gettempdir(), "wplambda-wp-cli")
         env = {k: v for k, v in self.environ.items() if k not in _HIDDEN_FROM_CLI}
