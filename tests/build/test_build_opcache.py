@@ -24,6 +24,7 @@ from buildhelpers import SECRET_VALUES, composer_repos, make_project
 from wp_lambda import build as build_mod
 from wp_lambda.build import opcache_cache
 from wp_lambda.config import CONFIG_FILE, Config, load
+from wp_lambda.errors import UserError
 from wp_lambda.local.mariadb import MariaDB
 from wp_lambda.local.runtime_api import local_layer, runtime_environment
 from wp_lambda.render import render_text
@@ -56,6 +57,20 @@ def _set_option(project: Path, value: bool) -> Config:
 
 
 @pytest.fixture(scope="module")
+def var_task_namespace(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Skip where this machine cannot show a tree at /var/task in a private mount namespace.
+
+    The one place that happens is a chroot (make fresh-check's pristine root): / is not a mount
+    point there, so its mounts cannot be made private, and the build refuses (tested below with
+    the message it gives). On a machine or in a container the compile runs and these tests do.
+    """
+    problem = opcache_cache.namespace_error(tmp_path_factory.mktemp("probe"), TASK)
+    if problem is not None:
+        pytest.skip(f"this machine cannot mount a tree at {TASK} privately, so the build refuses the "
+                    f"option here: {problem.message}")
+
+
+@pytest.fixture(scope="module")
 def host_task_root() -> bool:
     """Whether the host has a /var/task before these tests (it must be the same after)."""
     return TASK.exists()
@@ -77,7 +92,7 @@ class Builds:
 
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory: pytest.TempPathFactory, wp_source: Path, composer_packages: Path,
-           host_task_root: bool) -> Builds:
+           host_task_root: bool, var_task_namespace: None) -> Builds:
     """The same project built with the option off, on, and off again.
 
     Without the translations: Debian's PHP libraries, WordPress with them and the cache's 40 MB
@@ -199,3 +214,24 @@ def test_clashing_files_are_retried_and_a_broken_one_is_left_to_run_time(tmp_pat
     compiled = tree / PACKAGED / result.system_ids[0] / tree.relative_to("/")
     assert sorted(p.name for p in compiled.glob("*.bin")) == ["a.php.bin", "b.php.bin", "z.php.bin"]
     assert "broken.php" in result.warnings()[0]
+
+
+def test_a_chroot_is_refused_with_the_cause_and_nothing_written(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a chroot util-linux's unshare cannot make the mounts private (stood in for by a script
+    that fails as it does there): the build names the cause and the fix before compiling anything."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "unshare"
+    fake.write_text("#!/bin/sh\necho 'unshare: cannot change root filesystem propagation: Invalid argument' >&2\n"
+                    "exit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "index.php").write_text("<?php echo 1;\n")
+    with pytest.raises(UserError) as caught:
+        opcache_cache.prime(tree, ["/usr/bin/php8.2"])
+    assert "chroot" in caught.value.message and "propagation" in caught.value.message
+    assert caught.value.hint is not None and "build.opcache_file_cache = false" in caught.value.hint
+    assert not (tree / PACKAGED).exists()

@@ -95,6 +95,34 @@ def namespace_prefix(tree: Path, at: Path) -> list[str]:
             str(tree), str(at)]
 
 
+def namespace_error(tree: Path, at: Path = TASK_ROOT) -> UserError | None:
+    """Why this machine cannot show ``tree`` at ``at`` (None: it can), found by doing it once.
+
+    Checked before the compile so that a machine that cannot make the namespace gets one
+    message naming the cause, not one per batch of files.
+    """
+    prefix = namespace_prefix(tree, at)
+    if not prefix:
+        return None
+    result = subprocess.run([*prefix, "true"], capture_output=True, text=True, check=False)
+    return None if result.returncode == 0 else _start_failure(result.stderr.strip())
+
+
+def _start_failure(stderr: str) -> UserError:
+    """The error for a compile that could not start, with the fix for its cause."""
+    if "propagation" in stderr:
+        # util-linux: "cannot change root filesystem propagation". The kernel makes mounts
+        # private only at a mount point, and in a chroot / is none; without private mounts the
+        # bind at /var/task could leak into the host's mount table, so the build does not try.
+        return UserError(f"build.opcache_file_cache: cannot make a private mount namespace here ({stderr}); "
+                         "this happens when the build runs in a chroot, where / is not a mount point",
+                         "build outside the chroot (a VM or container is fine), or set "
+                         "build.opcache_file_cache = false")
+    return UserError(f"build.opcache_file_cache: the compile could not start: {stderr}",
+                     "run the build as root (or where unprivileged user namespaces are allowed), "
+                     "or set build.opcache_file_cache = false")
+
+
 def layer_php(layer: Path) -> tuple[list[str], dict[str, str]]:
     """The command and environment that run the layer's CLI as the runtime does on Lambda: the
     runtime's own "dir" layout, with the built layer where /opt will be."""
@@ -111,9 +139,7 @@ def _compile(cmd: list[str], paths: list[str], env: dict[str, str] | None) -> tu
         result = subprocess.run(cmd, input="\n".join(rest), capture_output=True, text=True, env=env, check=False)
         answers = result.stdout
         if not answers and result.returncode != 0 and result.stderr.strip():
-            raise UserError(f"build.opcache_file_cache: the compile could not start: {result.stderr.strip()}",
-                            "run the build as root (or where unprivileged user namespaces are allowed), "
-                            "or set build.opcache_file_cache = false")
+            raise _start_failure(result.stderr.strip())
         for path, answer in zip(rest, answers, strict=False):
             (compiled if answer == "+" else failed).append(path)
         if len(answers) < len(rest):  # a fatal error ended the process on this file
@@ -133,6 +159,9 @@ def prime(tree: Path, php: list[str], *, env: dict[str, str] | None = None, at: 
     """
     started = time.monotonic()
     reporter = progress or QuietReporter()
+    problem = namespace_error(tree, at)
+    if problem is not None:
+        raise problem
     cache = tree / PACKAGED
     if cache.exists():
         shutil.rmtree(cache)
