@@ -171,8 +171,11 @@ def test_logs_follow_prints_new_lines_until_interrupted(vpc_site: Path) -> None:
     logs.create_log_stream(logGroupName=group, logStreamName="follow")
     logs.put_log_events(logGroupName=group, logStreamName="follow", logEvents=[
         {"timestamp": int(time.time() * 1000), "message": "before following"}])
+    # Python keeps SIGINT ignored when it starts with it ignored, as it does under a test run started
+    # in the background (`cmd &` in a script), and Ctrl-C would then never reach --follow.
     process = subprocess.Popen([*wplambda_cmd(), "logs", "--stack", "vpcblog", "--since", "5m", "--follow"],
-                               cwd=vpc_site, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               cwd=vpc_site, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert process.stdout is not None
     try:
         seen = _read_until(process.stdout, "before following")
