@@ -15,14 +15,15 @@ import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-import botocore.config
 import botocore.exceptions
 
 from wp_lambda.config import Config
 from wp_lambda.errors import UserError
+
+if TYPE_CHECKING:
+    import boto3
 
 # Error codes that mean "your credentials are the problem", whatever the service.
 _CREDENTIAL_CODES = frozenset({
@@ -50,8 +51,8 @@ class Aws:
         """A cached client; the pool size matters for parallel uploads."""
         key = f"{service}:{max_pool_connections}"
         if key not in self._clients:
-            cfg = botocore.config.Config(max_pool_connections=max_pool_connections,
-                                         retries={"max_attempts": 8, "mode": "adaptive"})
+            cfg = client_config(max_pool_connections=max_pool_connections,
+                                retries={"max_attempts": 8, "mode": "adaptive"})
             self._clients[key] = self.session.client(service, region_name=self.region, config=cfg)
         return self._clients[key]
 
@@ -61,6 +62,17 @@ class Aws:
             with aws_errors():
                 self._account = str(self.client("sts").get_caller_identity()["Account"])
         return self._account
+
+
+def client_config(**options: Any) -> Any:
+    """A ``botocore.config.Config``, imported only when a client is made.
+
+    boto3 and ``botocore.config`` take about a fifth of a second to import, and every command
+    imports this module, including the ones that never talk to AWS (``wp --local``, ``serve``).
+    """
+    import botocore.config
+
+    return botocore.config.Config(**options)
 
 
 def connect(config: Config, *, profile: str | None = None, region: str | None = None) -> Aws:
@@ -75,6 +87,8 @@ def connect(config: Config, *, profile: str | None = None, region: str | None = 
             f"--region {region} does not match aws.region = {config.aws.region!r} in wplambda.toml",
             f"drop --region, or change aws.region in {config.root / 'wplambda.toml'} and redeploy",
         )
+    import boto3
+
     try:
         session = boto3.Session(profile_name=profile, region_name=config.aws.region)
     except botocore.exceptions.ProfileNotFound:

@@ -148,12 +148,11 @@ class LambdaTarget(_Target):
         self._clients: dict[float, Any] = {}
 
     def _client(self, wait: float) -> Any:
-        import botocore.config
+        from wp_lambda.aws import client_config
 
         if wait not in self._clients:
             # No retries: a command like `plugin activate` or `post create` must not run twice.
-            cfg = botocore.config.Config(read_timeout=wait, connect_timeout=10,
-                                         retries={"total_max_attempts": 1})
+            cfg = client_config(read_timeout=wait, connect_timeout=10, retries={"total_max_attempts": 1})
             self._clients[wait] = self.aws.session.client("lambda", region_name=self.aws.region, config=cfg)
         return self._clients[wait]
 

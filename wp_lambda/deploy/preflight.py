@@ -18,10 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import botocore.config
 import botocore.exceptions
 
-from wp_lambda.aws import Aws, error_code
+from wp_lambda.aws import Aws, client_config, error_code
 from wp_lambda.config import Config
 from wp_lambda.deploy import emulator
 from wp_lambda.deploy import stack as stack_mod
@@ -33,8 +32,8 @@ CERTIFICATE_REGION = "us-east-1"
 # Lambda keeps this many concurrent executions unreserved in every account and region.
 UNRESERVED_MINIMUM = 100
 # Few retries: a preflight that cannot get an answer says so rather than holding up the deploy.
-_CLIENT_CONFIG = botocore.config.Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5,
-                                        read_timeout=15)
+_CLIENT_OPTIONS: dict[str, Any] = {"retries": {"max_attempts": 2, "mode": "standard"}, "connect_timeout": 5,
+                                   "read_timeout": 15}
 _UNREACHABLE = (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
 
 
@@ -68,7 +67,7 @@ class Preflight:
 
 
 def _client(aws: Aws, service: str, region: str | None = None) -> Any:
-    return aws.session.client(service, region_name=region or aws.region, config=_CLIENT_CONFIG)
+    return aws.session.client(service, region_name=region or aws.region, config=client_config(**_CLIENT_OPTIONS))
 
 
 def _call(what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:

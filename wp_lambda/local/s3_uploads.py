@@ -15,7 +15,6 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
-import botocore.config
 import botocore.exceptions
 
 from wp_lambda import aws as aws_mod
@@ -72,7 +71,7 @@ class UploadsBucket:
         credentials = {"AWS_ACCESS_KEY_ID": frozen.access_key, "AWS_SECRET_ACCESS_KEY": frozen.secret_key}
         if frozen.token:
             credentials["AWS_SESSION_TOKEN"] = frozen.token
-        client = aws.session.client("s3", endpoint_url=endpoint, region_name=aws.region, config=botocore.config.Config(
+        client = aws.session.client("s3", endpoint_url=endpoint, region_name=aws.region, config=aws_mod.client_config(
             s3={"addressing_style": "path"}, connect_timeout=5, read_timeout=60,
             retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=32))
         return cls(endpoint, name, aws.region, client, credentials)
