@@ -98,8 +98,9 @@ def namespace_prefix(tree: Path, at: Path) -> list[str]:
 def namespace_error(tree: Path, at: Path = TASK_ROOT) -> UserError | None:
     """Why this machine cannot show ``tree`` at ``at`` (None: it can), found by doing it once.
 
-    Checked before the compile so that a machine that cannot make the namespace gets one
-    message naming the cause, not one per batch of files.
+    ``prime`` checks it before it creates the cache folder, so a machine that cannot make the
+    namespace leaves the tree as it was; the tests ask the same question to know whether the
+    compile can run here at all.
     """
     prefix = namespace_prefix(tree, at)
     if not prefix:
