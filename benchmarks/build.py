@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from wp_lambda import build as build_mod
+from wp_lambda import bundle as build_mod
 from wp_lambda import project as project_mod
 from wp_lambda.config import load
 

@@ -32,7 +32,7 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "runtime")]
 from lambda_events import Client, Context, v2  # noqa: E402
 from wp_site import install_fields, make_site  # noqa: E402
 
-from wp_lambda.build import opcache_cache  # noqa: E402
+from wp_lambda.bundle import opcache_cache  # noqa: E402
 from wp_lambda.local.mariadb import MariaDB  # noqa: E402
 from wp_lambda.runtime import cgi, fastcgi, opcache, routing  # noqa: E402
 from wp_lambda.runtime.events import Request  # noqa: E402

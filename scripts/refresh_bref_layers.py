@@ -26,7 +26,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from wp_lambda.fsutil import atomic_write  # noqa: E402  (the repository root is only on the path now)
+from wp_lambda.common.files import atomic_write  # noqa: E402  (the repository root is only on the path now)
 
 DEST = REPO / "wp_lambda" / "data" / "bref"
 BASE, EXTRA = "layers.json", "extra-php-extensions-layers.json"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from wp_lambda.common.files import write_if_changed
 from wp_lambda.config import Config
-from wp_lambda.fsutil import write_if_changed
 from wp_lambda.render import render_text
 
 REPO = Path(__file__).resolve().parents[1]

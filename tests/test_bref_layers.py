@@ -19,8 +19,8 @@ import pytest
 from helpers import run_wplambda
 
 from wp_lambda import bref_layers
+from wp_lambda.common.errors import UserError
 from wp_lambda.config import PHP_VERSIONS, Config
-from wp_lambda.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "bref"

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
+from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
-from wp_lambda.errors import UserError
 
 if TYPE_CHECKING:
     import boto3

@@ -24,7 +24,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from wp_lambda.errors import UserError
+from wp_lambda.common.errors import UserError
 
 ARCHITECTURES = ("x86_64", "arm64")
 _BASE_FILE, _EXTRA_FILE = "layers.json", "extra-php-extensions-layers.json"

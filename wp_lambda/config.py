@@ -21,7 +21,7 @@ import tomlkit
 import tomlkit.exceptions
 
 from wp_lambda import bref_layers
-from wp_lambda.errors import UserError
+from wp_lambda.common.errors import UserError
 
 CONFIG_FILE = "wplambda.toml"
 

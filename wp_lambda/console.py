@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
-from wp_lambda.errors import UserError
 from wp_lambda.remote import Target
 
 HISTORY_FILE = Path(".wplambda") / "console_history"

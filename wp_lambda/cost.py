@@ -20,8 +20,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from wp_lambda.common.errors import UserError
 from wp_lambda.config import NETWORK_MODES, Config
-from wp_lambda.errors import UserError
 
 GIB = 1024 ** 3
 # The root volume of the Amazon Linux 2023 AMI the NAT instance boots (gp3).

@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from wp_lambda import config as config_mod
-from wp_lambda.build import core, themes
-from wp_lambda.errors import UserError
+from wp_lambda.bundle import core, themes
+from wp_lambda.common.errors import UserError
 
 MIN_PHP = (8, 2)
 # What WordPress uses, and the Debian package that brings each one ("common" ones ship with php-cli).

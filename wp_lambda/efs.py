@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from wp_lambda import config as config_mod
+from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
-from wp_lambda.errors import UserError
 
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 

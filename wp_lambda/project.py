@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from wp_lambda import render
+from wp_lambda.common.errors import UserError
+from wp_lambda.common.files import atomic_write
 from wp_lambda.config import CONFIG_FILE, Config, parse, toml_text
-from wp_lambda.errors import UserError
-from wp_lambda.fsutil import atomic_write
 
 # init's answers: option name -> (section, key). One table so flags and prompts cannot drift.
 INIT_KEYS: dict[str, tuple[str, str]] = {

@@ -15,7 +15,7 @@ For other parts of the kit (plugin lifecycle, import/export), the whole contract
         if result.exit_code != 0:
             ...                                             # wp-cli's own failure: result.stderr says why
 
-``wp`` raises :class:`~wp_lambda.errors.UserError` (exit code 2 at the CLI) only when wp-cli could
+``wp`` raises :class:`~wp_lambda.common.errors.UserError` (exit code 2 at the CLI) only when wp-cli could
 not run or finish: no such stack, no console function, access denied, a timeout
 (:class:`WpTimeout`), or a crash of the function. A non-zero exit of wp-cli itself is a result,
 not an exception. Each call is a fresh ``php wp-cli.phar`` process: nothing carries over between
@@ -33,13 +33,13 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
-from wp_lambda.errors import UserError
 from wp_lambda.runtime.handler import command_words
 
 if TYPE_CHECKING:
     from wp_lambda.aws import Aws
-    from wp_lambda.build.report import Reporter
+    from wp_lambda.common.report import Reporter
 
 # Waiting for an answer: the function's own deadline plus time for the network and a cold start.
 _GRACE = 30.0
@@ -235,8 +235,8 @@ def stack_target(config: Config, aws: Aws, stack: str) -> Target:
     Raises UserError when the stack does not exist, has no console function (deployed by an
     older kit) or the credentials may not read it.
     """
+    from wp_lambda import stack as stack_mod
     from wp_lambda.aws import aws_errors, error_code
-    from wp_lambda.deploy import stack as stack_mod
 
     cfn = aws.client("cloudformation")
     try:

@@ -16,8 +16,8 @@ from typing import Any
 import jinja2
 
 from wp_lambda import __version__
+from wp_lambda.common.files import write_if_changed
 from wp_lambda.config import Config
-from wp_lambda.fsutil import write_if_changed
 
 TEMPLATES = Path(__file__).parent / "templates"
 # storage.mode = "efs": where Lambda mounts the access point (Lambda requires a path under /mnt/),

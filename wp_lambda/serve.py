@@ -26,15 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wp_lambda import assets_sync
+from wp_lambda import assets_sync, stack
 from wp_lambda import efs as efs_mod
-from wp_lambda.build.php import PhpSource, local_php_source
-from wp_lambda.build.plugins import WP_CLI_IN_LAYER
-from wp_lambda.build.report import QuietReporter, Reporter
+from wp_lambda.bundle.php import PhpSource, local_php_source
+from wp_lambda.bundle.plugins import WP_CLI_IN_LAYER
+from wp_lambda.common.errors import UserError
+from wp_lambda.common.files import atomic_write
+from wp_lambda.common.report import QuietReporter, Reporter
 from wp_lambda.config import Config
-from wp_lambda.deploy import stack
-from wp_lambda.errors import UserError
-from wp_lambda.fsutil import atomic_write
 from wp_lambda.local.gateway import Directory, Gateway, Origin, Routes
 from wp_lambda.local.invoke_endpoint import InvokeEndpoint, LocalFunction
 from wp_lambda.local.mariadb import MariaDB
@@ -492,7 +491,7 @@ def prepare_build(config: Config, *, rebuild: bool, progress: Reporter,
     distribution's PHP. It carries S3 Uploads only when ``s3_uploads`` (``--s3-endpoint``);
     otherwise uploads stay on the local disk and no Composer source is needed.
     """
-    from wp_lambda import build as build_mod
+    from wp_lambda import bundle as build_mod
 
     php = local_php_source(config.php.version)
     if rebuild:
@@ -522,7 +521,7 @@ def console_session(config: Config, *, progress: Reporter | None = None) -> Iter
     """The console function on this machine for the ``with`` block, when no ``serve`` runs: the
     serve build brought up to date, the private MariaDB, one console runtime process and an invoke
     endpoint on a free port; all stopped by PID afterwards."""
-    from wp_lambda import build as build_mod
+    from wp_lambda import bundle as build_mod
 
     # Asked first, so an up-to-date build says nothing: stderr is wp-cli's own.
     stale = build_mod.is_stale(config, "serve", php_source=local_php_source(config.php.version))

@@ -11,10 +11,10 @@ import pytest
 from buildhelpers import make_project
 from helpers import real_s3_uploads_repositories, run_wplambda
 
-from wp_lambda import build as build_mod
-from wp_lambda.build import QuietReporter
+from wp_lambda import bundle as build_mod
+from wp_lambda.bundle import QuietReporter
+from wp_lambda.common.errors import UserError
 from wp_lambda.config import load
-from wp_lambda.errors import UserError
 
 
 @pytest.fixture()

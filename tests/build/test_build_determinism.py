@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from buildhelpers import composer_repos, make_project
 
-from wp_lambda import build as build_mod
+from wp_lambda import bundle as build_mod
 from wp_lambda.config import load
 
 

@@ -12,10 +12,10 @@ import pytest
 from buildhelpers import make_project
 from helpers import run_wplambda
 
-from wp_lambda import build as build_mod
-from wp_lambda.build import QuietReporter
+from wp_lambda import bundle as build_mod
+from wp_lambda.bundle import QuietReporter
+from wp_lambda.common.errors import UserError
 from wp_lambda.config import load
-from wp_lambda.errors import UserError
 
 VERSION = "6.1.9"
 

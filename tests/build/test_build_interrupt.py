@@ -12,7 +12,7 @@ from pathlib import Path
 from buildhelpers import make_project
 from helpers import run_wplambda, wplambda_cmd
 
-from wp_lambda import build as build_mod
+from wp_lambda import bundle as build_mod
 from wp_lambda.config import load
 
 

@@ -12,10 +12,10 @@ from buildhelpers import make_project
 from helpers import run_wplambda
 
 from wp_lambda import bref_layers
-from wp_lambda import build as build_mod
-from wp_lambda.build import php
+from wp_lambda import bundle as build_mod
+from wp_lambda.bundle import php
+from wp_lambda.common.errors import UserError
 from wp_lambda.config import load
-from wp_lambda.errors import UserError
 from wp_lambda.runtime import layout
 
 

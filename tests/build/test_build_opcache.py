@@ -21,10 +21,10 @@ import pytest
 import tomlkit
 from buildhelpers import SECRET_VALUES, composer_repos, make_project
 
-from wp_lambda import build as build_mod
-from wp_lambda.build import opcache_cache
+from wp_lambda import bundle as build_mod
+from wp_lambda.bundle import opcache_cache
+from wp_lambda.common.errors import UserError
 from wp_lambda.config import CONFIG_FILE, Config, load
-from wp_lambda.errors import UserError
 from wp_lambda.local.mariadb import MariaDB
 from wp_lambda.local.runtime_api import local_layer, runtime_environment
 from wp_lambda.render import render_text

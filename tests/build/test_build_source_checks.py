@@ -13,8 +13,8 @@ import pytest
 from buildhelpers import make_project
 from helpers import run_wplambda
 
-from wp_lambda.build import themes, tree
-from wp_lambda.errors import UserError
+from wp_lambda.bundle import themes, tree
+from wp_lambda.common.errors import UserError
 
 
 def fake_wordpress(root: Path) -> Path:

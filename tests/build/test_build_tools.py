@@ -22,15 +22,16 @@ import pytest
 from buildhelpers import composer_repos, make_project
 from helpers import run_wplambda
 
-from wp_lambda import build as build_mod
-from wp_lambda.build import QuietReporter, composer, fetch, plugins
-from wp_lambda.build.composer import COMPOSER, find_composer
-from wp_lambda.build.plugins import WP_CLI, find_wp_cli
+from wp_lambda import bundle as build_mod
+from wp_lambda.bundle import QuietReporter, composer, plugins
+from wp_lambda.bundle.composer import COMPOSER, find_composer
+from wp_lambda.bundle.plugins import WP_CLI, find_wp_cli
+from wp_lambda.common import fetch
+from wp_lambda.common.errors import UserError
 from wp_lambda.config import load
-from wp_lambda.errors import UserError
 
 # wp-cli 2.12.0's published sha512 (wp-cli-2.12.0.phar.sha512), written out again so that an edit
-# of the pin in wp_lambda/build/plugins.py has to be made twice.
+# of the pin in wp_lambda/bundle/plugins.py has to be made twice.
 PUBLISHED_WP_CLI_SHA512 = ("be928f6b8ca1e8dfb9d2f4b75a13aa4aee0896f8a9a0a1c45cd5d2c98605e617"
                            "2e6d014dda2e27f88c98befc16c040cbb2bd1bfa121510ea5cdf5f6a30fe8832")
 # Composer 2.10.3's published sha256 (composer.phar.sha256sum on getcomposer.org), likewise.

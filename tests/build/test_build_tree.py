@@ -21,8 +21,8 @@ from buildhelpers import (
     make_project,
 )
 
-from wp_lambda import build as build_mod
-from wp_lambda.build import QuietReporter
+from wp_lambda import bundle as build_mod
+from wp_lambda.bundle import QuietReporter
 from wp_lambda.config import load
 
 

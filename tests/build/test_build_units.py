@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from wp_lambda.build import report
-from wp_lambda.build.assets import is_asset
+from wp_lambda.bundle import sizes as report
+from wp_lambda.bundle.assets import is_asset
 
 
 @pytest.mark.parametrize(("rel", "public"), [

@@ -13,9 +13,9 @@ import pytest
 from buildhelpers import composer_repos, make_project
 from helpers import real_wp_cli
 
-from wp_lambda import build as build_mod
-from wp_lambda.build import QuietReporter, plugins
-from wp_lambda.build.plugins import WP_CLI, WP_CLI_IN_LAYER
+from wp_lambda import bundle as build_mod
+from wp_lambda.bundle import QuietReporter, plugins
+from wp_lambda.bundle.plugins import WP_CLI, WP_CLI_IN_LAYER
 from wp_lambda.config import load
 
 

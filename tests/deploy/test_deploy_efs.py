@@ -93,7 +93,7 @@ def test_deploy_creates_efs_and_seeds_then_syncs(efs_site: Path, tmp_path: Path)
 
 
 def test_a_failed_sync_fails_the_deploy_with_the_reason(efs_site: Path, tmp_path: Path) -> None:
-    from wp_lambda.errors import UserError
+    from wp_lambda.common.errors import UserError
 
     function = FunctionStandIn(tmp_path)
     shutil.rmtree(function.package / "wp-content" / "plugins")

@@ -116,7 +116,7 @@ def test_fingerprint_follows_code_template_and_parameters(root: Path) -> None:
 
 
 def test_missing_build_output_is_a_user_error(root: Path) -> None:
-    from wp_lambda.errors import UserError
+    from wp_lambda.common.errors import UserError
 
     (root / ".wplambda/build/function.zip").unlink()
     with pytest.raises(UserError, match=r"missing \.wplambda/build/function\.zip"):

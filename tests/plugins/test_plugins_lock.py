@@ -13,8 +13,8 @@ from helpers import run_wplambda
 from plugin_directory import PLUGIN, Directory, plugin_files
 from pluginhelpers import make_project
 
+from wp_lambda.bundle import lock
 from wp_lambda.config import load
-from wp_lambda.plugins import lock
 
 
 def _state(root: Path) -> dict[str, tuple[int, int]]:

@@ -20,8 +20,8 @@ from plugin_directory import PLUGIN, THEME, Directory
 from pluginhelpers import make_project
 
 from wp_lambda import remote
+from wp_lambda.common.errors import UserError
 from wp_lambda.config import load, parse
-from wp_lambda.errors import UserError
 from wp_lambda.plugins import reconcile
 from wp_lambda.plugins.reconcile import Action, Live
 from wp_lambda.project import init_project

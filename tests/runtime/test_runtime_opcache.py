@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from lambda_events import v2
 
-from wp_lambda.build import opcache_cache
+from wp_lambda.bundle import opcache_cache
 from wp_lambda.config import Config
 from wp_lambda.local.runtime_api import DEBIAN_PHP, local_layer, runtime_environment
 from wp_lambda.render import render_text

@@ -13,7 +13,7 @@ import pytest
 from helpers import run_wplambda
 
 from wp_lambda import bref_layers, render, validate
-from wp_lambda.build import php
+from wp_lambda.bundle import php
 from wp_lambda.config import Config, parse, toml_text
 from wp_lambda.project import init_project
 

@@ -14,8 +14,8 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from wp_lambda.aws import Aws
+from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
-from wp_lambda.errors import UserError
 from wp_lambda.remote import LambdaTarget, WpTimeout, stack_target
 
 

@@ -12,7 +12,7 @@ from helpers import run_wplambda
 from servehelpers import free_port
 from wp_cli.wphelpers import CONSOLE_TIMEOUT, local_paths, wp
 
-from wp_lambda.build.plugins import WP_CLI_IN_LAYER
+from wp_lambda.bundle.plugins import WP_CLI_IN_LAYER
 from wp_lambda.config import load
 from wp_lambda.remote import WpTimeout, local_target
 

@@ -1,7 +1,7 @@
 """The ``wplambda`` command line: one typer app, one module per command group.
 
 Each module here only parses options, calls a service function and prints; a
-:class:`~wp_lambda.errors.UserError` from any service becomes one message and exit code 2.
+:class:`~wp_lambda.common.errors.UserError` from any service becomes one message and exit code 2.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 
 from wp_lambda.cli import adopt, build, cost, dbio, deploy, doctor, plugin, project, serve, wp
 from wp_lambda.cli.app import app, console_error
-from wp_lambda.errors import UserError
+from wp_lambda.common.errors import UserError
 
 project.register(app)
 build.register(app)

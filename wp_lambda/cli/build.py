@@ -12,12 +12,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from wp_lambda import bref_layers
-from wp_lambda import build as build_mod
+from wp_lambda import bundle as build_mod
 from wp_lambda import config as config_mod
-from wp_lambda.build.fetch import ProgressFn
-from wp_lambda.build.report import MB
+from wp_lambda.bundle.sizes import MB
 from wp_lambda.cli.app import JsonOption, ProjectOption, err, out, print_json
-from wp_lambda.errors import UserError
+from wp_lambda.common.errors import UserError
+from wp_lambda.common.fetch import ProgressFn
 
 
 class ConsoleReporter:

@@ -12,8 +12,8 @@ from wp_lambda import config as config_mod
 from wp_lambda.cli.app import JsonOption, ProjectOption, out, print_json
 from wp_lambda.cli.build import ConsoleReporter
 from wp_lambda.cli.wp import LocalOption, ProfileOption, RegionOption, StackOption, StderrReporter
+from wp_lambda.common.errors import UserError
 from wp_lambda.dbio import service
-from wp_lambda.errors import UserError
 
 BACKUPS = Path(".wplambda") / "backups"
 S3EndpointOption = Annotated[str | None, typer.Option(

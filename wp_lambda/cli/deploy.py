@@ -15,14 +15,14 @@ from wp_lambda import assets_sync
 from wp_lambda import config as config_mod
 from wp_lambda import cost as cost_mod
 from wp_lambda import efs as efs_mod
+from wp_lambda import stack as stack_mod
 from wp_lambda.aws import Aws, aws_errors, connect
 from wp_lambda.cli.app import JsonOption, ProjectOption, err, out, print_json
+from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
 from wp_lambda.deploy import execute, operations
 from wp_lambda.deploy import plan as plan_mod
 from wp_lambda.deploy import run as run_mod
-from wp_lambda.deploy import stack as stack_mod
-from wp_lambda.errors import UserError
 from wp_lambda.plugins import reconcile
 
 StackOption = Annotated[str | None, typer.Option("--stack", "-s",

@@ -11,15 +11,15 @@ from typing import Annotated
 
 import typer
 
-from wp_lambda import build as build_mod
+from wp_lambda import bundle as build_mod
 from wp_lambda import config as config_mod
 from wp_lambda import remote
-from wp_lambda.build.plugins import KINDS
+from wp_lambda.bundle.plugins import KINDS
 from wp_lambda.cli.app import JsonOption, ProjectOption, out, print_json
 from wp_lambda.cli.build import ConsoleReporter, print_result
 from wp_lambda.cli.deploy import print_reconciled
 from wp_lambda.cli.wp import LocalOption, ProfileOption, RegionOption, StackOption, StderrReporter
-from wp_lambda.errors import UserError
+from wp_lambda.common.errors import UserError
 from wp_lambda.plugins import pins, reconcile
 
 plugin_app = typer.Typer(help="Pin plugins (or themes) in wplambda.toml; they are installed at build time, "

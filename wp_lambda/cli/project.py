@@ -14,7 +14,7 @@ from wp_lambda import project as project_mod
 from wp_lambda import render as render_mod
 from wp_lambda import validate as validate_mod
 from wp_lambda.cli.app import JsonOption, ProjectOption, err, out, print_json
-from wp_lambda.errors import UserError
+from wp_lambda.common.errors import UserError
 
 _CHOICES = {
     "arch": config_mod.ARCHITECTURES,

@@ -15,7 +15,7 @@ from wp_lambda import efs as efs_mod
 from wp_lambda import serve as serve_mod
 from wp_lambda.cli.app import ProjectOption, err, out
 from wp_lambda.cli.build import ConsoleReporter
-from wp_lambda.errors import UserError
+from wp_lambda.common.errors import UserError
 
 
 def serve(

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wp_lambda.errors import UserError
+from wp_lambda.common.errors import UserError
 
 # MySQL 8's default collations; MariaDB (10.x) and Aurora MySQL 5.7 lack them. dbio.php maps them.
 COLLATION_MAP = {"utf8mb4_0900_bin": "utf8mb4_bin"}

@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from wp_lambda import __version__, assets_sync, remote
-from wp_lambda.build.report import Reporter
+from wp_lambda.common.errors import UserError
+from wp_lambda.common.files import atomic_write
+from wp_lambda.common.report import Reporter
 from wp_lambda.config import Assets, Config
 from wp_lambda.dbio import checks, uploads
 from wp_lambda.dbio.staging import BucketStaging, DirectoryStaging, Staging
-from wp_lambda.errors import UserError
-from wp_lambda.fsutil import atomic_write
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -88,8 +88,8 @@ def open_place(config: Config, *, stack: str | None, local: bool, profile: str |
 
 def _stack_place(config: Config, target: remote.Target, stack: str, *, profile: str | None,
                  region: str | None) -> Place:
+    from wp_lambda import stack as stack_mod
     from wp_lambda.aws import connect
-    from wp_lambda.deploy import stack as stack_mod
     from wp_lambda.deploy.execute import ensure_artifact_bucket
     from wp_lambda.deploy.plan import managed_bucket_name
 

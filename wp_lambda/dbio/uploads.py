@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from wp_lambda import assets_sync
-from wp_lambda.build import fetch
+from wp_lambda.common import fetch
 from wp_lambda.config import Assets
 from wp_lambda.dbio.checks import is_php
 

@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wp_lambda import stack as stack_mod
 from wp_lambda.aws import Aws, aws_errors, error_code
+from wp_lambda.common.errors import UserError
 from wp_lambda.deploy import emulator
-from wp_lambda.deploy import stack as stack_mod
 from wp_lambda.deploy.plan import CAPABILITIES, FUNCTION_ZIP, LAYER_ZIP, DeployPlan, deploy_record_key
-from wp_lambda.errors import UserError
 
 ENGINES = ("auto", "sam", "api")
 POLL_SECONDS = 2.0

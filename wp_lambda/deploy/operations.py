@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from wp_lambda import stack as stack_mod
 from wp_lambda.aws import Aws, error_code
+from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
-from wp_lambda.deploy import stack as stack_mod
 from wp_lambda.deploy.execute import POLL_SECONDS, read_record
 from wp_lambda.deploy.plan import managed_bucket_name
-from wp_lambda.errors import UserError
 
 RETAINING_POLICIES = ("Retain", "RetainExceptOnCreate", "Snapshot")
 # SAM retains old function and layer versions by default; they hold no data, so destroy does not list them.

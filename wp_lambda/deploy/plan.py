@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from wp_lambda import __version__
-from wp_lambda.build import fetch
-from wp_lambda.build.pipeline import OUTPUT_DIRS
+from wp_lambda.bundle.pipeline import OUTPUT_DIRS
+from wp_lambda.common import fetch
+from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
-from wp_lambda.errors import UserError
 
 CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND")
 BUILD_DIR = OUTPUT_DIRS["deploy"]

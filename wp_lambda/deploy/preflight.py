@@ -20,12 +20,12 @@ from typing import Any
 
 import botocore.exceptions
 
+from wp_lambda import stack as stack_mod
 from wp_lambda.aws import Aws, client_config, error_code
+from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
 from wp_lambda.deploy import emulator
-from wp_lambda.deploy import stack as stack_mod
 from wp_lambda.deploy.plan import managed_bucket_name
-from wp_lambda.errors import UserError
 
 # CloudFront reads certificates from us-east-1 only.
 CERTIFICATE_REGION = "us-east-1"

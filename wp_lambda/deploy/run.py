@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wp_lambda import assets_sync, efs, remote
+from wp_lambda import stack as stack_mod
 from wp_lambda.aws import Aws
+from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
 from wp_lambda.deploy import execute, preflight
-from wp_lambda.deploy import stack as stack_mod
 from wp_lambda.deploy.operations import delete_stack
 from wp_lambda.deploy.plan import DeployPlan, make_plan, managed_bucket_name
-from wp_lambda.errors import UserError
 from wp_lambda.plugins import reconcile
 
 STABLE_STATES = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
@@ -56,9 +56,9 @@ class DeployOutcome:
 def ensure_built(config: Config, say: execute.Say) -> None:
     """Run the build when its output is stale (the build area's service API)."""
     try:
-        from wp_lambda import build as build_mod  # type: ignore[attr-defined]
+        from wp_lambda import bundle as build_mod  # type: ignore[attr-defined]
     except ModuleNotFoundError as exc:
-        if exc.name != "wp_lambda.build":
+        if exc.name != "wp_lambda.bundle":
             raise
         raise UserError("this wplambda installation has no build step",
                         "build the project first and deploy with --skip-build") from None

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from wp_lambda.errors import UserError
+from wp_lambda.common.errors import UserError
 from wp_lambda.local.processes import alive
 
 _SBIN = ("/usr/sbin", "/usr/local/sbin", "/usr/bin")

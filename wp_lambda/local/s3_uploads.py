@@ -19,8 +19,8 @@ import botocore.exceptions
 
 from wp_lambda import aws as aws_mod
 from wp_lambda.aws import error_code
+from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
-from wp_lambda.errors import UserError
 from wp_lambda.local import ranges
 from wp_lambda.local.gateway import Response, plain_response, unsatisfiable
 from wp_lambda.runtime import routing

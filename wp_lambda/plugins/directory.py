@@ -16,9 +16,9 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from wp_lambda.build import fetch
+from wp_lambda.common import fetch
+from wp_lambda.common.errors import UserError
 from wp_lambda.config import VERSION_RE, Config
-from wp_lambda.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,14 @@ from pathlib import Path
 import tomlkit
 
 from wp_lambda import config as config_mod
-from wp_lambda.build import fetch
-from wp_lambda.build.plugins import KINDS, download, mirror
-from wp_lambda.build.report import Reporter
+from wp_lambda.bundle import lock
+from wp_lambda.bundle.plugins import KINDS, download, mirror
+from wp_lambda.common import fetch
+from wp_lambda.common.errors import UserError
+from wp_lambda.common.files import atomic_write
+from wp_lambda.common.report import Reporter
 from wp_lambda.config import Config
-from wp_lambda.errors import UserError
-from wp_lambda.fsutil import atomic_write
-from wp_lambda.plugins import directory, lock
+from wp_lambda.plugins import directory
 
 # (kind, slug) -> the new pinned version, or None to unpin.
 Changes = dict[tuple[str, str], str | None]

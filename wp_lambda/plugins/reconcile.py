@@ -13,9 +13,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from wp_lambda.build.plugins import KINDS
+from wp_lambda.bundle.plugins import KINDS
+from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config, declared_active
-from wp_lambda.errors import UserError
 from wp_lambda.remote import Target
 
 ACTIVE = ("active", "active-network")

@@ -1,7 +1,7 @@
 """The primed opcache file cache a ``build.opcache_file_cache`` build ships in the function package.
 
 The build compiles the tree into ``<document root>/.wplambda-opcache/<system id>/...`` (see
-wp_lambda/build/opcache_cache.py). PHP 8.2 switches its file cache off when the directory is not
+wp_lambda/bundle/opcache_cache.py). PHP 8.2 switches its file cache off when the directory is not
 writable, and the package is read-only on Lambda, so at cold start php-fpm is pointed at a
 writable directory under /tmp that holds only symlinks to the packaged system-id directories.
 Scripts the cache lacks are compiled as usual; PHP's attempt to store them fails quietly.

@@ -7,9 +7,9 @@ One module per step (``core``, ``composer``, ``plugins``, ``php``, ``assets``, `
 
 from __future__ import annotations
 
-from wp_lambda.build.php import PhpSource, debian_php_source
-from wp_lambda.build.pipeline import BuildResult, build, is_stale, output_dir, read_manifest
-from wp_lambda.build.report import QuietReporter, Reporter
+from wp_lambda.bundle.php import PhpSource, debian_php_source
+from wp_lambda.bundle.pipeline import BuildResult, build, is_stale, output_dir, read_manifest
+from wp_lambda.common.report import QuietReporter, Reporter
 
 __all__ = ["BuildResult", "PhpSource", "QuietReporter", "Reporter", "build", "debian_php_source", "is_stale",
            "output_dir",

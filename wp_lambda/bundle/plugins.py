@@ -1,11 +1,11 @@
 """Step 3: plugins and themes pinned in ``wplambda.toml``, from wordpress.org or a mirror.
 
-Every zip comes through :mod:`wp_lambda.build.fetch` from ``<build.plugin_mirror>/plugin/
+Every zip comes through :mod:`wp_lambda.common.fetch` from ``<build.plugin_mirror>/plugin/
 <slug>.<version>.zip`` (``theme/`` for themes): wordpress.org's own layout, so a URL mirror, a
 mirror on 127.0.0.1 and a local directory of zips are the same code path. It is then installed
 with wp-cli when one is available (which needs a database: a throwaway MariaDB), otherwise
 unpacked directly; either way its sha256 and version go into ``build.json``, and every zip is
-checked against ``wplambda.lock`` (:mod:`wp_lambda.plugins.lock`) before anything is installed.
+checked against ``wplambda.lock`` (:mod:`wp_lambda.bundle.lock`) before anything is installed.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wp_lambda.build import fetch
-from wp_lambda.build.report import Reporter
-from wp_lambda.build.tools import PinnedPhar
-from wp_lambda.build.tree import EXEC_MODE, FILE_MODE, stat_signature
+from wp_lambda.bundle import lock
+from wp_lambda.bundle.tools import PinnedPhar
+from wp_lambda.bundle.tree import EXEC_MODE, FILE_MODE, stat_signature
+from wp_lambda.common import fetch
+from wp_lambda.common.errors import UserError
+from wp_lambda.common.report import Reporter
 from wp_lambda.config import Config
-from wp_lambda.errors import UserError
-from wp_lambda.plugins import lock
 
 KINDS = {"plugin": "plugins", "theme": "themes"}
 # The sha512 wp-cli publishes beside the release (``wp-cli-2.12.0.phar.sha512``), pinned here so a

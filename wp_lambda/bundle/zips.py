@@ -12,8 +12,8 @@ import os
 import zipfile
 from pathlib import Path
 
-from wp_lambda.build.fetch import file_digest
-from wp_lambda.build.tree import mode_for, walk
+from wp_lambda.bundle.tree import mode_for, walk
+from wp_lambda.common.fetch import file_digest
 
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 # Already-compressed formats: deflating them again costs time and saves nothing.

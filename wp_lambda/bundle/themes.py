@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wp_lambda.errors import UserError
+from wp_lambda.common.errors import UserError
 
 THEMES = Path("wp-content") / "themes"
 LANGUAGES = Path("wp-content") / "languages"

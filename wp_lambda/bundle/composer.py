@@ -16,11 +16,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from wp_lambda.build.report import Reporter
-from wp_lambda.build.tools import PinnedPhar
-from wp_lambda.build.tree import stat_signature
+from wp_lambda.bundle.tools import PinnedPhar
+from wp_lambda.bundle.tree import stat_signature
+from wp_lambda.common.errors import UserError
+from wp_lambda.common.report import Reporter
 from wp_lambda.config import Config
-from wp_lambda.errors import UserError
 
 PACKAGE = "humanmade/s3-uploads"
 ENV_REPOSITORIES = "WPLAMBDA_COMPOSER_REPOSITORIES"

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from wp_lambda import bref_layers
-from wp_lambda.build.tree import EXEC_MODE, FILE_MODE, copy_file, stat_signature
+from wp_lambda.bundle.tree import EXEC_MODE, FILE_MODE, copy_file, stat_signature
+from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
-from wp_lambda.errors import UserError
 
 # What WordPress needs: every entry is one requirement; a tuple is "any of".
 REQUIRED: tuple[str | tuple[str, ...], ...] = ("mysqli", "opcache", "mbstring", "xml", "curl", "zip", "intl",

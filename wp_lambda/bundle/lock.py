@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from wp_lambda.common.errors import UserError
+from wp_lambda.common.files import write_if_changed
 from wp_lambda.config import Config
-from wp_lambda.errors import UserError
-from wp_lambda.fsutil import write_if_changed
 
 LOCK_FILE = "wplambda.lock"
 FORMAT = 1

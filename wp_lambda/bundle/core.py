@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wp_lambda.build import fetch, themes
-from wp_lambda.build.report import Reporter
-from wp_lambda.build.tree import content_digest, copy_tree, stat_signature
+from wp_lambda.bundle import themes
+from wp_lambda.bundle.tree import content_digest, copy_tree, stat_signature
+from wp_lambda.common import fetch
+from wp_lambda.common.errors import UserError
+from wp_lambda.common.files import atomic_dir
+from wp_lambda.common.report import Reporter
 from wp_lambda.config import Config
-from wp_lambda.errors import UserError
-from wp_lambda.fsutil import atomic_dir
 
 DEFAULT_BASE_URL = "https://wordpress.org"
 VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)?$")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wp_lambda.aws import error_code
-from wp_lambda.errors import UserError
+from wp_lambda.common.errors import UserError
 
 ASSETS_BUCKET = "AssetsBucket"
 UPLOADS_BUCKET = "UploadsBucket"

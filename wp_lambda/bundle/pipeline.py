@@ -1,7 +1,7 @@
 """``wplambda build``: the steps in order, the input fingerprint, the manifest, the atomic swap.
 
 Everything is written into a temp directory next to the output and swapped in at the end
-(:func:`wp_lambda.fsutil.atomic_dir`), so a failed, killed or interrupted build leaves the
+(:func:`wp_lambda.common.files.atomic_dir`), so a failed, killed or interrupted build leaves the
 previous build exactly as it was. Inputs are fingerprinted cheaply (names, sizes, mtimes,
 pinned versions) so an unchanged project is recognised in milliseconds; parts whose own inputs
 did not change (Composer's vendor/, the layer) are reused from the previous build.
@@ -24,13 +24,13 @@ from typing import Any
 
 import wp_lambda
 from wp_lambda import __version__, render
-from wp_lambda.build import assets, composer, core, opcache_cache, php, plugins, zips
-from wp_lambda.build.report import QuietReporter, Reporter, sizes
-from wp_lambda.build.tree import FILE_MODE, copy_file, copy_tree, digest_json, stat_signature, walk
+from wp_lambda.bundle import assets, composer, core, lock, opcache_cache, php, plugins, zips
+from wp_lambda.bundle.sizes import sizes
+from wp_lambda.bundle.tree import FILE_MODE, copy_file, copy_tree, digest_json, stat_signature, walk
+from wp_lambda.common.errors import UserError
+from wp_lambda.common.files import atomic_dir, atomic_write
+from wp_lambda.common.report import QuietReporter, Reporter
 from wp_lambda.config import Config
-from wp_lambda.errors import UserError
-from wp_lambda.fsutil import atomic_dir, atomic_write
-from wp_lambda.plugins import lock
 
 TARGETS = ("deploy", "serve")
 # serve builds differ (local PHP, no S3 Uploads); a directory of their own keeps the deploy

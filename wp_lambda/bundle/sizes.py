@@ -1,59 +1,17 @@
-"""What the build tells its caller while it runs, and the size report it ends with.
-
-The service never prints: it calls a :class:`Reporter`, which the CLI implements with rich
-(progress bars, colours) and tests and ``serve`` implement however they like.
-"""
+"""The size report a build ends with: bytes per part, biggest contributors, Lambda's limits."""
 
 from __future__ import annotations
 
-import contextlib
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from wp_lambda.build.fetch import ProgressFn
-from wp_lambda.build.tree import walk
+from wp_lambda.bundle.tree import walk
 
 MB = 1024 * 1024
 # Lambda's limits: code and layers together unzipped, and a zip uploaded directly.
 UNZIPPED_LIMIT = 250 * MB
 ZIPPED_LIMIT = 50 * MB
-
-
-class Reporter(Protocol):
-    def step(self, message: str) -> None:
-        """A build step starts."""
-
-    def note(self, message: str) -> None:
-        """Something the user should know (e.g. a throwaway database was started)."""
-
-    def warn(self, message: str) -> None:
-        """Something that may bite later (missing extension, size close to a limit)."""
-
-    def transfer(self, label: str) -> contextlib.AbstractContextManager[ProgressFn]:
-        """A download is running; the yielded callback receives (received, total)."""
-
-
-class QuietReporter:
-    """Records messages instead of printing them (the default for library callers)."""
-
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    def step(self, message: str) -> None:
-        self.messages.append(message)
-
-    def note(self, message: str) -> None:
-        self.messages.append(message)
-
-    def warn(self, message: str) -> None:
-        self.messages.append(f"warning: {message}")
-
-    @contextlib.contextmanager
-    def transfer(self, label: str) -> Iterator[ProgressFn]:
-        self.messages.append(label)
-        yield lambda received, total: None
 
 
 def part_of(rel: str) -> str:

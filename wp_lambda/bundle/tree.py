@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from wp_lambda.errors import UserError
+from wp_lambda.common.errors import UserError
 
 FILE_MODE = 0o644
 EXEC_MODE = 0o755

@@ -16,9 +16,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from wp_lambda.build import fetch
-from wp_lambda.build.report import Reporter
-from wp_lambda.errors import UserError
+from wp_lambda.common import fetch
+from wp_lambda.common.errors import UserError
+from wp_lambda.common.report import Reporter
 
 
 @dataclass(frozen=True)

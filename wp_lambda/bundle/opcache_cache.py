@@ -32,8 +32,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from wp_lambda.build.report import QuietReporter, Reporter
-from wp_lambda.errors import UserError
+from wp_lambda.common.errors import UserError
+from wp_lambda.common.report import QuietReporter, Reporter
 from wp_lambda.runtime import layout
 from wp_lambda.runtime.opcache import PACKAGED
 

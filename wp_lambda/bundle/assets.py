@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 
-from wp_lambda.build.tree import is_hidden, walk
+from wp_lambda.bundle.tree import is_hidden, walk
 
 PUBLIC_ROOTS = ("wp-admin/", "wp-includes/", "wp-content/")
 _COMPOSER_INTERNALS = re.compile(r"(^|/)vendor/(composer|bin)/")

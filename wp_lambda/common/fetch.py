@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from wp_lambda import __version__
-from wp_lambda.errors import UserError
-from wp_lambda.fsutil import atomic_write
+from wp_lambda.common.errors import UserError
+from wp_lambda.common.files import atomic_write
 
 CHUNK = 1 << 16
 RETRIES = 3
