@@ -25,8 +25,11 @@ fresh-check:
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The code checks CI runs before the tests: style, types (mypy's mode is in pyproject.toml), structure.
 lint: setup
 	$(VENV)/bin/ruff check wp_lambda tests benchmarks scripts
+	$(VENV)/bin/mypy wp_lambda
+	$(VENV)/bin/lint-imports
 
 # The committed template.yaml is the default config's rendering; refresh it after editing the Jinja.
 template: setup

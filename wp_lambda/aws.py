@@ -53,7 +53,9 @@ class Aws:
         if key not in self._clients:
             cfg = client_config(max_pool_connections=max_pool_connections,
                                 retries={"max_attempts": 8, "mode": "adaptive"})
-            self._clients[key] = self.session.client(service, region_name=self.region, config=cfg)
+            # The service name is a runtime string, so boto3's per-service overloads cannot match it.
+            self._clients[key] = self.session.client(service, region_name=self.region,  # type: ignore[call-overload]
+                                                     config=cfg)
         return self._clients[key]
 
     def account_id(self) -> str:

@@ -205,7 +205,7 @@ def _php_of(name: str) -> str:
 
 def table() -> list[tuple[str, str, str, str]]:
     """Every pinned (php version, architecture, region, ARN), for `wplambda layers`."""
-    rows = []
+    rows: list[tuple[str, str, str, str]] = []
     for name, versions in base_layers().items():
         if not _BASE_NAME.match(name):
             continue

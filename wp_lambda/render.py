@@ -109,7 +109,8 @@ def render_project(config: Config, dest: Path | None = None) -> RenderResult:
     """
     root = dest or config.root
     rendered = {rel: render_text(name, config) for rel, name in OUTPUTS.items()}
-    written, unchanged = [], []
+    written: list[str] = []
+    unchanged: list[str] = []
     for rel, text in rendered.items():
         (written if write_if_changed(root / rel, text) else unchanged).append(rel)
     return RenderResult(written, unchanged)

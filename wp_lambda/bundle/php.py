@@ -135,7 +135,8 @@ def extension_dir(cli: Path) -> Path | None:
 def check_extensions(source: PhpSource) -> tuple[list[str], list[str]]:
     """(fatal problems, warnings) for missing extensions, each naming how to add it."""
     have = set(source.extensions)
-    fatal, warnings = [], []
+    fatal: list[str] = []
+    warnings: list[str] = []
     for requirement in REQUIRED:
         options = requirement if isinstance(requirement, tuple) else (requirement,)
         if have.intersection(options):

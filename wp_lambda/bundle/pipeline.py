@@ -226,7 +226,7 @@ def build(config: Config, *, target: str = "deploy", force: bool = False, progre
     plan = _plan(config, target, php_source, s3_uploads)
     root = output_dir(config, target)
     previous = read_manifest(root)
-    if not force and _current(config, root, previous, plan):
+    if not force and previous is not None and _current(config, root, previous, plan):
         reporter.note("nothing changed since the last build: up to date")
         return BuildResult(root, previous, rebuilt=False, seconds=time.monotonic() - started)
 

@@ -49,7 +49,7 @@ def mapped_collation(name: str) -> str:
 
 def _lines(path: Path, compressed: bool) -> Iterator[bytes]:
     opener = gzip.open if compressed else open
-    with opener(path, "rb") as fh:  # type: ignore[operator]
+    with opener(path, "rb") as fh:
         yield from fh
 
 

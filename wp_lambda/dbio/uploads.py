@@ -9,6 +9,7 @@ interrupted export or import is resumed by running it again. Hashing and content
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 import shutil
@@ -160,7 +161,7 @@ def push(source: Path, store: UploadsStore, assets: Assets, *, progress: Progres
             continue
         result.copied += 1
         result.bytes += item.size
-        jobs.append((item.size, lambda key=key, item=item: store.upload(key, item.path, item)))
+        jobs.append((item.size, functools.partial(store.upload, key, item.path, item)))
     _run(jobs, progress)
     return result
 
@@ -176,7 +177,7 @@ def pull(store: UploadsStore, dest: Path, *, progress: Progress | None = None) -
             continue
         result.copied += 1
         result.bytes += stored.size
-        jobs.append((stored.size, lambda key=key, target=target: store.download(key, target)))
+        jobs.append((stored.size, functools.partial(store.download, key, target)))
     _run(jobs, progress)
     for key, item in assets_sync.scan(dest, Assets()).items():
         result.files[key] = {"sha256": item.sha256, "size": item.size}

@@ -67,7 +67,9 @@ class Preflight:
 
 
 def _client(aws: Aws, service: str, region: str | None = None) -> Any:
-    return aws.session.client(service, region_name=region or aws.region, config=client_config(**_CLIENT_OPTIONS))
+    # The service name is a runtime string, so boto3's per-service overloads cannot match it.
+    return aws.session.client(service, region_name=region or aws.region,  # type: ignore[call-overload]
+                              config=client_config(**_CLIENT_OPTIONS))
 
 
 def _call(what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:

@@ -56,7 +56,7 @@ class DeployOutcome:
 def ensure_built(config: Config, say: execute.Say) -> None:
     """Run the build when its output is stale (the build area's service API)."""
     try:
-        from wp_lambda import bundle as build_mod  # type: ignore[attr-defined]
+        from wp_lambda import bundle as build_mod
     except ModuleNotFoundError as exc:
         if exc.name != "wp_lambda.bundle":
             raise

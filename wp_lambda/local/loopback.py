@@ -19,7 +19,7 @@ class LoopbackServer:
     def address(self) -> str:
         """``host:port`` as bound."""
         host, port = self._server.server_address[:2]
-        return f"{host}:{port}"
+        return f"{host!s}:{port}" if isinstance(host, str) else f"{host.decode()}:{port}"
 
     def start(self) -> None:
         threading.Thread(target=self._server.serve_forever, name=self.name, daemon=True).start()

@@ -209,7 +209,7 @@ def _handler_class(api: RuntimeAPI) -> type[BaseHTTPRequestHandler]:
 
         def _body(self) -> bytes:
             if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                chunks = []
+                chunks: list[bytes] = []
                 while True:
                     size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                     if size == 0:
@@ -308,12 +308,13 @@ def start_runtime_process(environ: dict[str, str], *, python: str = sys.executab
     """
     if "AWS_LAMBDA_RUNTIME_API" not in environ:
         raise ValueError("the runtime process needs AWS_LAMBDA_RUNTIME_API in its environment")
-    output = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
+    output = open(log, "ab") if log is not None else None  # noqa: SIM115 - the child keeps its own copy
     try:
         return subprocess.Popen([python, "-m", "awslambdaric", handler], env=environ, stdin=subprocess.DEVNULL,
-                                stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+                                stdout=output if output is not None else subprocess.DEVNULL,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     finally:
-        if log is not None:
+        if output is not None:
             output.close()
 
 

@@ -67,7 +67,12 @@ class UploadsBucket:
         host names."""
         endpoint = check_endpoint(endpoint)
         aws = aws_mod.connect(config, profile=profile)
-        frozen = aws.session.get_credentials().get_frozen_credentials()
+        found = aws.session.get_credentials()
+        frozen = found.get_frozen_credentials() if found is not None else None
+        if frozen is None or not frozen.access_key or not frozen.secret_key:
+            raise UserError(f"no AWS credentials to sign requests to the uploads endpoint {endpoint}",
+                            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass --profile "
+                            "(any values do for a local S3 such as moto)")
         credentials = {"AWS_ACCESS_KEY_ID": frozen.access_key, "AWS_SECRET_ACCESS_KEY": frozen.secret_key}
         if frozen.token:
             credentials["AWS_SESSION_TOKEN"] = frozen.token

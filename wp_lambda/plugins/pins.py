@@ -54,15 +54,15 @@ def _edited(config: Config, changes: Changes,
             doc.add(table, tomlkit.table())
         section = doc[table]
         if version is None:
-            if slug not in section:  # type: ignore[operator]
+            if slug not in section:
                 raise UserError(f"{path}: {table}.{slug} is not pinned", "see `wplambda plugin list`")
-            del section[slug]  # type: ignore[attr-defined]
+            del section[slug]
         elif active and (kind, slug) in active:
-            section[slug] = config_mod.pin_value(version, active[(kind, slug)])  # type: ignore[index]
-        elif isinstance(section.get(slug), dict):  # type: ignore[union-attr]
-            section[slug]["version"] = version  # type: ignore[index]
+            section[slug] = config_mod.pin_value(version, active[(kind, slug)])
+        elif isinstance(section.get(slug), dict):
+            section[slug]["version"] = version
         else:
-            section[slug] = version  # type: ignore[index]
+            section[slug] = version
     text = tomlkit.dumps(doc)
     return text, config_mod.parse(text, root=config.root, path=path)
 

@@ -52,7 +52,7 @@ class FastCGIResponse:
     app_status: int
 
 
-def record(kind: int, content: bytes | memoryview = b"", request_id: int = REQUEST_ID) -> bytes:
+def record(kind: int, content: bytes | bytearray | memoryview = b"", request_id: int = REQUEST_ID) -> bytes:
     """One record of at most 65535 content bytes, padded to a multiple of 8 as the spec recommends."""
     length = len(content)
     if length > MAX_CONTENT:

@@ -28,6 +28,7 @@ layers) lets the tests put a layout under a temp dir instead of the real /opt.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -79,20 +80,19 @@ def from_env(env: Mapping[str, str]) -> PhpLayout:
     prefix = env.get("WPLAMBDA_PHP_PREFIX") or DEFAULT_PREFIX
     task_root = env.get("WPLAMBDA_DOCUMENT_ROOT") or env.get("LAMBDA_TASK_ROOT") or DEFAULT_TASK_ROOT
     php_ini = env.get("WPLAMBDA_PHP_INI") or f"{prefix}/wplambda/php.ini"
-    common = {"php_fpm": env.get("WPLAMBDA_PHP_FPM") or f"{prefix}/bin/php-fpm",
-              "php": env.get("WPLAMBDA_PHP") or f"{prefix}/bin/php",
-              "php_ini": php_ini,
-              "fpm_conf": env.get("WPLAMBDA_FPM_CONF") or f"{prefix}/wplambda/php-fpm.conf"}
+    layout = functools.partial(PhpLayout, php_fpm=env.get("WPLAMBDA_PHP_FPM") or f"{prefix}/bin/php-fpm",
+                               php=env.get("WPLAMBDA_PHP") or f"{prefix}/bin/php", php_ini=php_ini,
+                               fpm_conf=env.get("WPLAMBDA_FPM_CONF") or f"{prefix}/wplambda/php-fpm.conf")
     if kind == "bref":
         scan = [f"{prefix}/bref/etc/php/conf.d", os.path.dirname(php_ini), f"{task_root}/php/conf.d"]
-        return PhpLayout(**common, ini_args=("-c", f"{prefix}/bref/etc/php"),
+        return layout(ini_args=("-c", f"{prefix}/bref/etc/php"),
                          fpm_args=("-d", "opcache.file_cache_only=0"),
                          variables={"PHP_INI_SCAN_DIR": ":".join(scan), "LD_LIBRARY_PATH": f"{prefix}/lib",
                                     "PATH": f"{prefix}/bin"})
     if kind == "dir":
-        return PhpLayout(**common, ini_args=("-c", php_ini, "-d", f"extension_dir={prefix}/lib/php/extensions"),
+        return layout(ini_args=("-c", php_ini, "-d", f"extension_dir={prefix}/lib/php/extensions"),
                          variables={"PHP_INI_SCAN_DIR": f"{prefix}/wplambda/conf.d",
                                     "LD_LIBRARY_PATH": f"{prefix}/lib"})
     if kind:
         raise ValueError(f"WPLAMBDA_PHP_LAYOUT={kind!r} is not one of {', '.join(LAYOUTS)} (or unset)")
-    return PhpLayout(**common, ini_args=("-c", php_ini))
+    return layout(ini_args=("-c", php_ini))

@@ -40,7 +40,7 @@ def register(runtime: Runtime) -> bool:
     if runtime.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") != "snap-start":
         return False
     try:
-        import snapshot_restore_py  # type: ignore[import-not-found]  # only in Lambda's Python runtimes
+        import snapshot_restore_py  # only in Lambda's Python runtimes
     except ImportError:
         log.warning("wplambda: SnapStart init without snapshot_restore_py; the hooks are not registered")
         return False
