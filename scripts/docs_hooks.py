@@ -40,10 +40,12 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    # A warning fails `mkdocs build --strict` (make docs-build, CI).
     for name in sorted(set(_CODE_NAME.findall(markdown))):
         if not _resolves(name):
-            # A warning fails `mkdocs build --strict` (make docs-build, CI).
             log.warning("%s names `%s`, which does not exist in the code", page.file.src_uri, name)
+    for problem in command_problems(markdown):
+        log.warning("%s: %s", page.file.src_uri, problem)
     return markdown
 
 
@@ -63,15 +65,63 @@ def _resolves(dotted: str) -> bool:
     return False
 
 
-# --- the CLI reference -------------------------------------------------------------------------------
+# --- commands quoted in the docs ---------------------------------------------------------------------
+
+# A command as the docs quote it: a line of a code block, or a code span, that starts with `wplambda `.
+_COMMAND = re.compile(r"(?:^|`)(wplambda [^`\n]*)", re.M)
 
 
-def cli_reference() -> str:
+def command_problems(markdown: str) -> list[str]:
+    """Options the quoted ``wplambda`` commands use that their command does not have.
+
+    Lenient on purpose, since the docs also write alternatives (``status | outputs --json``,
+    ``update NAME|--all``): an option passes when any command named in the same line has it. What
+    follows `` -- `` (wp-cli's own arguments) and `` # `` (a comment) is not checked.
+    """
+    root = _cli_root()
+    problems = []
+    for quoted in _COMMAND.findall(markdown):
+        text = quoted.split(" # ")[0].split(" -- ")[0]
+        tokens = text.replace("|", " | ").replace("[", " ").replace("]", " ").split()[1:]
+        group, commands = root, [root]
+        for token in tokens:
+            sub = _subcommand(group, token)
+            if sub is not None:
+                commands.append(sub)
+                if hasattr(sub, "list_commands"):
+                    group = sub
+        known = {opt for command in commands for opt in _options(command)}
+        for token in tokens:
+            option = token.split("=", 1)[0]
+            if re.fullmatch(r"--?[A-Za-z][A-Za-z0-9-]*", option) and option not in known:
+                problems.append(f"`{quoted.strip()}` uses {option}, which no command it names has")
+    return problems
+
+
+def _cli_root() -> Any:
     import typer.main
 
     from wp_lambda.cli import app
 
-    root = typer.main.get_command(app)
+    return typer.main.get_command(app)
+
+
+def _subcommand(group: Any, name: str) -> Any:
+    if not hasattr(group, "list_commands"):
+        return None
+    return group.get_command(group.context_class(group), name)
+
+
+def _options(command: Any) -> set[str]:
+    params = command.get_params(command.context_class(command))
+    return {opt for param in params for opt in (*param.opts, *param.secondary_opts) if opt.startswith("-")}
+
+
+# --- the CLI reference -------------------------------------------------------------------------------
+
+
+def cli_reference() -> str:
+    root = _cli_root()
     lines = [
         "# CLI reference",
         "",
