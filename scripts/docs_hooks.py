@@ -8,8 +8,9 @@ Two reference pages are written at build time, never kept by hand, so they canno
 
 The pages exist only in the build (``File.generated``), so ``mkdocs serve`` never writes into ``docs/``
 and never loops on its own output. A third hook fails the strict build when a page names a
-``wp_lambda.…`` module, class or function that does not exist: the architecture map and the internals
-page point newcomers at code by dotted name, and a rename must not leave them pointing at nothing.
+``wp_lambda.…`` module, class or function that does not exist (the architecture map and the internals
+page point newcomers at code by dotted name, and a rename must not leave them pointing at nothing),
+or quotes a ``wplambda`` command with an option that command does not have.
 """
 
 from __future__ import annotations
