@@ -308,7 +308,10 @@ def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
 def _type_text(schema: dict[str, Any], node: dict[str, Any]) -> str:
     node = _resolve(schema, node)
     if "anyOf" in node:
-        return " or ".join(_type_text(schema, option) for option in node["anyOf"])
+        # TOML has no null: an optional key (pydantic's `X | None`) is one that may be left out.
+        kinds = [_type_text(schema, option) for option in node["anyOf"] if option.get("type") != "null"]
+        optional = len(kinds) < len(node["anyOf"])
+        return " or ".join(kinds) + (" (may be left out)" if optional else "")
     kind = node.get("type", "any")
     if kind == "array" and isinstance(node.get("items"), dict) and node["items"].get("type"):
         return f"list of {node['items']['type']}"
@@ -318,6 +321,11 @@ def _type_text(schema: dict[str, Any], node: dict[str, Any]) -> str:
 
 
 def _allowed(node: dict[str, Any]) -> str:
+    """The value rules of a key; those of `X | None` sit in the non-null branch of its anyOf."""
+    for option in node.get("anyOf", []):
+        if option.get("type") != "null":
+            node = {**option, **{k: v for k, v in node.items() if k != "anyOf"}}
+            break
     parts = []
     if "enum" in node:
         parts.append(", ".join(f"`{_toml(v)}`" for v in node["enum"]))
@@ -331,7 +339,9 @@ def _allowed(node: dict[str, Any]) -> str:
 
 
 def _toml(value: Any) -> str:
-    """A value as it is written in wplambda.toml."""
+    """A value as it is written in wplambda.toml (None: the key is left out)."""
+    if value is None:
+        return "(unset)"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
