@@ -19,6 +19,7 @@ import dataclasses
 import importlib
 import logging
 import re
+import sys
 import types
 from typing import Any, get_args, get_origin, get_type_hints
 
@@ -32,6 +33,13 @@ CLI_PAGE = "reference/cli.md"
 CONFIG_PAGE = "reference/config.md"
 # A dotted name in backticks, e.g. `wp_lambda.runtime.handler.Runtime.php_request`.
 _CODE_NAME = re.compile(r"`(wp_lambda(?:\.[A-Za-z_][A-Za-z0-9_]*)+)`")
+
+
+def on_pre_build(config: MkDocsConfig) -> None:
+    """Forget the kit's modules, so each build (``mkdocs serve`` rebuilds when ``wp_lambda/`` changes,
+    see ``watch:`` in mkdocs.yml) reads the code as it is now rather than as the first build imported it."""
+    for name in [name for name in sys.modules if name == "wp_lambda" or name.startswith("wp_lambda.")]:
+        del sys.modules[name]
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:
