@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 WPLAMBDA := $(VENV)/bin/wplambda
 DEMO_DIR ?= demo
 
-.PHONY: setup demo test lint bench clean template doctor fresh-check
+.PHONY: setup demo test lint bench clean template doctor fresh-check docs docs-build
 
 setup:
 	@scripts/setup.sh
@@ -38,5 +38,14 @@ template: setup
 bench: setup
 	$(PY) -m benchmarks
 
+# The docs site (mkdocs.yml, docs/): `docs` serves it with live reload, `docs-build` is CI's strict build
+# (any warning fails it, a broken link or a docs page naming code that no longer exists among them).
+# NO_MKDOCS_2_WARNING silences the theme's notice about MkDocs 2 and its own end of life (not a problem of this site).
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve -a 127.0.0.1:8000
+
+docs-build: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache site

@@ -148,7 +148,7 @@ def start_nginx(workdir: Path, document_root: Path, socket_path: str,
     for sub in ("body", "fastcgi", "proxy", "uwsgi", "scgi"):
         (workdir / sub).mkdir(parents=True, exist_ok=True)
     conf = workdir / "nginx.conf"
-    # HTTP_HOST: Debian's fastcgi_params has none, and $host would drop a port (DESIGN.md's trap).
+    # HTTP_HOST: Debian's fastcgi_params has none, and $host would drop a port (docs/benchmarks.md#runtime).
     # user root: php-fpm's socket is 0660 root-owned, as the runtime's is.
     conf.write_text(f"""
 daemon off;

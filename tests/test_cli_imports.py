@@ -1,8 +1,8 @@
 """The command line loads boto3 only when a command talks to AWS.
 
 Every `wplambda` run imports all command modules; boto3 and botocore's client machinery were a
-third of the start-up of a command like `wplambda wp --local` (README, "Benchmark:
-python -m benchmarks.wp_cli"). This keeps them out of that path, and shows that a command that
+third of the start-up of a command like `wplambda wp --local` (docs/benchmarks.md#wp-cli,
+python -m benchmarks.wp_cli). This keeps them out of that path, and shows that a command that
 does talk to AWS still gets them.
 """
 

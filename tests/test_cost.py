@@ -1,5 +1,5 @@
 """`wplambda cost`: every line's arithmetic checked against the pinned price table, computed here
-independently of wp_lambda/cost.py; the three network modes side by side; the README's NAT-gateway
+independently of wp_lambda/cost.py; the three network modes side by side; the docs' NAT-gateway
 figure; free tier; unknown regions and instance types refused with exit 2."""
 
 from __future__ import annotations
@@ -83,12 +83,12 @@ def test_every_line_matches_the_price_table(tmp_path: Path, requests: int) -> No
     assert result.total == pytest.approx(sum(expected.values()))
 
 
-def test_nat_gateway_line_is_the_readmes_figure(tmp_path: Path) -> None:
+def test_nat_gateway_line_is_the_docs_figure(tmp_path: Path) -> None:
     result = cost.estimate(_config(tmp_path), cost.Traffic())
     (hours_line,) = [line for line in result.lines if line.item == "NAT gateway hours"]
     assert hours_line.usd == pytest.approx(0.045 * 730) == pytest.approx(32.85)
-    readme = (REPO / "README.md").read_text()
-    assert "$32.85/month per gateway" in readme
+    deploy_guide = (REPO / "docs" / "guides" / "deploy.md").read_text()
+    assert "$32.85/month per gateway" in deploy_guide
 
 
 def test_nat_instance_lines(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """Events as each front door sends them, and their responses read back, for the runtime tests.
 
-The shapes follow AWS's documented examples (DESIGN.md's table); ``Client`` plays a browser that
+The shapes follow AWS's documented examples (docs/architecture.md#events-by-shape); ``Client`` plays a browser that
 keeps cookies, so the same conversation can run through any event source.
 """
 

@@ -1,7 +1,7 @@
 """Optional step: a primed opcache file cache in the function package (``build.opcache_file_cache``).
 
 A cold instance otherwise compiles every WordPress file it runs; reading the compiled scripts
-from a file cache instead shortens the first request (README, "Cold starts"). Three facts shape
+from a file cache instead shortens the first request (docs/guides/cold-start.md). Three facts shape
 this step:
 
 - The cache is keyed by absolute path and ``__FILE__``/``__DIR__`` are compiled in, so the tree
@@ -20,7 +20,7 @@ The output is not byte-reproducible: PHP writes uninitialised memory, and a chec
 into the files. Even with address-space randomisation off (``setarch -R``), 145 of WordPress's
 958 files still differed between two compiles, so normalising header fields cannot fix it. The
 option is therefore off by default, and with it function.zip differs between otherwise
-identical builds (README, "Cold start").
+identical builds (docs/guides/cold-start.md).
 """
 
 from __future__ import annotations

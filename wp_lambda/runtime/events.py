@@ -2,7 +2,7 @@
 
 ``detect(event)`` says whether the event has the source's shape, ``to_request(event)`` turns it
 into a :class:`Request`, and ``to_response(response, request)`` turns a :class:`Response` into
-the dict that source expects back. The table in DESIGN.md ("The runtime") is the specification.
+the dict that source expects back. The table in docs/architecture.md#events-by-shape is the specification.
 """
 
 from __future__ import annotations

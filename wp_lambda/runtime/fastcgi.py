@@ -2,7 +2,7 @@
 
 Written for the runtime rather than taken from PyPI: none of the published clients streams
 params and stdin in bounded records, honours a read deadline, and keeps stderr apart from stdout,
-which is what a Lambda invocation needs (see DESIGN.md, "The runtime").
+which is what a Lambda invocation needs (docs/architecture.md#php-fpm-started-once-per-instance).
 
 One request per connection (no FCGI_KEEP_CONN): php-fpm closes the connection after the
 response, and a unix-socket connect costs microseconds, so reuse would buy nothing and would
