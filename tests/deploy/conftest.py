@@ -94,7 +94,7 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def aws_env(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Environment that points boto3, the kit and `sam` at moto, with no real ~/.aws in reach."""
+    """Environment that points boto3 and the kit (console script included) at moto, with no real ~/.aws in reach."""
     home = tmp_path_factory.mktemp("home")
     env = {
         "AWS_ENDPOINT_URL": moto_endpoint,
@@ -105,7 +105,6 @@ def aws_env(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         "AWS_CONFIG_FILE": str(home / "aws-config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(home / "aws-credentials"),
         "HOME": str(home),
-        "SAM_CLI_TELEMETRY": "0",
     }
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("AWS_PROFILE", raising=False)
