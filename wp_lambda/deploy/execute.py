@@ -15,7 +15,7 @@ name as it is, which CloudFormation refuses (use the policy's ARN). ``AWS::Serve
 (nested apps from the Serverless Application Repository) would need that service: the kit's
 template has none. The price: the stack's template in the console is the expanded CloudFormation,
 not the SAM source, and no macro is left, so CAPABILITY_AUTO_EXPAND is not acknowledged.
-https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/transform-aws-serverless.html
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/transform-aws-serverless.html
 
 The steps, identical for AWS and an emulator:
 
@@ -36,7 +36,7 @@ A dry run (:func:`preview`) uploads the same artifacts and sends the same reques
 request directly instead of executing that change set: on AWS the two update a stack the same
 way, and moto's ``ExecuteChangeSet`` applies the resources without rebuilding the stack's outputs,
 so a deploy through it could not be checked against moto.
-https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateStack.html
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-direct.html
 https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html
 """
 
@@ -57,8 +57,9 @@ from wp_lambda.deploy.plan import DeployPlan, deploy_record_key
 POLL_SECONDS = 2.0
 # Invalidating more paths than this costs more than invalidating everything once.
 MAX_INVALIDATION_PATHS = 50
-# UpdateStack's answer (a ValidationError) when the submitted stack equals the deployed one, and
-# DescribeChangeSet's StatusReason for an empty change set; neither is a failure.
+# UpdateStack's ValidationError message when the submitted stack equals the deployed one, and
+# DescribeChangeSet's StatusReason for an empty change set ("The submitted information didn't
+# contain changes..."); neither is a failure. Both are CloudFormation's wording, matched in part.
 NO_UPDATES = "No updates are to be performed"
 NO_CHANGES = "didn't contain changes"
 
