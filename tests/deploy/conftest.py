@@ -203,10 +203,20 @@ def vpc_project(root: Path, name: str) -> Path:
     return project
 
 
-def deploy_in_process(root: Path, stack: str, **kwargs: Any) -> tuple[run_mod.DeployOutcome, list[str]]:
-    """``run.deploy`` in-process on ``root`` as it is (no render), with the CLI's asset sync."""
+def deploy_in_process(root: Path, stack: str, *, calls: list[str] | None = None,
+                      **kwargs: Any) -> tuple[run_mod.DeployOutcome, list[str]]:
+    """``run.deploy`` in-process on ``root`` as it is (no render), with the CLI's asset sync.
+
+    ``calls`` receives every AWS API call the deploy makes, as ``service.Operation``.
+    """
     config = load_config(root)
     aws = connect(config)
+    if calls is not None:
+        def record(model: Any, **_: Any) -> None:
+            calls.append(f"{model.service_model.service_name}.{model.name}")
+
+        # Clients copy the session's event hooks when they are made, and the deploy makes them all.
+        aws.session.events.register("before-call", record)
     said: list[str] = []
 
     def sync_runner(bucket: str, dry: bool) -> assets_sync.SyncResult:

@@ -62,7 +62,12 @@ def moto_sized_site(aws_env: dict[str, str], tmp_path_factory: pytest.TempPathFa
 
 
 def test_moto_receives_the_plan_for_aws_adapted_and_nothing_else(moto_sized_site: Path) -> None:
-    outcome, _ = deploy_in_process(moto_sized_site, "pathvpc")
+    calls: list[str] = []
+    outcome, _ = deploy_in_process(moto_sized_site, "pathvpc", calls=calls)
+    # One create; the stack's resources read once, after it (before, there was no stack to read).
+    assert calls.count("cloudformation.CreateStack") == 1 and "cloudformation.UpdateStack" not in calls
+    assert calls.count("cloudformation.DescribeStackResources") == 1
+    assert "cloudformation.CreateChangeSet" not in calls and "cloudformation.ExecuteChangeSet" not in calls
     plan = outcome.plan
     assert plan is not None and plan.change_set_type == "CREATE"
     # The plan a deploy to AWS makes, and the one step that turns it into moto's.
@@ -90,7 +95,11 @@ def test_second_deploy_sends_nothing(moto_sized_site: Path) -> None:
     cfn = boto3.client("cloudformation")
     events_before = cfn.describe_stack_events(StackName="pathvpc")["StackEvents"]
     sets_before = cfn.list_change_sets(StackName="pathvpc")["Summaries"]  # moto lists every stack's
-    outcome, said = deploy_in_process(moto_sized_site, "pathvpc")
+    calls: list[str] = []
+    outcome, said = deploy_in_process(moto_sized_site, "pathvpc", calls=calls)
+    # The stack is read once for the whole deploy (preflight, plan, sync, outputs), and nothing is sent.
+    cloudformation = [c for c in calls if c.startswith("cloudformation.")]
+    assert cloudformation == ["cloudformation.DescribeStacks", "cloudformation.DescribeStackResources"]
     assert outcome.no_changes and not outcome.stack_changed
     assert outcome.sync is not None and outcome.sync.uploaded == 0
     assert cfn.list_change_sets(StackName="pathvpc")["Summaries"] == sets_before
