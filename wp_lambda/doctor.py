@@ -62,7 +62,7 @@ class Report:
 
 class _Finder:
     """Tools on PATH, plus the sbin folders a user's PATH often lacks and this interpreter's own
-    bin folder (where pip put sam and cfn-lint)."""
+    bin folder (where pip put cfn-lint)."""
 
     def __init__(self, path: str | None) -> None:
         self.path = os.environ.get("PATH", "") if path is None else path
@@ -123,8 +123,6 @@ def _tool_checks(finder: _Finder, php_version: str | None, config: config_mod.Co
               required=False),
         Check("cfn-lint", (lint := finder.which("cfn-lint", venv=True)) is not None, lint or "not found",
               "pip install cfn-lint (or run `make setup`)"),
-        Check("sam", (sam := finder.which("sam", venv=True)) is not None, sam or "not found",
-              "pip install aws-sam-cli (or run `make setup`)"),
     ]
     if config is not None and config.build.wp_cli:
         wp_cli = config.build.wp_cli

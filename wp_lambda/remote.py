@@ -40,6 +40,7 @@ from wp_lambda.runtime.handler import command_words
 if TYPE_CHECKING:
     from wp_lambda.aws import Aws
     from wp_lambda.common.report import Reporter
+    from wp_lambda.stack import StackState
 
 # Waiting for an answer: the function's own deadline plus time for the network and a cold start.
 _GRACE = 30.0
@@ -229,8 +230,9 @@ def _decode(body: bytes, where: str) -> dict[str, Any]:
     return payload
 
 
-def stack_target(config: Config, aws: Aws, stack: str) -> Target:
-    """The console function of ``stack`` (found by its logical id, ``ConsoleFunction``).
+def stack_target(config: Config, aws: Aws, stack: str, *, state: StackState | None = None) -> Target:
+    """The console function of ``stack`` (found by its logical id, ``ConsoleFunction``), from
+    ``state`` when the caller has read the stack already (a deploy), else read here.
 
     Raises UserError when the stack does not exist, has no console function (deployed by an
     older kit) or the credentials may not read it.
@@ -238,19 +240,22 @@ def stack_target(config: Config, aws: Aws, stack: str) -> Target:
     from wp_lambda import stack as stack_mod
     from wp_lambda.aws import aws_errors, error_code
 
-    cfn = aws.client("cloudformation")
-    try:
-        with aws_errors():
-            stack_mod.require(cfn, stack)
-            function = stack_mod.physical_id(cfn, stack, stack_mod.CONSOLE_FUNCTION)
-    except UserError:
-        raise
-    except Exception as exc:
-        if error_code(exc) in ("AccessDenied", "AccessDeniedException"):
-            raise UserError(f"access denied reading stack {stack!r}: {exc}",
-                            "use credentials allowed cloudformation:DescribeStacks and DescribeStackResources "
-                            "(--profile, or aws.profile in wplambda.toml)") from None
-        raise
+    if state is not None:
+        function = state.physical_id(stack_mod.CONSOLE_FUNCTION)
+    else:
+        cfn = aws.client("cloudformation")
+        try:
+            with aws_errors():
+                stack_mod.require(cfn, stack)
+                function = stack_mod.physical_id(cfn, stack, stack_mod.CONSOLE_FUNCTION)
+        except UserError:
+            raise
+        except Exception as exc:
+            if error_code(exc) in ("AccessDenied", "AccessDeniedException"):
+                raise UserError(f"access denied reading stack {stack!r}: {exc}",
+                                "use credentials allowed cloudformation:DescribeStacks and DescribeStackResources "
+                                "(--profile, or aws.profile in wplambda.toml)") from None
+            raise
     if function is None:
         raise UserError(f"stack {stack!r} has no console function ({stack_mod.CONSOLE_FUNCTION})",
                         f"deploy it with this version of wplambda (`wplambda deploy --stack {stack}`)")

@@ -8,7 +8,7 @@ renamed or missing output cannot break a deploy or a sync.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from wp_lambda.aws import error_code
@@ -58,6 +58,37 @@ def describe(cfn: Any, stack: str) -> dict[str, Any] | None:
         raise
 
 
+@dataclass(frozen=True)
+class StackState:
+    """One reading of a stack (its description and its resources by logical id), taken once and
+    passed along, so the steps of one deploy (preflight, plan, sync, reconcile) ask CloudFormation
+    nothing the first reading already answered. A step that changes the stack makes a new reading.
+    """
+
+    name: str
+    description: dict[str, Any] | None
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, cfn: Any, stack: str) -> StackState:
+        description = describe(cfn, stack)
+        return cls(stack, description, resources(cfn, stack) if description is not None else {})
+
+    @property
+    def status(self) -> str | None:
+        return None if self.description is None else str(self.description["StackStatus"])
+
+    @property
+    def created(self) -> bool:
+        """Whether the stack has been created: REVIEW_IN_PROGRESS is the empty stack an unexecuted
+        CREATE change set (a dry run) leaves, with no resources and no template of its own."""
+        return self.status not in (None, "REVIEW_IN_PROGRESS")
+
+    def physical_id(self, logical_id: str) -> str | None:
+        found = self.resources.get(logical_id, {}).get("PhysicalResourceId")
+        return str(found) if found else None
+
+
 def require(cfn: Any, stack: str) -> dict[str, Any]:
     """The stack's description, or a user error naming the stack and the region."""
     found = describe(cfn, stack)
@@ -99,14 +130,16 @@ def events(cfn: Any, stack: str, since: dt.datetime | None = None) -> list[Event
     return sorted(found, key=lambda ev: ev.timestamp)
 
 
-def failure_report(cfn: Any, stack: str, since: dt.datetime | None = None) -> list[str]:
-    """Lines naming each failed resource and CloudFormation's reason, then the stack status."""
+def failure_report(cfn: Any, stack: str, since: dt.datetime | None = None,
+                   description: dict[str, Any] | None = None) -> list[str]:
+    """Lines naming each failed resource and CloudFormation's reason, then the stack status
+    (from ``description`` when the caller has just read it, else read here)."""
     lines = []
     for event in events(cfn, stack, since):
         if event.failed and event.logical_id != stack:
             lines.append(f"{event.logical_id} ({event.resource_type}) {event.status}: "
                          f"{event.reason or 'no reason given'}")
-    found = describe(cfn, stack)
+    found = description if description is not None else describe(cfn, stack)
     if found is not None:
         status = found["StackStatus"]
         reason = found.get("StackStatusReason")

@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -47,7 +47,7 @@ class _OfflinePolicyLoader:
         return {}
 
 
-# Artifact properties that ``sam deploy`` fills with s3:// URIs after uploading the local zips.
+# Artifact properties that must hold s3:// URIs for the SAM transform (deploy puts the zips' there).
 _ARTIFACTS = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}
 PLACEHOLDER_BUCKET = "wplambda-validate-placeholder"
 
@@ -55,8 +55,8 @@ PLACEHOLDER_BUCKET = "wplambda-validate-placeholder"
 def swap_artifacts(template: dict[str, Any], uri_for: Callable[[str, str], str]) -> dict[str, Any]:
     """A copy of ``template`` whose local CodeUri/ContentUri paths are replaced by ``uri_for(name, path)``.
 
-    The SAM transform only accepts S3 locations there: ``validate`` passes placeholders, deploy's
-    in-process engine the URIs of the zips it uploaded. URIs already in S3 are kept.
+    The SAM transform only accepts S3 locations there: ``validate`` passes placeholders, the deploy
+    plan the URIs the zips are uploaded to. URIs already in S3 are kept.
     """
     out = copy.deepcopy(template)
     for name, resource in out.get("Resources", {}).items():
@@ -104,15 +104,16 @@ def _default_region(region: str) -> Iterator[None]:
             os.environ["AWS_DEFAULT_REGION"] = previous
 
 
-def transform(template: dict[str, Any], region: str) -> dict[str, Any]:
+def transform(template: dict[str, Any], region: str, parameters: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Run the SAM transform in-process (what CloudFormation does server-side), offline.
 
-    Local artifact paths are swapped for placeholder s3:// URIs first (on a copy).
+    Local artifact paths are swapped for placeholder s3:// URIs first (on a copy). ``parameters``
+    are the stack's parameter values, as CloudFormation hands them to its hosted transform.
     """
     from samtranslator.public.exceptions import InvalidDocumentException
     from samtranslator.translator.transform import transform as sam_transform
 
-    params = {"AWS::Region": region, "AWS::Partition": partition(region)}
+    params = {**(parameters or {}), "AWS::Region": region, "AWS::Partition": partition(region)}
     try:
         with _default_region(region):
             return sam_transform(with_placeholder_artifacts(template), params, _OfflinePolicyLoader())

@@ -94,7 +94,7 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def aws_env(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Environment that points boto3, the kit and `sam` at moto, with no real ~/.aws in reach."""
+    """Environment that points boto3 and the kit (console script included) at moto, with no real ~/.aws in reach."""
     home = tmp_path_factory.mktemp("home")
     env = {
         "AWS_ENDPOINT_URL": moto_endpoint,
@@ -105,7 +105,6 @@ def aws_env(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         "AWS_CONFIG_FILE": str(home / "aws-config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(home / "aws-credentials"),
         "HOME": str(home),
-        "SAM_CLI_TELEMETRY": "0",
     }
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("AWS_PROFILE", raising=False)
@@ -204,10 +203,20 @@ def vpc_project(root: Path, name: str) -> Path:
     return project
 
 
-def deploy_in_process(root: Path, stack: str, **kwargs: Any) -> tuple[run_mod.DeployOutcome, list[str]]:
-    """``run.deploy`` in-process on ``root`` as it is (no render), with the CLI's asset sync."""
+def deploy_in_process(root: Path, stack: str, *, calls: list[str] | None = None,
+                      **kwargs: Any) -> tuple[run_mod.DeployOutcome, list[str]]:
+    """``run.deploy`` in-process on ``root`` as it is (no render), with the CLI's asset sync.
+
+    ``calls`` receives every AWS API call the deploy makes, as ``service.Operation``.
+    """
     config = load_config(root)
     aws = connect(config)
+    if calls is not None:
+        def record(model: Any, **_: Any) -> None:
+            calls.append(f"{model.service_model.service_name}.{model.name}")
+
+        # Clients copy the session's event hooks when they are made, and the deploy makes them all.
+        aws.session.events.register("before-call", record)
     said: list[str] = []
 
     def sync_runner(bucket: str, dry: bool) -> assets_sync.SyncResult:

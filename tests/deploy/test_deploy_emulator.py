@@ -1,4 +1,4 @@
-"""The api engine's adaptation of the transformed template for an emulator (wp_lambda.deploy.emulator).
+"""The emulator step: the transformed template adapted for moto (wp_lambda.deploy.emulator).
 
 Pure data in, data out, on the transformed template of a fresh `init --yes` project; the deploy
 of that project to moto's server (test_deploy_moto.py) shows the adapted template is accepted.

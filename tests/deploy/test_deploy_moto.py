@@ -1,10 +1,10 @@
-"""deploy against moto's server: the api engine (SAM transform in-process) and the real `sam deploy`.
+"""deploy against moto's server, through the one deploy path (SAM transform in-process, boto3).
 
 moto's CloudFormation implements buckets, IAM roles, Lambda functions (with environment and VPC
 config), VPCs, subnets and NAT gateways, so VPC_TEMPLATE (deploy/conftest.py) is made of those
 parts. It does not implement CloudFront, API Gateway v2, Lambda aliases or the SAM transform;
 nothing here claims them. The fresh `init --yes` project at the end deploys the real template,
-which the api engine adapts for moto (wp_lambda.deploy.emulator; moto skips what it lacks).
+which the emulator step adapts for moto (wp_lambda.deploy.emulator; moto skips what it lacks).
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def vpc_site(aws_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
 
 def test_first_deploy_creates_the_stack_and_syncs_assets(vpc_site: Path) -> None:
     outcome, said = deploy_in_process(vpc_site, "vpcblog")
-    assert (outcome.engine, outcome.first_deploy, outcome.stack_changed) == ("api", True, True)
+    assert (outcome.first_deploy, outcome.stack_changed) == (True, True)
+    assert outcome.plan is not None and outcome.plan.change_set_type == "CREATE"
     cfn = boto3.client("cloudformation")
     described = cfn.describe_stacks(StackName="vpcblog")["Stacks"][0]
     assert described["StackStatus"] == "CREATE_COMPLETE"
@@ -250,7 +251,7 @@ def test_deploy_fresh_init_project_via_console_script(init_site: Path) -> None:
     result = run_wplambda("deploy", "--stack", "blog", "--yes", "--skip-build", cwd=init_site)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "stack blog" in result.stdout and "Next steps" in result.stdout
-    # The api engine adapted the template for moto, and said so (wp_lambda.deploy.emulator).
+    # The emulator step adapted the template for moto, and said so (wp_lambda.deploy.emulator).
     assert "outputs left out" in result.stderr and "point at its function" in result.stderr
     status = boto3.client("cloudformation").describe_stacks(StackName="blog")["Stacks"][0]["StackStatus"]
     assert status == "CREATE_COMPLETE"

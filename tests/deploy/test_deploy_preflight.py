@@ -30,6 +30,7 @@ from deploy.conftest import REGION, lay_out_build, make_project
 from helpers import run_wplambda
 from moto.cloudformation.models import cloudformation_backends
 
+from wp_lambda import stack as stack_mod
 from wp_lambda.aws import connect
 from wp_lambda.config import Config, load
 from wp_lambda.deploy import preflight
@@ -67,7 +68,10 @@ def _config(project: Path, **sections: dict[str, Any]) -> Config:
 
 def _run(config: Config, stack: str = "pre", description: dict[str, Any] | None = None,
          offer_delete: bool = False) -> preflight.Preflight:
-    return preflight.run(config, connect(config), stack, description, offer_delete=offer_delete)
+    """The preflight on a reading of ``stack`` with ``description`` (as the deploy reads it, once)."""
+    found = stack_mod.resources(boto3.client("cloudformation"), stack) if description is not None else {}
+    state = stack_mod.StackState(stack, description, found)
+    return preflight.run(config, connect(config), state, offer_delete=offer_delete)
 
 
 def _self_signed(names: list[str]) -> tuple[bytes, bytes]:

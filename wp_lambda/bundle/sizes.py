@@ -57,7 +57,7 @@ def sizes(function_dir: Path, layer_dir: Path, zips: dict[str, int]) -> dict[str
                         f"{UNZIPPED_LIMIT // MB} MB limit; biggest: {named}")
     if zips.get("function.zip", 0) > ZIPPED_LIMIT:
         warnings.append(f"function.zip is {zips['function.zip'] / MB:.1f} MB, over the {ZIPPED_LIMIT // MB} MB "
-                        f"direct-upload limit (sam deploy uploads through S3, which allows it); biggest: {named}")
+                        f"direct-upload limit (deploy uploads it to S3 first, which allows it); biggest: {named}")
     return {
         "parts": dict(sorted(by_part.items())),
         "unzipped_total": unzipped,

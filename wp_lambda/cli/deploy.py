@@ -107,8 +107,6 @@ def deploy(
     no_reconcile: Annotated[bool, typer.Option("--no-reconcile", help="Leave plugin activation and the theme "
                                                "as the live site has them, whatever wplambda.toml declares.")]
     = False,
-    engine: Annotated[str, typer.Option(hidden=True, help="auto, sam or api (see wp_lambda.deploy.execute).")]
-    = "auto",
     project: ProjectOption = Path(),
     profile: ProfileOption = None,
     region: RegionOption = None,
@@ -127,7 +125,7 @@ def deploy(
 
     try:
         with aws_errors():
-            outcome = run_mod.deploy(cfg, aws, name, sync_runner=sync_runner, engine=engine, dry_run=dry_run,
+            outcome = run_mod.deploy(cfg, aws, name, sync_runner=sync_runner, dry_run=dry_run,
                                      skip_build=skip_build, say=lambda line: err.print(line, highlight=False),
                                      confirm_delete=confirm_delete, reconcile_site=not no_reconcile)
     except execute.DeployFailed as exc:

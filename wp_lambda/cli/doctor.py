@@ -22,7 +22,7 @@ def doctor(
                                                 "standard chain).")] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Check every prerequisite (PHP and its extensions, php-fpm, MariaDB, Composer, wp-cli, cfn-lint, sam,
+    """Check every prerequisite (PHP and its extensions, php-fpm, MariaDB, Composer, wp-cli, cfn-lint,
     the WordPress source and its themes, the Bref layer); exit 1 when a required one is missing."""
     report = doctor_mod.run(project, aws=aws, profile=profile)
     if json_output:

@@ -1,7 +1,9 @@
-"""What the api engine changes in the transformed template before an emulator (moto) gets it.
+"""The one deploy step that differs against an emulator: :func:`adapt` rewrites the plan's template.
 
-Only for endpoints that are not AWS (``AWS_ENDPOINT_URL`` set to something else than
-``*.amazonaws.com``); on AWS the template goes out exactly as rendered and transformed.
+Applied only when the kit talks to an endpoint that is not AWS (``AWS_ENDPOINT_URL`` set to
+something else than ``*.amazonaws.com``), such as the moto server the tests deploy to; on AWS the
+template goes out exactly as the plan made it. Everything else (the plan, the uploads, the
+request, the waiting, the failure report) is the same code against both.
 
 moto's CloudFormation skips the resource types it does not implement (``SKIPPED_TYPES``): it
 creates nothing for them, a ``Ref`` to one resolves to nothing and the property holding it
@@ -59,7 +61,7 @@ class Adapted:
 
 
 def is_emulated(endpoint_url: str | None) -> bool:
-    """True when the kit talks to something else than AWS (the same test as the engine choice)."""
+    """True when the kit talks to something else than AWS."""
     return bool(endpoint_url) and not str(endpoint_url).rstrip("/").endswith(".amazonaws.com")
 
 

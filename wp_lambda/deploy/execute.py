@@ -1,45 +1,67 @@
-"""Carrying out a :class:`~wp_lambda.deploy.plan.DeployPlan` through one of two engines.
+"""Carrying out a :class:`~wp_lambda.deploy.plan.DeployPlan`: the one path from a plan to a stack.
 
-``sam``: the real ``sam deploy`` subprocess with the plan's argument list; CloudFormation runs the
-SAM transform. This is what deploys to AWS.
+Where the SAM transform runs, and why: in-process, with the pinned aws-sam-translator (the
+translator ``validate`` runs), while the plan is made. CloudFormation then receives plain
+CloudFormation, the same bytes whether the endpoint is AWS or the moto server the tests run, because
+moto's CloudFormation cannot run the SAM transform. The alternative, sending the SAM template and
+letting CloudFormation's hosted ``AWS::Serverless-2016-10-31`` transform expand it, would leave the
+tests checking a template AWS never receives, and deploy whatever the hosted transform's version
+makes of it that day rather than what ``validate`` checked. What the translator needs on an
+account, and how the kit answers it: managed policy names in ``Policies`` that its bundled table
+lacks are looked up with ``iam:ListPolicies`` (scope AWS); the kit hands it the offline loader
+``validate`` uses, so a deploy never calls IAM. The kit's template uses policy templates and ARNs
+only; a hand-made template naming an AWS managed policy newer than the pinned translator gets the
+name as it is, which CloudFormation refuses (use the policy's ARN). ``AWS::Serverless::Application``
+(nested apps from the Serverless Application Repository) would need that service: the kit's
+template has none. The price: the stack's template in the console is the expanded CloudFormation,
+not the SAM source, and no macro is left, so CAPABILITY_AUTO_EXPAND is not acknowledged.
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/transform-aws-serverless.html
 
-``api``: the kit uploads the zips to the artifact bucket itself, runs the SAM transform in-process
-(aws-sam-translator, as ``validate`` does) and submits the transformed template with boto3. It
-exists for endpoints without a server-side SAM transform: moto (what the tests run against) or
-another local emulator. It previews with a change set; it applies with create/update_stack,
-because moto's execute_change_set drops the stack's Outputs.
+The steps, identical for AWS and an emulator:
 
-``auto`` picks ``api`` when ``AWS_ENDPOINT_URL`` points somewhere else than AWS, ``sam`` otherwise.
-Both engines share the plan, the "no changes" check, the progress, the failure report and
-everything after the stack update (asset sync, CloudFront invalidation, the deploy record).
+1. upload: each zip to the artifact bucket under its digest, unless that key is there already; the
+   template too when it is over the 51,200-byte TemplateBody limit (then sent by TemplateURL);
+2. submit: ``CreateStack`` for change-set type CREATE, ``UpdateStack`` for UPDATE, with
+   ``plan.request()``; "No updates are to be performed" is not a failure;
+3. wait: poll ``DescribeStacks`` until the status leaves ``*_IN_PROGRESS``, printing each new
+   stack event once;
+4. report: a failed or rolled-back stack raises :class:`DeployFailed` with each failed resource
+   and CloudFormation's reason (only for events of this deploy).
+
+The one step that differs against an emulator happens before, in ``run``:
+``wp_lambda.deploy.emulator.adapt`` rewrites the plan's template for moto.
+
+A dry run (:func:`preview`) uploads the same artifacts and sends the same request to
+``CreateChangeSet`` with the plan's change-set type, and executes nothing. A deploy submits the
+request directly instead of executing that change set: on AWS the two update a stack the same
+way, and moto's ``ExecuteChangeSet`` applies the resources without rebuilding the stack's outputs,
+so a deploy through it could not be checked against moto.
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-direct.html
+https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import shutil
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from wp_lambda import stack as stack_mod
 from wp_lambda.aws import Aws, aws_errors, error_code
 from wp_lambda.common.errors import UserError
-from wp_lambda.deploy import emulator
-from wp_lambda.deploy.plan import CAPABILITIES, FUNCTION_ZIP, LAYER_ZIP, DeployPlan, deploy_record_key
+from wp_lambda.deploy.plan import DeployPlan, deploy_record_key
 
-ENGINES = ("auto", "sam", "api")
 POLL_SECONDS = 2.0
-MAX_TEMPLATE_BODY = 51_200
 # Invalidating more paths than this costs more than invalidating everything once.
 MAX_INVALIDATION_PATHS = 50
+# UpdateStack's ValidationError message when the submitted stack equals the deployed one, and
+# DescribeChangeSet's StatusReason for an empty change set ("The submitted information didn't
+# contain changes..."); neither is a failure. Both are CloudFormation's wording, matched in part.
+NO_UPDATES = "No updates are to be performed"
+NO_CHANGES = "didn't contain changes"
 
 Say = Callable[[str], None]
 
@@ -63,14 +85,6 @@ class Change:
     logical_id: str
     resource_type: str
     replacement: str
-
-
-def choose_engine(requested: str, aws: Aws) -> str:
-    if requested not in ENGINES:
-        raise UserError(f"unknown engine {requested!r}", f"use one of {', '.join(ENGINES)}")
-    if requested != "auto":
-        return requested
-    return "api" if emulator.is_emulated(aws.endpoint_url) else "sam"
 
 
 def ensure_artifact_bucket(aws: Aws, bucket: str, *, managed: bool) -> None:
@@ -125,8 +139,6 @@ class EventWatcher:
         self.seen: set[str] = set()
 
     def poll(self) -> None:
-        if stack_mod.describe(self.cfn, self.stack) is None:
-            return
         for event in stack_mod.events(self.cfn, self.stack, self.since):
             if event.event_id in self.seen:
                 continue
@@ -137,9 +149,11 @@ class EventWatcher:
 
 
 def _wait_for_stack(cfn: Any, stack: str, watcher: EventWatcher) -> dict[str, Any]:
+    """The stack's description once no operation is in progress; events are printed after each
+    reading, so the last ones are printed before the final status is returned."""
     while True:
-        watcher.poll()
         found = stack_mod.require(cfn, stack)
+        watcher.poll()
         if not found["StackStatus"].endswith("_IN_PROGRESS"):
             return found
         time.sleep(POLL_SECONDS)
@@ -149,184 +163,73 @@ def _raise_if_failed(cfn: Any, stack: str, description: dict[str, Any], since: d
     """Raise when this deploy left the stack failed or rolled back.
 
     A stack already in UPDATE_ROLLBACK_COMPLETE from an earlier attempt that this deploy did not
-    touch (sam found an empty change set) is not this deploy's failure: it needs new events.
+    touch is not this deploy's failure: it needs new events.
     """
     status = description["StackStatus"]
     if (status.endswith("_FAILED") or "ROLLBACK" in status) and stack_mod.events(cfn, stack, since):
-        raise DeployFailed(stack_mod.failure_report(cfn, stack, since),
+        raise DeployFailed(stack_mod.failure_report(cfn, stack, since, description),
                            blocked=status in stack_mod.BLOCKED_STATES)
 
 
-def sam_executable() -> str:
-    """The SAM CLI installed with the kit (same environment), else the one on PATH."""
-    beside = Path(sys.executable).with_name("sam")
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("sam")
-    if found is None:
-        raise UserError("the SAM CLI (`sam`) is not installed", "pip install aws-sam-cli (a wplambda dependency)")
-    return found
+def upload(aws: Aws, plan: DeployPlan) -> None:
+    """Put the plan's zips (and its template, when it goes by TemplateURL) in the artifact bucket.
 
-
-@dataclass
-class SamEngine:
-    """``sam deploy`` as a subprocess; progress from the stack's events meanwhile."""
-
-    aws: Aws
-    say: Say
-    sam: str = field(default_factory=lambda: sam_executable())
-
-    def _run(self, plan: DeployPlan, *, execute: bool) -> subprocess.CompletedProcess[str]:
-        args = plan.sam_deploy_args(execute=execute)
-        args[0] = self.sam
-        env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
-        return subprocess.run(args, cwd=plan.root, capture_output=True, text=True, env=env, check=False,
-                              stdin=subprocess.DEVNULL)
-
-    def preview(self, plan: DeployPlan) -> list[Change]:
-        result = self._run(plan, execute=False)
-        if result.returncode != 0:
-            raise DeployFailed([f"sam deploy --no-execute-changeset failed: {_tail(result)}"])
-        cfn = self.aws.client("cloudformation")
-        sets = [s for s in cfn.list_change_sets(StackName=plan.stack)["Summaries"] if s["StackName"] == plan.stack]
-        if not sets:
-            return []
-        latest = max(sets, key=lambda s: s["CreationTime"])
-        return describe_changes(cfn, plan.stack, latest["ChangeSetId"])
-
-    def apply(self, plan: DeployPlan) -> None:
-        cfn = self.aws.client("cloudformation")
-        since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
-        watcher = EventWatcher(cfn, plan.stack, since, self.say)
-        done = threading.Event()
-
-        def watch() -> None:
-            while not done.wait(POLL_SECONDS):
-                try:
-                    watcher.poll()
-                except Exception as exc:  # progress only: a failed poll must not abort the deploy
-                    self.say(f"(could not read stack events: {exc})")
-
-        thread = threading.Thread(target=watch, daemon=True)
-        thread.start()
+    A zip's key is its digest, so one already there is the same bytes and is not sent again.
+    """
+    s3 = aws.client("s3")
+    for item in plan.uploads:
         try:
-            result = self._run(plan, execute=True)
-        finally:
-            done.set()
-            thread.join()
-        watcher.poll()
-        description = stack_mod.describe(cfn, plan.stack)
-        if description is not None:
-            _raise_if_failed(cfn, plan.stack, description, since)
-        if result.returncode != 0:
-            lines = stack_mod.failure_report(cfn, plan.stack, since) if description else []
-            raise DeployFailed([f"sam deploy exited with {result.returncode}: {_tail(result)}", *lines])
-
-
-def _tail(result: subprocess.CompletedProcess[str], lines: int = 15) -> str:
-    text = (result.stderr.strip() or result.stdout.strip()).splitlines()
-    return "\n".join(text[-lines:])
-
-
-@dataclass
-class ApiEngine:
-    """Zips uploaded by the kit, SAM transform in-process, template submitted with boto3."""
-
-    aws: Aws
-    say: Say
-    _noted: set[str] = field(default_factory=set)  # emulator notes already shown (preview, then apply)
-
-    def _upload(self, plan: DeployPlan, rel: Path, digest: str) -> str:
-        key = f"{plan.stack}/{digest}.zip"
-        s3 = self.aws.client("s3")
-        try:
-            s3.head_object(Bucket=plan.artifact_bucket, Key=key)
+            s3.head_object(Bucket=plan.artifact_bucket, Key=item.key)
+            continue
         except Exception as exc:
             if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
                 raise
-            s3.upload_file(str(plan.root / rel), plan.artifact_bucket, key)
-        return f"s3://{plan.artifact_bucket}/{key}"
+        s3.upload_file(str(plan.root / item.path), plan.artifact_bucket, item.key)
+    if plan.template_key is not None:
+        s3.put_object(Bucket=plan.artifact_bucket, Key=plan.template_key, Body=plan.body,
+                      ContentType="application/json")
 
-    def transformed(self, plan: DeployPlan) -> dict[str, Any]:
-        """The template as CloudFormation would run it: artifacts in S3, SAM transform applied.
 
-        For an emulator (not AWS), adapted by :func:`wp_lambda.deploy.emulator.adapt`.
-        """
-        from wp_lambda.validate import load_template, swap_artifacts, transform
+def preview(aws: Aws, plan: DeployPlan) -> list[Change]:
+    """The dry run: CloudFormation's change set for the plan's request, created and never executed.
 
-        uris = {FUNCTION_ZIP.as_posix(): self._upload(plan, FUNCTION_ZIP, plan.hashes["function.zip"]),
-                LAYER_ZIP.as_posix(): self._upload(plan, LAYER_ZIP, plan.hashes["layer.zip"])}
+    For a stack that does not exist, a CREATE change set leaves an empty stack in
+    REVIEW_IN_PROGRESS; the next deploy deletes it and creates the stack.
+    """
+    upload(aws, plan)
+    cfn = aws.client("cloudformation")
+    name = f"wplambda-{int(time.time())}"
+    created = cfn.create_change_set(ChangeSetName=name, ChangeSetType=plan.change_set_type, **plan.request())
+    # DescribeChangeSet's Status: CREATE_PENDING, CREATE_IN_PROGRESS, then CREATE_COMPLETE or FAILED.
+    # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeChangeSet.html
+    while True:
+        found = cfn.describe_change_set(StackName=plan.stack, ChangeSetName=created["Id"])
+        if found["Status"] in ("CREATE_COMPLETE", "FAILED"):
+            break
+        time.sleep(POLL_SECONDS)
+    if found["Status"] == "FAILED" and NO_CHANGES not in found.get("StatusReason", ""):
+        raise DeployFailed([f"change set {name} failed: {found.get('StatusReason')}"])
+    return describe_changes(cfn, plan.stack, created["Id"])
 
-        def uri_for(name: str, path: str) -> str:
-            if path not in uris:
-                raise UserError(f"{plan.template.name} references {path}, which the build does not make",
-                                f"reference {FUNCTION_ZIP} or {LAYER_ZIP}")
-            return uris[path]
 
-        template = swap_artifacts(load_template(plan.template), uri_for)
-        try:
-            transformed = transform(template, plan.region)
-        except ValueError as exc:
-            raise UserError(f"the SAM transform rejected {plan.template.name}: {exc}",
-                            "run `wplambda validate`") from None
-        if not emulator.is_emulated(self.aws.endpoint_url):
-            return transformed
-        adapted = emulator.adapt(transformed)
-        for note in adapted.notes:
-            if note not in self._noted:
-                self._noted.add(note)
-                self.say(f"emulator at {self.aws.endpoint_url}: {note}")
-        return adapted.template
-
-    def _template_args(self, plan: DeployPlan) -> dict[str, Any]:
-        body = json.dumps(self.transformed(plan), default=str)
-        args: dict[str, Any] = {
-            "StackName": plan.stack, "Capabilities": list(CAPABILITIES),
-            "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in plan.parameters.items()],
-            "Tags": [{"Key": k, "Value": v} for k, v in plan.tags.items()],
-        }
-        if len(body) <= MAX_TEMPLATE_BODY:
-            args["TemplateBody"] = body
-        else:
-            key = f"{plan.stack}/template-{plan.fingerprint[:16]}.json"
-            self.aws.client("s3").put_object(Bucket=plan.artifact_bucket, Key=key, Body=body.encode())
-            args["TemplateURL"] = f"https://{plan.artifact_bucket}.s3.amazonaws.com/{key}"
-        return args
-
-    def preview(self, plan: DeployPlan) -> list[Change]:
-        cfn = self.aws.client("cloudformation")
-        existing = stack_mod.describe(cfn, plan.stack)
-        exists = existing is not None and existing["StackStatus"] != "REVIEW_IN_PROGRESS"
-        name = f"wplambda-{int(time.time())}"
-        created = cfn.create_change_set(ChangeSetName=name, ChangeSetType="UPDATE" if exists else "CREATE",
-                                        **self._template_args(plan))
-        while True:
-            found = cfn.describe_change_set(StackName=plan.stack, ChangeSetName=created["Id"])
-            if found["Status"] in ("CREATE_COMPLETE", "FAILED"):
-                break
-            time.sleep(POLL_SECONDS)
-        if found["Status"] == "FAILED" and "didn't contain changes" not in found.get("StatusReason", ""):
-            raise DeployFailed([f"change set {name} failed: {found.get('StatusReason')}"])
-        return describe_changes(cfn, plan.stack, created["Id"])
-
-    def apply(self, plan: DeployPlan) -> None:
-        cfn = self.aws.client("cloudformation")
-        since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
-        args = self._template_args(plan)
-        watcher = EventWatcher(cfn, plan.stack, since, self.say)
-        existing = stack_mod.describe(cfn, plan.stack)
-        try:
-            if existing is None:
-                cfn.create_stack(**args)
-            else:
-                cfn.update_stack(**args)
-        except Exception as exc:
-            if "No updates are to be performed" in str(exc):
-                return
-            if error_code(exc) in ("ValidationError", "InsufficientCapabilitiesException") or not error_code(exc):
-                raise DeployFailed([f"CloudFormation refused the template: {exc}"]) from None
-            raise
-        _raise_if_failed(cfn, plan.stack, _wait_for_stack(cfn, plan.stack, watcher), since)
+def apply(aws: Aws, plan: DeployPlan, say: Say) -> dict[str, Any] | None:
+    """Submit the plan and wait; returns the stack's final description, or None when CloudFormation
+    found nothing to update. Raises :class:`DeployFailed` when the stack failed or rolled back."""
+    upload(aws, plan)
+    cfn = aws.client("cloudformation")
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+    submit = cfn.create_stack if plan.change_set_type == "CREATE" else cfn.update_stack
+    try:
+        submit(**plan.request())
+    except Exception as exc:
+        if NO_UPDATES in str(exc):
+            return None
+        if error_code(exc) in ("ValidationError", "InsufficientCapabilitiesException") or not error_code(exc):
+            raise DeployFailed([f"CloudFormation refused the template: {exc}"]) from None
+        raise
+    description = _wait_for_stack(cfn, plan.stack, EventWatcher(cfn, plan.stack, since, say))
+    _raise_if_failed(cfn, plan.stack, description, since)
+    return description
 
 
 def describe_changes(cfn: Any, stack: str, change_set: str) -> list[Change]:
@@ -337,10 +240,6 @@ def describe_changes(cfn: Any, stack: str, change_set: str) -> list[Change]:
         changes.append(Change(rc.get("Action", ""), rc.get("LogicalResourceId", ""), rc.get("ResourceType", ""),
                               rc.get("Replacement", "") or "-"))
     return changes
-
-
-def make_engine(name: str, aws: Aws, say: Say) -> SamEngine | ApiEngine:
-    return SamEngine(aws, say) if name == "sam" else ApiEngine(aws, say)
 
 
 def invalidate(aws: Aws, distribution: str, keys: list[str]) -> list[str]:

@@ -1,19 +1,28 @@
-"""Planning a deploy: everything decided from the config and the build output, with no AWS call.
+"""Planning a deploy: what CloudFormation will be sent, decided before anything is uploaded or changed.
 
-A :class:`DeployPlan` holds the exact ``sam deploy`` argument list, the parameter overrides, the
-tags and a fingerprint of what would be deployed. Keeping this pure is what makes the argument list
-unit-testable for every config, and lets ``deploy`` say "no changes" before touching
-CloudFormation: the fingerprint of the last successful deploy is stored next to its artifacts and
-compared first.
+A :class:`DeployPlan` is the whole request: the zips to upload to the artifact bucket (named by
+their content digest, so their S3 URIs are known before the upload), the template to submit (the
+SAM transform already applied in-process, as :mod:`wp_lambda.deploy.execute` explains), the
+parameters, tags and capabilities, and whether it creates the stack or updates it. ``execute``
+carries a plan out; ``deploy --dry-run`` shows the same plan and CloudFormation's change set for
+the same request, and executes nothing.
+
+Making a plan calls no AWS API (the transform runs offline, as in ``validate``), which keeps the
+request unit-testable for every config and lets ``deploy`` say "no changes" before touching
+CloudFormation: the fingerprint of what would be sent is stored after each successful deploy
+next to its artifacts and compared first.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from wp_lambda import __version__
 from wp_lambda.bundle.pipeline import OUTPUT_DIRS
@@ -21,11 +30,22 @@ from wp_lambda.common import fetch
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
 
-CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND")
 BUILD_DIR = OUTPUT_DIRS["deploy"]
 FUNCTION_ZIP = BUILD_DIR / "function.zip"
 LAYER_ZIP = BUILD_DIR / "layer.zip"
 TEMPLATE = Path("template.yaml")
+# CreateStack, UpdateStack and CreateChangeSet take a TemplateBody of at most 51,200 bytes; a bigger
+# template goes by TemplateURL, an https:// URL of an S3 object of at most 1 MB.
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html
+MAX_TEMPLATE_BODY = 51_200
+# Resources that need an IAM capability acknowledged, and the properties that give them a custom
+# name (which needs CAPABILITY_NAMED_IAM instead of CAPABILITY_IAM).
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-template.html#using-iam-capabilities
+IAM_TYPES = ("AWS::IAM::AccessKey", "AWS::IAM::Group", "AWS::IAM::InstanceProfile", "AWS::IAM::ManagedPolicy",
+             "AWS::IAM::Policy", "AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::UserToGroupAddition")
+IAM_NAME_PROPERTIES = ("RoleName", "UserName", "GroupName", "ManagedPolicyName", "InstanceProfileName")
+
+ChangeSetType = Literal["CREATE", "UPDATE"]
 
 
 def managed_bucket_name(account: str, region: str) -> str:
@@ -56,59 +76,121 @@ def parameter_values(config: Config, build_hash: str) -> dict[str, str]:
     }
 
 
-def declared_parameters(template_text: str) -> list[str]:
-    """The Parameters a rendered template declares, in order."""
-    from cfnlint.decode import decode_str
+def declared_parameters(template: Mapping[str, Any]) -> list[str]:
+    """The Parameters a template declares, in order."""
+    return list(template.get("Parameters", {}) or {})
 
-    template, matches = decode_str(template_text)
-    if matches or template is None:
-        raise UserError(f"{TEMPLATE}: cannot parse the rendered template: {'; '.join(map(str, matches))}",
-                        "run `wplambda validate` to see the problem")
-    return list(dict(template).get("Parameters", {}) or {})
+
+def capabilities(template: Mapping[str, Any]) -> tuple[str, ...]:
+    """The capabilities CloudFormation needs acknowledged for ``template`` (the one sent).
+
+    CAPABILITY_IAM for IAM resources, CAPABILITY_NAMED_IAM when one has a custom name, and
+    CAPABILITY_AUTO_EXPAND only while a macro is left to expand: after the in-process SAM
+    transform the template the kit sends has none (AWS::Serverless is a macro).
+    """
+    found: list[str] = []
+    resources = [r for r in (template.get("Resources") or {}).values() if isinstance(r, dict)]
+    iam = [r for r in resources if r.get("Type") in IAM_TYPES]
+    if any(set(r.get("Properties") or {}) & set(IAM_NAME_PROPERTIES) for r in iam):
+        found.append("CAPABILITY_NAMED_IAM")
+    elif iam:
+        found.append("CAPABILITY_IAM")
+    if template.get("Transform"):
+        found.append("CAPABILITY_AUTO_EXPAND")
+    return tuple(found)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One artifact: a build output file and the key it is stored under, named by its digest so
+    an unchanged zip is never uploaded twice and a changed one always gets a new key (a new
+    S3 location is what makes CloudFormation update the function's code)."""
+
+    path: Path  # relative to the project root
+    key: str
+    digest: str
 
 
 @dataclass(frozen=True)
 class DeployPlan:
-    """What one deploy will do; the engines in ``execute`` only carry it out."""
+    """One deploy's request to CloudFormation; ``execute`` carries it out, a dry run shows it."""
 
     stack: str
     region: str
-    profile: str | None
     root: Path
     artifact_bucket: str
-    parameters: dict[str, str]
-    tags: dict[str, str]
-    hashes: dict[str, str]
-    fingerprint: str
-    build_hash: str
-    template_text: str = field(repr=False)
+    change_set_type: ChangeSetType  # CREATE: the stack does not exist yet; UPDATE: it does
+    uploads: tuple[Upload, ...]
+    template: dict[str, Any] = field(repr=False)  # what is sent: transformed, S3 URIs in place
+    parameters: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    hashes: dict[str, str] = field(default_factory=dict)
+    build_hash: str = ""
+    notes: tuple[str, ...] = ()  # what was changed for an emulator (wp_lambda.deploy.emulator)
+
+    @functools.cached_property
+    def body(self) -> bytes:
+        """The template exactly as sent (compact JSON: more of it fits in a TemplateBody)."""
+        return json.dumps(self.template, separators=(",", ":"), default=str).encode()
 
     @property
-    def template(self) -> Path:
-        return self.root / TEMPLATE
+    def template_key(self) -> str | None:
+        """The artifact bucket key the template is uploaded to when it is too big for TemplateBody."""
+        if len(self.body) <= MAX_TEMPLATE_BODY:
+            return None
+        return f"{self.stack}/template-{hashlib.sha256(self.body).hexdigest()[:16]}.json"
 
-    def sam_deploy_args(self, *, execute: bool = True) -> list[str]:
-        """The exact ``sam deploy`` command line (run with the project root as working directory)."""
-        args = [
-            "sam", "deploy",
-            "--template-file", str(TEMPLATE),
-            "--stack-name", self.stack,
-            "--capabilities", *CAPABILITIES,
-            "--s3-bucket", self.artifact_bucket,
-            "--s3-prefix", self.stack,
-            "--region", self.region,
-            "--tags", *(f"{k}={v}" for k, v in self.tags.items()),
-            "--no-fail-on-empty-changeset",
-            "--no-confirm-changeset",
-            "--no-progressbar",
-        ]
-        if self.parameters:
-            args += ["--parameter-overrides", *(f"{k}={v}" for k, v in self.parameters.items())]
-        if self.profile:
-            args += ["--profile", self.profile]
-        if not execute:
-            args.append("--no-execute-changeset")
+    @property
+    def capabilities(self) -> tuple[str, ...]:
+        return capabilities(self.template)
+
+    def request(self) -> dict[str, Any]:
+        """The arguments of CreateStack / UpdateStack, and of the dry run's CreateChangeSet.
+
+        A template over the TemplateBody limit goes by TemplateURL: the S3 object's https:// URL in
+        the stack's region (CloudFormation reads it with the caller's credentials).
+        """
+        args: dict[str, Any] = {
+            "StackName": self.stack,
+            "Capabilities": list(self.capabilities),
+            "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()],
+            "Tags": [{"Key": k, "Value": v} for k, v in self.tags.items()],
+        }
+        key = self.template_key
+        if key is None:
+            args["TemplateBody"] = self.body.decode()
+        else:
+            suffix = "amazonaws.com.cn" if self.region.startswith("cn-") else "amazonaws.com"
+            args["TemplateURL"] = f"https://{self.artifact_bucket}.s3.{self.region}.{suffix}/{key}"
         return args
+
+    @property
+    def fingerprint(self) -> str:
+        """Digest of everything sent: template bytes (which hold the zips' digests), parameters,
+        tags, capabilities and region. Equal fingerprints mean an identical request."""
+        return hashlib.sha256(json.dumps(
+            {"body": hashlib.sha256(self.body).hexdigest(), "hashes": self.hashes, "parameters": self.parameters,
+             "tags": self.tags, "capabilities": self.capabilities, "region": self.region},
+            sort_keys=True).encode()).hexdigest()
+
+    def with_template(self, template: dict[str, Any], notes: list[str]) -> DeployPlan:
+        """The same plan sending ``template`` instead (the emulator step), with what changed noted."""
+        return dataclasses.replace(self, template=template, notes=(*self.notes, *notes))
+
+    def describe(self) -> list[str]:
+        """The plan as a dry run prints it, one line per item."""
+        verb = "create" if self.change_set_type == "CREATE" else "update"
+        key = self.template_key
+        sent = "as TemplateBody" if key is None else f"by TemplateURL (s3://{self.artifact_bucket}/{key})"
+        lines = [f"plan: {verb} stack {self.stack} in {self.region} (change set type {self.change_set_type})"]
+        lines += [f"plan: upload {u.path} to s3://{self.artifact_bucket}/{u.key} (if not there yet)"
+                  for u in self.uploads]
+        lines.append(f"plan: template of {len(self.template.get('Resources', {}))} resources, "
+                     f"{len(self.body):,} bytes, sent {sent}")
+        lines.append("plan: parameters: " + (", ".join(f"{k}={v}" for k, v in self.parameters.items()) or "none"))
+        lines.append("plan: capabilities: " + (", ".join(self.capabilities) or "none"))
+        lines.append("plan: tags: " + ", ".join(f"{k}={v}" for k, v in self.tags.items()))
+        return lines
 
     def record(self, stack_id: str) -> dict[str, Any]:
         """What is stored after a successful deploy (no secrets: hashes and names only)."""
@@ -116,8 +198,14 @@ class DeployPlan:
                 "hashes": self.hashes, "kit_version": __version__}
 
 
-def make_plan(config: Config, stack: str, *, artifact_bucket: str, profile: str | None = None) -> DeployPlan:
-    """Plan a deploy of the rendered project and its build output in ``config.root``."""
+def make_plan(config: Config, stack: str, *, artifact_bucket: str, change_set_type: ChangeSetType) -> DeployPlan:
+    """Plan a deploy of the rendered project and its build output in ``config.root``.
+
+    The SAM transform runs here, offline, with the zips' S3 URIs (known from their digests) in
+    place of the local paths and the parameter values the stack will get.
+    """
+    from wp_lambda.validate import load_template, swap_artifacts, transform
+
     root = config.root
     missing = [str(p) for p in (TEMPLATE, FUNCTION_ZIP, LAYER_ZIP) if not (root / p).is_file()]
     if missing:
@@ -130,13 +218,29 @@ def make_plan(config: Config, stack: str, *, artifact_bucket: str, profile: str 
         "layer.zip": fetch.file_digest(root / LAYER_ZIP),
     }
     build_hash = hashlib.sha256(f"{hashes['function.zip']}:{hashes['layer.zip']}".encode()).hexdigest()[:16]
-    declared = declared_parameters(template_text)
+    uploads = tuple(Upload(path, f"{stack}/{hashes[path.name]}.zip", hashes[path.name])
+                    for path in (FUNCTION_ZIP, LAYER_ZIP))
+    uris = {u.path.as_posix(): f"s3://{artifact_bucket}/{u.key}" for u in uploads}
+    try:
+        source = load_template(root / TEMPLATE)
+    except ValueError as exc:
+        raise UserError(f"cannot parse the rendered template: {exc}",
+                        "run `wplambda validate` to see the problem") from None
+
+    def uri_for(name: str, path: str) -> str:
+        if path not in uris:
+            raise UserError(f"{TEMPLATE}: {name} references {path}, which the build does not make",
+                            f"reference {FUNCTION_ZIP} or {LAYER_ZIP}")
+        return uris[path]
+
     values = parameter_values(config, build_hash)
-    parameters = {name: values[name] for name in declared if name in values}
-    tags = {"wplambda:stack": stack, "wplambda:version": __version__}
-    fingerprint = hashlib.sha256(json.dumps(
-        {"hashes": hashes, "parameters": parameters, "tags": tags, "region": config.aws.region},
-        sort_keys=True).encode()).hexdigest()
-    return DeployPlan(stack=stack, region=config.aws.region, profile=profile, root=root,
-                      artifact_bucket=artifact_bucket, parameters=parameters, tags=tags, hashes=hashes,
-                      fingerprint=fingerprint, build_hash=build_hash, template_text=template_text)
+    parameters = {name: values[name] for name in declared_parameters(source) if name in values}
+    try:
+        template = transform(swap_artifacts(source, uri_for), config.aws.region, parameters)
+    except ValueError as exc:
+        raise UserError(f"the SAM transform rejected {TEMPLATE}: {exc}", "run `wplambda validate`") from None
+    return DeployPlan(stack=stack, region=config.aws.region, root=root,
+                      artifact_bucket=artifact_bucket, change_set_type=change_set_type, uploads=uploads,
+                      template=template, parameters=parameters,
+                      tags={"wplambda:stack": stack, "wplambda:version": __version__}, hashes=hashes,
+                      build_hash=build_hash)

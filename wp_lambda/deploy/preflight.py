@@ -2,11 +2,12 @@
 
 Each of these would otherwise fail far into a deploy, after a change set was made and half a stack
 created or rolled back: a layer the account cannot read, a certificate that is still pending or
-misses a domain, an artifact bucket in another region (``sam deploy`` uploads there, CloudFormation
+misses a domain, an artifact bucket in another region (the deploy uploads there, CloudFormation
 then cannot read it), provisioned concurrency the account has no room for, a stack in a state no
 update can start from. Every check only reads (``GetLayerVersion``, ``DescribeCertificate``,
-``GetBucketLocation``, ``GetAccountSettings``, ``DescribeStacks``), and every failure is one line
-naming the resource and the fix. A check that cannot reach AWS (network, a service error, an
+``GetBucketLocation``, ``GetAccountSettings``, ``GetProvisionedConcurrencyConfig``; the stack's
+state is the deploy's one reading of it), and every failure is one line naming the resource and
+the fix. A check that cannot reach AWS (network, a service error, an
 endpoint that lacks the call) is not a failure: it is reported as not run, and the deploy goes on
 to meet the same problem, if there is one, where it would have anyway.
 """
@@ -218,10 +219,10 @@ def check_artifact_bucket(config: Config, aws: Aws, result: Preflight) -> None:
     result.passed.append("artifact bucket")
 
 
-def check_concurrency(config: Config, aws: Aws, result: Preflight, stack: str | None = None) -> None:
+def check_concurrency(config: Config, aws: Aws, result: Preflight, function: str | None = None) -> None:
     """``function.provisioned_concurrency`` fits in the account's unreserved concurrency while
     leaving Lambda's minimum of 100 unreserved. Provisioned concurrency already allocated to this
-    stack's function counts as room: the update keeps or replaces it."""
+    stack's ``function`` counts as room: the update keeps or replaces it."""
     wanted = config.function.provisioned_concurrency
     if not wanted:
         return
@@ -231,7 +232,7 @@ def check_concurrency(config: Config, aws: Aws, result: Preflight, stack: str | 
         # Not being allowed to read the account's settings says nothing about the room in it.
         raise _NotRun(f"account concurrency: could not run ({error_code(exc)})") from None
     unreserved = int(settings["AccountLimit"]["UnreservedConcurrentExecutions"])
-    current = _current_provisioned(aws, stack) if stack else 0
+    current = _current_provisioned(aws, function) if function else 0
     room = unreserved + current - UNRESERVED_MINIMUM
     if wanted > room:
         held = f" (this stack's function holds {current} of them already)" if current else ""
@@ -244,15 +245,13 @@ def check_concurrency(config: Config, aws: Aws, result: Preflight, stack: str | 
     result.passed.append("concurrency")
 
 
-def _current_provisioned(aws: Aws, stack: str) -> int:
-    """Provisioned concurrency allocated now to the stack's function (alias ``live``); 0 if none."""
+def _current_provisioned(aws: Aws, function: str) -> int:
+    """Provisioned concurrency allocated now to ``function`` (alias ``live``); 0 if none."""
     try:
-        resource = _call("account concurrency", _client(aws, "cloudformation").describe_stack_resource,
-                         StackName=stack, LogicalResourceId=stack_mod.FUNCTION)["StackResourceDetail"]
         config = _call("account concurrency", _client(aws, "lambda").get_provisioned_concurrency_config,
-                       FunctionName=resource["PhysicalResourceId"], Qualifier=stack_mod.FUNCTION_ALIAS)
+                       FunctionName=function, Qualifier=stack_mod.FUNCTION_ALIAS)
     except botocore.exceptions.ClientError:
-        return 0  # no such function yet, or no provisioned concurrency on it
+        return 0  # no provisioned concurrency on it
     return int(config.get("AllocatedProvisionedConcurrentExecutions") or 0)
 
 
@@ -274,19 +273,19 @@ def stack_state_problem(stack: str, description: dict[str, Any] | None) -> UserE
     return None
 
 
-def run(config: Config, aws: Aws, stack: str, description: dict[str, Any] | None, *,
-        offer_delete: bool) -> Preflight:
-    """Every check; ``offer_delete`` leaves a ``ROLLBACK_COMPLETE`` stack to the deploy's own prompt."""
+def run(config: Config, aws: Aws, state: stack_mod.StackState, *, offer_delete: bool) -> Preflight:
+    """Every check, on the deploy's one reading of the stack; ``offer_delete`` leaves a
+    ``ROLLBACK_COMPLETE`` stack to the deploy's own prompt."""
     result = Preflight()
-    existing = stack if description is not None else None
     checks = (check_layers, check_certificate, check_artifact_bucket,
-              functools.partial(check_concurrency, stack=existing))
+              functools.partial(check_concurrency, function=state.physical_id(stack_mod.FUNCTION)))
     for check in checks:
         try:
             check(config, aws, result)
         except _NotRun as exc:
             result.notes.append(str(exc))
-    problem = stack_state_problem(stack, description)
+    description = state.description
+    problem = stack_state_problem(state.name, description)
     if problem is None:
         if description is not None:
             result.passed.append(f"stack state ({description['StackStatus']})")

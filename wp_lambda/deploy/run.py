@@ -1,9 +1,11 @@
 """``wplambda deploy``: build if stale, render, validate, plan, then update the stack and sync assets.
 
-The "no changes" decision is made here, before any engine runs: when the stack is in a stable
-state, is the very stack the last deploy recorded, and the plan's fingerprint (template, zips,
-parameters, tags) equals the recorded one, no change set is created at all. Assets are then
-synced anyway (their own manifest decides, uploading nothing when nothing changed).
+The stack is read once (:class:`~wp_lambda.stack.StackState`) and that reading is passed to the
+preflight, the plan (CREATE or UPDATE), the asset sync and the reconcile; it is read again only
+after this deploy changed it. The "no changes" decision is made here, before anything is sent:
+when the stack is in a stable state, is the very stack the last deploy recorded, and the plan's
+fingerprint (the bytes it would send) equals the recorded one, nothing is submitted. Assets are
+then synced anyway (their own manifest decides, uploading nothing when nothing changed).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from wp_lambda import stack as stack_mod
 from wp_lambda.aws import Aws
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
-from wp_lambda.deploy import execute, preflight
+from wp_lambda.deploy import emulator, execute, preflight
 from wp_lambda.deploy.operations import delete_stack
 from wp_lambda.deploy.plan import DeployPlan, make_plan, managed_bucket_name
 from wp_lambda.plugins import reconcile
@@ -33,10 +35,10 @@ class DeployOutcome:
     """What happened, for the CLI to print."""
 
     stack: str
-    engine: str
     first_deploy: bool
     stack_changed: bool
     dry_run: bool
+    plan: DeployPlan | None = None  # what was (or, in a dry run, would be) sent to CloudFormation
     changes: list[execute.Change] | None = None
     sync: assets_sync.SyncResult | None = None
     invalidated: list[str] = field(default_factory=list)
@@ -67,37 +69,43 @@ def ensure_built(config: Config, say: execute.Say) -> None:
         build_mod.build(config, target="deploy")
 
 
-def _check_state(aws: Aws, stack: str, description: dict[str, Any] | None,
-                 confirm_delete: Callable[[str, str], bool], say: execute.Say) -> dict[str, Any] | None:
-    """Refuse or repair stack states CloudFormation cannot update; returns the fresh description."""
-    if description is None:
-        return None
-    status = description["StackStatus"]
-    if status == "ROLLBACK_COMPLETE":
-        reason = stack_mod.BLOCKED_STATES[status]
-        if not confirm_delete(stack, reason):
-            report = stack_mod.failure_report(aws.client("cloudformation"), stack)
-            raise UserError(f"stack {stack!r} cannot be updated:\n  " + "\n  ".join(report),
-                            f"run `wplambda destroy --stack {stack}`, then deploy again")
-        say(f"deleting stack {stack} (ROLLBACK_COMPLETE) before deploying again")
-        delete_stack(aws, stack)
-        return None
-    problem = preflight.stack_state_problem(stack, description)
+def _check_state(aws: Aws, state: stack_mod.StackState, confirm_delete: Callable[[str, str], bool],
+                 say: execute.Say) -> stack_mod.StackState:
+    """Refuse or repair stack states CloudFormation cannot update; returns the state to deploy onto."""
+    if state.description is None:
+        return state
+    if state.status == "ROLLBACK_COMPLETE":
+        reason = stack_mod.BLOCKED_STATES["ROLLBACK_COMPLETE"]
+        if not confirm_delete(state.name, reason):
+            report = stack_mod.failure_report(aws.client("cloudformation"), state.name, description=state.description)
+            raise UserError(f"stack {state.name!r} cannot be updated:\n  " + "\n  ".join(report),
+                            f"run `wplambda destroy --stack {state.name}`, then deploy again")
+        say(f"deleting stack {state.name} (ROLLBACK_COMPLETE) before deploying again")
+        delete_stack(aws, state.name)
+        return stack_mod.StackState(state.name, None)
+    problem = preflight.stack_state_problem(state.name, state.description)
     if problem is not None:
         raise problem
-    return description
+    return state
 
 
-def plan_for(config: Config, aws: Aws, stack: str) -> DeployPlan:
-    """The plan, with the artifact bucket resolved (and created when it is the kit's own)."""
+def plan_for(config: Config, aws: Aws, state: stack_mod.StackState) -> DeployPlan:
+    """The plan, with the artifact bucket resolved (and created when it is the kit's own), and the
+    emulator step applied when the endpoint is not AWS."""
     configured = config.aws.artifact_bucket
     bucket = configured or managed_bucket_name(aws.account_id(), aws.region)
     execute.ensure_artifact_bucket(aws, bucket, managed=not configured)
-    return make_plan(config, stack, artifact_bucket=bucket, profile=aws.profile)
+    plan = make_plan(config, state.name, artifact_bucket=bucket,
+                     change_set_type="UPDATE" if state.created else "CREATE")
+    if emulator.is_emulated(aws.endpoint_url):
+        # The one step that differs against an emulator (moto in the tests): see its module.
+        adapted = emulator.adapt(plan.template)
+        plan = plan.with_template(adapted.template, adapted.notes)
+    return plan
 
 
-def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, engine: str = "auto",
-           dry_run: bool = False, skip_build: bool = False, render: bool = True, say: execute.Say = print,
+def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, dry_run: bool = False,
+           skip_build: bool = False, render: bool = True, say: execute.Say = print,
            confirm_delete: Callable[[str, str], bool] = lambda _stack, _reason: False,
            content_invoker: efs.Invoke | None = None,
            reconcile_site: bool = True) -> DeployOutcome:
@@ -124,78 +132,84 @@ def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, eng
     if not report.ok:
         raise UserError("the rendered project is not deployable:\n  " + "\n  ".join(report.errors),
                         "fix wplambda.toml (see `wplambda validate`) and deploy again")
-    chosen = execute.choose_engine(engine, aws)
     cfn = aws.client("cloudformation")
-    description = stack_mod.describe(cfn, stack)
+    state = stack_mod.StackState.read(cfn, stack)
     # Read-only checks before anything is created; a dry run never offers to delete a stack.
-    checks = preflight.run(config, aws, stack, description, offer_delete=not dry_run)
+    checks = preflight.run(config, aws, state, offer_delete=not dry_run)
     checks.raise_if_failed()
     for line in checks.lines():
         say(line)
-    description = _check_state(aws, stack, description, confirm_delete, say)
-    plan = plan_for(config, aws, stack)
+    state = _check_state(aws, state, confirm_delete, say)
+    plan = plan_for(config, aws, state)
     record = execute.read_record(aws, plan.artifact_bucket, stack)
-    unchanged = (description is not None and record is not None
-                 and description["StackStatus"] in STABLE_STATES
-                 and record.get("stack_id") == description["StackId"]
+    unchanged = (state.description is not None and record is not None
+                 and state.status in STABLE_STATES
+                 and record.get("stack_id") == state.description["StackId"]
                  and record.get("fingerprint") == plan.fingerprint)
-    first = description is None or description["StackStatus"] == "REVIEW_IN_PROGRESS"
-    outcome = DeployOutcome(stack=stack, engine=chosen, first_deploy=first, stack_changed=not unchanged,
-                            dry_run=dry_run)
-    runner = execute.make_engine(chosen, aws, say)
+    outcome = DeployOutcome(stack=stack, first_deploy=not state.created, stack_changed=not unchanged,
+                            dry_run=dry_run, plan=plan)
+    if not unchanged:
+        for note in plan.notes:
+            say(f"emulator at {aws.endpoint_url}: {note}")
     if dry_run:
-        outcome.changes = [] if unchanged else runner.preview(plan)
-        if description is not None and not first:
-            _sync_and_invalidate(aws, stack, outcome, sync_runner, dry_run=True)
-            _reconcile(config, aws, stack, outcome, reconcile_site, dry_run=True)
+        if not unchanged:
+            for line in plan.describe():
+                say(line)
+        outcome.changes = [] if unchanged else execute.preview(aws, plan)
+        if state.created:
+            _sync_and_invalidate(aws, state, outcome, sync_runner, dry_run=True)
+            _reconcile(config, aws, state, outcome, reconcile_site, dry_run=True)
         return outcome
     if not unchanged:
-        if description is not None and description["StackStatus"] == "REVIEW_IN_PROGRESS":
+        if state.status == "REVIEW_IN_PROGRESS":
             # The empty stack an unexecuted change set (a dry run) leaves: start clean from a create.
             delete_stack(aws, stack)
-        say(f"updating stack {stack} with the {chosen} engine")
+        say(f"updating stack {stack}")
         started = time.monotonic()
-        runner.apply(plan)
+        final = execute.apply(aws, plan, say)
         say(f"stack {stack} updated in {time.monotonic() - started:.1f} s")
-    description = stack_mod.require(cfn, stack)
+        if final is not None:  # the stack changed: its resources are read again, once
+            state = stack_mod.StackState(stack, final, stack_mod.resources(cfn, stack))
+    deployed = state.description
+    assert deployed is not None  # the stack was there unchanged, or this deploy created or updated it
     if config.storage.mode == "efs":
         # Only the functions reach EFS: the console function copies from its own package (first
         # deploy: everything), with its long timeout.
-        invoke = content_invoker or remote.stack_target(config, aws, stack).invoke
+        invoke = content_invoker or remote.stack_target(config, aws, stack, state=state).invoke
         say("syncing wp-content on EFS (pinned plugins and themes)")
         outcome.content = invoke(efs.sync_event(config))
         if "error" in outcome.content:
             raise UserError(f"syncing wp-content on EFS failed: {outcome.content['error']}", "see `wplambda logs`")
-    _sync_and_invalidate(aws, stack, outcome, sync_runner, dry_run=False)
+    _sync_and_invalidate(aws, state, outcome, sync_runner, dry_run=False)
     if not unchanged:
-        execute.write_record(aws, plan, description["StackId"])
-    outcome.outputs = stack_mod.outputs(description)
-    outcome.rows = stack_mod.summary_rows(description, stack_mod.resources(cfn, stack))
-    _reconcile(config, aws, stack, outcome, reconcile_site, dry_run=False)
+        execute.write_record(aws, plan, deployed["StackId"])
+    outcome.outputs = stack_mod.outputs(deployed)
+    outcome.rows = stack_mod.summary_rows(deployed, state.resources)
+    _reconcile(config, aws, state, outcome, reconcile_site, dry_run=False)
     return outcome
 
 
-def _reconcile(config: Config, aws: Aws, stack: str, outcome: DeployOutcome, wanted: bool, *, dry_run: bool) -> None:
+def _reconcile(config: Config, aws: Aws, state: stack_mod.StackState, outcome: DeployOutcome, wanted: bool,
+               *, dry_run: bool) -> None:
     """Plugin activation and theme as wplambda.toml declares them (planned only in a dry run)."""
     if not wanted or not reconcile.declares_state(config):
         return
     try:
-        outcome.reconciled = reconcile.reconcile(config, remote.stack_target(config, aws, stack), dry_run=dry_run)
+        target = remote.stack_target(config, aws, state.name, state=state)
+        outcome.reconciled = reconcile.reconcile(config, target, dry_run=dry_run)
     except UserError as exc:
-        raise UserError(f"stack {stack} is deployed, but its plugins were not reconciled: {exc.message}",
+        raise UserError(f"stack {state.name} is deployed, but its plugins were not reconciled: {exc.message}",
                         exc.hint) from None
 
 
-def _sync_and_invalidate(aws: Aws, stack: str, outcome: DeployOutcome, sync_runner: SyncRunner,
+def _sync_and_invalidate(aws: Aws, state: stack_mod.StackState, outcome: DeployOutcome, sync_runner: SyncRunner,
                          *, dry_run: bool) -> None:
-    cfn = aws.client("cloudformation")
-    found = stack_mod.resources(cfn, stack)
-    bucket = found.get(stack_mod.ASSETS_BUCKET, {}).get("PhysicalResourceId")
+    bucket = state.physical_id(stack_mod.ASSETS_BUCKET)
     if not bucket:
         outcome.notes.append(f"the stack has no {stack_mod.ASSETS_BUCKET}: assets were not synced")
         return
     outcome.sync = sync_runner(bucket, dry_run)
-    distribution = found.get(stack_mod.DISTRIBUTION, {}).get("PhysicalResourceId")
+    distribution = state.physical_id(stack_mod.DISTRIBUTION)
     if dry_run or not outcome.sync.changed_paths:
         return
     if distribution:
