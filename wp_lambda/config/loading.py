@@ -74,8 +74,8 @@ def parse(text: str, root: Path | None = None, path: Path | None = None) -> Conf
 
 
 def _validate(doc: dict[str, Any]) -> tuple[ConfigFile, list[Problem]]:
-    """The file's model, and the problems pydantic found, one per key in the file's order. With
-    problems, the model is of the rest: each key that failed left at its default."""
+    """The file's model, and the problems pydantic found in the file's order: one per key, or per
+    item of a list. With problems, the model is of the rest: each key that failed at its default."""
     try:
         return ConfigFile.model_validate(doc), []
     except ValidationError as exc:
@@ -84,13 +84,15 @@ def _validate(doc: dict[str, Any]) -> tuple[ConfigFile, list[Problem]]:
     # An unknown key goes first in its entry: it explains the rest (a misspelt "version" is also a
     # missing one).
     errors.sort(key=lambda e: (order.get(_entry(e), len(order)), e["type"] != "extra_forbidden"))
-    found: dict[tuple[str, ...], Problem] = {}
+    found: dict[tuple[str | int, ...], Problem] = {}
     for error in errors:
-        found.setdefault(_entry(error), _problem(error))
-    rest = {name: {key: value for key, value in body.items() if (name, key) not in found}
+        items = tuple(part for part in error["loc"][2:] if isinstance(part, int))
+        found.setdefault(_entry(error) + items, _problem(error))
+    failed = {_entry(error) for error in errors}
+    rest = {name: {key: value for key, value in body.items() if (name, key) not in failed}
             if isinstance(body, dict) else body
-            for name, body in doc.items() if (name,) not in found}
-    return ConfigFile.model_validate(rest), list(found.values())
+            for name, body in doc.items() if (name,) not in failed}
+    return ConfigFile.model_validate(rest), list(dict.fromkeys(found.values()))  # items may say the same
 
 
 def _entries(doc: dict[str, Any]) -> Iterator[tuple[str, ...]]:
