@@ -15,13 +15,11 @@ or quotes a ``wplambda`` command with an option that command does not have.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import logging
 import re
 import sys
-import types
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
@@ -203,71 +201,11 @@ def _cell(text: str) -> str:
 
 
 def config_schema() -> dict[str, Any]:
-    """The JSON Schema of ``wplambda.toml``: the one input of the config reference.
-
-    When ``wp_lambda.config.json_schema()`` exists (the config on pydantic) it is the source; until
-    then the schema is derived from the dataclasses and their ``_f`` metadata. Once the pydantic
-    config has landed, this body becomes ``return config.json_schema()`` and
-    :func:`_dataclass_schema` goes.
-    """
+    """The JSON Schema of ``wplambda.toml`` (what ``wplambda config schema`` prints): the one input
+    of the config reference, so the page and editors' validation cannot disagree."""
     from wp_lambda import config
 
-    json_schema = getattr(config, "json_schema", None)
-    if json_schema is not None:
-        return dict(json_schema())
-    return _dataclass_schema()
-
-
-def _dataclass_schema() -> dict[str, Any]:
-    """The dataclass schema of ``wp_lambda.config`` in JSON Schema terms (the shape pydantic emits)."""
-    from wp_lambda import config
-
-    defs: dict[str, Any] = {}
-    properties: dict[str, Any] = {}
-    for section, cls in config.SECTIONS.items():
-        fields = {}
-        hints = get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            meta = f.metadata
-            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-            prop: dict[str, Any] = {"description": meta.get("doc", ""), "default": default, **_json_type(hints[f.name])}
-            if "choices" in meta:
-                prop["enum"] = list(meta["choices"])
-            for rule, keyword in (("min", "minimum"), ("max", "maximum"), ("pattern", "pattern")):
-                if rule in meta:
-                    prop[keyword] = meta[rule]
-            if "item_pattern" in meta:
-                prop["items"] = {**prop.get("items", {}), "pattern": meta["item_pattern"]}
-            fields[f.name] = prop
-        # A dataclass without a docstring gets its signature as __doc__: that is no description.
-        doc = "" if (cls.__doc__ or "").startswith(f"{cls.__name__}(") else (cls.__doc__ or "").strip()
-        defs[cls.__name__] = {"type": "object", "description": doc,
-                              "properties": fields, "additionalProperties": False}
-        properties[section] = {"$ref": f"#/$defs/{cls.__name__}"}
-    pin = {"anyOf": [{"type": "string", "pattern": config.VERSION_RE},
-                     {"type": "object", "properties": {key: {} for key in config.PIN_KEYS}}]}
-    for table in config.VERSION_TABLES:
-        properties[table] = {"type": "object", "additionalProperties": pin,
-                             "description": f"Pinned {table}: slug = \"version\", or slug = "
-                                            "{ version = \"...\", active = true|false }."}
-    return {"title": "wplambda.toml", "type": "object", "properties": properties, "$defs": defs,
-            "additionalProperties": False}
-
-
-def _json_type(annotation: Any) -> dict[str, Any]:
-    """JSON Schema type keywords for a dataclass field's type."""
-    simple = {str: "string", int: "integer", float: "number", bool: "boolean"}
-    if annotation in simple:
-        return {"type": simple[annotation]}
-    origin = get_origin(annotation)
-    if origin is list:
-        (item,) = get_args(annotation)
-        return {"type": "array", "items": _json_type(item)}
-    if origin is dict:
-        return {"type": "object"}
-    if origin is types.UnionType:
-        return {"anyOf": [_json_type(arg) for arg in get_args(annotation)]}
-    return {}
+    return dict(config.json_schema())
 
 
 def config_reference() -> str:

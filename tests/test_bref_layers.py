@@ -20,7 +20,7 @@ from helpers import run_wplambda
 
 from wp_lambda import bref_layers
 from wp_lambda.common.errors import UserError
-from wp_lambda.config import PHP_VERSIONS, Config
+from wp_lambda.config import PHP_VERSIONS, Config, php_layer_arn
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "bref"
@@ -106,10 +106,10 @@ def test_php_85_on_arm64() -> None:
         f"arn:aws:lambda:eu-central-1:{BREF_ACCOUNT}:layer:arm-php-85:{version}"
     config = Config()
     config.aws.region, config.aws.architecture, config.php.version = "eu-central-1", "arm64", "8.5"
-    assert config.php_layer_arn == f"arn:aws:lambda:eu-central-1:{BREF_ACCOUNT}:layer:arm-php-85:{version}"
+    assert php_layer_arn(config) == f"arn:aws:lambda:eu-central-1:{BREF_ACCOUNT}:layer:arm-php-85:{version}"
     printed = run_wplambda("layers", "--region", "eu-central-1", "--php", "8.5", "--arch", "arm64")
     assert printed.returncode == 0, printed.stderr
-    assert printed.stdout.strip() == config.php_layer_arn
+    assert printed.stdout.strip() == php_layer_arn(config)
 
 
 def test_gd_layer_on_x86_64() -> None:
@@ -121,9 +121,9 @@ def test_gd_layer_on_x86_64() -> None:
 def test_layer_arn_override_wins() -> None:
     config = Config()
     config.aws.region = "il-central-1"  # Bref has nothing there; the user's own layer is used as given
-    assert config.php_layer_arn is None
+    assert php_layer_arn(config) is None
     config.php.layer_arn = "arn:aws:lambda:il-central-1:123456789012:layer:my-php:3"
-    assert config.php_layer_arn == config.php.layer_arn
+    assert php_layer_arn(config) == config.php.layer_arn
 
 
 def test_unpublished_region_exits_2_naming_brefs_regions() -> None:

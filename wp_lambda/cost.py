@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -204,7 +204,7 @@ def estimate(config: Config, traffic: Traffic, *, compare: bool = True) -> Estim
             elif mode == "public" and config.database.mode == "aurora-serverless-v2":
                 result.alternatives[mode] = None
             else:
-                other = replace(config, network=replace(config.network, mode=mode))
+                other = config.model_copy(update={"network": config.network.model_copy(update={"mode": mode})})
                 result.alternatives[mode] = estimate(other, traffic, compare=False).total
     return result
 

@@ -160,7 +160,7 @@ def _wordpress_checks(config: config_mod.Config) -> list[Check]:
 def _bref_check(config: config_mod.Config) -> list[Check]:
     if config.php.source != "bref":
         return [Check("php layer", True, f"php.source = {config.php.source!r}: the build ships these binaries")]
-    arn = config.php_layer_arn
+    arn = config_mod.php_layer_arn(config)
     return [Check("bref layer", arn is not None, arn or f"none for {config.aws.region}/{config.aws.architecture}",
                   "set aws.region to a region Bref publishes to, or php.layer_arn")]
 

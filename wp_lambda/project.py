@@ -7,7 +7,6 @@ would reject. Nothing is written until every file has rendered.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +95,7 @@ def summary(config: Config) -> dict[str, Any]:
         "front_door": config.function.front_door,
         "network": config.network.mode,
         "database": config.database.mode,
-        "function": dataclasses.asdict(config.function),
+        "function": config.function.model_dump(),
         "domains": config.site.domains,
         "plugins": config.plugins,
     }

@@ -17,7 +17,7 @@ import jinja2
 
 from wp_lambda import __version__
 from wp_lambda.common.files import write_if_changed
-from wp_lambda.config import Config
+from wp_lambda.config import Config, php_extension_layer_arns, php_layer_arn
 
 TEMPLATES = Path(__file__).parent / "templates"
 # storage.mode = "efs": where Lambda mounts the access point (Lambda requires a path under /mnt/),
@@ -73,6 +73,8 @@ def context(config: Config, *, local: bool = False) -> dict[str, Any]:
         version=__version__,
         home=f"https://{config.site.domains[0]}" if config.site.domains else None,
         in_vpc=config.in_vpc,
+        php_layer_arn=php_layer_arn(config),
+        php_extension_layer_arns=php_extension_layer_arns(config),
         efs_mount=EFS_MOUNT,
         efs_uid=EFS_UID,
         subnet_cidrs=subnet_cidrs(config.network.vpc_cidr) if config.in_vpc else [],

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from wp_lambda import bref_layers, validate
-from wp_lambda.config import Config
+from wp_lambda.config import Config, php_layer_arn
 from wp_lambda.render import render_project
 
 KEYS = ["AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
@@ -132,6 +132,6 @@ def test_bref_layer_lookup() -> None:
     assert bref_layers.layer_arn("il-central-1", "8.2", "x86_64") is None
     config = Config()
     config.php.layer_arn = "arn:aws:lambda:us-east-1:123456789012:layer:my-php:3"
-    assert config.php_layer_arn == config.php.layer_arn
+    assert php_layer_arn(config) == config.php.layer_arn
     config.php.source = "dir"
-    assert config.php_layer_arn is None
+    assert php_layer_arn(config) is None

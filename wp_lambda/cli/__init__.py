@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from wp_lambda.cli import adopt, build, cost, dbio, deploy, doctor, plugin, project, serve, wp
+from wp_lambda.cli import adopt, build, config, cost, dbio, deploy, doctor, plugin, project, serve, wp
 from wp_lambda.cli.app import app, console_error
 from wp_lambda.common.errors import UserError
 
@@ -22,6 +22,7 @@ wp.register(app)
 plugin.register(app)
 adopt.register(plugin.plugin_app)
 dbio.register(app)
+config.register(app)
 
 
 def main() -> None:

@@ -94,7 +94,7 @@ def build(
 def layers(
     region: Annotated[str | None, typer.Option(help="Print only the ARN for this region (with --php, --arch).")]
     = None,
-    php: Annotated[str, typer.Option("--php", help="PHP version, with --region.")] = config_mod.Php.version,
+    php: Annotated[str, typer.Option("--php", help="PHP version, with --region.")] = config_mod.DEFAULT_PHP_VERSION,
     arch: Annotated[str, typer.Option("--arch", help="x86_64 or arm64, with --region.")] = "x86_64",
     extension: Annotated[str | None, typer.Option(help="Bref's extra-extension layer instead (gd, imagick, ...); "
                                                    "x86_64 only.")] = None,

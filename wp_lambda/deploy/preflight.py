@@ -24,7 +24,7 @@ import botocore.exceptions
 from wp_lambda import stack as stack_mod
 from wp_lambda.aws import Aws, client_config, error_code
 from wp_lambda.common.errors import UserError
-from wp_lambda.config import Config
+from wp_lambda.config import Config, php_extension_layer_arns, php_layer_arn
 from wp_lambda.deploy import emulator
 from wp_lambda.deploy.plan import managed_bucket_name
 
@@ -98,7 +98,8 @@ def _account(aws: Aws, what: str) -> str:
 def check_layers(config: Config, aws: Aws, result: Preflight) -> None:
     """Every layer ARN the template attaches exists in the stack's region, is readable by this
     account, and is built for the function's architecture."""
-    arns = ([config.php_layer_arn] if config.php_layer_arn else []) + config.php_extension_layer_arns
+    php = php_layer_arn(config)
+    arns = ([php] if php else []) + php_extension_layer_arns(config)
     if not arns:
         return
     client = _client(aws, "lambda")

@@ -1,0 +1,485 @@
+"""The schema of ``wplambda.toml``: its tables and keys, their types, defaults and rules.
+
+This module judges shapes and values only. It reads no disk and no packaged data, so what it says
+is what the JSON Schema an editor validates with says (``wplambda config schema``). What a config
+asks of the world outside the file, Bref's published layers and ``php.dir`` on disk, is checked in
+:mod:`wp_lambda.config.checks`; :mod:`wp_lambda.config.loading` turns pydantic's errors into
+``file:line: key: message``.
+
+A key's ``description`` is the comment above it in a fresh ``wplambda.toml``, its entry in the
+config reference, and what an editor shows on hover. Tables refuse unknown keys, because a typo
+that is silently ignored ships a broken site. Values are taken as TOML typed them (``strict``):
+``memory = "1024"`` is a mistake to point at, not a number to guess.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    WrapValidator,
+)
+from pydantic_core import PydanticCustomError, PydanticKnownError
+
+CONFIG_FILE = "wplambda.toml"
+
+NetworkMode = Literal["public", "vpc-nat-gateway", "vpc-nat-instance"]
+DatabaseMode = Literal["aurora-serverless-v2", "external"]
+FrontDoor = Literal["http-api", "function-url"]
+Architecture = Literal["x86_64", "arm64"]
+PhpSource = Literal["bref", "dir"]
+StorageMode = Literal["package", "efs"]
+ObjectAcl = Literal["", "private", "public-read", "bucket-owner-full-control"]
+# What CloudWatch Logs accepts as a retention period.
+LogRetention = Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+                       2922, 3288, 3653]
+NETWORK_MODES: tuple[str, ...] = get_args(NetworkMode)
+DATABASE_MODES: tuple[str, ...] = get_args(DatabaseMode)
+FRONT_DOORS: tuple[str, ...] = get_args(FrontDoor)
+ARCHITECTURES: tuple[str, ...] = get_args(Architecture)
+STORAGE_MODES: tuple[str, ...] = get_args(StorageMode)
+
+DEFAULT_PHP_VERSION = "8.2"
+DEFAULT_WORDPRESS_VERSION = "6.8.3"
+HTTP_API_MAX_TIMEOUT = 30
+WARM_PATHS_MAX = 10
+# SnapStart "does not support provisioned concurrency, Amazon Elastic File System (Amazon EFS), or
+# ephemeral storage greater than 512 MB", and is offered in every commercial region but Asia
+# Pacific (New Zealand) and (Taipei): https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html
+SNAP_START_MAX_EPHEMERAL_STORAGE = 512
+SNAP_START_UNAVAILABLE_REGIONS = ("ap-east-2", "ap-southeast-6")
+
+VERSION_TABLES = ("plugins", "themes")
+VERSION_RE = r"^[0-9A-Za-z.+_-]+$"
+_SLUG_RE = r"^[a-z0-9][a-z0-9._-]*$"
+_HOST_RE = r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+_REGION_RE = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
+_PHP_SIZE_RE = r"^\d+[KMG]?$"
+_BUCKET_RE = r"^([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])?$"
+
+
+def _key(default: Any, description: str, **rules: Any) -> Any:
+    """A key of a table: its default, the description people read, and its pydantic rules (``ge``,
+    ``le``, ``pattern``...). Typed Any so that type checkers take it as the default it is."""
+    return Field(default=default, description=description, **rules)
+
+
+def _says(message: str) -> WrapValidator:
+    """Report a bad value with ``message`` (``{value!r}`` in it is the value) instead of pydantic's
+    generic words: for list items and table keys, which have no key of their own to name."""
+    def check(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError("wplambda", message.format(value=value)) from None
+    return WrapValidator(check)
+
+
+def _integer(value: Any) -> Any:
+    """pydantic takes ``true`` and ``30.0`` for a ``Literal[30]``; TOML's true and 30.0 are not days."""
+    if type(value) is not int:
+        raise PydanticKnownError("int_type")
+    return value
+
+
+def _at_most_warm_paths(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    if isinstance(value, list) and len(value) > WARM_PATHS_MAX:
+        raise PydanticCustomError("wplambda", f"{len(value)} paths; at most {WARM_PATHS_MAX} fit the init "
+                                  "phase's 10 s")
+    return handler(value)
+
+
+Host = Annotated[str, Field(pattern=_HOST_RE),
+                 _says("{value!r} is not a valid host name (lowercase, e.g. blog.example.com)")]
+SitePath = Annotated[str, Field(pattern=r"^/[^\s,#]*$"),
+                     _says("{value!r} is not a site path; use paths such as \"/\" or \"/about/?lang=en\" "
+                           "(starting with /, no spaces, commas or #)")]
+ExtensionName = Annotated[str, _says("expected a list of extension names such as [\"gd\"]")]
+ComposerRepository = Annotated[str | dict[str, Any], _says("expected a list of strings or tables")]
+Slug = Annotated[str, Field(pattern=_SLUG_RE), _says("expected a wordpress.org slug (lowercase, digits, dashes)")]
+
+
+class Table(BaseModel):
+    """One table of ``wplambda.toml``: unknown keys are errors, and TOML's types are kept (strict).
+    Patterns run on Python's ``re``, as they always have: the host name one needs look-ahead, which
+    pydantic's default engine lacks."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, regex_engine="python-re")
+
+
+class Site(Table):
+    name: str = _key("my-blog", "Stack-friendly name: lowercase letters, digits and dashes.",
+                     pattern=r"^[a-z][a-z0-9-]{0,39}$")
+    title: str = _key("My Blog", "The site title WordPress is installed with.")
+    admin_email: str = _key("admin@example.com", "The administrator's e-mail address.",
+                            pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    domains: list[Host] = _key([], "Custom domains (aliases) for CloudFront; the first one is the site's home.")
+    certificate_arn: str = _key("", "ACM certificate for the domains; CloudFront needs it in us-east-1.")
+
+
+class Aws(Table):
+    region: str = _key("us-east-1", "AWS region of the stack.", pattern=_REGION_RE)
+    profile: str = _key("", "Named profile from ~/.aws/config; empty uses the standard credential chain.")
+    architecture: Architecture = _key("x86_64", "Lambda architecture.")
+    artifact_bucket: str = _key("", "Bucket for deploy artifacts (zips); empty uses the kit's own bucket "
+                                "wplambda-artifacts-ACCOUNT-REGION, created on first deploy.", pattern=_BUCKET_RE)
+
+
+class Php(Table):
+    # Any version string here: which ones exist is Bref's to say (wp_lambda.config.checks).
+    version: str = _key(DEFAULT_PHP_VERSION, "PHP version.")
+    source: PhpSource = _key("bref", "Where PHP binaries come from: Bref's published layer, or a local directory.")
+    dir: str = _key("", "With source = \"dir\": the directory holding php-fpm, php and their extensions.")
+    layer_arn: str = _key("", "Override the pinned Bref layer ARN for this region and architecture.",
+                          pattern=r"^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+)?$")
+    extensions: list[ExtensionName] = _key(["gd"], "With source = \"bref\": Bref's extra-extension layers to "
+                                           "attach (x86_64 only): gd lets WordPress make thumbnails; imagick is "
+                                           "the other choice.")
+    memory_limit: str = _key("256M", "PHP memory_limit.", pattern=_PHP_SIZE_RE)
+    ini: dict[str, Any] = _key({}, "Extra php.ini settings, e.g. { \"max_input_vars\" = \"3000\" }.")
+
+
+class Wordpress(Table):
+    source: str = _key(DEFAULT_WORDPRESS_VERSION, "A version to download, a URL, or a local tarball, zip or "
+                       "directory.")
+    sha1: str = _key("", "Expected SHA-1 of a URL or tarball source (versions are checked automatically).",
+                     pattern=r"^([0-9a-f]{40})?$")
+
+
+class Function(Table):
+    memory: int = _key(1024, "Lambda memory in MB.", ge=128, le=10240)
+    timeout: int = _key(28, "Lambda timeout in seconds (HTTP API allows at most 30).", ge=1, le=900)
+    ephemeral_storage: int = _key(512, "Size of /tmp in MB.", ge=512, le=10240)
+    provisioned_concurrency: int = _key(0, "Provisioned concurrency on the live alias; 0 turns it off.",
+                                        ge=0, le=1000)
+    front_door: FrontDoor = _key("http-api", "What CloudFront calls: an HTTP API, or a Lambda Function URL.")
+    warm_paths: Annotated[list[SitePath], Field(max_length=WARM_PATHS_MAX), WrapValidator(_at_most_warm_paths)] = \
+        _key(["/"], "Paths requested during init so the opcache holds WordPress before the first visitor (e.g. "
+             "[\"/\", \"/blog/\"]); [] turns the warm-up off.")
+    snap_start: bool = _key(False, "Lambda SnapStart for published versions: instances resume from a snapshot "
+                            "taken after the warm-up (no provisioned concurrency, EFS or /tmp over 512 MB).")
+
+
+class Network(Table):
+    mode: NetworkMode = _key("vpc-nat-instance", "public (no VPC), vpc-nat-gateway (~$33/month in us-east-1) or "
+                             "vpc-nat-instance; `wplambda cost` compares them.")
+    nat_instance_type: str = _key("t4g.nano", "Instance type of the NAT instance.",
+                                  pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+    vpc_cidr: str = _key("10.42.0.0/16", "CIDR of the VPC the kit creates.",
+                         pattern=r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}/(1[6-9]|2[0-4])$")
+
+
+class Database(Table):
+    mode: DatabaseMode = _key("aurora-serverless-v2", "aurora-serverless-v2 (needs a VPC) or external.")
+    min_acu: float = _key(0.0, "Aurora minimum capacity; 0 lets the cluster pause when idle.", ge=0, le=256)
+    max_acu: float = _key(2.0, "Aurora maximum capacity.", ge=1, le=256)
+    auto_pause_seconds: int = _key(900, "Idle seconds before Aurora pauses (with min_acu = 0).", ge=300, le=86400)
+    name: str = _key("wordpress", "Database name.", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+    host: str = _key("", "External database host.")
+    port: int = _key(3306, "External database port.", ge=1, le=65535)
+    user: str = _key("", "External database user.")
+    secret_arn: str = _key("", "External database password: ARN of a Secrets Manager secret holding JSON with a "
+                           "\"password\" key (like RDS-managed secrets).",
+                           pattern=r"^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+)?$")
+
+
+class Uploads(Table):
+    bucket: str = _key("", "Existing uploads bucket; empty creates one in the stack (retained on delete).",
+                       pattern=_BUCKET_RE)
+    object_acl: ObjectAcl = _key("", "S3 Uploads object ACL; empty because new buckets have ACLs disabled.")
+    max_size: int = _key(512, "Largest upload in MB. Files over php.ini's 4 MB go from the browser straight to the "
+                         "bucket (a Lambda request carries 6 MB); S3 takes at most 5120 MB in one POST.",
+                         ge=1, le=5120)
+
+
+class Storage(Table):
+    mode: StorageMode = _key("package", "Where wp-content's code lives: \"package\" (read-only, installed at "
+                             "build) or \"efs\" (plugins, themes and languages on EFS, installable from wp-admin; "
+                             "needs a VPC).")
+
+
+class Assets(Table):
+    versioned_max_age: int = _key(31536000, "Cache-Control max-age of files WordPress links with ?ver=.",
+                                  ge=0, le=31536000)
+    default_max_age: int = _key(3600, "Cache-Control max-age of other static files.", ge=0, le=31536000)
+
+
+class Cron(Table):
+    enabled: bool = _key(True, "Run wp-cron on a schedule (WordPress's own cron is disabled).")
+    schedule: str = _key("rate(5 minutes)", "EventBridge schedule expression.",
+                         pattern=r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$")
+
+
+class Logs(Table):
+    retention_days: Annotated[LogRetention, BeforeValidator(_integer)] = \
+        _key(30, "CloudWatch Logs retention in days.")
+
+
+class Console(Table):
+    timeout: int = _key(900, "Timeout in seconds of the console function that runs `wplambda wp` commands (no "
+                        "HTTP front door limits it).", ge=1, le=900)
+
+
+class Build(Table):
+    plugin_mirror: str = _key("https://downloads.wordpress.org", "Where plugin and theme zips come from: a URL "
+                              "base or a local directory of zips.")
+    plugin_api: str = _key("https://api.wordpress.org", "The plugin and theme directory API that `wplambda plugin "
+                           "add`/`outdated`/`update` ask for the latest versions (wordpress.org's, or a mirror "
+                           "answering the same plugins/info/1.2 and themes/info/1.2 requests).",
+                           pattern=r"^https?://[^\s/]+(/\S*)?$")
+    s3_uploads_version: str = _key("^3.0", "Composer constraint for humanmade/s3-uploads.")
+    composer_repositories: list[ComposerRepository] = _key([], "Composer repositories in Composer's own format.")
+    wp_cli: str = _key("", "Path to wp-cli.phar, or \"pinned\" to download the pinned release (sha512 verified); "
+                       "empty uses `wp` on PATH, else unpacks the zips directly.")
+    opcache_file_cache: bool = _key(False, "Ship WordPress compiled into an opcache file cache (deploy builds with "
+                                    "php.source = \"dir\" only): a shorter on-demand cold start, but function.zip "
+                                    "is then no longer byte-identical between builds. Needs root or unprivileged "
+                                    "user namespaces at build time (the tree is compiled as /var/task).")
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    """TOML has no null, so an editor should not offer ``active = null`` as the default."""
+    schema.pop("default", None)
+
+
+class Pin(Table):
+    """A [plugins] or [themes] entry in its long form; slug = "1.2.3" is short for slug = { version = "1.2.3" }."""
+
+    version: str = Field(description="The pinned version.", pattern=VERSION_RE)
+    # No null in TOML: the key is present (true/false) or absent (the site keeps its own state).
+    active: Annotated[bool | None, WithJsonSchema({"type": "boolean"})] = \
+        _key(None, "true: each deploy activates it on the live site; false (plugins only): each deploy "
+             "deactivates it; absent: the site's own state is kept.", json_schema_extra=_no_default)
+
+
+PIN_KEYS: tuple[str, ...] = tuple(Pin.model_fields)
+
+
+def _pin_entry(value: Any) -> Any:
+    """The short form as the long one. A missing or bad version is reported with the entry as the
+    user wrote it, unless the entry has an unknown key: then the typo is the problem to name."""
+    entry = {"version": value} if isinstance(value, str) else value
+    if isinstance(entry, dict) and not set(entry) <= set(PIN_KEYS):
+        return entry
+    version = entry.get("version") if isinstance(entry, dict) else None
+    if not isinstance(version, str) or not re.match(VERSION_RE, version):
+        raise PydanticCustomError("wplambda", "expected a pinned version string such as \"1.2.3\" (or { version = "
+                                  f"\"1.2.3\", active = true }}), got {value!r}")
+    return entry
+
+
+PinEntry = Annotated[Pin, BeforeValidator(_pin_entry, json_schema_input_type=Annotated[str, Field(
+    pattern=VERSION_RE)] | Pin)]
+
+
+class Sections(Table):
+    """The tables every config has (the pins differ between the file and :class:`Config`)."""
+
+    site: Site = Field(default_factory=Site, description="The site: its stack name, title, administrator and "
+                       "custom domains.")
+    aws: Aws = Field(default_factory=Aws, description="Where the stack goes: region, credentials profile, Lambda "
+                     "architecture and artifact bucket.")
+    php: Php = Field(default_factory=Php, description="PHP: its version, where its binaries come from, extensions "
+                     "and php.ini settings.")
+    wordpress: Wordpress = Field(default_factory=Wordpress, description="The WordPress release the build installs.")
+    function: Function = Field(default_factory=Function, description="The Lambda function that serves the site: "
+                               "memory, timeout, front door, warm-up and SnapStart.")
+    network: Network = Field(default_factory=Network, description="Whether the function runs in a VPC, and how "
+                             "that VPC reaches the internet.")
+    database: Database = Field(default_factory=Database, description="The MySQL database: Aurora Serverless v2 in "
+                               "the stack, or an external server.")
+    uploads: Uploads = Field(default_factory=Uploads, description="The S3 bucket of the media library.")
+    storage: Storage = Field(default_factory=Storage, description="Where wp-content's plugins, themes and languages "
+                             "live.")
+    assets: Assets = Field(default_factory=Assets, description="How long browsers and CloudFront cache the static "
+                           "files.")
+    cron: Cron = Field(default_factory=Cron, description="wp-cron, run on a schedule.")
+    logs: Logs = Field(default_factory=Logs, description="CloudWatch Logs of the functions.")
+    build: Build = Field(default_factory=Build, description="Where the build gets plugins, themes, Composer packages "
+                         "and wp-cli.")
+    console: Console = Field(default_factory=Console, description="The console function that runs `wplambda wp`.")
+
+
+SECTIONS: dict[str, type[Table]] = {name: info.annotation for name, info in Sections.model_fields.items()
+                                    if info.annotation is not None}
+
+
+class ConfigFile(Sections):
+    """``wplambda.toml`` as written: the model ``wplambda config schema`` describes."""
+
+    # additionalProperties: an editor flags a key that is no slug, as `validate` does.
+    plugins: dict[Slug, PinEntry] = Field(
+        default={}, json_schema_extra={"additionalProperties": False},
+        description="Plugins installed at build time: slug = \"pinned version\", or slug = { version = \"...\", "
+        "active = true } to have each deploy activate (or, with false, deactivate) it on the live site.")
+    themes: dict[Slug, PinEntry] = Field(
+        default={}, json_schema_extra={"additionalProperties": False},
+        description="Themes installed at build time: slug = \"pinned version\", or slug = { version = \"...\", "
+        "active = true } on the one theme each deploy switches the live site to.")
+
+    def to_config(self, root: Path) -> Config:
+        """The config the kit works with: pins as slug -> version, declared states apart."""
+        sections = {name: getattr(self, name) for name in SECTIONS}
+        active = [slug for slug, pin in sorted(self.themes.items()) if pin.active]
+        return Config(**sections, root=root,
+                      plugins={slug: pin.version for slug, pin in self.plugins.items()},
+                      themes={slug: pin.version for slug, pin in self.themes.items()},
+                      plugins_active={slug: pin.active for slug, pin in self.plugins.items() if pin.active is not None},
+                      active_theme=active[0] if active else "")
+
+
+class Config(Sections):
+    """A validated project config. ``root`` is the project directory (where wplambda.toml lives)."""
+
+    plugins: dict[str, str] = _key({}, "Pinned plugins: slug -> version.")
+    themes: dict[str, str] = _key({}, "Pinned themes: slug -> version.")
+    # The declared live state, kept apart from the versions so everything that only builds reads
+    # ``plugins``/``themes`` as slug -> version whichever form the file uses. Only what the file
+    # declares is here: a plugin without ``active`` is left as the site has it.
+    plugins_active: dict[str, bool] = _key({}, "The plugins declared active (true) or inactive (false).")
+    active_theme: str = _key("", "The theme declared active; empty leaves the site's.")
+    root: Path = Field(default_factory=Path.cwd, exclude=True, description="The project directory.")
+
+    @property
+    def in_vpc(self) -> bool:
+        return self.network.mode != "public"
+
+    @property
+    def function_layer_count(self) -> int:
+        """Layers the function gets: the PHP layer, the extension layers and the kit's runtime layer."""
+        return (1 + len(self.php.extensions) if self.php.source == "bref" else 0) + 1
+
+    @property
+    def nat_instance_arm64(self) -> bool:
+        """Whether the NAT instance type is Graviton (t4g, c7gn, ...), so it needs the arm64 AMI."""
+        return re.match(r"^([a-z]+\d+g[a-z]*|a1)\.", self.network.nat_instance_type) is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for templates and manifests (``root`` is left out: no machine paths)."""
+        return self.model_dump()
+
+
+def declared_active(config: Config, table: str, slug: str) -> bool | None:
+    """The ``active`` an entry declares, or None when the file leaves its state to the site."""
+    if table == "themes":
+        return True if config.active_theme == slug else None
+    return config.plugins_active.get(slug)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a config: which key, on which line, and how to fix it. ``at`` is the
+    (table, key) whose line it points at, when ``key`` does not say: a slug may hold dots, and two
+    active themes are one problem of ``themes`` shown at the second."""
+
+    key: str
+    message: str
+    line: int | None = None
+    at: tuple[str, ...] = ()
+
+    def render(self, path: Path | None) -> str:
+        where = f"{path}" if path else CONFIG_FILE
+        if self.line:
+            where += f":{self.line}"
+        return f"{where}: {self.key}: {self.message}"
+
+
+def not_allowed(value: Any, choices: tuple[Any, ...]) -> str:
+    """The message for a value outside a fixed set (the empty string, when allowed, goes unnamed)."""
+    allowed = ", ".join(repr(c) for c in choices if c != "") or "(empty)"
+    return f"{value!r} is not allowed; use one of: {allowed}"
+
+
+def pin_problems(file: ConfigFile) -> list[Problem]:
+    """The themes' ``active``: WordPress runs exactly one theme, so two are a conflict, and ``false``
+    means nothing (a theme is switched off only by switching another on)."""
+    out = [Problem(f"themes.{slug}.active", "a theme cannot be deactivated on its own; drop `active = false` and "
+                   "set `active = true` on the theme the site should use", at=("themes", slug))
+           for slug, pin in file.themes.items() if pin.active is False]
+    chosen = sorted(slug for slug, pin in file.themes.items() if pin.active)
+    if len(chosen) > 1:
+        out.append(Problem("themes", f"{len(chosen)} themes are declared active ({', '.join(chosen)}), but a site "
+                           "runs one; keep `active = true` on one of them", at=("themes", chosen[1])))
+    return out
+
+
+def cross_checks(c: Config) -> list[Problem]:
+    """Combinations that are each valid alone but cannot work together."""
+    out: list[Problem] = []
+
+    def add(section: str, key: str, message: str) -> None:
+        out.append(Problem(f"{section}.{key}", message))
+
+    if c.database.mode == "aurora-serverless-v2" and not c.in_vpc:
+        add("database", "mode", "aurora-serverless-v2 needs a VPC; set network.mode to \"vpc-nat-instance\" "
+            "or \"vpc-nat-gateway\", or use database.mode = \"external\"")
+    if c.storage.mode == "efs" and not c.in_vpc:
+        add("storage", "mode", "storage.mode = \"efs\" needs a VPC (Lambda reaches EFS only through mount "
+            "targets in the function's subnets); set network.mode to \"vpc-nat-instance\" or "
+            "\"vpc-nat-gateway\", or use storage.mode = \"package\"")
+    if c.function.front_door == "http-api" and c.function.timeout > HTTP_API_MAX_TIMEOUT:
+        add("function", "timeout", f"{c.function.timeout} s is over the HTTP API's {HTTP_API_MAX_TIMEOUT} s "
+            "limit; lower it, or set function.front_door = \"function-url\" (up to 900 s)")
+    if c.site.domains and not c.site.certificate_arn:
+        add("site", "certificate_arn", "site.domains is set but no certificate is; request an ACM "
+            "certificate in us-east-1 for the domains and put its ARN here")
+    if c.site.certificate_arn:
+        match = re.match(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/[0-9a-f-]+$", c.site.certificate_arn)
+        if not match:
+            add("site", "certificate_arn", f"{c.site.certificate_arn!r} is not an ACM certificate ARN")
+        elif match.group(1) != "us-east-1":
+            add("site", "certificate_arn", f"the certificate is in {match.group(1)}, but CloudFront only "
+                "accepts certificates from us-east-1; request one there")
+    if c.database.mode == "external":
+        for key in ("host", "user", "secret_arn"):
+            if not getattr(c.database, key):
+                add("database", key, f"database.mode = \"external\" needs database.{key}")
+    if c.database.min_acu > c.database.max_acu:
+        add("database", "min_acu", f"min_acu {c.database.min_acu} is above max_acu {c.database.max_acu}")
+    if c.database.min_acu and c.database.min_acu * 2 != int(c.database.min_acu * 2):
+        add("database", "min_acu", "capacity comes in steps of 0.5 ACU")
+    if c.php.source == "bref" and c.php.layer_arn and f":lambda:{c.aws.region}:" not in c.php.layer_arn:
+        add("php", "layer_arn", f"the layer is not in {c.aws.region}; Lambda only attaches layers from "
+            "the function's own region")
+    _snap_start_checks(c, add)
+    try:
+        ipaddress.ip_network(c.network.vpc_cidr)
+    except ValueError as exc:
+        add("network", "vpc_cidr", f"{c.network.vpc_cidr!r} is not a network address ({exc}); "
+            "use e.g. \"10.42.0.0/16\"")
+    if c.build.opcache_file_cache and c.php.source != "dir":
+        add("build", "opcache_file_cache", "a primed opcache file cache is only valid for the PHP binary that "
+            "wrote it, and the build has Bref's only as a layer ARN; set php.source = \"dir\" or "
+            "build.opcache_file_cache = false")
+    if c.php.source == "dir" and not c.php.dir:
+        add("php", "dir", "php.source = \"dir\" needs php.dir, the directory holding php-fpm and php")
+    return out
+
+
+def _snap_start_checks(c: Config, add: Callable[[str, str, str], None]) -> None:
+    """What SnapStart cannot be combined with (each reported through ``add``)."""
+    if not c.function.snap_start:
+        return
+    why = "; turn function.snap_start off, or"
+    if c.function.provisioned_concurrency:
+        add("function", "provisioned_concurrency", "SnapStart cannot be combined with provisioned "
+            f"concurrency{why} set function.provisioned_concurrency = 0")
+    if c.function.ephemeral_storage > SNAP_START_MAX_EPHEMERAL_STORAGE:
+        add("function", "ephemeral_storage", f"{c.function.ephemeral_storage} MB: SnapStart allows at most "
+            f"{SNAP_START_MAX_EPHEMERAL_STORAGE} MB of /tmp{why} lower it to {SNAP_START_MAX_EPHEMERAL_STORAGE}")
+    if c.aws.region in SNAP_START_UNAVAILABLE_REGIONS:
+        add("aws", "region", f"Lambda offers no SnapStart in {c.aws.region}{why} deploy to another region")
+    if c.storage.mode == "efs":
+        add("storage", "mode", f"SnapStart cannot be combined with EFS{why} use another storage.mode")
