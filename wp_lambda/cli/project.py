@@ -13,7 +13,8 @@ from wp_lambda import cost as cost_mod
 from wp_lambda import project as project_mod
 from wp_lambda import render as render_mod
 from wp_lambda import validate as validate_mod
-from wp_lambda.cli.app import JsonOption, ProjectOption, err, out, print_json
+from wp_lambda.cli.app import err, out, print_json
+from wp_lambda.cli.options import JsonOption, ProjectOption, YesOption
 from wp_lambda.common.errors import UserError
 
 _CHOICES = {
@@ -61,7 +62,7 @@ def init(
     php_source: Annotated[str | None, typer.Option(help="'bref' or a directory of PHP binaries.")] = None,
     wordpress_source: Annotated[str | None, typer.Option(
         help="A WordPress version, URL, tarball or directory (e.g. /usr/share/wordpress).")] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Take defaults; never prompt.")] = False,
+    yes: YesOption = False,
     force: Annotated[bool, typer.Option(help="Overwrite existing project files.")] = False,
 ) -> None:
     """Create a project: wplambda.toml, template.yaml and wordpress/wp-config.php."""
