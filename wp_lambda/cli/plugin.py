@@ -76,12 +76,7 @@ def plugin_remove(
 @plugin_app.command("list")
 def plugin_list(project: ProjectOption = Path(), json_output: JsonOption = False) -> None:
     """The pinned plugins and themes, and what the last build installed."""
-    cfg = config_mod.load(project)
-    manifest = build_mod.read_manifest(build_mod.output_dir(cfg, "deploy")) or {}
-    built = {(p["kind"], p["slug"]): p for p in manifest.get("inputs", {}).get("plugins", [])}
-    rows = [{"kind": kind, "slug": slug, "version": version,
-             "built_sha256": built.get((kind, slug), {}).get("sha256")}
-            for kind, slug, version in pins.pinned(cfg)]
+    rows = pins.listing(config_mod.load(project))
     if json_output:
         print_json(rows)
         return

@@ -272,7 +272,7 @@ def search_replace(place: Place, old: str, new: str, backup_prefix: str | None) 
 def revert(place: Place, backup_prefix: str) -> dict[str, Any]:
     """Swap the tables an earlier import kept (``backup_prefix``) back in; the current ones are kept."""
     return _call(place, {"wplambda": "db-revert", "backup_prefix": backup_prefix}, "the revert",
-                 "pass one of the backups `wplambda import --list-backups` shows")
+                 "pass the prefix an earlier import printed (its tables are kept as wpbkYYYYmmddHHMMSS_*)")
 
 
 def drop_backups(place: Place) -> list[str]:
