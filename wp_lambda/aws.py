@@ -1,12 +1,12 @@
 """One boto3 session per command: profile, region and endpoint resolved once, errors made plain.
 
 Every AWS-facing command (deploy, sync-assets, status, logs, ...) goes through :func:`connect`, so
-``--profile``, ``--region``, the ``[aws]`` config section and ``AWS_ENDPOINT_URL`` mean the same
-thing everywhere. boto3 (>= 1.34) reads ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``
+``--profile``, the ``[aws]`` config section and ``AWS_ENDPOINT_URL`` mean the same thing
+everywhere. boto3 (>= 1.34) reads ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``
 itself when a client is created without an explicit ``endpoint_url``; the kit relies on that
 instead of threading an endpoint through every call (the tests point the kit at moto this way).
-Missing credentials, an unknown profile or a region that contradicts ``wplambda.toml`` are user
-errors (exit 2), reported before any resource is touched.
+Missing credentials or an unknown profile are user errors (exit 2), reported before any resource
+is touched.
 """
 
 from __future__ import annotations
@@ -77,18 +77,14 @@ def client_config(**options: Any) -> Any:
     return botocore.config.Config(**options)
 
 
-def connect(config: Config, *, profile: str | None = None, region: str | None = None) -> Aws:
+def connect(config: Config, *, profile: str | None = None) -> Aws:
     """Resolve the session for ``config``; raise :class:`UserError` when it cannot work.
 
-    The stack lives in ``aws.region`` of ``wplambda.toml``; a ``--region`` that says otherwise is
-    a mistake (it would deploy a second copy elsewhere), so it is refused rather than obeyed.
+    The region is always ``aws.region`` of ``wplambda.toml`` (no ``--region``, no
+    ``AWS_REGION``): the rendered template is made for it (its Bref layer ARNs are per region), so
+    any other region would deploy, or look for, a stack that cannot be this project's.
     """
     profile = profile or config.aws.profile or None
-    if region and region != config.aws.region:
-        raise UserError(
-            f"--region {region} does not match aws.region = {config.aws.region!r} in wplambda.toml",
-            f"drop --region, or change aws.region in {config.root / 'wplambda.toml'} and redeploy",
-        )
     import boto3
 
     try:

@@ -7,6 +7,7 @@ would reject. Nothing is written until every file has rendered.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,22 @@ INIT_KEYS: dict[str, tuple[str, str]] = {
     "storage": ("storage", "mode"),
     "wordpress_source": ("wordpress", "source"),
 }
+
+
+def site_name_for(directory: Path) -> str:
+    """The site name ``init DIR`` proposes: the folder's name as a valid site name (lower case,
+    letters, digits and dashes, starting with a letter), since it also names the stack and buckets."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", directory.name.lower()).strip("-")
+    return slug if slug and slug[0].isalpha() else f"wp-{slug}".strip("-")
+
+
+def init_answer(config: Config, option: str) -> str:
+    """The value of ``init``'s ``option`` in ``config`` as ``init`` takes it (the inverse of
+    :func:`build_config`), so a prompt can offer it as the default."""
+    if option == "php_source":
+        return config.php.dir if config.php.source == "dir" else "bref"
+    section, key = INIT_KEYS[option]
+    return str(getattr(getattr(config, section), key))
 
 
 def build_config(root: Path, answers: dict[str, Any]) -> Config:

@@ -284,16 +284,21 @@ def local_target(config: Config, *, progress: Reporter | None = None) -> Iterato
 
 @contextlib.contextmanager
 def open_target(config: Config, *, stack: str | None, local: bool, profile: str | None = None,
-                region: str | None = None, progress: Reporter | None = None) -> Iterator[Target]:
-    """The target ``--stack NAME`` or ``--local`` names (exactly one of them), open for the block."""
-    if bool(stack) == local:
-        raise UserError("say where wp-cli runs: --stack NAME (the deployed site) or --local (this machine)",
-                        "pass exactly one of --stack NAME and --local")
+                progress: Reporter | None = None) -> Iterator[Target]:
+    """The target ``--local`` or ``--stack NAME`` names, open for the block.
+
+    Without either it is the deployed stack ``site.name`` (:func:`wp_lambda.stack.stack_name`),
+    as for every command that takes ``--stack``; both at once is refused.
+    """
+    if stack and local:
+        raise UserError(f"--stack {stack} and --local both name where this runs",
+                        "pass --local for the local site, or --stack NAME (default: site.name) for a deployed "
+                        "one, not both")
     if local:
         with local_target(config, progress=progress) as target:
             yield target
         return
     from wp_lambda.aws import connect
+    from wp_lambda.stack import stack_name
 
-    assert stack is not None
-    yield stack_target(config, connect(config, profile=profile, region=region), stack)
+    yield stack_target(config, connect(config, profile=profile), stack_name(config, stack))

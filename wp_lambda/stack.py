@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wp_lambda.aws import error_code
 from wp_lambda.common.errors import UserError
+
+if TYPE_CHECKING:
+    from wp_lambda.config import Config
 
 ASSETS_BUCKET = "AssetsBucket"
 UPLOADS_BUCKET = "UploadsBucket"
@@ -46,6 +49,15 @@ class Event:
     @property
     def failed(self) -> bool:
         return self.status.endswith("_FAILED")
+
+
+def stack_name(config: Config, stack: str | None) -> str:
+    """The stack a command acts on: ``--stack NAME``, else ``site.name`` from ``wplambda.toml``.
+
+    One rule for every command (deploy, destroy, wp, export, plugin adopt, ...): a project deploys
+    as the stack named after its site, so a name is only needed for a second copy of it.
+    """
+    return stack or config.site.name
 
 
 def describe(cfn: Any, stack: str) -> dict[str, Any] | None:

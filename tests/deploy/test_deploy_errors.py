@@ -46,10 +46,11 @@ def test_no_credentials_is_one_clear_message_exit_2(project: Path, tmp_path: Pat
     assert "Traceback" not in result.stderr and result.stderr.count("error:") == 1
 
 
-def test_region_mismatch_is_refused(project: Path) -> None:
+def test_region_is_not_an_option(project: Path) -> None:
+    """The region is aws.region, which the rendered template is made for: no --region to contradict it."""
     result = run_wplambda("status", "--region", "eu-west-1", cwd=project)
     assert result.returncode == 2
-    assert "--region eu-west-1 does not match aws.region = 'us-east-1'" in result.stderr
+    assert "No such option: --region" in result.stderr
 
 
 def test_unknown_profile_is_one_clear_message(project: Path) -> None:
@@ -95,6 +96,16 @@ def test_destroy_without_confirmation_leaves_the_stack(project: Path) -> None:
     result = run_wplambda("destroy", "--stack", "broken", cwd=project)
     assert result.returncode == 2
     assert "nothing" in result.stderr or "without confirmation" in result.stderr
+    status = boto3.client("cloudformation").describe_stacks(StackName="broken")["Stacks"][0]["StackStatus"]
+    assert status == "ROLLBACK_COMPLETE"
+
+
+def test_destroy_defaults_to_site_name_and_still_asks(project: Path) -> None:
+    """--stack means the same in destroy as everywhere (default: site.name); the deletion still
+    needs the typed name or --yes."""
+    result = run_wplambda("destroy", cwd=project)
+    assert result.returncode == 2
+    assert "refusing to delete stack 'broken' without confirmation" in result.stderr
     status = boto3.client("cloudformation").describe_stacks(StackName="broken")["Stacks"][0]["StackStatus"]
     assert status == "ROLLBACK_COMPLETE"
 

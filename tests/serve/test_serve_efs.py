@@ -171,15 +171,15 @@ def test_install_a_plugin_from_wp_admin_keep_it_across_restart_and_rebuild(
     assert (efs / "plugins" / PINNED / f"{PINNED}.php").is_file()
 
     # Adopt: pin the hand-installed plugin at the version on (local) EFS.
-    adopted = run_wplambda("plugin", "adopt", HAND, "--project", str(efs_project))
+    adopted = run_wplambda("plugin", "adopt", HAND, "--local", "--project", str(efs_project))
     assert adopted.returncode == 0, adopted.stderr
     assert f'pinned plugin {HAND} = "1.2.3"' in " ".join(adopted.stdout.split())
     assert tomlkit.parse((efs_project / "wplambda.toml").read_text())["plugins"][HAND] == "1.2.3"  # type: ignore[index]
     # From now on the build installs it from the mirror (the local console session rebuilds first).
     shutil.copyfile(upload, efs_project.parent / "mirror" / "plugin" / f"{HAND}.1.2.3.zip")
-    again = run_wplambda("plugin", "adopt", HAND, "--project", str(efs_project))
+    again = run_wplambda("plugin", "adopt", HAND, "--local", "--project", str(efs_project))
     assert again.returncode == 2 and "is already pinned at 1.2.3" in " ".join(again.stderr.split())
-    missing = run_wplambda("plugin", "adopt", "no-such-plugin", "--project", str(efs_project))
+    missing = run_wplambda("plugin", "adopt", "no-such-plugin", "--local", "--project", str(efs_project))
     assert missing.returncode == 2 and "no plugin 'no-such-plugin' on EFS" in " ".join(missing.stderr.split())
 
     # No secret in what EFS mode adds: serve's output, adopt's output, the files on the "mount".
@@ -206,7 +206,7 @@ def test_package_mode_refuses_installs_with_wordpress_message(package_site: Serv
     status, _, html = fetch(f"{package_site.url}/wp-admin/update.php?action=upload-plugin", opener=opener)
     assert status == 500  # wp_die()'s default status
     assert b"Sorry, you are not allowed to install plugins on this site." in html
-    adopt = run_wplambda("plugin", "adopt", HAND, "--project", str(package_site.project))
+    adopt = run_wplambda("plugin", "adopt", HAND, "--local", "--project", str(package_site.project))
     assert adopt.returncode == 2 and 'storage.mode is \'package\'' in " ".join(adopt.stderr.split())
 
 

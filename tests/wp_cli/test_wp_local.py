@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import run_wplambda
+from helpers import moto_aws_env, run_wplambda
 from servehelpers import free_port
 from wp_cli.wphelpers import CONSOLE_TIMEOUT, local_paths, wp
 
@@ -86,12 +86,16 @@ def test_wp_cli_sits_in_the_layer_not_in_the_document_root(wp_project: Path) -> 
     assert manifest["inputs"]["wp_cli"]["sha512"]
 
 
-def test_wp_needs_exactly_one_target(wp_project: Path) -> None:
-    neither = run_wplambda("wp", "--project", str(wp_project), "--", "option", "get", "siteurl")
+def test_wp_runs_in_the_stack_site_name_unless_local(wp_project: Path, tmp_path: Path) -> None:
+    """--stack follows the one rule of every command: without it (and without --local) it is the
+    deployed stack named site.name; --stack and --local together are refused."""
+    with moto_aws_env(tmp_path) as env:
+        neither = run_wplambda("wp", "--project", str(wp_project), "--", "option", "get", "siteurl", env=env)
+    assert neither.returncode == 2
+    assert "stack 'wpsite' does not exist in us-east-1" in neither.stderr
     both = run_wplambda("wp", "--local", "--stack", "blog", "--project", str(wp_project), "--", "cli", "version")
-    for result in (neither, both):
-        assert result.returncode == 2
-        assert "--stack NAME" in result.stderr and "--local" in result.stderr
+    assert both.returncode == 2
+    assert "--stack NAME" in both.stderr and "--local" in both.stderr
 
 
 def test_nothing_left_running(wp_project: Path) -> None:

@@ -7,6 +7,9 @@ Each module here only parses options, calls a service function and prints; a
 from __future__ import annotations
 
 import sys
+from types import ModuleType
+
+import typer
 
 from wp_lambda.cli import adopt, build, config, cost, dbio, deploy, doctor, plugin, project, serve, wp
 from wp_lambda.cli.app import app, console_error
@@ -41,13 +44,22 @@ def main() -> None:
     except KeyboardInterrupt:
         console_error("interrupted")
         sys.exit(130)
-    except Exception as exc:  # click's usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except typer.Abort:
+        console_error("aborted")
+        sys.exit(1)
+    except Exception as exc:  # click's usage errors (an unknown option, a bad value) carry exit code 2
+        if isinstance(exc, _click_errors().ClickException):
             exc.show()
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            console_error("aborted")
-            sys.exit(1)
         raise
+
+
+def _click_errors() -> ModuleType:
+    """The exceptions module of the click that typer runs: from typer 0.29 on, typer raises those of
+    its own copy of click, which ``import click`` does not catch (a usage error became a traceback)."""
+    import importlib
+
+    try:
+        return importlib.import_module("typer._click.exceptions")
+    except ImportError:  # typer < 0.29 runs the installed click
+        return importlib.import_module("click.exceptions")

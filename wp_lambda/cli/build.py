@@ -2,69 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from wp_lambda import bref_layers
 from wp_lambda import bundle as build_mod
 from wp_lambda import config as config_mod
-from wp_lambda.bundle.sizes import MB
-from wp_lambda.cli.app import JsonOption, ProjectOption, err, out, print_json
+from wp_lambda.cli.app import ConsoleReporter, print_build_result, print_json
+from wp_lambda.cli.options import JsonOption, ProjectOption
 from wp_lambda.common.errors import UserError
-from wp_lambda.common.fetch import ProgressFn
-
-
-class ConsoleReporter:
-    """Prints build steps on stdout, warnings on stderr, downloads as a progress bar."""
-
-    def __init__(self, quiet: bool = False) -> None:
-        self.quiet = quiet
-
-    def step(self, message: str) -> None:
-        if not self.quiet:
-            out.print(f"[cyan]•[/] {escape(message)}", highlight=False)
-
-    def note(self, message: str) -> None:
-        if not self.quiet:
-            out.print(f"  {escape(message)}", highlight=False)
-
-    def warn(self, message: str) -> None:
-        err.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
-
-    @contextlib.contextmanager
-    def transfer(self, label: str) -> Iterator[ProgressFn]:
-        with Progress("{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                      console=err, transient=True, disable=self.quiet) as bar:
-            task = bar.add_task(label, total=None)
-
-            def update(received: int, total: int | None) -> None:
-                bar.update(task, completed=received, total=total)
-
-            yield update
-
-
-def print_result(result: build_mod.BuildResult) -> None:
-    manifest = result.manifest
-    if not result.rebuilt:
-        out.print(f"[green]✓[/] up to date, nothing to do ({result.seconds:.2f} s): {result.root}")
-        return
-    sizes = manifest["sizes"]
-    out.print(f"[green]✓[/] built in {result.seconds:.1f} s: {result.root}")
-    for name, size in sizes["parts"].items():
-        out.print(f"  {name:<10} {size / MB:8.1f} MB")
-    out.print(f"  {'total':<10} {sizes['unzipped_total'] / MB:8.1f} MB unzipped "
-              f"(Lambda allows {sizes['limits']['unzipped'] // MB} MB with layers)")
-    for name, entry in manifest["outputs"].items():
-        if name.endswith(".zip"):
-            out.print(f"  {name:<12} {entry['bytes'] / MB:6.1f} MB  sha256 {entry['sha256'][:16]}")
-    out.print(f"  assets       {manifest['outputs']['assets']['files']} files")
-    out.print("  biggest: " + ", ".join(f"{b['path']} ({b['bytes'] / MB:.1f} MB)" for b in sizes["biggest"]))
 
 
 def build(
@@ -88,7 +36,7 @@ def build(
         print_json({"rebuilt": result.rebuilt, "seconds": round(result.seconds, 3), "root": str(result.root),
                     "manifest": result.manifest})
     else:
-        print_result(result)
+        print_build_result(result)
 
 
 def layers(

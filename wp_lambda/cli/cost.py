@@ -9,7 +9,8 @@ import typer
 
 from wp_lambda import config as config_mod
 from wp_lambda import cost as cost_mod
-from wp_lambda.cli.app import JsonOption, ProjectOption, print_json
+from wp_lambda.cli.app import print_json
+from wp_lambda.cli.options import JsonOption, ProjectOption
 
 _DEFAULTS = cost_mod.Traffic()
 

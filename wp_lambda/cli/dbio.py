@@ -9,9 +9,8 @@ import typer
 from rich.markup import escape
 
 from wp_lambda import config as config_mod
-from wp_lambda.cli.app import JsonOption, ProjectOption, out, print_json
-from wp_lambda.cli.build import ConsoleReporter
-from wp_lambda.cli.wp import LocalOption, ProfileOption, RegionOption, StackOption, StderrReporter
+from wp_lambda.cli.app import ConsoleReporter, StderrReporter, out, print_json
+from wp_lambda.cli.options import JsonOption, LocalOption, ProfileOption, ProjectOption, StackOption, YesOption
 from wp_lambda.common.errors import UserError
 from wp_lambda.dbio import service
 
@@ -31,14 +30,13 @@ def export(
     project: ProjectOption = Path(),
     json_out: JsonOption = False,
     profile: ProfileOption = None,
-    region: RegionOption = None,
     s3_endpoint: S3EndpointOption = None,
     s3_bucket: S3BucketOption = None,
 ) -> None:
     """Back up a site: database.sql.gz, uploads/ and manifest.json (URL, versions, rows, sha256 of every file)."""
     cfg = config_mod.load(project)
     reporter = StderrReporter() if json_out else ConsoleReporter()
-    with service.open_place(cfg, stack=stack, local=local, profile=profile, region=region, progress=reporter,
+    with service.open_place(cfg, stack=stack, local=local, profile=profile, progress=reporter,
                             s3_endpoint=_endpoint(s3_endpoint), s3_bucket=s3_bucket) as place:
         manifest = service.export_site(place, output, reporter)
     if json_out:
@@ -64,7 +62,7 @@ def import_(
                                             "the stack's SiteUrl, or the local site's own).")] = None,
     dump_prefix: Annotated[str | None, typer.Option("--dump-prefix", help="The dump's table prefix, when it holds "
                                                     "more than one WordPress site.")] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Replace a site that has content without asking.")] = False,
+    yes: YesOption = False,
     no_backup: Annotated[bool, typer.Option("--no-backup", help="Do not export the current site to "
                                             ".wplambda/backups/ first.")] = False,
     revert: Annotated[str | None, typer.Option("--revert", help="Swap back the tables an earlier import kept "
@@ -73,7 +71,6 @@ def import_(
     project: ProjectOption = Path(),
     json_out: JsonOption = False,
     profile: ProfileOption = None,
-    region: RegionOption = None,
     s3_endpoint: S3EndpointOption = None,
     s3_bucket: S3BucketOption = None,
 ) -> None:
@@ -91,7 +88,7 @@ def import_(
         checked = service.check_import(service.ImportOptions(
             sql, uploads, from_url, url, dump_prefix, None if no_backup else cfg.root / BACKUPS))
     reporter = StderrReporter() if json_out else ConsoleReporter()
-    with service.open_place(cfg, stack=stack, local=local, profile=profile, region=region, progress=reporter,
+    with service.open_place(cfg, stack=stack, local=local, profile=profile, progress=reporter,
                             s3_endpoint=_endpoint(s3_endpoint), s3_bucket=s3_bucket) as place:
         if revert is not None:
             result: dict[str, Any] = service.revert(place, revert)

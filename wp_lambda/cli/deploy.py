@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -17,27 +16,21 @@ from wp_lambda import cost as cost_mod
 from wp_lambda import efs as efs_mod
 from wp_lambda import stack as stack_mod
 from wp_lambda.aws import Aws, aws_errors, connect
-from wp_lambda.cli.app import JsonOption, ProjectOption, err, out, print_json
+from wp_lambda.cli.app import err, out, print_json, print_reconciled
+from wp_lambda.cli.options import DryRunOption, JsonOption, ProfileOption, ProjectOption, StackOption, YesOption
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
 from wp_lambda.deploy import execute, operations
 from wp_lambda.deploy import plan as plan_mod
 from wp_lambda.deploy import run as run_mod
-from wp_lambda.plugins import reconcile
-
-StackOption = Annotated[str | None, typer.Option("--stack", "-s",
-                                                 help="Stack name (default: site.name from wplambda.toml).")]
-ProfileOption = Annotated[str | None, typer.Option("--profile", help="AWS profile (default: aws.profile).")]
-RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region; must match aws.region.")]
-DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")]
-YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Never prompt.")]
 
 SYNC_WORKERS = 16
 
 
-def _session(project: Path, profile: str | None, region: str | None) -> tuple[Config, Aws]:
+def _session(project: Path, profile: str | None, stack: str | None) -> tuple[Config, Aws, str]:
+    """The config, the AWS session and the stack every AWS-facing command starts from."""
     cfg = config_mod.load(project)
-    return cfg, connect(cfg, profile=profile, region=region)
+    return cfg, connect(cfg, profile=profile), stack_mod.stack_name(cfg, stack)
 
 
 def run_sync(cfg: Config, aws: Aws, bucket: str, *, dry_run: bool, verify: bool,
@@ -80,13 +73,12 @@ def sync_assets(
     json_output: JsonOption = False,
     project: ProjectOption = Path(),
     profile: ProfileOption = None,
-    region: RegionOption = None,
 ) -> None:
     """Upload the build's static files to the stack's assets bucket (only what changed)."""
-    cfg, aws = _session(project, profile, region)
+    cfg, aws, name = _session(project, profile, stack)
     if bucket is None:
         with aws_errors():
-            bucket = stack_mod.assets_bucket(aws.client("cloudformation"), stack or cfg.site.name)
+            bucket = stack_mod.assets_bucket(aws.client("cloudformation"), name)
     result = run_sync(cfg, aws, bucket, dry_run=dry_run, verify=verify, show_progress=not json_output)
     if json_output:
         print_json(result.summary())
@@ -101,20 +93,17 @@ def _interactive(yes: bool) -> bool:
 def deploy(
     stack: StackOption = None,
     yes: YesOption = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Create and show the change set; execute nothing.")]
-    = False,
+    dry_run: DryRunOption = False,
     skip_build: Annotated[bool, typer.Option("--skip-build", help="Deploy the build output as it is.")] = False,
     no_reconcile: Annotated[bool, typer.Option("--no-reconcile", help="Leave plugin activation and the theme "
                                                "as the live site has them, whatever wplambda.toml declares.")]
     = False,
     project: ProjectOption = Path(),
     profile: ProfileOption = None,
-    region: RegionOption = None,
 ) -> None:
     """Build if stale, render, validate, update the stack with SAM, sync assets (EFS mode: and wp-content
     on EFS, through the console function), print the outputs."""
-    cfg, aws = _session(project, profile, region)
-    name = stack or cfg.site.name
+    cfg, aws, name = _session(project, profile, stack)
 
     def confirm_delete(stack_name: str, reason: str) -> bool:
         err.print(f"[yellow]stack {stack_name}:[/] {reason}")
@@ -177,19 +166,6 @@ def _print_outcome(outcome: run_mod.DeployOutcome, cfg: Config) -> None:
                 out.print(f"  2. point DNS: {domain} CNAME (or alias) {target}")
 
 
-def print_reconciled(plan: reconcile.Plan, *, dry_run: bool) -> None:
-    """What reconciling the site's plugins and theme changed (or, in a dry run, would change)."""
-    if plan.skipped:
-        err.print(f"[yellow]plugins:[/] {escape(plan.skipped)}", highlight=False)
-        return
-    for problem in plan.problems:
-        err.print(f"[yellow]plugins:[/] {escape(problem)}", highlight=False)
-    if not plan.actions:
-        out.print("plugins: the site's activation and theme already match wplambda.toml")
-    for action in plan.actions:
-        out.print(f"plugins: {'would run' if dry_run else 'ran'} wp {escape(action.describe())}", highlight=False)
-
-
 def _outputs_table(stack: str, rows: list[tuple[str, str]]) -> None:
     table = Table("", "value", title=f"stack {stack}", show_header=False)
     for label, value in rows:
@@ -202,17 +178,16 @@ def outputs(
     json_output: JsonOption = False,
     project: ProjectOption = Path(),
     profile: ProfileOption = None,
-    region: RegionOption = None,
 ) -> None:
     """The stack's outputs (by key), read from CloudFormation."""
-    cfg, aws = _session(project, profile, region)
+    _cfg, aws, name = _session(project, profile, stack)
     with aws_errors():
-        description = stack_mod.require(aws.client("cloudformation"), stack or cfg.site.name)
+        description = stack_mod.require(aws.client("cloudformation"), name)
     values = stack_mod.outputs(description)
     if json_output:
         print_json(values)
     else:
-        _outputs_table(stack or cfg.site.name, sorted(values.items()))
+        _outputs_table(name, sorted(values.items()))
 
 
 def status(
@@ -220,12 +195,11 @@ def status(
     json_output: JsonOption = False,
     project: ProjectOption = Path(),
     profile: ProfileOption = None,
-    region: RegionOption = None,
 ) -> None:
     """Stack state, outputs, the live alias's function version and the last deploy's build hash."""
-    cfg, aws = _session(project, profile, region)
+    cfg, aws, name = _session(project, profile, stack)
     with aws_errors():
-        info = operations.status(cfg, aws, stack or cfg.site.name)
+        info = operations.status(cfg, aws, name)
     if json_output:
         print_json(info)
         return
@@ -242,13 +216,12 @@ def logs(
     filter_text: Annotated[str | None, typer.Option("--filter", help="CloudWatch Logs filter pattern.")] = None,
     project: ProjectOption = Path(),
     profile: ProfileOption = None,
-    region: RegionOption = None,
 ) -> None:
     """The function's CloudWatch Logs."""
-    cfg, aws = _session(project, profile, region)
+    _cfg, aws, name = _session(project, profile, stack)
     window = operations.parse_since(since)
     with aws_errors():
-        for line in operations.logs(aws, stack or cfg.site.name, since=window, pattern=filter_text, follow=follow):
+        for line in operations.logs(aws, name, since=window, pattern=filter_text, follow=follow):
             print(f"{line.timestamp:%Y-%m-%d %H:%M:%S} {line.message}", flush=True)
 
 
@@ -256,38 +229,37 @@ def rollback(
     stack: StackOption = None,
     project: ProjectOption = Path(),
     profile: ProfileOption = None,
-    region: RegionOption = None,
 ) -> None:
     """Move the live alias back to the previous published function version."""
-    cfg, aws = _session(project, profile, region)
+    _cfg, aws, name = _session(project, profile, stack)
     with aws_errors():
-        old, new = operations.rollback(aws, stack or cfg.site.name)
+        old, new = operations.rollback(aws, name)
     out.print(f"alias live: version {old} -> {new}")
 
 
 def destroy(
-    stack: Annotated[str, typer.Option("--stack", "-s", help="The stack to delete (required).")],
+    stack: StackOption = None,
     yes: YesOption = False,
     project: ProjectOption = Path(),
     profile: ProfileOption = None,
-    region: RegionOption = None,
 ) -> None:
-    """Delete the stack. The uploads bucket and the database are retained; this says where."""
-    _cfg, aws = _session(project, profile, region)
+    """Delete the stack (after its name is typed back, or --yes). The uploads bucket and the database
+    are retained; this says where."""
+    _cfg, aws, name = _session(project, profile, stack)
     with aws_errors():
-        stack_mod.require(aws.client("cloudformation"), stack)
-        kept = operations.retained(aws, stack)
+        stack_mod.require(aws.client("cloudformation"), name)
+        kept = operations.retained(aws, name)
     if not yes:
         if not sys.stdin.isatty():
-            raise UserError(f"refusing to delete stack {stack!r} without confirmation",
-                            f"type the name in a terminal, or pass --yes: wplambda destroy --stack {stack} --yes")
-        typed = typer.prompt(f"This deletes stack {stack}. Type its name to confirm")
-        if typed != stack:
-            raise UserError(f"{typed!r} is not {stack!r}: nothing was deleted")
+            raise UserError(f"refusing to delete stack {name!r} without confirmation",
+                            f"type the name in a terminal, or pass --yes: wplambda destroy --stack {name} --yes")
+        typed = typer.prompt(f"This deletes stack {name}. Type its name to confirm")
+        if typed != name:
+            raise UserError(f"{typed!r} is not {name!r}: nothing was deleted")
     with aws_errors():
-        emptied = operations.empty_assets_bucket(aws, stack)
-        operations.delete_stack(aws, stack)
-    out.print(f"stack {stack} deleted (its assets bucket emptied first: {emptied} objects)")
+        emptied = operations.empty_assets_bucket(aws, name)
+        operations.delete_stack(aws, name)
+    out.print(f"stack {name} deleted (its assets bucket emptied first: {emptied} objects)")
     for line in kept:
         out.print(f"  retained: {line}", soft_wrap=True, highlight=False)
 

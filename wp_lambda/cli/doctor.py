@@ -9,7 +9,8 @@ import typer
 from rich.markup import escape
 
 from wp_lambda import doctor as doctor_mod
-from wp_lambda.cli.app import JsonOption, ProjectOption, out, print_json
+from wp_lambda.cli.app import out, print_json
+from wp_lambda.cli.options import JsonOption, ProfileOption, ProjectOption
 
 _MARKS = {"ok": "[green]ok[/]     ", "warning": "[yellow]warning[/]", "missing": "[red]missing[/]"}
 
@@ -18,12 +19,14 @@ def doctor(
     project: ProjectOption = Path(),
     aws: Annotated[bool, typer.Option("--aws", help="Also check AWS credentials and region (uses the network).")]
     = False,
-    profile: Annotated[str | None, typer.Option(help="AWS profile for --aws (default: aws.profile, then the "
-                                                "standard chain).")] = None,
+    profile: ProfileOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Check every prerequisite (PHP and its extensions, php-fpm, MariaDB, Composer, wp-cli, cfn-lint,
-    the WordPress source and its themes, the Bref layer); exit 1 when a required one is missing."""
+    the WordPress source and its themes, the Bref layer); exit 1 when a required one is missing.
+
+    --profile is used by --aws only.
+    """
     report = doctor_mod.run(project, aws=aws, profile=profile)
     if json_output:
         print_json(report.as_json())

@@ -15,23 +15,28 @@ from wp_lambda import bundle as build_mod
 from wp_lambda import config as config_mod
 from wp_lambda import remote
 from wp_lambda.bundle.plugins import KINDS
-from wp_lambda.cli.app import JsonOption, ProjectOption, out, print_json
-from wp_lambda.cli.build import ConsoleReporter, print_result
-from wp_lambda.cli.deploy import print_reconciled
-from wp_lambda.cli.wp import LocalOption, ProfileOption, RegionOption, StackOption, StderrReporter
+from wp_lambda.cli.app import ConsoleReporter, StderrReporter, out, print_build_result, print_json, print_reconciled
+from wp_lambda.cli.options import (
+    DryRunOption,
+    JsonOption,
+    LocalOption,
+    ProfileOption,
+    ProjectOption,
+    StackOption,
+    ThemeOption,
+)
 from wp_lambda.common.errors import UserError
 from wp_lambda.plugins import pins, reconcile
 
 plugin_app = typer.Typer(help="Pin plugins (or themes) in wplambda.toml; they are installed at build time, "
                               "checked against wplambda.lock, and activated as declared after each deploy.",
                          no_args_is_help=True)
-ThemeOption = Annotated[bool, typer.Option("--theme", help="A theme instead of a plugin.")]
 NoBuildOption = Annotated[bool, typer.Option("--no-build", help="Only edit wplambda.toml and wplambda.lock.")]
 
 
 def _rebuild(cfg: config_mod.Config, no_build: bool) -> None:
     if not no_build:
-        print_result(build_mod.build(cfg, progress=ConsoleReporter()))
+        print_build_result(build_mod.build(cfg, progress=ConsoleReporter()))
 
 
 @plugin_app.command("add")
@@ -71,12 +76,7 @@ def plugin_remove(
 @plugin_app.command("list")
 def plugin_list(project: ProjectOption = Path(), json_output: JsonOption = False) -> None:
     """The pinned plugins and themes, and what the last build installed."""
-    cfg = config_mod.load(project)
-    manifest = build_mod.read_manifest(build_mod.output_dir(cfg, "deploy")) or {}
-    built = {(p["kind"], p["slug"]): p for p in manifest.get("inputs", {}).get("plugins", [])}
-    rows = [{"kind": kind, "slug": slug, "version": version,
-             "built_sha256": built.get((kind, slug), {}).get("sha256")}
-            for kind, slug, version in pins.pinned(cfg)]
+    rows = pins.listing(config_mod.load(project))
     if json_output:
         print_json(rows)
         return
@@ -140,11 +140,10 @@ def plugin_status(
     project: ProjectOption = Path(),
     json_output: JsonOption = False,
     profile: ProfileOption = None,
-    region: RegionOption = None,
 ) -> None:
-    """Pinned, deployed and active side by side, read from the site with wp-cli (--stack NAME or --local)."""
+    """Pinned, deployed and active side by side, read from the site with wp-cli (the stack, or --local)."""
     cfg = config_mod.load(project)
-    with remote.open_target(cfg, stack=stack, local=local, profile=profile, region=region,
+    with remote.open_target(cfg, stack=stack, local=local, profile=profile,
                             progress=StderrReporter()) as target:
         rows = reconcile.status(cfg, *reconcile.survey(target))
     if json_output:
@@ -164,16 +163,15 @@ def plugin_status(
 def plugin_reconcile(
     stack: StackOption = None,
     local: LocalOption = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")] = False,
+    dry_run: DryRunOption = False,
     project: ProjectOption = Path(),
     json_output: JsonOption = False,
     profile: ProfileOption = None,
-    region: RegionOption = None,
 ) -> None:
     """Activate or deactivate plugins and switch the theme as wplambda.toml declares (`active`);
     deploy does this itself, this is for a site installed after its first deploy, or the local one."""
     cfg = config_mod.load(project)
-    with remote.open_target(cfg, stack=stack, local=local, profile=profile, region=region,
+    with remote.open_target(cfg, stack=stack, local=local, profile=profile,
                             progress=StderrReporter()) as target:
         plan = reconcile.reconcile(cfg, target, dry_run=dry_run)
     if json_output:

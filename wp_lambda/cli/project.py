@@ -13,7 +13,8 @@ from wp_lambda import cost as cost_mod
 from wp_lambda import project as project_mod
 from wp_lambda import render as render_mod
 from wp_lambda import validate as validate_mod
-from wp_lambda.cli.app import JsonOption, ProjectOption, err, out, print_json
+from wp_lambda.cli.app import err, out, print_json
+from wp_lambda.cli.options import JsonOption, ProjectOption, YesOption
 from wp_lambda.common.errors import UserError
 
 _CHOICES = {
@@ -61,7 +62,7 @@ def init(
     php_source: Annotated[str | None, typer.Option(help="'bref' or a directory of PHP binaries.")] = None,
     wordpress_source: Annotated[str | None, typer.Option(
         help="A WordPress version, URL, tarball or directory (e.g. /usr/share/wordpress).")] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Take defaults; never prompt.")] = False,
+    yes: YesOption = False,
     force: Annotated[bool, typer.Option(help="Overwrite existing project files.")] = False,
 ) -> None:
     """Create a project: wplambda.toml, template.yaml and wordpress/wp-config.php."""
@@ -73,7 +74,7 @@ def init(
         "wordpress_source": wordpress_source,
     }
     if answers["name"] is None and root.name and root != Path.cwd().resolve():
-        answers["name"] = _slug(root.name)
+        answers["name"] = project_mod.site_name_for(root)
     if not yes and sys.stdin.isatty():
         defaults = project_mod.build_config(root, {k: v for k, v in answers.items() if k == "name"})
         for option, prompt in _PROMPTS.items():
@@ -81,7 +82,7 @@ def init(
                 continue
             if option.startswith("db_") and answers["database"] != "external":
                 continue
-            default = _current(defaults, option)
+            default = project_mod.init_answer(defaults, option)
             suffix = f" [{'/'.join(_CHOICES[option])}]" if option in _CHOICES else ""
             answers[option] = typer.prompt(prompt + suffix, default=answers[option] or default)
     written = project_mod.init_project(root, answers, force=force)
@@ -94,20 +95,6 @@ def init(
     out.print(f"cost: {cost_mod.summary(config)}", highlight=False)
     out.print(f"[green]Project ready in {root}.[/] Next: [bold]wplambda validate[/], then "
               "[bold]wplambda serve[/] or [bold]wplambda deploy --stack NAME[/].")
-
-
-def _slug(name: str) -> str:
-    import re
-
-    slug = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
-    return slug if slug and slug[0].isalpha() else f"wp-{slug}".strip("-")
-
-
-def _current(config: config_mod.Config, option: str) -> str:
-    if option == "php_source":
-        return config.php.dir if config.php.source == "dir" else "bref"
-    section, key = project_mod.INIT_KEYS[option]
-    return str(getattr(getattr(config, section), key))
 
 
 def render(project: ProjectOption = Path()) -> None:

@@ -13,8 +13,8 @@ import typer
 from wp_lambda import config as config_mod
 from wp_lambda import efs as efs_mod
 from wp_lambda import serve as serve_mod
-from wp_lambda.cli.app import ProjectOption, err, out
-from wp_lambda.cli.build import ConsoleReporter
+from wp_lambda.cli.app import ConsoleReporter, err, out
+from wp_lambda.cli.options import ProfileOption, ProjectOption, YesOption
 from wp_lambda.common.errors import UserError
 
 
@@ -32,19 +32,21 @@ def serve(
                                                        "(default: generated and printed once).")] = None,
     reset: Annotated[bool, typer.Option("--reset", help="Delete the local database and uploads (and EFS mode's "
                                         "plugins and themes in .wplambda/local/efs) first.")] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before --reset.")] = False,
+    yes: YesOption = False,
     no_build: Annotated[bool, typer.Option("--no-build", help="Serve the existing build as it is.")] = False,
     s3_endpoint: Annotated[str | None, typer.Option(
         help="Keep uploads in a bucket of this S3-compatible endpoint (e.g. http://localhost:9000) through "
              "S3 Uploads, as when deployed; the build then needs S3 Uploads from a Composer source.")] = None,
     s3_bucket: Annotated[str | None, typer.Option(help="Bucket for --s3-endpoint, created if missing "
                                                   "(default: SITE-uploads).")] = None,
-    profile: Annotated[str | None, typer.Option(help="AWS profile for --s3-endpoint and an external database's "
-                                                "secret (default: aws.profile, then the standard chain).")] = None,
+    profile: ProfileOption = None,
     invoke_port: Annotated[int, typer.Option(help="Port of the local Lambda invoke endpoint on 127.0.0.1 (as `sam "
                                              "local start-lambda` gives; 0: any free port).", min=0, max=65535)] = 0,
 ) -> None:
-    """Serve the site on http://HOST:PORT through the same handler that runs on Lambda."""
+    """Serve the site on http://HOST:PORT through the same handler that runs on Lambda.
+
+    It talks to AWS (as --profile) only for --s3-endpoint and an external database's secret.
+    """
     cfg = config_mod.load(project)
     site = serve_mod.LocalSite(cfg, serve_mod.ServeOptions(
         host=host, port=port, workers=workers, install=install, admin_user=admin_user,

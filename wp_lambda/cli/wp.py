@@ -7,30 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from wp_lambda import config as config_mod
 from wp_lambda import console as console_mod
 from wp_lambda import remote
-from wp_lambda.cli.app import JsonOption, ProjectOption, err, print_json
-from wp_lambda.cli.build import ConsoleReporter
-
-StackOption = Annotated[str | None, typer.Option("--stack", "-s", help="Run in this deployed stack's console "
-                                                                        "function.")]
-LocalOption = Annotated[bool, typer.Option("--local", help="Run in the local site: the running `wplambda serve`, "
-                                                           "else the private MariaDB started for the command.")]
-ProfileOption = Annotated[str | None, typer.Option("--profile", help="AWS profile (default: aws.profile).")]
-RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region; must match aws.region.")]
-
-
-class StderrReporter(ConsoleReporter):
-    """Build steps and notes on stderr: stdout carries wp-cli's output and nothing else."""
-
-    def step(self, message: str) -> None:
-        err.print(f"[cyan]•[/] {escape(message)}", highlight=False)
-
-    def note(self, message: str) -> None:
-        err.print(f"  {escape(message)}", highlight=False)
+from wp_lambda.cli.app import StderrReporter, print_json
+from wp_lambda.cli.options import JsonOption, LocalOption, ProfileOption, ProjectOption, StackOption
 
 
 def wp(
@@ -41,7 +23,6 @@ def wp(
     project: ProjectOption = Path(),
     json_out: JsonOption = False,
     profile: ProfileOption = None,
-    region: RegionOption = None,
 ) -> None:
     """Run one wp-cli command in the site: `wplambda wp --stack blog -- plugin list`.
 
@@ -49,7 +30,7 @@ def wp(
     prints one object (stdout, stderr, exit_code, duration_ms, request_id, truncated) instead.
     """
     cfg = config_mod.load(project)
-    with remote.open_target(cfg, stack=stack, local=local, profile=profile, region=region,
+    with remote.open_target(cfg, stack=stack, local=local, profile=profile,
                             progress=StderrReporter()) as target:
         result = target.wp(list(args or []))
     if json_out:
@@ -68,14 +49,13 @@ def console(
     local: LocalOption = False,
     project: ProjectOption = Path(),
     profile: ProfileOption = None,
-    region: RegionOption = None,
 ) -> None:
     """An interactive wp-cli prompt: each line is one `wp` command (`eval CODE` / `php CODE` run PHP).
 
     History is kept per project in .wplambda/console_history; Ctrl-D exits.
     """
     cfg = config_mod.load(project)
-    with remote.open_target(cfg, stack=stack, local=local, profile=profile, region=region,
+    with remote.open_target(cfg, stack=stack, local=local, profile=profile,
                             progress=StderrReporter()) as target:
         console_mod.run(target, history=console_mod.history_path(cfg))
 

@@ -51,9 +51,10 @@ class Place:
 
 @contextlib.contextmanager
 def open_place(config: Config, *, stack: str | None, local: bool, profile: str | None = None,
-               region: str | None = None, progress: Reporter | None = None, s3_endpoint: str | None = None,
+               progress: Reporter | None = None, s3_endpoint: str | None = None,
                s3_bucket: str | None = None) -> Iterator[Place]:
-    """The site ``--stack NAME`` or ``--local`` names, with its staging area and uploads store.
+    """The site ``--local`` or ``--stack NAME`` (default: ``site.name``) names, with its staging
+    area and uploads store.
 
     Locally the uploads are serve's folder, or with ``s3_endpoint`` the bucket ``serve
     --s3-endpoint`` keeps them in (``s3_bucket``, default ``SITE-uploads``).
@@ -61,8 +62,7 @@ def open_place(config: Config, *, stack: str | None, local: bool, profile: str |
     if s3_endpoint is not None and not local:
         raise UserError("--s3-endpoint goes with --local (a stack's uploads bucket comes from the stack)",
                         "drop --s3-endpoint, or use --local")
-    with remote.open_target(config, stack=stack, local=local, profile=profile, region=region,
-                            progress=progress) as target:
+    with remote.open_target(config, stack=stack, local=local, profile=profile, progress=progress) as target:
         if local:
             from wp_lambda.serve import LocalPaths
 
@@ -78,22 +78,22 @@ def open_place(config: Config, *, stack: str | None, local: bool, profile: str |
                 store = uploads.BucketStore(bucket.client, bucket.name)
             place = Place("local site", "local", target, staging, store, config.assets)
         else:
-            assert stack is not None
-            place = _stack_place(config, target, stack, profile=profile, region=region)
+            from wp_lambda.stack import stack_name
+
+            place = _stack_place(config, target, stack_name(config, stack), profile=profile)
         try:
             yield place
         finally:
             place.staging.discard()
 
 
-def _stack_place(config: Config, target: remote.Target, stack: str, *, profile: str | None,
-                 region: str | None) -> Place:
+def _stack_place(config: Config, target: remote.Target, stack: str, *, profile: str | None) -> Place:
     from wp_lambda import stack as stack_mod
     from wp_lambda.aws import connect
     from wp_lambda.deploy.execute import ensure_artifact_bucket
     from wp_lambda.deploy.plan import managed_bucket_name
 
-    aws = connect(config, profile=profile, region=region)
+    aws = connect(config, profile=profile)
     cfn = aws.client("cloudformation")
     outputs = stack_mod.outputs(stack_mod.require(cfn, stack))
     bucket = outputs.get("UploadsBucketName") or stack_mod.physical_id(cfn, stack, stack_mod.UPLOADS_BUCKET)
@@ -272,7 +272,7 @@ def search_replace(place: Place, old: str, new: str, backup_prefix: str | None) 
 def revert(place: Place, backup_prefix: str) -> dict[str, Any]:
     """Swap the tables an earlier import kept (``backup_prefix``) back in; the current ones are kept."""
     return _call(place, {"wplambda": "db-revert", "backup_prefix": backup_prefix}, "the revert",
-                 "pass one of the backups `wplambda import --list-backups` shows")
+                 "pass the prefix an earlier import printed (its tables are kept as wpbkYYYYmmddHHMMSS_*)")
 
 
 def drop_backups(place: Place) -> list[str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import tomlkit
 
 from wp_lambda import config as config_mod
-from wp_lambda.bundle import lock
+from wp_lambda.bundle import lock, output_dir, read_manifest
 from wp_lambda.bundle.plugins import KINDS, download, mirror
 from wp_lambda.common import fetch
 from wp_lambda.common.errors import UserError
@@ -119,6 +119,16 @@ def pinned(config: Config) -> list[tuple[str, str, str]]:
     """(kind, slug, version) of everything pinned, plugins first."""
     return [(kind, slug, version) for kind, table in KINDS.items()
             for slug, version in sorted(getattr(config, table).items())]
+
+
+def listing(config: Config) -> list[dict[str, str | None]]:
+    """Everything pinned, with the sha256 of the zip the last deploy build installed (None when
+    that build has not run since it was pinned): what ``plugin list`` shows."""
+    manifest = read_manifest(output_dir(config, "deploy")) or {}
+    built = {(p["kind"], p["slug"]): p for p in manifest.get("inputs", {}).get("plugins", [])}
+    return [{"kind": kind, "slug": slug, "version": version,
+             "built_sha256": built.get((kind, slug), {}).get("sha256")}
+            for kind, slug, version in pinned(config)]
 
 
 def check(config: Config, only: Iterable[tuple[str, str]] | None = None) -> list[Pin]:
