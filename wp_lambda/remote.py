@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
-from wp_lambda.runtime.handler import command_words
+from wp_lambda.runtime.commands import command_words
 
 if TYPE_CHECKING:
     from wp_lambda.aws import Aws

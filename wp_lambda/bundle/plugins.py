@@ -32,6 +32,10 @@ from wp_lambda.common.errors import UserError
 from wp_lambda.common.report import Reporter
 from wp_lambda.config import Config
 
+# Where the runtime layer carries wp-cli (/opt/wplambda/wp-cli.phar on Lambda): outside the document
+# root, so no URL can reach it; the handler finds it there by the same contract.
+from wp_lambda.runtime.contract import WP_CLI_IN_LAYER
+
 KINDS = {"plugin": "plugins", "theme": "themes"}
 # The sha512 wp-cli publishes beside the release (``wp-cli-2.12.0.phar.sha512``), pinned here so a
 # mirror (WPLAMBDA_WP_CLI_URL) cannot swap the phar by publishing a checksum of its own. The same
@@ -44,10 +48,6 @@ WP_CLI_SHA512 = ("be928f6b8ca1e8dfb9d2f4b75a13aa4aee0896f8a9a0a1c45cd5d2c98605e6
 WP_CLI = PinnedPhar("wp-cli", "2.12.0", "https://github.com/wp-cli/wp-cli/releases/download/v2.12.0/wp-cli-2.12.0.phar",
                     "sha512", ".sha512", "WPLAMBDA_WP_CLI_URL", "set build.wp_cli to a local wp-cli.phar",
                     digest=WP_CLI_SHA512)
-# Where the runtime layer carries wp-cli (``/opt/wplambda/wp-cli.phar`` on Lambda): outside the
-# document root, so no URL can reach it.
-WP_CLI_IN_LAYER = "wplambda/wp-cli.phar"
-
 
 def mirror(config: Config) -> str:
     """The download base: a URL, or a local directory (relative to the project)."""
