@@ -3,7 +3,7 @@
 php-fpm runs as a child of the Python runtime for the life of the Lambda instance (or of a local
 ``serve`` worker). Master and workers get a process group of their own, so one ``killpg`` ends
 them all, even workers orphaned by a master that died (they would otherwise live on, holding
-the old socket and our output pipe). ``wp_lambda.local.runtime_api.stop_runtime_process``
+the old socket and our output pipe). ``wp_lambda.local.runtime_process.stop_runtime_process``
 finds these groups as the runtime's children.
 """
 
