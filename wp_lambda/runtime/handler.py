@@ -4,7 +4,8 @@
 Inside the Lambda environment php-fpm starts while this module is imported, so the cold start
 happens in the init phase; elsewhere (tests, ``serve``) it starts with the first invocation.
 Failures are answered, never raised, for HTTP events: a crash of PHP is the visitor's 502, not
-an unhandled Lambda error (which API Gateway would turn into an opaque 500).
+an unhandled Lambda error (which API Gateway would turn into an opaque 500). This module is the
+HTTP path; ``{"wplambda": ...}`` events go to the registry in :mod:`wp_lambda.runtime.direct`.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class Runtime:
         self.caching = static.Caching.from_env(env)
         self._secrets_loaded = False
         # `wplambda serve` logs each request as cold or warm; only it asks for the marker header.
-        self._mark_init = env.get("WPLAMBDA_LOCAL") == "1"
+        self._mark_init = env.get(contract.LOCAL_ENV) == "1"
         self._http_invocations = 0
 
     def start(self) -> None:
@@ -241,22 +242,27 @@ def handler(event: Any, context: LambdaContext | None) -> dict[str, Any]:
     return runtime().handle(event, context)
 
 
-if os.environ.get("AWS_LAMBDA_RUNTIME_API"):
-    # Inside Lambda (or under awslambdaric with the local emulator): start during init. The
-    # console function (WPLAMBDA_ROLE=console) runs wp-cli with the PHP CLI, so it starts no
-    # php-fpm it would not use; an HTTP event sent to it would still start one on demand.
-    _init_started = time.monotonic()
-    _console = os.environ.get(contract.ROLE_ENV) == contract.CONSOLE_ROLE
+def init_phase() -> None:
+    """Lambda's init phase (or awslambdaric's under the local emulator): start now, not at the first
+    request. The console function (WPLAMBDA_ROLE=console) runs wp-cli with the PHP CLI, so it starts
+    no php-fpm it would not use; an HTTP event sent to it would still start one on demand."""
+    started = time.monotonic()
+    console = os.environ.get(contract.ROLE_ENV) == contract.CONSOLE_ROLE
     try:
-        if _console:
+        if console:
             runtime().load_secrets()
         else:
             runtime().start()
     except Exception:
         log.exception("wplambda: cold start failed; the first request will try again")
-    else:
-        # A SnapStart init warms in its before-snapshot hook; any other site init warms right here
-        # (the console function serves no pages, so it has nothing to warm).
-        if not _console and not snapstart.register(runtime()):
-            # The budget counts from here: starting php-fpm and loading secrets used part of it.
-            runtime().warm(max(0.0, warmup.BUDGET - (time.monotonic() - _init_started)))
+        return
+    # A SnapStart init warms in its before-snapshot hook; any other site init warms right here
+    # (the console function serves no pages, so it has nothing to warm).
+    if not console and not snapstart.register(runtime()):
+        # The budget counts from here: starting php-fpm and loading secrets used part of it.
+        runtime().warm(max(0.0, warmup.BUDGET - (time.monotonic() - started)))
+
+
+if os.environ.get("AWS_LAMBDA_RUNTIME_API"):
+    # Importing this module is the init phase; tests and local tools import it without the variable.
+    init_phase()
