@@ -31,6 +31,7 @@ from wp_lambda.common import fetch
 from wp_lambda.common.errors import UserError
 from wp_lambda.common.report import Reporter
 from wp_lambda.config import Config
+from wp_lambda.runtime import contract
 
 # Where the runtime layer carries wp-cli (/opt/wplambda/wp-cli.phar on Lambda): outside the document
 # root, so no URL can reach it; the handler finds it there by the same contract.
@@ -226,12 +227,12 @@ def _wp_cli_session(cli: WpCli, function_dir: Path, reporter: Reporter) -> Itera
         # must not point the throwaway site at another database or a bucket.
         inherited = {k: v for k, v in os.environ.items()
                      if not k.startswith(("WORDPRESS_", "S3_UPLOADS_", "WPLAMBDA_", "WP_CLI_"))}
-        env = {**inherited, "WORDPRESS_DB_HOST": db.wordpress_host, "WORDPRESS_DB_NAME": "wplambda_build",
-               "WORDPRESS_DB_USERNAME": "wplambda_build", "WORDPRESS_DB_PASSWORD": password,
-               "WORDPRESS_SALT": secrets.token_hex(32), "WP_HOME": "http://build.invalid",
+        env = {**inherited, contract.DB_HOST_ENV: db.wordpress_host, contract.DB_NAME_ENV: "wplambda_build",
+               contract.DB_USER_ENV: "wplambda_build", contract.DB_PASSWORD_ENV: password,
+               contract.SALT_ENV: secrets.token_hex(32), "WP_HOME": "http://build.invalid",
                # `core install` creates this month's uploads folder; the kit's local-uploads
                # mu-plugin sends it to the scratch dir, or a dated empty dir would reach the zip.
-               "WPLAMBDA_UPLOADS_DIR": str(scratch / "uploads"), "WP_TEMP_DIR": str(scratch),
+               contract.UPLOADS_DIR_ENV: str(scratch / "uploads"), "WP_TEMP_DIR": str(scratch),
                # wp-cli's cache and config stay out of the builder's home; no wp-cli.yml applies.
                "WP_CLI_CACHE_DIR": str(scratch / "wp-cli-cache"),
                "WP_CLI_CONFIG_PATH": str(scratch / "wp-cli-config.yml")}
