@@ -19,8 +19,10 @@ from wp_lambda.runtime import contract
 
 @dataclass(frozen=True)
 class Variable:
-    """One variable. ``spelled`` is how the template spells the value when a JSON string will not do
-    (a CloudFormation expression, or a plain scalar kept as the template always had it)."""
+    """One variable. ``spelled`` is how the template spells the value when a JSON string will not do:
+    a CloudFormation expression (then ``value`` is empty: only CloudFormation knows it), or a plain
+    scalar kept as the template always had it (so template.yaml stays byte-identical). ``comment``
+    lines go above it in the template."""
 
     name: str
     value: str

@@ -18,6 +18,7 @@ from wp_lambda.config import Config
 from wp_lambda.local import php as local_php
 from wp_lambda.local.processes import stop_tree
 from wp_lambda.render import render_text
+from wp_lambda.runtime import contract
 
 # What the template's Handler names (and the zips carry): the same entry point runs locally.
 HANDLER = "wp_lambda.runtime.handler.handler"
@@ -44,9 +45,9 @@ def runtime_environment(document_root: Path, layer: Path, *, api_address: str | 
     if php_fpm is None or php is None:
         found = local_php.find(DEFAULT_PHP_VERSION)
         php_fpm, php = php_fpm or str(found.fpm), php or str(found.cli)
-    env.update(WPLAMBDA_DOCUMENT_ROOT=str(document_root), WPLAMBDA_PHP_FPM=php_fpm, WPLAMBDA_PHP=php,
-               WPLAMBDA_PHP_INI=str(layer / "php.ini"), WPLAMBDA_FPM_CONF=str(layer / "php-fpm.conf"),
-               WPLAMBDA_FPM_WORKERS=str(workers))
+    env.update({contract.DOCUMENT_ROOT_ENV: str(document_root), contract.PHP_FPM_ENV: php_fpm,
+                contract.PHP_CLI_ENV: php, contract.PHP_INI_ENV: str(layer / "php.ini"),
+                contract.FPM_CONF_ENV: str(layer / "php-fpm.conf"), contract.FPM_WORKERS_ENV: str(workers)})
     if api_address:
         env["AWS_LAMBDA_RUNTIME_API"] = api_address
     return env

@@ -60,7 +60,7 @@ class Runtime:
         self.layout = layout.from_env(source)
         env = self.layout.environ(source)
         self.environ = env
-        root = env.get("WPLAMBDA_DOCUMENT_ROOT") or env.get("LAMBDA_TASK_ROOT") or "/var/task"
+        root = env.get(contract.DOCUMENT_ROOT_ENV) or env.get("LAMBDA_TASK_ROOT") or "/var/task"
         self.document_root = os.path.realpath(root)
         # storage.mode = "efs": plugins and themes are files on the mounted file system.
         mounted = env.get(contract.CONTENT_DIR_ENV)
