@@ -30,7 +30,7 @@ from benchmarks.runtime import HOST, cold_starts, latency, percentile  # noqa: E
 from wp_lambda.config import Config  # noqa: E402
 from wp_lambda.local.mariadb import MariaDB  # noqa: E402
 from wp_lambda.render import render_text  # noqa: E402
-from wp_lambda.runtime import content  # noqa: E402
+from wp_lambda.runtime import content, contract  # noqa: E402
 from wp_lambda.runtime.handler import Runtime  # noqa: E402
 
 
@@ -47,7 +47,7 @@ def efs_site(base: Path, db: MariaDB) -> Site:
     (site.root / "wp-config.php").write_text(render_text("wp-config.php.j2", config))
     mount = base / "mnt" / "wp-content"
     content.sync(site.root / "wp-content", mount, {})
-    site.environ[content.CONTENT_DIR_ENV] = str(mount)
+    site.environ[contract.CONTENT_DIR_ENV] = str(mount)
     lambda_php_ini(site, config)
     return site
 

@@ -63,7 +63,7 @@ def test_json_lists_every_check_and_no_php_at_all_is_missing(tmp_path: Path) -> 
     assert report["ok"] is False
     assert by_name["php"]["status"] == "missing" and "php-cli" in by_name["php"]["fix"]
     assert by_name["composer"]["status"] == "warning"  # the build can fall back to the pinned phar
-    assert {"php-fpm", "mariadb", "cfn-lint", "wplambda.toml"} <= by_name.keys()
+    assert {"php-fpm", "awslambdaric", "mariadb", "cfn-lint", "wplambda.toml"} <= by_name.keys()
 
 
 def test_this_machine_after_setup_has_everything() -> None:

@@ -22,11 +22,13 @@ from typing import Any
 
 from wp_lambda.aws import error_code
 from wp_lambda.config import Assets
+from wp_lambda.runtime.contract import UPLOADS_KEY_PREFIX
 from wp_lambda.runtime.static import CONTENT_TYPES
 
 MANIFEST_KEY = ".wplambda/assets-manifest.json"
 MANIFEST_VERSION = 1
-UPLOADS_PREFIX = "wp-content/uploads/"
+# The uploads bucket's keys (S3 Uploads writes there; CloudFront's uploads behaviour reads there).
+UPLOADS_PREFIX = UPLOADS_KEY_PREFIX
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 

@@ -1,5 +1,9 @@
 """``wplambda doctor``: every prerequisite a user can be missing, one line each, with its fix.
 
+That includes everything ``serve`` and ``wp --local`` need at run time: php and php-fpm (found as
+serve finds them), MariaDB, awslambdaric in the kit's own interpreter, and, in a project, the
+WordPress source and a usable theme.
+
 A new machine fails in ways a developer's never does (a package that was only Recommended, a
 tool in a venv that is not on PATH), so every check looks the thing up the way the kit itself
 will at run time, and names the Debian package or setting that supplies it. Nothing here
@@ -8,6 +12,7 @@ changes the machine, and nothing reaches the network unless ``aws`` is asked for
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -19,6 +24,7 @@ from pathlib import Path
 from wp_lambda import config as config_mod
 from wp_lambda.bundle import core, themes
 from wp_lambda.common.errors import UserError
+from wp_lambda.local import php as local_php
 
 MIN_PHP = (8, 2)
 # What WordPress uses, and the Debian package that brings each one ("common" ones ship with php-cli).
@@ -108,13 +114,14 @@ def _php_checks(finder: _Finder) -> tuple[list[Check], str | None]:
 
 
 def _tool_checks(finder: _Finder, php_version: str | None, config: config_mod.Config | None) -> list[Check]:
-    fpm_names = ([f"php-fpm{php_version}"] if php_version else []) + ["php-fpm"]
-    fpm = finder.which(*fpm_names, sbin=True)
     mariadb = finder.which("mariadbd", "mysqld", sbin=True)
     install_db = finder.which("mariadb-install-db", "mysql_install_db", sbin=True)
     composer = finder.which("composer")
     checks = [
-        Check("php-fpm", fpm is not None, fpm or "not found", "apt-get install php-fpm"),
+        _serve_php_check(finder, php_version, config),
+        Check("awslambdaric", (ric := importlib.util.find_spec("awslambdaric")) is not None,
+              f"{ric.origin} (serve runs the handler under it)" if ric and ric.origin else "not importable by "
+              f"{sys.executable}", "pip install awslambdaric (a dependency of wplambda: reinstall the kit)"),
         Check("mariadb", mariadb is not None and install_db is not None,
               mariadb or "mariadbd not found", "apt-get install mariadb-server"),
         Check("composer", composer is not None or bool(os.environ.get("WPLAMBDA_COMPOSER")),
@@ -134,6 +141,16 @@ def _tool_checks(finder: _Finder, php_version: str | None, config: config_mod.Co
             checks.append(Check("wp-cli", path.is_file(), str(path) if path.is_file() else f"{path} does not exist",
                                 "fix build.wp_cli in wplambda.toml (a wp-cli.phar path, or \"pinned\")"))
     return checks
+
+
+def _serve_php_check(finder: _Finder, php_version: str | None, config: config_mod.Config | None) -> Check:
+    """The php-fpm and php ``serve`` and ``wp --local`` will run, found the way they find it."""
+    preferred = config.php.version if config is not None else php_version or ""
+    try:
+        found = local_php.find(preferred, path=finder.path)
+    except UserError as exc:
+        return Check("php-fpm", False, exc.message, exc.hint or "")
+    return Check("php-fpm", True, f"{found.fpm} with {found.cli} (PHP {found.version}): what serve runs")
 
 
 def _wordpress_checks(config: config_mod.Config) -> list[Check]:

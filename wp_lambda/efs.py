@@ -14,13 +14,14 @@ from typing import Any
 from wp_lambda import config as config_mod
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
+from wp_lambda.runtime import contract
 
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def sync_event(config: Config) -> dict[str, Any]:
     """The direct invocation that seeds EFS (first time) and syncs the pinned plugins and themes."""
-    return {"wplambda": "content", "action": "sync",
+    return {contract.DIRECT_KEY: contract.CONTENT, "action": "sync",
             "pinned": {"plugins": dict(config.plugins), "themes": dict(config.themes)}}
 
 
@@ -62,7 +63,7 @@ def adoptable_version(config: Config, slug: str, invoke: Invoke, *, theme: bool 
     """
     require_efs(config)
     kind = "themes" if theme else "plugins"
-    listing = invoke({"wplambda": "content", "action": "list"})
+    listing = invoke({contract.DIRECT_KEY: contract.CONTENT, "action": "list"})
     if "error" in listing:
         raise UserError(f"could not list wp-content on EFS: {listing['error']}")
     found = listing.get(kind, {})

@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
-from wp_lambda.runtime.handler import command_words
+from wp_lambda.runtime import contract
+from wp_lambda.runtime.commands import command_words
 
 if TYPE_CHECKING:
     from wp_lambda.aws import Aws
@@ -107,7 +108,7 @@ class _Target:
         return self._send(event, self._limit(timeout) + _GRACE)
 
     def wp(self, args: list[str], *, timeout: float | None = None) -> WpResult:
-        payload, request_id = self._call({"wplambda": "wp", "args": list(args)}, timeout)
+        payload, request_id = self._call({contract.DIRECT_KEY: contract.WP, "args": list(args)}, timeout)
         if "error" in payload:
             raise UserError(f"{self.name}: {payload['error']}",
                             "deploy the site again with this version of wplambda")

@@ -18,11 +18,13 @@ import jinja2
 from wp_lambda import __version__
 from wp_lambda.common.files import write_if_changed
 from wp_lambda.config import Config, php_extension_layer_arns, php_layer_arn
+from wp_lambda.function_env import function_environment, uploads_bucket_ref
+from wp_lambda.runtime import contract
+from wp_lambda.runtime.contract import EFS_MOUNT
 
 TEMPLATES = Path(__file__).parent / "templates"
-# storage.mode = "efs": where Lambda mounts the access point (Lambda requires a path under /mnt/),
-# and the POSIX user every file on it belongs to (the access point enforces it).
-EFS_MOUNT = "/mnt/wp-content"
+# storage.mode = "efs": the POSIX user every file on the mount (EFS_MOUNT) belongs to (the access
+# point enforces it).
 EFS_UID = 1000
 
 # Project-relative path of each rendered file -> the template it comes from.
@@ -78,6 +80,15 @@ def context(config: Config, *, local: bool = False) -> dict[str, Any]:
         efs_mount=EFS_MOUNT,
         efs_uid=EFS_UID,
         subnet_cidrs=subnet_cidrs(config.network.vpc_cidr) if config.in_vpc else [],
+        # The names serve shares with the stack (wp_lambda/runtime/contract.py, function_env.py).
+        function_environment=lambda role="": function_environment(config, role=role),
+        uploads_bucket_ref=uploads_bucket_ref(config),
+        behaviours=contract.behaviours(config.storage.mode == "efs"),
+        default_origin=contract.DEFAULT_ORIGIN,
+        origins={"function": contract.FUNCTION_ORIGIN, "assets": contract.ASSETS_ORIGIN,
+                 "uploads": contract.UPLOADS_ORIGIN, "assets_then_function": contract.ASSETS_THEN_FUNCTION},
+        failover_statuses=contract.FAILOVER_STATUSES,
+        console_role=contract.CONSOLE_ROLE,
     )
     return data
 

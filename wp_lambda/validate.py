@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from wp_lambda.config import HTTP_API_MAX_TIMEOUT, Config
+from wp_lambda.runtime.contract import SECRETS_ENV
 
 SUPPORTED_RUNTIMES = ("python3.12", "python3.13")
 
@@ -187,15 +188,15 @@ def secret_findings(resources: dict[str, Any]) -> list[str]:
             found.append(f"{name}: MasterUserPassword is not a Secrets Manager dynamic reference")
         if kind == "AWS::Lambda::Function":
             for var, value in props.get("Environment", {}).get("Variables", {}).items():
-                if var != "WPLAMBDA_SECRETS" and _SECRET_NAME.search(var):
+                if var != SECRETS_ENV and _SECRET_NAME.search(var):
                     found.append(f"{name}: environment variable {var} would hold a secret in plain text; "
-                                 "load it through WPLAMBDA_SECRETS")
-                if var == "WPLAMBDA_SECRETS":
+                                 f"load it through {SECRETS_ENV}")
+                if var == SECRETS_ENV:
                     text = value.get("Fn::Sub", "") if isinstance(value, dict) else value
                     for pair in str(text).split(","):
                         target = pair.partition("=")[2]
                         if not (target.startswith("arn:") or re.fullmatch(r"\$\{[A-Za-z0-9]+\}", target)):
-                            found.append(f"{name}: WPLAMBDA_SECRETS entry {pair.partition('=')[0]!r} is "
+                            found.append(f"{name}: {SECRETS_ENV} entry {pair.partition('=')[0]!r} is "
                                          "not a secret ARN")
         if kind == "AWS::CloudFront::Distribution":
             for origin in props.get("DistributionConfig", {}).get("Origins", []):

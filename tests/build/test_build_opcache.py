@@ -26,7 +26,7 @@ from wp_lambda.bundle import opcache_cache
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import CONFIG_FILE, Config, load
 from wp_lambda.local.mariadb import MariaDB
-from wp_lambda.local.runtime_api import local_layer, runtime_environment
+from wp_lambda.local.runtime_process import local_layer, runtime_environment
 from wp_lambda.render import render_text
 from wp_lambda.runtime import routing
 from wp_lambda.runtime.opcache import ENV_VAR, PACKAGED

@@ -21,7 +21,7 @@ from wp_lambda import efs
 from wp_lambda.aws import connect
 from wp_lambda.config import load as load_config
 from wp_lambda.deploy import operations
-from wp_lambda.runtime.content import CONTENT_DIR_ENV
+from wp_lambda.runtime.contract import CONTENT_DIR_ENV
 from wp_lambda.runtime.handler import Runtime
 
 

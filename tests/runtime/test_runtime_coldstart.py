@@ -32,7 +32,8 @@ from snapshot_restore_py import get_after_restore, get_before_snapshot
 from wp_site import Site
 
 from wp_lambda.local.mariadb import MariaDB
-from wp_lambda.local.runtime_api import RuntimeAPI, runtime_environment, start_runtime_process, stop_runtime_process
+from wp_lambda.local.runtime_api import RuntimeAPI
+from wp_lambda.local.runtime_process import runtime_environment, start_runtime_process, stop_runtime_process
 from wp_lambda.runtime import cgi, fastcgi, routing, snapstart, warmup
 from wp_lambda.runtime.events import Request
 from wp_lambda.runtime.handler import Runtime

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from wp_lambda.runtime import content, routing
+from wp_lambda.runtime import content, contract, routing
 from wp_lambda.runtime.handler import Runtime
 
 
@@ -140,7 +140,7 @@ def test_routing_sends_plugin_and_theme_paths_to_the_file_system(package: Path, 
 
 def test_content_invocation_through_the_handler(package: Path, tmp_path: Path) -> None:
     efs = tmp_path / "efs"
-    runtime = Runtime({"WPLAMBDA_DOCUMENT_ROOT": str(package), content.CONTENT_DIR_ENV: str(efs)})
+    runtime = Runtime({"WPLAMBDA_DOCUMENT_ROOT": str(package), contract.CONTENT_DIR_ENV: str(efs)})
     result = runtime.handle({"wplambda": "content", "action": "sync", "pinned": {"plugins": {"pinned-one": "1.0.0"}}},
                             None)
     assert result["seeded"] is True and result["hand_installed"] == []

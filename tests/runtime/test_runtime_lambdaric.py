@@ -18,14 +18,8 @@ from lambda_events import read_reply, v2
 from moto.server import ThreadedMotoServer
 from wp_site import Site
 
-from wp_lambda.local.runtime_api import (
-    InvocationError,
-    InvocationTimeout,
-    RuntimeAPI,
-    runtime_environment,
-    start_runtime_process,
-    stop_runtime_process,
-)
+from wp_lambda.local.runtime_api import InvocationError, InvocationTimeout, RuntimeAPI
+from wp_lambda.local.runtime_process import runtime_environment, start_runtime_process, stop_runtime_process
 from wp_lambda.runtime import secrets
 from wp_lambda.runtime.fpm import child_pids
 from wp_lambda.runtime.handler import Runtime

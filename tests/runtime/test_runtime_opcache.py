@@ -14,7 +14,8 @@ from lambda_events import v2
 
 from wp_lambda.bundle import opcache_cache
 from wp_lambda.config import Config
-from wp_lambda.local.runtime_api import DEBIAN_PHP, local_layer, runtime_environment
+from wp_lambda.local import php as local_php
+from wp_lambda.local.runtime_process import DEFAULT_PHP_VERSION, local_layer, runtime_environment
 from wp_lambda.render import render_text
 from wp_lambda.runtime import opcache
 from wp_lambda.runtime.handler import Runtime
@@ -29,7 +30,7 @@ def primed(tmp_path: Path) -> dict[str, str]:
     tree.mkdir()
     (tree / "index.php").write_text("<?php\nrequire __DIR__ . '/lib.php';\necho answer();\n")
     (tree / "lib.php").write_text(LIB % "compiled by the build")
-    result = opcache_cache.prime(tree, [DEBIAN_PHP], at=tree)
+    result = opcache_cache.prime(tree, [str(local_php.find(DEFAULT_PHP_VERSION).cli)], at=tree)
     assert result.files == 2 and result.skipped == [] and len(result.system_ids) == 1
     (tree / "lib.php").write_text(LIB % "edited after the build")
     layer = local_layer(Config(), tmp_path / "layer")

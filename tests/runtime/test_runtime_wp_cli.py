@@ -17,7 +17,8 @@ from helpers import real_wp_cli
 from lambda_events import Context, Reply, read_reply, v2
 from wp_site import Site
 
-from wp_lambda.runtime.handler import Runtime, command_words
+from wp_lambda.runtime.commands import command_words
+from wp_lambda.runtime.handler import Runtime
 
 LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024
 ORIGIN_SECRET = "origin-secret-value-for-the-test"

@@ -12,7 +12,7 @@ from lambda_events import Client, Reply
 
 from wp_lambda.config import Config
 from wp_lambda.local.mariadb import MariaDB
-from wp_lambda.local.runtime_api import local_layer, runtime_environment
+from wp_lambda.local.runtime_process import local_layer, runtime_environment
 from wp_lambda.render import render_text
 
 ADMIN_USER = "admin"

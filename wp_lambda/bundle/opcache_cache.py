@@ -34,7 +34,7 @@ from pathlib import Path
 
 from wp_lambda.common.errors import UserError
 from wp_lambda.common.report import QuietReporter, Reporter
-from wp_lambda.runtime import layout
+from wp_lambda.runtime import contract, layout
 from wp_lambda.runtime.opcache import PACKAGED
 
 TASK_ROOT = Path("/var/task")
@@ -127,7 +127,7 @@ def _start_failure(stderr: str) -> UserError:
 def layer_php(layer: Path) -> tuple[list[str], dict[str, str]]:
     """The command and environment that run the layer's CLI as the runtime does on Lambda: the
     runtime's own "dir" layout, with the built layer where /opt will be."""
-    php = layout.from_env({"WPLAMBDA_PHP_LAYOUT": "dir", "WPLAMBDA_PHP_PREFIX": str(layer)})
+    php = layout.from_env({contract.PHP_LAYOUT_ENV: "dir", contract.PHP_PREFIX_ENV: str(layer)})
     return [php.php, *php.ini_args], php.environ(os.environ)
 
 

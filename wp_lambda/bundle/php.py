@@ -19,6 +19,7 @@ from wp_lambda import bref_layers
 from wp_lambda.bundle.tree import EXEC_MODE, FILE_MODE, copy_file, stat_signature
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
+from wp_lambda.local import php as local_php
 
 # What WordPress needs: every entry is one requirement; a tuple is "any of".
 REQUIRED: tuple[str | tuple[str, ...], ...] = ("mysqli", "opcache", "mbstring", "xml", "curl", "zip", "intl",
@@ -85,18 +86,13 @@ def debian_php_source(version: str = "8.2") -> PhpSource:
 
 
 def local_php_source(preferred: str) -> PhpSource:
-    """The distribution's PHP for running locally: ``preferred`` if installed, else the newest 8.x.
+    """The PHP found on this machine for running locally (:func:`wp_lambda.local.php.find`):
+    ``preferred`` if installed, else the newest 8.x; Debian's packages on Debian.
 
     Any 8.x runs the site locally; the caller warns when the version differs from the configured one.
     """
-    installed = sorted((p.name.removeprefix("php-fpm") for p in Path("/usr/sbin").glob("php-fpm[0-9]*")),
-                       key=lambda v: tuple(int(n) for n in v.split(".") if n.isdigit()), reverse=True)
-    for version in ([preferred] if preferred in installed else []) + installed:
-        if Path(f"/usr/bin/php{version}").is_file():
-            return debian_php_source(version)
-    raise UserError("no local php-fpm found (looked for /usr/sbin/php-fpm8.x with /usr/bin/php8.x)",
-                    "apt-get install php-fpm php-cli php-mysql php-xml php-mbstring php-curl php-zip php-intl "
-                    "php-gd (or run `make setup`)")
+    found = local_php.find(preferred)
+    return PhpSource("dir", found.version, fpm=found.fpm, cli=found.cli, extensions=loaded_extensions(found.cli))
 
 
 def from_config(config: Config) -> PhpSource:

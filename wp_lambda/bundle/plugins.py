@@ -31,6 +31,11 @@ from wp_lambda.common import fetch
 from wp_lambda.common.errors import UserError
 from wp_lambda.common.report import Reporter
 from wp_lambda.config import Config
+from wp_lambda.runtime import contract
+
+# Where the runtime layer carries wp-cli (/opt/wplambda/wp-cli.phar on Lambda): outside the document
+# root, so no URL can reach it; the handler finds it there by the same contract.
+from wp_lambda.runtime.contract import WP_CLI_IN_LAYER
 
 KINDS = {"plugin": "plugins", "theme": "themes"}
 # The sha512 wp-cli publishes beside the release (``wp-cli-2.12.0.phar.sha512``), pinned here so a
@@ -44,10 +49,6 @@ WP_CLI_SHA512 = ("be928f6b8ca1e8dfb9d2f4b75a13aa4aee0896f8a9a0a1c45cd5d2c98605e6
 WP_CLI = PinnedPhar("wp-cli", "2.12.0", "https://github.com/wp-cli/wp-cli/releases/download/v2.12.0/wp-cli-2.12.0.phar",
                     "sha512", ".sha512", "WPLAMBDA_WP_CLI_URL", "set build.wp_cli to a local wp-cli.phar",
                     digest=WP_CLI_SHA512)
-# Where the runtime layer carries wp-cli (``/opt/wplambda/wp-cli.phar`` on Lambda): outside the
-# document root, so no URL can reach it.
-WP_CLI_IN_LAYER = "wplambda/wp-cli.phar"
-
 
 def mirror(config: Config) -> str:
     """The download base: a URL, or a local directory (relative to the project)."""
@@ -226,12 +227,12 @@ def _wp_cli_session(cli: WpCli, function_dir: Path, reporter: Reporter) -> Itera
         # must not point the throwaway site at another database or a bucket.
         inherited = {k: v for k, v in os.environ.items()
                      if not k.startswith(("WORDPRESS_", "S3_UPLOADS_", "WPLAMBDA_", "WP_CLI_"))}
-        env = {**inherited, "WORDPRESS_DB_HOST": db.wordpress_host, "WORDPRESS_DB_NAME": "wplambda_build",
-               "WORDPRESS_DB_USERNAME": "wplambda_build", "WORDPRESS_DB_PASSWORD": password,
-               "WORDPRESS_SALT": secrets.token_hex(32), "WP_HOME": "http://build.invalid",
+        env = {**inherited, contract.DB_HOST_ENV: db.wordpress_host, contract.DB_NAME_ENV: "wplambda_build",
+               contract.DB_USER_ENV: "wplambda_build", contract.DB_PASSWORD_ENV: password,
+               contract.SALT_ENV: secrets.token_hex(32), "WP_HOME": "http://build.invalid",
                # `core install` creates this month's uploads folder; the kit's local-uploads
                # mu-plugin sends it to the scratch dir, or a dated empty dir would reach the zip.
-               "WPLAMBDA_UPLOADS_DIR": str(scratch / "uploads"), "WP_TEMP_DIR": str(scratch),
+               contract.UPLOADS_DIR_ENV: str(scratch / "uploads"), "WP_TEMP_DIR": str(scratch),
                # wp-cli's cache and config stay out of the builder's home; no wp-cli.yml applies.
                "WP_CLI_CACHE_DIR": str(scratch / "wp-cli-cache"),
                "WP_CLI_CONFIG_PATH": str(scratch / "wp-cli-config.yml")}

@@ -29,6 +29,7 @@ from wp_lambda.common.report import Reporter
 from wp_lambda.config import Assets, Config
 from wp_lambda.dbio import checks, uploads
 from wp_lambda.dbio.staging import BucketStaging, DirectoryStaging, Staging
+from wp_lambda.runtime import contract
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -120,7 +121,7 @@ def export_site(place: Place, out: Path, reporter: Reporter) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST).unlink(missing_ok=True)  # present only once everything below is complete
     reporter.step(f"dumping the database of the {place.label}")
-    dumped = _call(place, {"wplambda": "db-export", "put_url": place.staging.put_url(DUMP)},
+    dumped = _call(place, {contract.DIRECT_KEY: contract.DB_EXPORT, "put_url": place.staging.put_url(DUMP)},
                    "the database dump", "see the console function's log")
     part = out / f".{DUMP}.part"
     place.staging.receive(DUMP, part)
@@ -207,7 +208,8 @@ def import_site(place: Place, checked: CheckedImport, reporter: Reporter,
     if checked.php_files:
         reporter.warn(f"{len(checked.php_files)} PHP file(s) in {options.uploads} are skipped (never copied into "
                       f"uploads): {', '.join(checked.php_files)}")
-    status = _call(place, {"wplambda": "db-status"}, "reading the site's tables", "see the console function's log")
+    status = _call(place, {contract.DIRECT_KEY: contract.DB_STATUS}, "reading the site's tables",
+                   "see the console function's log")
     to_url = checked.to_url or place.url or status.get("site_url")
     if from_url and not to_url:
         raise UserError(f"the {place.label} has no WordPress installed, so its URL is unknown",
@@ -231,7 +233,7 @@ def import_site(place: Place, checked: CheckedImport, reporter: Reporter,
     reporter.step(f"uploading {options.sql} ({options.sql.stat().st_size:,} bytes)")
     place.staging.send(options.sql, name)
     reporter.step(f"restoring {len(dump.tables)} tables (prefix {dump.prefix}) into the {place.label}")
-    restored = _call(place, {"wplambda": "db-import", "get_url": place.staging.get_url(name),
+    restored = _call(place, {contract.DIRECT_KEY: contract.DB_IMPORT, "get_url": place.staging.get_url(name),
                              "from_prefix": dump.prefix},
                      "the import", "fix the statement it names in the dump and import again; the site was not changed")
     if restored.get("cleaned"):
@@ -271,14 +273,15 @@ def search_replace(place: Place, old: str, new: str, backup_prefix: str | None) 
 
 def revert(place: Place, backup_prefix: str) -> dict[str, Any]:
     """Swap the tables an earlier import kept (``backup_prefix``) back in; the current ones are kept."""
-    return _call(place, {"wplambda": "db-revert", "backup_prefix": backup_prefix}, "the revert",
+    return _call(place, {contract.DIRECT_KEY: contract.DB_REVERT, "backup_prefix": backup_prefix}, "the revert",
                  "pass the prefix an earlier import printed (its tables are kept as wpbkYYYYmmddHHMMSS_*)")
 
 
 def drop_backups(place: Place) -> list[str]:
-    return list(_call(place, {"wplambda": "db-drop-backups"}, "dropping the kept tables",
+    return list(_call(place, {contract.DIRECT_KEY: contract.DB_DROP_BACKUPS}, "dropping the kept tables",
                       "see the console function's log")["dropped"])
 
 
 def status(place: Place) -> dict[str, Any]:
-    return _call(place, {"wplambda": "db-status"}, "reading the site's tables", "see the console function's log")
+    return _call(place, {contract.DIRECT_KEY: contract.DB_STATUS}, "reading the site's tables",
+                 "see the console function's log")

@@ -22,21 +22,13 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote
 
-from wp_lambda.assets_sync import UPLOADS_PREFIX as UPLOADS_KEY_PREFIX
 from wp_lambda.assets_sync import cache_control, content_type
 from wp_lambda.config import Assets
 from wp_lambda.local import ranges
-from wp_lambda.runtime import routing
+from wp_lambda.runtime import contract, routing
 from wp_lambda.runtime.events import INIT_HEADER
 
 log = logging.getLogger("wplambda.serve")
-
-# CloudFront behaviours of the deployed stack, in order: *.php always reaches the function.
-STATIC_PREFIXES = ("/wp-includes/", "/wp-content/", "/wp-admin/css/", "/wp-admin/js/", "/wp-admin/images/")
-UPLOADS_PREFIX = "/" + UPLOADS_KEY_PREFIX  # the uploads bucket's keys, as URL paths
-# storage.mode = "efs": the origin group's paths, and the bucket answers that make it fail over.
-EFS_PREFIXES = ("/wp-content/plugins/", "/wp-content/themes/")
-FAILOVER_STATUSES = (403, 404)
 
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -77,17 +69,10 @@ class Routes:
 
 
 def route(path: str, efs: bool = False) -> str:
-    """Which origin a path goes to, in CloudFront's order: ``function``, ``uploads``, ``assets``,
-    or (storage.mode = "efs") ``assets-then-function``, the template's origin group."""
-    if path.endswith(".php") or ".php/" in path:
-        return "function"
-    if path.startswith(UPLOADS_PREFIX):
-        return "uploads"
-    if efs and path.startswith(EFS_PREFIXES):
-        return "assets-then-function"
-    if path.startswith(STATIC_PREFIXES):
-        return "assets"
-    return "function"
+    """Which origin a path goes to: the deployed distribution's cache behaviours, in their order
+    (``function``, ``uploads``, ``assets``, or with storage.mode = "efs" ``assets-then-function``,
+    the template's origin group). Both read :mod:`wp_lambda.runtime.contract`."""
+    return contract.origin_for(path, efs)
 
 
 def _safe_file(root: Path, url_path: str) -> Path | None:
@@ -227,16 +212,16 @@ class _Handler(BaseHTTPRequestHandler):
         origin = route(path, routes.efs)
         cold: bool | None = None
         request_headers = {k.lower(): v for k, v in self.headers.items()}
-        if origin == "function":
+        if origin == contract.FUNCTION_ORIGIN:
             status, headers, payload, cold = self._invoke(method, body)
         else:
-            bucket = routes.uploads if origin == "uploads" else routes.assets
+            bucket = routes.uploads if origin == contract.UPLOADS_ORIGIN else routes.assets
             status, headers, payload = bucket.fetch(path.lstrip("/"), request_headers, head=method == "HEAD")
-            if origin == "assets-then-function":
-                origin = "assets"
-                if status in FAILOVER_STATUSES:
+            if origin == contract.ASSETS_THEN_FUNCTION:
+                origin = contract.ASSETS_ORIGIN
+                if status in contract.FAILOVER_STATUSES:
                     status, headers, payload, cold = self._invoke(method, body)
-                    origin = "function"
+                    origin = contract.FUNCTION_ORIGIN
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
@@ -244,7 +229,7 @@ class _Handler(BaseHTTPRequestHandler):
         if payload:
             self.wfile.write(payload)
         elapsed = (time.perf_counter() - started) * 1000
-        kind = origin if origin != "function" else ("cold" if cold else "warm")
+        kind = origin if origin != contract.FUNCTION_ORIGIN else ("cold" if cold else "warm")
         # The request body's size: what would count against Lambda's 6 MB invocation payload.
         self.server.log_request_line(f"{method} {self.path} {status} {elapsed:.0f}ms {kind} in={len(body)}B")
 

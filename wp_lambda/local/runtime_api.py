@@ -6,21 +6,16 @@ The emulator implements the runtime side of the API (``/2018-06-01/runtime/invoc
 any number of runtime processes long-poll ``next``: each invocation goes to exactly one of them,
 which is how ``wplambda serve`` gets several concurrent workers from one front.
 
-:func:`local_layer` and :func:`runtime_environment` give a runtime process what the Lambda layer
-gives a function: a php.ini (the local flavour, which revalidates timestamps), php-fpm.conf and
-the ``WPLAMBDA_*`` variables pointing at Debian's php-fpm.
+Starting the runtime processes that poll it is :mod:`wp_lambda.local.runtime_process`'s part.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import queue
 import select
 import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -28,19 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from typing import Any
 
-from wp_lambda.config import Config
 from wp_lambda.local.loopback import LoopbackServer
-from wp_lambda.local.processes import stop_tree
-from wp_lambda.render import render_text
 
 PREFIX = "/2018-06-01/runtime"
 RESPONSE_LIMIT = 6 * 1024 * 1024
-DEBIAN_PHP_FPM = "/usr/sbin/php-fpm8.2"
-DEBIAN_PHP = "/usr/bin/php8.2"
-HANDLER = "wp_lambda.runtime.handler.handler"
 
 
 class InvocationError(RuntimeError):
@@ -272,54 +260,3 @@ def _json_or_text(body: bytes) -> Any:
         return json.loads(body) if body else None
     except ValueError:
         return body.decode("utf-8", "replace")
-
-
-def local_layer(config: Config, dest: Path) -> Path:
-    """Write the local flavour of the layer's PHP config (php.ini with timestamp checks on, since
-    files change under ``serve``; php-fpm.conf) into ``dest``; returns ``dest``."""
-    dest.mkdir(parents=True, exist_ok=True)
-    (dest / "php.ini").write_text(render_text("php.ini.j2", config, local=True))
-    (dest / "php-fpm.conf").write_text(render_text("php-fpm.conf.j2", config, local=True))
-    return dest
-
-
-def runtime_environment(document_root: Path, layer: Path, *, api_address: str | None = None,
-                        php_fpm: str = DEBIAN_PHP_FPM, php: str = DEBIAN_PHP, workers: int = 1,
-                        base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of a local runtime process: ``base`` (default os.environ) plus the
-    ``WPLAMBDA_*`` variables of docs/internals.md pointing at Debian's PHP and ``layer``."""
-    env = dict(os.environ if base is None else base)
-    env.update(WPLAMBDA_DOCUMENT_ROOT=str(document_root), WPLAMBDA_PHP_FPM=php_fpm, WPLAMBDA_PHP=php,
-               WPLAMBDA_PHP_INI=str(layer / "php.ini"), WPLAMBDA_FPM_CONF=str(layer / "php-fpm.conf"),
-               WPLAMBDA_FPM_WORKERS=str(workers))
-    if api_address:
-        env["AWS_LAMBDA_RUNTIME_API"] = api_address
-    return env
-
-
-def start_runtime_process(environ: dict[str, str], *, python: str = sys.executable, handler: str = HANDLER,
-                          log: Path | None = None) -> subprocess.Popen[bytes]:
-    """``python -m awslambdaric wp_lambda.runtime.handler.handler``: one Lambda instance.
-
-    ``python`` must have awslambdaric installed (the dev extra).
-
-    ``environ`` must carry ``AWS_LAMBDA_RUNTIME_API`` (see :func:`runtime_environment`). The
-    process runs in its own session so its owner can stop it, and its php-fpm, by process group.
-    """
-    if "AWS_LAMBDA_RUNTIME_API" not in environ:
-        raise ValueError("the runtime process needs AWS_LAMBDA_RUNTIME_API in its environment")
-    output = open(log, "ab") if log is not None else None  # noqa: SIM115 - the child keeps its own copy
-    try:
-        return subprocess.Popen([python, "-m", "awslambdaric", handler], env=environ, stdin=subprocess.DEVNULL,
-                                stdout=output if output is not None else subprocess.DEVNULL,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    finally:
-        if output is not None:
-            output.close()
-
-
-def stop_runtime_process(process: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
-    """Stop a runtime process and its php-fpm pool (which runs in a session of its own) by id."""
-    if process.poll() is None:
-        stop_tree(process.pid, timeout)
-    process.wait(timeout=timeout)

@@ -7,6 +7,7 @@ import re
 from urllib.parse import quote
 
 from wp_lambda import __version__
+from wp_lambda.runtime import contract
 from wp_lambda.runtime.events import Request, Response
 from wp_lambda.runtime.routing import Route
 
@@ -24,7 +25,7 @@ _URI_SAFE = "/%:@!$&'()*+,;=-._~"
 
 def from_cloudfront(request: Request, environ: dict[str, str]) -> bool:
     """Whether the request carries the distribution's secret origin header (constant-time check)."""
-    secret = environ.get("WPLAMBDA_ORIGIN_SECRET")
+    secret = environ.get(contract.ORIGIN_SECRET_ENV)
     offered = request.header(ORIGIN_SECRET_HEADER)
     if not secret or offered is None:
         return False
@@ -34,7 +35,7 @@ def from_cloudfront(request: Request, environ: dict[str, str]) -> bool:
 def site_host(request: Request, environ: dict[str, str]) -> str | None:
     """The host WordPress must see (docs/internals.md): the pinned one, a forwarded host only with
     CloudFront's secret origin header, else the request's own Host; None when there is none."""
-    pinned = environ.get("WPLAMBDA_SITE_HOST")
+    pinned = environ.get(contract.SITE_HOST_ENV)
     if pinned:
         return pinned
     forwarded = request.header("x-forwarded-host")

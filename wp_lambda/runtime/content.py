@@ -24,9 +24,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-# Where the function finds the mounted file system (the template sets it; serve points it at
-# .wplambda/local/efs). Unset means storage.mode = "package".
-CONTENT_DIR_ENV = "WPLAMBDA_CONTENT_DIR"
 STATE_FILE = ".wplambda-content.json"
 KINDS = ("plugins", "themes")
 # Seeded once from the package: the code folders. mu-plugins stay in the package (wp-config.php's

@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from wp_lambda.runtime import contract
 from wp_lambda.runtime.layout import PhpLayout
 
 DBIO_PHP = Path(__file__).with_name("dbio.php")
@@ -52,7 +53,7 @@ class TransferError(Exception):
 
 
 def _local(environ: Mapping[str, str]) -> bool:
-    return environ.get("WPLAMBDA_LOCAL") == "1"
+    return environ.get(contract.LOCAL_ENV) == "1"
 
 
 def _file_path(url: str, environ: Mapping[str, str]) -> Path | None:

@@ -3,7 +3,7 @@
 php-fpm runs as a child of the Python runtime for the life of the Lambda instance (or of a local
 ``serve`` worker). Master and workers get a process group of their own, so one ``killpg`` ends
 them all, even workers orphaned by a master that died (they would otherwise live on, holding
-the old socket and our output pipe). ``wp_lambda.local.runtime_api.stop_runtime_process``
+the old socket and our output pipe). ``wp_lambda.local.runtime_process.stop_runtime_process``
 finds these groups as the runtime's children.
 """
 
@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wp_lambda.runtime import layout, opcache
+from wp_lambda.runtime import contract, layout, opcache
 
 log = logging.getLogger("wplambda.fpm")
 
@@ -54,7 +54,7 @@ class FpmSettings:
         with the packaged opcache file cache of ``document_root`` when there is one."""
         php = layout.from_env(env)
         return cls(binary=php.php_fpm, config=php.fpm_conf, php_ini=php.php_ini,
-                   workers=int(env.get("WPLAMBDA_FPM_WORKERS") or 1), args=php.ini_args + php.fpm_args,
+                   workers=int(env.get(contract.FPM_WORKERS_ENV) or 1), args=php.ini_args + php.fpm_args,
                    file_cache=opcache.packaged(document_root, env) if document_root else None)
 
 

@@ -4,27 +4,33 @@
 Inside the Lambda environment php-fpm starts while this module is imported, so the cold start
 happens in the init phase; elsewhere (tests, ``serve``) it starts with the first invocation.
 Failures are answered, never raised, for HTTP events: a crash of PHP is the visitor's 502, not
-an unhandled Lambda error (which API Gateway would turn into an opaque 500).
+an unhandled Lambda error (which API Gateway would turn into an opaque 500). This module is the
+HTTP path; ``{"wplambda": ...}`` events go to the registry in :mod:`wp_lambda.runtime.direct`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gzip
-import json
 import logging
-import math
 import os
-import re
-import signal
-import subprocess
-import tempfile
 import time
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from wp_lambda.runtime import cgi, content, dbio, events, fastcgi, layout, routing, secrets, snapstart, static, warmup
+from wp_lambda.runtime import (
+    cgi,
+    contract,
+    direct,
+    events,
+    fastcgi,
+    layout,
+    routing,
+    secrets,
+    snapstart,
+    static,
+    warmup,
+)
+from wp_lambda.runtime.direct import LambdaContext
 from wp_lambda.runtime.events import INIT_HEADER, Adapter, Request, Response
 from wp_lambda.runtime.fpm import FpmSettings, PhpFpm, PhpFpmError
 
@@ -37,20 +43,6 @@ DEFAULT_MARGIN = 1.0
 GZIP_MIN = 1024 * 1024
 _COMPRESSIBLE = ("text/", "application/json", "application/javascript", "application/xml", "image/svg+xml",
                  "+json", "+xml")
-# Each of stdout and stderr of a php/wp invocation, once JSON-escaped: both fit Lambda's 6 MB response.
-OUTPUT_LIMIT = 2 * 1024 * 1024
-DEFAULT_WP_CLI = "/opt/wplambda/wp-cli.phar"
-# After a command is killed at its deadline: how long to read what it wrote before answering.
-_DRAIN_SECONDS = 0.5
-# Runtime-only secrets PHP never needs: kept out of a php/wp command's environment.
-_HIDDEN_FROM_CLI = frozenset({"WPLAMBDA_ORIGIN_SECRET"})
-# `wplambda export` / `import`: the database streamed between PHP and a presigned URL.
-DBIO_INVOCATIONS = {"db-export": dbio.export, "db-import": dbio.import_, "db-status": dbio.maintenance,
-                    "db-drop-backups": dbio.maintenance, "db-revert": dbio.maintenance}
-
-
-class LambdaContext(Protocol):
-    def get_remaining_time_in_millis(self) -> int: ...
 
 
 def _text(status: int, message: str) -> Response:
@@ -68,10 +60,10 @@ class Runtime:
         self.layout = layout.from_env(source)
         env = self.layout.environ(source)
         self.environ = env
-        root = env.get("WPLAMBDA_DOCUMENT_ROOT") or env.get("LAMBDA_TASK_ROOT") or "/var/task"
+        root = env.get(contract.DOCUMENT_ROOT_ENV) or env.get("LAMBDA_TASK_ROOT") or "/var/task"
         self.document_root = os.path.realpath(root)
         # storage.mode = "efs": plugins and themes are files on the mounted file system.
-        mounted = env.get(content.CONTENT_DIR_ENV)
+        mounted = env.get(contract.CONTENT_DIR_ENV)
         self.content_dir = os.path.realpath(mounted) if mounted else None
         self.php = self.layout.php
         self.margin = float(env.get("WPLAMBDA_DEADLINE_MARGIN_MS", DEFAULT_MARGIN * 1000)) / 1000
@@ -79,7 +71,7 @@ class Runtime:
         self.caching = static.Caching.from_env(env)
         self._secrets_loaded = False
         # `wplambda serve` logs each request as cold or warm; only it asks for the marker header.
-        self._mark_init = env.get("WPLAMBDA_LOCAL") == "1"
+        self._mark_init = env.get(contract.LOCAL_ENV) == "1"
         self._http_invocations = 0
 
     def start(self) -> None:
@@ -98,7 +90,7 @@ class Runtime:
     def reload_secrets(self, timeout: float | None = None) -> list[str]:
         """Read the secrets again (after a SnapStart restore they may have rotated); return the
         names whose values changed. Raises secrets.SecretsError, leaving the old values in place."""
-        values = secrets.load(self.environ.get(secrets.ENV_VAR, ""), timeout=timeout)
+        values = secrets.load(self.environ.get(contract.SECRETS_ENV, ""), timeout=timeout)
         changed = sorted(name for name, value in values.items() if self.environ.get(name) != value)
         self.environ.update(values)
         return changed
@@ -116,8 +108,8 @@ class Runtime:
     def handle(self, event: Any, context: LambdaContext | None) -> dict[str, Any]:
         adapter = events.detect(event)
         if adapter is None:
-            if isinstance(event, Mapping) and "wplambda" in event:
-                return self.direct(event, context)
+            if isinstance(event, Mapping) and contract.DIRECT_KEY in event:
+                return direct.invoke(self, event, context)
             shape = sorted(event)[:12] if isinstance(event, Mapping) else type(event).__name__
             log.error("wplambda: unrecognised event (keys: %s); expected API Gateway, a Function URL, "
                       "an ALB or a {\"wplambda\": ...} invocation", shape)
@@ -159,7 +151,7 @@ class Runtime:
         except PhpFpmError as exc:
             log.error("wplambda: %s", exc)
             return _text(502, "Bad gateway: PHP could not start.")
-        deadline = time.monotonic() + self._timeout(context)
+        deadline = time.monotonic() + self.time_left(context)
         fcgi_params = cgi.params(request, target, self.document_root, host, remote_addr)
         try:
             try:
@@ -197,7 +189,7 @@ class Runtime:
         except PhpFpmError as exc:
             log.error("wplambda: %s", exc)
 
-    def _timeout(self, context: LambdaContext | None) -> float:
+    def time_left(self, context: LambdaContext | None) -> float:
         """Seconds PHP may take: the invocation's remaining time less a margin to answer in."""
         remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else DEFAULT_TIMEOUT
         return max(remaining - self.margin, remaining / 2, 0.001)
@@ -220,155 +212,6 @@ class Runtime:
             result = adapter.to_response(_text(502, f"Bad gateway: the response ({size} bytes) is larger than "
                                                     f"the {adapter.limit} bytes this front door allows."), event)
         return result
-
-    # -- direct invocations (never reachable from HTTP: HTTP shapes are detected first) ----------
-
-    def direct(self, event: Mapping[str, Any], context: LambdaContext | None) -> dict[str, Any]:
-        kind = event.get("wplambda")
-        if kind == "warmer":
-            return {"warmed": True}
-        if kind == "cron":
-            return self.cron(context)
-        if kind in ("php", "wp"):
-            args = event.get("args", [])
-            if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-                return {"error": f"wplambda {kind}: \"args\" must be a list of strings"}
-            limit = event.get("timeout")
-            if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0):
-                return {"error": f"wplambda {kind}: \"timeout\" must be a positive number of seconds"}
-            timeout = min(self._timeout(context), limit or math.inf)
-            return self.php_cli(args, timeout) if kind == "php" else self.wp_cli(args, timeout)
-        if kind == "content":
-            return self.content(event)
-        if kind in DBIO_INVOCATIONS:
-            return DBIO_INVOCATIONS[kind](self, event, self._timeout(context))
-        return {"error": f"wplambda: unknown direct invocation {kind!r}; expected warmer, cron, php, wp, content, "
-                         f"{', '.join(DBIO_INVOCATIONS)}"}
-
-    def content(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        """EFS mode's wp-content: ``"action": "sync"`` (after a deploy, with ``"pinned"``) or ``"list"``."""
-        if self.content_dir is None:
-            return {"error": f"wplambda content: {content.CONTENT_DIR_ENV} is not set (storage.mode is not \"efs\")"}
-        directory = Path(self.content_dir)
-        action = event.get("action")
-        if action == "list":
-            return content.listing(directory)
-        pinned = event.get("pinned", {})
-        if action != "sync" or not isinstance(pinned, Mapping) or not all(
-                isinstance(v, Mapping) for v in pinned.values()):
-            return {"error": "wplambda content: expected \"action\": \"list\", or \"sync\" with "
-                             "\"pinned\": {\"plugins\": {slug: version}, \"themes\": {...}}"}
-        try:
-            report = content.sync(Path(self.document_root) / "wp-content", directory, pinned)
-        except OSError as exc:
-            log.error("wplambda: content sync failed: %s", exc)
-            return {"error": f"wplambda content: {exc}"}
-        return report.to_dict()
-
-    def cron(self, context: LambdaContext | None) -> dict[str, Any]:
-        """Run wp-cron.php on the warm pool (the host only when pinned, else WordPress's own)."""
-        request = Request("GET", "/wp-cron.php", "doing_wp_cron", {}, b"", "127.0.0.1")
-        target = routing.route(self.document_root, request.path, request.query)
-        response = self.php_request(request, target, self.environ.get("WPLAMBDA_SITE_HOST"), context)
-        if response.status >= 400:
-            log.error("wplambda: wp-cron.php answered %d", response.status)
-        return {"statusCode": response.status}
-
-    def php_cli(self, args: list[str], timeout: float) -> dict[str, Any]:
-        """``php ARGS`` in the document root, with the site's environment (secrets included)."""
-        self.load_secrets()
-        return run_cli([self.php, *self.layout.ini_args, *args], self.document_root, self.environ, timeout)
-
-    def wp_cli(self, args: list[str], timeout: float) -> dict[str, Any]:
-        """``wp ARGS`` with the layer's wp-cli phar on the document root: what ``wplambda wp`` sends.
-
-        The phar sits in the layer (outside the document root, so no URL reaches it). wp-cli's
-        home, cache and packages live under the temp dir (the only writable place on Lambda), no
-        wp-cli.yml from anywhere applies, and PHP's own time limit is off: the invocation's
-        deadline (minus the margin, to answer in; or the event's ``timeout`` when shorter) is the
-        one limit. The CloudFront origin secret
-        is left out of its environment; the database password and salts are in it, because
-        wp-config.php reads them from there (and then scrubs them; see wp-config.php.j2).
-        """
-        self.load_secrets()
-        phar = self.environ.get("WPLAMBDA_WP_CLI", DEFAULT_WP_CLI)
-        if not os.path.isfile(phar):
-            return {"stdout": "", "stderr": f"wplambda: wp-cli is not in this runtime layer ({phar} does not exist); "
-                    "set build.wp_cli in wplambda.toml, then deploy again (or, locally, restart "
-                    "`wplambda serve`, which rebuilds)\n", "exitCode": 127, "durationMs": 0,
-                    "truncated": False, "timedOut": False}
-        scratch = os.path.join(tempfile.gettempdir(), "wplambda-wp-cli")
-        env = {k: v for k, v in self.environ.items() if k not in _HIDDEN_FROM_CLI}
-        env.update(HOME=os.path.join(scratch, "home"), WP_CLI_CACHE_DIR=os.path.join(scratch, "cache"),
-                   WP_CLI_PACKAGES_DIR=os.path.join(scratch, "packages"),
-                   WP_CLI_CONFIG_PATH=os.path.join(scratch, "no-config.yml"),
-                   WP_CLI_DISABLE_AUTO_CHECK_UPDATE="1")
-        os.makedirs(env["HOME"], exist_ok=True)
-        command = [self.php, *self.layout.ini_args, "-d", "max_execution_time=0", phar, f"--path={self.document_root}"]
-        if os.geteuid() == 0:  # only in local runs; Lambda never runs code as root
-            command.append("--allow-root")
-        result = run_cli([*command, *args], self.document_root, env, timeout)
-        log.info("wplambda: %s: exit %d in %d ms%s", command_words(args), result["exitCode"], result["durationMs"],
-                 " (timed out)" if result["timedOut"] else "")
-        return result
-
-
-def command_words(args: list[str]) -> str:
-    """``wp`` and its subcommand words, for logs and messages: never an option's value or an
-    ``eval`` snippet, either of which may hold a secret (``--user_pass=...``)."""
-    words = ["wp"]
-    for arg in args[:2]:
-        if not re.fullmatch(r"[a-z][a-z0-9-]*", arg):
-            break
-        words.append(arg)
-    return " ".join(words)
-
-
-def run_cli(command: list[str], cwd: str, env: Mapping[str, str], timeout: float) -> dict[str, Any]:
-    """Run ``command`` (no shell) until it ends or ``timeout`` seconds pass; the invocation's answer.
-
-    The command gets a process group of its own, so a timeout kills whatever it started too.
-    Each stream is cut to fit the invocation's response limit, and the answer says so.
-    """
-    started = time.monotonic()
-    try:
-        process = subprocess.Popen(command, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0)
-    except OSError as exc:
-        return {"stdout": "", "stderr": f"wplambda: cannot run {command[0]}: {exc}\n", "exitCode": 127,
-                "durationMs": 0, "truncated": False, "timedOut": False}
-    timed_out = False
-    try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        try:
-            stdout, stderr = process.communicate(timeout=_DRAIN_SECONDS)
-        except subprocess.TimeoutExpired as exc:  # a process that left the group still holds the pipes
-            stdout, stderr = exc.stdout or b"", exc.stderr or b""
-            process.wait()
-    duration = int((time.monotonic() - started) * 1000)
-    out, cut_out = _clip(stdout)
-    err, cut_err = _clip(stderr)
-    if timed_out:
-        err += f"\nwplambda: stopped after {duration / 1000:.1f} s: the invocation's deadline was near\n"
-    return {"stdout": out, "stderr": err, "exitCode": 124 if timed_out else process.returncode,
-            "durationMs": duration, "truncated": cut_out or cut_err, "timedOut": timed_out}
-
-
-def _clip(data: bytes) -> tuple[str, bool]:
-    """One stream as text that fits its share of the 6 MB response once JSON-escaped (a control
-    character or non-ASCII letter takes up to 6 bytes there); whether it was cut."""
-    text = data.decode("utf-8", "replace")
-    size = len(json.dumps(text))
-    if size <= OUTPUT_LIMIT:
-        return text, False
-    while size > OUTPUT_LIMIT:
-        text = text[:int(len(text) * OUTPUT_LIMIT / size * 0.95)]
-        size = len(json.dumps(text))
-    return text + "\n[output truncated]", True
 
 
 def _accepts_gzip(request: Request) -> bool:
@@ -399,22 +242,27 @@ def handler(event: Any, context: LambdaContext | None) -> dict[str, Any]:
     return runtime().handle(event, context)
 
 
-if os.environ.get("AWS_LAMBDA_RUNTIME_API"):
-    # Inside Lambda (or under awslambdaric with the local emulator): start during init. The
-    # console function (WPLAMBDA_ROLE=console) runs wp-cli with the PHP CLI, so it starts no
-    # php-fpm it would not use; an HTTP event sent to it would still start one on demand.
-    _init_started = time.monotonic()
-    _console = os.environ.get("WPLAMBDA_ROLE") == "console"
+def init_phase() -> None:
+    """Lambda's init phase (or awslambdaric's under the local emulator): start now, not at the first
+    request. The console function (WPLAMBDA_ROLE=console) runs wp-cli with the PHP CLI, so it starts
+    no php-fpm it would not use; an HTTP event sent to it would still start one on demand."""
+    started = time.monotonic()
+    console = os.environ.get(contract.ROLE_ENV) == contract.CONSOLE_ROLE
     try:
-        if _console:
+        if console:
             runtime().load_secrets()
         else:
             runtime().start()
     except Exception:
         log.exception("wplambda: cold start failed; the first request will try again")
-    else:
-        # A SnapStart init warms in its before-snapshot hook; any other site init warms right here
-        # (the console function serves no pages, so it has nothing to warm).
-        if not _console and not snapstart.register(runtime()):
-            # The budget counts from here: starting php-fpm and loading secrets used part of it.
-            runtime().warm(max(0.0, warmup.BUDGET - (time.monotonic() - _init_started)))
+        return
+    # A SnapStart init warms in its before-snapshot hook; any other site init warms right here
+    # (the console function serves no pages, so it has nothing to warm).
+    if not console and not snapstart.register(runtime()):
+        # The budget counts from here: starting php-fpm and loading secrets used part of it.
+        runtime().warm(max(0.0, warmup.BUDGET - (time.monotonic() - started)))
+
+
+if os.environ.get("AWS_LAMBDA_RUNTIME_API"):
+    # Importing this module is the init phase; tests and local tools import it without the variable.
+    init_phase()

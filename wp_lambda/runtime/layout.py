@@ -33,8 +33,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from wp_lambda.runtime import contract
+
 LAYOUTS = ("bref", "dir")
-DEFAULT_PREFIX = "/opt"
+DEFAULT_PREFIX = contract.LAYER_ROOT
 DEFAULT_TASK_ROOT = "/var/task"
 
 
@@ -76,13 +78,13 @@ def _with_path(current: str, directory: str, *, first: bool) -> str:
 
 def from_env(env: Mapping[str, str]) -> PhpLayout:
     """The layout ``env`` describes (see the module docstring); unknown layouts raise ValueError."""
-    kind = env.get("WPLAMBDA_PHP_LAYOUT", "")
-    prefix = env.get("WPLAMBDA_PHP_PREFIX") or DEFAULT_PREFIX
-    task_root = env.get("WPLAMBDA_DOCUMENT_ROOT") or env.get("LAMBDA_TASK_ROOT") or DEFAULT_TASK_ROOT
-    php_ini = env.get("WPLAMBDA_PHP_INI") or f"{prefix}/wplambda/php.ini"
-    layout = functools.partial(PhpLayout, php_fpm=env.get("WPLAMBDA_PHP_FPM") or f"{prefix}/bin/php-fpm",
-                               php=env.get("WPLAMBDA_PHP") or f"{prefix}/bin/php", php_ini=php_ini,
-                               fpm_conf=env.get("WPLAMBDA_FPM_CONF") or f"{prefix}/wplambda/php-fpm.conf")
+    kind = env.get(contract.PHP_LAYOUT_ENV, "")
+    prefix = env.get(contract.PHP_PREFIX_ENV) or DEFAULT_PREFIX
+    task_root = env.get(contract.DOCUMENT_ROOT_ENV) or env.get("LAMBDA_TASK_ROOT") or DEFAULT_TASK_ROOT
+    php_ini = env.get(contract.PHP_INI_ENV) or f"{prefix}/wplambda/php.ini"
+    layout = functools.partial(PhpLayout, php_fpm=env.get(contract.PHP_FPM_ENV) or f"{prefix}/bin/php-fpm",
+                               php=env.get(contract.PHP_CLI_ENV) or f"{prefix}/bin/php", php_ini=php_ini,
+                               fpm_conf=env.get(contract.FPM_CONF_ENV) or f"{prefix}/wplambda/php-fpm.conf")
     if kind == "bref":
         scan = [f"{prefix}/bref/etc/php/conf.d", os.path.dirname(php_ini), f"{task_root}/php/conf.d"]
         return layout(ini_args=("-c", f"{prefix}/bref/etc/php"),

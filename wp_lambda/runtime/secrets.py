@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-ENV_VAR = "WPLAMBDA_SECRETS"
+from wp_lambda.runtime.contract import SECRETS_ENV
 
 
 class SecretsError(RuntimeError):
@@ -24,7 +24,7 @@ def parse_spec(spec: str) -> list[tuple[str, str]]:
     for item in filter(None, (part.strip() for part in spec.split(","))):
         prefix, sep, arn = item.partition("=")
         if not sep or not prefix or not arn:
-            raise SecretsError(f"{ENV_VAR}: {item!r} is not PREFIX=ARN")
+            raise SecretsError(f"{SECRETS_ENV}: {item!r} is not PREFIX=ARN")
         pairs.append((prefix, arn))
     return pairs
 
@@ -61,13 +61,13 @@ def load(spec: str, client: Any = None, timeout: float | None = None) -> dict[st
         try:
             value = client.get_secret_value(SecretId=arn)["SecretString"]
         except Exception as exc:
-            raise SecretsError(f"{ENV_VAR}: cannot read {arn} for {prefix}: {type(exc).__name__}: {exc}") from exc
+            raise SecretsError(f"{SECRETS_ENV}: cannot read {arn} for {prefix}: {type(exc).__name__}: {exc}") from exc
         out.update(expand(prefix, value))
     return out
 
 
 def apply(environ: dict[str, str]) -> list[str]:
     """Load the secrets named in ``environ`` into it; return the names set (for the log)."""
-    values = load(environ.get(ENV_VAR, ""))
+    values = load(environ.get(SECRETS_ENV, ""))
     environ.update(values)
     return sorted(values)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 
+from wp_lambda.runtime.contract import DEFAULT_MAX_AGE_ENV, VERSIONED_MAX_AGE_ENV
 from wp_lambda.runtime.events import Request, Response
 
 CONTENT_TYPES: dict[str, str] = {
@@ -43,8 +44,6 @@ CONTENT_TYPES: dict[str, str] = {
 }
 # The config's [assets] max-ages reach the function in these (set by the template and by
 # `wplambda serve`), so a file the function answers is cached like its copy in the bucket.
-VERSIONED_MAX_AGE_ENV = "WPLAMBDA_VERSIONED_MAX_AGE"
-DEFAULT_MAX_AGE_ENV = "WPLAMBDA_DEFAULT_MAX_AGE"
 
 
 @dataclass(frozen=True)

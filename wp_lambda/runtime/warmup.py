@@ -19,11 +19,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from wp_lambda.runtime import contract
 from wp_lambda.runtime.events import Request, Response
 
 log = logging.getLogger("wplambda")
 
-ENV_PATHS = "WPLAMBDA_WARM_PATHS"
+ENV_PATHS = contract.WARM_PATHS_ENV
 DEFAULT_PATHS = ("/",)
 # Lambda's init phase is 10 s in all; the handler counts this from the start of its own init
 # (php-fpm and the secrets come first), leaving the runtime's bootstrap and a margin.
@@ -65,7 +66,7 @@ def database_address(environ: Mapping[str, str]) -> str | tuple[str, int] | None
     """Where WordPress will connect, read as wpdb reads ``DB_HOST`` (``host``, ``host:port``,
     ``[v6]:port``, ``localhost:/socket``): a socket path or (host, port); None for a bare
     ``localhost``, whose default socket only PHP knows."""
-    host = environ.get("WORDPRESS_DB_HOST") or "127.0.0.1"  # wp-config.php's own default
+    host = environ.get(contract.DB_HOST_ENV) or "127.0.0.1"  # wp-config.php's own default
     if host.startswith("["):
         name, _, rest = host[1:].partition("]")
         rest = rest.removeprefix(":")
@@ -75,7 +76,7 @@ def database_address(environ: Mapping[str, str]) -> str | tuple[str, int] | None
         return rest
     if name == "localhost" and not rest:
         return None
-    return name, int(rest or environ.get("WORDPRESS_DB_PORT") or MYSQL_PORT)
+    return name, int(rest or environ.get(contract.DB_PORT_ENV) or MYSQL_PORT)
 
 
 def database_problem(environ: Mapping[str, str], timeout: float = PROBE_TIMEOUT) -> str | None:
@@ -131,7 +132,7 @@ def run(serve: Callable[[Request, Budget], Response], environ: Mapping[str, str]
             log.warning("wplambda: warm-up skipped: %s; the first request will compile WordPress", report.skipped)
             return report
         context = Budget(started + budget)
-        host = environ.get("WPLAMBDA_SITE_HOST") or "localhost"
+        host = environ.get(contract.SITE_HOST_ENV) or "localhost"
         for target in wanted:
             if context.get_remaining_time_in_millis() <= 0:
                 report.skipped = f"the {budget:g} s deadline passed before {target}"

@@ -1,4 +1,4 @@
-"""``wplambda serve``: the built site on this machine, through the same Lambda handler.
+"""One ``wplambda serve`` run: the built site on this machine, through the same Lambda handler.
 
 One run owns: a private MariaDB (data kept in ``.wplambda/local/db``), N handler processes under
 AWS's ``awslambdaric`` pulling events from the local Runtime API emulator (each starting its own
@@ -10,18 +10,11 @@ left behind.
 
 from __future__ import annotations
 
-import contextlib
-import http.client
-import json
 import os
 import secrets
-import shutil
-import socket
 import threading
 import time
-import urllib.parse
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,26 +22,28 @@ from typing import Any
 from wp_lambda import assets_sync, stack
 from wp_lambda import efs as efs_mod
 from wp_lambda.bundle.php import PhpSource, local_php_source
-from wp_lambda.bundle.plugins import WP_CLI_IN_LAYER
 from wp_lambda.common.errors import UserError
-from wp_lambda.common.files import atomic_write
-from wp_lambda.common.report import QuietReporter, Reporter
+from wp_lambda.common.report import Reporter
 from wp_lambda.config import Config
+from wp_lambda.function_env import LocalStandIns
 from wp_lambda.local.gateway import Directory, Gateway, Origin, Routes
 from wp_lambda.local.invoke_endpoint import InvokeEndpoint, LocalFunction
 from wp_lambda.local.mariadb import MariaDB
 from wp_lambda.local.processes import ProcessGroup
-from wp_lambda.local.runtime_api import RuntimeAPI, local_layer, runtime_environment, start_runtime_process
+from wp_lambda.local.runtime_api import RuntimeAPI
+from wp_lambda.local.runtime_process import start_runtime_process
 from wp_lambda.local.s3_uploads import UploadsBucket, check_endpoint, default_bucket
-from wp_lambda.runtime import static
-from wp_lambda.runtime.content import CONTENT_DIR_ENV
-
-DB_NAME = "wordpress"
-DB_USER = "wordpress"
-# Set in every handler's environment (and so in its php-fpm's): how a later run finds the
-# processes of a crashed one that no pid file names.
-STATE_ENV = "WPLAMBDA_SERVE_STATE"
-INVOKE_FILE = "invoke.json"
+from wp_lambda.runtime import contract
+from wp_lambda.serve.environment import DB_NAME, DB_USER, console_environment, handler_environment, private_database
+from wp_lambda.serve.install import SiteClient
+from wp_lambda.serve.state import (
+    INVOKE_FILE,
+    LocalPaths,
+    RunningEndpoint,
+    check_port_free,
+    local_secrets,
+    record_endpoint,
+)
 
 
 @dataclass(frozen=True)
@@ -69,25 +64,6 @@ class ServeOptions:
 
 
 @dataclass
-class LocalPaths:
-    """Where one project's local state lives (all under ``.wplambda/local``)."""
-
-    root: Path
-
-    @classmethod
-    def of(cls, config: Config) -> LocalPaths:
-        return cls(config.root / ".wplambda" / "local")
-
-    db = property(lambda self: self.root / "db")
-    run = property(lambda self: self.root / "run")
-    logs = property(lambda self: self.root / "logs")
-    uploads = property(lambda self: self.root / "uploads")
-    efs = property(lambda self: self.root / "efs")  # storage.mode = "efs": what the function mounts
-    secrets = property(lambda self: self.root / "secrets.json")
-    layer = property(lambda self: self.root / "layer")
-
-
-@dataclass
 class ServeInfo:
     url: str
     admin_url: str
@@ -102,43 +78,6 @@ class ServeInfo:
     admin_password: str | None = None
     warnings: list[str] = field(default_factory=list)
     invoke_url: str = ""
-
-
-@dataclass(frozen=True)
-class RunningEndpoint:
-    """The invoke endpoint of a running local site (what ``run/invoke.json`` records)."""
-
-    address: str
-    site_function: str
-    console_function: str
-
-
-def local_secrets(paths: LocalPaths) -> dict[str, str]:
-    """The local DB password and salt: generated once, kept 0600 outside the build and the repo."""
-    try:
-        return json.loads(paths.secrets.read_text())
-    except FileNotFoundError:
-        values = {"db_password": secrets.token_urlsafe(24), "salt": secrets.token_urlsafe(48)}
-        atomic_write(paths.secrets, json.dumps(values), mode=0o600)
-        return values
-
-
-def check_port_free(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}",
-                            f"stop what uses port {port}, or pass --port with a free port") from None
-
-
-def reset(config: Config) -> Path:
-    """Delete the project's local data (database, uploads, EFS stand-in, logs, local secrets)."""
-    paths = LocalPaths.of(config)
-    ProcessGroup(paths.run).clean_stale(str(paths.root), f"{STATE_ENV}={paths.root}")
-    shutil.rmtree(paths.root, ignore_errors=True)
-    return paths.root
 
 
 class LocalSite:
@@ -157,10 +96,6 @@ class LocalSite:
         self.console_api: RuntimeAPI | None = None
         self.endpoint: InvokeEndpoint | None = None
         self._gateway_thread: threading.Thread | None = None
-
-    @property
-    def _state_entry(self) -> str:
-        return f"{STATE_ENV}={self.paths.root}"
 
     @property
     def url(self) -> str:
@@ -194,7 +129,7 @@ class LocalSite:
         if php.version != self.config.php.version:
             warnings.append(f"local PHP is {php.version} but the site is configured for {self.config.php.version}: "
                             "code that works here may still fail when deployed")
-        stale = self.group.clean_stale(str(self.paths.root), self._state_entry)
+        stale = self.group.clean_stale(str(self.paths.root), self.paths.state_entry)
         if stale:
             warnings.append(f"stopped processes left by an earlier run: {', '.join(map(str, stale))}")
         efs = self.config.storage.mode == "efs"
@@ -225,7 +160,7 @@ class LocalSite:
                                    invoke=lambda event: self._invoke(event), log_line=self.log_line)
             self._gateway_thread = threading.Thread(target=self.gateway.serve_forever, name="gateway", daemon=True)
             self._gateway_thread.start()
-            self._wait_ready()
+            self.client.wait_ready(self.group.children)
             where = (f"bucket {self.bucket.name} on {self.bucket.endpoint}"
                      f"{' (created now)' if self.bucket.created else ''}" if self.bucket else str(self.paths.uploads))
             info = ServeInfo(self.url, f"{self.url}/wp-admin/", self.paths.logs, self.options.workers,
@@ -235,14 +170,17 @@ class LocalSite:
                 # No NFS client in the kernels serve targets (nor in its test sandbox): a plain
                 # directory stands in for the mount, so NFS latency is not part of what you see.
                 info.content = f"{self.paths.efs} (a plain directory standing in for EFS, not an NFS mount)"
-            installed = self.installed()
+            installed = self.client.installed()
             if self.options.install and not installed:
                 info.admin_user = self.options.admin_user
                 info.admin_password = self.options.admin_password or secrets.token_urlsafe(12)
-                self.install(info.admin_user, info.admin_password)  # raises unless the site is installed
+                # Raises unless the site is installed afterwards.
+                self.client.install(title=self.config.site.title, user=info.admin_user,
+                                    password=info.admin_password,
+                                    email=self.options.admin_email or self.config.site.admin_email)
                 installed = True
             if installed:  # an uninstalled site only redirects to install.php: nothing to check yet
-                self.check_home_page()
+                self.client.check_home_page()
             return info
         except BaseException:
             self.stop()
@@ -260,7 +198,7 @@ class LocalSite:
         """Only what a wp-cli command needs: the private MariaDB, the console function and the
         invoke endpoint (no site function, no gateway). ``serve`` refuses to start meanwhile."""
         self._claim()
-        self.group.clean_stale(str(self.paths.root), self._state_entry)
+        self.group.clean_stale(str(self.paths.root), self.paths.state_entry)
         for directory in (self.paths.logs, self.paths.uploads, self.paths.run):
             directory.mkdir(parents=True, exist_ok=True)
         local = local_secrets(self.paths)
@@ -287,8 +225,8 @@ class LocalSite:
         self.console_api = RuntimeAPI(timeout=self.config.console.timeout, function_name=self.console_function,
                                       region=self.config.aws.region).start()
         child = self.group.adopt("console-0", start_runtime_process(
-            dict(env, AWS_LAMBDA_RUNTIME_API=self.console_api.address, AWS_LAMBDA_FUNCTION_NAME=self.console_function,
-                 WPLAMBDA_ROLE="console"), log=self.paths.logs / "console.log"))
+            console_environment(env, api_address=self.console_api.address, function_name=self.console_function),
+            log=self.paths.logs / "console.log"))
         functions = [LocalFunction(stack.CONSOLE_FUNCTION, self.console_function, self.console_api)]
         if self.api is not None:
             functions.append(LocalFunction(stack.FUNCTION, self.site_function, self.api))
@@ -300,7 +238,7 @@ class LocalSite:
                                 f"see {self.paths.logs / 'console.log'}")
             time.sleep(0.02)
         running = RunningEndpoint(self.endpoint.address, self.site_function, self.console_function)
-        atomic_write(self.paths.run / INVOKE_FILE, json.dumps(running.__dict__))
+        record_endpoint(self.paths, running)
         return running
 
     def _uploads_origin(self) -> Origin:
@@ -330,58 +268,19 @@ class LocalSite:
         short.mkdir(mode=0o700, exist_ok=True)
         return short / "mysqld.sock"
 
-    def _database_env(self, local: dict[str, str]) -> dict[str, str]:
-        """How WordPress reaches its database: the private MariaDB, or the config's external one.
-
-        The external database's password stays in Secrets Manager: the handler loads it at cold
-        start through WPLAMBDA_SECRETS, exactly as it does on Lambda, so it never passes through
-        serve, its output or its files.
-        """
-        db = self.config.database
-        if db.mode == "external":
-            return {"WORDPRESS_DB_HOST": db.host, "WORDPRESS_DB_PORT": str(db.port), "WORDPRESS_DB_NAME": db.name,
-                    "WORDPRESS_DB_USERNAME": db.user, "WPLAMBDA_SECRETS": f"WORDPRESS_DB_={db.secret_arn}"}
-        assert self.db is not None
-        return {"WORDPRESS_DB_HOST": self.db.wordpress_host, "WORDPRESS_DB_NAME": DB_NAME,
-                "WORDPRESS_DB_USERNAME": DB_USER, "WORDPRESS_DB_PASSWORD": local["db_password"]}
-
     def _handler_env(self, build_dir: Path, php: PhpSource, local: dict[str, str]) -> dict[str, str]:
-        """What Lambda's environment would hold, with local paths, local PHP and the local secrets.
-
-        The caller's AWS credentials, profile and endpoint pass through (the handler needs them
-        to read an external database's secret); Lambda's own variables are set here.
-        """
-        base = {k: v for k, v in os.environ.items()
-                if not k.startswith(("AWS_LAMBDA_", "WORDPRESS_", "WPLAMBDA_"))}
-        if self.options.profile:
-            base["AWS_PROFILE"] = self.options.profile
-        elif self.config.aws.profile and "AWS_PROFILE" not in base:
-            base["AWS_PROFILE"] = self.config.aws.profile
-        env = runtime_environment(build_dir / "function", local_layer(self.config, self.paths.layer),
-                                  api_address=self.api.address if self.api else None, php_fpm=str(php.fpm),
-                                  php=str(php.cli),
-                                  base=base)
-        env.update({
-            "AWS_LAMBDA_FUNCTION_NAME": f"{self.config.site.name}-local",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.config.function.memory),
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_REGION": self.config.aws.region,
-            "LAMBDA_TASK_ROOT": str(build_dir / "function"),
-            # The handler comes from the built layer, as on Lambda, not from the installed kit.
-            "PYTHONPATH": str(build_dir / "layer" / "python"),
-            "WPLAMBDA_LOCAL": "1",
-            # The same init-phase warm-up as the deployed function (docs/internals.md).
-            "WPLAMBDA_WARM_PATHS": ",".join(self.config.function.warm_paths),
-            **({CONTENT_DIR_ENV: str(self.paths.efs)} if self.config.storage.mode == "efs" else {}),
-            "WPLAMBDA_WP_CLI": str(build_dir / "layer" / WP_CLI_IN_LAYER),
-            STATE_ENV: str(self.paths.root),
-            "WORDPRESS_SALT": local["salt"],
-            static.VERSIONED_MAX_AGE_ENV: str(self.config.assets.versioned_max_age),
-            static.DEFAULT_MAX_AGE_ENV: str(self.config.assets.default_max_age),
-            **self._database_env(local),
-        })
-        env.update(self.bucket.handler_env() if self.bucket else {"WPLAMBDA_UPLOADS_DIR": str(self.paths.uploads)})
-        return env
+        """The site function's environment (:mod:`wp_lambda.serve.environment`), with this run's
+        database, uploads and EFS stand-ins."""
+        database = None
+        if self.config.database.mode != "external":
+            assert self.db is not None
+            database = private_database(self.db.wordpress_host, local["db_password"])
+        uploads = self.bucket.handler_env() if self.bucket else {contract.UPLOADS_DIR_ENV: str(self.paths.uploads)}
+        stand_ins = LocalStandIns(salt=local["salt"], database=database, uploads=uploads,
+                                  content_dir=str(self.paths.efs) if self.config.storage.mode == "efs" else None)
+        return handler_environment(self.config, self.paths, build_dir, php, stand_ins,
+                                   function_name=self.site_function,
+                                   api_address=self.api.address if self.api else None, profile=self.options.profile)
 
     def sync_content(self) -> dict[str, Any]:
         """The ``{"wplambda": "content"}`` invocation a deploy sends, to the console function (its
@@ -397,68 +296,10 @@ class LocalSite:
         assert self.api is not None
         return self.api.invoke(event, timeout=self.config.function.timeout + 5)
 
-    def _wait_ready(self, timeout: float = 60.0) -> None:
-        """Until a handler answers a request (its first one is the cold start)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                connection = http.client.HTTPConnection(self.options.host, self.options.port, timeout=30)
-                connection.request("HEAD", "/wp-login.php")
-                connection.getresponse().read()
-                connection.close()
-                return  # any HTTP answer means the chain works (an uninstalled site redirects)
-            except OSError as exc:
-                if time.monotonic() > deadline:
-                    raise UserError(f"the site did not answer within {timeout:.0f} s: {exc}",
-                                    f"see the logs in {self.paths.logs}") from None
-                for child in self.group.children:
-                    if child.process.poll() is not None:
-                        raise UserError(f"{child.name} exited with code {child.process.returncode}",
-                                        f"see {self.paths.logs / 'handler.log'}") from None
-                time.sleep(0.2)
-
-    def installed(self) -> bool:
-        """Asked through the site, so it holds for either database: WordPress sends every request
-        of an uninstalled site (in any language) to wp-admin/install.php."""
-        connection = http.client.HTTPConnection(self.options.host, self.options.port, timeout=60)
-        try:
-            connection.request("HEAD", "/wp-login.php")
-            response = connection.getresponse()
-            response.read()
-        finally:
-            connection.close()
-        return not (response.status in (301, 302) and
-                    (response.getheader("Location") or "").endswith("/wp-admin/install.php"))
-
-    def install(self, user: str, password: str) -> None:
-        """Run WordPress's install form (step 2) through the gateway, as a browser would."""
-        form = urllib.parse.urlencode({
-            "weblog_title": self.config.site.title, "user_name": user, "admin_password": password,
-            "admin_password2": password, "pw_weak": "1",
-            "admin_email": self.options.admin_email or self.config.site.admin_email,
-            "blog_public": "0", "language": "",
-        }).encode()
-        request = urllib.request.Request(f"{self.url}/wp-admin/install.php?step=2", data=form, method="POST")
-        with urllib.request.urlopen(request, timeout=120) as response:
-            page = response.read().decode(errors="replace")
-        if not self.installed():
-            raise UserError(f"WordPress installation failed: {page[-500:]}", f"see {self.paths.logs}")
-
-    def check_home_page(self) -> None:
-        """The first home page through the handler must have a body: WordPress without a usable
-        theme (or with a fatal error it was told not to display) answers 200 with nothing."""
-        connection = http.client.HTTPConnection(self.options.host, self.options.port, timeout=60)
-        try:
-            connection.request("GET", "/")
-            response = connection.getresponse()
-            body = response.read()
-        finally:
-            connection.close()
-        if response.status < 300 and not body.strip():
-            raise UserError(f"the home page answered {response.status} with an empty body: the site would render "
-                            "blank (no usable theme, or a PHP error)",
-                            f"read the PHP error log in {self.paths.logs / 'handler.log'}, then check the themes "
-                            "with `wplambda doctor`")
+    @property
+    def client(self) -> SiteClient:
+        """The served site over HTTP: readiness, installation, the home page."""
+        return SiteClient(self.options.host, self.options.port, self.url, self.paths.logs)
 
     def stop(self) -> None:
         """Stop the gateway, every handler process (and its php-fpm), the emulator and the private MariaDB."""
@@ -503,32 +344,3 @@ def prepare_build(config: Config, *, rebuild: bool, progress: Reporter,
         raise UserError(f"the serve build in {build_dir} has no S3 Uploads, which --s3-endpoint needs",
                         "drop --no-build so serve builds it in")
     return build_dir, php
-
-
-def running_endpoint(config: Config) -> RunningEndpoint | None:
-    """The invoke endpoint of the project's running ``serve``, or None when it is not running."""
-    paths = LocalPaths.of(config)
-    if ProcessGroup(paths.run).running("serve") is None:
-        return None
-    try:
-        return RunningEndpoint(**json.loads((paths.run / INVOKE_FILE).read_text()))
-    except (FileNotFoundError, ValueError, TypeError):
-        return None
-
-
-@contextlib.contextmanager
-def console_session(config: Config, *, progress: Reporter | None = None) -> Iterator[RunningEndpoint]:
-    """The console function on this machine for the ``with`` block, when no ``serve`` runs: the
-    serve build brought up to date, the private MariaDB, one console runtime process and an invoke
-    endpoint on a free port; all stopped by PID afterwards."""
-    from wp_lambda import bundle as build_mod
-
-    # Asked first, so an up-to-date build says nothing: stderr is wp-cli's own.
-    stale = build_mod.is_stale(config, "serve", php_source=local_php_source(config.php.version))
-    build_dir, php = prepare_build(config, rebuild=stale, progress=progress or QuietReporter())
-    site = LocalSite(config, ServeOptions(), log_line=lambda line: None)
-    running = site.start_console(build_dir, php)
-    try:
-        yield running
-    finally:
-        site.stop()

@@ -1,0 +1,123 @@
+"""The Lambda function's environment variables, decided once for the template and for ``serve``.
+
+:func:`function_environment` is the one list of what the site's function (and the console
+function) is started with. The template renders it with CloudFormation expressions where the stack
+supplies a value (secrets by ARN, the uploads bucket); ``serve`` asks for the local form, where
+those values are this machine's stand-ins (the private MariaDB, the local salt, an uploads
+directory or a local bucket). A variable added here therefore reaches both, and one that only
+makes sense deployed (Bref's layer layout under /opt, the pinned site host) says so here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from wp_lambda.config import Config
+from wp_lambda.runtime import contract
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One variable. ``spelled`` is how the template spells the value when a JSON string will not do:
+    a CloudFormation expression (then ``value`` is empty: only CloudFormation knows it), or a plain
+    scalar kept as the template always had it (so template.yaml stays byte-identical). ``comment``
+    lines go above it in the template."""
+
+    name: str
+    value: str
+    spelled: str | None = None
+    comment: tuple[str, ...] = ()
+
+    @property
+    def yaml(self) -> str:
+        return self.spelled if self.spelled is not None else json.dumps(self.value)
+
+
+@dataclass(frozen=True)
+class LocalStandIns:
+    """What stands in on this machine for what the stack gives the function."""
+
+    salt: str
+    # The private MariaDB's WORDPRESS_DB_* variables; None: the config's external database, as deployed.
+    database: dict[str, str] | None
+    # S3 Uploads' variables for a local bucket, or the uploads directory's.
+    uploads: dict[str, str]
+    # storage.mode = "efs": the directory standing in for the mount.
+    content_dir: str | None = None
+
+
+def uploads_bucket_ref(config: Config) -> str:
+    """The uploads bucket in the template: the stack's own, or the configured existing one."""
+    return json.dumps(config.uploads.bucket) if config.uploads.bucket else "!Ref UploadsBucket"
+
+
+def function_environment(config: Config, *, role: str = "", local: LocalStandIns | None = None) -> list[Variable]:
+    """The function's variables, in the template's order: deployed (``local`` None) or local."""
+    env: list[Variable] = []
+    if role:
+        env.append(Variable(contract.ROLE_ENV, role, role))
+    env += _database(config, local)
+    if config.site.domains and local is None:
+        # Pins the Host WordPress sees; locally the site answers on the gateway's own address.
+        env.append(Variable(contract.SITE_HOST_ENV, config.site.domains[0]))
+    if local is None:
+        env += [
+            Variable(contract.S3_UPLOADS_BUCKET_ENV, "", "!Sub\n            - \"${Bucket}/wp-content\"\n"
+                     f"            - Bucket: {uploads_bucket_ref(config)}",
+                     ("S3 Uploads writes under wp-content/uploads/ in the bucket: CloudFront serves that prefix.",)),
+            Variable(contract.S3_UPLOADS_REGION_ENV, "", "!Ref AWS::Region"),
+            # Locally PHP is named binary by binary (wp_lambda/local/runtime_process.py).
+            Variable(contract.PHP_LAYOUT_ENV, config.php.source, config.php.source,
+                     ("Where the runtime finds PHP: Bref's layer layout, or the binaries in the kit's own layer.",)),
+            Variable(contract.PHP_PREFIX_ENV, contract.LAYER_ROOT, contract.LAYER_ROOT),
+        ]
+    else:
+        env += [Variable(name, value) for name, value in local.uploads.items()]
+    env += [
+        Variable(contract.VERSIONED_MAX_AGE_ENV, str(config.assets.versioned_max_age),
+                 comment=("Static files the function answers itself are cached like their copies in the bucket.",)),
+        Variable(contract.DEFAULT_MAX_AGE_ENV, str(config.assets.default_max_age)),
+        Variable(contract.WARM_PATHS_ENV, ",".join(config.function.warm_paths),
+                 comment=("Requested during init so the first visitor finds WordPress compiled (empty: no warm-up).",)),
+    ]
+    if config.storage.mode == "efs":
+        where = contract.EFS_MOUNT if local is None else local.content_dir
+        assert where is not None, "storage.mode = efs needs the local stand-in for the mount"
+        env.append(Variable(contract.CONTENT_DIR_ENV, where, where, (
+            "Plugins, themes and languages: wp-config.php points WP_CONTENT_DIR here, the runtime",
+            "serves /wp-content/plugins/* and /wp-content/themes/* from here.")))
+    return env
+
+
+def _database(config: Config, local: LocalStandIns | None) -> list[Variable]:
+    """How WordPress reaches its database, and the secrets loaded at cold start.
+
+    An external database's password stays in Secrets Manager in both forms: the handler loads it
+    through WPLAMBDA_SECRETS, so it never passes through serve, its output or its files. The salt
+    and the origin secret are the stack's secrets when deployed, and a local value (or none) here.
+    """
+    db = config.database
+    prefix = contract.DB_SECRET_PREFIX
+    stack_secrets = f"{contract.SALT_ENV}=${{SaltSecret}},{contract.ORIGIN_SECRET_ENV}=${{OriginSecret}}"
+    if local is None and db.mode == "aurora-serverless-v2":
+        return [Variable(contract.SECRETS_ENV, "", f'!Sub "{prefix}=${{DatabaseSecret}},{stack_secrets}"'),
+                Variable(contract.DB_NAME_ENV, db.name)]
+    if local is None:
+        return [Variable(contract.SECRETS_ENV, "", f'!Sub "{prefix}={db.secret_arn},{stack_secrets}"'),
+                *_external(config)]
+    salt = [Variable(contract.SALT_ENV, local.salt)]
+    if local.database is not None:
+        return [*(Variable(name, value) for name, value in local.database.items()), *salt]
+    return [Variable(contract.SECRETS_ENV, f"{prefix}={db.secret_arn}"), *_external(config), *salt]
+
+
+def _external(config: Config) -> list[Variable]:
+    db = config.database
+    return [Variable(contract.DB_HOST_ENV, db.host), Variable(contract.DB_PORT_ENV, str(db.port)),
+            Variable(contract.DB_NAME_ENV, db.name), Variable(contract.DB_USER_ENV, db.user)]
+
+
+def local_environment(config: Config, local: LocalStandIns, *, role: str = "") -> dict[str, str]:
+    """The local form as a process environment."""
+    return {v.name: v.value for v in function_environment(config, role=role, local=local)}
