@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 WPLAMBDA := $(VENV)/bin/wplambda
 DEMO_DIR ?= demo
 
-.PHONY: setup demo test lint bench clean template doctor fresh-check docs docs-build
+.PHONY: setup demo test test-fast lint bench clean template doctor fresh-check docs docs-build
 
 setup:
 	@scripts/setup.sh
@@ -22,8 +22,15 @@ doctor: setup
 fresh-check:
 	@scripts/fresh-check.sh
 
+# Every tier (tests/unit, tests/integration, tests/e2e), on one xdist worker per core. loadgroup:
+# tests/conftest.py groups each module (its module fixtures are built once) and the modules that
+# share a costly session fixture (a served site, an installed WordPress).
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
+
+# The unit tier alone: no services, about 20 s.
+test-fast: setup
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 # The code checks CI runs before the tests: style, types (mypy's mode is in pyproject.toml), structure.
 lint: setup

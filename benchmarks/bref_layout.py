@@ -12,21 +12,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "runtime")]
-
-from bref_opt import debian_php_missing, make_fake_opt  # noqa: E402
-from lambda_events import Client, Context, v2  # noqa: E402
-from wp_site import install_fields, make_site  # noqa: E402
-
-from benchmarks.runtime import HOST, ROUNDS, latency, percentile, throughput  # noqa: E402
-from wp_lambda.config import Config  # noqa: E402
-from wp_lambda.local.mariadb import MariaDB  # noqa: E402
-from wp_lambda.runtime.handler import Runtime  # noqa: E402
+from benchmarks.runtime import HOST, ROUNDS, latency, percentile, throughput
+from tests.support.bref_opt import debian_php_missing, make_fake_opt
+from tests.support.lambda_events import Client, Context, v2
+from tests.support.wp_site import install_fields, make_site
+from wp_lambda.config import Config
+from wp_lambda.local.mariadb import MariaDB
+from wp_lambda.runtime.handler import Runtime
 
 # The variables that name Debian's PHP one by one; the Bref layout names it instead.
 _DEBIAN_PATHS = ("WPLAMBDA_PHP_FPM", "WPLAMBDA_PHP", "WPLAMBDA_PHP_INI", "WPLAMBDA_FPM_CONF")

@@ -17,20 +17,15 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "runtime")]
-
-from lambda_events import Client  # noqa: E402
-from wp_site import install_fields, make_site  # noqa: E402
-
-from wp_lambda.local.mariadb import MariaDB, find_binary  # noqa: E402
-from wp_lambda.runtime.handler import Runtime  # noqa: E402
+from tests.support.lambda_events import Client
+from tests.support.wp_site import install_fields, make_site
+from wp_lambda.local.mariadb import MariaDB, find_binary
+from wp_lambda.runtime.handler import Runtime
 
 GNU_TIME = "/usr/bin/time"
 

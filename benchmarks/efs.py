@@ -16,22 +16,17 @@ import argparse
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "runtime")]
-
-from lambda_events import Client, Context, v2  # noqa: E402
-from wp_site import Site, install_fields, make_site  # noqa: E402
-
-from benchmarks.runtime import HOST, cold_starts, latency, percentile  # noqa: E402
-from wp_lambda.config import Config  # noqa: E402
-from wp_lambda.local.mariadb import MariaDB  # noqa: E402
-from wp_lambda.render import render_text  # noqa: E402
-from wp_lambda.runtime import content, contract  # noqa: E402
-from wp_lambda.runtime.handler import Runtime  # noqa: E402
+from benchmarks.runtime import HOST, cold_starts, latency, percentile
+from tests.support.lambda_events import Client, Context, v2
+from tests.support.wp_site import Site, install_fields, make_site
+from wp_lambda.config import Config
+from wp_lambda.local.mariadb import MariaDB
+from wp_lambda.render import render_text
+from wp_lambda.runtime import content, contract
+from wp_lambda.runtime.handler import Runtime
 
 
 def lambda_php_ini(site: Site, config: Config) -> None:

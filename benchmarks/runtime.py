@@ -26,17 +26,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "runtime")]
-
-from lambda_events import Client, Context, v2  # noqa: E402
-from wp_site import install_fields, make_site  # noqa: E402
-
-from wp_lambda.bundle import opcache_cache  # noqa: E402
-from wp_lambda.local.mariadb import MariaDB  # noqa: E402
-from wp_lambda.runtime import cgi, fastcgi, opcache, routing  # noqa: E402
-from wp_lambda.runtime.events import Request  # noqa: E402
-from wp_lambda.runtime.handler import Runtime  # noqa: E402
+from tests.support.helpers import REPO
+from tests.support.lambda_events import Client, Context, v2
+from tests.support.wp_site import install_fields, make_site
+from wp_lambda.bundle import opcache_cache
+from wp_lambda.local.mariadb import MariaDB
+from wp_lambda.runtime import cgi, fastcgi, opcache, routing
+from wp_lambda.runtime.events import Request
+from wp_lambda.runtime.handler import Runtime
 
 HOST = "wp.test"
 ROUNDS = 3

@@ -1,14 +1,14 @@
 """`wplambda sync-assets` versus `aws s3 sync`, against moto's S3 on localhost.
 
 Both tools run as subprocesses (start-up included) on the same build's assets (Debian's WordPress
-static files, laid out by tests/deploy/conftest.py), each into its own bucket, for:
+static files, laid out by tests/integration/deploy/conftest.py), each into its own bucket, for:
   (a) the first upload, (b) a re-sync with nothing changed, (c) a re-sync after a rebuild that
 renewed every mtime (content unchanged). Run: .venv/bin/python -m benchmarks.sync_assets
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import os
 import statistics
@@ -22,19 +22,13 @@ from types import ModuleType
 import boto3
 from moto.server import ThreadedMotoServer
 
-REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 RUNS = 3
 
 
 def _fixtures() -> ModuleType:
     """The deploy tests' build layout helpers (one definition of the asset tree for tests and bench)."""
-    sys.path.insert(0, str(REPO / "tests"))
-    spec = importlib.util.spec_from_file_location("deploy_fixtures", REPO / "tests/deploy/conftest.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("tests.integration.deploy.conftest")
 
 
 def _run(args: list[str], cwd: Path) -> tuple[float, str]:

@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -29,12 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.serve_load import handler_pids, rss_mib
-
-TESTS = Path(__file__).resolve().parents[1] / "tests"
-sys.path[:0] = [str(TESTS), str(TESTS / "serve")]
-
-from helpers import moto_server, real_s3_uploads_repositories  # noqa: E402
-from servehelpers import ADMIN_PASSWORD, Served, fetch, init_site, login, serving  # noqa: E402
+from tests.support.helpers import moto_server, real_s3_uploads_repositories
+from tests.support.serve import ADMIN_PASSWORD, Served, fetch, init_site, login, serving
 
 
 class PeakRss:

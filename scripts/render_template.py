@@ -2,7 +2,7 @@
 ``template.yaml`` and the layer's ``php-layer/php.ini`` and ``php-layer/php-fpm.conf``.
 
 A reader of the repository sees exactly what ``wplambda init --yes`` deploys;
-``tests/template`` fails when they drift from the Jinja sources.
+``tests/integration/template`` fails when they drift from the Jinja sources.
 """
 
 from __future__ import annotations

@@ -1,19 +1,84 @@
-"""Shared fixtures: real services on loopback, started per session and stopped by PID."""
+"""Shared fixtures, the tiers and each xdist worker's temp dir.
+
+Real services run on loopback or unix sockets, started per session and stopped by PID. Every test
+sits in one tier folder, which marks it (``-m unit`` etc. select a tier across folders):
+
+- ``tests/unit``: no service and no subprocess of php, MariaDB or moto; each test well under a second.
+- ``tests/integration``: real MariaDB, php-fpm, moto's server, wp-cli, the CLI as a subprocess.
+- ``tests/e2e``: `wplambda serve` with Chromium, whole flows.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import DEBIAN_WORDPRESS
 
+from tests.support.helpers import DEBIAN_WORDPRESS
 from wp_lambda.local.mariadb import MariaDB
+
+TESTS = Path(__file__).resolve().parent
+TIERS = ("unit", "integration", "e2e")
+# Session fixtures that take many seconds to build (a served site, an installed WordPress).
+SHARED_SESSION_FIXTURES = ("installed_site", "runtime", "wp_project")
+_WORKER_TMP = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """An xdist worker gets a temp dir of its own as TMPDIR, for itself and every process it starts.
+
+    Code that uses a fixed name under the temp dir (the runtime's wp-cli home, for one) would
+    otherwise be shared by the workers running at the same time. pytest's own ``tmp_path`` dirs
+    are per worker already.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        path = tempfile.mkdtemp(prefix=f"wplambda-tests-{worker}-")
+        os.environ["TMPDIR"] = path
+        tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+        config.stash[_WORKER_TMP] = path
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    path = config.stash.get(_WORKER_TMP, None)
+    if path:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its tier (the first folder under tests/) and, for xdist, its group.
+
+    A test outside the tier folders is an error, so that `make test-fast` cannot miss a new unit
+    test by its location. `make test` runs ``--dist loadgroup``: each module is a group (as with
+    loadfile, so a module fixture is built once), except that the modules using one of
+    SHARED_SESSION_FIXTURES form one group, so that fixture is built once, not once per worker.
+    """
+    shared_by_module: dict[Path, str] = {}
+    for item in items:
+        parts = item.path.resolve().relative_to(TESTS).parts
+        if len(parts) < 2 or parts[0] not in TIERS:
+            raise pytest.UsageError(f"{item.path} is in no tier folder: move it under tests/unit, "
+                                    "tests/integration or tests/e2e (tests/conftest.py says which is which)")
+        item.add_marker(getattr(pytest.mark, parts[0]))
+        used = [name for name in SHARED_SESSION_FIXTURES if name in getattr(item, "fixturenames", ())]
+        if used:
+            shared_by_module.setdefault(item.path, used[0])
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            group = shared_by_module.get(item.path) or item.path.resolve().relative_to(TESTS).as_posix()
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
 def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB]:
-    """One private MariaDB for the test session (about 1 s to start)."""
+    """One private MariaDB for the test session (about 1 s to start; one per xdist worker)."""
     server = MariaDB.start(tmp_path_factory.mktemp("mariadb") / "data")
     try:
         yield server
@@ -27,4 +92,3 @@ def debian_wordpress() -> Path:
     if not (DEBIAN_WORDPRESS / "wp-settings.php").exists():
         pytest.fail("Debian's wordpress package is missing: run `make setup`")
     return DEBIAN_WORDPRESS
-

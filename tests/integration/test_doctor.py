@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import run_wplambda
 
+from tests.support.helpers import run_wplambda
 from wp_lambda import doctor
 
 FAKE_PHP = """#!/bin/sh

@@ -1,4 +1,4 @@
-"""Helpers shared by the build tests (importable because conftest puts this folder on sys.path)."""
+"""Helpers shared by the build tests."""
 
 from __future__ import annotations
 

@@ -1,13 +1,15 @@
-"""Helpers for tests in every area (importable because pytest puts tests/ on sys.path)."""
+"""Helpers for tests in every area."""
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import os
 import shutil
 import subprocess
 import sys
+import traceback
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 from moto.server import ThreadedMotoServer
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEBIAN_WORDPRESS = Path("/usr/share/wordpress")
 # Real parts that cannot be downloaded here (wp-cli, S3 Uploads) sit next to the checkout.
 SHARED = (REPO.parent / "shared").resolve()
@@ -59,6 +61,13 @@ def real_s3_uploads_repositories() -> str:
     return json.dumps([{"type": "artifact", "url": str(artifacts)}, {"packagist.org": False}])
 
 
+# The commands that only read and write project files: no service, no AWS client, no signal
+# handler. run_wplambda runs them in this process (one import of the kit instead of a console
+# script's start-up of about 0.7 s each); the subprocess tests in tests/integration/test_cli_process.py
+# show that both ways print the same and exit with the same code.
+IN_PROCESS_COMMANDS = frozenset({"init", "render", "validate", "cost", "layers"})
+
+
 def wplambda_cmd() -> list[str]:
     """The real console script of the environment running the tests."""
     script = Path(sys.executable).with_name("wplambda")
@@ -66,10 +75,52 @@ def wplambda_cmd() -> list[str]:
 
 
 def run_wplambda(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-                 timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run the real ``wplambda`` console script in a subprocess."""
+                 timeout: float = 300, in_process: bool | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``wplambda ARGS``: in this process for IN_PROCESS_COMMANDS (unless ``in_process`` says
+    otherwise), else the real console script in a subprocess. Either way the result carries the
+    exit code and stdout and stderr apart; ``env`` is added to this process's environment."""
+    if in_process is None:
+        in_process = bool(args) and args[0] in IN_PROCESS_COMMANDS
+    if in_process:
+        return run_in_process(*args, cwd=cwd, env=env)
     return subprocess.run([*wplambda_cmd(), *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})}, check=False)
+
+
+def run_in_process(*args: str, cwd: Path | None = None,
+                   env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``wplambda ARGS`` through the console script's own ``main()``, inside typer's CliRunner
+    isolation: stdin empty, stdout and stderr captured apart, ``env`` set for the call, ``cwd``
+    the working directory. ``main()`` itself (not the typer app) runs, so a UserError or a usage
+    error maps to its exit code exactly as in the console script; an exception that escapes it is
+    exit 1 with the traceback on stderr, as Python would do."""
+    from typer.testing import CliRunner
+
+    from wp_lambda.cli import main
+
+    # typer's own runner (typer 0.29 carries its own click) keeps stderr apart; older ones, built on
+    # click 8.1's, mix it into stdout unless told not to.
+    separate = {"mix_stderr": False} if "mix_stderr" in inspect.signature(CliRunner).parameters else {}
+    runner = CliRunner(**separate)  # type: ignore[arg-type]
+    with contextlib.chdir(cwd or Path.cwd()), runner.isolation(env=env) as streams, \
+            pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sys, "argv", ["wplambda", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            if exc.code is None or isinstance(exc.code, int):
+                code = exc.code or 0
+            else:
+                print(exc.code, file=sys.stderr)
+                code = 1
+        except Exception:
+            traceback.print_exc()
+            code = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        stdout, stderr = streams[0].getvalue(), streams[1].getvalue()  # type: ignore[union-attr]
+    return subprocess.CompletedProcess(["wplambda", *args], code, stdout.decode(), stderr.decode())
 
 
 def copy_wordpress(dest: Path) -> Path:

@@ -1,4 +1,4 @@
-"""Helpers of the plugin lifecycle tests (importable because conftest puts this folder on sys.path)."""
+"""Helpers of the plugin lifecycle tests."""
 
 from __future__ import annotations
 

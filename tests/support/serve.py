@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from helpers import DEBIAN_WORDPRESS, run_wplambda, wplambda_cmd
+
+from tests.support.helpers import DEBIAN_WORDPRESS, run_wplambda, wplambda_cmd
 
 ADMIN_PASSWORD = "correct-horse-battery-staple"
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from helpers import run_wplambda
-
+from tests.support.helpers import run_wplambda
 from wp_lambda.serve import LocalPaths
 
 CONSOLE_TIMEOUT = 6

@@ -7,9 +7,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers import copy_wordpress
-from lambda_events import Client, Reply
-
+from tests.support.helpers import copy_wordpress
+from tests.support.lambda_events import Client, Reply
 from wp_lambda.config import Config
 from wp_lambda.local.mariadb import MariaDB
 from wp_lambda.local.runtime_process import local_layer, runtime_environment

@@ -16,14 +16,12 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from helpers import run_wplambda
 
+from tests.support.helpers import REPO, run_wplambda, shared_part
 from wp_lambda import bref_layers
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import PHP_VERSIONS, Config, php_layer_arn
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "bref"
 DATA = resources.files("wp_lambda").joinpath("data", "bref")
 BREF_ACCOUNT, EXTENSIONS_ACCOUNT = "873528684822", "403367587399"
 ARN = re.compile(r"^arn:aws:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):layer:"
@@ -48,9 +46,7 @@ def _in_data(arn: str, data: dict[str, dict[str, int]], account: str) -> bool:
 
 @pytest.fixture(scope="module")
 def shared() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip("../shared/bref is absent")
-    return SHARED
+    return shared_part("bref")
 
 
 def test_packaged_lists_are_brefs_files(shared: Path) -> None:

@@ -9,14 +9,13 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import run_wplambda
 
+from tests.support.helpers import REPO, run_wplambda
 from wp_lambda import cost
 from wp_lambda.config import Config, parse, toml_text
 from wp_lambda.project import init_project
 
 PRICES = json.loads((Path(cost.__file__).parent / "data" / "prices.json").read_text())
-REPO = Path(__file__).resolve().parent.parent
 HOURS = 730
 EXTERNAL = {"mode": "external", "host": "db.example.com", "user": "wp",
             "secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"}

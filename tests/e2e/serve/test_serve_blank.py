@@ -6,8 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import copy_wordpress, run_wplambda
-from servehelpers import free_port, pid_alive
+
+from tests.support.helpers import copy_wordpress, run_wplambda
+from tests.support.serve import free_port, pid_alive
 
 
 @pytest.mark.slow

@@ -5,96 +5,70 @@ Screenshots of every step land in the test's temp dir (printed on failure by pyt
 
 from __future__ import annotations
 
-import shutil
-import struct
 import time
-import zlib
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pytest
-from servehelpers import ADMIN_PASSWORD, Served, init_site, new_post_in_block_editor, publish_in_block_editor, serving
+from tests.support.browser import png
+from tests.support.serve import ADMIN_PASSWORD, Served, new_post_in_block_editor, publish_in_block_editor
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
-    """A solid-colour PNG, written by hand so the test needs no imaging library."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    row = b"\x00" + bytes(rgb) * width
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(row * height))
-            + chunk(b"IEND", b""))
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 
-@pytest.fixture(scope="module")
-def browser_site(tmp_path_factory: pytest.TempPathFactory, debian_wordpress: Path) -> Iterator[Served]:
-    project = init_site(tmp_path_factory.mktemp("browser") / "site", "browser")
-    with serving(project, "--install", "--admin-password", ADMIN_PASSWORD, "--workers", "3") as server:
-        yield server
-
-
-def test_log_in_publish_a_post_and_upload_an_image(browser_site: Served, tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.fail("Debian's chromium is missing: run `make setup`")
-    from playwright.sync_api import expect, sync_playwright
+def test_log_in_publish_a_post_and_upload_an_image(installed_site: Served, browser: Browser, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
 
     shots = tmp_path / "screenshots"
     shots.mkdir()
-    url = browser_site.url
+    url = installed_site.url
     title = f"Written in Chromium {time.time_ns()}"
     image = tmp_path / "square.png"
     image.write_bytes(png(64, 48, (200, 30, 90)))
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(60_000)
-        try:
-            page.goto(f"{url}/")
-            expect(page).to_have_title("My Blog")
-            page.screenshot(path=shots / "1-home.png")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(60_000)
+    try:
+        page.goto(f"{url}/")
+        expect(page).to_have_title("My Blog")
+        page.screenshot(path=shots / "1-home.png")
 
-            page.goto(f"{url}/wp-login.php")
-            page.fill("#user_login", "admin")
-            page.fill("#user_pass", ADMIN_PASSWORD)
-            page.click("#wp-submit")
-            page.wait_for_url(f"{url}/wp-admin/")
-            expect(page.locator("#wpbody-content h1")).to_contain_text("Dashboard")
-            page.screenshot(path=shots / "2-dashboard.png")
+        page.goto(f"{url}/wp-login.php")
+        page.fill("#user_login", "admin")
+        page.fill("#user_pass", ADMIN_PASSWORD)
+        page.click("#wp-submit")
+        page.wait_for_url(f"{url}/wp-admin/")
+        expect(page.locator("#wpbody-content h1")).to_contain_text("Dashboard")
+        page.screenshot(path=shots / "2-dashboard.png")
 
-            # The block editor: dismiss the welcome guide, type a title, publish twice (pre-publish panel).
-            new_post_in_block_editor(page, url, title)
-            publish_in_block_editor(page)
-            page.screenshot(path=shots / "3-published.png")
+        # The block editor: dismiss the welcome guide, type a title, publish twice (pre-publish panel).
+        new_post_in_block_editor(page, url, title)
+        publish_in_block_editor(page)
+        page.screenshot(path=shots / "3-published.png")
 
-            page.goto(f"{url}/")
-            expect(page.locator("body")).to_contain_text(title)
-            page.screenshot(path=shots / "4-front-end.png")
+        page.goto(f"{url}/")
+        expect(page.locator("body")).to_contain_text(title)
+        page.screenshot(path=shots / "4-front-end.png")
 
-            # The media library's uploader (plupload with the browser's file input).
-            page.goto(f"{url}/wp-admin/media-new.php?browser-uploader")
-            page.set_input_files("#async-upload", str(image))
-            page.click("#html-upload")
-            page.wait_for_url(f"{url}/wp-admin/upload.php*")
-            page.goto(f"{url}/wp-admin/upload.php?mode=list")
-            thumbnail = page.locator("table.media img").first
-            expect(thumbnail).to_be_visible()
-            src = thumbnail.get_attribute("src") or ""
-            assert "/wp-content/uploads/" in src
-            rendered = page.evaluate("(img) => img.complete && img.naturalWidth", thumbnail.element_handle())
-            assert rendered and rendered > 0, f"image {src} did not render"
-            response = page.request.get(src)
-            assert response.status == 200 and response.headers["content-type"] == "image/png"
-            page.screenshot(path=shots / "5-media.png")
-        except Exception:
-            page.screenshot(path=shots / "failure.png")
-            raise
-        finally:
-            browser.close()
+        # The media library's uploader (plupload with the browser's file input).
+        page.goto(f"{url}/wp-admin/media-new.php?browser-uploader")
+        page.set_input_files("#async-upload", str(image))
+        page.click("#html-upload")
+        page.wait_for_url(f"{url}/wp-admin/upload.php*")
+        page.goto(f"{url}/wp-admin/upload.php?mode=list")
+        thumbnail = page.locator("table.media img").first
+        expect(thumbnail).to_be_visible()
+        src = thumbnail.get_attribute("src") or ""
+        assert "/wp-content/uploads/" in src
+        rendered = page.evaluate("(img) => img.complete && img.naturalWidth", thumbnail.element_handle())
+        assert rendered and rendered > 0, f"image {src} did not render"
+        response = page.request.get(src)
+        assert response.status == 200 and response.headers["content-type"] == "image/png"
+        page.screenshot(path=shots / "5-media.png")
+    except Exception:
+        page.screenshot(path=shots / "failure.png")
+        raise
+    finally:
+        page.close()
     assert sorted(p.name for p in shots.iterdir()) == [
         "1-home.png", "2-dashboard.png", "3-published.png", "4-front-end.png", "5-media.png"]

@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import REPO, real_s3_uploads_repositories
-from servehelpers import (
+
+from tests.support.browser import CHROMIUM
+from tests.support.helpers import REPO, real_s3_uploads_repositories
+from tests.support.serve import (
     ADMIN_PASSWORD,
     Served,
     fetch,
@@ -35,7 +37,6 @@ from servehelpers import (
     s3_client,
     serving,
 )
-from test_serve_browser import CHROMIUM, CHROMIUM_ARGS
 
 BUCKET = "browser-media"
 LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
@@ -55,18 +56,6 @@ def site(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: tuple[str, str],
         with serving(project, "--install", "--admin-password", ADMIN_PASSWORD, "--workers", "3",
                      "--s3-endpoint", endpoint, "--s3-bucket", BUCKET) as server:
             yield server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture

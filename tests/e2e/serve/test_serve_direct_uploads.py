@@ -26,9 +26,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import real_s3_uploads_repositories
-from servehelpers import ADMIN_PASSWORD, Served, fetch, init_site, jpeg, jpeg_dimensions, login, s3_client, serving
-from test_serve_browser import png
+
+from tests.support.browser import png
+from tests.support.helpers import real_s3_uploads_repositories
+from tests.support.serve import (
+    ADMIN_PASSWORD,
+    Served,
+    fetch,
+    init_site,
+    jpeg,
+    jpeg_dimensions,
+    login,
+    s3_client,
+    serving,
+)
 
 BUCKET = "direct-media"
 MB = 1024 * 1024

@@ -9,8 +9,18 @@ import time
 import urllib.parse
 import urllib.request
 
-from helpers import run_wplambda
-from servehelpers import ADMIN_PASSWORD, NoRedirect, Served, fetch, free_port, login, pid_alive, start_serve, title_of
+from tests.support.helpers import run_wplambda
+from tests.support.serve import (
+    ADMIN_PASSWORD,
+    NoRedirect,
+    Served,
+    fetch,
+    free_port,
+    login,
+    pid_alive,
+    start_serve,
+    title_of,
+)
 
 
 def test_home_page_through_the_handler(served: Served) -> None:

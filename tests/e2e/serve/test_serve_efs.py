@@ -13,15 +13,14 @@ from __future__ import annotations
 import json
 import shutil
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 import tomlkit
-from helpers import run_wplambda
-from servehelpers import ADMIN_PASSWORD, Served, fetch, init_site, login, serving
-from test_serve_browser import CHROMIUM, CHROMIUM_ARGS
+
+from tests.support.helpers import run_wplambda
+from tests.support.serve import ADMIN_PASSWORD, Served, fetch, init_site, login, serving
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -61,20 +60,6 @@ def efs_project(tmp_path_factory: pytest.TempPathFactory, debian_wordpress: Path
     doc["build"]["plugin_mirror"] = str(root / "mirror")  # type: ignore[index]
     config.write_text(tomlkit.dumps(doc))
     return project
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.fail("Debian's chromium is missing: run `make setup`")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def _front_page_marker(page: Page, url: str) -> None:
@@ -191,10 +176,9 @@ def test_install_a_plugin_from_wp_admin_keep_it_across_restart_and_rebuild(
 
 
 @pytest.fixture(scope="module")
-def package_site(tmp_path_factory: pytest.TempPathFactory, debian_wordpress: Path) -> Iterator[Served]:
-    project = init_site(tmp_path_factory.mktemp("package") / "site", "package")
-    with serving(project, "--install", "--admin-password", ADMIN_PASSWORD) as server:
-        yield server
+def package_site(installed_site: Served) -> Served:
+    """The session's installed site: package mode is the default, and nothing here changes it."""
+    return installed_site
 
 
 def test_package_mode_refuses_installs_with_wordpress_message(package_site: Served, tmp_path: Path) -> None:
@@ -211,7 +195,7 @@ def test_package_mode_refuses_installs_with_wordpress_message(package_site: Serv
 
 
 def test_gateway_routes_plugin_and_theme_paths_like_the_origin_group() -> None:
-    """The local gateway's copy of the template's behaviours (tests/template/test_template_efs.py
+    """The local gateway's copy of the template's behaviours (tests/integration/template/test_template_efs.py
     checks the template's own): only EFS mode sends plugin and theme files to the origin group."""
     from wp_lambda.local.gateway import route
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import boto3
 import pytest
 import tomlkit
-from helpers import moto_server
-from servehelpers import ADMIN_PASSWORD, Served, fetch, init_site, serving, title_of
 
+from tests.support.helpers import moto_server
+from tests.support.serve import ADMIN_PASSWORD, Served, fetch, init_site, serving, title_of
 from wp_lambda.local.mariadb import MariaDB
 
 DB_NAME = "external_wp"

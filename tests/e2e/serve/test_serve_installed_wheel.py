@@ -31,17 +31,16 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from helpers import real_wp_cli
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-from servehelpers import ADMIN_PASSWORD, fetch, free_port, title_of
-from wp_cli.wphelpers import set_key
 
+from tests.support.helpers import REPO, real_wp_cli
+from tests.support.serve import ADMIN_PASSWORD, fetch, free_port, title_of
+from tests.support.wp_cli import set_key
 from wp_lambda.runtime.contract import LOCAL_ENV
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _requires(lines: list[str], extras: frozenset[str]) -> Iterator[Requirement]:

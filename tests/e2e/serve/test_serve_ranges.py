@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import real_s3_uploads_repositories
-from servehelpers import Served, fetch, init_site, s3_client, serving
 
+from tests.support.helpers import real_s3_uploads_repositories
+from tests.support.serve import Served, fetch, init_site, s3_client, serving
 from wp_lambda.local import ranges
 
 BUCKET = "range-media"

@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import real_s3_uploads_repositories, run_wplambda
-from servehelpers import ADMIN_PASSWORD, Served, fetch, free_port, init_site, login, serving
-from servehelpers import s3_client as s3
 
+from tests.support.helpers import real_s3_uploads_repositories, run_wplambda
+from tests.support.serve import ADMIN_PASSWORD, Served, fetch, free_port, init_site, login, serving
+from tests.support.serve import s3_client as s3
 from wp_lambda.local.processes import find_processes
 
 BUCKET = "e2e-media"

@@ -9,17 +9,14 @@ import functools
 import http.server
 import json
 import os
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import copy_wordpress
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from buildhelpers import AKISMET_VERSION, S3_UPLOADS_VERSION, THEME_VERSION, zip_dir
+from tests.support.build import AKISMET_VERSION, S3_UPLOADS_VERSION, THEME_VERSION, zip_dir
+from tests.support.helpers import copy_wordpress
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from buildhelpers import composer_repos, make_project
 
+from tests.support.build import composer_repos, make_project
 from wp_lambda import bundle as build_mod
 from wp_lambda.config import load
 

@@ -9,9 +9,9 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from buildhelpers import make_project
-from helpers import run_wplambda
 
+from tests.support.build import make_project
+from tests.support.helpers import run_wplambda
 from wp_lambda import bundle as build_mod
 from wp_lambda.bundle import QuietReporter
 from wp_lambda.common.errors import UserError

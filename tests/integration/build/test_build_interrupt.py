@@ -9,9 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from buildhelpers import make_project
-from helpers import run_wplambda, wplambda_cmd
-
+from tests.support.build import make_project
+from tests.support.helpers import run_wplambda, wplambda_cmd
 from wp_lambda import bundle as build_mod
 from wp_lambda.config import load
 

@@ -8,9 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from buildhelpers import make_project
-from helpers import run_wplambda
 
+from tests.support.build import make_project
+from tests.support.helpers import run_wplambda
 from wp_lambda import bref_layers
 from wp_lambda import bundle as build_mod
 from wp_lambda.bundle import php

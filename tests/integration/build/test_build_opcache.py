@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 import tomlkit
-from buildhelpers import SECRET_VALUES, composer_repos, make_project
 
+from tests.support.build import SECRET_VALUES, composer_repos, make_project
+from tests.support.helpers import REPO
 from wp_lambda import bundle as build_mod
 from wp_lambda.bundle import opcache_cache
 from wp_lambda.common.errors import UserError
@@ -31,14 +32,13 @@ from wp_lambda.render import render_text
 from wp_lambda.runtime import routing
 from wp_lambda.runtime.opcache import ENV_VAR, PACKAGED
 
-REPO = Path(__file__).resolve().parents[2]
 TASK = opcache_cache.TASK_ROOT
 # One request in a fresh runtime whose document root is /var/task; prints status and body.
 REQUEST_SCRIPT = """
 import json, sys
 from wp_lambda.runtime.handler import Runtime
 sys.path.insert(0, sys.argv[2])
-from lambda_events import v2
+from tests.support.lambda_events import v2
 runtime = Runtime(json.loads(sys.argv[1]))
 try:
     reply = runtime.handle(v2("GET", "/wp-admin/install.php", headers={"Host": "wp.test"}), None)
@@ -168,7 +168,7 @@ def _request_at_var_task(function: Path, environ: dict[str, str]) -> dict[str, A
     env = {**environ, "PYTHONPATH": str(REPO)}
     env.pop("AWS_LAMBDA_RUNTIME_API", None)
     cmd = [*opcache_cache.namespace_prefix(function, TASK), sys.executable, "-c", REQUEST_SCRIPT,
-           json.dumps(env), str(REPO / "tests" / "runtime")]
+           json.dumps(env)]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.splitlines()[-1])

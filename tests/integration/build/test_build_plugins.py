@@ -8,9 +8,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from buildhelpers import AKISMET_VERSION, THEME_VERSION, composer_repos, make_project
-from helpers import real_wp_cli, run_wplambda
 
+from tests.support.build import AKISMET_VERSION, THEME_VERSION, composer_repos, make_project
+from tests.support.helpers import real_wp_cli, run_wplambda
 from wp_lambda import bundle as build_mod
 from wp_lambda.bundle import QuietReporter
 from wp_lambda.common.errors import UserError

@@ -10,9 +10,9 @@ import os
 from pathlib import Path
 
 import pytest
-from buildhelpers import make_project
-from helpers import run_wplambda
 
+from tests.support.build import make_project
+from tests.support.helpers import run_wplambda
 from wp_lambda.bundle import themes, tree
 from wp_lambda.common.errors import UserError
 

@@ -19,9 +19,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from buildhelpers import composer_repos, make_project
-from helpers import run_wplambda
 
+from tests.support.build import composer_repos, make_project
+from tests.support.helpers import run_wplambda
 from wp_lambda import bundle as build_mod
 from wp_lambda.bundle import QuietReporter, composer, plugins
 from wp_lambda.bundle.composer import COMPOSER, find_composer

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from buildhelpers import (
+
+from tests.support.build import (
     AKISMET_VERSION,
     S3_UPLOADS_VERSION,
     SECRET_VALUES,
@@ -20,7 +21,6 @@ from buildhelpers import (
     composer_repos,
     make_project,
 )
-
 from wp_lambda import bundle as build_mod
 from wp_lambda.bundle import QuietReporter
 from wp_lambda.config import load

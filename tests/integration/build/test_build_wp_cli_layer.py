@@ -10,9 +10,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from buildhelpers import composer_repos, make_project
-from helpers import real_wp_cli
 
+from tests.support.build import composer_repos, make_project
+from tests.support.helpers import real_wp_cli
 from wp_lambda import bundle as build_mod
 from wp_lambda.bundle import QuietReporter, plugins
 from wp_lambda.bundle.plugins import WP_CLI, WP_CLI_IN_LAYER

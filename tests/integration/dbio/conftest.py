@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "runtime"))
-
-from lambda_events import Client
-from wp_site import install_fields, make_site
-
+from tests.support.lambda_events import Client
+from tests.support.wp_site import install_fields, make_site
 from wp_lambda.local.mariadb import MariaDB
 from wp_lambda.runtime.handler import Runtime
 

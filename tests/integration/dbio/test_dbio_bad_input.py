@@ -7,9 +7,9 @@ import gzip
 from pathlib import Path
 
 import pytest
-from helpers import run_wplambda
-from servehelpers import init_site
 
+from tests.support.helpers import run_wplambda
+from tests.support.serve import init_site
 from wp_lambda.dbio import checks
 
 WORDPRESS_DUMP = b"""-- MySQL dump 10.13  Distrib 8.0.36

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import copy_wordpress, real_wp_cli, run_wplambda
-from servehelpers import NoRedirect, Served, fetch, init_site, serving
-from wp_cli.wphelpers import set_key
 
 from benchmarks.runtime import start_nginx, stop
+from tests.support.helpers import copy_wordpress, real_wp_cli, run_wplambda
+from tests.support.serve import NoRedirect, Served, fetch, init_site, serving
+from tests.support.wp_cli import set_key
 from wp_lambda.local.mariadb import MariaDB
 
 pytestmark = pytest.mark.slow
@@ -282,7 +282,7 @@ def test_no_secret_in_output_exports_backups_or_logs(served: Served, imported: s
 
 def test_a_site_with_content_needs_its_name_typed_back(old_site: OldSite, served: Served,
                                                        imported: subprocess.CompletedProcess[str]) -> None:
-    from helpers import wplambda_cmd
+    from tests.support.helpers import wplambda_cmd
 
     command = [*wplambda_cmd(), "import", "--local", "--project", str(served.project), "--sql", str(old_site.dump),
                "--no-backup"]

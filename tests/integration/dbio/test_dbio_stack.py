@@ -17,11 +17,11 @@ from typing import Any
 
 import boto3
 import pytest
-from deploy.conftest import write_zip
-from helpers import moto_aws_env, real_wp_cli, run_wplambda
-from servehelpers import free_port, init_site, serving
-from wp_cli.wphelpers import set_key
 
+from tests.integration.deploy.conftest import write_zip
+from tests.support.helpers import moto_aws_env, real_wp_cli, run_wplambda
+from tests.support.serve import free_port, init_site, serving
+from tests.support.wp_cli import set_key
 from wp_lambda.dbio.staging import PREFIX, RULE_ID
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import boto3
-from helpers import moto_server
 
+from tests.support.helpers import moto_server
 from wp_lambda.dbio.staging import PREFIX, RULE_ID, BucketStaging, DirectoryStaging
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import DEBIAN_WORDPRESS, moto_server, run_wplambda
 
+from tests.support.helpers import DEBIAN_WORDPRESS, moto_server, run_wplambda
 from wp_lambda import assets_sync
 from wp_lambda import project as project_mod
 from wp_lambda.aws import connect

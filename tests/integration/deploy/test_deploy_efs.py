@@ -15,8 +15,8 @@ from typing import Any
 
 import boto3
 import pytest
-from deploy.conftest import deploy_in_process, lay_out_build, make_project
 
+from tests.integration.deploy.conftest import deploy_in_process, lay_out_build, make_project
 from wp_lambda import efs
 from wp_lambda.aws import connect
 from wp_lambda.config import load as load_config

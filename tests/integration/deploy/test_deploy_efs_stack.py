@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from deploy.conftest import write_zip
-from helpers import run_wplambda
-from servehelpers import free_port, init_site, serving
+from tests.integration.deploy.conftest import write_zip
+from tests.support.helpers import run_wplambda
+from tests.support.serve import free_port, init_site, serving
 
 STACK = "efsstack"
 
@@ -42,7 +42,7 @@ def test_deploy_syncs_and_adopt_reads_efs_through_the_console_function(
         assert "syncing wp-content on EFS" in first.stderr
         assert "EFS: pinned plugins and themes on EFS are up to date" in _words(first.stdout)  # serve seeded it
 
-        # As if installed from wp-admin (tests/serve/test_serve_efs.py does that in a browser).
+        # As if installed from wp-admin (tests/e2e/serve/test_serve_efs.py does that in a browser).
         (efs / "plugins" / "by-hand").mkdir()
         (efs / "plugins" / "by-hand" / "by-hand.php").write_text("<?php\n/*\nPlugin Name: By hand\nVersion: 2.0\n*/\n")
         second = run_wplambda("deploy", "--stack", STACK, "--yes", "--skip-build", cwd=project, env=env)

@@ -11,8 +11,8 @@ import json
 from typing import Any
 
 import pytest
-from deploy.conftest import make_project
 
+from tests.integration.deploy.conftest import make_project
 from wp_lambda.deploy import emulator
 from wp_lambda.validate import load_template, swap_artifacts, transform
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import boto3
 import pytest
-from deploy.conftest import lay_out_build, make_project
-from helpers import run_wplambda
 from moto.cloudformation.models import Event, cloudformation_backends
 
+from tests.integration.deploy.conftest import lay_out_build, make_project
+from tests.support.helpers import run_wplambda
 from wp_lambda.aws import connect
 from wp_lambda.config import load
 from wp_lambda.deploy import execute, run

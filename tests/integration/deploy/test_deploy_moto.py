@@ -20,14 +20,14 @@ from typing import IO
 
 import boto3
 import pytest
-from deploy.conftest import (
+
+from tests.integration.deploy.conftest import (
     deploy_in_process,
     init_with_cli,
     vpc_project,
     write_zip,
 )
-from helpers import run_wplambda, wplambda_cmd
-
+from tests.support.helpers import run_wplambda, wplambda_cmd
 from wp_lambda.deploy.plan import deploy_record_key, managed_bucket_name
 
 MOTO_ACCOUNT = "123456789012"

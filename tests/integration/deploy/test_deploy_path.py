@@ -14,9 +14,9 @@ from pathlib import Path
 
 import boto3
 import pytest
-from deploy.conftest import deploy_in_process, init_with_cli, vpc_project
-from helpers import run_wplambda
 
+from tests.integration.deploy.conftest import deploy_in_process, init_with_cli, vpc_project
+from tests.support.helpers import run_wplambda
 from wp_lambda import stack as stack_mod
 from wp_lambda.config import load as load_config
 from wp_lambda.deploy import emulator

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 
 import pytest
-from deploy.conftest import write_zip
 
+from tests.integration.deploy.conftest import write_zip
 from wp_lambda.config import Config, parse, toml_text
 from wp_lambda.deploy.plan import MAX_TEMPLATE_BODY, Upload, capabilities, make_plan
 from wp_lambda.validate import load_template, swap_artifacts, transform

@@ -26,10 +26,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from deploy.conftest import REGION, lay_out_build, make_project
-from helpers import run_wplambda
 from moto.cloudformation.models import cloudformation_backends
 
+from tests.integration.deploy.conftest import REGION, lay_out_build, make_project
+from tests.support.helpers import run_wplambda
 from wp_lambda import stack as stack_mod
 from wp_lambda.aws import connect
 from wp_lambda.config import Config, load, php_extension_layer_arns, php_layer_arn

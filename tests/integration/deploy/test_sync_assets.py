@@ -13,9 +13,9 @@ from typing import Any
 
 import boto3
 import pytest
-from deploy.conftest import lay_out_assets, make_project
-from helpers import run_wplambda
 
+from tests.integration.deploy.conftest import lay_out_assets, make_project
+from tests.support.helpers import run_wplambda
 from wp_lambda import assets_sync
 from wp_lambda.aws import connect
 from wp_lambda.config import Assets, Config

@@ -3,17 +3,14 @@ plugin API and mirror are the fake directory on 127.0.0.1, and a private downloa
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import copy_wordpress
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from plugin_directory import PLUGIN, THEME, Directory, serve_directory
-from pluginhelpers import make_project
+from tests.support.helpers import copy_wordpress
+from tests.support.plugin_directory import PLUGIN, THEME, Directory, serve_directory
+from tests.support.plugins import make_project
 
 
 @pytest.fixture(scope="session")

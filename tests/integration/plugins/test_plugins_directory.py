@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import run_wplambda
-from plugin_directory import PLUGIN, THEME, Directory
-from pluginhelpers import COMMENT
 
+from tests.support.helpers import run_wplambda
+from tests.support.plugin_directory import PLUGIN, THEME, Directory
+from tests.support.plugins import COMMENT
 from wp_lambda.config import load
 
 

@@ -9,10 +9,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from helpers import run_wplambda
-from plugin_directory import PLUGIN, Directory, plugin_files
-from pluginhelpers import make_project
-
+from tests.support.helpers import run_wplambda
+from tests.support.plugin_directory import PLUGIN, Directory, plugin_files
+from tests.support.plugins import make_project
 from wp_lambda.bundle import lock
 from wp_lambda.config import load
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 import tomlkit
-from helpers import moto_server, real_s3_uploads_repositories, real_wp_cli, run_wplambda
-from plugin_directory import PLUGIN, THEME, Directory
-from pluginhelpers import make_project
 
+from tests.support.helpers import moto_server, real_s3_uploads_repositories, real_wp_cli, run_wplambda
+from tests.support.plugin_directory import PLUGIN, THEME, Directory
+from tests.support.plugins import make_project
 from wp_lambda import remote
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import load, parse

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-# The runtime tests share lambda_events and wp_site (also used by benchmarks/runtime.py).
-sys.path.insert(0, str(Path(__file__).parent))
-
-from lambda_events import Client, Reply, form_fields
-from wp_site import Site, install_fields, log_in, make_site
-
+from tests.support.lambda_events import Client, Reply, form_fields
+from tests.support.wp_site import Site, install_fields, log_in, make_site
 from wp_lambda.local.mariadb import MariaDB
 from wp_lambda.runtime.handler import Runtime
 

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bref_opt import FakeOpt, debian_php_missing, make_fake_opt
-from lambda_events import Context, v2
 
+from tests.support.bref_opt import FakeOpt, debian_php_missing, make_fake_opt
+from tests.support.lambda_events import Context, v2
 from wp_lambda.config import parse
 from wp_lambda.runtime import layout
 from wp_lambda.runtime.fpm import FpmSettings

@@ -26,11 +26,11 @@ from typing import Any
 import boto3
 import pytest
 from awslambdaric.lambda_runtime_hooks_runner import run_after_restore, run_before_snapshot
-from helpers import moto_server
-from lambda_events import Client, Reply, read_reply, v2
 from snapshot_restore_py import get_after_restore, get_before_snapshot
-from wp_site import Site
 
+from tests.support.helpers import REPO, moto_server
+from tests.support.lambda_events import Client, Reply, read_reply, v2
+from tests.support.wp_site import Site
 from wp_lambda.local.mariadb import MariaDB
 from wp_lambda.local.runtime_api import RuntimeAPI
 from wp_lambda.local.runtime_process import runtime_environment, start_runtime_process, stop_runtime_process
@@ -38,7 +38,6 @@ from wp_lambda.runtime import cgi, fastcgi, routing, snapstart, warmup
 from wp_lambda.runtime.events import Request
 from wp_lambda.runtime.handler import Runtime
 
-REPO = Path(__file__).resolve().parents[2]
 PROBE = "wplambda-opcache.php"
 PROBE_CODE = r"""<?php
 header('Content-Type: application/json');

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lambda_events import SOURCES, Client, Context, Reply, read_reply, v1, v2
-from wp_site import Site
 
+from tests.support.lambda_events import SOURCES, Client, Context, Reply, read_reply, v1, v2
+from tests.support.wp_site import Site
 from wp_lambda.runtime import cgi, fastcgi
 from wp_lambda.runtime.events import Alb, Request, Response
 from wp_lambda.runtime.handler import Runtime

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from lambda_events import Client, Reply
-from wp_site import Site
 
+from tests.support.lambda_events import Client, Reply
+from tests.support.wp_site import Site
 from wp_lambda.runtime.fpm import FpmSettings, PhpFpm, PhpFpmError
 from wp_lambda.runtime.handler import Runtime
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import boto3
 import pytest
-from lambda_events import read_reply, v2
 from moto.server import ThreadedMotoServer
-from wp_site import Site
 
+from tests.support.lambda_events import read_reply, v2
+from tests.support.wp_site import Site
 from wp_lambda.local.runtime_api import InvocationError, InvocationTimeout, RuntimeAPI
 from wp_lambda.local.runtime_process import runtime_environment, start_runtime_process, stop_runtime_process
 from wp_lambda.runtime import secrets

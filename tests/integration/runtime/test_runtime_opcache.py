@@ -2,7 +2,7 @@
 (through the writable directory of symlinks), and ``WPLAMBDA_OPCACHE_FILE_CACHE=off`` ignores it.
 
 A tiny tree compiled where it lies (the deploy build compiles at /var/task in a mount namespace;
-tests/build/test_build_opcache.py runs WordPress that way)."""
+tests/integration/build/test_build_opcache.py runs WordPress that way)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 
 import pytest
-from lambda_events import v2
 
+from tests.support.lambda_events import v2
 from wp_lambda.bundle import opcache_cache
 from wp_lambda.config import Config
 from wp_lambda.local import php as local_php

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lambda_events import SOURCES, Client, Reply
-from wp_site import Site
 
+from tests.support.lambda_events import SOURCES, Client, Reply
+from tests.support.wp_site import Site
 from wp_lambda.runtime import routing
 from wp_lambda.runtime.handler import Runtime
 

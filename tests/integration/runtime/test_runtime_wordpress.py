@@ -13,9 +13,9 @@ import zlib
 from pathlib import Path
 
 import pytest
-from lambda_events import SOURCES, Client, Reply, form_fields, multipart
-from wp_site import Site, log_in
 
+from tests.support.lambda_events import SOURCES, Client, Reply, form_fields, multipart
+from tests.support.wp_site import Site, log_in
 from wp_lambda.runtime.handler import Runtime
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import real_wp_cli
-from lambda_events import Context, Reply, read_reply, v2
-from wp_site import Site
 
+from tests.support.helpers import real_wp_cli
+from tests.support.lambda_events import Context, Reply, read_reply, v2
+from tests.support.wp_site import Site
 from wp_lambda.runtime.commands import command_words
 from wp_lambda.runtime.handler import Runtime
 

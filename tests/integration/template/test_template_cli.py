@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import REPO, run_wplambda
 
+from tests.support.helpers import REPO, run_wplambda
 from wp_lambda.config import Config
 from wp_lambda.render import render_text
 

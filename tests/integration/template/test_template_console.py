@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import run_wplambda
-from template.test_template_matrix import CASES, Rendered, render_case
 
+from tests.integration.template.test_template_matrix import CASES, Rendered, render_case
+from tests.support.helpers import run_wplambda
 from wp_lambda.project import init_project
 
 SHARED = ("Runtime", "Handler", "MemorySize", "EphemeralStorage", "Architectures", "Layers", "VpcConfig")

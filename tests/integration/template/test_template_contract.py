@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_template_matrix import CERTIFICATE, EXTERNAL_DB, Case, Rendered, render_case
 
+from tests.integration.template.test_template_matrix import CERTIFICATE, EXTERNAL_DB, Case, Rendered, render_case
 from wp_lambda.function_env import LocalStandIns, function_environment
 from wp_lambda.local.gateway import route
 from wp_lambda.runtime import contract

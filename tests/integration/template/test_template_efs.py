@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 import tomlkit
-from helpers import run_wplambda
-from test_template_matrix import EXTERNAL_DB, STATIC_PATTERNS, Case, Rendered, render_case
 
+from tests.integration.template.test_template_matrix import EXTERNAL_DB, STATIC_PATTERNS, Case, Rendered, render_case
+from tests.support.helpers import run_wplambda
 from wp_lambda import render, validate
 
 EFS_CASES = [

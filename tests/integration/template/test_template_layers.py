@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import run_wplambda
 
+from tests.support.helpers import run_wplambda
 from wp_lambda import bref_layers, render, validate
 from wp_lambda.bundle import php
 from wp_lambda.config import Config, parse, toml_text

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import tomlkit
-from helpers import run_wplambda
 
+from tests.support.helpers import run_wplambda
 from wp_lambda.config import CONFIG_FILE
 from wp_lambda.project import init_project
 

@@ -1,9 +1,9 @@
 """SnapStart and the init-phase warm-up in the rendered template, and the configs SnapStart refuses.
 
 The SnapStart case is rendered, linted with cfn-lint and transformed with the SAM translator like
-the matrix's cases (tests/template/test_template_matrix.py); assertions read the transformed
+the matrix's cases (tests/integration/template/test_template_matrix.py); assertions read the transformed
 CloudFormation. The refused configs go through the real console script (exit 2, the key's line,
-the reason, nothing written), as in tests/template/test_template_bad_configs.py.
+the reason, nothing written), as in tests/unit/template/test_template_bad_configs.py.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 import tomlkit
-from helpers import run_wplambda
 
+from tests.support.helpers import run_wplambda
 from wp_lambda import render, validate
 from wp_lambda.config import Config, parse, toml_text
 from wp_lambda.project import init_project

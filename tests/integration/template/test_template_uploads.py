@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from template.test_template_matrix import CASES, Rendered, render_case
 
+from tests.integration.template.test_template_matrix import CASES, Rendered, render_case
 from wp_lambda.local.s3_uploads import cors_rule
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import real_wp_cli, run_wplambda
-from servehelpers import init_site
-from wp_cli.wphelpers import ADMIN_PASSWORD, CONSOLE_TIMEOUT, set_key
+
+from tests.support.helpers import real_wp_cli, run_wplambda
+from tests.support.serve import init_site
+from tests.support.wp_cli import ADMIN_PASSWORD, CONSOLE_TIMEOUT, set_key
 
 
 @pytest.fixture(scope="session")

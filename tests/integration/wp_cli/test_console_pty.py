@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from helpers import wplambda_cmd
+from tests.support.helpers import wplambda_cmd
 
 UP = b"\x1b[A"
 

@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import moto_aws_env, run_wplambda
-from servehelpers import free_port
-from wp_cli.wphelpers import CONSOLE_TIMEOUT, local_paths, wp
 
+from tests.support.helpers import moto_aws_env, run_wplambda
+from tests.support.serve import free_port
+from tests.support.wp_cli import CONSOLE_TIMEOUT, local_paths, wp
 from wp_lambda.bundle.plugins import WP_CLI_IN_LAYER
 from wp_lambda.config import load
 from wp_lambda.remote import WpTimeout, local_target

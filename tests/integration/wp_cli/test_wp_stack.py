@@ -14,10 +14,11 @@ from pathlib import Path
 import boto3
 import botocore.exceptions
 import pytest
-from deploy.conftest import write_zip
-from helpers import moto_aws_env, run_wplambda
-from servehelpers import Served, free_port, serving
-from wp_cli.wphelpers import CONSOLE_TIMEOUT, wp
+
+from tests.integration.deploy.conftest import write_zip
+from tests.support.helpers import moto_aws_env, run_wplambda
+from tests.support.serve import Served, free_port, serving
+from tests.support.wp_cli import CONSOLE_TIMEOUT, wp
 
 STACK = "wpblog"
 REGION = "us-east-1"

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import run_wplambda
 
+from tests.support.helpers import run_wplambda
 from wp_lambda.config import load, parse, toml_text
 from wp_lambda.project import init_project
 

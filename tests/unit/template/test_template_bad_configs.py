@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import tomlkit
-from helpers import run_wplambda
 
+from tests.support.helpers import run_wplambda
 from wp_lambda.project import init_project
 
 Edit = Callable[[str], str]
