@@ -37,7 +37,6 @@ TASK = opcache_cache.TASK_ROOT
 REQUEST_SCRIPT = """
 import json, sys
 from wp_lambda.runtime.handler import Runtime
-sys.path.insert(0, sys.argv[2])
 from tests.support.lambda_events import v2
 runtime = Runtime(json.loads(sys.argv[1]))
 try:
