@@ -14,6 +14,7 @@ from tests.support.build import make_project
 from tests.support.helpers import run_wplambda
 from wp_lambda import bundle as build_mod
 from wp_lambda.bundle import QuietReporter
+from wp_lambda.common import fetch
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import load
 
@@ -58,7 +59,7 @@ def test_release_download_is_verified_and_cached(project: Path, release: tuple[s
     entry = result.manifest["inputs"]["wordpress"]
     assert (entry["kind"], entry["sha1"], entry["version"]) == ("release", sha1, VERSION)
     assert (result.function / "wp-settings.php").is_file()
-    cached = list(build_mod.fetch.cache_dir().rglob(f"wordpress-{VERSION}.tar.gz"))
+    cached = list(fetch.cache_dir().rglob(f"wordpress-{VERSION}.tar.gz"))
     assert [p.parent.name for p in cached] == [sha1]
 
 
