@@ -22,11 +22,11 @@ doctor: setup
 fresh-check:
 	@scripts/fresh-check.sh
 
-# Every tier (tests/unit, tests/integration, tests/e2e), on one xdist worker per core. loadgroup:
-# tests/conftest.py groups each module (its module fixtures are built once) and the modules that
-# share a costly session fixture (a served site, an installed WordPress).
+# Every tier (tests/unit, tests/integration, tests/e2e), on one xdist worker per core. loadfile:
+# all of a module's tests run on one worker, so its module fixtures (a serve, a build) are built
+# once. (loadgroup cannot group here: xdist 3.8 renames node ids, which pytest 9.2 no longer allows.)
 test: setup
-	$(PY) -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
 
 # The unit tier alone: no services, about 20 s.
 test-fast: setup

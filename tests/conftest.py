@@ -23,8 +23,6 @@ from wp_lambda.local.mariadb import MariaDB
 
 TESTS = Path(__file__).resolve().parent
 TIERS = ("unit", "integration", "e2e")
-# Session fixtures that take many seconds to build (a served site, an installed WordPress).
-SHARED_SESSION_FIXTURES = ("installed_site", "runtime", "wp_project")
 _WORKER_TMP = pytest.StashKey[str]()
 
 
@@ -49,31 +47,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark each test with its tier (the first folder under tests/) and, for xdist, its group.
-
-    A test outside the tier folders is an error, so that `make test-fast` cannot miss a new unit
-    test by its location. `make test` runs ``--dist loadgroup``: each module is a group (as with
-    loadfile, so a module fixture is built once), except that the modules using one of
-    SHARED_SESSION_FIXTURES form one group, so that fixture is built once, not once per worker.
-    """
-    shared_by_module: dict[Path, str] = {}
+    """Mark each test with its tier, the first folder under tests/; a test outside them is an error,
+    so that `make test-fast` cannot miss a new unit test by its location."""
     for item in items:
         parts = item.path.resolve().relative_to(TESTS).parts
         if len(parts) < 2 or parts[0] not in TIERS:
             raise pytest.UsageError(f"{item.path} is in no tier folder: move it under tests/unit, "
                                     "tests/integration or tests/e2e (tests/conftest.py says which is which)")
         item.add_marker(getattr(pytest.mark, parts[0]))
-        used = [name for name in SHARED_SESSION_FIXTURES if name in getattr(item, "fixturenames", ())]
-        if used:
-            shared_by_module.setdefault(item.path, used[0])
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            group = shared_by_module.get(item.path) or item.path.resolve().relative_to(TESTS).as_posix()
-            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """Fixtures for the serve tests: a project from Debian's WordPress, a running `wplambda serve`, Chromium.
 
 A serve build and a Chromium cost seconds each, so the ones that can be shared are made once per
-session (per xdist worker; tests/conftest.py keeps the modules that use them on one worker):
+session (so once per xdist worker that runs a module using them):
 ``installed_site`` for the modules that only read the site or add content no other test looks
 at, and ``chromium``, of which each test gets fresh contexts. A module that stops, restarts or
 resets its serve (test_serve_e2e) or needs other settings (S3, EFS, an external database) starts
