@@ -56,10 +56,12 @@ def test_init_prints_and_writes_the_same(tmp_path: Path) -> None:
     ("layers", "--region", "il-central-1", "--php", "8.4", "--arch", "arm64"),
     ("cost", "--project", "no-such-dir"),
     ("render", "--project", "no-such-dir"),
-], ids=["layers", "cost", "render"])
+    ("layers", "--no-such-option"),
+    ("init", "--yes", "--network", "no-such-network"),
+], ids=["layers", "cost", "render", "unknown-option", "bad-choice"])
 def test_user_errors_exit_2_with_the_same_message(tmp_path: Path, args: tuple[str, ...]) -> None:
     console, inside = _both(*args, cwd=tmp_path)
-    assert console.returncode == 2 and console.stderr.startswith("error: ")
+    assert console.returncode == 2 and console.stderr
     _same(console, inside)
 
 
@@ -84,3 +86,9 @@ def test_every_in_process_command_exists() -> None:
     assert console.returncode == 0
     for command in IN_PROCESS_COMMANDS:
         assert f" {command} " in console.stdout, command
+
+
+def test_the_config_schema_is_the_same(tmp_path: Path) -> None:
+    console, inside = _both("config", "schema", cwd=tmp_path)
+    assert console.returncode == 0 and console.stdout.lstrip().startswith("{")
+    _same(console, inside)

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import traceback
+import types
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,7 +66,7 @@ def real_s3_uploads_repositories() -> str:
 # handler. run_wplambda runs them in this process (one import of the kit instead of a console
 # script's start-up of about 0.7 s each); the subprocess tests in tests/integration/test_cli_process.py
 # show that both ways print the same and exit with the same code.
-IN_PROCESS_COMMANDS = frozenset({"init", "render", "validate", "cost", "layers"})
+IN_PROCESS_COMMANDS = frozenset({"init", "render", "validate", "cost", "layers", "config"})
 
 
 def wplambda_cmd() -> list[str]:
@@ -105,6 +106,9 @@ def run_in_process(*args: str, cwd: Path | None = None,
     with contextlib.chdir(cwd or Path.cwd()), runner.isolation(env=env) as streams, \
             pytest.MonkeyPatch.context() as mp:
         mp.setattr(sys, "argv", ["wplambda", *args])
+        # click names the program after __main__'s package when there is one ("python -m pytest"
+        # here); a console script's __main__ has none, so its usage lines say "wplambda".
+        mp.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
         try:
             main()
             code = 0
