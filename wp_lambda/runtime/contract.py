@@ -3,7 +3,7 @@
 The template renderer (``wp_lambda/render.py`` into ``template.yaml.j2``), the build, ``serve``
 and its gateway, and the handler all take these names from here, so a path pattern, a variable
 name or a layer path cannot drift apart between what is deployed and what runs on this machine
-(``tests/template/test_template_contract.py`` checks the rendered template against this module).
+(``tests/integration/template/test_template_contract.py`` checks the rendered template against this module).
 Standard library only: it ships in the Lambda layer with the rest of ``wp_lambda.runtime``.
 """
 
