@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Resource types in the kit's transformed templates that moto's CloudFormation does not implement.
-# tests/deploy checks this against moto's own model map, so it cannot silently go stale.
+# tests/integration/deploy checks this against moto's own model map, so it cannot silently go stale.
 SKIPPED_TYPES = frozenset({
     "AWS::ApiGatewayV2::Api",
     "AWS::ApiGatewayV2::Stage",
