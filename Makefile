@@ -25,8 +25,9 @@ fresh-check:
 # Every tier (tests/unit, tests/integration, tests/e2e), on one xdist worker per core. loadfile:
 # all of a module's tests run on one worker, so its module fixtures (a serve, a build) are built
 # once. (loadgroup cannot group here: xdist 3.8 renames node ids, which pytest 9.2 no longer allows.)
+# --durations=25 lists the slowest tests at the end of every run: where the next minute of the loop is.
 test: setup
-	$(PY) -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 # The unit tier alone: no services, about 20 s.
 test-fast: setup
