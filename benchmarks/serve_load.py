@@ -12,7 +12,6 @@ import argparse
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.support.ports import free_port
 from wp_lambda.local.processes import descendants
 
 WRK_SCRIPT = """
@@ -31,12 +31,6 @@ done = function(summary, latency, requests)
     summary.duration / 1e6))
 end
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def handler_pids(serve_pid: int) -> set[int]:
@@ -78,7 +72,7 @@ def main() -> None:
         project = Path(tmp) / "site"
         subprocess.run([wplambda, "init", str(project), "--yes", "--name", "load",
                         "--wordpress-source", "/usr/share/wordpress"], check=True, capture_output=True)
-        port = _free_port()
+        port = free_port()
         log = Path(tmp) / "serve.log"
         with open(log, "w") as out:
             serve = subprocess.Popen([wplambda, "serve", "--project", str(project), "--port", str(port),

@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 WP_CLI = REPO.parent / "shared" / "wp-cli" / "wp-cli.phar"
@@ -50,12 +51,6 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
     return result
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_serve(project: Path, port: int) -> tuple[subprocess.Popen[str], str]:

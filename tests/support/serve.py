@@ -7,7 +7,6 @@ import http.cookiejar
 import os
 import re
 import signal
-import socket
 import struct
 import subprocess
 import threading
@@ -23,14 +22,9 @@ from typing import Any
 import boto3
 
 from tests.support.helpers import DEBIAN_WORDPRESS, run_wplambda, wplambda_cmd
+from tests.support.ports import free_port
 
 ADMIN_PASSWORD = "correct-horse-battery-staple"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def descendants(pid: int) -> set[int]:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.helpers import copy_wordpress, run_wplambda
-from tests.support.serve import free_port, pid_alive
+from tests.support.ports import free_port
+from tests.support.serve import pid_alive
 
 
 @pytest.mark.slow

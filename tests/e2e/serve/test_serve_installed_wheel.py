@@ -35,7 +35,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tests.support.helpers import REPO, real_wp_cli
-from tests.support.serve import ADMIN_PASSWORD, fetch, free_port, title_of
+from tests.support.ports import free_port
+from tests.support.serve import ADMIN_PASSWORD, fetch, title_of
 from tests.support.wp_cli import set_key
 from wp_lambda.runtime.contract import LOCAL_ENV
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.helpers import real_s3_uploads_repositories, run_wplambda
-from tests.support.serve import ADMIN_PASSWORD, Served, fetch, free_port, init_site, login, serving
+from tests.support.ports import free_port
+from tests.support.serve import ADMIN_PASSWORD, Served, fetch, init_site, login, serving
 from tests.support.serve import s3_client as s3
 from wp_lambda.local.processes import find_processes
 

@@ -4,7 +4,6 @@ local tarball, and without a network: verified, cached, and never destructive.""
 from __future__ import annotations
 
 import hashlib
-import socket
 import tarfile
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 
 from tests.support.build import make_project
 from tests.support.helpers import run_wplambda
+from tests.support.ports import free_port
 from wp_lambda import bundle as build_mod
 from wp_lambda.bundle import QuietReporter
 from wp_lambda.common import fetch
@@ -34,12 +34,6 @@ def release(tmp_path_factory: pytest.TempPathFactory, wp_source: Path, http_root
     sha1 = hashlib.sha1(archive.read_bytes()).hexdigest()
     (archive.parent / f"{archive.name}.sha1").write_text(sha1)
     return f"{base}/wp", sha1
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +93,7 @@ def test_published_checksum_mismatch_names_both_hashes(project: Path, release: t
 
 def test_offline_uses_the_cached_release(project: Path, release: tuple[str, str],
                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WPLAMBDA_WORDPRESS_BASE_URL", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("WPLAMBDA_WORDPRESS_BASE_URL", f"http://127.0.0.1:{free_port()}")
     reporter = QuietReporter()
     result = build_mod.build(load(project), target="serve", force=True, progress=reporter)
     assert result.manifest["inputs"]["wordpress"]["sha1"] == release[1]
@@ -107,7 +101,7 @@ def test_offline_uses_the_cached_release(project: Path, release: tuple[str, str]
 
 
 def test_unreachable_server_gives_a_clear_offline_error(project: Path, tmp_path: Path) -> None:
-    env = {"WPLAMBDA_WORDPRESS_BASE_URL": f"http://127.0.0.1:{_closed_port()}",
+    env = {"WPLAMBDA_WORDPRESS_BASE_URL": f"http://127.0.0.1:{free_port()}",
            "WPLAMBDA_CACHE_DIR": str(tmp_path / "empty-cache")}
     result = run_wplambda("build", "--target", "serve", "--force", "--project", str(project), env=env)
     assert result.returncode == 2, result.stderr

@@ -20,7 +20,8 @@ import pytest
 
 from tests.integration.deploy.conftest import write_zip
 from tests.support.helpers import moto_aws_env, real_wp_cli, run_wplambda
-from tests.support.serve import free_port, init_site, serving
+from tests.support.ports import free_port
+from tests.support.serve import init_site, serving
 from tests.support.wp_cli import set_key
 from wp_lambda.dbio.staging import PREFIX, RULE_ID
 

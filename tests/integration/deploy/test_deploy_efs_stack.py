@@ -13,7 +13,8 @@ from pathlib import Path
 
 from tests.integration.deploy.conftest import write_zip
 from tests.support.helpers import run_wplambda
-from tests.support.serve import free_port, init_site, serving
+from tests.support.ports import free_port
+from tests.support.serve import init_site, serving
 
 STACK = "efsstack"
 

@@ -30,6 +30,7 @@ from snapshot_restore_py import get_after_restore, get_before_snapshot
 
 from tests.support.helpers import REPO, moto_server
 from tests.support.lambda_events import Client, Reply, read_reply, v2
+from tests.support.ports import free_port
 from tests.support.wp_site import Site
 from wp_lambda.local.mariadb import MariaDB
 from wp_lambda.local.runtime_api import RuntimeAPI
@@ -167,15 +168,9 @@ def test_warm_up_stops_at_its_deadline(probe_site: Site, caplog: pytest.LogCaptu
         runtime.stop()
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_warm_up_is_skipped_when_the_database_refuses(probe_site: Site, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="wplambda")
-    runtime = _runtime(probe_site, WORDPRESS_DB_HOST=f"127.0.0.1:{_closed_port()}")
+    runtime = _runtime(probe_site, WORDPRESS_DB_HOST=f"127.0.0.1:{free_port()}")
     try:
         runtime.start()
         report = runtime.warm()
@@ -225,7 +220,7 @@ rt.stop()
 def test_init_never_fails_when_the_database_is_unreachable(probe_site: Site) -> None:
     """The real init path: importing the handler inside Lambda (AWS_LAMBDA_RUNTIME_API set)."""
     env = {**probe_site.environ, "WPLAMBDA_FPM_WORKERS": "2", "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9",
-           "WORDPRESS_DB_HOST": f"127.0.0.1:{_closed_port()}", "PYTHONPATH": str(REPO)}
+           "WORDPRESS_DB_HOST": f"127.0.0.1:{free_port()}", "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-c", INIT_SCRIPT, json.dumps(v2("GET", f"/{PROBE}"))], env=env,
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr

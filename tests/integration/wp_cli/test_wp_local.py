@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.helpers import moto_aws_env, run_wplambda
-from tests.support.serve import free_port
+from tests.support.ports import free_port
 from tests.support.wp_cli import CONSOLE_TIMEOUT, local_paths, wp
 from wp_lambda.bundle.plugins import WP_CLI_IN_LAYER
 from wp_lambda.config import load

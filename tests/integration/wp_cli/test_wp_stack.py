@@ -17,7 +17,8 @@ import pytest
 
 from tests.integration.deploy.conftest import write_zip
 from tests.support.helpers import moto_aws_env, run_wplambda
-from tests.support.serve import Served, free_port, serving
+from tests.support.ports import free_port
+from tests.support.serve import Served, serving
 from tests.support.wp_cli import CONSOLE_TIMEOUT, wp
 
 STACK = "wpblog"
