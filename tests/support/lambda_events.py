@@ -123,6 +123,17 @@ def alb_multi(*args: Any, **kwargs: Any) -> dict[str, Any]:
     return alb(*args, multi=True, **kwargs)
 
 
+def function_url(method: str, path: str, query: str = "", headers: Headers | None = None,
+                 cookies: list[str] | None = None, body: bytes = b"") -> dict[str, Any]:
+    """A Lambda Function URL's event: payload 2.0 on the URL's own domain, no stage in the path
+    (https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html#urls-payloads)."""
+    domain = "abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws"
+    event = v2(method, path, query, {"host": domain, **(headers or {})}, cookies, body)
+    url_id = domain.split(".")[0]
+    event["requestContext"].update(accountId="anonymous", apiId=url_id, domainName=domain, domainPrefix=url_id)
+    return event
+
+
 SOURCES: dict[str, Callable[..., dict[str, Any]]] = {"v2": v2, "v1": v1, "alb": alb, "alb-multi": alb_multi}
 
 

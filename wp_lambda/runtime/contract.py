@@ -10,7 +10,7 @@ Standard library only: it ships in the Lambda layer with the rest of ``wp_lambda
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
@@ -44,9 +44,20 @@ DB_USER_ENV = "WORDPRESS_DB_USERNAME"
 DB_PASSWORD_ENV = "WORDPRESS_DB_PASSWORD"
 # WPLAMBDA_SECRETS loads every key of the database secret under this prefix (WORDPRESS_DB_password...).
 DB_SECRET_PREFIX = "WORDPRESS_DB_"
+# The value CloudFront sends in its origin header (X-Wplambda-Origin-Secret). When it is set, the
+# handler answers 403 to every HTTP event that lacks it; serve sets none (it has no CloudFront).
 ORIGIN_SECRET_ENV = "WPLAMBDA_ORIGIN_SECRET"
 S3_UPLOADS_BUCKET_ENV = "S3_UPLOADS_BUCKET"
 S3_UPLOADS_REGION_ENV = "S3_UPLOADS_REGION"
+# Values only the runtime reads: never in php-fpm's environment (which PHP sees, clear_env = no)
+# nor in a php/wp command's, so no plugin, phpinfo() or child process can read them.
+RUNTIME_ONLY_ENV = frozenset({ORIGIN_SECRET_ENV})
+
+
+def php_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment PHP may run with (php-fpm, ``php``, ``wp``): ``environ`` less RUNTIME_ONLY_ENV."""
+    return {name: value for name, value in environ.items() if name not in RUNTIME_ONLY_ENV}
+
 
 # -- paths in the layers and mounts ------------------------------------------------------------
 # Where Lambda mounts layers.

@@ -143,7 +143,8 @@ def export(runtime: PhpRunner, event: Mapping[str, Any], timeout: float) -> dict
         digest, raw = hashlib.sha256(), 0
         with errors.open("wb") as err, dump.open("wb") as out:
             process = subprocess.Popen(_php(runtime, "export", str(summary_file)), cwd=runtime.document_root,
-                                       env=runtime.environ, stdout=subprocess.PIPE, stderr=err)
+                                       env=contract.php_environment(runtime.environ), stdout=subprocess.PIPE,
+                                       stderr=err)
             assert process.stdout is not None
             with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=6, mtime=0) as packed:
                 while block := process.stdout.read(BLOCK):
@@ -191,7 +192,7 @@ def import_(runtime: PhpRunner, event: Mapping[str, Any], timeout: float) -> dic
         summary_file, errors = Path(scratch, "summary.json"), Path(scratch, "err")
         with errors.open("wb") as err:
             process = subprocess.Popen(_php(runtime, "import", str(summary_file), source),
-                                       cwd=runtime.document_root, env=runtime.environ,
+                                       cwd=runtime.document_root, env=contract.php_environment(runtime.environ),
                                        stdin=subprocess.PIPE, stderr=err, stdout=subprocess.DEVNULL)
             assert process.stdin is not None
             problem = None
@@ -244,8 +245,9 @@ def maintenance(runtime: PhpRunner, event: Mapping[str, Any], timeout: float) ->
         if kind == "db-revert":
             args.append(str(event.get("backup_prefix", "")))
         try:
-            done = subprocess.run(_php(runtime, *args), cwd=runtime.document_root, env=runtime.environ,
-                                  capture_output=True, timeout=timeout, check=False)
+            done = subprocess.run(_php(runtime, *args), cwd=runtime.document_root,
+                                  env=contract.php_environment(runtime.environ), capture_output=True,
+                                  timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
             return {"error": f"{kind} did not finish within {timeout:.0f} s"}
         return _result(summary_file, done.stderr, done.returncode)

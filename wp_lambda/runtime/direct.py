@@ -24,9 +24,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("wplambda")
 
-# Runtime-only secrets PHP never needs: kept out of a php/wp command's environment.
-_HIDDEN_FROM_CLI = frozenset({contract.ORIGIN_SECRET_ENV})
-
 
 class LambdaContext(Protocol):
     def get_remaining_time_in_millis(self) -> int: ...
@@ -75,10 +72,11 @@ def _command(run: Callable[[Runtime, list[str], float], dict[str, Any]]) -> Invo
 
 
 def php_cli(runtime: Runtime, args: list[str], timeout: float) -> dict[str, Any]:
-    """``php ARGS`` in the document root, with the site's environment (secrets included)."""
+    """``php ARGS`` in the document root, with the site's environment: its secrets included (the
+    database password, the salts), the runtime's own (the origin secret) left out."""
     runtime.load_secrets()
     return commands.run_cli([runtime.php, *runtime.layout.ini_args, *args], runtime.document_root,
-                            runtime.environ, timeout)
+                            contract.php_environment(runtime.environ), timeout)
 
 
 def wp_cli(runtime: Runtime, args: list[str], timeout: float) -> dict[str, Any]:
@@ -100,7 +98,7 @@ def wp_cli(runtime: Runtime, args: list[str], timeout: float) -> dict[str, Any]:
                 "`wplambda serve`, which rebuilds)\n", "exitCode": 127, "durationMs": 0,
                 "truncated": False, "timedOut": False}
     scratch = os.path.join(tempfile.gettempdir(), "wplambda-wp-cli")
-    env = {k: v for k, v in runtime.environ.items() if k not in _HIDDEN_FROM_CLI}
+    env = contract.php_environment(runtime.environ)
     env.update(HOME=os.path.join(scratch, "home"), WP_CLI_CACHE_DIR=os.path.join(scratch, "cache"),
                WP_CLI_PACKAGES_DIR=os.path.join(scratch, "packages"),
                WP_CLI_CONFIG_PATH=os.path.join(scratch, "no-config.yml"),

@@ -63,7 +63,8 @@ class PhpFpm:
     """One supervised php-fpm master with its pool on a unix socket under the temp dir (/tmp)."""
 
     settings: FpmSettings
-    # The environment php-fpm (and so PHP, with clear_env = no) runs with, secrets included.
+    # The environment php-fpm (and so PHP, with clear_env = no) runs with, secrets included, less
+    # the runtime's own (contract.RUNTIME_ONLY_ENV), which start() leaves out.
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     socket_path: str = ""
     process: subprocess.Popen[bytes] | None = None
@@ -89,7 +90,8 @@ class PhpFpm:
         for leftover in (self.socket_path, pid_file):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(leftover)
-        env = dict(self.environ, WPLAMBDA_FPM_SOCKET=self.socket_path, WPLAMBDA_FPM_PID=pid_file,
+        env = contract.php_environment(self.environ)
+        env.update(WPLAMBDA_FPM_SOCKET=self.socket_path, WPLAMBDA_FPM_PID=pid_file,
                    WPLAMBDA_FPM_WORKERS=str(self.settings.workers))
         cmd = [self.settings.binary, "--nodaemonize", "--fpm-config", self.settings.config,
                *(self.settings.args or ("--php-ini", self.settings.php_ini))]

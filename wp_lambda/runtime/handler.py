@@ -123,13 +123,34 @@ class Runtime:
             return adapter.to_response(Response(400, [("Cache-Control", "no-store")]), event)
         self._http_invocations += 1
         try:
-            response = self.http(request, context)
+            response = self.refuse_bypass(request) or self.http(request, context)
         except Exception:
             log.exception("wplambda: request %s %s failed", request.method, request.path)
             response = _text(500, "Internal error in the wplambda runtime.")
         if self._mark_init:
             response.headers.append((INIT_HEADER, "cold" if self._http_invocations == 1 else "warm"))
         return self._shape(adapter, event, request, response)
+
+    def refuse_bypass(self, request: Request) -> Response | None:
+        """403 for an HTTP event that did not come through the distribution, else None.
+
+        The execute-api URL and the Function URL (AuthType NONE) are public: without this, anyone
+        who finds them skips CloudFront and whatever it enforces. CloudFront adds the origin secret
+        as a custom origin header (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/forward-custom-headers.html,
+        "Controlling access to content"), so a request without the right value is answered here,
+        before routing: neither PHP nor a static file sees it. ``wplambda serve`` has no CloudFront
+        and sets no origin secret (it drops the caller's WPLAMBDA_* variables), so nothing is
+        enforced there; a deployed stack always has one. The check runs on HTTP events only:
+        direct invocations, the warm-up and cron never pass through here.
+        """
+        self.load_secrets()  # the secret arrives with the others; a failure to read them is a 500
+        if not self.environ.get(contract.ORIGIN_SECRET_ENV) or cgi.from_cloudfront(request, self.environ):
+            return None
+        offered = "a wrong" if request.header(cgi.ORIGIN_SECRET_HEADER) is not None else "no"
+        # One line, never the offered value: it may be a near miss of the real one.
+        log.warning("wplambda: 403 %s %.200r from %s: %s origin header, the request did not come through "
+                    "CloudFront", request.method, request.path, request.source_ip, offered)
+        return _text(403, "Forbidden.")
 
     def http(self, request: Request, context: LambdaContext | None) -> Response:
         """One HTTP request: route it, then serve the file or ask PHP."""
