@@ -53,18 +53,15 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def start_serve(project: Path, port: int) -> tuple[subprocess.Popen[str], str]:
-    """`wplambda serve` (one handler); returns it and its invoke endpoint's address."""
+def start_serve(project: Path, port: int) -> subprocess.Popen[str]:
+    """`wplambda serve` (one handler), returned once it serves."""
     process = subprocess.Popen([WPLAMBDA, "serve", "--project", str(project), "--port", str(port), "--workers", "1"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env={**os.environ, "COLUMNS": "300"})
     assert process.stdout is not None
-    endpoint = ""
     for line in process.stdout:
-        if "Lambda invoke endpoint:" in line:
-            endpoint = line.split("Lambda invoke endpoint:")[1].split()[0].removeprefix("http://")
         if "Ctrl-C stops everything" in line:
-            return process, endpoint
+            return process
     raise SystemExit("serve did not start")
 
 
@@ -75,6 +72,7 @@ def main() -> None:
     if not WP_CLI.is_file():
         raise SystemExit(f"{WP_CLI} is missing: this benchmark needs ../shared's real wp-cli")
     from wp_lambda.remote import EndpointTarget
+    from wp_lambda.serve.state import INVOKE_FILE, RunningEndpoint
 
     with tempfile.TemporaryDirectory(prefix="wplambda-bench-wp-") as tmp:
         project = Path(tmp) / "site"
@@ -88,11 +86,13 @@ def main() -> None:
         query = ["option", "get", "siteurl"]
 
         cold = median_seconds(lambda: run(*wp, *query), rounds)
-        serve, endpoint = start_serve(project, port)
+        serve = start_serve(project, port)
         try:
             warm = median_seconds(lambda: run(*wp, *query), rounds)
             cli_start = median_seconds(lambda: run(WPLAMBDA, "wp", "--help"), rounds)
-            target = EndpointTarget(endpoint, "benchwp-console-local", 900)
+            # The endpoint's address and this run's credentials, from serve's 0600 state file.
+            running = RunningEndpoint.from_json((project / ".wplambda/local/run" / INVOKE_FILE).read_text())
+            target = EndpointTarget(running, running.console_function, 900)
             inside: list[int] = []
             invoke = median_seconds(lambda: inside.append(target.wp(query).duration_ms), rounds)
             secrets = json.loads((project / ".wplambda/local/secrets.json").read_text())

@@ -41,6 +41,7 @@ from wp_lambda.runtime.commands import command_words
 if TYPE_CHECKING:
     from wp_lambda.aws import Aws
     from wp_lambda.common.report import Reporter
+    from wp_lambda.serve.state import RunningEndpoint
     from wp_lambda.stack import StackState
 
 # Waiting for an answer: the function's own deadline plus time for the network and a cold start.
@@ -194,14 +195,17 @@ class EndpointTarget(_Target):
     ``wplambda wp --local`` starts faster.
     """
 
-    def __init__(self, address: str, function_name: str, console_timeout: int, name: str = "local site") -> None:
-        self.url = f"http://{address}/2015-03-31/functions/{function_name}/invocations"
+    def __init__(self, running: RunningEndpoint, function_name: str, console_timeout: int,
+                 name: str = "local site") -> None:
+        self.url = f"http://{running.address}/2015-03-31/functions/{function_name}/invocations"
+        self._authorization = running.credentials.bearer()
         self.name = name
         self.console_timeout = console_timeout
 
     def _send(self, event: dict[str, Any], wait: float) -> tuple[dict[str, Any], str]:
         request = urllib.request.Request(self.url, data=json.dumps(event).encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
+                                         headers={"Content-Type": "application/json",
+                                                  "Authorization": self._authorization})
         try:
             with urllib.request.urlopen(request, timeout=wait) as response:
                 body, headers = response.read(), response.headers
@@ -277,10 +281,10 @@ def local_target(config: Config, *, progress: Reporter | None = None) -> Iterato
 
     running = serve_mod.running_endpoint(config)
     if running is not None:
-        yield EndpointTarget(running.address, running.console_function, config.console.timeout)
+        yield EndpointTarget(running, running.console_function, config.console.timeout)
         return
     with serve_mod.console_session(config, progress=progress) as session:
-        yield EndpointTarget(session.address, session.console_function, config.console.timeout)
+        yield EndpointTarget(session, session.console_function, config.console.timeout)
 
 
 @contextlib.contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import http.cookiejar
+import json
 import os
 import re
 import signal
@@ -108,6 +109,14 @@ def start_serve(project: Path, port: int, *args: str, timeout: float = 240) -> S
             return served
     process.kill()
     raise AssertionError("serve did not start:\n" + "".join(served.output) + (process.stdout.read() or ""))
+
+
+def invoke_env(project: Path) -> dict[str, str]:
+    """What boto3 (and so `wplambda ... --stack`) needs to call the project's running invoke
+    endpoint: its URL and this run's key pair, read from serve's 0600 state file as a user would."""
+    state = json.loads((project / ".wplambda" / "local" / "run" / "invoke.json").read_text())
+    return {"AWS_ENDPOINT_URL_LAMBDA": state["endpoint_url"], "AWS_ACCESS_KEY_ID": state["access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": state["secret_access_key"]}
 
 
 def init_site(root: Path, name: str, *init_args: str) -> Path:

@@ -83,7 +83,9 @@ def serve(
             out.print(f"  {line}")
         out.print(f"  logs:  {info.logs}")
         out.print(f"  Lambda invoke endpoint: {info.invoke_url} (functions WordPressFunction, ConsoleFunction; "
-                  f"for boto3: AWS_ENDPOINT_URL_LAMBDA={info.invoke_url})", soft_wrap=True)
+                  f"for boto3: AWS_ENDPOINT_URL_LAMBDA={info.invoke_url} and this run's access_key_id/"
+                  f"secret_access_key from {info.invoke_credentials}, readable only by you)", soft_wrap=True,
+                  highlight=False)
         out.print("Ctrl-C stops everything.")
         while not stop.wait(0.5):
             pass

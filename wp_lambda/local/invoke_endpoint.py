@@ -11,14 +11,24 @@ A function is found by its local name, its logical id (``ConsoleFunction``), or 
 shape CloudFormation gives a function it names itself (``<stack>-<LogicalId>-<suffix>``), with or
 without an ARN prefix and a qualifier: a stack deployed elsewhere (moto in the tests) names the
 functions, and this endpoint runs the local ones that have those logical ids.
+
+The endpoint runs any PHP its caller sends, as the developer, so it answers only this run's
+holder of :class:`InvokeCredentials` (kept 0600 in serve's state), and refuses before reading a
+body anything that looks like a browser sent it: a foreign ``Host`` (DNS rebinding), ``Origin``
+or ``Sec-Fetch-Site``, or a ``Content-Type`` a cross-site form may send without a preflight.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
+import hashlib
+import hmac
 import json
+import secrets
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.message import Message
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -26,6 +36,95 @@ from wp_lambda.local.loopback import LoopbackServer
 from wp_lambda.local.runtime_api import InvocationError, InvocationTimeout, RuntimeAPI
 
 PATH_PREFIX = "/2015-03-31/functions/"
+# Lambda's limit on a synchronous invocation's request payload (6 MB), so a body is never read
+# into memory beyond what Lambda would take: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+MAX_PAYLOAD = 6 * 1024 * 1024
+# The Content-Types a cross-site HTML form (or a no-cors fetch) may send without a CORS
+# preflight; boto3 sends no Content-Type on Invoke, the kit sends application/json.
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"})
+# Seconds a client may take to send a request's next bytes before its connection is dropped.
+READ_TIMEOUT = 30
+# How far a SigV4 X-Amz-Date may be from now: a captured request cannot be replayed later.
+SIGNATURE_SKEW = datetime.timedelta(minutes=5)
+SIGV4 = "AWS4-HMAC-SHA256"
+BEARER = "Bearer"
+
+
+@dataclass(frozen=True)
+class InvokeCredentials:
+    """One run's credentials for its invoke endpoint: an AWS-style key pair, so boto3 (or any AWS
+    SDK) signs its Invoke requests with them as against AWS, and the endpoint verifies the SigV4
+    signature with the secret; tools without a SigV4 signer (the kit's own ``--local`` client,
+    curl) send ``Authorization: Bearer SECRET`` instead. The secret never appears in a repr."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+
+    @classmethod
+    def generate(cls) -> InvokeCredentials:
+        return cls(f"WPLAMBDA{secrets.token_hex(6).upper()}", secrets.token_urlsafe(32))
+
+    def bearer(self) -> str:
+        """The ``Authorization`` header value of the bearer scheme."""
+        return f"{BEARER} {self.secret_access_key}"
+
+    def allows(self, method: str, target: str, headers: Message, body: bytes,
+               now: datetime.datetime | None = None) -> bool:
+        """Whether the request carries these credentials: a bearer header with the secret, or a
+        SigV4 signature made with it (recomputed here, compared in constant time)."""
+        authorization = headers.get("Authorization", "")
+        scheme, _, rest = authorization.partition(" ")
+        if scheme == BEARER:
+            return hmac.compare_digest(rest.strip().encode(), self.secret_access_key.encode())
+        if scheme == SIGV4:
+            return self._signed(method, target, headers, body, rest, now or datetime.datetime.now(datetime.UTC))
+        return False
+
+    def _signed(self, method: str, target: str, headers: Message, body: bytes, fields: str,
+                now: datetime.datetime) -> bool:
+        """SigV4 as AWS verifies it: the canonical request rebuilt from what arrived, the string to
+        sign over its hash, and the HMAC chain of the date-scoped key.
+        https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html"""
+        parts = dict(item.strip().partition("=")[::2] for item in fields.split(","))
+        credential = parts.get("Credential", "").split("/")
+        signed = parts.get("SignedHeaders", "").split(";")
+        amz_date = headers.get("X-Amz-Date", "")
+        if len(credential) != 5 or credential[4] != "aws4_request" or not {"host", "x-amz-date"} <= set(signed):
+            return False
+        key_id, day, region, service, _ = credential
+        try:
+            sent = datetime.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC)
+        except ValueError:
+            return False
+        if day != amz_date[:8] or abs(now - sent) > SIGNATURE_SKEW:
+            return False
+        path, _, query = target.partition("?")
+        pairs = sorted((urllib.parse.quote(k, safe="-_.~"), urllib.parse.quote(v, safe="-_.~"))
+                       for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True))
+        lines = []
+        for name in signed:
+            values = headers.get_all(name)
+            if not values:
+                return False
+            lines.append(f"{name}:{','.join(' '.join(str(v).split()) for v in values)}\n")
+        canonical = "\n".join([
+            method,
+            urllib.parse.quote(path, safe="/~"),  # AWS services but S3 encode the (encoded) path again
+            "&".join(f"{k}={v}" for k, v in pairs),
+            "".join(lines),
+            ";".join(signed),
+            hashlib.sha256(body).hexdigest(),
+        ])
+        scope = f"{day}/{region}/{service}/aws4_request"
+        to_sign = f"{SIGV4}\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        key = f"AWS4{self.secret_access_key}".encode()
+        for step in (day, region, service, "aws4_request"):
+            key = hmac.new(key, step.encode(), hashlib.sha256).digest()
+        expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        # Both compared, neither short-circuiting the other: no timing tells which one was wrong.
+        key_ok = hmac.compare_digest(key_id.encode(), self.access_key_id.encode())
+        signature_ok = hmac.compare_digest(parts.get("Signature", "").encode(), expected.encode())
+        return key_ok & signature_ok
 
 
 @dataclass(frozen=True)
@@ -44,9 +143,19 @@ class LocalFunction:
 class InvokeEndpoint:
     """The endpoint's HTTP server; :meth:`start` serves in a thread, :meth:`stop` ends it."""
 
-    def __init__(self, functions: list[LocalFunction], host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, functions: list[LocalFunction], credentials: InvokeCredentials, *, where: str,
+                 port: int = 0) -> None:
+        """``where`` tells a refused caller where the credentials are (a path, never the secret)."""
         self.functions = functions
-        self._http = LoopbackServer(host, port, _handler_class(self), "invoke-endpoint")
+        self.credentials = credentials
+        self.where = where
+        self._http = LoopbackServer("127.0.0.1", port, _handler_class(self), "invoke-endpoint")
+
+    @property
+    def own_hosts(self) -> frozenset[str]:
+        """The ``Host`` values a request to this endpoint carries; any other is DNS rebinding."""
+        port = self.address.rsplit(":", 1)[1]
+        return frozenset({self.address, f"localhost:{port}"})
 
     @property
     def address(self) -> str:
@@ -70,6 +179,7 @@ class InvokeEndpoint:
 def _handler_class(endpoint: InvokeEndpoint) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = READ_TIMEOUT
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the function logs each invocation itself."""
@@ -88,9 +198,51 @@ def _handler_class(endpoint: InvokeEndpoint) -> type[BaseHTTPRequestHandler]:
             body = json.dumps({"Type": "User", "message": message}).encode()
             self._reply(status, body, {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": "local"})
 
+        def _cross_site(self) -> str | None:
+            """Why the request looks sent by a browser from another site, or None."""
+            hosts = self.headers.get_all("Host") or []
+            if len(hosts) != 1 or hosts[0].lower() not in endpoint.own_hosts:
+                return "its Host header names another host (a DNS rebinding page?)"
+            origin = self.headers.get("Origin")
+            if origin is not None and origin not in {f"http://{host}" for host in endpoint.own_hosts}:
+                return "its Origin is another site"
+            if self.headers.get("Sec-Fetch-Site", "none") not in ("none", "same-origin"):
+                return "its Sec-Fetch-Site says another site sent it"
+            content_type = self.headers.get_content_type() if "Content-Type" in self.headers else ""
+            if content_type in FORM_TYPES:
+                return f"its Content-Type {content_type} is one a cross-site form sends (send JSON, or none)"
+            return None
+
+        def _body(self) -> bytes | None:
+            """The request's body, or None once an error has been answered."""
+            length = self.headers.get("Content-Length") or "0"
+            if not (length.isascii() and length.isdigit()):
+                self.close_connection = True
+                self._error(400, "InvalidRequestContentException", "malformed Content-Length")
+                return None
+            if int(length) > MAX_PAYLOAD:
+                self.close_connection = True
+                self._error(413, "RequestTooLargeException",
+                            f"Request must be smaller than {MAX_PAYLOAD} bytes for the InvokeFunction operation")
+                return None
+            return self.rfile.read(int(length))
+
         def do_POST(self) -> None:
+            refused = self._cross_site()
+            if refused is not None:
+                self.close_connection = True
+                self._error(403, "AccessDeniedException", f"the local invoke endpoint refuses this request: {refused}")
+                return
+            data = self._body()
+            if data is None:
+                return
+            if not endpoint.credentials.allows("POST", self.path, self.headers, data):
+                self._error(403, "UnrecognizedClientException",
+                            f"the local invoke endpoint needs this run's credentials ({endpoint.where}): "
+                            "sign with access_key_id/secret_access_key as boto3 does, or send "
+                            "'Authorization: Bearer <secret_access_key>'")
+                return
             path = urllib.parse.urlsplit(self.path).path
-            data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if not (path.startswith(PATH_PREFIX) and path.endswith("/invocations")):
                 self._error(404, "UnknownOperationException", f"unknown path {path}")
                 return

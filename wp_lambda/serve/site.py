@@ -27,7 +27,7 @@ from wp_lambda.common.report import Reporter
 from wp_lambda.config import Config
 from wp_lambda.function_env import LocalStandIns
 from wp_lambda.local.gateway import Directory, Gateway, Origin, Routes
-from wp_lambda.local.invoke_endpoint import InvokeEndpoint, LocalFunction
+from wp_lambda.local.invoke_endpoint import InvokeCredentials, InvokeEndpoint, LocalFunction
 from wp_lambda.local.mariadb import MariaDB
 from wp_lambda.local.processes import ProcessGroup
 from wp_lambda.local.runtime_api import RuntimeAPI
@@ -59,7 +59,8 @@ class ServeOptions:
     s3_endpoint: str | None = None
     s3_bucket: str | None = None
     profile: str | None = None
-    # The local Lambda invoke endpoint (0: any free port; it is printed and kept in run/invoke.json).
+    # The local Lambda invoke endpoint (0: any free port; it is printed, and kept in run/invoke.json
+    # with this run's credentials for it).
     invoke_port: int = 0
 
 
@@ -78,6 +79,8 @@ class ServeInfo:
     admin_password: str | None = None
     warnings: list[str] = field(default_factory=list)
     invoke_url: str = ""
+    # Where this run's credentials for the invoke endpoint are (0600); never the credentials.
+    invoke_credentials: str = ""
 
 
 class LocalSite:
@@ -165,7 +168,8 @@ class LocalSite:
                      f"{' (created now)' if self.bucket.created else ''}" if self.bucket else str(self.paths.uploads))
             info = ServeInfo(self.url, f"{self.url}/wp-admin/", self.paths.logs, self.options.workers,
                              php.version, where, warnings=warnings, content_sync=synced,
-                             invoke_url=self.endpoint.url if self.endpoint else "")
+                             invoke_url=self.endpoint.url if self.endpoint else "",
+                             invoke_credentials=self.endpoint.where if self.endpoint else "")
             if efs:
                 # No NFS client in the kernels serve targets (nor in its test sandbox): a plain
                 # directory stands in for the mount, so NFS latency is not part of what you see.
@@ -230,14 +234,17 @@ class LocalSite:
         functions = [LocalFunction(stack.CONSOLE_FUNCTION, self.console_function, self.console_api)]
         if self.api is not None:
             functions.append(LocalFunction(stack.FUNCTION, self.site_function, self.api))
-        self.endpoint = InvokeEndpoint(functions, port=self.options.invoke_port).start()
+        record = self.paths.run / INVOKE_FILE
+        self.endpoint = InvokeEndpoint(functions, InvokeCredentials.generate(), where=str(record),
+                                       port=self.options.invoke_port).start()
         deadline = time.monotonic() + 60
         while self.console_api.polling == 0:
             if child.process.poll() is not None or time.monotonic() > deadline:
                 raise UserError(f"the local console function did not start (exit code {child.process.poll()})",
                                 f"see {self.paths.logs / 'console.log'}")
             time.sleep(0.02)
-        running = RunningEndpoint(self.endpoint.address, self.site_function, self.console_function)
+        running = RunningEndpoint(self.endpoint.address, self.site_function, self.console_function,
+                                  self.endpoint.credentials)
         record_endpoint(self.paths, running)
         return running
 

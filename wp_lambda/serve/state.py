@@ -17,6 +17,7 @@ from pathlib import Path
 from wp_lambda.common.errors import UserError
 from wp_lambda.common.files import atomic_write
 from wp_lambda.config import Config
+from wp_lambda.local.invoke_endpoint import InvokeCredentials
 from wp_lambda.local.processes import ProcessGroup
 
 # Set in every handler's environment (and so in its php-fpm's): how a later run finds the
@@ -51,11 +52,26 @@ class LocalPaths:
 
 @dataclass(frozen=True)
 class RunningEndpoint:
-    """The invoke endpoint of a running local site (what ``run/invoke.json`` records)."""
+    """The invoke endpoint of a running local site (what ``run/invoke.json`` records, 0600: its
+    credentials let whoever reads them run PHP as the developer)."""
 
     address: str
     site_function: str
     console_function: str
+    credentials: InvokeCredentials
+
+    def as_json(self) -> str:
+        """The file's content: flat, so a boto3 user passes its keys to ``boto3.client`` as they are."""
+        return json.dumps({"address": self.address, "endpoint_url": f"http://{self.address}",
+                           "site_function": self.site_function, "console_function": self.console_function,
+                           "access_key_id": self.credentials.access_key_id,
+                           "secret_access_key": self.credentials.secret_access_key}, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunningEndpoint:
+        data = json.loads(text)
+        return cls(data["address"], data["site_function"], data["console_function"],
+                   InvokeCredentials(data["access_key_id"], data["secret_access_key"]))
 
 
 def local_secrets(paths: LocalPaths) -> dict[str, str]:
@@ -87,7 +103,9 @@ def reset(config: Config) -> Path:
 
 
 def record_endpoint(paths: LocalPaths, running: RunningEndpoint) -> None:
-    atomic_write(paths.run / INVOKE_FILE, json.dumps(running.__dict__))
+    """Write ``run/invoke.json``: created 0600 by ``atomic_write``'s temp file and renamed into
+    place, so no other user can read the credentials even while it is being written."""
+    atomic_write(paths.run / INVOKE_FILE, running.as_json(), mode=0o600)
 
 
 def running_endpoint(config: Config) -> RunningEndpoint | None:
@@ -96,6 +114,6 @@ def running_endpoint(config: Config) -> RunningEndpoint | None:
     if ProcessGroup(paths.run).running("serve") is None:
         return None
     try:
-        return RunningEndpoint(**json.loads((paths.run / INVOKE_FILE).read_text()))
-    except (FileNotFoundError, ValueError, TypeError):
+        return RunningEndpoint.from_json((paths.run / INVOKE_FILE).read_text())
+    except (FileNotFoundError, ValueError, TypeError, KeyError):
         return None

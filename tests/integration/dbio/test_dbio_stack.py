@@ -21,7 +21,7 @@ import pytest
 from tests.integration.deploy.conftest import write_zip
 from tests.support.helpers import moto_aws_env, real_wp_cli, run_wplambda
 from tests.support.ports import free_port
-from tests.support.serve import init_site, serving
+from tests.support.serve import init_site, invoke_env, serving
 from tests.support.wp_cli import set_key
 from wp_lambda.dbio.staging import PREFIX, RULE_ID
 
@@ -66,9 +66,8 @@ def project(tmp_path_factory: pytest.TempPathFactory, debian_wordpress: Path, aw
 @pytest.fixture(scope="module")
 def stack_env(project: Path, aws_env: dict[str, str]) -> Iterator[dict[str, str]]:
     with serving(project, "--invoke-port", str(free_port()), "--workers", "1") as served:
-        line = next(line for line in served.output if "Lambda invoke endpoint:" in line)
-        yield {**aws_env, "AWS_ENDPOINT_URL_LAMBDA": line.split("Lambda invoke endpoint:")[1].split()[0],
-               "COLUMNS": "200"}
+        # moto takes the endpoint's key pair as well as any other.
+        yield {**aws_env, **invoke_env(served.project), "COLUMNS": "200"}
 
 
 @pytest.fixture(scope="module")

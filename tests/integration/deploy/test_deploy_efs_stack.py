@@ -14,7 +14,7 @@ from pathlib import Path
 from tests.integration.deploy.conftest import write_zip
 from tests.support.helpers import run_wplambda
 from tests.support.ports import free_port
-from tests.support.serve import init_site, serving
+from tests.support.serve import init_site, invoke_env, serving
 
 STACK = "efsstack"
 
@@ -35,8 +35,7 @@ def test_deploy_syncs_and_adopt_reads_efs_through_the_console_function(
     efs = project / ".wplambda" / "local" / "efs"
 
     with serving(project, "--invoke-port", str(free_port()), "--workers", "1") as served:
-        line = next(line for line in served.output if "Lambda invoke endpoint:" in line)
-        env = {**aws_env, "AWS_ENDPOINT_URL_LAMBDA": line.split("Lambda invoke endpoint:")[1].split()[0]}
+        env = {**aws_env, **invoke_env(served.project)}  # moto takes the endpoint's key pair as well
 
         first = run_wplambda("deploy", "--stack", STACK, "--yes", "--skip-build", cwd=project, env=env)
         assert first.returncode == 0, first.stdout + first.stderr

@@ -9,7 +9,6 @@ as it would reach Lambda. Moto itself cannot run a python3.13 function with a PH
 from __future__ import annotations
 
 import json
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import tomlkit
 from tests.support.helpers import moto_server, real_s3_uploads_repositories, real_wp_cli, run_wplambda
 from tests.support.plugin_directory import PLUGIN, THEME, Directory
 from tests.support.plugins import make_project
+from tests.support.serve import invoke_env
 from wp_lambda import remote
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import load, parse
@@ -159,8 +159,8 @@ def test_deploy_reconciles_the_live_site_and_a_second_deploy_changes_nothing(sit
             ("inactive", "active", "inactive")
 
         # boto3 sends the deploy's Lambda Invoke to the local site's endpoint; everything else goes to moto.
-        parts = urllib.parse.urlsplit(target.url)
-        env = {**aws_env, "AWS_ENDPOINT_URL_LAMBDA": f"{parts.scheme}://{parts.netloc}"}
+        # The session's endpoint and key pair, from its 0600 state file (moto takes the key pair too).
+        env = {**aws_env, **invoke_env(site)}
         first = run_wplambda("deploy", "--stack", "blog", "--yes", "--project", str(site), env=env, timeout=900)
         assert first.returncode == 0, first.stdout + first.stderr
         assert f"plugins: ran wp plugin activate {PLUGIN} (was inactive)" in first.stdout

@@ -6,19 +6,24 @@ the real wp-cli phar, Debian's PHP and the private MariaDB.
 
 from __future__ import annotations
 
+import http.client
 import json
+import stat
 import subprocess
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
+import botocore.config
 import botocore.exceptions
 import pytest
 
 from tests.integration.deploy.conftest import write_zip
 from tests.support.helpers import moto_aws_env, run_wplambda
 from tests.support.ports import free_port
-from tests.support.serve import Served, serving
+from tests.support.serve import Served, invoke_env, serving
 from tests.support.wp_cli import CONSOLE_TIMEOUT, wp
 
 STACK = "wpblog"
@@ -31,8 +36,8 @@ def aws_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
         yield env
 
 
-def client(service: str, env: dict[str, str], endpoint: str | None = None) -> object:
-    return boto3.client(service, region_name=REGION, endpoint_url=endpoint or env["AWS_ENDPOINT_URL"],
+def client(service: str, env: dict[str, str]) -> object:
+    return boto3.client(service, region_name=REGION, endpoint_url=env["AWS_ENDPOINT_URL"],
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
@@ -64,14 +69,28 @@ def served(wp_project: Path, deployed: dict[str, str]) -> Iterator[Served]:
 
 
 @pytest.fixture(scope="module")
-def endpoint(served: Served) -> str:
-    line = next(line for line in served.output if "Lambda invoke endpoint:" in line)
-    return line.split("Lambda invoke endpoint:")[1].split()[0]
+def invoke(served: Served) -> dict[str, str]:
+    """The endpoint's URL and this run's key pair, from serve's state file (see invoke_env)."""
+    return invoke_env(served.project)
 
 
 @pytest.fixture(scope="module")
-def stack_env(aws_env: dict[str, str], endpoint: str) -> dict[str, str]:
-    return {**aws_env, "AWS_ENDPOINT_URL_LAMBDA": endpoint}
+def endpoint(invoke: dict[str, str]) -> str:
+    return invoke["AWS_ENDPOINT_URL_LAMBDA"]
+
+
+@pytest.fixture(scope="module")
+def stack_env(aws_env: dict[str, str], invoke: dict[str, str]) -> dict[str, str]:
+    """The kit's boto3 reaches moto and the endpoint with one key pair: moto takes any."""
+    return {**aws_env, **invoke}
+
+
+def endpoint_client(invoke: dict[str, str], secret: str | None = None) -> Any:
+    """boto3's Lambda client at the endpoint, signing with this run's key pair (or ``secret``)."""
+    return boto3.client("lambda", region_name=REGION, endpoint_url=invoke["AWS_ENDPOINT_URL_LAMBDA"],
+                        aws_access_key_id=invoke["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=secret or invoke["AWS_SECRET_ACCESS_KEY"],
+                        config=botocore.config.Config(retries={"max_attempts": 0}))
 
 
 def on_stack(project: Path, env: dict[str, str], *args: str, json_out: bool = False
@@ -121,9 +140,8 @@ def test_timeout_through_the_stack_then_the_next_command(wp_project: Path, stack
     assert (after.returncode, after.stdout) == (0, "wp-cli site\n"), after.stderr
 
 
-def test_boto3_invokes_both_functions_at_the_endpoint(deployed: dict[str, str], endpoint: str,
-                                                      aws_env: dict[str, str]) -> None:
-    lam = client("lambda", aws_env, endpoint)
+def test_boto3_invokes_both_functions_at_the_endpoint(deployed: dict[str, str], invoke: dict[str, str]) -> None:
+    lam = endpoint_client(invoke)
     site = lam.invoke(FunctionName=deployed["WordPressFunction"],  # type: ignore[attr-defined]
                       Payload=json.dumps({"wplambda": "warmer"}))
     assert json.loads(site["Payload"].read()) == {"warmed": True} and "FunctionError" not in site
@@ -147,6 +165,97 @@ def test_no_such_stack_and_no_console_function(wp_project: Path, stack_env: dict
     old = wp(wp_project, "cli", "version", where=("--stack", "old"), env=stack_env)
     assert old.returncode == 2 and "stack 'old' has no console function (ConsoleFunction)" in old.stderr
     assert "Traceback" not in missing.stderr + old.stderr
+
+
+CONSOLE_PATH = "/2015-03-31/functions/ConsoleFunction/invocations"
+
+
+def probe(tmp_path: Path) -> tuple[bytes, Path]:
+    """A direct invocation that runs PHP, and the file that PHP writes if it ran."""
+    proof = tmp_path / "ran"
+    return json.dumps({"wplambda": "php", "args": ["-r", f"file_put_contents('{proof}', 'ran');"]}).encode(), proof
+
+
+def post(endpoint: str, body: bytes, headers: dict[str, str], host: str | None = None) -> tuple[int, bytes]:
+    """One POST to the endpoint over a plain socket, so ``Host`` can be anything."""
+    parts = urllib.parse.urlsplit(endpoint)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    try:
+        connection.putrequest("POST", CONSOLE_PATH, skip_host=True)
+        connection.putheader("Host", host or parts.netloc)
+        for name, value in {"Content-Length": str(len(body)), **headers}.items():
+            connection.putheader(name, value)
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_the_endpoint_runs_nothing_without_this_runs_credentials(tmp_path: Path, invoke: dict[str, str]) -> None:
+    body, proof = probe(tmp_path)
+    endpoint = invoke["AWS_ENDPOINT_URL_LAMBDA"]
+    json_type = {"Content-Type": "application/json"}
+    assert post(endpoint, body, json_type)[0] == 403
+    assert post(endpoint, body, {**json_type, "Authorization": "Bearer guess"})[0] == 403
+    # As the issue's probe: a browser's cross-site form (text/plain, a foreign Origin and Host).
+    form = {"Content-Type": "text/plain", "Origin": "http://evil.example"}
+    assert post(endpoint, body, form, host="evil.example")[0] == 403
+    with pytest.raises(botocore.exceptions.ClientError) as caught:  # boto3 signing with a guessed secret
+        endpoint_client(invoke, secret="guess").invoke(FunctionName="ConsoleFunction", Payload=body)
+    error = caught.value.response
+    assert (error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]["Code"]) == (403, "UnrecognizedClientException")
+    assert "invoke.json" in error["Error"]["Message"]  # where the credentials are, never what they are
+    assert not proof.exists()
+    # The same probe with the credentials runs: the refusals above are not a broken probe.
+    status, answer = post(endpoint, body, {**json_type, "Authorization": f"Bearer {invoke['AWS_SECRET_ACCESS_KEY']}"})
+    assert (status, json.loads(answer)["exitCode"], proof.read_text()) == (200, 0, "ran")
+
+
+@pytest.mark.parametrize(("headers", "host"), [
+    ({"Origin": "http://evil.example"}, None),
+    ({"Origin": "null"}, None),
+    ({"Sec-Fetch-Site": "cross-site"}, None),
+    ({"Sec-Fetch-Site": "same-site"}, None),  # a page on another port of 127.0.0.1
+    ({}, "evil.example"),  # DNS rebinding: evil.example resolved to 127.0.0.1
+    ({}, "evil.example:{port}"),
+    ({"Content-Type": "text/plain"}, None),
+    ({"Content-Type": "application/x-www-form-urlencoded"}, None),
+    ({"Content-Type": "multipart/form-data; boundary=x"}, None),
+], ids=["origin", "null-origin", "cross-site", "same-site", "host", "host-port", "text-plain", "urlencoded",
+        "multipart"])
+def test_cross_site_requests_are_refused_even_with_the_credentials(
+        tmp_path: Path, invoke: dict[str, str], headers: dict[str, str], host: str | None) -> None:
+    body, proof = probe(tmp_path)
+    endpoint = invoke["AWS_ENDPOINT_URL_LAMBDA"]
+    port = str(urllib.parse.urlsplit(endpoint).port)
+    bearer = {"Authorization": f"Bearer {invoke['AWS_SECRET_ACCESS_KEY']}"}
+    status, answer = post(endpoint, body, {"Content-Type": "application/json", **bearer, **headers},
+                          host=host.replace("{port}", port) if host else None)
+    assert status == 403 and not proof.exists(), answer
+    # The endpoint's own names are fine (a page it served could not exist, but curl may say so).
+    own = {"Content-Type": "application/json", **bearer, "Origin": f"http://localhost:{port}",
+           "Sec-Fetch-Site": "same-origin"}
+    assert post(endpoint, body, own, host=f"localhost:{port}")[0] == 200 and proof.exists()
+
+
+def test_the_endpoint_answers_a_malformed_or_huge_body_without_reading_it(invoke: dict[str, str]) -> None:
+    endpoint = invoke["AWS_ENDPOINT_URL_LAMBDA"]
+    bearer = {"Authorization": f"Bearer {invoke['AWS_SECRET_ACCESS_KEY']}"}
+    assert post(endpoint, b"", {**bearer, "Content-Length": "abc"})[0] == 400
+    assert post(endpoint, b"", {**bearer, "Content-Length": "-1"})[0] == 400
+    assert post(endpoint, b"", {**bearer, "Content-Length": "\u00b2"})[0] == 400  # str.isdigit says yes
+    assert post(endpoint, b"", {**bearer, "Content-Length": str(7 * 1024 * 1024)})[0] == 413
+
+
+def test_the_credentials_are_private_to_the_user(wp_project: Path, served: Served, invoke: dict[str, str]) -> None:
+    state = wp_project / ".wplambda" / "local" / "run" / "invoke.json"
+    assert stat.S_IMODE(state.stat().st_mode) == 0o600
+    output = "".join(served.output)
+    assert f"Lambda invoke endpoint: {invoke['AWS_ENDPOINT_URL_LAMBDA']}" in output and str(state) in output
+    assert invoke["AWS_SECRET_ACCESS_KEY"] not in output
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    assert invoke["AWS_SECRET_ACCESS_KEY"] not in ps
 
 
 def test_serve_stops_its_endpoint(wp_project: Path, served: Served, endpoint: str) -> None:
