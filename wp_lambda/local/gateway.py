@@ -34,6 +34,7 @@ from wp_lambda.assets_sync import cache_control, content_type
 from wp_lambda.config import Assets
 from wp_lambda.local import ranges
 from wp_lambda.runtime import contract, routing
+from wp_lambda.runtime.cgi import ORIGIN_SECRET_HEADER
 from wp_lambda.runtime.events import INIT_HEADER
 
 log = logging.getLogger("wplambda.serve")
@@ -52,6 +53,10 @@ LAMBDA_REQUEST_LIMIT = 6 * 1024 * 1024
 _LENGTH_MAX, _LENGTH_DIGITS = 2**63 - 1, 19
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "[::1]"})
 _WILDCARD = frozenset({"", "0.0.0.0", "::"})
+# Headers only the edge sets deployed (CloudFront overwrites a viewer's copy of its origin custom
+# header, the distribution's function sets X-Forwarded-Host, CloudFront-* are CloudFront's own):
+# the gateway plays that edge, so a client's copies never reach the event, whatever serve trusts.
+_EDGE_ONLY = frozenset({ORIGIN_SECRET_HEADER, "x-forwarded-host"})
 
 
 @dataclass(frozen=True)
@@ -246,6 +251,8 @@ def to_event(method: str, target: str, headers: list[tuple[str, str]], body: byt
     cookies: list[str] = []
     for name, value in headers:
         key = name.lower()
+        if key in _EDGE_ONLY or key.startswith("cloudfront-"):
+            continue
         if key == "cookie":
             cookies.extend(c.strip() for c in value.split(";") if c.strip())
             continue

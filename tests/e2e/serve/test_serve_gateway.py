@@ -126,3 +126,15 @@ def roomy_site(tmp_path_factory: pytest.TempPathFactory, debian_wordpress: Path)
 def test_max_body_lifts_the_limit(roomy_site: Served) -> None:
     assert post_login_form(roomy_site, SEVEN_MB) == 200
     assert post_login_form(roomy_site, 9 * 1024 * 1024) == 413
+
+
+def test_a_path_that_looks_like_markup_is_logged_as_it_is(installed_site: Served) -> None:
+    """serve prints request lines with rich, which used to read ``[/]`` as a closing tag and raise."""
+    answer = raw(installed_site, f"GET /[/]nothing HTTP/1.1\nHost: 127.0.0.1:{installed_site.port}\n"
+                                 "Connection: close\n")
+    assert answer.startswith(b"HTTP/1.1 404 "), answer[:300]
+    deadline = time.monotonic() + 10
+    while not any(line.startswith("GET /[/]nothing 404 ") for line in installed_site.output):
+        assert time.monotonic() < deadline, "".join(installed_site.output[-20:])
+        time.sleep(0.1)
+    assert "Traceback" not in "".join(installed_site.output)

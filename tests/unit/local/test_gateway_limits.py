@@ -150,10 +150,13 @@ def test_own_hosts() -> None:
 
 
 def test_forwarded_headers_are_the_gateways_own(gateway: Running) -> None:
+    """As the deployed edge: X-Forwarded-* set by the gateway, the edge's own headers dropped."""
     server, recorder, _ = gateway
-    request(server, "X-Forwarded-Proto: https\nX-Forwarded-For: 203.0.113.9\nX-Forwarded-Port: 443\n",
-            method="GET")
+    request(server, "X-Forwarded-Proto: https\nX-Forwarded-For: 203.0.113.9\nX-Forwarded-Port: 443\n"
+                    "X-Forwarded-Host: evil.example\nCloudFront-Viewer-Address: 203.0.113.9:4444\n"
+                    "X-Wplambda-Origin-Secret: guess\n", method="GET")
     event = recorder.events[0]
+    assert not {"x-forwarded-host", "cloudfront-viewer-address", "x-wplambda-origin-secret"} & set(event["headers"])
     assert event["headers"]["x-forwarded-proto"] == "http"
     assert event["headers"]["x-forwarded-for"] == "127.0.0.1"
     assert event["headers"]["x-forwarded-port"] == str(server.server_address[1])
