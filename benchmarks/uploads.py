@@ -7,8 +7,8 @@ moto's bucket): (a) direct: POST the kit's presign route, POST the form and the 
 POST the complete route (what the browser does, here from Python); (b) handler: POST the file to
 WordPress's REST media route, which becomes one Lambda event (the body base64-encoded in it) for
 the handler, php-fpm and S3 Uploads, as it would on Lambda if the 6 MB limit did not exist.
-php.ini's upload limits are raised in the throwaway site so that (b) can run at all ((a) never
-reaches them). The rounds alternate the two paths; it prints the median time of each, their
+php.ini's upload limits and serve's --max-body are raised in the throwaway site so that (b) can
+run at all ((a) never reaches them). The rounds alternate the two paths; it prints the median time of each, their
 ratio, and the RSS of the handler processes (python + php-fpm, sampled every 20 ms): the peak, and
 the largest growth during one upload (PHP keeps memory it once used, so the peak alone would
 credit one path with the other's).
@@ -81,7 +81,7 @@ def main() -> None:
         config.write_text(config.read_text().replace(
             "[php.ini]\n", f'[php.ini]\nupload_max_filesize = "{limit}"\npost_max_size = "{limit}"\n', 1))
         with serving(project, "--install", "--admin-password", ADMIN_PASSWORD, "--workers", "1",
-                     "--s3-endpoint", endpoint, "--s3-bucket", "bench-media") as served:
+                     "--s3-endpoint", endpoint, "--s3-bucket", "bench-media", "--max-body", limit) as served:
             run(served, content, args.rounds, args.mb)
 
 

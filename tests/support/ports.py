@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
 import socket
 from pathlib import Path
 
 BASE = 20_000
 BLOCK = 1_000
-_turn = itertools.count()
+# Each process starts at its own place in its block, so two test sessions run side by side (two
+# checkouts, no xdist) rarely meet on one port.
+_turn = itertools.count(random.randrange(BLOCK))
 
 
 def _ephemeral_start() -> int:

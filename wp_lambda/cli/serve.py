@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 from pathlib import Path
@@ -16,6 +17,20 @@ from wp_lambda import serve as serve_mod
 from wp_lambda.cli.app import ConsoleReporter, err, out
 from wp_lambda.cli.options import ProfileOption, ProjectOption, YesOption
 from wp_lambda.common.errors import UserError
+from wp_lambda.local.gateway import LAMBDA_REQUEST_LIMIT
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)(?:i?b)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes from ``7340032``, ``7MB``, ``7M`` or ``7MiB`` (K, M and G count in 1024s, as Lambda's
+    "6 MB" quota does). Click passes the default through too, already a number."""
+    if isinstance(text, int):
+        return text
+    match = _SIZE.match(text)
+    if match is None:
+        raise typer.BadParameter(f"{text!r} is not a size: give bytes, or a number with K, M or G (e.g. 10MB)")
+    return int(match.group(1)) * 1024 ** " kmg".index(match.group(2).lower() or " ")
 
 
 def serve(
@@ -42,6 +57,11 @@ def serve(
     profile: ProfileOption = None,
     invoke_port: Annotated[int, typer.Option(help="Port of the local Lambda invoke endpoint on 127.0.0.1 (as `sam "
                                              "local start-lambda` gives; 0: any free port).", min=0, max=65535)] = 0,
+    max_body: Annotated[int, typer.Option(
+        parser=parse_size, metavar="SIZE",
+        help="Largest request body the gateway accepts (e.g. 10MB); larger ones get 413 before being read. "
+             "The default is Lambda's 6 MB request payload quota: a larger body works here but fails deployed.")
+    ] = LAMBDA_REQUEST_LIMIT,
 ) -> None:
     """Serve the site on http://HOST:PORT through the same handler that runs on Lambda.
 
@@ -51,8 +71,9 @@ def serve(
     site = serve_mod.LocalSite(cfg, serve_mod.ServeOptions(
         host=host, port=port, workers=workers, install=install, admin_user=admin_user,
         admin_email=admin_email, admin_password=admin_password, s3_endpoint=s3_endpoint, s3_bucket=s3_bucket,
-        profile=profile, invoke_port=invoke_port),
-        log_line=lambda line: out.print(line, highlight=False, soft_wrap=True))
+        profile=profile, invoke_port=invoke_port, max_body=max_body),
+        # markup=False: a request line holds the client's path, which must not be read as markup.
+        log_line=lambda line: out.print(line, highlight=False, markup=False, soft_wrap=True))
     site.preflight()
     if reset:
         if not yes and not typer.confirm(f"Delete all local data (database, uploads, EFS files) of {cfg.site.name}?"):

@@ -3,16 +3,24 @@
 Static paths are answered from the build's ``assets/`` (as the assets bucket would) and uploads
 from a local directory or an S3-compatible bucket (:mod:`wp_lambda.local.s3_uploads`);
 ``*.php`` and everything else becomes an HTTP API payload v2 event handed to the Lambda handler
-through the Runtime API emulator. The event carries the real Host, cookies and body, so
-WordPress behaves exactly as it does deployed.
+through the Runtime API emulator. The event carries the Host, cookies and body, so WordPress
+behaves exactly as it does deployed.
+
+It also holds the line an edge would hold (:class:`Limits`): a body over Lambda's request payload
+quota is refused before it is read, a malformed ``Content-Length`` gets 400, a client that stops
+sending gets 408, a ``Host`` that is not serve's own gets 421 (so no link, redirect or mail can name
+another site), and ``X-Forwarded-*`` are the gateway's own, never the client's.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import email.utils
 import hashlib
 import logging
+import socket
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -26,6 +34,8 @@ from wp_lambda.assets_sync import cache_control, content_type
 from wp_lambda.config import Assets
 from wp_lambda.local import ranges
 from wp_lambda.runtime import contract, routing
+from wp_lambda.runtime.cgi import ORIGIN_SECRET_HEADER
+from wp_lambda.runtime.contract import LAMBDA_REQUEST_LIMIT
 from wp_lambda.runtime.events import INIT_HEADER
 
 log = logging.getLogger("wplambda.serve")
@@ -34,6 +44,91 @@ Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 Response = tuple[int, list[tuple[str, str]], bytes]
+
+# A Content-Length past a signed 64-bit integer is malformed rather than large (nginx's rule too);
+# 19 digits is the most such a number has, checked before int() so no huge string is converted.
+_LENGTH_MAX, _LENGTH_DIGITS = 2**63 - 1, 19
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "[::1]"})
+_WILDCARD = frozenset({"", "0.0.0.0", "::"})
+# Headers only the edge sets deployed (CloudFront overwrites a viewer's copy of its origin custom
+# header, the distribution's function sets X-Forwarded-Host, CloudFront-* are CloudFront's own):
+# the gateway plays that edge, so a client's copies never reach the event, whatever serve trusts.
+_EDGE_ONLY = frozenset({ORIGIN_SECRET_HEADER, "x-forwarded-host"})
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Every limit the gateway enforces, in one place."""
+
+    # The largest request body accepted (413 above it); ``serve --max-body`` raises it.
+    max_body: int = LAMBDA_REQUEST_LIMIT
+    # Seconds a connection may go without sending a byte (request line, headers or body): a
+    # trickling body is answered 408 and closed, an idle keep-alive connection is closed. Long
+    # enough for a slow network, short enough that a stalled client does not hold a thread.
+    read_timeout: float = 20.0
+    # After a refusal, seconds the gateway keeps reading (and discarding) what the client still
+    # sends, as nginx's lingering close does: a client that is mid-upload reads the 413 instead of
+    # a connection reset, and nothing of it is kept.
+    linger: float = 2.0
+
+
+class Refused(Exception):
+    """A request the gateway answers itself, before any body is read: the client's mistake."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def body_length(content_lengths: list[str], transfer_encoding: str | None, limit: int) -> int:
+    """The body's length from the request's ``Content-Length`` header(s), checked before reading.
+
+    Several headers (or a list in one) must agree (RFC 9112 section 6.3); anything but plain digits,
+    or a value no 64-bit length can hold, is malformed (400); a length over ``limit`` is 413.
+    Chunked bodies are refused (411): browsers send ``Content-Length``, and a body whose size is
+    unknown up front could not be checked before it is read.
+    """
+    if transfer_encoding is not None:
+        if content_lengths:
+            raise Refused(400, "both Transfer-Encoding and Content-Length")
+        raise Refused(411, "Transfer-Encoding is not accepted: send the body with a Content-Length")
+    values = {part.strip() for header in content_lengths for part in header.split(",")}
+    if not values:
+        return 0
+    if len(values) > 1:
+        raise Refused(400, f"conflicting Content-Length values: {', '.join(sorted(values))}")
+    text = values.pop()
+    if not (text.isascii() and text.isdigit()) or len(text) > _LENGTH_DIGITS or int(text) > _LENGTH_MAX:
+        raise Refused(400, f"malformed Content-Length: {text[:40]!r}")
+    length = int(text)
+    if length > limit:
+        raise Refused(413, f"body of {length} bytes is over the {limit}-byte limit (Lambda's request "
+                           "payload quota; serve --max-body raises it)")
+    return length
+
+
+def own_hosts(host: str, port: int) -> frozenset[str]:
+    """The ``Host`` values serve answers to: its address and port, plus every loopback name when it
+    listens on loopback or on all addresses (and the machine's name for the latter; ``0.0.0.0``
+    itself stays, as serve prints its URL with it).
+
+    Without a custom domain WordPress builds its links, redirects and mails from ``Host``; serve
+    has no CloudFront secret to vouch for another, so any other value is refused, which also
+    keeps a DNS-rebinding page from reading the site.
+    """
+    names = {f"[{host}]" if ":" in host else host}
+    if host in _LOOPBACK or host == "::1" or host.startswith("127.") or host in _WILDCARD:
+        names |= _LOOPBACK
+    if host in _WILDCARD:
+        names.add(socket.gethostname())
+    return frozenset(f"{name.lower()}:{port}" for name in names if name)
+
+
+def authority(host: str) -> str:
+    """A ``Host`` value as ``name:port`` in lower case, port 80 when it names none."""
+    value = host.strip().lower()
+    return value if ":" in value.rsplit("]", 1)[-1] else f"{value}:80"
 
 
 class Origin(Protocol):
@@ -140,19 +235,28 @@ def unsatisfiable(size: int, head: bool) -> Response:
 
 
 def to_event(method: str, target: str, headers: list[tuple[str, str]], body: bytes, client_ip: str,
-             scheme: str) -> dict[str, Any]:
-    """An HTTP API payload v2 event, shaped as API Gateway sends it."""
+             scheme: str, port: int = 80) -> dict[str, Any]:
+    """An HTTP API payload v2 event, shaped as API Gateway sends it.
+
+    ``X-Forwarded-Proto``, ``-For`` and ``-Port`` are the gateway's, replacing any the client sent,
+    as API Gateway sets them: the runtime takes HTTPS from the proto (a client's ``https`` over
+    plain HTTP would make WordPress link and redirect to https), and PHP code that reads the
+    forwarded address must see the peer's, not one the client made up.
+    """
     path, _, query = target.partition("?")
     merged: dict[str, str] = {}
     cookies: list[str] = []
     for name, value in headers:
         key = name.lower()
+        if key in _EDGE_ONLY or key.startswith("cloudfront-"):
+            continue
         if key == "cookie":
             cookies.extend(c.strip() for c in value.split(";") if c.strip())
             continue
         merged[key] = f"{merged[key]},{value}" if key in merged else value
-    merged.setdefault("x-forwarded-proto", scheme)
+    merged["x-forwarded-proto"] = scheme
     merged["x-forwarded-for"] = client_ip
+    merged["x-forwarded-port"] = str(port)
     now = time.time()
     event: dict[str, Any] = {
         "version": "2.0",
@@ -202,12 +306,30 @@ class _Handler(BaseHTTPRequestHandler):
     server: Gateway
     protocol_version = "HTTP/1.1"
 
+    def setup(self) -> None:
+        super().setup()
+        # Each read (and write) on the socket that makes no progress for this long raises
+        # TimeoutError: 408 for a body, a silent close for an idle keep-alive connection.
+        self.connection.settimeout(self.server.limits.read_timeout)
+
     def _respond(self) -> None:
         started = time.perf_counter()
+        try:
+            length = self._admit()
+        except Refused as refused:
+            self._refuse(refused.status, refused.reason, started)
+            return
+        try:
+            body = self.rfile.read(length) if length else b""
+        except TimeoutError:
+            self._refuse(408, f"no body bytes for {self.server.limits.read_timeout:g}s", started)
+            return
+        if len(body) < length:
+            self.close_connection = True
+            self._log(started, "-", f"closed: the client sent {len(body)} of {length} body bytes")
+            return
         method = self.command
         path = self.path.split("?", 1)[0]
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
         routes = self.server.routes
         origin = route(path, routes.efs)
         cold: bool | None = None
@@ -222,21 +344,66 @@ class _Handler(BaseHTTPRequestHandler):
                 if status in contract.FAILOVER_STATUSES:
                     status, headers, payload, cold = self._invoke(method, body)
                     origin = contract.FUNCTION_ORIGIN
+        self._send(status, headers, payload)
+        kind = origin if origin != contract.FUNCTION_ORIGIN else ("cold" if cold else "warm")
+        # The request body's size: what would count against Lambda's 6 MB invocation payload.
+        self._log(started, str(status), f"{kind} in={len(body)}B")
+
+    def _admit(self) -> int:
+        """The body's length once the request line, ``Host`` and length are acceptable; raises
+        :class:`Refused` otherwise, with nothing of the body read yet."""
+        if not self.path.startswith("/"):
+            raise Refused(400, "the request target must be a path (no absolute URL)")
+        hosts = self.headers.get_all("Host") or []
+        if len(hosts) != 1:
+            raise Refused(400, "exactly one Host header is required")
+        if authority(hosts[0]) not in self.server.hosts:
+            # The refusal does not echo the Host: nothing a client sends comes back as the site's.
+            raise Refused(421, f"this Host is not this site's: use {self.server.url}")
+        return body_length(self.headers.get_all("Content-Length") or [], self.headers.get("Transfer-Encoding"),
+                           self.server.limits.max_body)
+
+    def _refuse(self, status: int, reason: str, started: float) -> None:
+        """Answer a client's mistake in one line and close: the unread body must not be parsed
+        as the next request."""
+        self.close_connection = True
+        _, headers, payload = plain_response(status, reason, self.command == "HEAD")
+        try:
+            self._send(status, [*headers, ("Connection", "close")], payload)
+            self.wfile.flush()
+        except OSError:  # the client is gone already: the log line says what happened
+            self._log(started, str(status), f"refused: {reason} (the client did not wait for the answer)")
+            return
+        self._log(started, str(status), f"refused: {reason}")
+        with contextlib.suppress(OSError):
+            self._linger()
+
+    def _linger(self) -> None:
+        """Discard what the client still sends, for at most ``Limits.linger`` seconds, then close."""
+        self.connection.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + self.server.limits.linger
+        while (left := deadline - time.monotonic()) > 0:
+            self.connection.settimeout(left)
+            if not self.connection.recv(65536):
+                return
+
+    def _send(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
         self.end_headers()
         if payload:
             self.wfile.write(payload)
+
+    def _log(self, started: float, status: str, outcome: str) -> None:
+        """One line per request (docs/internals.md): ``METHOD PATH STATUS Nms OUTCOME``."""
         elapsed = (time.perf_counter() - started) * 1000
-        kind = origin if origin != contract.FUNCTION_ORIGIN else ("cold" if cold else "warm")
-        # The request body's size: what would count against Lambda's 6 MB invocation payload.
-        self.server.log_request_line(f"{method} {self.path} {status} {elapsed:.0f}ms {kind} in={len(body)}B")
+        self.server.log_request_line(f"{self.command} {self.path} {status} {elapsed:.0f}ms {outcome}")
 
     def _invoke(self, method: str, body: bytes) -> tuple[int, list[tuple[str, str]], bytes, bool | None]:
         """The request as an HTTP API event to the handler; its answer, with a correct length."""
         event = to_event(method, self.path, list(self.headers.items()), body, self.client_address[0],
-                         self.server.scheme)
+                         self.server.scheme, self.server.server_address[1])
         cold = None
         try:
             status, headers, payload, cold = from_result(self.server.invoke(event))
@@ -252,6 +419,13 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Requests are logged once, by :meth:`_respond`, in the kit's own one-line format."""
 
+    def log_error(self, format: str, *args: Any) -> None:
+        """http.server's own refusals (a malformed request line, headers over its limits): one line
+        each. An idle keep-alive connection reaching the read timeout is closed without one."""
+        message = format % args
+        if not message.startswith("Request timed out"):
+            self.server.log_request_line(f"{getattr(self, 'requestline', '') or '-'} refused: {message}")
+
 
 class Gateway(ThreadingHTTPServer):
     """A threaded HTTP server; each request is routed as the deployed CloudFront would."""
@@ -260,9 +434,20 @@ class Gateway(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], *, routes: Routes, invoke: Invoke,
-                 log_line: Callable[[str], None], scheme: str = "http") -> None:
+                 log_line: Callable[[str], None], scheme: str = "http", limits: Limits = Limits()) -> None:
         super().__init__(address, _Handler)
         self.routes = routes
         self.invoke = invoke
         self.scheme = scheme
+        self.limits = limits
         self.log_request_line = log_line
+        port = self.server_address[1]
+        self.hosts = own_hosts(address[0], port)
+        self.url = f"{scheme}://{'[' + address[0] + ']' if ':' in address[0] else address[0]}:{port}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection that failed (reset, broken pipe, garbage): one line, no traceback; a
+        client's mistake is not the gateway's error. The traceback stays available at debug level."""
+        exc = sys.exc_info()[1]
+        self.log_request_line(f"connection from {client_address[0]} dropped: {type(exc).__name__}: {exc}")
+        log.debug("connection from %s dropped", client_address[0], exc_info=True)

@@ -34,11 +34,9 @@ from typing import Any
 
 from wp_lambda.local.loopback import LoopbackServer
 from wp_lambda.local.runtime_api import InvocationError, InvocationTimeout, RuntimeAPI
+from wp_lambda.runtime.contract import LAMBDA_REQUEST_LIMIT
 
 PATH_PREFIX = "/2015-03-31/functions/"
-# Lambda's limit on a synchronous invocation's request payload (6 MB), so a body is never read
-# into memory beyond what Lambda would take: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
-MAX_PAYLOAD = 6 * 1024 * 1024
 # The Content-Types a cross-site HTML form (or a no-cors fetch) may send without a CORS
 # preflight; boto3 sends no Content-Type on Invoke, the kit sends application/json.
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"})
@@ -220,10 +218,11 @@ def _handler_class(endpoint: InvokeEndpoint) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self._error(400, "InvalidRequestContentException", "malformed Content-Length")
                 return None
-            if int(length) > MAX_PAYLOAD:
+            if int(length) > LAMBDA_REQUEST_LIMIT:
                 self.close_connection = True
                 self._error(413, "RequestTooLargeException",
-                            f"Request must be smaller than {MAX_PAYLOAD} bytes for the InvokeFunction operation")
+                            f"Request must be smaller than {LAMBDA_REQUEST_LIMIT} bytes for the InvokeFunction "
+                            "operation")
                 return None
             return self.rfile.read(int(length))
 

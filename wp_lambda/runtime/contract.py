@@ -59,6 +59,13 @@ def php_environment(environ: Mapping[str, str]) -> dict[str, str]:
     return {name: value for name, value in environ.items() if name not in RUNTIME_ONLY_ENV}
 
 
+# -- limits -------------------------------------------------------------------------------------
+# Lambda's payload quota for a synchronous invocation's request: 6 MB
+# (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). Every HTTP request
+# becomes one, so serve's gateway and its invoke endpoint refuse a larger body before reading it.
+# Deployed, the body travels base64-encoded inside the event, so a binary body fails from ~4.5 MB.
+LAMBDA_REQUEST_LIMIT = 6 * 1024 * 1024
+
 # -- paths in the layers and mounts ------------------------------------------------------------
 # Where Lambda mounts layers.
 LAYER_ROOT = "/opt"

@@ -26,7 +26,7 @@ from wp_lambda.common.errors import UserError
 from wp_lambda.common.report import Reporter
 from wp_lambda.config import Config
 from wp_lambda.function_env import LocalStandIns
-from wp_lambda.local.gateway import Directory, Gateway, Origin, Routes
+from wp_lambda.local.gateway import LAMBDA_REQUEST_LIMIT, Directory, Gateway, Limits, Origin, Routes
 from wp_lambda.local.invoke_endpoint import InvokeCredentials, InvokeEndpoint, LocalFunction
 from wp_lambda.local.mariadb import MariaDB
 from wp_lambda.local.processes import ProcessGroup
@@ -62,6 +62,8 @@ class ServeOptions:
     # The local Lambda invoke endpoint (0: any free port; it is printed, and kept in run/invoke.json
     # with this run's credentials for it).
     invoke_port: int = 0
+    # The largest request body the gateway takes (Lambda's request payload quota unless raised).
+    max_body: int = LAMBDA_REQUEST_LIMIT
 
 
 @dataclass
@@ -160,7 +162,8 @@ class LocalSite:
             synced = self.sync_content() if efs else None
             self.gateway = Gateway((self.options.host, self.options.port),
                                    routes=Routes(Directory(build_dir / "assets", self.config.assets), uploads, efs),
-                                   invoke=lambda event: self._invoke(event), log_line=self.log_line)
+                                   invoke=lambda event: self._invoke(event), log_line=self.log_line,
+                                   limits=Limits(max_body=self.options.max_body))
             self._gateway_thread = threading.Thread(target=self.gateway.serve_forever, name="gateway", daemon=True)
             self._gateway_thread.start()
             self.client.wait_ready(self.group.children)
