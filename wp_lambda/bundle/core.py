@@ -13,7 +13,7 @@ import os
 import re
 import tarfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -198,6 +198,7 @@ def _dropped(rel: str) -> bool:
     return rel in DROPPED or rel.startswith("wp-content/uploads/")
 
 
-def copy_core(root: Path, dest: Path) -> int:
-    """Copy WordPress into the function tree, dereferencing links and dropping the source's config."""
-    return copy_tree(root, dest, skip=_dropped)
+def copy_core(root: Path, dest: Path, excluded: Callable[[str], bool]) -> int:
+    """Copy WordPress into the function tree, dereferencing links and dropping the source's config
+    and the files ``build.exclude`` names (never copied: a site backup can be gigabytes)."""
+    return copy_tree(root, dest, skip=lambda rel: _dropped(rel) or excluded(rel))
