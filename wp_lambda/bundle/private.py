@@ -60,6 +60,15 @@ def _exclude_glob(rel: str, kind: str) -> str:
     return "/".join(rel.split("/")[:2]) if kind == private.BACKUP_FOLDER else rel
 
 
+def _remove(path: Path, root: Path) -> None:
+    """Delete the file, and the folders it leaves empty up to ``root``: an excluded folder is gone."""
+    path.unlink()
+    for parent in path.parents:
+        if parent == root or any(parent.iterdir()):
+            break
+        parent.rmdir()
+
+
 def drop_excluded_and_refuse_private(function: Path, excluded: Callable[[str], bool], kit_files: set[str],
                                      source: str) -> None:
     """Delete the excluded files from ``function`` (never the kit's own ``kit_files``), then raise
@@ -69,7 +78,7 @@ def drop_excluded_and_refuse_private(function: Path, excluded: Callable[[str], b
         if rel in kit_files:
             continue
         if excluded(rel):
-            path.unlink()
+            _remove(path, function)
             continue
         kind = private.kind(rel)
         if kind is not None and rel != _CORE_SAMPLE:

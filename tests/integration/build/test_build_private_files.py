@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.support.build import block_theme, fake_wordpress, make_project
+from tests.support.build import block_theme, fake_wordpress, make_project, zip_dir
 from tests.support.helpers import DEBIAN_WORDPRESS, run_wplambda
 from wp_lambda.bundle.tree import walk
 from wp_lambda.runtime import private
@@ -108,6 +108,35 @@ def test_changing_build_exclude_rebuilds(tmp_path: Path) -> None:
                                            .replace('exclude = ["site.zip"]', "exclude = []"))
     code, output = build(project)
     assert code == 2 and "site.zip (archive)" in output, output
+
+
+def test_a_plugin_zip_with_test_data_is_refused_then_built_with_a_glob(tmp_path: Path) -> None:
+    """A plugin's own fixtures inside its zip are checked like the source (the zip itself is
+    unpacked, never kept), and the suggested glob, relative to the WordPress layout, drops them."""
+    plugin = tmp_path / "plugin-src"
+    (plugin / "tests" / "data").mkdir(parents=True)
+    (plugin / "fixture.php").write_text("<?php\n/*\nPlugin Name: Fixture\nVersion: 1.0.0\n*/\n")
+    (plugin / "fixture.js").write_text("f()")
+    (plugin / "tests" / "data" / "import.zip").write_bytes(b"PK")
+    mirror = tmp_path / "mirror"
+    zip_dir(plugin, mirror / "plugin" / "fixture.1.0.0.zip", "fixture")
+    source = fake_wordpress(tmp_path / "wp")
+    block_theme(source / "wp-content" / "themes")
+    project = make_project(tmp_path / "site", source, build={"plugin_mirror": str(mirror)},
+                           plugins={"fixture": "1.0.0"})
+    code, output = build(project)
+    assert code == 2 and "wp-content/plugins/fixture/tests/data/import.zip (archive)" in output, output
+    assert not (project / ".wplambda" / "build-serve").exists()
+    config = (project / "wplambda.toml").read_text()
+    assert "\nexclude = []\n" in config  # a fresh file lists the key, empty
+    glob = '\nexclude = ["wp-content/plugins/*/tests"]\n'
+    (project / "wplambda.toml").write_text(config.replace("\nexclude = []\n", glob))
+    code, output = build(project)
+    assert code == 0, output
+    out = project / ".wplambda" / "build-serve"
+    function = out / "function" / "wp-content" / "plugins" / "fixture"
+    assert (function / "fixture.php").is_file() and not (function / "tests").exists()
+    assert (out / "assets" / "wp-content" / "plugins" / "fixture" / "fixture.js").is_file()
 
 
 def test_debian_wordpress_holds_no_private_file_but_its_config_files() -> None:
