@@ -277,11 +277,11 @@ def _assemble(config: Config, plan: _Plan, root: Path, previous: dict[str, Any] 
             reporter.note("serve build: S3 Uploads not installed; uploads stay on the local disk")
 
         reporter.step(f"WordPress core ({plan.core.kind}: {config.wordpress.source})")
-        source_root, inputs["wordpress"] = core.prepare(plan.core, reporter, config.themes)
+        excluded = private.excluder(config.build.exclude)
+        source_root, inputs["wordpress"] = core.prepare(plan.core, reporter, config.themes, excluded=excluded)
         if not inputs["wordpress"]["translations"]:
             reporter.note("no translations included: the WordPress source has no wp-content/languages/ "
                           "catalogues (the site runs in English; Debian's wordpress-l10n adds them)")
-        excluded = private.excluder(config.build.exclude)
         core.copy_core(source_root, function, excluded)
         kit_files = _function_config(plan, function)
         inputs["wp_config"] = {"sha256": hashlib.sha256(plan.rendered["wordpress/wp-config.php"].encode()).hexdigest()}

@@ -93,7 +93,9 @@ def test_build_exclude_drops_them_from_function_and_assets(tmp_path: Path) -> No
     assert {"wp-includes/style.css", "wp-content/plugins/x/x.js", "wp-settings.php", "wp-config.php"} <= shipped
     assert (out / "assets" / "wp-content" / "plugins" / "x" / "x.js").is_file()
     assert "DB_PASSWORD" in (out / "function" / "wp-config.php").read_text()
-    assert json.loads((out / "build.json").read_text())["target"] == "serve"
+    # Excluded files are not even read: the source's digest covers what is shipped.
+    recorded = json.loads((out / "build.json").read_text())["inputs"]["wordpress"]["files"]
+    assert recorded == len(list(walk(source))) - len(PRIVATE)
 
 
 def test_changing_build_exclude_rebuilds(tmp_path: Path) -> None:
