@@ -42,3 +42,22 @@ def make_project(root: Path, wp_source: Path, **sections: dict[str, object]) -> 
     path.write_text(tomlkit.dumps(doc))
     load(root)  # fail here, not in the build, if the test wrote a bad config
     return root
+
+
+def fake_wordpress(root: Path) -> Path:
+    """A tiny WordPress source (wp-settings.php, version.php, an empty themes folder): enough for
+    the checks a build makes before it reads the whole tree, without a 90 MB copy."""
+    (root / "wp-includes").mkdir(parents=True)
+    (root / "wp-settings.php").write_text("<?php\n")
+    (root / "wp-includes" / "version.php").write_text("<?php\n$wp_version = '6.1.9';\n")
+    (root / "wp-content" / "themes").mkdir(parents=True)
+    return root
+
+
+def block_theme(themes_dir: Path, name: str = "plain") -> Path:
+    """The smallest theme the build accepts: style.css and templates/index.html."""
+    theme = themes_dir / name
+    (theme / "templates").mkdir(parents=True)
+    (theme / "style.css").write_text(f"/*\nTheme Name: {name}\n*/\n")
+    (theme / "templates" / "index.html").write_text("<!-- wp:post-content /-->\n")
+    return theme

@@ -31,6 +31,13 @@ def test_problem_names_file_key_and_line(tmp_path: Path) -> None:
     assert "128" in message and "10240" in message
 
 
+def test_a_key_set_twice_is_a_config_error_not_a_traceback() -> None:
+    """A fresh file already has `exclude = []` under [build]; adding a second line is the usual way in."""
+    with pytest.raises(ConfigError) as info:
+        parse('[build]\nexclude = []\nexclude = ["wp-content/updraft"]\n')
+    assert "invalid TOML" in str(info.value) and "exclude" in str(info.value)
+
+
 def test_every_problem_is_reported_at_once() -> None:
     text = "[function]\nmemroy = 1\ntimeout = 0\n[network]\nmode = \"private\"\n"
     with pytest.raises(ConfigError) as info:

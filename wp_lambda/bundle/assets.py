@@ -1,10 +1,13 @@
-"""The static files ``sync-assets`` uploads: laid out by URL path, nothing a visitor must not get.
+"""The static files ``sync-assets`` uploads: laid out by URL path, an allow-list of types.
 
-PHP source, dotfiles, Composer metadata and internals (``vendor/composer/``, ``vendor/bin/``),
-``node_modules`` and the translation catalogues PHP reads itself never leave the function;
-everything else under wp-admin, wp-includes and wp-content is served by CloudFront from the
-assets bucket. A ``vendor/`` folder as such is not private: WordPress itself loads React, lodash
-and moment from ``wp-includes/js/dist/vendor/``, and the block editor is blank without them.
+A file is an asset when the handler would serve it as a static file
+(:func:`wp_lambda.runtime.routing.static_file`: a type on the allow-list
+:data:`wp_lambda.runtime.static.STATIC_TYPES`, not a dotfile, not a private file) and it lies
+under wp-admin, wp-includes or wp-content, outside uploads and outside Composer's and npm's
+internals. Everything else (PHP, translation catalogues, readmes, licences, data files, any type
+nobody listed) stays in the function, where only PHP reads it: a type that is not known is not
+published. A ``vendor/`` folder as such is not private: WordPress itself loads React, lodash and
+moment from ``wp-includes/js/dist/vendor/``, and the block editor is blank without them.
 """
 
 from __future__ import annotations
@@ -13,23 +16,21 @@ import os
 import re
 from pathlib import Path
 
-from wp_lambda.bundle.tree import is_hidden, walk
+from wp_lambda.bundle.tree import walk
+from wp_lambda.runtime.contract import UPLOADS_KEY_PREFIX
+from wp_lambda.runtime.routing import static_file
 
 PUBLIC_ROOTS = ("wp-admin/", "wp-includes/", "wp-content/")
 _COMPOSER_INTERNALS = re.compile(r"(^|/)vendor/(composer|bin)/")
-_PRIVATE_SUFFIX = re.compile(r"\.(php\d?|phtml|phar|inc|mo|po|pot|sql|log|sh)$", re.IGNORECASE)
 
 
 def is_asset(rel: str) -> bool:
     """Whether the function tree's file ``rel`` is a public static file."""
-    if not rel.startswith(PUBLIC_ROOTS) or is_hidden(rel):
+    if not rel.startswith(PUBLIC_ROOTS) or rel.startswith(UPLOADS_KEY_PREFIX):
         return False
-    parts = rel.split("/")
-    name = parts[-1]
-    if _COMPOSER_INTERNALS.search(rel) or "node_modules" in parts or name.startswith("composer.") \
-            or rel.startswith("wp-content/uploads/"):
+    if _COMPOSER_INTERNALS.search(rel) or "node_modules" in rel.split("/"):
         return False
-    return not _PRIVATE_SUFFIX.search(name)
+    return static_file(rel)
 
 
 def collect(function_dir: Path, assets_dir: Path) -> tuple[int, int]:

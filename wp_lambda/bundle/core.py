@@ -13,7 +13,7 @@ import os
 import re
 import tarfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,17 +163,21 @@ def _extract(archive: Path, sha256: str) -> Path:
     raise UserError(f"{archive} holds no WordPress tree (no wp-settings.php)", "use an official WordPress archive")
 
 
-def prepare(source: CoreSource, reporter: Reporter, pinned_themes: Iterable[str] = ()) -> tuple[Path, dict[str, Any]]:
+def prepare(source: CoreSource, reporter: Reporter, pinned_themes: Iterable[str], *,
+            excluded: Callable[[str], bool]) -> tuple[Path, dict[str, Any]]:
     """The WordPress root to copy from and the manifest entry describing it.
 
     The theme check comes before anything reads the whole tree, so a tree whose themes are
     only dangling links fails with the theme folder named rather than with one of its links.
+    The digest covers what is shipped: files ``build.exclude`` names (a site backup can be
+    gigabytes) are neither read nor copied (:func:`copy_core`).
     """
     entry: dict[str, Any] = {"kind": source.kind}
     if source.kind == "dir":
         root = Path(source.location)
         entry["themes"] = themes.require_theme(root, pinned_themes)
-        entry["sha256"], entry["files"], entry["bytes"] = content_digest(root, skip=_dropped)
+        entry["sha256"], entry["files"], entry["bytes"] = content_digest(
+            root, skip=lambda rel: _dropped(rel) or excluded(rel))
     else:
         if source.kind == "archive":
             archive = Path(source.location)
@@ -198,6 +202,7 @@ def _dropped(rel: str) -> bool:
     return rel in DROPPED or rel.startswith("wp-content/uploads/")
 
 
-def copy_core(root: Path, dest: Path) -> int:
-    """Copy WordPress into the function tree, dereferencing links and dropping the source's config."""
-    return copy_tree(root, dest, skip=_dropped)
+def copy_core(root: Path, dest: Path, excluded: Callable[[str], bool]) -> int:
+    """Copy WordPress into the function tree, dereferencing links and dropping the source's config
+    and the files ``build.exclude`` names."""
+    return copy_tree(root, dest, skip=lambda rel: _dropped(rel) or excluded(rel))

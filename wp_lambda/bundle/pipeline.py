@@ -24,9 +24,9 @@ from typing import Any
 
 import wp_lambda
 from wp_lambda import __version__, render
-from wp_lambda.bundle import assets, composer, core, lock, opcache_cache, php, plugins, zips
+from wp_lambda.bundle import assets, composer, core, lock, opcache_cache, php, plugins, private, zips
 from wp_lambda.bundle.sizes import sizes
-from wp_lambda.bundle.tree import FILE_MODE, copy_file, copy_tree, digest_json, stat_signature, walk
+from wp_lambda.bundle.tree import FILE_MODE, copy_file, digest_json, stat_signature, walk
 from wp_lambda.common.errors import UserError
 from wp_lambda.common.files import atomic_dir, atomic_write
 from wp_lambda.common.report import QuietReporter, Reporter
@@ -124,7 +124,7 @@ def _plan(config: Config, target: str, php_source: php.PhpSource | None, s3_uplo
     rendered = {rel: render.render_text(tpl, config) for rel, tpl in render.OUTPUTS.items() if rel != "template.yaml"}
     runtime_sig = digest_json([(rel, stat_signature(path)) for rel, path in runtime_files()])
     parts = {
-        "core": digest_json([source.kind, source.fingerprint()]),
+        "core": digest_json([source.kind, source.fingerprint(), config.build.exclude]),
         "function_config": digest_json([rendered["wordpress/wp-config.php"], stat_signature(kit_dir())]),
         "composer": digest_json(composer.fingerprint(config)) if with_s3 else "skipped",
         "plugins": digest_json([plugins.fingerprint(config), config.build.wp_cli]),
@@ -206,12 +206,18 @@ def _build_layer(plan: _Plan, layer: Path) -> dict[str, Any]:
     return entry
 
 
-def _function_config(plan: _Plan, function: Path) -> None:
-    """The project's rendered wp-config.php and the kit's additions (``wordpress/X`` -> ``wp-content/X``)."""
+def _function_config(plan: _Plan, function: Path) -> set[str]:
+    """The project's rendered wp-config.php and the kit's additions (``wordpress/X`` -> ``wp-content/X``);
+    return their paths in the function tree (the kit's own files, which ``build.exclude`` cannot drop)."""
     config_file = function / "wp-config.php"
     config_file.write_text(plan.rendered["wordpress/wp-config.php"])
     config_file.chmod(FILE_MODE)
-    copy_tree(kit_dir(), function / "wp-content", skip=lambda rel: rel.split("/")[-1].startswith("."))
+    added = {"wp-config.php"}
+    for rel, path in walk(kit_dir()):
+        if not rel.split("/")[-1].startswith("."):
+            copy_file(path, function / "wp-content" / rel)
+            added.add(f"wp-content/{rel}")
+    return added
 
 
 def build(config: Config, *, target: str = "deploy", force: bool = False, progress: Reporter | None = None,
@@ -271,14 +277,17 @@ def _assemble(config: Config, plan: _Plan, root: Path, previous: dict[str, Any] 
             reporter.note("serve build: S3 Uploads not installed; uploads stay on the local disk")
 
         reporter.step(f"WordPress core ({plan.core.kind}: {config.wordpress.source})")
-        source_root, inputs["wordpress"] = core.prepare(plan.core, reporter, config.themes)
+        excluded = private.excluder(config.build.exclude)
+        source_root, inputs["wordpress"] = core.prepare(plan.core, reporter, config.themes, excluded=excluded)
         if not inputs["wordpress"]["translations"]:
             reporter.note("no translations included: the WordPress source has no wp-content/languages/ "
                           "catalogues (the site runs in English; Debian's wordpress-l10n adds them)")
-        core.copy_core(source_root, function)
-        _function_config(plan, function)
+        core.copy_core(source_root, function, excluded)
+        kit_files = _function_config(plan, function)
         inputs["wp_config"] = {"sha256": hashlib.sha256(plan.rendered["wordpress/wp-config.php"].encode()).hexdigest()}
         inputs["plugins"] = plugins.install_all(config, function, reporter, fetched)
+        # Before vendor/ joins: Composer's packages are the kit's choice, not the site's source.
+        private.drop_excluded_and_refuse_private(function, excluded, kit_files, plan.core.location)
         if vendor is not None:
             shutil.move(str(vendor), function / "vendor")
 

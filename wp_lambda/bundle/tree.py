@@ -125,7 +125,3 @@ def content_digest(root: Path, *, skip: Callable[[str], bool] = lambda rel: Fals
 def digest_json(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
-
-def is_hidden(rel: str) -> bool:
-    """Whether any component of a relative path is a dotfile or dot-directory."""
-    return any(part.startswith(".") for part in rel.split("/"))

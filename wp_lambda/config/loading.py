@@ -62,7 +62,7 @@ def parse(text: str, root: Path | None = None, path: Path | None = None) -> Conf
     """Parse and validate TOML text into a :class:`Config`, or raise :class:`ConfigError`."""
     try:
         doc = tomlkit.parse(text).unwrap()
-    except tomlkit.exceptions.ParseError as exc:
+    except tomlkit.exceptions.TOMLKitError as exc:  # ParseError, and KeyAlreadyPresent for a key set twice
         raise ConfigError([Problem("(syntax)", f"invalid TOML: {exc}", getattr(exc, "line", None))],
                           path) from exc
     file, found = _validate(doc)

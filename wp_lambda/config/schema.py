@@ -109,6 +109,11 @@ SitePath = Annotated[str, Field(pattern=r"^/[^\s,#]*$"),
 ExtensionName = Annotated[str, _says("expected a list of extension names such as [\"gd\"]")]
 ComposerRepository = Annotated[str | dict[str, Any], _says("expected a list of strings or tables")]
 Slug = Annotated[str, Field(pattern=_SLUG_RE), _says("expected a wordpress.org slug (lowercase, digits, dashes)")]
+# Relative to the WordPress source: no leading /, no backslash, no .. segment.
+SourceGlob = Annotated[str, Field(pattern=r"^(?!/)(?!(.*/)?\.\.(/|$))[^\\]+$"),
+                       _says("{value!r} is not a glob relative to the WordPress source; use paths such as "
+                             "\"wp-content/updraft/**\" or \"wp-content/plugins/x/tests/*.zip\" (no leading /, "
+                             "no .., forward slashes)")]
 
 
 class Table(BaseModel):
@@ -247,6 +252,11 @@ class Build(Table):
                                     "php.source = \"dir\" only): a shorter on-demand cold start, but function.zip "
                                     "is then no longer byte-identical between builds. Needs root or unprivileged "
                                     "user namespaces at build time (the tree is compiled as /var/task).")
+    exclude: list[SourceGlob] = _key([], "Globs relative to the WordPress source (`*` within a folder, `**` across "
+                                     "folders; a folder excludes everything under it) of files to leave out of "
+                                     "the function and the assets. The build refuses a source holding database "
+                                     "dumps, archives, backups or copies of wp-config.php; list them here to drop "
+                                     "them on purpose, e.g. [\"wp-content/updraft\"].")
 
 
 def _no_default(schema: dict[str, Any]) -> None:

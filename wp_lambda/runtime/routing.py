@@ -2,8 +2,10 @@
 
 The decoded path is checked before anything touches the disk: ``..``/``.`` segments (in any
 percent-encoding depth), NUL bytes, backslashes and empty segments are refused, dotfiles,
-``wp-config.php``, Composer files and the ``vendor`` tree are never served, and a static file is
-served only when its extension is on the list of static types and its real path (symlinks
+``wp-config.php``, Composer files and the ``vendor`` tree are never served, a private file on disk
+(dump, archive, backup, copy of wp-config, backup plugin's folder: :mod:`wp_lambda.runtime.private`)
+is answered 404 whatever its type, and a static file is served only when its extension is on the allow-list
+of static types (:data:`wp_lambda.runtime.static.STATIC_TYPES`) and its real path (symlinks
 resolved) stays inside the document root. Everything else WordPress answers itself.
 """
 
@@ -13,7 +15,8 @@ import os
 from dataclasses import dataclass
 from urllib.parse import unquote, unquote_to_bytes
 
-from wp_lambda.runtime.static import CONTENT_TYPES
+from wp_lambda.runtime import private
+from wp_lambda.runtime.static import STATIC_TYPES
 
 PHP_SUFFIXES = (".php", ".phtml", ".phar", ".php3", ".php4", ".php5", ".php7", ".php8", ".phps", ".pht", ".inc")
 # Files that exist in a WordPress tree but must never leave it, whatever their extension.
@@ -70,6 +73,21 @@ def _denied(segments: list[str]) -> bool:
     return False
 
 
+def _private(segments: list[str]) -> bool:
+    """A private file is answered 404 when it exists. The rule is applied to files found on disk
+    only, not to every URL: ``/sitemap.xml.gz`` or ``/download/report.zip`` may be WordPress's own
+    virtual URLs, and a path with no file behind it still reaches WordPress like any other."""
+    return private.kind("/".join(segments)) is not None
+
+
+def static_file(rel: str) -> bool:
+    """Whether the document root's file ``rel`` (posix, no leading slash) may be answered as a
+    static file: the handler's rule, which the build's assets step applies too, so the assets
+    bucket never holds a file the function would refuse."""
+    segments = rel.split("/")
+    return not _denied(segments) and not _private(segments) and os.path.splitext(rel)[1].lower() in STATIC_TYPES
+
+
 def _inside(root: str, path: str) -> bool:
     real = os.path.realpath(path)
     return real == root or real.startswith(root + os.sep)
@@ -112,6 +130,8 @@ def route(document_root: str, raw_path: str, query: str, content_dir: str | None
             script = "/" + "/".join(segments[:index + 1])
             filename = base + "/" + "/".join(segments[skipped:index + 1])
             if segment.lower().endswith(".php") and os.path.isfile(filename) and _inside(base, filename):
+                if _private(segments[:index + 1]):
+                    return _deny(404)
                 rest = segments[index + 1:]
                 path_info = ("/" + "/".join(rest) + ("/" if path.endswith("/") else "")) if rest else ""
                 return Route("php", script_name=script, filename=filename, path_info=path_info)
@@ -122,14 +142,15 @@ def route(document_root: str, raw_path: str, query: str, content_dir: str | None
     if os.path.isfile(target):
         if not _inside(base, target):
             return _deny(404)
-        extension = os.path.splitext(target)[1].lower()
-        if extension not in CONTENT_TYPES:
+        if os.path.splitext(target)[1].lower() not in STATIC_TYPES or _private(segments):
             return _deny(404)
         return Route("static", filename=target)
     if os.path.isdir(target) and _inside(base, target):
         if not path.endswith("/"):
             location = raw_path + "/" + (f"?{query}" if query else "")
             return Route("redirect", status=301, location=location)
+        if _private([*segments, "index.php"]):
+            return _deny(404)  # a backup plugin's folder: neither its index.php nor index.html
         index_php = os.path.join(target, "index.php")
         if os.path.isfile(index_php):
             script = "/" + "/".join([*segments, "index.php"])

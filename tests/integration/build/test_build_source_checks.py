@@ -11,26 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.build import make_project
+from tests.support.build import block_theme, fake_wordpress, make_project
 from tests.support.helpers import run_wplambda
 from wp_lambda.bundle import themes, tree
 from wp_lambda.common.errors import UserError
-
-
-def fake_wordpress(root: Path) -> Path:
-    (root / "wp-includes").mkdir(parents=True)
-    (root / "wp-settings.php").write_text("<?php\n")
-    (root / "wp-includes" / "version.php").write_text("<?php\n$wp_version = '6.1.9';\n")
-    (root / "wp-content" / "themes").mkdir(parents=True)
-    return root
-
-
-def block_theme(themes_dir: Path, name: str = "plain") -> Path:
-    theme = themes_dir / name
-    (theme / "templates").mkdir(parents=True)
-    (theme / "style.css").write_text(f"/*\nTheme Name: {name}\n*/\n")
-    (theme / "templates" / "index.html").write_text("<!-- wp:post-content /-->\n")
-    return theme
 
 
 def build_cli(tmp_path: Path, source: Path) -> tuple[int, str]:

@@ -19,6 +19,12 @@ SENTINEL = "WPLAMBDA-MUST-NOT-LEAK"
 PLANTED = [".env", ".git/config", ".htaccess", "composer.json", "vendor/composer/installed.json",
            "vendor/autoload.php", "wp-content/debug.log", "wp-content/uploads/shell.phtml",
            "wp-content/uploads/notes.php.bak", "wp-content/backup.sql", ".user.ini"]
+# Private files a source tree or a backup plugin leaves in the document root, several of them with
+# a type that is otherwise served (json, html, css) or run (php): each must be a 404 from routing.
+PRIVATE = ["wp-config.txt", "wp-config.php.txt", "backup.sql.gz", "wp-content/backup-db.sql.gz", "site.tar.gz",
+           "wp-content/plugins/akismet/wp-config.json", "wp-config-old.php", "wp-content/themes/x.css.bak",
+           "wp-content/updraft/index.html", "wp-content/updraft/backup.css", "wp-content/ai1wm-backups/index.php",
+           "wp-content/ai1wm-backups/site.wpress"]
 
 # Must be refused outright (403/404), never reach WordPress or the disk.
 REFUSED = [
@@ -42,7 +48,7 @@ ANSWERED = ["/wp-includes/version.php", "/wp-config.php.swp", "/wp-config.php~",
 
 @pytest.fixture(scope="module")
 def planted(site: Site) -> Iterator[Site]:
-    for rel in PLANTED:
+    for rel in PLANTED + PRIVATE:
         path = site.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"<?php // {SENTINEL} {rel}\n")
@@ -51,8 +57,10 @@ def planted(site: Site) -> Iterator[Site]:
     (site.root / "wp-content/link.txt").symlink_to(outside)
     (site.root / "wp-content/linkdir").symlink_to(site.root.parent)
     yield site
-    for rel in PLANTED:
+    for rel in PLANTED + PRIVATE:
         (site.root / rel).unlink()
+    for folder in ("wp-content/updraft", "wp-content/ai1wm-backups"):
+        (site.root / folder).rmdir()
     for rel in ("wp-content/link.txt", "wp-content/linkdir"):
         (site.root / rel).unlink()
     outside.unlink()
@@ -84,6 +92,23 @@ def test_refused(runtime: Runtime, installed: Reply, planted: Site, path: str) -
 def test_never_source(runtime: Runtime, installed: Reply, planted: Site, path: str) -> None:
     reply = Client(runtime.handle).get(path)
     assert not _leaks(reply, planted), (path, reply.status)
+
+
+@pytest.mark.parametrize("rel", [*PRIVATE, "wp-content/updraft/", "wp-content/ai1wm-backups/"])
+def test_private_files_on_disk_are_404_before_php(runtime: Runtime, installed: Reply, planted: Site, rel: str) -> None:
+    """Under serve and deployed alike: the handler refuses them itself, whatever their type."""
+    assert routing.route(str(planted.root.resolve()), f"/{rel}", "") == routing.Route("deny", status=404)
+    for source in ("v2", "v1"):
+        reply = Client(runtime.handle, SOURCES[source]).get(f"/{rel}")
+        assert reply.status == 404 and not _leaks(reply, planted), (source, rel, reply.status)
+
+
+def test_a_private_looking_url_with_no_file_still_reaches_wordpress(tmp_path: Path) -> None:
+    """Plugins answer virtual URLs such as /sitemap.xml.gz; only files on disk are refused."""
+    (tmp_path / "index.php").write_text("<?php")
+    real = os.path.realpath(tmp_path)
+    for path in ("/sitemap.xml.gz", "/download/report.zip", "/wp-content/updraft/"):
+        assert routing.route(real, path, "").script_name == "/index.php", path
 
 
 def test_static_files_in_the_tree_are_still_served(runtime: Runtime, installed: Reply, planted: Site) -> None:
@@ -118,7 +143,11 @@ def test_route_like_try_files(tmp_path: Path) -> None:
     assert routing.route(real, "/dir", "x=1") == routing.Route("redirect", status=301, location="/dir/?x=1")
     assert routing.route(real, "/style.css", "").kind == "static"
     assert routing.route(real, "/module.wasm", "").kind == "static"
-    assert routing.route(real, "/secret.bak", "").status == 404  # not in the content-type table
+    assert routing.route(real, "/secret.bak", "").status == 404  # private, and not a static type
+    (root / "notes.txt").write_text("x")
+    (root / "ca.crt").write_text("x")
+    for unlisted in ("/notes.txt", "/ca.crt"):  # known types, but not static ones: PHP reads them
+        assert routing.route(real, unlisted, "").status == 404, unlisted
     for front in ("/no/such/page/", "/empty/", "/missing.php/x", "/"):
         assert routing.route(real, front, "").script_name == "/index.php", front
 
