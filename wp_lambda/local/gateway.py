@@ -33,6 +33,7 @@ from urllib.parse import unquote
 from wp_lambda.assets_sync import cache_control, content_type
 from wp_lambda.config import Assets
 from wp_lambda.local import ranges
+from wp_lambda.local.request_body import Refused, body_length
 from wp_lambda.runtime import contract, routing
 from wp_lambda.runtime.cgi import ORIGIN_SECRET_HEADER
 from wp_lambda.runtime.contract import LAMBDA_REQUEST_LIMIT
@@ -45,9 +46,6 @@ Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 
 Response = tuple[int, list[tuple[str, str]], bytes]
 
-# A Content-Length past a signed 64-bit integer is malformed rather than large (nginx's rule too);
-# 19 digits is the most such a number has, checked before int() so no huge string is converted.
-_LENGTH_MAX, _LENGTH_DIGITS = 2**63 - 1, 19
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "[::1]"})
 _WILDCARD = frozenset({"", "0.0.0.0", "::"})
 # Headers only the edge sets deployed (CloudFront overwrites a viewer's copy of its origin custom
@@ -70,42 +68,6 @@ class Limits:
     # sends, as nginx's lingering close does: a client that is mid-upload reads the 413 instead of
     # a connection reset, and nothing of it is kept.
     linger: float = 2.0
-
-
-class Refused(Exception):
-    """A request the gateway answers itself, before any body is read: the client's mistake."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
-def body_length(content_lengths: list[str], transfer_encoding: str | None, limit: int) -> int:
-    """The body's length from the request's ``Content-Length`` header(s), checked before reading.
-
-    Several headers (or a list in one) must agree (RFC 9112 section 6.3); anything but plain digits,
-    or a value no 64-bit length can hold, is malformed (400); a length over ``limit`` is 413.
-    Chunked bodies are refused (411): browsers send ``Content-Length``, and a body whose size is
-    unknown up front could not be checked before it is read.
-    """
-    if transfer_encoding is not None:
-        if content_lengths:
-            raise Refused(400, "both Transfer-Encoding and Content-Length")
-        raise Refused(411, "Transfer-Encoding is not accepted: send the body with a Content-Length")
-    values = {part.strip() for header in content_lengths for part in header.split(",")}
-    if not values:
-        return 0
-    if len(values) > 1:
-        raise Refused(400, f"conflicting Content-Length values: {', '.join(sorted(values))}")
-    text = values.pop()
-    if not (text.isascii() and text.isdigit()) or len(text) > _LENGTH_DIGITS or int(text) > _LENGTH_MAX:
-        raise Refused(400, f"malformed Content-Length: {text[:40]!r}")
-    length = int(text)
-    if length > limit:
-        raise Refused(413, f"body of {length} bytes is over the {limit}-byte limit (Lambda's request "
-                           "payload quota; serve --max-body raises it)")
-    return length
 
 
 def own_hosts(host: str, port: int) -> frozenset[str]:
@@ -361,7 +323,7 @@ class _Handler(BaseHTTPRequestHandler):
             # The refusal does not echo the Host: nothing a client sends comes back as the site's.
             raise Refused(421, f"this Host is not this site's: use {self.server.url}")
         return body_length(self.headers.get_all("Content-Length") or [], self.headers.get("Transfer-Encoding"),
-                           self.server.limits.max_body)
+                           self.server.limits.max_body, lift_hint="; serve --max-body raises it")
 
     def _refuse(self, status: int, reason: str, started: float) -> None:
         """Answer a client's mistake in one line and close: the unread body must not be parsed

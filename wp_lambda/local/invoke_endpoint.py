@@ -33,6 +33,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from wp_lambda.local.loopback import LoopbackServer
+from wp_lambda.local.request_body import Refused, body_length
 from wp_lambda.local.runtime_api import InvocationError, InvocationTimeout, RuntimeAPI
 from wp_lambda.runtime.contract import LAMBDA_REQUEST_LIMIT
 
@@ -213,18 +214,18 @@ def _handler_class(endpoint: InvokeEndpoint) -> type[BaseHTTPRequestHandler]:
 
         def _body(self) -> bytes | None:
             """The request's body, or None once an error has been answered."""
-            length = self.headers.get("Content-Length") or "0"
-            if not (length.isascii() and length.isdigit()):
+            try:
+                length = body_length(self.headers.get_all("Content-Length") or [],
+                                     self.headers.get("Transfer-Encoding"), LAMBDA_REQUEST_LIMIT)
+            except Refused as refused:
                 self.close_connection = True
-                self._error(400, "InvalidRequestContentException", "malformed Content-Length")
+                if refused.status == 413:  # in Lambda's own words
+                    self._error(413, "RequestTooLargeException", f"Request must be smaller than "
+                                f"{LAMBDA_REQUEST_LIMIT} bytes for the InvokeFunction operation")
+                else:
+                    self._error(refused.status, "InvalidRequestContentException", refused.reason)
                 return None
-            if int(length) > LAMBDA_REQUEST_LIMIT:
-                self.close_connection = True
-                self._error(413, "RequestTooLargeException",
-                            f"Request must be smaller than {LAMBDA_REQUEST_LIMIT} bytes for the InvokeFunction "
-                            "operation")
-                return None
-            return self.rfile.read(int(length))
+            return self.rfile.read(length)
 
         def do_POST(self) -> None:
             refused = self._cross_site()

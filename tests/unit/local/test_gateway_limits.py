@@ -22,12 +22,11 @@ from wp_lambda.local.gateway import (
     Directory,
     Gateway,
     Limits,
-    Refused,
     Routes,
     authority,
-    body_length,
     own_hosts,
 )
+from wp_lambda.local.request_body import Refused, body_length
 
 
 class Recorder:
