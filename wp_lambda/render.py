@@ -89,6 +89,7 @@ def context(config: Config, *, local: bool = False) -> dict[str, Any]:
                  "uploads": contract.UPLOADS_ORIGIN, "assets_then_function": contract.ASSETS_THEN_FUNCTION},
         failover_statuses=contract.FAILOVER_STATUSES,
         console_role=contract.CONSOLE_ROLE,
+        origin_secret_header=contract.ORIGIN_SECRET_HEADER,
     )
     return data
 

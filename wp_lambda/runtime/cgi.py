@@ -14,7 +14,8 @@ from wp_lambda.runtime.routing import Route
 # WordPress offers pretty permalinks only when SERVER_SOFTWARE names a server it knows to rewrite
 # (wp-includes/vars.php looks for "nginx"); the runtime's routing is nginx's try_files.
 SERVER_SOFTWARE = f"nginx (wplambda/{__version__})"
-ORIGIN_SECRET_HEADER = "x-wplambda-origin-secret"
+# Events carry header names in lower case; HTTP compares them without case.
+ORIGIN_SECRET_HEADER = contract.ORIGIN_SECRET_HEADER.lower()
 _HEADER_NAME = re.compile(r"^[a-z0-9-]+$")
 _HOST = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
 # Headers PHP never sees as HTTP_*: the host is set from the trusted value, the origin secret is

@@ -44,8 +44,10 @@ DB_USER_ENV = "WORDPRESS_DB_USERNAME"
 DB_PASSWORD_ENV = "WORDPRESS_DB_PASSWORD"
 # WPLAMBDA_SECRETS loads every key of the database secret under this prefix (WORDPRESS_DB_password...).
 DB_SECRET_PREFIX = "WORDPRESS_DB_"
-# The value CloudFront sends in its origin header (X-Wplambda-Origin-Secret). When it is set, the
-# handler answers 403 to every HTTP event that lacks it; serve sets none (it has no CloudFront).
+# The header CloudFront adds to every request to the function (the distribution's origin custom
+# header) and the variable holding its value. When the value is set, the handler answers 403 to
+# every HTTP event that lacks it; serve sets none (it has no CloudFront).
+ORIGIN_SECRET_HEADER = "X-Wplambda-Origin-Secret"
 ORIGIN_SECRET_ENV = "WPLAMBDA_ORIGIN_SECRET"
 S3_UPLOADS_BUCKET_ENV = "S3_UPLOADS_BUCKET"
 S3_UPLOADS_REGION_ENV = "S3_UPLOADS_REGION"

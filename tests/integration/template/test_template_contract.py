@@ -58,6 +58,11 @@ def test_every_target_is_an_origin_and_failover_is_the_contracts(rendered: Rende
         assert [m["OriginId"] for m in group["Members"]["Items"]] == [contract.ASSETS_ORIGIN, contract.FUNCTION_ORIGIN]
 
 
+def test_the_function_origin_sends_the_header_the_runtime_checks(rendered: Rendered) -> None:
+    (function,) = [o for o in _distribution(rendered)["Origins"] if o["Id"] == contract.FUNCTION_ORIGIN]
+    assert [h["HeaderName"] for h in function["OriginCustomHeaders"]] == [contract.ORIGIN_SECRET_HEADER]
+
+
 def _example(pattern: str) -> str:
     """A path the pattern matches."""
     return pattern.replace("*", "x/y.css") if not pattern.startswith("*") else "/wp-admin/js/x" + pattern[1:]
