@@ -259,6 +259,13 @@ class Build(Table):
                                      "them on purpose, e.g. [\"wp-content/updraft\"].")
 
 
+class Security(Table):
+    """What faces the internet besides WordPress itself: the hardening mu-plugin's parts (each on by
+    default) and the optional AWS WAF in front of CloudFront."""
+
+    # The hardening mu-plugin's keys come first, the WAF's after them.
+
+
 def _no_default(schema: dict[str, Any]) -> None:
     """TOML has no null, so an editor should not offer ``active = null`` as the default."""
     schema.pop("default", None)
@@ -320,6 +327,8 @@ class Sections(Table):
     build: Build = Field(default_factory=Build, description="Where the build gets plugins, themes, Composer packages "
                          "and wp-cli.")
     console: Console = Field(default_factory=Console, description="The console function that runs `wplambda wp`.")
+    security: Security = Field(default_factory=Security, description="The wall in front of WordPress: the hardening "
+                               "mu-plugin (xmlrpc, user enumeration, login throttle, cookies) and the optional WAF.")
 
 
 SECTIONS: dict[str, type[Table]] = {name: info.annotation for name, info in Sections.model_fields.items()
