@@ -52,8 +52,9 @@ def local(site: Site, installed: Reply) -> Iterator[Runtime]:
 
 
 @pytest.fixture(scope="module")
-def basic(deployed: Runtime) -> str:
-    """``Basic …`` for a fresh application password of the administrator."""
+def basic(deployed: Runtime, pretty_permalinks: tuple[Reply, Reply]) -> str:
+    """``Basic …`` for a fresh application password of the administrator (with pretty permalinks
+    on, so the REST API answers at /wp-json/ as on a real site)."""
     result = deployed.handle({"wplambda": "wp", "args": ["user", "application-password", "create", ADMIN_USER,
                                                          "edge-header-test", "--porcelain"]}, Context(60))
     assert result["exitCode"] == 0, result
@@ -63,9 +64,7 @@ def basic(deployed: Runtime) -> str:
 
 
 def _me(client: Client, headers: dict[str, str], method: str = "GET") -> Reply:
-    """GET /wp/v2/users/me: by ``rest_route``, which works whatever the permalinks (other tests
-    of the session switch pretty permalinks on)."""
-    return client.request(method, "/", "rest_route=/wp/v2/users/me", headers=headers)
+    return client.request(method, "/wp-json/wp/v2/users/me", headers=headers)
 
 
 def _server(reply: Reply) -> dict[str, Any]:
