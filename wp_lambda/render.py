@@ -100,7 +100,7 @@ def context(config: Config, *, local: bool = False) -> dict[str, Any]:
 def security_headers_config(own_domain: bool) -> dict[str, dict[str, Any]]:
     """The response headers policy's ``SecurityHeadersConfig`` for
     :func:`wp_lambda.runtime.contract.security_headers`, the list serve's gateway adds too
-    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-cloudfront-responseheaderspolicy-securityheadersconfig.html)."""
+    (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ResponseHeadersPolicySecurityHeadersConfig.html)."""
     config: dict[str, dict[str, Any]] = {}
     for header in contract.security_headers(own_domain):
         settings: dict[str, Any]

@@ -58,8 +58,8 @@ def from_edge(request: Request, environ: dict[str, str]) -> Request:
     """``request`` with the edge function's private headers resolved (docs/internals.md).
 
     With the origin secret, the viewer's ``Authorization`` that the function copied (CloudFront
-    drops the header itself on GET and HEAD behind CachingDisabled) becomes ``authorization`` again,
-    replacing any other value. Without it the copy is not believed: a request that reached the
+    forwards the header itself only when a cache policy keys on it, and the function's behaviours
+    use CachingDisabled) becomes ``authorization`` again, replacing any other value. Without it the copy is not believed: a request that reached the
     function some other way keeps only its own ``Authorization``. Either way the private headers
     themselves are gone, so nothing downstream, PHP least of all, can mistake them for the viewer's.
     """

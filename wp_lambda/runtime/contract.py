@@ -55,8 +55,8 @@ ORIGIN_SECRET_ENV = "WPLAMBDA_ORIGIN_SECRET"
 # PHP as they are). The viewer's Authorization goes in a copy because CloudFront forwards
 # Authorization only when a cache policy keys on it, and the function's behaviours use
 # CachingDisabled; an origin request policy may not name it
-# (https://aws.amazon.com/premiumsupport/knowledge-center/cloudfront-authorization-header/). The viewer's address is the
-# function's event.viewer.ip
+# (https://aws.amazon.com/premiumsupport/knowledge-center/cloudfront-authorization-header/).
+# The viewer's address is the function's event.viewer.ip
 # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/functions-event-structure.html),
 # which needs no origin request policy to reach the function.
 AUTHORIZATION_COPY_HEADER = "X-Wplambda-Authorization"
@@ -182,8 +182,8 @@ class SecurityHeader:
     override: bool
 
 
-# Two years, the max-age hstspreload.org recommends; without
-# includeSubDomains and preload, which only the domain's owner can decide (docs/guides/security.md).
+# Two years, the max-age hstspreload.org recommends; without includeSubDomains and preload, which
+# only the domain's owner can decide (docs/guides/security.md).
 HSTS_MAX_AGE = 63072000
 STRICT_TRANSPORT_SECURITY = SecurityHeader("Strict-Transport-Security", f"max-age={HSTS_MAX_AGE}", override=True)
 # WordPress sends nosniff itself on wp-admin and REST answers: the same value, so the edge's wins everywhere.
