@@ -59,9 +59,10 @@ def from_edge(request: Request, environ: dict[str, str]) -> Request:
 
     With the origin secret, the viewer's ``Authorization`` that the function copied (CloudFront
     forwards the header itself only when a cache policy keys on it, and the function's behaviours
-    use CachingDisabled) becomes ``authorization`` again, replacing any other value. Without it the copy is not believed: a request that reached the
-    function some other way keeps only its own ``Authorization``. Either way the private headers
-    themselves are gone, so nothing downstream, PHP least of all, can mistake them for the viewer's.
+    use CachingDisabled) becomes ``authorization`` again, replacing any other value. Without it the
+    copy is not believed: a request that reached the function some other way keeps only its own
+    ``Authorization``. Either way the private headers themselves are gone, so nothing downstream,
+    PHP least of all, can mistake them for the viewer's.
     """
     copied = request.headers.get(AUTHORIZATION_COPY_HEADER)
     headers = {name: values for name, values in request.headers.items() if name != AUTHORIZATION_COPY_HEADER}
