@@ -9,7 +9,9 @@ region: the web ACL is the one resource of a small companion stack, ``STACK-waf`
 rendered from the config (``waf.yaml``, :data:`wp_lambda.config.schema.WAF_TEMPLATE`). Its output
 ``WebAclArn`` reaches the site's template as the parameter of that name, which the distribution
 names as its ``WebACLId`` (for a WAFv2 web ACL, its ARN), so the site's template stays a function
-of the config.
+of the config. The site's template declares ``WebAclArn`` whether the WAF is on or not (empty: no
+web ACL), so switching it changes a value, never the template; that also spares moto, whose
+UpdateStack keeps a stack's previous parameters when an update passes none.
 
 The order follows what depends on what:
 
