@@ -67,8 +67,9 @@ def is_ours(state: stack_mod.StackState, stack: str) -> bool:
 
 
 def read(aws: Aws, stack: str) -> stack_mod.StackState:
-    """One reading of ``stack``'s companion stack in us-east-1."""
-    return stack_mod.StackState.read(in_waf_region(aws).client("cloudformation"), companion_name(stack))
+    """``stack``'s companion stack in us-east-1 (one DescribeStacks; its one resource is never looked up)."""
+    name = companion_name(stack)
+    return stack_mod.StackState(name, stack_mod.describe(in_waf_region(aws).client("cloudformation"), name))
 
 
 def make_plan(config: Config, aws: Aws, stack: str, state: stack_mod.StackState, artifact_bucket: str) -> DeployPlan:

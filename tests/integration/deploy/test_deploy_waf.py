@@ -61,6 +61,15 @@ def test_waf_on_creates_the_companion_first_then_off_detaches_and_deletes_it(sit
     east = boto3.client("cloudformation", region_name=WAF_REGION)
     home = boto3.client("cloudformation", region_name=SITE_REGION)
     _configure(site, waf_on=True)
+    # A dry run first: the companion stack's plan and change set, nothing executed; the site's change
+    # set is made before the web ACL exists, with a placeholder of the ARN's shape.
+    outcome, said = deploy_in_process(site, "wafblog", dry_run=True)
+    assert "plan: create stack wafblog-waf in us-east-1 (change set type CREATE)" in said
+    assert "change set for wafblog-waf: Add WebAcl (AWS::WAFv2::WebACL)" in said
+    assert east.describe_stacks(StackName="wafblog-waf")["Stacks"][0]["StackStatus"] == "REVIEW_IN_PROGRESS"
+    assert outcome.plan is not None and outcome.plan.parameters["WebAclArn"] == waf.PENDING_ARN
+
+    # The deploy replaces the dry run's empty stacks.
     outcome, said = deploy_in_process(site, "wafblog")
 
     # The companion stack is in us-east-1 (not in the site's region), the kit's by its tag, and holds
