@@ -54,7 +54,7 @@ WAF_MIN_LIMIT = 10
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-wafv2-webacl-ratebasedstatement.html
 WAF_MAX_LIMIT = 2_000_000_000
 # What security.waf's web ACL holds besides the login rate rule: AWS's managed rule groups for
-# WordPress sites and for request patterns known to be malicious (Log4j, Java deserialization, ...).
+# WordPress sites and for request patterns known to be malicious (Log4j lookups, for example).
 # https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-use-case.html
 # https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html
 WAF_RULE_GROUPS = ("AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesWordPressRuleSet")

@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import hashlib
 
+import botocore.exceptions
+
 from wp_lambda import __version__
 from wp_lambda import stack as stack_mod
-from wp_lambda.aws import Aws
+from wp_lambda.aws import Aws, error_code
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
 from wp_lambda.config.schema import WAF_REGION, WAF_TEMPLATE
@@ -149,8 +151,15 @@ def remove(aws: Aws, stack: str, say: execute.Say, *, dry_run: bool = False) -> 
     """Delete ``stack``'s companion stack if it exists and is the kit's; True when there was one.
 
     Called only once the site's distribution no longer names the web ACL (see the module docstring).
+    A site that never had the WAF must still deploy where the credentials may not read us-east-1
+    (an organization's region policy): then this says so and deletes nothing.
     """
-    state = read(aws, stack)
+    try:
+        state = read(aws, stack)
+    except botocore.exceptions.ClientError as exc:
+        say(f"not checked for a WAF stack {companion_name(stack)} in {WAF_REGION} ({error_code(exc)}); if one is "
+            f"left from security.waf, delete it there")
+        return False
     if state.description is None or not is_ours(state, stack):
         return False
     name = companion_name(stack)
