@@ -22,6 +22,7 @@ from typing import Any
 
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import NETWORK_MODES, Config
+from wp_lambda.config.schema import WAF_RULE_GROUPS
 
 GIB = 1024 ** 3
 # The root volume of the Amazon Linux 2023 AMI the NAT instance boots (gp3).
@@ -178,6 +179,7 @@ def estimate(config: Config, traffic: Traffic, *, compare: bool = True) -> Estim
         _line("S3", "PUT requests", PUTS_PER_MONTH, "requests", prices["s3_put"], 1000, allowance("s3_put"),
               "uploads and their resized copies, plus sync-assets"),
     ]
+    lines += waf_lines(config, viewer_requests)
     lines += _network_lines(config, traffic, prices, hours)
     lines += _database_lines(config, traffic, prices, hours)
     secrets = 3 if config.database.mode == "aurora-serverless-v2" else 2
@@ -207,6 +209,25 @@ def estimate(config: Config, traffic: Traffic, *, compare: bool = True) -> Estim
                 other = config.model_copy(update={"network": config.network.model_copy(update={"mode": mode})})
                 result.alternatives[mode] = estimate(other, traffic, compare=False).total
     return result
+
+
+def waf_lines(config: Config, viewer_requests: float) -> list[Line]:
+    """security.waf's web ACL, its rules (the login rate rule and each managed group count as one)
+    and the requests it inspects (every viewer request, static files included). With waf off, one
+    line of $0 that says what turning it on would add at this traffic."""
+    prices = price_table()["global"]
+    rules = 1 + len(WAF_RULE_GROUPS)
+    lines = [_line("AWS WAF", "web ACL", 1, "web ACLs", prices["waf_web_acl_month"],
+                   note="us-east-1, CloudFront scope"),
+             _line("AWS WAF", "rules", rules, "rules", prices["waf_rule_month"],
+                   note=f"login rate limit + {len(WAF_RULE_GROUPS)} AWS managed groups (no fee of their own)"),
+             _line("AWS WAF", "requests inspected", viewer_requests, "requests", prices["waf_requests"], 1e6,
+                   note="every CloudFront request")]
+    if config.security.waf:
+        return lines
+    added = sum(line.usd for line in lines)
+    return [Line("AWS WAF", "web ACL", 0, "", 0.0, "", note=f"off; security.waf = true adds ${added:,.2f}/month "
+                 "at this traffic")]
 
 
 def _network_lines(config: Config, traffic: Traffic, prices: dict[str, Any], hours: float) -> list[Line]:

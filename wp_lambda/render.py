@@ -18,6 +18,7 @@ import jinja2
 from wp_lambda import __version__
 from wp_lambda.common.files import write_if_changed
 from wp_lambda.config import Config, php_extension_layer_arns, php_layer_arn
+from wp_lambda.config.schema import WAF_LOGIN_PATHS, WAF_RULE_GROUPS, WAF_TEMPLATE
 from wp_lambda.function_env import function_environment, uploads_bucket_ref
 from wp_lambda.runtime import contract
 from wp_lambda.runtime.contract import EFS_MOUNT
@@ -93,6 +94,9 @@ def context(config: Config, *, local: bool = False) -> dict[str, Any]:
         authorization_copy_header=contract.AUTHORIZATION_COPY_HEADER.lower(),
         viewer_address_header=contract.VIEWER_ADDRESS_HEADER.lower(),
         security_headers_config=security_headers_config(bool(config.site.domains)),
+        waf_rule_groups=WAF_RULE_GROUPS,
+        waf_login_paths=WAF_LOGIN_PATHS,
+        waf_metric=f"{config.site.name}-waf",
     )
     return data
 
@@ -148,6 +152,12 @@ def render_project(config: Config, dest: Path | None = None) -> RenderResult:
     """
     root = dest or config.root
     rendered = {rel: render_text(name, config) for rel, name in OUTPUTS.items()}
+    # security.waf's companion stack template (plain CloudFormation) exists only with waf on, so the
+    # project holds what the next deploy sends.
+    if config.security.waf:
+        rendered[WAF_TEMPLATE] = render_text("waf.yaml.j2", config)
+    else:
+        (root / WAF_TEMPLATE).unlink(missing_ok=True)
     written: list[str] = []
     unchanged: list[str] = []
     for rel, text in rendered.items():

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from wp_lambda.config import HTTP_API_MAX_TIMEOUT, Config
+from wp_lambda.config.schema import WAF_REGION, WAF_TEMPLATE
 from wp_lambda.runtime.contract import SECRETS_ENV
 
 SUPPORTED_RUNTIMES = ("python3.12", "python3.13")
@@ -222,6 +223,12 @@ def validate_project(config: Config) -> Report:
     template_path = config.root / "template.yaml"
     report.checks.append("cfn-lint")
     report.errors.extend(lint(template_path, config.aws.region))
+    waf_template = config.root / WAF_TEMPLATE
+    if config.security.waf and not waf_template.is_file():
+        report.errors.append(f"security.waf is on, but {WAF_TEMPLATE} is missing: run `wplambda render`")
+    elif config.security.waf:
+        # The companion stack's template, linted for the one region it is deployed to.
+        report.errors.extend(lint(waf_template, WAF_REGION))
     report.checks.append("sam-transform")
     try:
         transformed = transform(load_template(template_path), config.aws.region)

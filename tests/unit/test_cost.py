@@ -63,6 +63,9 @@ def _expected(config: Config, requests: int) -> dict[tuple[str, str], float]:
         ("Aurora", "Serverless v2 capacity"): 8 / 24 * HOURS * 0.5 * _usd("aurora_acu_hour"),
         ("Aurora", "storage"): 1 * _usd("aurora_storage_gb"),
     }
+    waf = {("AWS WAF", "web ACL"): 5.0, ("AWS WAF", "rules"): 3 * 1.0,  # login rate rule + 2 managed groups
+           ("AWS WAF", "requests inspected"): (requests + static) / 1e6 * 0.60}
+    out.update(waf if config.security.waf else {("AWS WAF", "web ACL"): 0.0})
     if config.network.mode == "vpc-nat-gateway":
         out[("VPC", "NAT gateway hours")] = HOURS * _usd("nat_gateway_hour")
         out[("VPC", "NAT gateway data processed")] = 1 * _usd("nat_gateway_gb")
@@ -70,9 +73,9 @@ def _expected(config: Config, requests: int) -> dict[tuple[str, str], float]:
     return out
 
 
-@pytest.mark.parametrize("requests", [100_000, 10_000_000])
-def test_every_line_matches_the_price_table(tmp_path: Path, requests: int) -> None:
-    config = _config(tmp_path)
+@pytest.mark.parametrize(("requests", "waf"), [(100_000, False), (10_000_000, False), (100_000, True)])
+def test_every_line_matches_the_price_table(tmp_path: Path, requests: int, waf: bool) -> None:
+    config = _config(tmp_path, security={"waf": waf})
     result = cost.estimate(config, cost.Traffic(requests_per_month=requests))
     got = {(line.service, line.item): line.usd for line in result.lines}
     expected = _expected(config, requests)
@@ -202,3 +205,20 @@ def test_gb_out_overrides_the_page_size(tmp_path: Path) -> None:
     assert lines["transfer to viewers"].usd == pytest.approx(500 * PRICES["global"]["cloudfront_gb_out"]["usd"])
     free = {line.item: line for line in cost.estimate(config, cost.Traffic(gb_out=500.0, free_tier=True)).lines}
     assert free["transfer to viewers"].usd == 0  # within CloudFront's always-free 1 TB
+
+
+def test_waf_price_is_shown_on_and_off(tmp_path: Path) -> None:
+    """Off: one $0 line naming what turning it on adds; on: its three lines, in the total and the CLI."""
+    off = cost.estimate(_config(tmp_path), cost.Traffic())
+    on = cost.estimate(_config(tmp_path, security={"waf": True}), cost.Traffic())
+    (off_line,) = [line for line in off.lines if line.service == "AWS WAF"]
+    added = on.total - off.total
+    assert added == pytest.approx(5 + 3 + 1.1 * 0.60)
+    assert off_line.usd == 0 and off_line.note == f"off; security.waf = true adds ${added:,.2f}/month at this traffic"
+    init_project(tmp_path / "site", {})
+    toml = tmp_path / "site" / "wplambda.toml"
+    toml.write_text(toml.read_text().replace("\nwaf = false\n", "\nwaf = true\n"))
+    result = run_wplambda("cost", "-C", str(tmp_path / "site"), "--json")
+    assert result.returncode == 0, result.stderr
+    lines = {(line["service"], line["item"]): line for line in json.loads(result.stdout)["lines"]}
+    assert lines[("AWS WAF", "web ACL")]["usd"] == 5.0 and lines[("AWS WAF", "rules")]["quantity"] == 3

@@ -23,6 +23,7 @@ from wp_lambda.config import Config
 from wp_lambda.deploy import execute, operations
 from wp_lambda.deploy import plan as plan_mod
 from wp_lambda.deploy import run as run_mod
+from wp_lambda.deploy import waf as waf_mod
 
 SYNC_WORKERS = 16
 
@@ -243,8 +244,8 @@ def destroy(
     project: ProjectOption = Path(),
     profile: ProfileOption = None,
 ) -> None:
-    """Delete the stack (after its name is typed back, or --yes). The uploads bucket and the database
-    are retained; this says where."""
+    """Delete the stack (after its name is typed back, or --yes), then its AWS WAF stack STACK-waf in
+    us-east-1 if it has one. The uploads bucket and the database are retained; this says where."""
     _cfg, aws, name = _session(project, profile, stack)
     with aws_errors():
         stack_mod.require(aws.client("cloudformation"), name)
@@ -259,7 +260,11 @@ def destroy(
     with aws_errors():
         emptied = operations.empty_assets_bucket(aws, name)
         operations.delete_stack(aws, name)
+        # Only now: WAF refuses to delete a web ACL that a distribution still uses.
+        waf_removed = waf_mod.remove(aws, name, lambda _line: None)
     out.print(f"stack {name} deleted (its assets bucket emptied first: {emptied} objects)")
+    if waf_removed:
+        out.print(f"stack {waf_mod.companion_name(name)} in {waf_mod.WAF_REGION} deleted (its AWS WAF web ACL)")
     for line in kept:
         out.print(f"  retained: {line}", soft_wrap=True, highlight=False)
 

@@ -45,6 +45,26 @@ ObjectAcl = Literal["", "private", "public-read", "bucket-owner-full-control"]
 # What CloudWatch Logs accepts as a retention period.
 LogRetention = Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
                        2922, 3288, 3653]
+# A rate-based WAF rule counts over one of these windows (seconds), and its limit is at least 10
+# requests per window:
+# https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based-high-level-settings.html
+WafWindow = Literal[60, 120, 300, 600]
+WAF_MIN_LIMIT = 10
+# and at most 2,000,000,000 (the AWS::WAFv2::WebACL resource schema's RateLimit maximum):
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-wafv2-webacl-ratebasedstatement.html
+WAF_MAX_LIMIT = 2_000_000_000
+# What security.waf's web ACL holds besides the login rate rule: AWS's managed rule groups for
+# WordPress sites and for request patterns known to be malicious (Log4j lookups, for example).
+# https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-use-case.html
+# https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html
+WAF_RULE_GROUPS = ("AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesWordPressRuleSet")
+# The paths the login rate rule counts POSTs to: the login form and XML-RPC (which takes passwords too).
+WAF_LOGIN_PATHS = ("/wp-login.php", "/xmlrpc.php")
+# A CloudFront-scope web ACL can only be made in us-east-1, so security.waf's web ACL is the one
+# resource of a companion stack there, rendered to this project file (wp_lambda.deploy.waf):
+# https://docs.aws.amazon.com/waf/latest/developerguide/how-aws-waf-works-resources.html
+WAF_REGION = "us-east-1"
+WAF_TEMPLATE = "waf.yaml"
 NETWORK_MODES: tuple[str, ...] = get_args(NetworkMode)
 DATABASE_MODES: tuple[str, ...] = get_args(DatabaseMode)
 FRONT_DOORS: tuple[str, ...] = get_args(FrontDoor)
@@ -264,6 +284,15 @@ class Security(Table):
     default) and the optional AWS WAF in front of CloudFront."""
 
     # The hardening mu-plugin's keys come first, the WAF's after them.
+    waf: bool = _key(False, "Put an AWS WAF web ACL in front of CloudFront: AWS's managed WordPress and "
+                     "known-bad-inputs rule groups, plus a per-IP rate limit on logins (wp-login.php, xmlrpc.php). "
+                     "It lives in a companion stack STACK-waf in us-east-1 and costs about $8/month plus $0.60 "
+                     "per million requests (`wplambda cost`).")
+    waf_login_limit: int = _key(50, "With waf: login attempts (POSTs to wp-login.php or xmlrpc.php) one IP may make "
+                                "per waf_login_window before the WAF blocks its further attempts (AWS's minimum is "
+                                f"{WAF_MIN_LIMIT}).", ge=WAF_MIN_LIMIT, le=WAF_MAX_LIMIT)
+    waf_login_window: Annotated[WafWindow, BeforeValidator(_integer)] = \
+        _key(300, "With waf: the window in seconds over which waf_login_limit is counted: 60, 120, 300 or 600.")
 
 
 def _no_default(schema: dict[str, Any]) -> None:
@@ -484,6 +513,9 @@ def cross_checks(c: Config) -> list[Problem]:
             "build.opcache_file_cache = false")
     if c.php.source == "dir" and not c.php.dir:
         add("php", "dir", "php.source = \"dir\" needs php.dir, the directory holding php-fpm and php")
+    if c.security.waf and (c.aws.region.startswith("cn-") or "-gov-" in c.aws.region):
+        add("security", "waf", f"the web ACL is made in us-east-1 (the one region of CloudFront web ACLs), which a "
+            f"stack in {c.aws.region}, another AWS partition, cannot use; set security.waf = false")
     return out
 
 

@@ -9,7 +9,7 @@ moto's CloudFormation skips the resource types it does not implement (``SKIPPED_
 creates nothing for them, a ``Ref`` to one resolves to nothing and the property holding it
 disappears, and a ``Fn::GetAtt`` on one is an internal error (HTTP 500) that takes the whole
 stack down, at create time for a bare ``Fn::GetAtt`` output and at every ``describe_stacks`` for
-one inside ``Fn::Sub``. So that what moto implements still gets created and described, three
+one inside ``Fn::Sub``. So that what moto implements still gets created and described, four
 narrowly scoped adaptations, each reported to the user:
 
 - a reference to a Lambda alias (SAM's ``AutoPublishAlias``; moto has no alias resource) becomes
@@ -17,6 +17,9 @@ narrowly scoped adaptations, each reported to the user:
   permissions and the cron rule that invoke the alias lose their required target and moto fails;
 - an Aurora DB instance gets its cluster's ``EngineVersion`` (AWS takes the version from the
   cluster; moto, without clusters, looks the engine up in a table without ``aurora-mysql``);
+- an output that is the ARN of a skipped web ACL (security.waf's companion stack; moto has no
+  ``AWS::WAFv2::WebACL`` resource) becomes a stand-in ARN of the shape WAF gives a CloudFront web
+  ACL, so the deploy can hand it to the site's stack as AWS would hand it the real one;
 - outputs that read an attribute of a skipped resource are left out (moto cannot evaluate them;
   the kit finds its resources by logical id, so nothing depends on them).
 
@@ -48,7 +51,14 @@ SKIPPED_TYPES = frozenset({
     "AWS::Scheduler::Schedule",
     "AWS::SecretsManager::Secret",
     "AWS::SecretsManager::SecretTargetAttachment",
+    "AWS::WAFv2::WebACL",
 })
+# Outputs ``Fn::GetAtt [X, Arn]`` of a skipped X of these types get this stand-in (moto resolves the
+# pseudo parameters); the shape is a CLOUDFRONT web ACL's, arn:aws:wafv2:us-east-1:ACCOUNT:global/webacl/NAME/ID.
+STAND_IN_ARNS = {
+    "AWS::WAFv2::WebACL": "arn:${AWS::Partition}:wafv2:${AWS::Region}:${AWS::AccountId}:global/webacl/"
+                          "${AWS::StackName}/emulated",
+}
 
 _SUB_VARIABLE = re.compile(r"\$\{([^!}][^}]*)\}")
 
@@ -142,6 +152,13 @@ def adapt(template: dict[str, Any]) -> Adapted:
         if cluster.get("Type") == "AWS::RDS::DBCluster" and version:
             props["EngineVersion"] = version
             notes.append(f"{name} states its cluster's engine version {version}")
+
+    for key, output in out.get("Outputs", {}).items():
+        target = output.get("Value", {}).get("Fn::GetAtt") if isinstance(output.get("Value"), dict) else None
+        kind = resources.get(target[0], {}).get("Type") if isinstance(target, list) and target[1:] == ["Arn"] else None
+        if kind in STAND_IN_ARNS:
+            output["Value"] = {"Fn::Sub": STAND_IN_ARNS[kind]}
+            notes.append(f"output {key} is a stand-in ARN: the emulator does not create {kind}")
 
     skipped = {name for name, res in resources.items() if res.get("Type") in SKIPPED_TYPES}
     dropped = [key for key, output in out.get("Outputs", {}).items() if _reads_attribute_of(output, skipped)]

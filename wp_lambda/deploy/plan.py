@@ -58,14 +58,16 @@ def deploy_record_key(stack: str) -> str:
     return f"{stack}/wplambda-last-deploy.json"
 
 
-def parameter_values(config: Config, build_hash: str) -> dict[str, str]:
+def parameter_values(config: Config, build_hash: str, web_acl_arn: str = "") -> dict[str, str]:
     """Deploy-time values a template may declare as Parameters (only declared ones are passed).
 
     The rendered template bakes most of the config in; these are what CloudFormation must see as
     parameters so an operator can read them on the stack (and ``BuildHash`` so a new build always
-    yields a new function version).
+    yields a new function version). ``WebAclArn`` (security.waf) is known only once the companion
+    stack in us-east-1 exists (:mod:`wp_lambda.deploy.waf`), so the deploy hands it in.
     """
     return {
+        "WebAclArn": web_acl_arn,
         "SiteName": config.site.name,
         "BuildHash": build_hash,
         "KitVersion": __version__,
@@ -198,11 +200,13 @@ class DeployPlan:
                 "hashes": self.hashes, "kit_version": __version__}
 
 
-def make_plan(config: Config, stack: str, *, artifact_bucket: str, change_set_type: ChangeSetType) -> DeployPlan:
+def make_plan(config: Config, stack: str, *, artifact_bucket: str, change_set_type: ChangeSetType,
+              web_acl_arn: str = "") -> DeployPlan:
     """Plan a deploy of the rendered project and its build output in ``config.root``.
 
     The SAM transform runs here, offline, with the zips' S3 URIs (known from their digests) in
-    place of the local paths and the parameter values the stack will get.
+    place of the local paths and the parameter values the stack will get (``web_acl_arn``: the
+    companion stack's web ACL, with security.waf).
     """
     from wp_lambda.validate import load_template, swap_artifacts, transform
 
@@ -233,7 +237,7 @@ def make_plan(config: Config, stack: str, *, artifact_bucket: str, change_set_ty
                             f"reference {FUNCTION_ZIP} or {LAYER_ZIP}")
         return uris[path]
 
-    values = parameter_values(config, build_hash)
+    values = parameter_values(config, build_hash, web_acl_arn)
     parameters = {name: values[name] for name in declared_parameters(source) if name in values}
     try:
         template = transform(swap_artifacts(source, uri_for), config.aws.region, parameters)

@@ -5,8 +5,9 @@ created or rolled back: a layer the account cannot read, a certificate that is s
 misses a domain, an artifact bucket in another region (the deploy uploads there, CloudFormation
 then cannot read it), provisioned concurrency the account has no room for, a stack in a state no
 update can start from. Every check only reads (``GetLayerVersion``, ``DescribeCertificate``,
-``GetBucketLocation``, ``GetAccountSettings``, ``GetProvisionedConcurrencyConfig``; the stack's
-state is the deploy's one reading of it), and every failure is one line naming the resource and
+``GetBucketLocation``, ``GetAccountSettings``, ``GetProvisionedConcurrencyConfig``, and with
+security.waf ``ListWebACLs`` and ``DescribeStacks`` in us-east-1; the stack's state is the deploy's
+one reading of it), and every failure is one line naming the resource and
 the fix. A check that cannot reach AWS (network, a service error, an
 endpoint that lacks the call) is not a failure: it is reported as not run, and the deploy goes on
 to meet the same problem, if there is one, where it would have anyway.
@@ -25,11 +26,14 @@ from wp_lambda import stack as stack_mod
 from wp_lambda.aws import Aws, client_config, error_code
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config, php_extension_layer_arns, php_layer_arn
-from wp_lambda.deploy import emulator
+from wp_lambda.deploy import emulator, waf
 from wp_lambda.deploy.plan import managed_bucket_name
 
 # CloudFront reads certificates from us-east-1 only.
 CERTIFICATE_REGION = "us-east-1"
+# A stack name is at most 128 characters:
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html
+MAX_STACK_NAME = 128
 # Lambda keeps this many concurrent executions unreserved in every account and region.
 UNRESERVED_MINIMUM = 100
 # Few retries: a preflight that cannot get an answer says so rather than holding up the deploy.
@@ -256,6 +260,47 @@ def _current_provisioned(aws: Aws, function: str) -> int:
     return int(config.get("AllocatedProvisionedConcurrentExecutions") or 0)
 
 
+def check_waf(config: Config, aws: Aws, result: Preflight, stack: str) -> None:
+    """security.waf: the credentials may use AWS WAF in us-east-1 (the one region a CloudFront web
+    ACL can be made in, whatever the stack's region), and ``STACK-waf`` there is either free or this
+    site's own companion stack in a state a deploy can start from (:mod:`wp_lambda.deploy.waf`)."""
+    if not config.security.waf:
+        return
+    name, region = waf.companion_name(stack), waf.WAF_REGION
+    if len(name) > MAX_STACK_NAME:
+        result.failures.append(f"stack {stack}: security.waf needs a companion stack {name!r}, over CloudFormation's "
+                               f"{MAX_STACK_NAME} characters; fix: deploy under a shorter --stack")
+        return
+    try:
+        _call(f"AWS WAF in {region}", _client(aws, "wafv2", region).list_web_acls, Scope="CLOUDFRONT", Limit=1)
+    except botocore.exceptions.ClientError as exc:
+        result.failures.append(
+            f"AWS WAF in {region}: these credentials may not use it ({error_code(exc)}); a CloudFront web ACL can only "
+            f"be made in {region}; fix: allow wafv2 (ListWebACLs, CreateWebACL, GetWebACL, UpdateWebACL, DeleteWebACL) "
+            f"and CloudFormation on stack {name} in {region}, or set security.waf = false")
+        return
+    try:
+        found = _call(f"stack {name}", _client(aws, "cloudformation", region).describe_stacks, StackName=name)
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) == "ValidationError" and "does not exist" in str(exc):
+            result.passed.append(f"AWS WAF in {region} (stack {name} created on deploy)")
+            return
+        raise
+    state = stack_mod.StackState(name, dict(found["Stacks"][0]))
+    status = state.status or ""
+    # An empty stack a dry run left (REVIEW_IN_PROGRESS) may not show its tags yet; it holds nothing.
+    if status != "REVIEW_IN_PROGRESS" and not waf.is_ours(state, stack):
+        result.failures.append(f"stack {name} in {region}: exists but is not the WAF stack of {stack} (it lacks the "
+                               f"tag {waf.OWNER_TAG} = {stack}); fix: use another --stack or delete that stack")
+    elif status in stack_mod.BLOCKED_STATES and status != "ROLLBACK_COMPLETE":
+        result.failures.append(f"stack {name} in {region} is in {status}: {stack_mod.BLOCKED_STATES[status]}; fix: see "
+                               f"the CloudFormation console's Events tab in {region}")
+    elif status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
+        result.failures.append(f"stack {name} in {region} is busy ({status}); fix: wait for it to finish")
+    else:
+        result.passed.append(f"AWS WAF in {region} (stack {name}: {status})")
+
+
 def stack_state_problem(stack: str, description: dict[str, Any] | None) -> UserError | None:
     """Why CloudFormation cannot update ``stack`` from its current state, or None when it can.
 
@@ -279,7 +324,8 @@ def run(config: Config, aws: Aws, state: stack_mod.StackState, *, offer_delete: 
     ``ROLLBACK_COMPLETE`` stack to the deploy's own prompt."""
     result = Preflight()
     checks = (check_layers, check_certificate, check_artifact_bucket,
-              functools.partial(check_concurrency, function=state.physical_id(stack_mod.FUNCTION)))
+              functools.partial(check_concurrency, function=state.physical_id(stack_mod.FUNCTION)),
+              functools.partial(check_waf, stack=state.name))
     for check in checks:
         try:
             check(config, aws, result)

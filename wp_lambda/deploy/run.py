@@ -21,7 +21,7 @@ from wp_lambda import stack as stack_mod
 from wp_lambda.aws import Aws
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
-from wp_lambda.deploy import emulator, execute, preflight
+from wp_lambda.deploy import emulator, execute, preflight, waf
 from wp_lambda.deploy.operations import delete_stack
 from wp_lambda.deploy.plan import DeployPlan, make_plan, managed_bucket_name
 from wp_lambda.plugins import reconcile
@@ -89,14 +89,18 @@ def _check_state(aws: Aws, state: stack_mod.StackState, confirm_delete: Callable
     return state
 
 
-def plan_for(config: Config, aws: Aws, state: stack_mod.StackState) -> DeployPlan:
+def artifact_bucket(config: Config, aws: Aws) -> str:
+    """The artifact bucket's name: aws.artifact_bucket, or the kit's own for this account and region."""
+    return config.aws.artifact_bucket or managed_bucket_name(aws.account_id(), aws.region)
+
+
+def plan_for(config: Config, aws: Aws, state: stack_mod.StackState, web_acl_arn: str = "") -> DeployPlan:
     """The plan, with the artifact bucket resolved (and created when it is the kit's own), and the
     emulator step applied when the endpoint is not AWS."""
-    configured = config.aws.artifact_bucket
-    bucket = configured or managed_bucket_name(aws.account_id(), aws.region)
-    execute.ensure_artifact_bucket(aws, bucket, managed=not configured)
+    bucket = artifact_bucket(config, aws)
+    execute.ensure_artifact_bucket(aws, bucket, managed=not config.aws.artifact_bucket)
     plan = make_plan(config, state.name, artifact_bucket=bucket,
-                     change_set_type="UPDATE" if state.created else "CREATE")
+                     change_set_type="UPDATE" if state.created else "CREATE", web_acl_arn=web_acl_arn)
     if emulator.is_emulated(aws.endpoint_url):
         # The one step that differs against an emulator (moto in the tests): see its module.
         adapted = emulator.adapt(plan.template)
@@ -140,7 +144,14 @@ def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, dry
     for line in checks.lines():
         say(line)
     state = _check_state(aws, state, confirm_delete, say)
-    plan = plan_for(config, aws, state)
+    # security.waf: the web ACL's companion stack in us-east-1 comes first, its ARN is the site
+    # stack's WebAclArn parameter (wp_lambda.deploy.waf says why, and in which order).
+    web_acl_arn = ""
+    if config.security.waf and dry_run:
+        web_acl_arn = waf.preview(config, aws, stack, artifact_bucket(config, aws), say)
+    elif config.security.waf:
+        web_acl_arn = waf.apply(config, aws, stack, artifact_bucket(config, aws), say)
+    plan = plan_for(config, aws, state, web_acl_arn)
     record = execute.read_record(aws, plan.artifact_bucket, stack)
     unchanged = (state.description is not None and record is not None
                  and state.status in STABLE_STATES
@@ -156,6 +167,8 @@ def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, dry
             for line in plan.describe():
                 say(line)
         outcome.changes = [] if unchanged else execute.preview(aws, plan)
+        if not config.security.waf:
+            waf.remove(aws, stack, say, dry_run=True)
         if state.created:
             _sync_and_invalidate(aws, state, outcome, sync_runner, dry_run=True)
             _reconcile(config, aws, state, outcome, reconcile_site, dry_run=True)
@@ -170,6 +183,9 @@ def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, dry
         say(f"stack {stack} updated in {time.monotonic() - started:.1f} s")
         if final is not None:  # the stack changed: its resources are read again, once
             state = stack_mod.StackState(stack, final, stack_mod.resources(cfn, stack))
+    if not config.security.waf:
+        # After the update above: the distribution no longer names the web ACL, so it can go.
+        waf.remove(aws, stack, say)
     deployed = state.description
     assert deployed is not None  # the stack was there unchanged, or this deploy created or updated it
     if config.storage.mode == "efs":

@@ -98,8 +98,11 @@ def test_second_deploy_sends_nothing(moto_sized_site: Path) -> None:
     calls: list[str] = []
     outcome, said = deploy_in_process(moto_sized_site, "pathvpc", calls=calls)
     # The stack is read once for the whole deploy (preflight, plan, sync, outputs), and nothing is sent.
+    # The one other read is of the WAF's companion stack in us-east-1 (security.waf is off: a
+    # STACK-waf left from an earlier deploy would be deleted; wp_lambda.deploy.waf).
     cloudformation = [c for c in calls if c.startswith("cloudformation.")]
-    assert cloudformation == ["cloudformation.DescribeStacks", "cloudformation.DescribeStackResources"]
+    assert cloudformation == ["cloudformation.DescribeStacks", "cloudformation.DescribeStackResources",
+                              "cloudformation.DescribeStacks"]
     assert outcome.no_changes and not outcome.stack_changed
     assert outcome.sync is not None and outcome.sync.uploaded == 0
     assert cfn.list_change_sets(StackName="pathvpc")["Summaries"] == sets_before
