@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from wp_lambda import render, validate  # noqa: E402
 from wp_lambda.config import Config, parse, toml_text  # noqa: E402
+from wp_lambda.config.schema import WAF_TEMPLATE  # noqa: E402
 
 CHECKOV = REPO / ".venv-checkov" / "bin" / "checkov"
 TRADEOFFS = REPO / "scripts" / "checkov_tradeoffs.toml"
@@ -61,9 +62,69 @@ BASE_VARIANTS = [
 ]
 
 
+# What the deploy passes as WebAclArn when security.waf is on: the companion stack's output (any ARN
+# of that shape; checkov only looks at whether the distribution names one).
+STAND_IN_WEB_ACL = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/wplambda-waf/0b1f3c52-8d4e-4a3b-9a57"
+
+
 def variants() -> list[Variant]:
-    """Every base shape, as it is by default (no WAF)."""
-    return list(BASE_VARIANTS)
+    """Every base shape, without and with ``security.waf``."""
+    return [*BASE_VARIANTS, *(Variant(f"{v.name}-waf", {**v.settings, "security": {"waf": True}})
+                             for v in BASE_VARIANTS)]
+
+
+def as_deployed(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+    """``template`` with its conditions decided for ``parameters``, as CloudFormation deploys it.
+
+    checkov cannot know a parameter's value, so a property behind ``Fn::If`` (the distribution's
+    WebACLId) looks set in every variant, and a Ref to a parameter reads as its default (empty);
+    deciding both first makes each variant pass or fail CKV_AWS_68 as it really would. Only what the kit's templates use is understood:
+    Fn::Equals, Fn::Not, Fn::And, Fn::Or, Ref to a parameter, Condition, Fn::If and AWS::NoValue.
+    """
+    values = {name: parameters.get(name, spec.get("Default", ""))
+              for name, spec in template.get("Parameters", {}).items()}
+    decided: dict[str, bool] = {}
+
+    def value(node: Any) -> Any:
+        if isinstance(node, dict) and set(node) == {"Ref"} and node["Ref"] in values:
+            return values[node["Ref"]]
+        return node
+
+    def truth(node: Any) -> bool:
+        (op, args), = node.items()
+        if op == "Condition":
+            return condition(args)
+        if op == "Fn::Equals":
+            return bool(value(args[0]) == value(args[1]))
+        if op == "Fn::Not":
+            return not truth(args[0])
+        if op == "Fn::And":
+            return all(truth(a) for a in args)
+        if op == "Fn::Or":
+            return any(truth(a) for a in args)
+        raise ValueError(f"checkov_check: cannot decide condition {node!r}")
+
+    def condition(name: str) -> bool:
+        if name not in decided:
+            decided[name] = truth(template["Conditions"][name])
+        return decided[name]
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"Ref"} and node["Ref"] in values:
+                return values[node["Ref"]]  # checkov would read the parameter's default instead
+            if set(node) == {"Fn::If"}:
+                name, yes, no = node["Fn::If"]
+                return resolve(yes if condition(name) else no)
+            out = {k: resolve(v) for k, v in node.items()}
+            return {k: v for k, v in out.items() if v != {"Ref": "AWS::NoValue"}}
+        if isinstance(node, list):
+            return [resolve(item) for item in node if item != {"Ref": "AWS::NoValue"}]
+        return node
+
+    resources = {name: resource for name, resource in template["Resources"].items()
+                 if "Condition" not in resource or condition(resource["Condition"])}
+    return {**template, "Resources": resolve(resources)}
 
 
 @dataclass(frozen=True)
@@ -74,8 +135,10 @@ class Finding:
     variant: str
 
 
-def render_variant(variant: Variant, root: Path) -> Path:
-    """The transformed CloudFormation of ``variant``, written as ``<root>/<name>.json``."""
+def render_variant(variant: Variant, root: Path) -> list[Path]:
+    """The CloudFormation ``variant`` deploys, written under ``<root>/scan``: the site's template
+    (transformed, its conditions decided) as ``<name>.json``, and with the WAF on the companion
+    stack's template as ``<name>.companion.json``."""
     project = root / "projects" / variant.name
     project.mkdir(parents=True)
     config = Config(root=project)
@@ -86,10 +149,17 @@ def render_variant(variant: Variant, root: Path) -> Path:
     source = project / "template.yaml"
     source.write_text(render.render_text("template.yaml.j2", config))
     transformed = validate.transform(validate.load_template(source), config.aws.region)
-    out = root / "scan" / f"{variant.name}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(transformed, indent=1, default=str))
-    return out
+    parameters = {"WebAclArn": STAND_IN_WEB_ACL if config.security.waf else ""}
+    scan_dir = root / "scan"
+    scan_dir.mkdir(exist_ok=True)
+    written = [scan_dir / f"{variant.name}.json"]
+    written[0].write_text(json.dumps(as_deployed(transformed, parameters), indent=1, default=str))
+    if config.security.waf:
+        companion = project / WAF_TEMPLATE
+        companion.write_text(render.render_text("waf.yaml.j2", config))
+        written.append(scan_dir / f"{variant.name}.companion.json")
+        written[1].write_text(json.dumps(validate.load_template(companion), indent=1, default=str))
+    return written
 
 
 def scan(directory: Path) -> list[Finding]:
@@ -110,7 +180,7 @@ def scan(directory: Path) -> list[Finding]:
         for failed in part.get("results", {}).get("failed_checks", []):
             findings.append(Finding(check=failed["check_id"], title=failed["check_name"],
                                     resource=failed["resource"].split(".", 1)[-1],
-                                    variant=Path(failed["file_path"]).stem))
+                                    variant=Path(failed["file_path"]).name.split(".")[0]))
     return findings
 
 
@@ -138,13 +208,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="wplambda-checkov-") as tmp:
         root = args.keep or Path(tmp)
-        for variant in variants():
-            render_variant(variant, root)
+        rendered = {variant.name: render_variant(variant, root) for variant in variants()}
         findings = scan(root / "scan")
     tradeoffs = load_tradeoffs()
     undecided, stale = judge(findings, tradeoffs)
     if args.json:
         print(json.dumps({"variants": [v.name for v in variants()],
+                          "companions": [name for name, files in rendered.items() if len(files) > 1],
                           "findings": [f.__dict__ for f in findings],
                           "undecided": [f.__dict__ for f in undecided], "stale": stale}, indent=2))
     else:

@@ -72,6 +72,14 @@ def test_the_gate_fails_on_an_unlisted_finding_and_on_a_stale_entry(report: dict
     assert script.judge(findings, tradeoffs) == ([], ["CKV_AWS_0 Nothing"])
 
 
+def test_the_waf_variants_pass_the_waf_check_and_their_companion_stack_is_scanned(report: dict[str, Any]) -> None:
+    """security.waf changes the deployed distribution, not only a parameter's default: the scan
+    decides the template's conditions as CloudFormation would, so only WAF-off variants fail."""
+    waf = {f["variant"] for f in report["findings"] if f["check"] == "CKV_AWS_68"}
+    assert waf == {v for v in report["variants"] if not v.endswith("-waf")}
+    assert report["companions"] == [v for v in report["variants"] if v.endswith("-waf")]
+
+
 def test_a_custom_domain_raises_the_tls_minimum(report: dict[str, Any]) -> None:
     """The one finding that depends on the config: TLS 1.2 is possible only with the site's own certificate."""
     tls = {f["variant"] for f in report["findings"] if f["check"] == "CKV_AWS_174"}
