@@ -78,8 +78,9 @@ def as_deployed(template: dict[str, Any], parameters: dict[str, str]) -> dict[st
 
     checkov cannot know a parameter's value, so a property behind ``Fn::If`` (the distribution's
     WebACLId) looks set in every variant, and a Ref to a parameter reads as its default (empty);
-    deciding both first makes each variant pass or fail CKV_AWS_68 as it really would. Only what the kit's templates use is understood:
-    Fn::Equals, Fn::Not, Fn::And, Fn::Or, Ref to a parameter, Condition, Fn::If and AWS::NoValue.
+    deciding both first makes each variant pass or fail CKV_AWS_68 as it really would. Only what the
+    kit's templates use is understood: Fn::Equals, Fn::Not, Fn::And, Fn::Or, Ref to a parameter,
+    Condition, Fn::If and AWS::NoValue.
     """
     values = {name: parameters.get(name, spec.get("Default", ""))
               for name, spec in template.get("Parameters", {}).items()}
