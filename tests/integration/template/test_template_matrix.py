@@ -374,7 +374,7 @@ def test_contract_logical_ids_and_outputs(rendered: Rendered) -> None:
     assert set(rendered.transformed["Outputs"]) == {
         "SiteUrl", "AdminUrl", "DistributionId", "DistributionDomain", "AssetsBucketName",
         "UploadsBucketName", "FunctionName", "FunctionAlias", "ConsoleFunctionName",
-        "DatabaseEndpoint"}
+        "DatabaseEndpoint", "OriginSecretArn"}
 
 
 def test_no_secret_in_plain_text(rendered: Rendered) -> None:

@@ -9,6 +9,7 @@ import hmac
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.support.lambda_events import v2
 from wp_lambda.runtime import contract, origin
@@ -16,12 +17,6 @@ from wp_lambda.runtime.events import HttpApiV2
 from wp_lambda.runtime.handler import Runtime
 
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:blog-origin-AbCdEf"
-
-
-class NotFound(Exception):
-    """What botocore raises for a missing version label (its code is all read_stage looks at)."""
-
-    response = {"Error": {"Code": "ResourceNotFoundException"}}
 
 
 class FakeSecretsManager:
@@ -38,13 +33,15 @@ class FakeSecretsManager:
         self.stages[origin.PREVIOUS] = self.stages[origin.CURRENT]
         self.stages[origin.CURRENT] = new
 
-    def get_secret_value(self, SecretId: str, VersionStage: str) -> dict[str, Any]:  # noqa: N803 (boto3's names)
+    def get_secret_value(self, SecretId: str, VersionStage: str) -> dict[str, Any]:
         assert SecretId == ARN
         self.reads += 1
         if self.fail:
             raise RuntimeError("throttled")
         if VersionStage not in self.stages:
-            raise NotFound(VersionStage)
+            # What botocore raises for a label no version has (a secret never rotated).
+            raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": VersionStage}},
+                              "GetSecretValue")
         return {"SecretString": self.stages[VersionStage]}
 
 
