@@ -259,8 +259,11 @@ def logs(
 ) -> None:
     """The function's CloudWatch Logs, or with --access the HTTP API's access log (--json: a JSON
     object per line; with --access, the access log's own fields)."""
-    _cfg, aws, name = _session(project, profile, stack)
+    cfg, aws, name = _session(project, profile, stack)
     window = operations.parse_since(since)
+    if access and cfg.function.front_door != "http-api":
+        err.print(f"function.front_door = {cfg.function.front_door!r}: a Function URL keeps no access log, so there "
+                  "is nothing to show (docs/guides/security.md, Access logs)", highlight=False)
     with aws_errors():
         for line in operations.logs(aws, name, since=window, pattern=filter_text, follow=follow, access=access):
             if json_output:
