@@ -47,6 +47,8 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    if TRADEOFFS_MARKER in markdown:
+        markdown = markdown.replace(TRADEOFFS_MARKER, tradeoffs_table())
     # A warning fails `mkdocs build --strict` (make docs-build, CI).
     for name in sorted(set(_CODE_NAME.findall(markdown))):
         if not _resolves(name):
@@ -195,6 +197,27 @@ def _cell(text: str) -> str:
     leaves pipes inside code spans alone, and an escape there would show)."""
     parts = text.replace("\n", " ").split("`")
     return "`".join(part if i % 2 else part.replace("|", "\\|") for i, part in enumerate(parts))
+
+
+# --- the checkov trade-offs --------------------------------------------------------------------------
+
+# Where the security guide shows scripts/checkov_tradeoffs.toml, the list `make checkov` enforces.
+TRADEOFFS_MARKER = "<!-- checkov-tradeoffs -->"
+
+
+def tradeoffs_table() -> str:
+    """The deliberate checkov failures as a table: the same file the check reads, so the guide
+    lists exactly the failures the stack has."""
+    import tomllib
+    from pathlib import Path
+
+    with (Path(__file__).parent / "checkov_tradeoffs.toml").open("rb") as fh:
+        tradeoffs = tomllib.load(fh)
+    lines = ["| Check | Resources | Why it fails on purpose |", "|---|---|---|"]
+    for check, entry in sorted(tradeoffs.items()):
+        resources = ", ".join(f"`{name}`" for name in entry["resources"])
+        lines.append(f"| {check}: {_cell(entry['title'])} | {resources} | {_cell(' '.join(entry['reason'].split()))} |")
+    return "\n".join(lines)
 
 
 # --- the config reference ----------------------------------------------------------------------------

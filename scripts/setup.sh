@@ -48,4 +48,16 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e '.[dev]'
   touch "$stamp"
 fi
+# checkov (`make checkov` and tests/integration/template/test_template_checkov.py) lives in a venv of
+# its own: it pins boto3, packaging and networkx to versions the kit's dev tools do not share.
+CHECKOV_VERSION=3.3.30
+# The version stamp is written last, so an interrupted install is redone rather than trusted (a venv
+# cannot be built aside and renamed: its scripts name their interpreter by absolute path).
+if ! grep -qx "$CHECKOV_VERSION" .venv-checkov/.version 2>/dev/null; then
+  echo "setup: installing checkov $CHECKOV_VERSION into .venv-checkov (pip, about a minute)"
+  rm -rf .venv-checkov
+  "$PYTHON" -m venv .venv-checkov
+  .venv-checkov/bin/python -m pip install -q "checkov==$CHECKOV_VERSION"
+  echo "$CHECKOV_VERSION" > .venv-checkov/.version
+fi
 echo "setup: ready (.venv/bin/wplambda)"

@@ -115,10 +115,35 @@ def context(config: Config, *, local: bool = False) -> dict[str, Any]:
         failover_statuses=contract.FAILOVER_STATUSES,
         console_role=contract.CONSOLE_ROLE,
         origin_secret_header=contract.ORIGIN_SECRET_HEADER,
+        authorization_copy_header=contract.AUTHORIZATION_COPY_HEADER.lower(),
+        viewer_address_header=contract.VIEWER_ADDRESS_HEADER.lower(),
+        security_headers_config=security_headers_config(bool(config.site.domains)),
         origin_secret_version_parameter=ORIGIN_SECRET_VERSION_PARAMETER,
         access_log_format=json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":")),
     )
     return data
+
+
+def security_headers_config(own_domain: bool) -> dict[str, dict[str, Any]]:
+    """The response headers policy's ``SecurityHeadersConfig`` for
+    :func:`wp_lambda.runtime.contract.security_headers`, the list serve's gateway adds too
+    (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ResponseHeadersPolicySecurityHeadersConfig.html)."""
+    config: dict[str, dict[str, Any]] = {}
+    for header in contract.security_headers(own_domain):
+        settings: dict[str, Any]
+        if header is contract.STRICT_TRANSPORT_SECURITY:
+            key, settings = "StrictTransportSecurity", {"AccessControlMaxAgeSec": contract.HSTS_MAX_AGE,
+                                                        "IncludeSubdomains": False, "Preload": False}
+        elif header is contract.CONTENT_TYPE_OPTIONS:
+            key, settings = "ContentTypeOptions", {}
+        elif header is contract.FRAME_OPTIONS:
+            key, settings = "FrameOptions", {"FrameOption": header.value}
+        elif header is contract.REFERRER_POLICY:
+            key, settings = "ReferrerPolicy", {"ReferrerPolicy": header.value}
+        else:  # a header added to the contract must be given its place in the policy here
+            raise ValueError(f"no response headers policy setting for {header.name}")
+        config[key] = {**settings, "Override": header.override}
+    return config
 
 
 def subnet_cidrs(vpc_cidr: str) -> list[str]:

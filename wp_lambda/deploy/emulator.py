@@ -39,6 +39,7 @@ SKIPPED_TYPES = frozenset({
     "AWS::CloudFront::Distribution",
     "AWS::CloudFront::Function",
     "AWS::CloudFront::OriginAccessControl",
+    "AWS::CloudFront::ResponseHeadersPolicy",
     "AWS::EC2::EIPAssociation",
     "AWS::Lambda::Alias",
     "AWS::Lambda::Url",

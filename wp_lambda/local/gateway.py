@@ -9,7 +9,9 @@ behaves exactly as it does deployed.
 It also holds the line an edge would hold (:class:`Limits`): a body over Lambda's request payload
 quota is refused before it is read, a malformed ``Content-Length`` gets 400, a client that stops
 sending gets 408, a ``Host`` that is not serve's own gets 421 (so no link, redirect or mail can name
-another site), and ``X-Forwarded-*`` are the gateway's own, never the client's.
+another site), and ``X-Forwarded-*`` are the gateway's own, never the client's. Every response
+carries the security headers the distribution's response headers policy adds
+(:func:`wp_lambda.runtime.contract.security_headers`).
 """
 
 from __future__ import annotations
@@ -49,9 +51,14 @@ Response = tuple[int, list[tuple[str, str]], bytes]
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "[::1]"})
 _WILDCARD = frozenset({"", "0.0.0.0", "::"})
 # Headers only the edge sets deployed (CloudFront overwrites a viewer's copy of its origin custom
-# header, the distribution's function sets X-Forwarded-Host, CloudFront-* are CloudFront's own):
+# header, the distribution's function sets X-Forwarded-Host and the runtime's private headers,
+# CloudFront-* are CloudFront's own):
 # the gateway plays that edge, so a client's copies never reach the event, whatever serve trusts.
-_EDGE_ONLY = frozenset({ORIGIN_SECRET_HEADER, "x-forwarded-host"})
+_EDGE_ONLY = frozenset({ORIGIN_SECRET_HEADER, "x-forwarded-host", contract.AUTHORIZATION_COPY_HEADER.lower(),
+                        contract.VIEWER_ADDRESS_HEADER.lower()})
+# What the distribution's response headers policy adds, from the same definition. serve is plain
+# HTTP on no domain of its own, so no HSTS, as deployed without site.domains.
+_SECURITY_HEADERS = contract.security_headers(own_domain=False)
 
 
 @dataclass(frozen=True)
@@ -350,8 +357,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
 
     def _send(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
+        """Send one response, with the security headers the distribution would add to it."""
         self.send_response(status)
-        for name, value in headers:
+        for name, value in contract.add_security_headers(headers, _SECURITY_HEADERS):
             self.send_header(name, value)
         self.end_headers()
         if payload:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
+import ipaddress
 import re
 from urllib.parse import quote
 
@@ -16,11 +18,15 @@ from wp_lambda.runtime.routing import Route
 SERVER_SOFTWARE = f"nginx (wplambda/{__version__})"
 # Events carry header names in lower case; HTTP compares them without case.
 ORIGIN_SECRET_HEADER = contract.ORIGIN_SECRET_HEADER.lower()
+AUTHORIZATION_COPY_HEADER = contract.AUTHORIZATION_COPY_HEADER.lower()
+VIEWER_ADDRESS_HEADER = contract.VIEWER_ADDRESS_HEADER.lower()
 _HEADER_NAME = re.compile(r"^[a-z0-9-]+$")
 _HOST = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
 # Headers PHP never sees as HTTP_*: the host is set from the trusted value, the origin secret is
-# CloudFront's proof and not the application's business, and Proxy is the httpoxy attack.
-_HIDDEN = frozenset({"host", ORIGIN_SECRET_HEADER, "proxy", "content-type", "content-length"})
+# CloudFront's proof and not the application's business, the edge function's private headers are
+# read by the runtime alone (from_edge), and Proxy is the httpoxy attack.
+_HIDDEN = frozenset({"host", ORIGIN_SECRET_HEADER, AUTHORIZATION_COPY_HEADER, VIEWER_ADDRESS_HEADER, "proxy",
+                     "content-type", "content-length"})
 _URI_SAFE = "/%:@!$&'()*+,;=-._~"
 
 
@@ -51,12 +57,33 @@ def site_host(request: Request, environ: dict[str, str]) -> str | None:
     return host if _HOST.match(host) else None
 
 
+def from_edge(request: Request, environ: dict[str, str]) -> Request:
+    """``request`` with the edge function's private headers resolved (docs/internals.md).
+
+    With the origin secret, the viewer's ``Authorization`` that the function copied (CloudFront
+    forwards the header itself only when a cache policy keys on it, and the function's behaviours
+    use CachingDisabled) becomes ``authorization`` again, replacing any other value. Without it the
+    copy is not believed: a request that reached the function some other way keeps only its own
+    ``Authorization``. Either way the private headers themselves are gone, so nothing downstream,
+    PHP least of all, can mistake them for the viewer's.
+    """
+    copied = request.headers.get(AUTHORIZATION_COPY_HEADER)
+    headers = {name: values for name, values in request.headers.items() if name != AUTHORIZATION_COPY_HEADER}
+    if copied and from_cloudfront(request, environ):
+        headers["authorization"] = copied[:1]
+    return dataclasses.replace(request, headers=headers)
+
+
 def client_address(request: Request, environ: dict[str, str]) -> str:
-    """The visitor's IP: behind CloudFront the event's source is an edge server, so the viewer
-    address CloudFront adds (``ip:port``) is used, but only on requests proven to come from it."""
-    viewer = request.header("cloudfront-viewer-address")
-    if viewer and ":" in viewer and from_cloudfront(request, environ):
-        return viewer.rsplit(":", 1)[0].strip("[]")
+    """The visitor's IP: behind CloudFront the event's source is an edge server, so the address the
+    edge function wrote (the viewer's, replacing any copy the viewer sent) is used, but only on
+    requests proven to come from CloudFront and only when it is an IP address."""
+    viewer = (request.header(VIEWER_ADDRESS_HEADER) or "").strip()
+    if viewer and from_cloudfront(request, environ):
+        try:
+            return str(ipaddress.ip_address(viewer))
+        except ValueError:
+            pass
     return request.source_ip or "127.0.0.1"
 
 

@@ -56,6 +56,18 @@ ORIGIN_SECRET_PREVIOUS_ENV = "WPLAMBDA_ORIGIN_SECRET_PREVIOUS"
 # often (wrong guesses cannot become a flood of Secrets Manager calls); the deploy waits this long
 # between storing a new value and pointing CloudFront at it, so every instance can pick it up.
 ORIGIN_SECRET_REREAD_SECONDS = 60.0
+# Headers only the distribution's viewer-request function (ForwardedHostFunction) sets: it writes
+# them on every request from what CloudFront itself saw, replacing or deleting a viewer's copy, and
+# the runtime believes them only on requests that carry the origin secret (never passing them to
+# PHP as they are). The viewer's Authorization goes in a copy because CloudFront forwards
+# Authorization only when a cache policy keys on it, and the function's behaviours use
+# CachingDisabled; an origin request policy may not name it
+# (https://aws.amazon.com/premiumsupport/knowledge-center/cloudfront-authorization-header/).
+# The viewer's address is the function's event.viewer.ip
+# (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/functions-event-structure.html),
+# which needs no origin request policy to reach the function.
+AUTHORIZATION_COPY_HEADER = "X-Wplambda-Authorization"
+VIEWER_ADDRESS_HEADER = "X-Wplambda-Viewer-Address"
 S3_UPLOADS_BUCKET_ENV = "S3_UPLOADS_BUCKET"
 S3_UPLOADS_REGION_ENV = "S3_UPLOADS_REGION"
 # Values only the runtime reads: never in php-fpm's environment (which PHP sees, clear_env = no)
@@ -163,3 +175,44 @@ def _matcher(pattern: str) -> Callable[[str], re.Match[str] | None]:
     (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DownloadDistValuesCacheBehavior.html#DownloadDistValuesPathPattern)."""
     body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern.removeprefix("/"))
     return re.compile(f"/?{body}", re.DOTALL).fullmatch
+
+
+# -- response security headers: the distribution's response headers policy, and serve's gateway --
+@dataclass(frozen=True)
+class SecurityHeader:
+    """A header the edge adds to every response. ``override``: replace what the origin sent (the
+    edge's value is the site's policy), or add it only when the origin sent none (WordPress or a
+    plugin knows better for that page, e.g. a stricter ``X-Frame-Options: DENY``)."""
+
+    name: str
+    value: str
+    override: bool
+
+
+# Two years, the max-age hstspreload.org recommends; without includeSubDomains and preload, which
+# only the domain's owner can decide (docs/guides/security.md).
+HSTS_MAX_AGE = 63072000
+STRICT_TRANSPORT_SECURITY = SecurityHeader("Strict-Transport-Security", f"max-age={HSTS_MAX_AGE}", override=True)
+# WordPress sends nosniff itself on wp-admin and REST answers: the same value, so the edge's wins everywhere.
+CONTENT_TYPE_OPTIONS = SecurityHeader("X-Content-Type-Options", "nosniff", override=True)
+# WordPress sends SAMEORIGIN on wp-admin and wp-login.php; a plugin that sends DENY keeps it.
+FRAME_OPTIONS = SecurityHeader("X-Frame-Options", "SAMEORIGIN", override=False)
+# WordPress sends this value on wp-admin and wp-login.php; a site that chose a stricter one keeps it.
+REFERRER_POLICY = SecurityHeader("Referrer-Policy", "strict-origin-when-cross-origin", override=False)
+
+
+def security_headers(own_domain: bool) -> tuple[SecurityHeader, ...]:
+    """The headers every response gets. HSTS only for a site on its own domain: on the shared
+    ``*.cloudfront.net`` name (and on serve's plain HTTP) it would pin nothing the site owns."""
+    always = (CONTENT_TYPE_OPTIONS, FRAME_OPTIONS, REFERRER_POLICY)
+    return (STRICT_TRANSPORT_SECURITY, *always) if own_domain else always
+
+
+def add_security_headers(headers: list[tuple[str, str]], added: tuple[SecurityHeader, ...]) -> list[tuple[str, str]]:
+    """``headers`` as the response headers policy leaves them: an ``override`` header replaces the
+    origin's (names compare without case), any other is added only when the origin sent none."""
+    sent = {name.lower() for name, _ in headers}
+    replaced = {h.name.lower() for h in added if h.override}
+    out = [(name, value) for name, value in headers if name.lower() not in replaced]
+    out += [(h.name, h.value) for h in added if h.override or h.name.lower() not in sent]
+    return out

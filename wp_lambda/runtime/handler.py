@@ -126,7 +126,7 @@ class Runtime:
             return adapter.to_response(Response(400, [("Cache-Control", "no-store")]), event)
         self._http_invocations += 1
         try:
-            response = self.refuse_bypass(request) or self.http(request, context)
+            response = self.refuse_bypass(request) or self.http(cgi.from_edge(request, self.environ), context)
         except Exception:
             log.exception("wplambda: request %s %s failed", request.method, request.path)
             response = _text(500, "Internal error in the wplambda runtime.")

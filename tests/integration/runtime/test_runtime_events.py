@@ -121,16 +121,6 @@ def test_site_host_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cgi.site_host(request(host="bad host/../"), {}) is None
 
 
-def test_viewer_address_only_from_cloudfront() -> None:
-    headers = {"cloudfront-viewer-address": ["198.51.100.10:46532"], "x-wplambda-origin-secret": ["s3cret"]}
-    edge = Request("GET", "/", "", headers, b"", "130.176.0.1")
-    assert cgi.client_address(edge, {"WPLAMBDA_ORIGIN_SECRET": "s3cret"}) == "198.51.100.10"
-    assert cgi.client_address(edge, {"WPLAMBDA_ORIGIN_SECRET": "other"}) == "130.176.0.1"
-    assert cgi.client_address(edge, {}) == "130.176.0.1"
-    ipv6 = Request("GET", "/", "", {**headers, "cloudfront-viewer-address": ["2001:db8::1:443"]}, b"", "130.176.0.1")
-    assert cgi.client_address(ipv6, {"WPLAMBDA_ORIGIN_SECRET": "s3cret"}) == "2001:db8::1"
-
-
 def test_forwarded_host_is_trusted_with_the_origin_secret(runtime: Runtime, installed: Reply,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(runtime.environ, "WPLAMBDA_ORIGIN_SECRET", "s3cret")

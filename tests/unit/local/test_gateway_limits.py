@@ -153,9 +153,11 @@ def test_forwarded_headers_are_the_gateways_own(gateway: Running) -> None:
     server, recorder, _ = gateway
     request(server, "X-Forwarded-Proto: https\nX-Forwarded-For: 203.0.113.9\nX-Forwarded-Port: 443\n"
                     "X-Forwarded-Host: evil.example\nCloudFront-Viewer-Address: 203.0.113.9:4444\n"
-                    "X-Wplambda-Origin-Secret: guess\n", method="GET")
+                    "X-Wplambda-Origin-Secret: guess\nX-WPLAMBDA-Authorization: Basic Zm9yZ2Vk\n"
+                    "x-wplambda-viewer-address: 192.0.2.1\n", method="GET")
     event = recorder.events[0]
-    assert not {"x-forwarded-host", "cloudfront-viewer-address", "x-wplambda-origin-secret"} & set(event["headers"])
+    assert not {"x-forwarded-host", "cloudfront-viewer-address", "x-wplambda-origin-secret", "x-wplambda-authorization",
+                "x-wplambda-viewer-address"} & set(event["headers"])
     assert event["headers"]["x-forwarded-proto"] == "http"
     assert event["headers"]["x-forwarded-for"] == "127.0.0.1"
     assert event["headers"]["x-forwarded-port"] == str(server.server_address[1])
