@@ -27,6 +27,31 @@ TEMPLATES = Path(__file__).parent / "templates"
 # storage.mode = "efs": the POSIX user every file on the mount (EFS_MOUNT) belongs to (the access
 # point enforces it).
 EFS_UID = 1000
+# The stack parameter naming the OriginSecret version CloudFront sends: `deploy --rotate-origin-secret`
+# sets it to the version it stores, every other deploy passes the stack's value on unchanged.
+ORIGIN_SECRET_VERSION_PARAMETER = "OriginSecretVersion"
+# Every HTTP API access-log line carries this in its "log" field: the lines share the function's
+# log group, and `wplambda logs --access` tells them apart by it.
+ACCESS_LOG_MARKER = "wplambda-access"
+# One JSON object per request; the $context variables are API Gateway's
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html).
+# Deliberately absent: the query string (a password-reset key travels in it), and every request
+# header but the user agent (Authorization and cookies never reach a log). sourceIp is the TCP
+# peer: behind CloudFront an edge server, not the visitor.
+ACCESS_LOG_FIELDS: dict[str, str] = {
+    "log": ACCESS_LOG_MARKER,
+    "time": "$context.requestTime",
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "method": "$context.httpMethod",
+    "path": "$context.path",
+    "protocol": "$context.protocol",
+    "status": "$context.status",
+    "bytes": "$context.responseLength",
+    "latencyMs": "$context.responseLatency",
+    "userAgent": "$context.identity.userAgent",
+    "error": "$context.integrationErrorMessage",
+}
 
 # Project-relative path of each rendered file -> the template it comes from.
 OUTPUTS: dict[str, str] = {
@@ -97,6 +122,8 @@ def context(config: Config, *, local: bool = False) -> dict[str, Any]:
         waf_rule_groups=WAF_RULE_GROUPS,
         waf_login_paths=WAF_LOGIN_PATHS,
         waf_metric=f"{config.site.name}-waf",
+        origin_secret_version_parameter=ORIGIN_SECRET_VERSION_PARAMETER,
+        access_log_format=json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":")),
     )
     return data
 

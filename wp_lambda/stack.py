@@ -23,6 +23,9 @@ FUNCTION = "WordPressFunction"
 FUNCTION_ALIAS = "live"
 CONSOLE_FUNCTION = "ConsoleFunction"
 DISTRIBUTION = "Distribution"
+LOG_GROUP = "LogGroup"  # the function's log group, which also receives the HTTP API's access log
+# The output holding the origin secret's ARN (`deploy --rotate-origin-secret` writes a new value to it).
+ORIGIN_SECRET_OUTPUT = "OriginSecretArn"
 
 # Stack states in which CloudFormation accepts no update: what the user must do instead.
 BLOCKED_STATES = {

@@ -166,7 +166,10 @@ _DYNAMIC_SECRET = "{{resolve:secretsmanager:"
 
 
 def _is_dynamic_secret(value: Any) -> bool:
-    """A ``{{resolve:secretsmanager:...}}`` reference, plain or inside Fn::Sub."""
+    """A ``{{resolve:secretsmanager:...}}`` reference, plain or inside Fn::Sub, or an Fn::If whose
+    both branches are one (the origin header names a version after a rotation)."""
+    if isinstance(value, dict) and isinstance(value.get("Fn::If"), list) and len(value["Fn::If"]) == 3:
+        return all(_is_dynamic_secret(branch) for branch in value["Fn::If"][1:])
     if isinstance(value, dict) and "Fn::Sub" in value:
         value = value["Fn::Sub"]
         value = value[0] if isinstance(value, list) else value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,7 +19,15 @@ from wp_lambda import efs as efs_mod
 from wp_lambda import stack as stack_mod
 from wp_lambda.aws import Aws, aws_errors, connect
 from wp_lambda.cli.app import err, out, print_json, print_reconciled
-from wp_lambda.cli.options import DryRunOption, JsonOption, ProfileOption, ProjectOption, StackOption, YesOption
+from wp_lambda.cli.options import (
+    DryRunOption,
+    JsonOption,
+    ProfileOption,
+    ProjectOption,
+    RotateOriginSecretOption,
+    StackOption,
+    YesOption,
+)
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
 from wp_lambda.deploy import execute, operations
@@ -99,6 +109,8 @@ def deploy(
     no_reconcile: Annotated[bool, typer.Option("--no-reconcile", help="Leave plugin activation and the theme "
                                                "as the live site has them, whatever wplambda.toml declares.")]
     = False,
+    rotate_origin_secret: RotateOriginSecretOption = False,
+    json_output: JsonOption = False,
     project: ProjectOption = Path(),
     profile: ProfileOption = None,
 ) -> None:
@@ -117,7 +129,8 @@ def deploy(
         with aws_errors():
             outcome = run_mod.deploy(cfg, aws, name, sync_runner=sync_runner, dry_run=dry_run,
                                      skip_build=skip_build, say=lambda line: err.print(line, highlight=False),
-                                     confirm_delete=confirm_delete, reconcile_site=not no_reconcile)
+                                     confirm_delete=confirm_delete, reconcile_site=not no_reconcile,
+                                     rotate_origin_secret=rotate_origin_secret)
     except execute.DeployFailed as exc:
         err.print(f"[bold red]deploy of {name} failed[/]")
         for line in exc.lines:
@@ -125,7 +138,30 @@ def deploy(
         if exc.blocked:
             err.print(f"  next: `wplambda destroy --stack {name}`, then deploy again")
         raise typer.Exit(exc.exit_code) from None
-    _print_outcome(outcome, cfg)
+    if json_output:
+        print_json(_outcome_json(outcome))
+    else:
+        _print_outcome(outcome, cfg)
+
+
+def _outcome_json(outcome: run_mod.DeployOutcome) -> dict[str, Any]:
+    """What a script needs to know about a deploy: what changed, and the stack's outputs. The origin
+    secret appears as a yes/no and a version id, never as a value."""
+    plan = outcome.plan
+    rotation = plan.rotation if plan is not None else None
+    return {
+        "stack": outcome.stack,
+        "dry_run": outcome.dry_run,
+        "first_deploy": outcome.first_deploy,
+        "stack_changed": outcome.stack_changed,
+        "changes": [dataclasses.asdict(change) for change in outcome.changes or []],
+        "assets": outcome.sync.summary() if outcome.sync is not None else None,
+        "invalidated": outcome.invalidated,
+        "origin_secret": {"rotated": outcome.origin_secret_rotated,
+                          "version": rotation.version if rotation is not None else None},
+        "outputs": outcome.outputs,
+        "notes": outcome.notes,
+    }
 
 
 def _print_outcome(outcome: run_mod.DeployOutcome, cfg: Config) -> None:
@@ -214,16 +250,45 @@ def logs(
     stack: StackOption = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until Ctrl-C.")] = False,
     since: Annotated[str, typer.Option(help="How far back: 30s, 10m, 2h, 1d.")] = "10m",
-    filter_text: Annotated[str | None, typer.Option("--filter", help="CloudWatch Logs filter pattern.")] = None,
+    filter_text: Annotated[str | None, typer.Option("--filter", help="CloudWatch Logs filter pattern "
+                                                    "(with --access: terms the lines must also contain).")] = None,
+    access: Annotated[bool, typer.Option("--access", help="The HTTP API's access log (one line per request) "
+                                         "instead of the function's own lines.")] = False,
+    json_output: JsonOption = False,
     project: ProjectOption = Path(),
     profile: ProfileOption = None,
 ) -> None:
-    """The function's CloudWatch Logs."""
-    _cfg, aws, name = _session(project, profile, stack)
+    """The function's CloudWatch Logs, or with --access the HTTP API's access log (--json: a JSON
+    object per line; with --access, the access log's own fields)."""
+    cfg, aws, name = _session(project, profile, stack)
     window = operations.parse_since(since)
+    if access and cfg.function.front_door != "http-api":
+        err.print(f"function.front_door = {cfg.function.front_door!r}: a Function URL keeps no access log, so there "
+                  "is nothing to show (docs/guides/security.md, Access logs)", highlight=False)
     with aws_errors():
-        for line in operations.logs(aws, name, since=window, pattern=filter_text, follow=follow):
-            print(f"{line.timestamp:%Y-%m-%d %H:%M:%S} {line.message}", flush=True)
+        for line in operations.logs(aws, name, since=window, pattern=filter_text, follow=follow, access=access):
+            if json_output:
+                shown = line.access if line.access is not None else {
+                    "time": line.timestamp.isoformat(), "stream": line.stream, "message": line.message}
+                print(json.dumps(shown, ensure_ascii=False), flush=True)
+            elif line.access is not None:
+                print(f"{line.timestamp:%Y-%m-%d %H:%M:%S} {_access_text(line.access)}", flush=True)
+            else:
+                print(f"{line.timestamp:%Y-%m-%d %H:%M:%S} {line.message}", flush=True)
+
+
+def _access_text(fields: dict[str, Any]) -> str:
+    """An access-log line for a person: status, method, path, size, latency, client, then the user
+    agent and any integration error (API Gateway writes "-" for an empty value). The path and the
+    user agent are the visitor's: control characters are shown escaped, never sent to the terminal."""
+    def field(key: str) -> str:
+        text = str(fields.get(key, "-"))
+        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+    text = (f"{field('status')} {field('method')} {field('path')} {field('bytes')} B {field('latencyMs')} ms "
+            f"{field('ip')} \"{field('userAgent')}\"")
+    error = field("error")
+    return text if error in ("-", "") else f"{text} error: {error}"
 
 
 def rollback(

@@ -34,3 +34,6 @@ LocalOption = Annotated[bool, typer.Option(
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Never ask: confirm, and take the defaults.")]
 ThemeOption = Annotated[bool, typer.Option("--theme", help="A theme instead of a plugin.")]
+RotateOriginSecretOption = Annotated[bool, typer.Option(
+    "--rotate-origin-secret", help="Replace the secret CloudFront sends to the function, without downtime: the "
+                                   "function accepts the old and the new value while CloudFront switches.")]

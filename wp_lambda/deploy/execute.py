@@ -47,12 +47,14 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from secrets import token_hex
 from typing import Any
 
 from wp_lambda import stack as stack_mod
 from wp_lambda.aws import Aws, aws_errors, error_code
 from wp_lambda.common.errors import UserError
-from wp_lambda.deploy.plan import DeployPlan, deploy_record_key
+from wp_lambda.deploy.plan import DeployPlan, Rotation, deploy_record_key
+from wp_lambda.runtime.contract import ORIGIN_SECRET_REREAD_SECONDS
 
 POLL_SECONDS = 2.0
 # Invalidating more paths than this costs more than invalidating everything once.
@@ -230,6 +232,27 @@ def apply(aws: Aws, plan: DeployPlan, say: Say) -> dict[str, Any] | None:
     description = _wait_for_stack(cfn, plan.stack, EventWatcher(cfn, plan.stack, since, say))
     _raise_if_failed(cfn, plan.stack, description, since)
     return description
+
+
+def store_origin_secret(aws: Aws, rotation: Rotation, say: Say, sleep: Callable[[float], None]) -> None:
+    """The first half of a rotation: the new value becomes AWSCURRENT (Secrets Manager moves
+    AWSPREVIOUS to the old one, which the function keeps accepting), then a wait of the function's
+    re-read interval, so that when CloudFront starts sending the new value every running instance
+    either read it already or may read again (wp_lambda/runtime/origin.py). The value is made here,
+    sent once and never printed: 32 random bytes in hex, a valid header value.
+    https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html
+    """
+    if rotation.store:
+        aws.client("secretsmanager").put_secret_value(SecretId=rotation.secret, SecretString=token_hex(32),
+                                                      ClientRequestToken=rotation.version)
+        say(f"origin secret: stored a new value as version {rotation.version} (AWSCURRENT); "
+            "the old one is AWSPREVIOUS and stays accepted")
+    else:
+        say(f"origin secret: version {rotation.version} is stored already (an earlier rotation's stack update did "
+            "not complete): finishing that rotation")
+    say(f"origin secret: waiting {ORIGIN_SECRET_REREAD_SECONDS:.0f} s so that running instances can read it "
+        "before CloudFront sends it")
+    sleep(ORIGIN_SECRET_REREAD_SECONDS)
 
 
 def describe_changes(cfn: Any, stack: str, change_set: str) -> list[Change]:

@@ -7,6 +7,7 @@ whatever its outputs say.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
 from wp_lambda.deploy.execute import POLL_SECONDS, read_record
 from wp_lambda.deploy.plan import managed_bucket_name
+from wp_lambda.render import ACCESS_LOG_MARKER
 
 RETAINING_POLICIES = ("Retain", "RetainExceptOnCreate", "Snapshot")
 # SAM retains old function and layer versions by default; they hold no data, so destroy does not list them.
@@ -80,11 +82,47 @@ class LogLine:
     timestamp: dt.datetime
     stream: str
     message: str
+    access: dict[str, Any] | None = None  # an access-log line's fields (logs --access)
 
 
-def logs(aws: Aws, stack: str, *, since: dt.timedelta, pattern: str | None, follow: bool) -> Iterator[LogLine]:
-    """The function's CloudWatch Logs from ``since`` ago; with ``follow``, keep polling until interrupted."""
-    group = f"/aws/lambda/{function_name(aws, stack)}"
+def access_fields(message: str) -> dict[str, Any] | None:
+    """The fields of an HTTP API access-log line (render.ACCESS_LOG_FIELDS), None for any other line.
+
+    The line must be one JSON object whose "log" is the marker: the function's own lines share the
+    log group and may quote a visitor's path, so a marker inside a text line does not count.
+    """
+    try:
+        fields = json.loads(message)
+    except ValueError:
+        return None
+    return fields if isinstance(fields, dict) and fields.get("log") == ACCESS_LOG_MARKER else None
+
+
+def access_log_group(aws: Aws, stack: str) -> str:
+    """The stack's log group, where the HTTP API writes its access log."""
+    cfn = aws.client("cloudformation")
+    stack_mod.require(cfn, stack)
+    group = stack_mod.physical_id(cfn, stack, stack_mod.LOG_GROUP)
+    if group is None:
+        raise UserError(f"stack {stack!r} has no {stack_mod.LOG_GROUP}, so it keeps no access log",
+                        "deploy it with this wplambda: its template sends the HTTP API's access log there")
+    return group
+
+
+def logs(aws: Aws, stack: str, *, since: dt.timedelta, pattern: str | None, follow: bool,
+         access: bool = False) -> Iterator[LogLine]:
+    """The function's CloudWatch Logs from ``since`` ago; with ``follow``, keep polling until interrupted.
+
+    ``access``: the HTTP API's access-log lines instead, from the stack's log group. CloudWatch
+    picks them by the quoted marker term (``pattern``'s terms are added to it), and each is checked
+    here to be an access-log object before it is returned.
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/FilterAndPatternSyntax.html
+    """
+    if access:
+        group = access_log_group(aws, stack)
+        pattern = f'"{ACCESS_LOG_MARKER}"' + (f" {pattern}" if pattern else "")
+    else:
+        group = f"/aws/lambda/{function_name(aws, stack)}"
     client = aws.client("logs")
     start = int((dt.datetime.now(dt.UTC) - since).timestamp() * 1000)
     # Each poll starts at the newest timestamp seen, so events at that millisecond come back:
@@ -104,8 +142,12 @@ def logs(aws: Aws, stack: str, *, since: dt.timedelta, pattern: str | None, foll
         for event in events:
             if event["eventId"] in seen:
                 continue
+            message = event["message"].rstrip("\n")
+            fields = access_fields(message) if access else None
+            if access and fields is None:
+                continue
             yield LogLine(dt.datetime.fromtimestamp(event["timestamp"] / 1000, dt.UTC),
-                          event.get("logStreamName", ""), event["message"].rstrip("\n"))
+                          event.get("logStreamName", ""), message, fields)
         if events:
             start = max(start, max(int(event["timestamp"]) for event in events))
             seen = {event["eventId"] for event in events if int(event["timestamp"]) == start}

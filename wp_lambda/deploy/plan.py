@@ -29,6 +29,7 @@ from wp_lambda.bundle.pipeline import OUTPUT_DIRS
 from wp_lambda.common import fetch
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
+from wp_lambda.render import ORIGIN_SECRET_VERSION_PARAMETER
 
 BUILD_DIR = OUTPUT_DIRS["deploy"]
 FUNCTION_ZIP = BUILD_DIR / "function.zip"
@@ -58,16 +59,20 @@ def deploy_record_key(stack: str) -> str:
     return f"{stack}/wplambda-last-deploy.json"
 
 
-def parameter_values(config: Config, build_hash: str, web_acl_arn: str = "") -> dict[str, str]:
+def parameter_values(config: Config, build_hash: str, web_acl_arn: str = "",
+                     origin_secret_version: str = "") -> dict[str, str]:
     """Deploy-time values a template may declare as Parameters (only declared ones are passed).
 
     The rendered template bakes most of the config in; these are what CloudFormation must see as
     parameters so an operator can read them on the stack (and ``BuildHash`` so a new build always
     yields a new function version). ``WebAclArn`` (security.waf) is known only once the companion
     stack in us-east-1 exists (:mod:`wp_lambda.deploy.waf`), so the deploy hands it in.
+    ``origin_secret_version``: the OriginSecret version CloudFront is to send (the stack's own
+    value, or the one a rotation makes); an id, never a value.
     """
     return {
         "WebAclArn": web_acl_arn,
+        ORIGIN_SECRET_VERSION_PARAMETER: origin_secret_version,
         "SiteName": config.site.name,
         "BuildHash": build_hash,
         "KitVersion": __version__,
@@ -114,6 +119,23 @@ class Upload:
 
 
 @dataclass(frozen=True)
+class Rotation:
+    """``deploy --rotate-origin-secret``: the secret, and the version CloudFront is switched to.
+
+    ``store`` says whether that version is to be written (a new random value) or already holds
+    the value (an earlier rotation stored it, but its stack update did not complete: the rotation
+    is finished rather than begun again, since a second new value would retire the one CloudFront
+    still sends). The version id is chosen here (PutSecretValue's ClientRequestToken becomes the
+    new version's id), so the plan knows the parameter it sends before anything is written.
+    https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html
+    """
+
+    secret: str  # ARN
+    version: str
+    store: bool
+
+
+@dataclass(frozen=True)
 class DeployPlan:
     """One deploy's request to CloudFormation; ``execute`` carries it out, a dry run shows it."""
 
@@ -129,6 +151,7 @@ class DeployPlan:
     hashes: dict[str, str] = field(default_factory=dict)
     build_hash: str = ""
     notes: tuple[str, ...] = ()  # what was changed for an emulator (wp_lambda.deploy.emulator)
+    rotation: Rotation | None = None  # deploy --rotate-origin-secret
 
     @functools.cached_property
     def body(self) -> bytes:
@@ -187,6 +210,11 @@ class DeployPlan:
         lines = [f"plan: {verb} stack {self.stack} in {self.region} (change set type {self.change_set_type})"]
         lines += [f"plan: upload {u.path} to s3://{self.artifact_bucket}/{u.key} (if not there yet)"
                   for u in self.uploads]
+        if self.rotation is not None:
+            step = ("store a new random value as version" if self.rotation.store
+                    else "finish the earlier rotation to version")
+            lines.append(f"plan: rotate origin secret: {step} {self.rotation.version} (AWSCURRENT; the old value "
+                         f"stays accepted as AWSPREVIOUS), then point CloudFront at it")
         lines.append(f"plan: template of {len(self.template.get('Resources', {}))} resources, "
                      f"{len(self.body):,} bytes, sent {sent}")
         lines.append("plan: parameters: " + (", ".join(f"{k}={v}" for k, v in self.parameters.items()) or "none"))
@@ -201,12 +229,14 @@ class DeployPlan:
 
 
 def make_plan(config: Config, stack: str, *, artifact_bucket: str, change_set_type: ChangeSetType,
-              web_acl_arn: str = "") -> DeployPlan:
+              web_acl_arn: str = "", origin_secret_version: str = "",
+              rotation: Rotation | None = None) -> DeployPlan:
     """Plan a deploy of the rendered project and its build output in ``config.root``.
 
     The SAM transform runs here, offline, with the zips' S3 URIs (known from their digests) in
     place of the local paths and the parameter values the stack will get (``web_acl_arn``: the
-    companion stack's web ACL, with security.waf).
+    companion stack's web ACL, with security.waf). ``origin_secret_version`` is the stack's current
+    parameter value, kept as it is unless ``rotation`` switches it.
     """
     from wp_lambda.validate import load_template, swap_artifacts, transform
 
@@ -237,7 +267,8 @@ def make_plan(config: Config, stack: str, *, artifact_bucket: str, change_set_ty
                             f"reference {FUNCTION_ZIP} or {LAYER_ZIP}")
         return uris[path]
 
-    values = parameter_values(config, build_hash, web_acl_arn)
+    values = parameter_values(config, build_hash, web_acl_arn,
+                              rotation.version if rotation is not None else origin_secret_version)
     parameters = {name: values[name] for name in declared_parameters(source) if name in values}
     try:
         template = transform(swap_artifacts(source, uri_for), config.aws.region, parameters)
@@ -247,4 +278,4 @@ def make_plan(config: Config, stack: str, *, artifact_bucket: str, change_set_ty
                       artifact_bucket=artifact_bucket, change_set_type=change_set_type, uploads=uploads,
                       template=template, parameters=parameters,
                       tags={"wplambda:stack": stack, "wplambda:version": __version__}, hashes=hashes,
-                      build_hash=build_hash)
+                      build_hash=build_hash, rotation=rotation)

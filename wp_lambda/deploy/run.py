@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,8 +24,9 @@ from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
 from wp_lambda.deploy import emulator, execute, preflight, waf
 from wp_lambda.deploy.operations import delete_stack
-from wp_lambda.deploy.plan import DeployPlan, make_plan, managed_bucket_name
+from wp_lambda.deploy.plan import DeployPlan, Rotation, make_plan, managed_bucket_name
 from wp_lambda.plugins import reconcile
+from wp_lambda.render import ORIGIN_SECRET_VERSION_PARAMETER
 
 STABLE_STATES = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 SyncRunner = Callable[[str, bool], assets_sync.SyncResult]
@@ -48,6 +50,7 @@ class DeployOutcome:
     # storage.mode = "efs": what seeding/syncing wp-content on EFS did (wp_lambda.runtime.content).
     content: dict[str, Any] | None = None
     reconciled: reconcile.Plan | None = None  # plugin/theme activation made to match wplambda.toml
+    origin_secret_rotated: bool = False  # deploy --rotate-origin-secret: CloudFront now sends the new version
 
     @property
     def no_changes(self) -> bool:
@@ -94,13 +97,48 @@ def artifact_bucket(config: Config, aws: Aws) -> str:
     return config.aws.artifact_bucket or managed_bucket_name(aws.account_id(), aws.region)
 
 
-def plan_for(config: Config, aws: Aws, state: stack_mod.StackState, web_acl_arn: str = "") -> DeployPlan:
+def sent_origin_secret_version(state: stack_mod.StackState) -> str:
+    """The OriginSecret version the stack's CloudFront sends ("" until a first rotation)."""
+    params = (state.description or {}).get("Parameters") or []
+    return next((str(p.get("ParameterValue") or "") for p in params
+                 if p.get("ParameterKey") == ORIGIN_SECRET_VERSION_PARAMETER), "")
+
+
+def plan_rotation(aws: Aws, state: stack_mod.StackState) -> Rotation:
+    """What ``--rotate-origin-secret`` does to this stack (reads the secret's labels, writes nothing).
+
+    A new version, unless an earlier rotation stored one that CloudFront never got (its stack
+    update failed, or the secret was changed by hand): CloudFront then still sends the value now
+    labelled AWSPREVIOUS, and a new value would take that label away from it (a 403 for every
+    visitor until the stack update), so the rotation to AWSCURRENT is finished instead.
+    """
+    if not state.created or state.description is None:
+        raise UserError(f"stack {state.name!r} does not exist yet: its first deploy generates the origin secret",
+                        "deploy without --rotate-origin-secret; rotate on a later deploy")
+    arn = stack_mod.outputs(state.description).get(stack_mod.ORIGIN_SECRET_OUTPUT)
+    if not arn:
+        raise UserError(f"stack {state.name!r} has no {stack_mod.ORIGIN_SECRET_OUTPUT} output (it was deployed by "
+                        "an older wplambda)", "deploy once without --rotate-origin-secret, then rotate")
+    stages = aws.client("secretsmanager").describe_secret(SecretId=arn).get("VersionIdsToStages", {})
+    current = next((v for v, labels in stages.items() if "AWSCURRENT" in labels), None)
+    sent = sent_origin_secret_version(state)
+    unfinished = current is not None and (
+        sent != current if sent else any("AWSPREVIOUS" in labels for labels in stages.values()))
+    if unfinished and current is not None:
+        return Rotation(secret=arn, version=current, store=False)
+    return Rotation(secret=arn, version=str(uuid.uuid4()), store=True)
+
+
+def plan_for(config: Config, aws: Aws, state: stack_mod.StackState, web_acl_arn: str = "", *,
+             rotate_origin_secret: bool = False) -> DeployPlan:
     """The plan, with the artifact bucket resolved (and created when it is the kit's own), and the
     emulator step applied when the endpoint is not AWS."""
+    rotation = plan_rotation(aws, state) if rotate_origin_secret else None
     bucket = artifact_bucket(config, aws)
     execute.ensure_artifact_bucket(aws, bucket, managed=not config.aws.artifact_bucket)
     plan = make_plan(config, state.name, artifact_bucket=bucket,
-                     change_set_type="UPDATE" if state.created else "CREATE", web_acl_arn=web_acl_arn)
+                     change_set_type="UPDATE" if state.created else "CREATE", web_acl_arn=web_acl_arn,
+                     origin_secret_version=sent_origin_secret_version(state), rotation=rotation)
     if emulator.is_emulated(aws.endpoint_url):
         # The one step that differs against an emulator (moto in the tests): see its module.
         adapted = emulator.adapt(plan.template)
@@ -112,7 +150,8 @@ def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, dry
            skip_build: bool = False, render: bool = True, say: execute.Say = print,
            confirm_delete: Callable[[str, str], bool] = lambda _stack, _reason: False,
            content_invoker: efs.Invoke | None = None,
-           reconcile_site: bool = True) -> DeployOutcome:
+           reconcile_site: bool = True, rotate_origin_secret: bool = False,
+           sleep: Callable[[float], None] = time.sleep) -> DeployOutcome:
     """Deploy ``config`` to ``stack``; raises :class:`execute.DeployFailed` when the stack update fails.
 
     ``sync_runner(bucket, dry_run)`` syncs the assets (the CLI passes one with a progress bar).
@@ -120,6 +159,8 @@ def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, dry
     ``render=False`` deploys the project's template.yaml as it is (a hand-made or test template).
     With ``reconcile_site`` and any ``active`` declared in wplambda.toml, the live site's plugin
     activation and theme are then made to match it through the console function's wp-cli.
+    ``rotate_origin_secret`` replaces the origin secret's value as part of the plan
+    (:func:`plan_rotation`, :func:`execute.store_origin_secret`; ``sleep`` is its wait).
     """
     from wp_lambda.render import render_project
     from wp_lambda.validate import validate_project
@@ -151,7 +192,7 @@ def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, dry
         web_acl_arn = waf.preview(config, aws, stack, artifact_bucket(config, aws), say)
     elif config.security.waf:
         web_acl_arn = waf.apply(config, aws, stack, artifact_bucket(config, aws), say)
-    plan = plan_for(config, aws, state, web_acl_arn)
+    plan = plan_for(config, aws, state, web_acl_arn, rotate_origin_secret=rotate_origin_secret)
     record = execute.read_record(aws, plan.artifact_bucket, stack)
     unchanged = (state.description is not None and record is not None
                  and state.status in STABLE_STATES
@@ -177,9 +218,19 @@ def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, dry
         if state.status == "REVIEW_IN_PROGRESS":
             # The empty stack an unexecuted change set (a dry run) leaves: start clean from a create.
             delete_stack(aws, stack)
+        if plan.rotation is not None:
+            execute.store_origin_secret(aws, plan.rotation, say, sleep)
         say(f"updating stack {stack}")
         started = time.monotonic()
-        final = execute.apply(aws, plan, say)
+        try:
+            final = execute.apply(aws, plan, say)
+        except execute.DeployFailed as exc:
+            if plan.rotation is not None:
+                exc.lines.append("the origin secret's new value is stored, but CloudFront still sends the old one "
+                                 "(accepted as AWSPREVIOUS): `wplambda deploy --rotate-origin-secret` finishes the "
+                                 "rotation without storing another value")
+            raise
+        outcome.origin_secret_rotated = plan.rotation is not None
         say(f"stack {stack} updated in {time.monotonic() - started:.1f} s")
         if final is not None:  # the stack changed: its resources are read again, once
             state = stack_mod.StackState(stack, final, stack_mod.resources(cfn, stack))

@@ -31,12 +31,15 @@ _URI_SAFE = "/%:@!$&'()*+,;=-._~"
 
 
 def from_cloudfront(request: Request, environ: dict[str, str]) -> bool:
-    """Whether the request carries the distribution's secret origin header (constant-time check)."""
-    secret = environ.get(contract.ORIGIN_SECRET_ENV)
+    """Whether the request carries the distribution's secret origin header: its current value, or
+    the previous one while a rotation switches CloudFront over (constant-time checks, every value
+    compared, so the time taken does not say which one matched)."""
+    accepted = [environ.get(contract.ORIGIN_SECRET_ENV), environ.get(contract.ORIGIN_SECRET_PREVIOUS_ENV)]
     offered = request.header(ORIGIN_SECRET_HEADER)
-    if not secret or offered is None:
+    if not accepted[0] or offered is None:
         return False
-    return hmac.compare_digest(offered.encode(), secret.encode())
+    matches = [hmac.compare_digest(offered.encode(), value.encode()) for value in accepted if value]
+    return any(matches)
 
 
 def site_host(request: Request, environ: dict[str, str]) -> str | None:

@@ -49,6 +49,13 @@ DB_SECRET_PREFIX = "WORDPRESS_DB_"
 # every HTTP event that lacks it; serve sets none (it has no CloudFront).
 ORIGIN_SECRET_HEADER = "X-Wplambda-Origin-Secret"
 ORIGIN_SECRET_ENV = "WPLAMBDA_ORIGIN_SECRET"
+# `wplambda deploy --rotate-origin-secret` (docs/guides/security.md): Secrets Manager keeps the old
+# value as AWSPREVIOUS, and the handler accepts it too (in this variable) while CloudFront switches.
+ORIGIN_SECRET_PREVIOUS_ENV = "WPLAMBDA_ORIGIN_SECRET_PREVIOUS"
+# A warm instance whose values do not match a request's header reads the secret again, at most this
+# often (wrong guesses cannot become a flood of Secrets Manager calls); the deploy waits this long
+# between storing a new value and pointing CloudFront at it, so every instance can pick it up.
+ORIGIN_SECRET_REREAD_SECONDS = 60.0
 # Headers only the distribution's viewer-request function (ForwardedHostFunction) sets: it writes
 # them on every request from what CloudFront itself saw, replacing or deleting a viewer's copy, and
 # the runtime believes them only on requests that carry the origin secret (never passing them to
@@ -65,7 +72,7 @@ S3_UPLOADS_BUCKET_ENV = "S3_UPLOADS_BUCKET"
 S3_UPLOADS_REGION_ENV = "S3_UPLOADS_REGION"
 # Values only the runtime reads: never in php-fpm's environment (which PHP sees, clear_env = no)
 # nor in a php/wp command's, so no plugin, phpinfo() or child process can read them.
-RUNTIME_ONLY_ENV = frozenset({ORIGIN_SECRET_ENV})
+RUNTIME_ONLY_ENV = frozenset({ORIGIN_SECRET_ENV, ORIGIN_SECRET_PREVIOUS_ENV})
 
 
 def php_environment(environ: Mapping[str, str]) -> dict[str, str]:

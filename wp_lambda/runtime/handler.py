@@ -24,6 +24,7 @@ from wp_lambda.runtime import (
     events,
     fastcgi,
     layout,
+    origin,
     routing,
     secrets,
     snapstart,
@@ -70,6 +71,8 @@ class Runtime:
         self.fpm = PhpFpm(FpmSettings.from_env(env, self.document_root), environ=env)
         self.caching = static.Caching.from_env(env)
         self._secrets_loaded = False
+        # After a rotation of the origin secret, the values a mismatching request makes it read again.
+        self.origin_secret = origin.Rereader.from_env(env)
         # `wplambda serve` logs each request as cold or warm; only it asks for the marker header.
         self._mark_init = env.get(contract.LOCAL_ENV) == "1"
         self._http_invocations = 0
@@ -141,10 +144,14 @@ class Runtime:
         before routing: neither PHP nor a static file sees it. ``wplambda serve`` has no CloudFront
         and sets no origin secret (it drops the caller's WPLAMBDA_* variables), so nothing is
         enforced there; a deployed stack always has one. The check runs on HTTP events only:
-        direct invocations, the warm-up and cron never pass through here.
+        direct invocations, the warm-up and cron never pass through here. A mismatch may mean the
+        secret was rotated since this instance read it: the values are read again first, at most
+        once a minute (wp_lambda/runtime/origin.py).
         """
         self.load_secrets()  # the secret arrives with the others; a failure to read them is a 500
         if not self.environ.get(contract.ORIGIN_SECRET_ENV) or cgi.from_cloudfront(request, self.environ):
+            return None
+        if self.origin_secret.refresh(self.environ) and cgi.from_cloudfront(request, self.environ):
             return None
         offered = "a wrong" if request.header(cgi.ORIGIN_SECRET_HEADER) is not None else "no"
         # One line, never the offered value: it may be a near miss of the real one.

@@ -50,12 +50,7 @@ def load(spec: str, client: Any = None, timeout: float | None = None) -> dict[st
     if not pairs:
         return {}
     if client is None:
-        import boto3  # lazily: only deployed functions need it, and Lambda provides it
-        from botocore.config import Config
-
-        config = None if timeout is None else Config(connect_timeout=timeout, read_timeout=timeout,
-                                                     retries={"total_max_attempts": 1})
-        client = boto3.client("secretsmanager", config=config)
+        client = make_client(timeout)
     out: dict[str, str] = {}
     for prefix, arn in pairs:
         try:
@@ -64,6 +59,30 @@ def load(spec: str, client: Any = None, timeout: float | None = None) -> dict[st
             raise SecretsError(f"{SECRETS_ENV}: cannot read {arn} for {prefix}: {type(exc).__name__}: {exc}") from exc
         out.update(expand(prefix, value))
     return out
+
+
+def make_client(timeout: float | None = None) -> Any:
+    """A secretsmanager client; ``timeout``: see :func:`load`."""
+    import boto3  # lazily: only deployed functions need it, and Lambda provides it
+    from botocore.config import Config
+
+    config = None if timeout is None else Config(connect_timeout=timeout, read_timeout=timeout,
+                                                 retries={"total_max_attempts": 1})
+    return boto3.client("secretsmanager", config=config)
+
+
+def read_stage(client: Any, arn: str, stage: str) -> str | None:
+    """The value of ``arn`` labelled ``stage`` (AWSCURRENT, AWSPREVIOUS), None when no version has
+    that label (a secret never rotated has no AWSPREVIOUS); other failures raise SecretsError.
+    https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html"""
+    try:
+        value: str = client.get_secret_value(SecretId=arn, VersionStage=stage)["SecretString"]
+    except Exception as exc:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+        if code == "ResourceNotFoundException":
+            return None
+        raise SecretsError(f"cannot read {arn} ({stage}): {type(exc).__name__}: {exc}") from exc
+    return value
 
 
 def apply(environ: dict[str, str]) -> list[str]:

@@ -248,7 +248,15 @@ def test_distribution_front_door_and_domains(rendered: Rendered) -> None:
     function_origin = next(o for o in dist["Origins"] if o["Id"] == "function")
     header = function_origin["OriginCustomHeaders"][0]
     assert header["HeaderName"] == "X-Wplambda-Origin-Secret"
-    assert header["HeaderValue"] == {"Fn::Sub": "{{resolve:secretsmanager:${OriginSecret}:SecretString}}"}
+    # Versionless until a rotation names the version (deploy --rotate-origin-secret): a changed
+    # reference is what makes CloudFormation resolve it again.
+    assert header["HeaderValue"] == {"Fn::If": [
+        "OriginSecretVersionPinned",
+        {"Fn::Sub": "{{resolve:secretsmanager:${OriginSecret}:SecretString:::${OriginSecretVersion}}}"},
+        {"Fn::Sub": "{{resolve:secretsmanager:${OriginSecret}:SecretString}}"}]}
+    assert rendered.transformed["Parameters"]["OriginSecretVersion"]["Default"] == ""
+    assert rendered.transformed["Conditions"]["OriginSecretVersionPinned"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "OriginSecretVersion"}, ""]}]}
     http_api = rendered.config.function.front_door == "http-api"
     assert ("HttpApi" in rendered.resources) == http_api
     assert ("FunctionUrl" in rendered.resources) == (not http_api)
@@ -335,6 +343,27 @@ def test_cron_and_logs(rendered: Rendered) -> None:
     assert logging["LogGroup"] == {"Ref": "LogGroup"}
 
 
+def test_access_logs_reach_the_log_group(rendered: Rendered) -> None:
+    """HTTP API access logs: the stack's log group (its retention), one JSON object per request with
+    the marker `logs --access` looks for, and nothing private in the format. A Function URL has no
+    access log of its own (nothing to configure: docs/guides/security.md says what is logged)."""
+    if rendered.config.function.front_door != "http-api":
+        assert "AccessLogSettings" not in json.dumps(rendered.resources)
+        return
+    settings = rendered.source["Resources"]["HttpApi"]["Properties"]["AccessLogSettings"]
+    assert settings["DestinationArn"] == {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}"
+                                                     ":log-group:${LogGroup}"}
+    fields = json.loads(settings["Format"])
+    assert fields["log"] == "wplambda-access" and fields["requestId"] == "$context.requestId"
+    assert {"method", "path", "status", "ip", "time"} <= set(fields)
+    variables = " ".join(fields.values()).lower()
+    for private in ("querystring", "authorization", "cookie", "header", "$request"):
+        assert private not in variables, private
+    # After the SAM transform the $default stage carries it (what CloudFormation receives).
+    stage = next(r for r in rendered.transformed["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Stage")
+    assert stage["Properties"]["AccessLogSettings"] == settings
+
+
 def test_contract_logical_ids_and_outputs(rendered: Rendered) -> None:
     """docs/internals.md: deploy finds resources and outputs by these names."""
     always = {"WordPressFunction", "ConsoleFunction", "AssetsBucket", "Distribution", "SaltSecret", "OriginSecret"}
@@ -345,7 +374,7 @@ def test_contract_logical_ids_and_outputs(rendered: Rendered) -> None:
     assert set(rendered.transformed["Outputs"]) == {
         "SiteUrl", "AdminUrl", "DistributionId", "DistributionDomain", "AssetsBucketName",
         "UploadsBucketName", "FunctionName", "FunctionAlias", "ConsoleFunctionName",
-        "DatabaseEndpoint"}
+        "DatabaseEndpoint", "OriginSecretArn"}
 
 
 def test_no_secret_in_plain_text(rendered: Rendered) -> None:

@@ -97,6 +97,16 @@ def test_secret_findings_catch_planted_literals(transformed: dict[str, Any]) -> 
     ])
 
 
+def test_an_origin_header_choosing_between_references_must_have_two(transformed: dict[str, Any]) -> None:
+    """The header is an Fn::If (versioned after a rotation, versionless before): both branches must
+    be dynamic references, or the literal one is reported."""
+    resources = copy.deepcopy(transformed["Resources"])
+    header = resources["Distribution"]["Properties"]["DistributionConfig"]["Origins"][0]["OriginCustomHeaders"][0]
+    assert "Fn::If" in header["HeaderValue"] and validate.secret_findings(resources) == []
+    header["HeaderValue"]["Fn::If"][1] = "literal-origin-secret"
+    assert validate.secret_findings(resources) == ["Distribution: origin header X-Wplambda-Origin-Secret is a literal"]
+
+
 def test_kit_checks_catch_what_cfn_lint_does_not(transformed: dict[str, Any]) -> None:
     resources = copy.deepcopy(transformed["Resources"])
     fn = resources["WordPressFunction"]["Properties"]
