@@ -263,6 +263,22 @@ class Security(Table):
     """What faces the internet besides WordPress itself: the hardening mu-plugin's parts (each on by
     default) and the optional AWS WAF in front of CloudFront."""
 
+    xmlrpc: bool = _key(False, "Serve xmlrpc.php (false: refused with 403 before PHP runs; true only for a site "
+                        "whose apps or plugins still need XML-RPC, e.g. Jetpack).")
+    user_enumeration: bool = _key(False, "Let anonymous visitors list users (false: no REST /wp/v2/users, "
+                                  "?author=N answers 404, no author sitemaps, one message for any failed login).")
+    http_cron: bool = _key(False, "Answer wp-cron.php over HTTP (false: 403; the [cron] schedule runs it "
+                           "without HTTP).")
+    core_files: bool = _key(False, "Serve readme.html, and wp-admin/install.php on an installed site (false: 404, "
+                            "so scanners do not learn the WordPress version; license.txt is never served).")
+    login_throttle: bool = _key(True, "Slow password guessing: after login_attempts failures from one IP or for one "
+                                "username, each attempt waits twice as long as the last (stored in the database, "
+                                "shared by every instance).")
+    login_attempts: int = _key(5, "With login_throttle: failed logins allowed before the back-off starts.",
+                               ge=1, le=100)
+    same_site_cookies: bool = _key(True, "Add SameSite=Lax to WordPress's login cookies, so no other site's form "
+                                   "can post with them.")
+
     # The hardening mu-plugin's keys come first, the WAF's after them.
 
 
