@@ -36,7 +36,8 @@ def _php(served: Served, code: str) -> str:
     client = boto3.client("lambda", endpoint_url=state["endpoint_url"], region_name="us-east-1",
                           aws_access_key_id=state["access_key_id"], aws_secret_access_key=state["secret_access_key"])
     event = {"wplambda": "php", "args": ["-r", "require 'wp-load.php'; " + code]}
-    result = json.loads(client.invoke(FunctionName=state["console_function"], Payload=json.dumps(event))["Payload"].read())
+    reply = client.invoke(FunctionName=state["console_function"], Payload=json.dumps(event))
+    result = json.loads(reply["Payload"].read())
     assert result["exitCode"] == 0, result
     return str(result["stdout"]).strip()
 
@@ -152,7 +153,8 @@ def test_login_throttle_per_address_and_per_username(throttle: Served) -> None:
     assert _post_login(throttle, "admin", ADMIN_PASSWORD, source="127.0.0.2")[0] == 302
     assert len(_rows(throttle)) == 2  # refused attempts are not counted, nor is the success
     # Exponential: once the wait is over, the next failure doubles it.
-    _php(throttle, "global $wpdb; $wpdb->query('UPDATE ' . WPLambda_Login_Throttle::table() . ' SET locked_until = 0');")
+    _php(throttle, "global $wpdb; $wpdb->query('UPDATE ' . WPLambda_Login_Throttle::table() ."
+         " ' SET locked_until = 0');")
     _post_login(throttle, USER, "wrong")
     assert all(f == 6 and 55 <= wait <= 60 for f, wait in _rows(throttle).values())
 
