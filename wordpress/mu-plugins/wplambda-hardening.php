@@ -13,10 +13,11 @@
  * database so every Lambda instance sees the same counts. After N free failures each further
  * failure doubles the wait before the next attempt, up to a cap; a locked attempt is refused
  * before any password is checked and is not counted, so it costs one indexed SELECT. A login that
- * succeeds pays that SELECT only (and a DELETE when it follows failures). Rows expire a day after
- * their last failure and each failure deletes a batch of expired ones, so a bot that invents
- * usernames or addresses cannot grow the table without bound. The username's wait is capped far
- * lower than the address's: anyone can fail logins for "admin", and the owner must still get in.
+ * succeeds pays that SELECT only (and a DELETE of the account's row when it follows failures).
+ * Only real accounts get a username row; rows expire a day after their last failure and each
+ * failure deletes a batch of expired ones, so the table holds at most the addresses and accounts
+ * that failed in the last day. The username's wait is capped far lower than the address's: anyone
+ * can fail logins for "admin", and the owner must still get in.
  */
 
 if (!defined('ABSPATH')) {
@@ -124,8 +125,14 @@ final class WPLambda_Login_Throttle
 
     /** @var int */
     private static $free;
+    /** WordPress's own password checks on `authenticate`, skipped while locked. */
+    const PASSWORD_CHECKS = ['wp_authenticate_username_password', 'wp_authenticate_email_password',
+        'wp_authenticate_application_password'];
+
     /** @var array|null the keys and lock of the attempt in progress */
     private static $attempt = null;
+    /** @var string[] the checks before() took off for a locked attempt */
+    private static $parked = [];
 
     public static function hook(int $free): void
     {
@@ -146,13 +153,23 @@ final class WPLambda_Login_Throttle
         return $wpdb->base_prefix . 'wplambda_login_throttle';
     }
 
-    /** The row keys of an attempt: the client's address (an IPv6 client's /64) and the username. */
-    private static function keys(string $username): array
+    /**
+     * The row keys of an attempt: the client's address, and the account's login. An e-mail address
+     * counts as the login it belongs to, or one account would have two counters (WordPress looks
+     * the user up by e-mail next anyway, from the same request's cache). With $existing, a name no
+     * account has gets no key: a bot inventing usernames then adds one row per address, not one
+     * per guess, and there is no account to protect.
+     */
+    private static function keys(string $username, bool $existing = false): array
     {
         $keys = ['ip:' . self::address()];
-        $name = strtolower(trim($username));
-        if ($name !== '') {
-            $keys[] = 'user:' . hash('sha256', $name);
+        $name = trim($username);
+        if ($name !== '' && strpos($name, '@') !== false) {
+            $user = get_user_by('email', $name);
+            $name = $user ? $user->user_login : $name;
+        }
+        if ($name !== '' && (!$existing || username_exists($name))) {
+            $keys[] = 'user:' . hash('sha256', strtolower($name));
         }
         return $keys;
     }
@@ -164,6 +181,9 @@ final class WPLambda_Login_Throttle
         $packed = @inet_pton($address);
         if ($packed === false) {
             return 'unknown';
+        }
+        if (strlen($packed) === 16 && strncmp($packed, str_repeat("\0", 10) . "\xff\xff", 12) === 0) {
+            $packed = substr($packed, 12);  // ::ffff:a.b.c.d is the IPv4 client a.b.c.d, not a /64
         }
         if (strlen($packed) === 16) {
             return inet_ntop(substr($packed, 0, 8) . str_repeat("\0", 8)) . '/64';
@@ -212,10 +232,13 @@ final class WPLambda_Login_Throttle
         list($until, $seen) = self::lock($keys);
         self::$attempt = ['keys' => $keys, 'seen' => $seen, 'until' => $until];
         if ($until) {
-            // No password is checked while locked: the guess is not even tried.
-            remove_filter('authenticate', 'wp_authenticate_username_password', 20);
-            remove_filter('authenticate', 'wp_authenticate_email_password', 20);
-            remove_filter('authenticate', 'wp_authenticate_application_password', 20);
+            // No password is checked while locked: the guess is not even tried. after() puts the
+            // checks back for the next authentication in this process (an XML-RPC multicall).
+            foreach (self::PASSWORD_CHECKS as $check) {
+                if (remove_filter('authenticate', $check, 20)) {
+                    self::$parked[] = $check;
+                }
+            }
             return self::refusal($until);
         }
         return $user;
@@ -223,8 +246,12 @@ final class WPLambda_Login_Throttle
 
     public static function after($user, $username, $password)
     {
+        foreach (self::$parked as $check) {
+            add_filter('authenticate', $check, 20, 3);
+        }
+        self::$parked = [];
         if (self::$attempt !== null && self::$attempt['until']) {
-            return self::refusal(self::$attempt['until']);
+            $user = self::refusal(self::$attempt['until']);
         }
         return $user;
     }
@@ -234,16 +261,18 @@ final class WPLambda_Login_Throttle
         if ($error instanceof WP_Error && in_array(self::ERROR_CODE, $error->get_error_codes(), true)) {
             return;  // refused while locked: not counted, or the wait would never end
         }
-        self::record(self::keys((string) $username));
+        self::record(self::keys((string) $username, true));
     }
 
+    /**
+     * The account's count starts again; the address's does not: otherwise a guesser with an account
+     * of their own (a subscriber) could log into it between guesses at "admin" and never be slowed.
+     */
     public static function succeeded($login, $user = null): void
     {
-        if (self::$attempt !== null && self::$attempt['seen']) {
+        if (self::$attempt !== null && self::$attempt['seen'] && count(self::$attempt['keys']) > 1) {
             global $wpdb;
-            $keys = self::$attempt['keys'];
-            $wpdb->query($wpdb->prepare('DELETE FROM ' . self::table() . ' WHERE k IN ('
-                . implode(',', array_fill(0, count($keys), '%s')) . ')', $keys));
+            $wpdb->delete(self::table(), ['k' => self::$attempt['keys'][1]]);
         }
     }
 
@@ -269,7 +298,7 @@ final class WPLambda_Login_Throttle
     {
         // Through `authenticate` (XML-RPC) the failure is also wp_login_failed's: count it once.
         if (!doing_filter('authenticate') && isset($_SERVER['PHP_AUTH_USER'])) {
-            self::record(self::keys((string) $_SERVER['PHP_AUTH_USER']));
+            self::record(self::keys((string) $_SERVER['PHP_AUTH_USER'], true));
         }
     }
 

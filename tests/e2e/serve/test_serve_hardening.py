@@ -167,6 +167,32 @@ def test_login_throttle_covers_the_authenticate_path_xmlrpc_uses(throttle: Serve
     assert codes.split(",") == ["wplambda_login_failed"] * 5 + ["wplambda_login_throttled"] * 2
 
 
+def test_a_success_resets_the_account_not_the_address(throttle: Served) -> None:
+    """Otherwise a guesser with an account of their own could log into it between guesses."""
+    for _ in range(2):
+        _post_login(throttle, USER, "wrong")
+    assert sorted(f for f, _ in _rows(throttle).values()) == [2, 2]
+    assert _post_login(throttle, USER, PASSWORD)[0] == 302
+    assert [(key.split(":")[0], f) for key, (f, _) in _rows(throttle).items()] == [("ip", 2)]
+
+
+def test_addresses_as_the_throttle_counts_them(throttle: Served) -> None:
+    """An IPv4-mapped address is its IPv4 client, an IPv6 client is its /64; an unknown username
+    adds no row of its own, so only the address's count locks here."""
+    def attempts(*addresses: str) -> list[str]:
+        script = ("$codes = []; foreach (json_decode('%s') as $address) { $_SERVER['REMOTE_ADDR'] = $address;"
+                  " $codes[] = wp_authenticate('nobody-at-all', 'wrong')->get_error_code(); }"
+                  " echo implode(',', $codes);")
+        return _php(throttle, script % json.dumps(addresses)).split(",")
+
+    fail, locked = "wplambda_login_failed", "wplambda_login_throttled"
+    assert attempts(*["::ffff:192.0.2.7"] * 5) == [fail] * 5
+    assert attempts("::ffff:192.0.2.7", "192.0.2.7", "::ffff:192.0.2.8") == [locked, locked, fail]
+    assert attempts(*["2001:db8::1"] * 5) == [fail] * 5
+    assert attempts("2001:db8::2", "2001:db8:0:1::1") == [locked, fail]
+    assert all(key.startswith("ip:") for key in _rows(throttle))
+
+
 def test_expired_rows_are_purged(throttle: Served) -> None:
     _php(throttle, "global $wpdb; $wpdb->suppress_errors(true); $t = WPLambda_Login_Throttle::table();"
          " $wpdb->query(\"CREATE TABLE IF NOT EXISTS $t (k VARCHAR(80) PRIMARY KEY, failures INT UNSIGNED,"
