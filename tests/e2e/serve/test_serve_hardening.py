@@ -29,13 +29,13 @@ USER, PASSWORD = "throttled", "throttled-user-password-7"
 LOCKED = "Too many failed login attempts"
 
 
-def _php(served: Served, code: str) -> str:
-    """``code`` run after wp-load.php, through serve's invoke endpoint as the console function
-    (``{"wplambda": "php"}``): the site's own environment, [security]'s walls included."""
+def _php(served: Served, code: str, *, prelude: str = "") -> str:
+    """``code`` run after wp-load.php (``prelude`` before it), through serve's invoke endpoint as the
+    console function (``{"wplambda": "php"}``): the site's own environment, [security]'s walls included."""
     state = json.loads((served.project / ".wplambda" / "local" / "run" / "invoke.json").read_text())
     client = boto3.client("lambda", endpoint_url=state["endpoint_url"], region_name="us-east-1",
                           aws_access_key_id=state["access_key_id"], aws_secret_access_key=state["secret_access_key"])
-    event = {"wplambda": "php", "args": ["-r", "require 'wp-load.php'; " + code]}
+    event = {"wplambda": "php", "args": ["-r", f"{prelude} require 'wp-load.php'; {code}"]}
     reply = client.invoke(FunctionName=state["console_function"], Payload=json.dumps(event))
     result = json.loads(reply["Payload"].read())
     assert result["exitCode"] == 0, result
@@ -165,6 +165,26 @@ def test_login_throttle_covers_the_authenticate_path_xmlrpc_uses(throttle: Serve
                  f" for ($i = 0; $i < 7; $i++) {{ $c[] = wp_authenticate('{USER}', $i < 6 ? 'wrong' : '{PASSWORD}')"
                  "->get_error_code(); } echo implode(',', $c);")
     assert codes.split(",") == ["wplambda_login_failed"] * 5 + ["wplambda_login_throttled"] * 2
+
+
+def test_login_throttle_covers_application_passwords_over_rest(throttle: Served) -> None:
+    """REST's Basic auth checks application passwords outside `authenticate`: its failures count,
+    and a locked client gets REST's 429 instead of the user, before any password is checked."""
+    codes = _php(throttle, f"""
+        $user = get_user_by('login', '{USER}');
+        list($password) = WP_Application_Passwords::create_new_application_password($user->ID, ['name' => 'test']);
+        $_SERVER['REMOTE_ADDR'] = '192.0.2.60';
+        $out = [];
+        foreach (array_merge([$password], array_fill(0, 5, 'wrong'), [$password]) as $tried) {{
+            $_SERVER['PHP_AUTH_USER'] = '{USER}';
+            $_SERVER['PHP_AUTH_PW'] = $tried;
+            $id = apply_filters('determine_current_user', false);
+            $error = apply_filters('rest_authentication_errors', null);
+            $out[] = $id ? 'user' : (is_wp_error($error) ? $error->get_error_data()['status'] : 'none');
+        }}
+        WP_Application_Passwords::delete_all_application_passwords($user->ID);
+        echo implode(',', $out);""", prelude="define('REST_REQUEST', true); $_SERVER['HTTPS'] = 'on';")
+    assert codes.split(",") == ["user"] + ["401"] * 5 + ["429"]  # 401: WordPress's own answer to a wrong one
 
 
 def test_a_success_resets_the_account_not_the_address(throttle: Served) -> None:
