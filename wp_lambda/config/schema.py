@@ -271,9 +271,10 @@ class Security(Table):
                            "without HTTP).")
     core_files: bool = _key(False, "Serve readme.html, and wp-admin/install.php on an installed site (false: 404, "
                             "so scanners do not learn the WordPress version; license.txt is never served).")
-    login_throttle: bool = _key(True, "Slow password guessing: after login_attempts failures from one IP or for one "
-                                "username, each attempt waits twice as long as the last (stored in the database, "
-                                "shared by every instance).")
+    login_throttle: bool = _key(True, "Slow password guessing: after login_attempts failures from one address or for "
+                                "one account, a wait that doubles with each further failure (30 s, up to 1 h for an "
+                                "address and 15 min for an account), counted in the database so every instance "
+                                "shares it.")
     login_attempts: int = _key(5, "With login_throttle: failed logins allowed before the back-off starts.",
                                ge=1, le=100)
     same_site_cookies: bool = _key(True, "Add SameSite=Lax to WordPress's login cookies, so no other site's form "
