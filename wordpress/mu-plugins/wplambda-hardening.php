@@ -55,14 +55,12 @@ if (isset($wplambda_walls['core-files'], $_SERVER['SCRIPT_FILENAME']) && defined
 }
 
 // -- XML-RPC ---------------------------------------------------------------------------------------
-// The runtime refuses xmlrpc.php itself; this keeps WordPress from advertising it.
+// The runtime refuses xmlrpc.php itself; this turns its logins off in WordPress too and drops the RSD
+// link from pages. X-Pingback stays: WordPress's installer looks for it on a loopback request to
+// decide whether pretty permalinks work, and without it every new site would get plain ones.
 if (isset($wplambda_walls['xmlrpc'])) {
     add_filter('xmlrpc_enabled', '__return_false');
     remove_action('wp_head', 'rsd_link');
-    add_filter('wp_headers', static function (array $headers): array {
-        unset($headers['X-Pingback']);
-        return $headers;
-    });
 }
 
 // -- user enumeration ------------------------------------------------------------------------------
