@@ -117,16 +117,15 @@ final class WPLambda_Login_Throttle
     const USERNAME_CAP = 900;
     /** Counts are forgotten this long after their last failure. */
     const FORGET_AFTER = 86400;
-    /** Expired rows deleted per recorded failure (always more than the one row a failure adds). */
+    /** Expired rows deleted per recorded failure (far more than the two a failure can add). */
     const PURGE_BATCH = 50;
     const ERROR_CODE = 'wplambda_login_throttled';
-
-    /** @var int */
-    private static $free;
     /** WordPress's own password checks on `authenticate`, skipped while locked. */
     const PASSWORD_CHECKS = ['wp_authenticate_username_password', 'wp_authenticate_email_password',
         'wp_authenticate_application_password'];
 
+    /** @var int */
+    private static $free;
     /** @var array|null the keys and lock of the attempt in progress */
     private static $attempt = null;
     /** @var string[] the checks before() took off for a locked attempt */
@@ -140,7 +139,7 @@ final class WPLambda_Login_Throttle
         add_filter('authenticate', [self::class, 'after'], PHP_INT_MAX, 3);
         add_action('wp_login_failed', [self::class, 'failed'], 10, 2);
         add_action('wp_login', [self::class, 'succeeded'], 10, 2);
-        // REST and the admin's Basic auth: application passwords do not go through `authenticate`.
+        // REST's Basic auth checks application passwords without going through `authenticate`.
         add_filter('determine_current_user', [self::class, 'before_application_password'], 19);
         add_action('application_password_failed_authentication', [self::class, 'application_password_failed']);
     }
