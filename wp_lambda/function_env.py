@@ -81,6 +81,8 @@ def function_environment(config: Config, *, role: str = "", local: LocalStandIns
         Variable(contract.WARM_PATHS_ENV, ",".join(config.function.warm_paths),
                  comment=("Requested during init so the first visitor finds WordPress compiled (empty: no warm-up).",)),
     ]
+    env.append(Variable(contract.HARDENING_ENV, hardening(config), comment=(
+        "The walls up in front of WordPress ([security]): the runtime and the hardening mu-plugin read them.",)))
     if config.storage.mode == "efs":
         where = contract.EFS_MOUNT if local is None else local.content_dir
         assert where is not None, "storage.mode = efs needs the local stand-in for the mount"
@@ -88,6 +90,21 @@ def function_environment(config: Config, *, role: str = "", local: LocalStandIns
             "Plugins, themes and languages: wp-config.php points WP_CONTENT_DIR here, the runtime",
             "serves /wp-content/plugins/* and /wp-content/themes/* from here.")))
     return env
+
+
+def hardening(config: Config) -> str:
+    """``[security]`` as the list of walls that are up (contract.HARDENING_ENV's format). A key that
+    says a thing is allowed (``xmlrpc = true``) takes its wall down."""
+    security = config.security
+    walls = [wall for wall, allowed in ((contract.WALL_XMLRPC, security.xmlrpc),
+                                        (contract.WALL_USER_ENUMERATION, security.user_enumeration),
+                                        (contract.WALL_HTTP_CRON, security.http_cron),
+                                        (contract.WALL_CORE_FILES, security.core_files)) if not allowed]
+    if security.login_throttle:
+        walls.append(f"{contract.WALL_LOGIN_THROTTLE}:{security.login_attempts}")
+    if security.same_site_cookies:
+        walls.append(contract.WALL_SAME_SITE)
+    return ",".join(walls)
 
 
 def _database(config: Config, local: LocalStandIns | None) -> list[Variable]:

@@ -283,6 +283,23 @@ class Security(Table):
     """What faces the internet besides WordPress itself: the hardening mu-plugin's parts (each on by
     default) and the optional AWS WAF in front of CloudFront."""
 
+    xmlrpc: bool = _key(False, "Serve xmlrpc.php (false: refused with 403 before PHP runs; true only for a site "
+                        "whose apps or plugins still need XML-RPC, e.g. Jetpack).")
+    user_enumeration: bool = _key(False, "Let anonymous visitors list users (false: no REST /wp/v2/users, "
+                                  "?author=N answers 404, no author sitemaps, one message for any failed login).")
+    http_cron: bool = _key(False, "Answer wp-cron.php over HTTP (false: 403; the [cron] schedule runs it "
+                           "without HTTP).")
+    core_files: bool = _key(False, "Serve readme.html, and wp-admin/install.php on an installed site (false: 404, "
+                            "so scanners do not learn the WordPress version; license.txt is never served).")
+    login_throttle: bool = _key(True, "Slow password guessing: after login_attempts failures from one address or for "
+                                "one account, a wait that doubles with each further failure (30 s, up to 1 h for an "
+                                "address and 15 min for an account), counted in the database so every instance "
+                                "shares it.")
+    login_attempts: int = _key(5, "With login_throttle: failed logins allowed before the back-off starts.",
+                               ge=1, le=100)
+    same_site_cookies: bool = _key(True, "Add SameSite=Lax to WordPress's login cookies, so no other site's form "
+                                   "can post with them.")
+
     # The hardening mu-plugin's keys come first, the WAF's after them.
     waf: bool = _key(False, "Put an AWS WAF web ACL in front of CloudFront: AWS's managed WordPress and "
                      "known-bad-inputs rule groups, plus a per-IP rate limit on logins (wp-login.php, xmlrpc.php). "

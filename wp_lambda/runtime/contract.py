@@ -87,6 +87,19 @@ def php_environment(environ: Mapping[str, str]) -> dict[str, str]:
 # Deployed, the body travels base64-encoded inside the event, so a binary body fails from ~4.5 MB.
 LAMBDA_REQUEST_LIMIT = 6 * 1024 * 1024
 
+# -- hardening: the walls in front of WordPress ------------------------------------------------
+# The walls that are up ([security] in wplambda.toml): a comma-separated list of the
+# names below, e.g. "xmlrpc,user-enumeration,http-cron,core-files,login-throttle:5,same-site-cookies".
+# The runtime refuses the closed files before PHP (runtime/hardening.py); the mu-plugin
+# wplambda-hardening.php reads the rest. Unset or empty: every wall is down.
+HARDENING_ENV = "WPLAMBDA_HARDENING"
+WALL_XMLRPC = "xmlrpc"  # xmlrpc.php refused (403)
+WALL_USER_ENUMERATION = "user-enumeration"  # anonymous REST users, ?author=N, author sitemaps
+WALL_HTTP_CRON = "http-cron"  # wp-cron.php refused over HTTP (403); the schedule's direct invocation runs it
+WALL_CORE_FILES = "core-files"  # readme.html (404); wp-admin/install.php once installed
+WALL_LOGIN_THROTTLE = "login-throttle"  # "login-throttle:N": N failed logins are free, then back-off
+WALL_SAME_SITE = "same-site-cookies"  # SameSite=Lax on WordPress's auth cookies
+
 # -- paths in the layers and mounts ------------------------------------------------------------
 # Where Lambda mounts layers.
 LAYER_ROOT = "/opt"

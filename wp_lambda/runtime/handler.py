@@ -23,6 +23,7 @@ from wp_lambda.runtime import (
     direct,
     events,
     fastcgi,
+    hardening,
     layout,
     origin,
     routing,
@@ -70,6 +71,7 @@ class Runtime:
         self.margin = float(env.get("WPLAMBDA_DEADLINE_MARGIN_MS", DEFAULT_MARGIN * 1000)) / 1000
         self.fpm = PhpFpm(FpmSettings.from_env(env, self.document_root), environ=env)
         self.caching = static.Caching.from_env(env)
+        self.walls = hardening.Walls.from_env(env)
         self._secrets_loaded = False
         # After a rotation of the origin secret, the values a mismatching request makes it read again.
         self.origin_secret = origin.Rereader.from_env(env)
@@ -162,14 +164,17 @@ class Runtime:
     def http(self, request: Request, context: LambdaContext | None) -> Response:
         """One HTTP request: route it, then serve the file or ask PHP."""
         target = routing.route(self.document_root, request.path, request.query, self.content_dir)
+        target = self.walls.refusal(self.document_root, target) or target
         if target.kind == "deny":
             return _text(target.status, "Forbidden." if target.status == 403 else "Not found.")
         if target.kind == "redirect":
             return Response(target.status, [("Location", target.location)])
         if target.kind == "static":
             return static.serve(request, target.filename, self.caching)
-        return self.php_request(request, target, cgi.site_host(request, self.environ), context,
-                                cgi.client_address(request, self.environ))
+        response = self.php_request(request, target, cgi.site_host(request, self.environ), context,
+                                    cgi.client_address(request, self.environ))
+        response.headers = self.walls.cookie_headers(response.headers)
+        return response
 
     def php_request(self, request: Request, target: routing.Route, host: str | None,
                     context: LambdaContext | None, remote_addr: str = "127.0.0.1") -> Response:
