@@ -300,7 +300,7 @@ class Security(Table):
     same_site_cookies: bool = _key(True, "Add SameSite=Lax to WordPress's login cookies, so no other site's form "
                                    "can post with them.")
 
-    # The hardening mu-plugin's keys come first, the WAF's after them.
+    # The optional AWS WAF (a companion stack in us-east-1, wp_lambda.deploy.waf).
     waf: bool = _key(False, "Put an AWS WAF web ACL in front of CloudFront: AWS's managed WordPress and "
                      "known-bad-inputs rule groups, plus a per-IP rate limit on logins (wp-login.php, xmlrpc.php). "
                      "It lives in a companion stack STACK-waf in us-east-1 and costs about $8/month plus $0.60 "
