@@ -83,6 +83,7 @@ def context(config: Config, *, local: bool = False) -> dict[str, Any]:
         # The names serve shares with the stack (wp_lambda/runtime/contract.py, function_env.py).
         function_environment=lambda role="": function_environment(config, role=role),
         uploads_bucket_ref=uploads_bucket_ref(config),
+        uploads_prefix=contract.UPLOADS_KEY_PREFIX,
         behaviours=contract.behaviours(config.storage.mode == "efs"),
         default_origin=contract.DEFAULT_ORIGIN,
         origins={"function": contract.FUNCTION_ORIGIN, "assets": contract.ASSETS_ORIGIN,
