@@ -18,6 +18,7 @@ import pytest
 
 from tests.integration.template.test_template_matrix import CASES, EXTERNAL_DB, Case, Rendered, render_case
 from wp_lambda.dbio import staging
+from wp_lambda.render import DEFAULT_OBJECT_ACL
 from wp_lambda.runtime.contract import UPLOADS_KEY_PREFIX
 
 EXISTING = next(c for c in CASES if "bucket" in c.extra.get("uploads", {}))
@@ -82,11 +83,18 @@ def test_both_functions_run_with_the_one_least_privilege_role(rendered: Rendered
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_s3_is_exactly_the_uploads_prefix(rendered: Rendered, function: str) -> None:
     role = _role(rendered, function)
-    acl = ["s3:PutObjectAcl"] if rendered.config.uploads.object_acl else []
+    objects = {"Fn::Sub": [f"arn:${{AWS::Partition}}:s3:::${{Bucket}}/{UPLOADS_KEY_PREFIX}*",
+                           {"Bucket": _bucket(rendered)}]}
+    acl: dict[str, Any] = {"Sid": "UploadsObjectAcl", "Effect": "Allow", "Action": "s3:PutObjectAcl",
+                           "Resource": objects}
+    if not rendered.config.uploads.object_acl:
+        # S3 Uploads sends wp-config.php's ACL with every PUT, which needs PutObjectAcl: only that one.
+        acl["Condition"] = {"StringEquals": {"s3:x-amz-acl": DEFAULT_OBJECT_ACL}}
+        assert f"define('S3_UPLOADS_OBJECT_ACL', '{DEFAULT_OBJECT_ACL}');" in (
+            rendered.root / "wordpress" / "wp-config.php").read_text()
     assert _s3_statements(role) == [
-        {"Sid": "UploadsObjects", "Effect": "Allow", "Action": OBJECT_ACTIONS + acl,
-         "Resource": {"Fn::Sub": [f"arn:${{AWS::Partition}}:s3:::${{Bucket}}/{UPLOADS_KEY_PREFIX}*",
-                                  {"Bucket": _bucket(rendered)}]}},
+        {"Sid": "UploadsObjects", "Effect": "Allow", "Action": OBJECT_ACTIONS, "Resource": objects},
+        acl,
         {"Sid": "UploadsListing", "Effect": "Allow", "Action": "s3:ListBucket",
          "Resource": {"Fn::Sub": ["arn:${AWS::Partition}:s3:::${Bucket}", {"Bucket": _bucket(rendered)}]},
          "Condition": {"StringLike": {"s3:prefix": f"{UPLOADS_KEY_PREFIX}*"}}},
@@ -107,6 +115,9 @@ def test_no_wildcard_lifecycle_or_bucket_level_write(rendered: Rendered, functio
         arn = statement["Resource"]["Fn::Sub"][0]
         if statement["Action"] == "s3:ListBucket":  # on the bucket, so only with the prefix condition
             assert arn.endswith(":::${Bucket}") and statement["Condition"]["StringLike"]["s3:prefix"] != "*"
+        elif statement["Action"] == "s3:PutObjectAcl" and not rendered.config.uploads.object_acl:
+            assert statement["Condition"] == {"StringEquals": {"s3:x-amz-acl": DEFAULT_OBJECT_ACL}}
+            assert arn.endswith(f"/{UPLOADS_KEY_PREFIX}*")
         else:
             assert arn.endswith(f"/{UPLOADS_KEY_PREFIX}*")
     managed = [arn.rsplit("/", 1)[1] for arn in role.get("ManagedPolicyArns", [])]
@@ -121,9 +132,10 @@ def test_no_artifact_bucket_or_staging_prefix(rendered: Rendered, function: str)
     assert "S3CrudPolicy" not in rendered.template_text
 
 
-def test_object_acl_only_for_a_bucket_with_acls(rendered: Rendered) -> None:
-    actions = [a for s in _s3_statements(_role(rendered, "WordPressFunction")) for a in _actions(s)]
-    assert ("s3:PutObjectAcl" in actions) == bool(rendered.config.uploads.object_acl)
+def test_any_object_acl_only_for_a_bucket_with_acls(rendered: Rendered) -> None:
+    unconditioned = [s for s in _s3_statements(_role(rendered, "WordPressFunction"))
+                     if "s3:PutObjectAcl" in _actions(s) and "Condition" not in s]
+    assert bool(unconditioned) == bool(rendered.config.uploads.object_acl)
 
 
 def test_the_prefix_is_the_one_cloudfront_serves_and_s3_uploads_writes(rendered: Rendered) -> None:
