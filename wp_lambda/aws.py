@@ -48,11 +48,18 @@ class Aws:
         return os.environ.get("AWS_ENDPOINT_URL") or None
 
     def client(self, service: str, *, max_pool_connections: int = 10) -> Any:
-        """A cached client; the pool size matters for parallel uploads."""
+        """A cached client; the pool size matters for parallel uploads.
+
+        S3 clients sign with SigV4 always: botocore would presign with the deprecated SigV2 in some
+        regions, which moves ``x-amz-*`` parameters into the query string instead of signing them
+        as headers, so what the user of a presigned URL must send would depend on the region.
+        https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-authenticating-requests.html
+        """
         key = f"{service}:{max_pool_connections}"
         if key not in self._clients:
+            signing = {"signature_version": "s3v4"} if service == "s3" else {}
             cfg = client_config(max_pool_connections=max_pool_connections,
-                                retries={"max_attempts": 8, "mode": "adaptive"})
+                                retries={"max_attempts": 8, "mode": "adaptive"}, **signing)
             # The service name is a runtime string, so boto3's per-service overloads cannot match it.
             self._clients[key] = self.session.client(service, region_name=self.region,  # type: ignore[call-overload]
                                                      config=cfg)
@@ -64,6 +71,15 @@ class Aws:
             with aws_errors():
                 self._account = str(self.client("sts").get_caller_identity()["Account"])
         return self._account
+
+    def owned(self, bucket: str) -> dict[str, str]:
+        """``Bucket`` and ``ExpectedBucketOwner`` (this account) for a call on a bucket the kit must own.
+
+        S3 answers 403 Access Denied when the bucket belongs to another account, so a bucket of the
+        same name created first by someone else never receives the kit's zips, records or dumps
+        (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html).
+        """
+        return {"Bucket": bucket, "ExpectedBucketOwner": self.account_id()}
 
 
 def client_config(**options: Any) -> Any:

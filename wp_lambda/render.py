@@ -53,6 +53,11 @@ ACCESS_LOG_FIELDS: dict[str, str] = {
     "error": "$context.integrationErrorMessage",
 }
 
+# The canned ACL S3 Uploads sends with every PUT when uploads.object_acl is empty (S3 Uploads
+# itself would send public-read): the stack's bucket has ACLs disabled and accepts only this one,
+# and the role may set no other (template.yaml.j2's UploadsObjectAcl).
+DEFAULT_OBJECT_ACL = "bucket-owner-full-control"
+
 # Project-relative path of each rendered file -> the template it comes from.
 OUTPUTS: dict[str, str] = {
     "template.yaml": "template.yaml.j2",
@@ -109,6 +114,8 @@ def context(config: Config, *, local: bool = False) -> dict[str, Any]:
         # The names serve shares with the stack (wp_lambda/runtime/contract.py, function_env.py).
         function_environment=lambda role="": function_environment(config, role=role),
         uploads_bucket_ref=uploads_bucket_ref(config),
+        uploads_prefix=contract.UPLOADS_KEY_PREFIX,
+        s3_uploads_acl=config.uploads.object_acl or DEFAULT_OBJECT_ACL,
         behaviours=contract.behaviours(config.storage.mode == "efs"),
         default_origin=contract.DEFAULT_ORIGIN,
         origins={"function": contract.FUNCTION_ORIGIN, "assets": contract.ASSETS_ORIGIN,

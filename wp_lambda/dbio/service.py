@@ -104,7 +104,7 @@ def _stack_place(config: Config, target: remote.Target, stack: str, *, profile: 
     s3 = aws.client("s3", max_pool_connections=uploads.WORKERS * 2)
     artifacts = config.aws.artifact_bucket or managed_bucket_name(aws.account_id(), aws.region)
     ensure_artifact_bucket(aws, artifacts, managed=not config.aws.artifact_bucket)
-    staging = BucketStaging(s3, artifacts, stack, expires=config.console.timeout + 600)
+    staging = BucketStaging(s3, artifacts, stack, expires=config.console.timeout + 600, owner=aws.account_id())
     return Place(f"stack {stack}", stack, target, staging, uploads.BucketStore(s3, bucket), config.assets,
                  outputs.get("SiteUrl"))
 
@@ -121,7 +121,8 @@ def export_site(place: Place, out: Path, reporter: Reporter) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST).unlink(missing_ok=True)  # present only once everything below is complete
     reporter.step(f"dumping the database of the {place.label}")
-    dumped = _call(place, {contract.DIRECT_KEY: contract.DB_EXPORT, "put_url": place.staging.put_url(DUMP)},
+    dumped = _call(place, {contract.DIRECT_KEY: contract.DB_EXPORT, "put_url": place.staging.put_url(DUMP),
+                           contract.DBIO_HEADERS_KEY: place.staging.headers},
                    "the database dump", "see the console function's log")
     part = out / f".{DUMP}.part"
     place.staging.receive(DUMP, part)
@@ -234,7 +235,7 @@ def import_site(place: Place, checked: CheckedImport, reporter: Reporter,
     place.staging.send(options.sql, name)
     reporter.step(f"restoring {len(dump.tables)} tables (prefix {dump.prefix}) into the {place.label}")
     restored = _call(place, {contract.DIRECT_KEY: contract.DB_IMPORT, "get_url": place.staging.get_url(name),
-                             "from_prefix": dump.prefix},
+                             contract.DBIO_HEADERS_KEY: place.staging.headers, "from_prefix": dump.prefix},
                      "the import", "fix the statement it names in the dump and import again; the site was not changed")
     if restored.get("cleaned"):
         reporter.note(f"removed the temporary tables of an earlier import that was stopped: "

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from wp_lambda.aws import error_code
+from wp_lambda.runtime import contract
 
 PREFIX = "wplambda-dbio/"
 RULE_ID = "wplambda-dbio-expiry"
@@ -22,6 +23,9 @@ EXPIRY_DAYS = 1
 
 
 class Staging(Protocol):
+    # Headers every request to put_url/get_url must carry: they are part of the URLs' signature.
+    headers: dict[str, str]
+
     def put_url(self, name: str) -> str: ...
     def get_url(self, name: str) -> str: ...
     def send(self, source: Path, name: str) -> None: ...
@@ -37,6 +41,7 @@ class DirectoryStaging:
     """
 
     def __init__(self, parent: Path) -> None:
+        self.headers: dict[str, str] = {}  # file:// URLs are signed by nothing
         parent.mkdir(parents=True, exist_ok=True)
         stale = time.time() - EXPIRY_DAYS * 86400
         for old in parent.glob("run-*"):
@@ -61,48 +66,56 @@ class DirectoryStaging:
 
 
 class BucketStaging:
-    """Short-lived keys in the artifact bucket, reached by the function through presigned URLs."""
+    """Short-lived keys in the artifact bucket, reached by the function through presigned URLs.
 
-    def __init__(self, s3: Any, bucket: str, stack: str, expires: int) -> None:
+    Every call names ``owner`` (this account) as the bucket's expected owner, the presigned URLs
+    included: there ``x-amz-expected-bucket-owner`` becomes a signed header (the client must be
+    SigV4, :meth:`wp_lambda.aws.Aws.client`), which the console function sends from :attr:`headers`.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html
+    """
+
+    def __init__(self, s3: Any, bucket: str, stack: str, expires: int, *, owner: str) -> None:
         self.s3 = s3
-        self.bucket = bucket
+        self.owned = {"Bucket": bucket, "ExpectedBucketOwner": owner}
+        self.headers = {contract.EXPECTED_BUCKET_OWNER_HEADER: owner}
         self.prefix = f"{PREFIX}{stack}/{secrets.token_hex(8)}/"
         self.expires = expires
-        ensure_expiry_rule(s3, bucket)
+        ensure_expiry_rule(s3, self.owned)
 
     def _key(self, name: str) -> str:
         return self.prefix + name
 
     def put_url(self, name: str) -> str:
-        return str(self.s3.generate_presigned_url("put_object", Params={"Bucket": self.bucket, "Key": self._key(name),
-                                                                          "ContentType": "application/gzip"},
-                                                  ExpiresIn=self.expires))
+        params = {**self.owned, "Key": self._key(name), "ContentType": contract.DUMP_CONTENT_TYPE}
+        return str(self.s3.generate_presigned_url("put_object", Params=params, ExpiresIn=self.expires))
 
     def get_url(self, name: str) -> str:
-        return str(self.s3.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": self._key(name)},
+        return str(self.s3.generate_presigned_url("get_object", Params={**self.owned, "Key": self._key(name)},
                                                   ExpiresIn=self.expires))
 
     def send(self, source: Path, name: str) -> None:
-        self.s3.upload_file(str(source), self.bucket, self._key(name))
+        self.s3.upload_file(str(source), self.owned["Bucket"], self._key(name),
+                            ExtraArgs={"ExpectedBucketOwner": self.owned["ExpectedBucketOwner"]})
 
     def receive(self, name: str, dest: Path) -> None:
-        self.s3.download_file(self.bucket, self._key(name), str(dest))
+        self.s3.download_file(self.owned["Bucket"], self._key(name), str(dest),
+                              ExtraArgs={"ExpectedBucketOwner": self.owned["ExpectedBucketOwner"]})
 
     def discard(self) -> None:
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
+        for page in self.s3.get_paginator("list_objects_v2").paginate(**self.owned, Prefix=self.prefix):
             keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
             if keys:
-                self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+                self.s3.delete_objects(**self.owned, Delete={"Objects": keys, "Quiet": True})
 
 
-def ensure_expiry_rule(s3: Any, bucket: str) -> None:
+def ensure_expiry_rule(s3: Any, owned: dict[str, str]) -> None:
     """Add the rule expiring :data:`PREFIX` to the bucket's lifecycle, keeping every other rule.
 
     S3 replaces a bucket's whole lifecycle configuration on each put, so the existing rules are
     read first and written back with ours.
     """
     try:
-        rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules", [])
+        rules = s3.get_bucket_lifecycle_configuration(**owned).get("Rules", [])
     except Exception as exc:
         if error_code(exc) != "NoSuchLifecycleConfiguration":
             raise
@@ -113,4 +126,4 @@ def ensure_expiry_rule(s3: Any, bucket: str) -> None:
                   "Expiration": {"Days": EXPIRY_DAYS},
                   "NoncurrentVersionExpiration": {"NoncurrentDays": EXPIRY_DAYS},
                   "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": EXPIRY_DAYS}})
-    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+    s3.put_bucket_lifecycle_configuration(**owned, LifecycleConfiguration={"Rules": rules})

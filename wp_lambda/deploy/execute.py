@@ -53,7 +53,14 @@ from typing import Any
 from wp_lambda import stack as stack_mod
 from wp_lambda.aws import Aws, aws_errors, error_code
 from wp_lambda.common.errors import UserError
-from wp_lambda.deploy.plan import DeployPlan, Rotation, deploy_record_key
+from wp_lambda.deploy.plan import (
+    NOT_OWNED_CODES,
+    DeployPlan,
+    Rotation,
+    deploy_record_key,
+    managed_bucket_name,
+    not_owned,
+)
 from wp_lambda.runtime.contract import ORIGIN_SECRET_REREAD_SECONDS
 
 POLL_SECONDS = 2.0
@@ -89,16 +96,26 @@ class Change:
     replacement: str
 
 
+def _not_ours(aws: Aws, bucket: str, *, managed: bool) -> UserError:
+    """Exit 2 for an artifact bucket S3 refused with this account as its expected owner."""
+    problem, fix = not_owned(bucket, aws.account_id(), aws.region, configured=not managed)
+    return UserError(f"artifact bucket {bucket}: {problem}", fix)
+
+
 def ensure_artifact_bucket(aws: Aws, bucket: str, *, managed: bool) -> None:
     """Create the kit's artifact bucket (encrypted, Block Public Access, versioned) if missing.
 
-    A configured bucket is the user's: it must exist and is never reconfigured.
+    A configured bucket is the user's: it must exist and is never reconfigured. Either must belong
+    to this account: every call on the artifact bucket carries ``ExpectedBucketOwner``
+    (:meth:`~wp_lambda.aws.Aws.owned`), and a bucket of another account stops here with exit 2.
     """
     s3 = aws.client("s3")
     try:
-        s3.head_bucket(Bucket=bucket)
+        s3.head_bucket(**aws.owned(bucket))
         return
     except Exception as exc:
+        if error_code(exc) in NOT_OWNED_CODES:
+            raise _not_ours(aws, bucket, managed=managed) from None
         if error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
             raise
     if not managed:
@@ -107,28 +124,34 @@ def ensure_artifact_bucket(aws: Aws, bucket: str, *, managed: bool) -> None:
     kwargs: dict[str, Any] = {"Bucket": bucket}
     if aws.region != "us-east-1":
         kwargs["CreateBucketConfiguration"] = {"LocationConstraint": aws.region}
+    # CreateBucket is the one call without ExpectedBucketOwner: a name another account holds is
+    # refused (BucketAlreadyExists), and the calls after it check the owner again.
     s3.create_bucket(**kwargs)
-    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+    s3.put_public_access_block(**aws.owned(bucket), PublicAccessBlockConfiguration={
         "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
         "RestrictPublicBuckets": True})
-    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+    s3.put_bucket_encryption(**aws.owned(bucket), ServerSideEncryptionConfiguration={
         "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
-    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_versioning(**aws.owned(bucket), VersioningConfiguration={"Status": "Enabled"})
 
 
 def read_record(aws: Aws, plan_bucket: str, stack: str) -> dict[str, Any] | None:
-    """The last successful deploy's record, or None."""
+    """The last successful deploy's record, or None (exit 2 when the bucket is not this account's:
+    ``status`` reads it without the deploy's checks first)."""
     try:
-        body = aws.client("s3").get_object(Bucket=plan_bucket, Key=deploy_record_key(stack))["Body"].read()
+        body = aws.client("s3").get_object(**aws.owned(plan_bucket), Key=deploy_record_key(stack))["Body"].read()
     except Exception as exc:
         if error_code(exc) in ("NoSuchKey", "404", "NoSuchBucket"):
             return None
+        if error_code(exc) in NOT_OWNED_CODES:
+            managed = plan_bucket == managed_bucket_name(aws.account_id(), aws.region)
+            raise _not_ours(aws, plan_bucket, managed=managed) from None
         raise
     return dict(json.loads(body))
 
 
 def write_record(aws: Aws, plan: DeployPlan, stack_id: str) -> None:
-    aws.client("s3").put_object(Bucket=plan.artifact_bucket, Key=deploy_record_key(plan.stack),
+    aws.client("s3").put_object(**aws.owned(plan.artifact_bucket), Key=deploy_record_key(plan.stack),
                                 Body=json.dumps(plan.record(stack_id), sort_keys=True).encode(),
                                 ContentType="application/json")
 
@@ -177,19 +200,23 @@ def upload(aws: Aws, plan: DeployPlan) -> None:
     """Put the plan's zips (and its template, when it goes by TemplateURL) in the artifact bucket.
 
     A zip's key is its digest, so one already there is the same bytes and is not sent again.
+    CloudFormation (TemplateURL) and Lambda (the zips' S3 locations) then read these objects with
+    no way to name an expected owner; they read what this account's checked calls just wrote.
     """
     s3 = aws.client("s3")
+    owned = aws.owned(plan.artifact_bucket)
     for item in plan.uploads:
         try:
-            s3.head_object(Bucket=plan.artifact_bucket, Key=item.key)
+            s3.head_object(**owned, Key=item.key)
             continue
         except Exception as exc:
             if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
                 raise
-        s3.upload_file(str(plan.root / item.path), plan.artifact_bucket, item.key)
+        # s3transfer passes ExtraArgs to every request of the upload (multipart parts included).
+        s3.upload_file(str(plan.root / item.path), plan.artifact_bucket, item.key,
+                       ExtraArgs={"ExpectedBucketOwner": owned["ExpectedBucketOwner"]})
     if plan.template_key is not None:
-        s3.put_object(Bucket=plan.artifact_bucket, Key=plan.template_key, Body=plan.body,
-                      ContentType="application/json")
+        s3.put_object(**owned, Key=plan.template_key, Body=plan.body, ContentType="application/json")
 
 
 def preview(aws: Aws, plan: DeployPlan) -> list[Change]:

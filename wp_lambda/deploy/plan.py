@@ -54,6 +54,29 @@ def managed_bucket_name(account: str, region: str) -> str:
     return f"wplambda-artifacts-{account}-{region}"
 
 
+# What S3 answers a call whose ExpectedBucketOwner is not the bucket's owner: 403 Access Denied (a
+# HEAD has no body, so botocore can only report its status as the code).
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html
+NOT_OWNED_CODES = ("403", "AccessDenied")
+
+
+def not_owned(bucket: str, account: str, region: str, *, configured: bool) -> tuple[str, str]:
+    """The problem and the fix when S3 refused ``bucket`` with this ``account`` as its expected owner.
+
+    S3 gives the same 403 to a bucket of another account and to one of this account that the
+    caller may not read, so the message names both; the kit's own name is predictable
+    (:func:`managed_bucket_name`), so there another account holding it is the likely cause.
+    """
+    problem = (f"S3 refused it with this account ({account}) as the expected owner: it belongs to another AWS "
+               "account, or this account may not read it; the kit sends code zips, deploy records and database "
+               "dumps only to a bucket of its own account")
+    if configured:
+        return problem, (f"set aws.artifact_bucket in wplambda.toml to a bucket this account owns in {region} "
+                         "(and may read), or empty it to let the kit manage one")
+    return problem, (f"the kit's bucket name is taken; set aws.artifact_bucket in wplambda.toml to a bucket "
+                     f"this account owns in {region}")
+
+
 def deploy_record_key(stack: str) -> str:
     """Where the last successful deploy of ``stack`` is recorded in the artifact bucket."""
     return f"{stack}/wplambda-last-deploy.json"

@@ -27,7 +27,7 @@ from wp_lambda.aws import Aws, client_config, error_code
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config, php_extension_layer_arns, php_layer_arn
 from wp_lambda.deploy import emulator, waf
-from wp_lambda.deploy.plan import managed_bucket_name
+from wp_lambda.deploy.plan import NOT_OWNED_CODES, managed_bucket_name, not_owned
 
 # CloudFront reads certificates from us-east-1 only.
 CERTIFICATE_REGION = "us-east-1"
@@ -197,12 +197,14 @@ def _bucket_region(location: dict[str, Any]) -> str:
 
 
 def check_artifact_bucket(config: Config, aws: Aws, result: Preflight) -> None:
-    """The artifact bucket, if it exists, is in the stack's region and readable; a configured one
-    must exist (the kit creates only its own)."""
+    """The artifact bucket, if it exists, is this account's, in the stack's region and readable; a
+    configured one must exist (the kit creates only its own)."""
     configured = config.aws.artifact_bucket
-    bucket = configured or managed_bucket_name(_account(aws, "artifact bucket"), aws.region)
+    account = _account(aws, f"artifact bucket {configured}" if configured else "artifact bucket")
+    bucket = configured or managed_bucket_name(account, aws.region)
     try:
-        location = _call(f"artifact bucket {bucket}", _client(aws, "s3").get_bucket_location, Bucket=bucket)
+        location = _call(f"artifact bucket {bucket}", _client(aws, "s3").get_bucket_location, Bucket=bucket,
+                         ExpectedBucketOwner=account)
     except botocore.exceptions.ClientError as exc:
         code = error_code(exc)
         if code in ("NoSuchBucket", "404") and not configured:
@@ -210,11 +212,13 @@ def check_artifact_bucket(config: Config, aws: Aws, result: Preflight) -> None:
         elif code in ("NoSuchBucket", "404"):
             result.failures.append(f"artifact bucket {bucket}: does not exist; fix: create it in {aws.region}, or "
                                    "empty aws.artifact_bucket to let the kit manage one")
+        elif code in NOT_OWNED_CODES:
+            problem, fix = not_owned(bucket, account, aws.region, configured=bool(configured))
+            result.failures.append(f"artifact bucket {bucket}: {problem} ({code}); fix: {fix}")
         else:
             result.failures.append(f"artifact bucket {bucket}: not readable by this account ({code}); fix: "
-                                   + ("grant s3:GetBucketLocation on it" if configured else
-                                      "the name is taken by another account; set aws.artifact_bucket to a bucket "
-                                      f"of yours in {aws.region}"))
+                                   "grant s3:GetBucketLocation on it, or set aws.artifact_bucket to a bucket of "
+                                   f"yours in {aws.region}")
         return
     region = _bucket_region(location)
     if region != aws.region:

@@ -112,6 +112,16 @@ EFS_MOUNT = "/mnt/wp-content"
 # The uploads bucket's keys, under which S3 Uploads writes (wp-config.php) and CloudFront reads.
 UPLOADS_KEY_PREFIX = "wp-content/uploads/"
 
+# -- export/import: the dump between the CLI and the console function ---------------------------
+# The dump is staged in the artifact bucket (wp_lambda/dbio/staging.py); the console function
+# reaches it only through URLs the CLI presigns, so its role has no permission there.
+# The type the presigned PUT signs and the function sends.
+DUMP_CONTENT_TYPE = "application/gzip"
+# A presigned URL made with ExpectedBucketOwner signs this header: whoever uses the URL must send it
+# (db-export/db-import events carry it in "headers").
+EXPECTED_BUCKET_OWNER_HEADER = "x-amz-expected-bucket-owner"
+DBIO_HEADERS_KEY = "headers"
+
 # -- direct invocations: {"wplambda": KEY, ...}; never reachable from HTTP ----------------------
 DIRECT_KEY = "wplambda"
 WARMER = "warmer"

@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -35,6 +36,7 @@ MEMORY_LIMIT = "256M"
 # Written after a stream that stopped short: the restorer fails on it instead of committing a
 # dump that happens to be cut at a statement boundary.
 ABORT_STATEMENT = b"\n;\nWPLAMBDA_INPUT_TRUNCATED;\n"
+_AMZ_HEADER = re.compile(r"x-amz-[a-z0-9-]+")
 
 
 class PhpRunner(Protocol):
@@ -68,21 +70,36 @@ def _file_path(url: str, environ: Mapping[str, str]) -> Path | None:
     return None
 
 
+def _signed_headers(event: Mapping[str, Any]) -> dict[str, str] | None:
+    """The headers the URL's signature covers (``x-amz-expected-bucket-owner``), which every request
+    to it must send; None when the event's are not ``x-amz-*`` names with printable values (nothing
+    else is signed into a presigned URL, and a CR or LF would split the request)."""
+    headers = event.get(contract.DBIO_HEADERS_KEY, {})
+    if not isinstance(headers, dict):
+        return None
+    for name, value in headers.items():
+        if not (isinstance(name, str) and _AMZ_HEADER.fullmatch(name) and isinstance(value, str)
+                and value.isprintable()):
+            return None
+    return headers
+
+
 @contextlib.contextmanager
-def _open_source(url: str, environ: Mapping[str, str], timeout: float) -> Iterator[IO[bytes]]:
+def _open_source(url: str, headers: Mapping[str, str], environ: Mapping[str, str],
+                 timeout: float) -> Iterator[IO[bytes]]:
     path = _file_path(url, environ)
     if path is not None:
         with path.open("rb") as fh:
             yield fh
         return
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=dict(headers)), timeout=timeout) as response:
             yield response
     except OSError as exc:
         raise TransferError(f"cannot read the dump: {exc}") from exc
 
 
-def _upload(source: Path, url: str, environ: Mapping[str, str], timeout: float) -> None:
+def _upload(source: Path, url: str, headers: Mapping[str, str], environ: Mapping[str, str], timeout: float) -> None:
     path = _file_path(url, environ)
     if path is not None:
         tmp = path.with_name(f".{path.name}.part")
@@ -95,7 +112,8 @@ def _upload(source: Path, url: str, environ: Mapping[str, str], timeout: float) 
     size = source.stat().st_size
     with source.open("rb") as body:
         request = urllib.request.Request(url, data=body, method="PUT",
-                                         headers={"Content-Length": str(size), "Content-Type": "application/gzip"})
+                                         headers={**headers, "Content-Length": str(size),
+                                                  "Content-Type": contract.DUMP_CONTENT_TYPE})
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 response.read()
@@ -131,9 +149,10 @@ def _refused(url: str, runtime: PhpRunner) -> dict[str, Any] | None:
 
 def export(runtime: PhpRunner, event: Mapping[str, Any], timeout: float) -> dict[str, Any]:
     """Dump the site's tables (gzip) to ``event["put_url"]``; the summary has rows per table."""
-    url = event.get("put_url")
-    if not isinstance(url, str):
-        return {"error": 'db-export needs "put_url", a presigned PUT URL (or a file:// path locally)'}
+    url, headers = event.get("put_url"), _signed_headers(event)
+    if not isinstance(url, str) or headers is None:
+        return {"error": 'db-export needs "put_url", a presigned PUT URL (or a file:// path locally), and '
+                         f'"{contract.DBIO_HEADERS_KEY}" (strings) if its signature covers any'}
     refused = _refused(url, runtime)
     if refused:
         return refused
@@ -158,7 +177,7 @@ def export(runtime: PhpRunner, event: Mapping[str, Any], timeout: float) -> dict
             while block := fh.read(BLOCK):
                 digest.update(block)
         try:
-            _upload(dump, url, runtime.environ, max(timeout - (time.monotonic() - started), 30))
+            _upload(dump, url, headers, runtime.environ, max(timeout - (time.monotonic() - started), 30))
         except TransferError as exc:
             return {"error": str(exc)}
         result.update(sha256=digest.hexdigest(), bytes=dump.stat().st_size, sql_bytes=raw,
@@ -181,9 +200,10 @@ def import_(runtime: PhpRunner, event: Mapping[str, Any], timeout: float) -> dic
     ``from_prefix`` is the dump's table prefix (checked by the CLI before the upload); dbio.php
     picks the temporary prefix the tables are built under until the swap.
     """
-    url, source = event.get("get_url"), event.get("from_prefix")
-    if not (isinstance(url, str) and isinstance(source, str)):
-        return {"error": 'db-import needs "get_url" and "from_prefix" (strings)'}
+    url, source, headers = event.get("get_url"), event.get("from_prefix"), _signed_headers(event)
+    if not (isinstance(url, str) and isinstance(source, str)) or headers is None:
+        return {"error": f'db-import needs "get_url" and "from_prefix", and "{contract.DBIO_HEADERS_KEY}" if the '
+                         "URL's signature covers any (strings)"}
     refused = _refused(url, runtime)
     if refused:
         return refused
@@ -197,7 +217,7 @@ def import_(runtime: PhpRunner, event: Mapping[str, Any], timeout: float) -> dic
             assert process.stdin is not None
             problem = None
             try:
-                with _open_source(url, runtime.environ, timeout) as stream:
+                with _open_source(url, headers, runtime.environ, timeout) as stream:
                     problem = _feed(stream, process.stdin)
             except (TransferError, OSError) as exc:
                 problem = str(exc)

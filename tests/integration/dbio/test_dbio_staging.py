@@ -21,7 +21,7 @@ def test_the_expiry_rule_keeps_the_bucket_s_other_rules() -> None:
         theirs = {"ID": "old-logs", "Status": "Enabled", "Filter": {"Prefix": "logs/"}, "Expiration": {"Days": 30}}
         s3.put_bucket_lifecycle_configuration(Bucket="artifacts", LifecycleConfiguration={"Rules": [theirs]})
         for _ in range(2):
-            staging = BucketStaging(s3, "artifacts", "blog", expires=60)
+            staging = BucketStaging(s3, "artifacts", "blog", expires=60, owner="123456789012")
         rules = s3.get_bucket_lifecycle_configuration(Bucket="artifacts")["Rules"]
         assert [r["ID"] for r in rules] == ["old-logs", RULE_ID]
         assert rules[1]["Filter"] == {"Prefix": PREFIX} and rules[1]["Expiration"] == {"Days": 1}
