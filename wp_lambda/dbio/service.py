@@ -92,7 +92,7 @@ def _stack_place(config: Config, target: remote.Target, stack: str, *, profile: 
     from wp_lambda import stack as stack_mod
     from wp_lambda.aws import connect
     from wp_lambda.deploy.execute import ensure_artifact_bucket
-    from wp_lambda.deploy.plan import managed_bucket_name
+    from wp_lambda.deploy.plan import artifact_bucket
 
     aws = connect(config, profile=profile)
     cfn = aws.client("cloudformation")
@@ -102,7 +102,7 @@ def _stack_place(config: Config, target: remote.Target, stack: str, *, profile: 
         raise UserError(f"stack {stack!r} has no uploads bucket ({stack_mod.UPLOADS_BUCKET})",
                         "deploy the kit's template to it")
     s3 = aws.client("s3", max_pool_connections=uploads.WORKERS * 2)
-    artifacts = config.aws.artifact_bucket or managed_bucket_name(aws.account_id(), aws.region)
+    artifacts = artifact_bucket(config, aws)
     ensure_artifact_bucket(aws, artifacts, managed=not config.aws.artifact_bucket)
     staging = BucketStaging(s3, artifacts, stack, expires=config.console.timeout + 600, owner=aws.account_id())
     return Place(f"stack {stack}", stack, target, staging, uploads.BucketStore(s3, bucket), config.assets,

@@ -19,7 +19,7 @@ from wp_lambda.aws import Aws, error_code
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
 from wp_lambda.deploy.execute import POLL_SECONDS, read_record
-from wp_lambda.deploy.plan import managed_bucket_name
+from wp_lambda.deploy.plan import artifact_bucket
 from wp_lambda.render import ACCESS_LOG_MARKER
 
 RETAINING_POLICIES = ("Retain", "RetainExceptOnCreate", "Snapshot")
@@ -61,8 +61,7 @@ def status(config: Config, aws: Aws, stack: str) -> dict[str, Any]:
         except Exception as exc:
             if error_code(exc) != "ResourceNotFoundException":
                 raise
-    bucket = config.aws.artifact_bucket or managed_bucket_name(aws.account_id(), aws.region)
-    record = read_record(aws, bucket, stack)
+    record = read_record(aws, artifact_bucket(config, aws), stack)
     if record is not None:
         info["build_hash"] = record.get("build_hash")
     return info

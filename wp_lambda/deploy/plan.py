@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from wp_lambda import __version__
+from wp_lambda.aws import Aws
 from wp_lambda.bundle.pipeline import OUTPUT_DIRS
 from wp_lambda.common import fetch
 from wp_lambda.common.errors import UserError
@@ -52,6 +53,11 @@ ChangeSetType = Literal["CREATE", "UPDATE"]
 def managed_bucket_name(account: str, region: str) -> str:
     """The artifact bucket the kit creates once per account and region."""
     return f"wplambda-artifacts-{account}-{region}"
+
+
+def artifact_bucket(config: Config, aws: Aws) -> str:
+    """The artifact bucket's name: aws.artifact_bucket, or the kit's own for this account and region."""
+    return config.aws.artifact_bucket or managed_bucket_name(aws.account_id(), aws.region)
 
 
 # What S3 answers a call whose ExpectedBucketOwner is not the bucket's owner: 403 Access Denied (a

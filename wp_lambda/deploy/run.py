@@ -24,7 +24,7 @@ from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
 from wp_lambda.deploy import emulator, execute, preflight, waf
 from wp_lambda.deploy.operations import delete_stack
-from wp_lambda.deploy.plan import DeployPlan, Rotation, make_plan, managed_bucket_name
+from wp_lambda.deploy.plan import DeployPlan, Rotation, artifact_bucket, make_plan
 from wp_lambda.plugins import reconcile
 from wp_lambda.render import ORIGIN_SECRET_VERSION_PARAMETER
 
@@ -90,11 +90,6 @@ def _check_state(aws: Aws, state: stack_mod.StackState, confirm_delete: Callable
     if problem is not None:
         raise problem
     return state
-
-
-def artifact_bucket(config: Config, aws: Aws) -> str:
-    """The artifact bucket's name: aws.artifact_bucket, or the kit's own for this account and region."""
-    return config.aws.artifact_bucket or managed_bucket_name(aws.account_id(), aws.region)
 
 
 def sent_origin_secret_version(state: stack_mod.StackState) -> str:
