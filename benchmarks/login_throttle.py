@@ -15,18 +15,14 @@ from __future__ import annotations
 import argparse
 import http.client
 import http.cookiejar
-import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from tests.support.ports import free_port
+from benchmarks.served import served_site
 
 PASSWORD = "benchmark-admin-password-1"
 MU_PLUGIN = "wplambda-hardening.php"
@@ -63,45 +59,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20, help="logins timed on each side")
     args = parser.parse_args()
-    wplambda = str(Path(sys.executable).with_name("wplambda"))
-    with tempfile.TemporaryDirectory(prefix="wplambda-login-") as tmp:
-        project = Path(tmp) / "site"
-        subprocess.run([wplambda, "init", str(project), "--yes", "--name", "login",
-                        "--wordpress-source", "/usr/share/wordpress"], check=True, capture_output=True)
-        port = free_port()
-        log = Path(tmp) / "serve.log"
-        with open(log, "w") as out:
-            serve = subprocess.Popen([wplambda, "serve", "--project", str(project), "--port", str(port), "--install",
-                                      "--admin-password", PASSWORD, "--workers", "1"], stdout=out,
-                                     stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"})
-        try:
-            deadline = time.monotonic() + 300
-            while "Ctrl-C" not in log.read_text():
-                if serve.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"serve did not start:\n{log.read_text()}")
-                time.sleep(0.2)
-            url = f"http://127.0.0.1:{port}"
-            plugin = project / ".wplambda" / "build-serve" / "function" / "wp-content" / "mu-plugins" / MU_PLUGIN
-            parked = Path(tmp) / MU_PLUGIN
-            if not plugin.is_file():
-                raise RuntimeError(f"no {plugin}: serve's tree has moved")
-            fail_once(url)
-            times: dict[bool, list[float]] = {True: [], False: []}
-            for rounds, keep in ((2, None), (args.rounds, times)):  # two rounds warm the opcache, unrecorded
-                for _ in range(rounds):
-                    for side in (True, False):
+    with tempfile.TemporaryDirectory(prefix="wplambda-login-") as tmp, \
+            served_site(Path(tmp), "login", "--admin-password", PASSWORD, "--workers", "1") as site:
+        plugin = site.project / ".wplambda" / "build-serve" / "function" / "wp-content" / "mu-plugins" / MU_PLUGIN
+        parked = Path(tmp) / MU_PLUGIN
+        if not plugin.is_file():
+            raise RuntimeError(f"no {plugin}: serve's tree has moved")
+        fail_once(site.url)
+        times: dict[bool, list[float]] = {True: [], False: []}
+        for rounds, keep in ((2, None), (args.rounds, times)):  # two rounds warm the opcache, unrecorded
+            for _ in range(rounds):
+                for side in (True, False):
+                    if not side:
+                        plugin.rename(parked)
+                    try:
+                        elapsed = to_dashboard(site.url)
+                    finally:
                         if not side:
-                            plugin.rename(parked)
-                        try:
-                            elapsed = to_dashboard(url)
-                        finally:
-                            if not side:
-                                parked.rename(plugin)
-                        if keep is not None:
-                            keep[side].append(elapsed)
-        finally:
-            serve.send_signal(signal.SIGTERM)
-            serve.wait(timeout=60)
+                            parked.rename(plugin)
+                    if keep is not None:
+                        keep[side].append(elapsed)
     with_ms, without_ms = (statistics.median(times[side]) * 1000 for side in (True, False))
     print(f"time to the dashboard (GET wp-login.php, POST, GET /wp-admin/), median of {args.rounds} each, "
           "1 handler process")

@@ -9,17 +9,13 @@ processes' RSS (python handlers + their php-fpm) before and after. Loopback only
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import signal
 import subprocess
-import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
-from tests.support.ports import free_port
+from benchmarks.served import served_site
 from wp_lambda.local.processes import descendants
 
 WRK_SCRIPT = """
@@ -67,48 +63,25 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    wplambda = str(Path(sys.executable).with_name("wplambda"))
-    with tempfile.TemporaryDirectory(prefix="wplambda-load-") as tmp:
-        project = Path(tmp) / "site"
-        subprocess.run([wplambda, "init", str(project), "--yes", "--name", "load",
-                        "--wordpress-source", "/usr/share/wordpress"], check=True, capture_output=True)
-        port = free_port()
-        log = Path(tmp) / "serve.log"
-        with open(log, "w") as out:
-            serve = subprocess.Popen([wplambda, "serve", "--project", str(project), "--port", str(port),
-                                      "--install", "--workers", str(args.workers)], stdout=out,
-                                     stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"})
-        try:
-            # serve logs a line per request: it writes to a file, so a full pipe can never stall it.
-            deadline = time.monotonic() + 300
-            while "Ctrl-C" not in log.read_text():
-                if serve.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"serve did not start:\n{log.read_text()}")
-                time.sleep(0.2)
-            url = f"http://127.0.0.1:{port}"
-            urllib.request.urlopen(f"{url}/", timeout=30).read()  # warm every path once
-            script = Path(tmp) / "report.lua"
-            script.write_text(WRK_SCRIPT)
-            handlers = handler_pids(serve.pid)
-            print(f"wplambda serve, {args.workers} handler processes, wrk {args.connections} connections, "
-                  f"{args.seconds} s each")
-            rss_before = rss_mib(handlers)
-            rows = []
-            for name, path in (("GET /", "/"), ("static asset", "/wp-includes/css/dashicons.min.css?ver=6.1")):
-                r = _wrk(url + path, args.seconds, args.connections, script)
-                rows.append((name, r))
-            rss_after = rss_mib(handlers | handler_pids(serve.pid))
-            print(f"{'target':<14}{'req/s':>10}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'errors':>8}{'non-2xx':>9}")
-            for name, r in rows:
-                print(f"{name:<14}{r['rps']:>10.1f}{r['p50']:>10.1f}{r['p95']:>10.1f}{r['p99']:>10.1f}"
-                      f"{int(r['errors']):>8}{int(r['non2xx']):>9}")
-            print(f"handler RSS (python + php-fpm): before {rss_before:.1f} MiB, after {rss_after:.1f} MiB")
-            print(f"static/dynamic throughput ratio: {rows[1][1]['rps'] / rows[0][1]['rps']:.1f}x")
-        finally:
-            serve.send_signal(signal.SIGTERM)
-            serve.wait(timeout=60)
-            time.sleep(0.2)
-
+    with tempfile.TemporaryDirectory(prefix="wplambda-load-") as tmp, \
+            served_site(Path(tmp), "load", "--workers", str(args.workers)) as site:
+        urllib.request.urlopen(f"{site.url}/", timeout=30).read()  # warm every path once
+        script = Path(tmp) / "report.lua"
+        script.write_text(WRK_SCRIPT)
+        handlers = handler_pids(site.process.pid)
+        print(f"wplambda serve, {args.workers} handler processes, wrk {args.connections} connections, "
+              f"{args.seconds} s each")
+        rss_before = rss_mib(handlers)
+        rows = []
+        for name, path in (("GET /", "/"), ("static asset", "/wp-includes/css/dashicons.min.css?ver=6.1")):
+            rows.append((name, _wrk(site.url + path, args.seconds, args.connections, script)))
+        rss_after = rss_mib(handlers | handler_pids(site.process.pid))
+    print(f"{'target':<14}{'req/s':>10}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'errors':>8}{'non-2xx':>9}")
+    for name, r in rows:
+        print(f"{name:<14}{r['rps']:>10.1f}{r['p50']:>10.1f}{r['p95']:>10.1f}{r['p99']:>10.1f}"
+              f"{int(r['errors']):>8}{int(r['non2xx']):>9}")
+    print(f"handler RSS (python + php-fpm): before {rss_before:.1f} MiB, after {rss_after:.1f} MiB")
+    print(f"static/dynamic throughput ratio: {rows[1][1]['rps'] / rows[0][1]['rps']:.1f}x")
 
 if __name__ == "__main__":
     main()
