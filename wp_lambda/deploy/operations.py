@@ -97,31 +97,34 @@ def access_fields(message: str) -> dict[str, Any] | None:
     return fields if isinstance(fields, dict) and fields.get("log") == ACCESS_LOG_MARKER else None
 
 
-def access_log_group(aws: Aws, stack: str) -> str:
-    """The stack's log group, where the HTTP API writes its access log."""
+def log_group(aws: Aws, stack: str, *, access: bool = False) -> str:
+    """The stack's log group (LoggingConfig sends the function's lines there, and the HTTP API writes
+    its access log there). A stack without one was made before either: its function still logs to
+    Lambda's default group, and it has no access log."""
     cfn = aws.client("cloudformation")
     stack_mod.require(cfn, stack)
     group = stack_mod.physical_id(cfn, stack, stack_mod.LOG_GROUP)
-    if group is None:
+    if group is not None:
+        return group
+    if access:
         raise UserError(f"stack {stack!r} has no {stack_mod.LOG_GROUP}, so it keeps no access log",
                         "deploy it with this wplambda: its template sends the HTTP API's access log there")
-    return group
+    return f"/aws/lambda/{function_name(aws, stack)}"
 
 
 def logs(aws: Aws, stack: str, *, since: dt.timedelta, pattern: str | None, follow: bool,
          access: bool = False) -> Iterator[LogLine]:
     """The function's CloudWatch Logs from ``since`` ago; with ``follow``, keep polling until interrupted.
 
-    ``access``: the HTTP API's access-log lines instead, from the stack's log group. CloudWatch
-    picks them by the quoted marker term (``pattern``'s terms are added to it), and each is checked
-    here to be an access-log object before it is returned.
+    Both kinds of line share the stack's log group. ``access``: the HTTP API's access-log lines;
+    CloudWatch picks them by the quoted marker term (``pattern``'s terms are added to it), and each
+    is checked here to be an access-log object before it is returned. Otherwise the function's own
+    lines, without the access log's.
     https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/FilterAndPatternSyntax.html
     """
+    group = log_group(aws, stack, access=access)
     if access:
-        group = access_log_group(aws, stack)
         pattern = f'"{ACCESS_LOG_MARKER}"' + (f" {pattern}" if pattern else "")
-    else:
-        group = f"/aws/lambda/{function_name(aws, stack)}"
     client = aws.client("logs")
     start = int((dt.datetime.now(dt.UTC) - since).timestamp() * 1000)
     # Each poll starts at the newest timestamp seen, so events at that millisecond come back:
@@ -142,8 +145,8 @@ def logs(aws: Aws, stack: str, *, since: dt.timedelta, pattern: str | None, foll
             if event["eventId"] in seen:
                 continue
             message = event["message"].rstrip("\n")
-            fields = access_fields(message) if access else None
-            if access and fields is None:
+            fields = access_fields(message)
+            if access != (fields is not None):
                 continue
             yield LogLine(dt.datetime.fromtimestamp(event["timestamp"] / 1000, dt.UTC),
                           event.get("logStreamName", ""), message, fields)

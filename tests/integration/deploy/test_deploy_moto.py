@@ -144,6 +144,8 @@ def test_rollback_moves_the_alias_to_the_previous_version(vpc_site: Path) -> Non
 
 
 def test_logs_prints_the_function_log_lines(vpc_site: Path) -> None:
+    """This fixture's hand-made template has no LogGroup: `logs` falls back to Lambda's default group,
+    as for a stack made before the kit's template named one (test_deploy_rotation reads the stack's)."""
     logs = boto3.client("logs")
     function = json.loads(run_wplambda("outputs", "--json", "--stack", "vpcblog", cwd=vpc_site).stdout)["FunctionName"]
     group = f"/aws/lambda/{function}"

@@ -165,6 +165,11 @@ def test_logs_access_shows_only_access_lines(site: tuple[Path, str]) -> None:
     assert as_json.returncode == 0, as_json.stderr
     assert [json.loads(x) for x in as_json.stdout.splitlines()] == [fields]
 
-    # Without --access the group's other lines are not what `logs` shows: it reads the function's group.
+    # Without --access, the function's own lines from the same group, and no access line.
+    plain = run_wplambda("logs", "--stack", STACK, "--since", "5m", cwd=project)
+    assert plain.returncode == 0, plain.stderr
+    assert "START RequestId: 1" in plain.stdout and "wp-login.php" not in plain.stdout
+    assert '"log": "other"' in plain.stdout  # JSON that is not the access log's is the function's own
+
     missing = run_wplambda("logs", "--stack", "no-such-stack", "--access", cwd=project)
     assert missing.returncode == 2 and "no-such-stack" in missing.stderr
