@@ -71,7 +71,8 @@ def test_an_application_password_reads_users_me_with_basic_auth(local_environmen
     assert status == 200, body[:300]
     assert json.loads(body)["slug"] == "admin"
     # Anonymous, and with the password in the edge function's private header instead: serve plays
-    # the edge, so a client's copy of that header never reaches the handler.
+    # the edge, so a client's copy of that header never reaches the handler. An anonymous visitor
+    # has no users routes at all (security.user_enumeration = false), hence 404 and not 401.
     for headers in ({}, {contract.AUTHORIZATION_COPY_HEADER: f"Basic {token}"}):
         status, _, body = _get(served, "/wp-json/wp/v2/users/me", headers)
-        assert status == 401 and json.loads(body)["code"] == "rest_not_logged_in", body[:300]
+        assert status == 404 and json.loads(body)["code"] == "rest_no_route", body[:300]
