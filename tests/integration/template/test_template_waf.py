@@ -7,7 +7,9 @@ CloudFormation receives), not the Jinja source.
 
 from __future__ import annotations
 
+import posixpath
 import re
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from wp_lambda import render, validate
 from wp_lambda.config import Config, parse, toml_text
 from wp_lambda.config.schema import WAF_LOGIN_PATHS, WAF_REGION, WAF_RULE_GROUPS, WAF_TEMPLATE
 from wp_lambda.deploy import emulator, waf
+from wp_lambda.runtime import routing
 
 SITE_REGION = "eu-west-1"  # the site's stack elsewhere: the web ACL still goes to us-east-1
 
@@ -91,10 +94,58 @@ def test_login_rate_rule_counts_posts_to_login_and_xmlrpc_per_ip(web_acl: dict[s
     matches = [statement["ByteMatchStatement"] for statement in paths["OrStatement"]["Statements"]]
     assert [m["SearchString"] for m in matches] == list(WAF_LOGIN_PATHS) == ["/wp-login.php", "/xmlrpc.php"]
     for match in matches:
-        assert match["FieldToMatch"] == {"UriPath": {}} and match["PositionalConstraint"] == "ENDS_WITH"
-        # /WP-LOGIN.PHP and /wp-login%2Ephp reach the same file: decoded and lower-cased before matching.
+        assert match["FieldToMatch"] == {"UriPath": {}} and match["PositionalConstraint"] == "CONTAINS"
         assert [t["Type"] for t in sorted(match["TextTransformations"], key=lambda t: t["Priority"])] == \
-            ["URL_DECODE", "LOWERCASE"]
+            ["URL_DECODE", "NORMALIZE_PATH", "LOWERCASE"]
+
+
+# Paths the runtime's routing runs wp-login.php or xmlrpc.php for: each must be counted by the rule.
+# (Routing itself answers 403 to dot segments and empty segments, /x/../wp-login.php and
+# //wp-login.php, so those never reach a script; NORMALIZE_PATH counts them anyway.)
+LOGIN_PATHS = ["/wp-login.php", "/wp-login.php/", "/wp-login.php/x", "/wp-login%2ephp", "/wp%2dlogin.php/",
+               "/xmlrpc.php", "/xmlrpc.php/x", "/xmlrpc.php/a/b"]
+
+
+def _waf_view(path: str, transformations: list[str]) -> str:
+    """The path as the rule inspects it, for the transformations the template names (AWS's
+    definitions: https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-transformation.html;
+    NORMALIZE_PATH removes repeated slashes and ./ and ../ segments)."""
+    for kind in transformations:
+        if kind == "URL_DECODE":
+            path = urllib.parse.unquote(path)
+        elif kind == "NORMALIZE_PATH":
+            path = posixpath.normpath(path).replace("//", "/") + ("/" if path.endswith("/") else "")
+        elif kind == "LOWERCASE":
+            path = path.lower()
+        else:
+            raise AssertionError(f"the test does not know {kind}")
+    return path
+
+
+def _matches(statement: dict[str, Any], path: str) -> bool:
+    """A ByteMatchStatement on the URI path, as WAF evaluates it."""
+    seen = _waf_view(path, [t["Type"] for t in sorted(statement["TextTransformations"], key=lambda t: t["Priority"])])
+    wanted, how = statement["SearchString"], statement["PositionalConstraint"]
+    return {"EXACTLY": seen == wanted, "STARTS_WITH": seen.startswith(wanted), "ENDS_WITH": seen.endswith(wanted),
+            "CONTAINS": wanted in seen}[how]
+
+
+@pytest.mark.parametrize("path", LOGIN_PATHS)
+def test_the_rate_rule_counts_every_path_the_runtime_runs_a_login_script_for(web_acl: dict[str, Any],
+                                                                             tmp_path: Path, path: str) -> None:
+    """The rule and the runtime's routing agree: a path that runs wp-login.php or xmlrpc.php cannot
+    slip past the count (a trailing slash did, with ENDS_WITH)."""
+    root = tmp_path / "root"
+    root.mkdir()
+    for name in WAF_LOGIN_PATHS:
+        (root / name.lstrip("/")).write_text("<?php\n")
+    (root / "index.php").write_text("<?php\n")
+    target = routing.route(str(root), path, "")
+    assert target.kind == "php" and target.script_name in WAF_LOGIN_PATHS, (path, target)
+    (rule,) = [rule for rule in web_acl["Rules"] if "RateBasedStatement" in rule["Statement"]]
+    _, paths = rule["Statement"]["RateBasedStatement"]["ScopeDownStatement"]["AndStatement"]["Statements"]
+    matches = [statement["ByteMatchStatement"] for statement in paths["OrStatement"]["Statements"]]
+    assert any(_matches(m, path) for m in matches), path
 
 
 def test_web_acl_arn_is_the_output_and_the_site_template_parameter(project: Config) -> None:
