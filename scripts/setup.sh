@@ -17,6 +17,7 @@ PACKAGES=(
   nginx-light wrk                            # benchmark baseline and load generator
   chromium                                   # the browser tests (Playwright drives it)
   libatomic1                                 # Playwright's bundled node needs libatomic.so.1
+  nodejs                                     # runs the CloudFront Function's JavaScript in the template tests
   zip unzip curl ca-certificates
   util-linux                                 # unshare: build.opcache_file_cache compiles the tree as /var/task
 )
