@@ -153,9 +153,12 @@ class Runtime:
         self.load_secrets()  # the secret arrives with the others; a failure to read them is a 500
         if not self.environ.get(contract.ORIGIN_SECRET_ENV) or cgi.from_cloudfront(request, self.environ):
             return None
-        if self.origin_secret.refresh(self.environ) and cgi.from_cloudfront(request, self.environ):
-            return None
         offered = "a wrong" if request.header(cgi.ORIGIN_SECRET_HEADER) is not None else "no"
+        # CloudFront always sends the header, so only a request carrying one can be CloudFront's
+        # after a rotation; one without it never costs a Secrets Manager read.
+        if offered == "a wrong" and self.origin_secret.refresh(self.environ) and \
+                cgi.from_cloudfront(request, self.environ):
+            return None
         # One line, never the offered value: it may be a near miss of the real one.
         log.warning("wplambda: 403 %s %.200r from %s: %s origin header, the request did not come through "
                     "CloudFront", request.method, request.path, request.source_ip, offered)

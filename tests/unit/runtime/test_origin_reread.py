@@ -112,10 +112,20 @@ def _runtime(sm: FakeSecretsManager, clock: Clock, loaded: str) -> Runtime:
     return rt
 
 
-def _refused(rt: Runtime, value: str) -> bool:
-    request = HttpApiV2().to_request(v2("GET", "/", "", {"Host": "blog.example.com",
-                                                           contract.ORIGIN_SECRET_HEADER: value}))
-    return rt.refuse_bypass(request) is not None
+def _refused(rt: Runtime, value: str | None) -> bool:
+    headers = {"Host": "blog.example.com"} | ({} if value is None else {contract.ORIGIN_SECRET_HEADER: value})
+    return rt.refuse_bypass(HttpApiV2().to_request(v2("GET", "/", "", headers))) is not None
+
+
+def test_a_request_without_the_header_never_reads_the_secret() -> None:
+    """CloudFront always sends the header: a request without one is nobody's rotation, and the
+    bypass traffic an attacker can send at will must not cost Secrets Manager calls."""
+    sm, clock = FakeSecretsManager("old-value"), Clock()
+    rt = _runtime(sm, clock, "old-value")
+    sm.rotate("new-value")
+    clock.now += contract.ORIGIN_SECRET_REREAD_SECONDS
+    assert _refused(rt, None) and sm.reads == 0
+    assert not _refused(rt, "new-value") and sm.reads == 2  # a header that may be CloudFront's still does
 
 
 def test_a_warm_instance_follows_a_rotation_and_guesses_stay_cheap() -> None:
