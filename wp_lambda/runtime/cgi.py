@@ -66,24 +66,37 @@ def from_edge(request: Request, environ: dict[str, str]) -> Request:
     copy is not believed: a request that reached the function some other way keeps only its own
     ``Authorization``. Either way the private headers themselves are gone, so nothing downstream,
     PHP least of all, can mistake them for the viewer's.
+
+    With the secret, ``X-Forwarded-For`` becomes the viewer's address alone: CloudFront appends to
+    whatever the viewer sent, so its first entries are the viewer's to choose, and a plugin that
+    reads the header (another login limiter, a comment's IP) would believe them.
     """
     copied = request.headers.get(AUTHORIZATION_COPY_HEADER)
     headers = {name: values for name, values in request.headers.items() if name != AUTHORIZATION_COPY_HEADER}
-    if copied and from_cloudfront(request, environ):
-        headers["authorization"] = copied[:1]
+    if from_cloudfront(request, environ):
+        if copied:
+            headers["authorization"] = copied[:1]
+        viewer = _viewer_address(request)
+        if viewer is not None:
+            headers["x-forwarded-for"] = [viewer]
     return dataclasses.replace(request, headers=headers)
 
 
+def _viewer_address(request: Request) -> str | None:
+    """The address the edge function wrote (the viewer's, replacing any copy the viewer sent), when
+    it is an IP address; whether to believe it is the caller's question."""
+    try:
+        return str(ipaddress.ip_address((request.header(VIEWER_ADDRESS_HEADER) or "").strip()))
+    except ValueError:
+        return None
+
+
 def client_address(request: Request, environ: dict[str, str]) -> str:
-    """The visitor's IP: behind CloudFront the event's source is an edge server, so the address the
-    edge function wrote (the viewer's, replacing any copy the viewer sent) is used, but only on
-    requests proven to come from CloudFront and only when it is an IP address."""
-    viewer = (request.header(VIEWER_ADDRESS_HEADER) or "").strip()
-    if viewer and from_cloudfront(request, environ):
-        try:
-            return str(ipaddress.ip_address(viewer))
-        except ValueError:
-            pass
+    """The visitor's IP: behind CloudFront the event's source is an edge server, so the viewer's
+    address from the edge function is used, but only on requests proven to come from CloudFront."""
+    viewer = _viewer_address(request)
+    if viewer is not None and from_cloudfront(request, environ):
+        return viewer
     return request.source_ip or "127.0.0.1"
 
 

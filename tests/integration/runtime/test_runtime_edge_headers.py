@@ -144,6 +144,18 @@ def test_remote_addr_is_the_viewers_only_with_the_secret(deployed: Runtime, loca
     assert _server(plain.get("/wplambda-env.php", headers={VIEWER: "198.51.100.23"}))["REMOTE_ADDR"] == SOURCE_IP
 
 
+def test_x_forwarded_for_is_the_viewers_alone_with_the_secret(deployed: Runtime, local: Runtime) -> None:
+    """CloudFront appends to what the viewer sent: a plugin reading X-Forwarded-For would believe
+    the viewer's own first entries, so with the secret PHP sees only the proven address."""
+    forged = {"X-Forwarded-For": "203.0.113.9, 130.176.0.1"}
+    edge = Client(deployed.handle, source=SHAPES["http-api-v2"])
+    seen = _server(edge.get("/wplambda-env.php", headers={**PROOF, VIEWER: "198.51.100.23", **forged}))
+    assert seen["HTTP_X_FORWARDED_FOR"] == "198.51.100.23"
+    plain = Client(local.handle, source=SHAPES["http-api-v2"])
+    assert _server(plain.get("/wplambda-env.php", headers={VIEWER: "198.51.100.23", **forged}))[
+        "HTTP_X_FORWARDED_FOR"] == "203.0.113.9, 130.176.0.1"  # unproven: nothing is believed or rewritten
+
+
 def test_from_edge_rules() -> None:
     """The resolution itself, header by header (the handler calls it after the origin check)."""
     secret = {contract.ORIGIN_SECRET_ENV: "s3cret"}
