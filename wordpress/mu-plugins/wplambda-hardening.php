@@ -104,15 +104,17 @@ if (isset($wplambda_walls['user-enumeration'])) {
         return $user;
     }, 9999);
     // Lost password: "There is no account with that username" tells which logins exist. An unknown
-    // name gets the answer a known one gets (the "check your email" page); no mail is sent.
-    // wp-login.php's own answer to a request whose mail went out.
+    // name gets wp-login.php's own answer to a request whose mail went out (no mail is sent), but
+    // only when that is its one error: a name refused for another reason (empty, throttled, a
+    // plugin's check) keeps WordPress's answer, as a known name would.
     $mail_sent = static function (): void {
-        wp_safe_redirect(!empty($_REQUEST['redirect_to']) ? $_REQUEST['redirect_to'] : 'wp-login.php?checkemail=confirm');
+        wp_safe_redirect(!empty($_REQUEST['redirect_to']) ? $_REQUEST['redirect_to']
+            : 'wp-login.php?checkemail=confirm');
         exit;
     };
     add_filter('lostpassword_errors', static function (WP_Error $errors, $user_data) use ($mail_sent) {
-        if (!$user_data && did_action('login_init') && !$errors->get_error_message('empty_username')
-                && !$errors->get_error_message(WPLambda_Login_Throttle::ERROR_CODE)) {
+        if (!$user_data && did_action('login_init')
+                && array_diff($errors->get_error_codes(), ['invalid_email']) === []) {
             $mail_sent();
         }
         return $errors;
@@ -120,7 +122,8 @@ if (isset($wplambda_walls['user-enumeration'])) {
     // A known name whose mail could not be sent (no mail set up) would show WordPress's "The email
     // could not be sent", which an unknown name never gets: the same page instead, and a log line.
     add_action('lost_password', static function (WP_Error $errors) use ($mail_sent): void {
-        if ($errors->get_error_message('retrieve_password_email_failure') && $_SERVER['REQUEST_METHOD'] === 'POST') {
+        if ($errors->get_error_message('retrieve_password_email_failure')
+                && ($_SERVER['REQUEST_METHOD'] ?? '') === 'POST') {
             error_log('wplambda: a lost-password e-mail could not be sent (wp_mail failed): set up mail for the site');
             $mail_sent();
         }
@@ -211,7 +214,8 @@ final class WPLambda_Login_Throttle
             return 'user:' . $user->ID;
         }
         // The users table's collation is the site's ($wpdb->collate, made at install).
-        $collate = preg_match('/^utf8mb4_[a-z0-9_]+$/', (string) $wpdb->collate) ? $wpdb->collate : 'utf8mb4_unicode_520_ci';
+        $collate = preg_match('/^utf8mb4_[a-z0-9_]+$/', (string) $wpdb->collate)
+            ? $wpdb->collate : 'utf8mb4_unicode_520_ci';
         $weight = $wpdb->get_var($wpdb->prepare(
             "SELECT HEX(WEIGHT_STRING(CONVERT(%s USING utf8mb4) COLLATE $collate))", $name));
         return 'name:' . hash('sha256', (string) $weight);
@@ -232,7 +236,8 @@ final class WPLambda_Login_Throttle
     /** [user id, id of the device] from a valid device cookie, or null. */
     private static function device(): ?array
     {
-        $value = isset($_COOKIE[self::DEVICE_COOKIE . COOKIEHASH]) ? (string) $_COOKIE[self::DEVICE_COOKIE . COOKIEHASH] : '';
+        $name = self::DEVICE_COOKIE . COOKIEHASH;
+        $value = isset($_COOKIE[$name]) ? (string) $_COOKIE[$name] : '';
         $parts = explode('.', $value);
         if (count($parts) !== 4 || !ctype_digit($parts[0]) || !ctype_digit($parts[1]) || !ctype_xdigit($parts[2])
             || (int) $parts[1] + self::DEVICE_LIFETIME < time()) {
@@ -253,7 +258,8 @@ final class WPLambda_Login_Throttle
         $issued = time();
         $nonce = bin2hex(random_bytes(16));
         if (!headers_sent()) {
-            setcookie(self::DEVICE_COOKIE . COOKIEHASH, "$id.$issued.$nonce." . self::device_mac($id, $issued, $nonce), [
+            $value = "$id.$issued.$nonce." . self::device_mac($id, $issued, $nonce);
+            setcookie(self::DEVICE_COOKIE . COOKIEHASH, $value, [
                 'expires' => $issued + self::DEVICE_LIFETIME, 'path' => SITECOOKIEPATH, 'domain' => COOKIE_DOMAIN ?: '',
                 'secure' => is_ssl(), 'httponly' => true, 'samesite' => 'Lax']);
         }
