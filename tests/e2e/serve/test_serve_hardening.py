@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -199,11 +200,11 @@ def test_a_success_resets_the_account_not_the_address(throttle: Served) -> None:
 
 
 def test_addresses_as_the_throttle_counts_them(throttle: Served) -> None:
-    """An IPv4-mapped address is its IPv4 client, an IPv6 client is its /64; an unknown username
-    adds no row of its own, so only the address's count locks here."""
+    """An IPv4-mapped address is its IPv4 client, an IPv6 client is its /64. Every attempt here
+    is for another made-up name, so only the address's count locks."""
     def attempts(*addresses: str) -> list[str]:
         script = ("$codes = []; foreach (json_decode('%s') as $address) { $_SERVER['REMOTE_ADDR'] = $address;"
-                  " $codes[] = wp_authenticate('nobody-at-all', 'wrong')->get_error_code(); }"
+                  " $codes[] = wp_authenticate(uniqid('nobody-', true), 'wrong')->get_error_code(); }"
                   " echo implode(',', $codes);")
         return _php(throttle, script % json.dumps(addresses)).split(",")
 
@@ -212,7 +213,8 @@ def test_addresses_as_the_throttle_counts_them(throttle: Served) -> None:
     assert attempts("::ffff:192.0.2.7", "192.0.2.7", "::ffff:192.0.2.8") == [locked, locked, fail]
     assert attempts(*["2001:db8::1"] * 5) == [fail] * 5
     assert attempts("2001:db8::2", "2001:db8:0:1::1") == [locked, fail]
-    assert all(key.startswith("ip:") for key in _rows(throttle))
+    assert sorted(key for key in _rows(throttle) if key.startswith("ip:")) == \
+        ["ip:192.0.2.7", "ip:192.0.2.8", "ip:2001:db8:0:1::/64", "ip:2001:db8::/64"]
 
 
 def test_expired_rows_are_purged(throttle: Served) -> None:
@@ -242,3 +244,152 @@ def test_login_throttle_message_in_chromium(throttle: Served, browser: Browser) 
     expect(error).to_contain_text(re.compile(r"Try again in \d+ seconds \(at .+\)"))
     assert "/wp-admin/" not in page.url
 
+
+
+def _device_cookie(headers: list[tuple[str, str]]) -> str:
+    """The throttle's device cookie a login answer sets, as the full Set-Cookie line."""
+    found = [v for k, v in headers if k.lower() == "set-cookie" and v.startswith("wplambda_device_")]
+    assert len(found) == 1, headers
+    return found[0]
+
+
+def _with_cookie(cookie: str) -> dict[str, str]:
+    return {"Cookie": f"wordpress_test_cookie=WP%20Cookie%20check; {cookie}"}
+
+
+# Spellings MariaDB's utf8mb4_unicode_520_ci takes for "throttled" (WordPress finds the account by
+# them), which sanitize_user() keeps: zero-width space, word joiner, fullwidth letters, a modifier letter.
+SPELLINGS = ["thro\u200bttled", "throt\u2060tled", "\uff54\uff48\uff52\uff4f\uff54\uff54\uff4c\uff45\uff44",
+             "\u1d57hrottled"]
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_other_spellings_of_a_login_share_its_count(throttle: Served, spelling: str) -> None:
+    """Finding 1: each spelling used to get its own counter and its own free failures."""
+    for _ in range(5):
+        assert _post_login(throttle, USER, "wrong", source="127.0.0.2")[0] == 200
+    # The account is locked, for the right password too, whatever the spelling...
+    assert _post_login(throttle, spelling, PASSWORD, source="127.0.0.3")[0] == 429
+    # ... and failures under a spelling count on the account's one row.
+    _php(throttle, "global $wpdb; $wpdb->query('UPDATE ' . WPLambda_Login_Throttle::table() ."
+         " ' SET locked_until = 0');")
+    assert _post_login(throttle, spelling, "wrong", source="127.0.0.4")[0] == 200
+    user_id = _php(throttle, f"echo get_user_by('login', '{USER}')->ID;")
+    rows = _rows(throttle)
+    assert sorted(rows) == ["ip:127.0.0.2", "ip:127.0.0.4", f"user:{user_id}"]
+    assert rows[f"user:{user_id}"][0] == 6
+
+
+def test_attempts_sent_at_once_get_the_budget_and_no_more(throttle: Served) -> None:
+    """Finding 2: attempts sent together (serve runs three PHP workers) used to all pass the lock
+    check before any failure was recorded. The address has one free failure left; a transaction
+    holding its row stands in for a slow password check (WordPress 6.1's is a millisecond), so the
+    attempts overlap for certain. Each 200 is a password checked; the budget allows one."""
+    table = "WPLambda_Login_Throttle::table()"
+    _php(throttle, "$_SERVER['REMOTE_ADDR'] = '192.0.2.70'; wp_authenticate('nobody-here', 'wrong');"
+         f" global $wpdb; $wpdb->insert({table}, ['k' => 'ip:127.0.0.2', 'failures' => 4,"
+         " 'locked_until' => 0, 'expires' => time() + 3600]);")
+    holder = threading.Thread(target=_php, args=(throttle, f"global $wpdb; $wpdb->query('START TRANSACTION');"
+                              f" $wpdb->query(\"SELECT * FROM \" . {table} . \" WHERE k = 'ip:127.0.0.2' FOR UPDATE\");"
+                              " sleep(4); $wpdb->query('COMMIT');"))
+    holder.start()
+    statuses: list[int] = []
+    start = threading.Barrier(12, timeout=30)
+
+    def attempt() -> None:
+        start.wait()
+        statuses.append(_post_login(throttle, USER, "wrong", source="127.0.0.2")[0])
+
+    threading.Event().wait(1.5)  # the holder has the row
+    threads = [threading.Thread(target=attempt) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in [*threads, holder]:
+        thread.join()
+    assert sorted(statuses) == [200] + [429] * 11
+    assert _rows(throttle)["ip:127.0.0.2"][0] == 5
+
+
+def test_a_device_cookie_lets_the_owner_in_while_an_attacker_keeps_the_account_locked(throttle: Served) -> None:
+    """Finding 3: the owner's browser, which logged in before, skips the account's lock (not its
+    address's); a forged or other account's cookie does not."""
+    status, headers, _ = _post_login(throttle, USER, PASSWORD, source="127.0.0.3")
+    assert status == 302
+    line = _device_cookie(headers)
+    attributes = [a.strip().lower() for a in line.split(";")[1:]]
+    assert "httponly" in attributes and "samesite=lax" in attributes and "secure" not in attributes  # http here
+    cookie = line.split(";")[0]
+    for source in ("127.0.0.2", "127.0.0.4", "127.0.0.5", "127.0.0.6", "127.0.0.7"):  # one failure each
+        assert _post_login(throttle, USER, "wrong", source=source)[0] == 200
+    assert _post_login(throttle, USER, PASSWORD, source="127.0.0.8")[0] == 429  # a browser without it
+    name, value = cookie.split("=", 1)
+    user_id, issued, nonce, mac = value.split(".")
+    forged = [f"{name}={user_id}.{issued}.{nonce}.{mac[:-1]}{'0' if mac[-1] != '0' else '1'}",
+              f"{name}={user_id}.{int(issued) + 1}.{nonce}.{mac}", f"{name}=1.{issued}.{nonce}.{mac}"]
+    for bad in forged:
+        assert _post_login(throttle, USER, PASSWORD, source="127.0.0.3", headers=_with_cookie(bad))[0] == 429, bad
+    status, headers, _ = _post_login(throttle, USER, PASSWORD, source="127.0.0.3", headers=_with_cookie(cookie))
+    assert status == 302 and any(v.startswith("wordpress_logged_in_") for k, v in headers if k.lower() == "set-cookie")
+    # The address's lock still holds for a device cookie.
+    for _ in range(5):
+        _post_login(throttle, "nobody-here", "wrong", source="127.0.0.9")
+    assert _post_login(throttle, USER, PASSWORD, source="127.0.0.9", headers=_with_cookie(cookie))[0] == 429
+
+
+def test_an_unknown_name_locks_as_a_known_one(throttle: Served) -> None:
+    """Finding 4d: only real accounts used to get a row, so a second address learnt which names exist."""
+    for name, source in (("nobody-here", "127.0.0.2"), (USER, "127.0.0.3")):
+        for _ in range(5):
+            assert _post_login(throttle, name, "wrong", source=source)[0] == 200
+    answers = {name: _post_login(throttle, name, "wrong", source="127.0.0.4")
+               for name in ("nobody-here", "nobody\u200b-here", USER)}
+    assert [status for status, _, _ in answers.values()] == [429] * 3
+    assert all(LOCKED in page for _, _, page in answers.values())
+
+
+def test_author_in_a_post_body_is_not_an_archive(installed_site: Served) -> None:
+    """Finding 4a: WordPress reads query vars from a POST body too, and redirect_canonical skips POSTs."""
+    connection = http.client.HTTPConnection("127.0.0.1", installed_site.port, timeout=60)
+    try:
+        connection.request("POST", "/", "author=1", {"Content-Type": "application/x-www-form-urlencoded"})
+        response = connection.getresponse()
+        body = response.read().decode(errors="replace")
+    finally:
+        connection.close()
+    assert response.status == 404 and "author-admin" not in body and "author-1" not in body
+
+
+def _lost_password(served: Served, name: str, source: str) -> tuple[int, str]:
+    connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=60, source_address=(source, 0))
+    try:
+        form = urllib.parse.urlencode({"user_login": name, "wp-submit": "Get New Password"})
+        connection.request("POST", "/wp-login.php?action=lostpassword", form,
+                           {"Content-Type": "application/x-www-form-urlencoded"})
+        response = connection.getresponse()
+        response.read()
+        return response.status, response.getheader("Location", "")
+    finally:
+        connection.close()
+
+
+def test_lost_password_answers_alike_for_known_and_unknown_names(throttle: Served) -> None:
+    """Finding 4b: "There is no account with that username" told which names exist. Each request
+    counts on its address: the sixth from one address waits."""
+    known = _lost_password(throttle, USER, "127.0.0.2")
+    unknown = _lost_password(throttle, "nobody-here", "127.0.0.3")
+    assert known == unknown and known[0] == 302 and known[1].endswith("wp-login.php?checkemail=confirm")
+    for _ in range(4):
+        assert _lost_password(throttle, "nobody-here", "127.0.0.3")[0] == 302
+    assert _lost_password(throttle, USER, "127.0.0.3")[0] == 429
+
+
+def test_oembed_has_no_author_url_for_anonymous_visitors(installed_site: Served) -> None:
+    """Finding 4c: oEmbed's author_url is /author/NICENAME/, the login unless changed."""
+    post = _php(installed_site, "echo get_permalink(get_posts(['numberposts' => 1])[0]);")
+    url = f"{installed_site.url}/wp-json/oembed/1.0/embed?url={urllib.parse.quote(post, safe='')}"
+    status, _, body = fetch(url)
+    data = json.loads(body)
+    assert status == 200 and "author_url" not in data and "author_name" in data
+    admin = login(installed_site)
+    nonce = fetch(f"{installed_site.url}/wp-admin/admin-ajax.php?action=rest-nonce", opener=admin)[2].decode()
+    assert "author_url" in json.loads(fetch(url, opener=admin, headers={"X-WP-Nonce": nonce})[2])
