@@ -14,14 +14,13 @@ bill), so every estimate also carries the totals of the other modes for the same
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from wp_lambda.common.errors import UserError
-from wp_lambda.config import NETWORK_MODES, Config
+from wp_lambda.config import NETWORK_MODES, Config, schedule
 from wp_lambda.config.schema import WAF_RULE_GROUPS
 
 GIB = 1024 ** 3
@@ -34,7 +33,6 @@ S3_MISS_SHARE = 0.05
 COLD_STARTS_PER_REQUEST = 0.001
 # Media uploads a month: each is one PUT of the original plus about five resized copies.
 PUTS_PER_MONTH = 600
-_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,7 @@ class Traffic:
     gb_out: float | None = None  # overrides requests x avg_page_kb
     storage_gb: float = 2.0  # assets and uploads in S3
     nat_gb: float = 1.0  # the function's traffic to the internet through the NAT (S3 has its own endpoint)
-    active_hours_per_day: float = 8.0  # hours a day Aurora is awake (min_acu = 0 pauses it the rest)
+    active_hours_per_day: float = 8.0  # hours a day visitors keep Aurora awake; wp-cron adds its own (aurora_awake)
     avg_acu: float | None = None  # Aurora capacity while awake; default max(0.5, min_acu)
     db_storage_gb: float = 1.0
     log_bytes_per_request: int = 400  # Lambda's START/END/REPORT lines and the runtime's own
@@ -122,14 +120,12 @@ def _line(service: str, item: str, quantity: float, unit: str, price: dict[str, 
 
 
 def cron_invocations(config: Config, hours: float) -> int:
-    """wp-cron runs a month: exact for ``rate(...)``; a ``cron(...)`` expression is counted as hourly."""
+    """wp-cron runs a month: exact for ``rate(...)`` and daily ``cron(...)`` expressions
+    (wp_lambda.config.schedule); any other ``cron(...)`` is counted as hourly."""
     if not config.cron.enabled:
         return 0
-    match = _RATE.match(config.cron.schedule)
-    if match is None:
-        return int(hours)
-    minutes = int(match.group(1)) * {"minute": 1, "hour": 60, "day": 1440}[match.group(2).rstrip("s")]
-    return int(hours * 60 / minutes)
+    per_day = schedule.runs_per_day(config.cron.schedule)
+    return int(hours / 24 * (per_day if per_day is not None else 24))
 
 
 def estimate(config: Config, traffic: Traffic, *, compare: bool = True) -> Estimate:
@@ -264,17 +260,57 @@ def aurora_awake_acu(config: Config, traffic: Traffic) -> float:
     return traffic.avg_acu if traffic.avg_acu is not None else max(0.5, config.database.min_acu)
 
 
+@dataclass(frozen=True)
+class AuroraAwake:
+    """Hours a day the database is awake: the visitors' hours plus what wp-cron adds in the others."""
+
+    visitors: float
+    cron: float
+    how: str  # how wp-cron's share was found, for the assumptions
+
+    @property
+    def hours_per_day(self) -> float:
+        return self.visitors + self.cron
+
+
+def aurora_awake(config: Config, traffic: Traffic) -> AuroraAwake:
+    """With ``min_acu = 0`` Aurora pauses after ``auto_pause_seconds`` without a connection, and
+    the next connection resumes it (in about 15 s):
+    https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2-auto-pause.html
+    In the hours without visitors, each wp-cron run connects, so it keeps the database awake until
+    the next run or ``auto_pause_seconds`` later, whichever comes first. A schedule the kit cannot
+    count is assumed to keep it awake all the time: an estimate may be high, never low."""
+    visitors = min(traffic.active_hours_per_day, 24.0)
+    db = config.database
+    if db.min_acu or not config.cron.enabled:
+        return AuroraAwake(visitors, 0.0, "min_acu above 0: never paused" if db.min_acu else "wp-cron is off")
+    share = schedule.awake_share(config.cron.schedule, db.auto_pause_seconds)
+    if share is None:
+        return AuroraAwake(visitors, 24.0 - visitors,
+                           f"wp-cron's {config.cron.schedule} is not a schedule the kit can count (it reads rate() "
+                           "and cron() at fixed minutes and hours every day), so Aurora is taken as never pausing")
+    return AuroraAwake(visitors, (24.0 - visitors) * share,
+                       f"in the other hours each wp-cron run ({config.cron.schedule}) keeps it awake until the next "
+                       f"run or database.auto_pause_seconds ({db.auto_pause_seconds} s) later, whichever is first")
+
+
 def aurora_acu_hours(config: Config, traffic: Traffic, hours: float) -> float:
     """Awake hours at the awake capacity, the rest at ``min_acu`` (0 while paused)."""
-    awake = min(traffic.active_hours_per_day, 24.0) / 24 * hours
+    awake = aurora_awake(config, traffic).hours_per_day / 24 * hours
     return awake * aurora_awake_acu(config, traffic) + (hours - awake) * config.database.min_acu
 
 
+def _hours(value: float) -> str:
+    return f"{round(value, 2):g}"
+
+
 def _aurora_note(config: Config, traffic: Traffic) -> str:
-    awake = f"{traffic.active_hours_per_day:g} h/day at {aurora_awake_acu(config, traffic):g} ACU"
+    awake = aurora_awake(config, traffic)
+    text = f"{_hours(awake.hours_per_day)} h/day at {aurora_awake_acu(config, traffic):g} ACU"
     if config.database.min_acu:
-        return f"{awake}, the rest at min_acu {config.database.min_acu:g}"
-    return f"{awake}, paused the rest (min_acu = 0)"
+        return f"{text}, the rest at min_acu {config.database.min_acu:g}"
+    return (f"{text} ({_hours(awake.visitors)} h visitors + {_hours(awake.cron)} h wp-cron), "
+            "paused the rest (min_acu = 0)")
 
 
 def _assumptions(config: Config, traffic: Traffic, hours: float) -> list[str]:
@@ -287,7 +323,9 @@ def _assumptions(config: Config, traffic: Traffic, hours: float) -> list[str]:
         out.append(f"{traffic.nat_gb:g} GB a month from the function to the internet through the NAT "
                    "(S3 traffic takes the free gateway endpoint)")
     if config.database.mode == "aurora-serverless-v2":
-        out.append(f"Aurora awake {traffic.active_hours_per_day:g} hours a day (--active-hours-per-day)")
+        awake = aurora_awake(config, traffic)
+        out.append(f"Aurora awake {_hours(awake.visitors)} hours a day for visitors (--active-hours-per-day); "
+                   f"{awake.how}: +{_hours(awake.cron)} h, {_hours(awake.hours_per_day)} h/day in all")
     out.append("free tier subtracted (always-free and 12-month offers; EC2 and IPv4 offers not applied)"
                if traffic.free_tier else "no free tier (--free-tier subtracts it)")
     return out

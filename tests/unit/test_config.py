@@ -11,6 +11,7 @@ import pytest
 import tomlkit
 from typer.testing import CliRunner
 
+from tests.support.helpers import run_wplambda
 from wp_lambda.cli import app
 from wp_lambda.config import SECTIONS, Config, ConfigError, json_schema, parse, toml_text
 
@@ -66,7 +67,7 @@ def _with(section: str, key: str, value: object) -> str:
     (_with("database", "min_acu", True), "database.min_acu", "expected a number, got True"),
     (_with("function", "memory", 1024.0), "function.memory", "expected an integer, got 1024.0"),
     (_with("cron", "schedule", "every 5"), "cron.schedule",
-     "'every 5' does not look right (EventBridge schedule expression.)"),
+     "'every 5' does not look right (EventBridge schedule expression."),
     (_with("php", "ini", [1]), "php.ini", "expected a table, got [1]"),
     (_with("php", "version", "8.1"), "php.version", "'8.1' is not allowed; use one of: '8.2', '8.3', '8.4', '8.5'"),
     (_with("build", "composer_repositories", [1]), "build.composer_repositories",
@@ -145,3 +146,43 @@ def test_config_schema_command_prints_the_json_schema() -> None:
     assert json.loads(result.stdout) == json_schema()
     help_text = CliRunner().invoke(app, ["config", "schema", "--help"]).stdout
     assert "#:schema" in help_text
+
+
+@pytest.mark.parametrize("schedule", ["rate(5 minutes)", "rate(15 minutes)", "cron(0/10 * * * ? *)"])
+def test_a_cron_that_keeps_a_pausing_database_awake_is_exit_2(tmp_path: Path, schedule: str) -> None:
+    """min_acu = 0 and runs never more than auto_pause_seconds (900) apart: Aurora would never
+    pause, so validate refuses, naming both keys and the ways out; nothing is written."""
+    doc = tomlkit.parse(toml_text(Config()))
+    doc["cron"]["schedule"] = schedule  # type: ignore[index]
+    path = tmp_path / "wplambda.toml"
+    path.write_text(tomlkit.dumps(doc))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = run_wplambda("validate", "--project", str(tmp_path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    message = " ".join(result.stderr.split())
+    assert f"cron.schedule: {schedule} runs wp-cron at least every" in message
+    assert "at or below database.auto_pause_seconds = 900" in message and "database.min_acu" in message
+    assert 'run cron less often (e.g. "rate(1 hour)")' in message
+    assert "Traceback" not in result.stderr and sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize(("changes", "valid"), [
+    ({"cron": {"schedule": "rate(16 minutes)"}}, True),  # 960 s apart: it pauses for a minute
+    ({"cron": {"schedule": "rate(5 minutes)"}, "database": {"min_acu": 0.5}}, True),  # never pauses anyway
+    ({"cron": {"schedule": "rate(5 minutes)", "enabled": False}}, True),
+    ({"cron": {"schedule": "cron(0/5 8-17 * * ? *)"}}, True),  # the night is a 14 h gap
+    ({"cron": {"schedule": "cron(0/5 * ? * MON-FRI *)"}}, True),  # not counted: not refused either
+    ({"database": {"auto_pause_seconds": 3600}}, False),  # the default hourly run, an hour's delay
+])
+def test_the_cron_check_refuses_only_a_database_that_could_never_pause(changes: dict[str, dict[str, object]],
+                                                                        valid: bool) -> None:
+    doc = tomlkit.parse(toml_text(Config()))
+    for section, values in changes.items():
+        for key, value in values.items():
+            doc[section][key] = value  # type: ignore[index]
+    if valid:
+        parse(tomlkit.dumps(doc))
+        return
+    with pytest.raises(ConfigError) as info:
+        parse(tomlkit.dumps(doc))
+    assert [p.key for p in info.value.problems] == ["cron.schedule"]

@@ -86,16 +86,6 @@ def test_core_files_down_serves_readme_but_never_license(root: Path) -> None:
     assert _status(root, walls, "/license.txt") == _status(root, DEFAULT_WALLS, "/license.txt") == 404
 
 
-def test_the_cron_invocation_is_not_walled(root: Path) -> None:
-    """The schedule's direct invocation routes wp-cron.php itself, without the walls."""
-    rt = Runtime({contract.DOCUMENT_ROOT_ENV: str(root), contract.HARDENING_ENV: DEFAULT_WALLS,
-                  contract.PHP_FPM_ENV: str(root / "no-php-fpm")})
-    try:
-        assert rt.handle({contract.DIRECT_KEY: contract.CRON}, None)["statusCode"] == 502
-    finally:
-        rt.stop()
-
-
 def test_refusal_is_decided_on_the_routed_target(root: Path) -> None:
     walls = Walls.from_env({contract.HARDENING_ENV: DEFAULT_WALLS})
     assert walls.refusal(str(root), routing.route(str(root), "/index.php", "")) is None

@@ -27,8 +27,9 @@ def cost(
     nat_gb: Annotated[float, typer.Option(min=0, help="GB a month from the function to the internet (VPC modes).")]
     = _DEFAULTS.nat_gb,
     storage_gb: Annotated[float, typer.Option(min=0, help="GB of assets and uploads in S3.")] = _DEFAULTS.storage_gb,
-    active_hours_per_day: Annotated[float, typer.Option(min=0, max=24, help="Hours a day Aurora is awake; with "
-                                                        "min_acu = 0 it is paused (and free) the rest.")]
+    active_hours_per_day: Annotated[float, typer.Option(min=0, max=24, help="Hours a day visitors keep Aurora "
+                                                        "awake; wp-cron's runs add their own in the other hours, "
+                                                        "and with min_acu = 0 it is paused (and free) the rest.")]
     = _DEFAULTS.active_hours_per_day,
     avg_acu: Annotated[float | None, typer.Option(min=0.5, help="Aurora capacity while awake "
                                                   "(default: max(0.5, min_acu)).")] = None,

@@ -33,6 +33,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError, PydanticKnownError
 
+from wp_lambda.config import schedule
+
 CONFIG_FILE = "wplambda.toml"
 
 NetworkMode = Literal["public", "vpc-nat-gateway", "vpc-nat-instance"]
@@ -243,7 +245,9 @@ class Assets(Table):
 
 class Cron(Table):
     enabled: bool = _key(True, "Run wp-cron on a schedule (WordPress's own cron is disabled).")
-    schedule: str = _key("rate(5 minutes)", "EventBridge schedule expression.",
+    schedule: str = _key("rate(1 hour)", "EventBridge schedule expression. Each run connects to the database, "
+                         "so with database.min_acu = 0 the gap between runs must exceed "
+                         "database.auto_pause_seconds, or Aurora never pauses (docs/guides/costs.md).",
                          pattern=r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$")
 
 
@@ -511,6 +515,16 @@ def cross_checks(c: Config) -> list[Problem]:
         for key in ("host", "user", "secret_arn"):
             if not getattr(c.database, key):
                 add("database", key, f"database.mode = \"external\" needs database.{key}")
+    if c.database.mode == "aurora-serverless-v2" and c.database.min_acu == 0 and c.cron.enabled:
+        # Aurora pauses only after auto_pause_seconds without a connection, and each wp-cron run
+        # connects: https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2-auto-pause.html
+        gap = schedule.longest_gap(c.cron.schedule)
+        if gap is not None and gap <= c.database.auto_pause_seconds:
+            add("cron", "schedule", f"{c.cron.schedule} runs wp-cron at least every {gap} s, at or below "
+                f"database.auto_pause_seconds = {c.database.auto_pause_seconds}: each run connects to the "
+                "database, so with database.min_acu = 0 Aurora never pauses and bills its capacity around "
+                "the clock; run cron less often (e.g. \"rate(1 hour)\"), lower database.auto_pause_seconds "
+                "below the gap between runs, or set database.min_acu above 0 if the site needs the database awake")
     if c.database.min_acu > c.database.max_acu:
         add("database", "min_acu", f"min_acu {c.database.min_acu} is above max_acu {c.database.max_acu}")
     if c.database.min_acu and c.database.min_acu * 2 != int(c.database.min_acu * 2):

@@ -14,7 +14,7 @@ narrowly scoped adaptations, each reported to the user:
 
 - a reference to a Lambda alias (SAM's ``AutoPublishAlias``; moto has no alias resource) becomes
   the ARN of the alias's function, which is what the alias points at anyway; otherwise the
-  permissions and the cron rule that invoke the alias lose their required target and moto fails;
+  permissions that invoke the alias lose their required target and moto fails;
 - an Aurora DB instance gets its cluster's ``EngineVersion`` (AWS takes the version from the
   cluster; moto, without clusters, looks the engine up in a table without ``aurora-mysql``);
 - an output that is the ARN of a skipped web ACL (security.waf's companion stack; moto has no
@@ -45,6 +45,7 @@ SKIPPED_TYPES = frozenset({
     "AWS::CloudFront::ResponseHeadersPolicy",
     "AWS::EC2::EIPAssociation",
     "AWS::Lambda::Alias",
+    "AWS::Lambda::EventInvokeConfig",
     "AWS::Lambda::Url",
     "AWS::RDS::DBCluster",
     "AWS::S3::BucketPolicy",

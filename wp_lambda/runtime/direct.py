@@ -16,8 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from wp_lambda.runtime import commands, content, contract, dbio, routing
-from wp_lambda.runtime.events import Request
+from wp_lambda.runtime import commands, content, contract, dbio
 
 if TYPE_CHECKING:
     from wp_lambda.runtime.handler import Runtime
@@ -47,13 +46,24 @@ def warmer(runtime: Runtime, event: Mapping[str, Any], context: LambdaContext | 
 
 
 def cron(runtime: Runtime, event: Mapping[str, Any], context: LambdaContext | None) -> dict[str, Any]:
-    """Run wp-cron.php on the warm pool (the host only when pinned, else WordPress's own)."""
-    request = Request("GET", "/wp-cron.php", "doing_wp_cron", {}, b"", "127.0.0.1")
-    target = routing.route(runtime.document_root, request.path, request.query)
-    response = runtime.php_request(request, target, runtime.environ.get(contract.SITE_HOST_ENV), context)
-    if response.status >= 400:
-        log.error("wplambda: wp-cron.php answered %d", response.status)
-    return {"statusCode": response.status}
+    """Run wp-cron.php with the PHP CLI until its due jobs are done, within this invocation.
+
+    Not through php-fpm: wp-cron.php calls fastcgi_finish_request() before it runs a job, so
+    php-fpm would answer at once and the jobs would run after the invocation returned, when Lambda
+    may already have frozen the instance (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html,
+    "Invoke phase"). The CLI has no such call. No HTTP walls apply (nothing is routed), and the
+    site's address comes from wp-config.php as it does for wp-cli. The answer is 200 when PHP
+    exited 0, 504 when the invocation's deadline stopped it, else 500. wp-cron.php prints nothing
+    when all is well, and WordPress's own errors (wp_die, e.g. no database) still exit 0, so any
+    output is logged for the function's log to show.
+    """
+    result = php_cli(runtime, ["-d", "max_execution_time=0", "wp-cron.php"], runtime.time_left(context))
+    for line in (result["stdout"] + result["stderr"]).splitlines():
+        log.warning("wp-cron: %s", line)
+    status = 200 if result["exitCode"] == 0 else 504 if result["timedOut"] else 500
+    if status != 200:
+        log.error("wplambda: wp-cron.php exited with %d after %d ms", result["exitCode"], result["durationMs"])
+    return {"statusCode": status}
 
 
 def _command(run: Callable[[Runtime, list[str], float], dict[str, Any]]) -> Invocation:

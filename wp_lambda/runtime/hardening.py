@@ -11,7 +11,7 @@ install.php), but some requests must never reach PHP at all:
 
 The refusal is decided on the routed target (its script or file), not on the raw URL, so every
 spelling routing accepts (``/xmlrpc%2ephp``, ``/xmlrpc.php/extra``) meets the same wall. The
-direct ``cron`` invocation routes wp-cron.php without these walls: the schedule keeps working.
+direct ``cron`` invocation runs wp-cron.php with the PHP CLI, never routed, so the schedule keeps working.
 
 SameSite is added to WordPress's cookies here too, on the way out: WordPress has no setting for it,
 and rewriting the ``Set-Cookie`` headers after PHP is immune to the plugin that would replace a

@@ -17,6 +17,7 @@ import pytest
 from tests.support.helpers import real_wp_cli
 from tests.support.lambda_events import Context, Reply, read_reply, v2
 from tests.support.wp_site import Site
+from wp_lambda.runtime import contract
 from wp_lambda.runtime.commands import command_words
 from wp_lambda.runtime.handler import Runtime
 
@@ -27,6 +28,18 @@ ORIGIN_SECRET = "origin-secret-value-for-the-test"
 @pytest.fixture(scope="module")
 def wp_runtime(site: Site, installed: Reply) -> Iterator[Runtime]:
     rt = Runtime(dict(site.environ, WPLAMBDA_WP_CLI=real_wp_cli(), WPLAMBDA_ORIGIN_SECRET=ORIGIN_SECRET))
+    try:
+        yield rt
+    finally:
+        rt.stop()
+
+
+@pytest.fixture(scope="module")
+def console_runtime(site: Site, installed: Reply) -> Iterator[Runtime]:
+    """The console function's runtime (WPLAMBDA_ROLE=console: no php-fpm at init), where the
+    schedule sends wp-cron; wp-cron.php's HTTP wall is up, as deployed by default."""
+    rt = Runtime(dict(site.environ, WPLAMBDA_WP_CLI=real_wp_cli(),
+                      **{contract.ROLE_ENV: contract.CONSOLE_ROLE, contract.HARDENING_ENV: contract.WALL_HTTP_CRON}))
     try:
         yield rt
     finally:
@@ -126,3 +139,18 @@ def test_a_deadline_answers_even_when_a_detached_child_holds_the_output(wp_runti
     finally:
         if pid_file.exists():
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def test_the_schedules_cron_event_runs_due_jobs_before_it_answers(console_runtime: Runtime) -> None:
+    """The event the schedule sends (``Input`` in the template) runs the due jobs on the console
+    function, with the PHP CLI and past wp-cron.php's HTTP wall, and answers only when they are
+    done: through php-fpm, wp-cron.php's fastcgi_finish_request() answered first and the job was
+    still pending when the answer came (on Lambda, a frozen instance would never finish it)."""
+    hook = "wplambda_console_cron_probe"
+    assert run(console_runtime, "cron", "event", "schedule", hook, "now")["exitCode"] == 0
+    assert console_runtime.handle({"wplambda": "cron"}, Context()) == {"statusCode": 200}
+    left = run(console_runtime, "cron", "event", "list", "--fields=hook", "--format=json")
+    assert left["exitCode"] == 0, left
+    assert hook not in {row["hook"] for row in json.loads(left["stdout"])}
+    assert console_runtime.fpm.process is None  # no php-fpm started on the console function
+

@@ -61,11 +61,19 @@ def _mentions(value: Any, name: str) -> bool:
     return name in json.dumps(value)
 
 
-def test_nothing_but_a_direct_invocation_reaches_the_console(rendered: Rendered) -> None:
-    """No permission, event source, URL, API route, alias or schedule names the console function."""
+def test_nothing_but_a_direct_invocation_and_the_cron_schedule_reach_the_console(rendered: Rendered) -> None:
+    """No URL, API route or alias names the console function; with cron on, the one permission is
+    EventBridge's, for the cron rule only (test_template_matrix checks the rule and its retries)."""
     others = {k: v for k, v in rendered.resources.items() if k not in ("ConsoleFunction", "ConsoleLogGroup")}
-    assert [k for k, v in others.items() if _mentions(v, "ConsoleFunction")] == []
-    assert not [k for k in rendered.resources if k.startswith("ConsoleFunction") and k != "ConsoleFunction"]
+    cron = ["ConsoleFunctionCron", "ConsoleFunctionCronPermission", "ConsoleFunctionEventInvokeConfig"]
+    expected = cron if rendered.config.cron.enabled else []
+    assert sorted(k for k, v in others.items() if _mentions(v, "ConsoleFunction")) == expected
+    generated = sorted(k for k in rendered.resources if k.startswith("ConsoleFunction") and k != "ConsoleFunction")
+    assert generated == expected
+    if rendered.config.cron.enabled:
+        permission = rendered.resources["ConsoleFunctionCronPermission"]["Properties"]
+        assert permission["Principal"] == "events.amazonaws.com"
+        assert permission["SourceArn"] == {"Fn::GetAtt": ["ConsoleFunctionCron", "Arn"]}
     assert rendered.transformed["Outputs"]["ConsoleFunctionName"]["Value"] == {"Ref": "ConsoleFunction"}
 
 

@@ -330,13 +330,24 @@ def test_php_layer_matches_source_arch_and_region(rendered: Rendered) -> None:
 
 
 def test_cron_and_logs(rendered: Rendered) -> None:
+    """wp-cron runs on the console function (its own timeout, none of the site's warm instances),
+    and a failed run is not repeated: neither EventBridge nor Lambda's asynchronous queue retries."""
     rules = rendered.of_type("AWS::Events::Rule")
     assert bool(rules) == rendered.config.cron.enabled
     for rule in rules.values():
         (target,) = rule["Properties"]["Targets"]
         assert json.loads(target["Input"]) == {"wplambda": "cron"}
-        assert target["Arn"] == {"Ref": "WordPressFunctionAliaslive"}
+        assert target["Arn"] == {"Fn::GetAtt": ["ConsoleFunction", "Arn"]}
+        assert target["RetryPolicy"] == {"MaximumRetryAttempts": 0}
         assert rule["Properties"]["ScheduleExpression"] == rendered.config.cron.schedule
+    invoke_configs = rendered.of_type("AWS::Lambda::EventInvokeConfig")
+    assert [(c["Properties"]["FunctionName"], c["Properties"]["MaximumRetryAttempts"])
+            for c in invoke_configs.values()] == ([({"Ref": "ConsoleFunction"}, 0)] if rules else [])
+    permissions = [p["Properties"]["FunctionName"] for p in rendered.of_type("AWS::Lambda::Permission").values()
+                   if p["Properties"]["Principal"] == "events.amazonaws.com"]
+    assert permissions == ([{"Ref": "ConsoleFunction"}] if rules else [])
+    console = rendered.resources["ConsoleFunction"]["Properties"]
+    assert console["Timeout"] == rendered.config.console.timeout
     group = rendered.resources["LogGroup"]["Properties"]
     assert group["RetentionInDays"] == rendered.config.logs.retention_days
     logging = rendered.resources["WordPressFunction"]["Properties"]["LoggingConfig"]
