@@ -289,7 +289,11 @@ def test_buckets_are_not_public(rendered: Rendered) -> None:
         for allow in allows:
             source = allow["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
             assert source.endswith(":distribution/${Distribution}")
-            assert allow["Action"] == "s3:GetObject"
+        # Reading objects, and listing the bucket itself so that a missing key is S3's 404, not
+        # AccessDenied (issue 23, item 8); nothing else.
+        assert sorted(s["Action"] for s in allows) == ["s3:GetObject", "s3:ListBucket"]
+        (listing,) = (s for s in allows if s["Action"] == "s3:ListBucket")
+        assert listing["Resource"] == {"Fn::GetAtt": [policy["Properties"]["Bucket"]["Ref"], "Arn"]}
     oac = rendered.resources["OriginAccessControl"]["Properties"]["OriginAccessControlConfig"]
     assert (oac["OriginAccessControlOriginType"], oac["SigningBehavior"]) == ("s3", "always")
 
