@@ -279,7 +279,9 @@ def test_buckets_are_not_public(rendered: Rendered) -> None:
         assert set(block.values()) == {True} and len(block) == 4
         assert bucket["Properties"]["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
     if "UploadsBucket" in buckets:
-        assert buckets["UploadsBucket"]["DeletionPolicy"] == "Retain"
+        # Kept when the stack is deleted, but not left behind when the first create rolls back.
+        uploads = buckets["UploadsBucket"]
+        assert (uploads["DeletionPolicy"], uploads["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
     policies = rendered.of_type("AWS::S3::BucketPolicy")
     assert len(policies) == len(buckets)
     for policy in policies.values():
