@@ -26,6 +26,9 @@ TEST_SCRIPTS = {
                         " usleep((int)($_GET['sleep_ms'] ?? 0) * 1000);"
                         " echo json_encode(['server' => $_SERVER, 'get' => $_GET, 'post' => $_POST,"
                         " 'env' => getenv('WPLAMBDA_TEST_MARK'), 'pid' => getmypid()]);\n",
+    "wplambda-request.php": "<?php header('Content-Type: application/json'); echo json_encode($_REQUEST);\n",
+    # No default Content-Type and no header: php-fpm's header block is only the blank line.
+    "wplambda-bare.php": "<?php ini_set('default_mimetype', ''); echo 'bare body';\n",
 }
 
 

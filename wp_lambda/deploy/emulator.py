@@ -10,7 +10,7 @@ creates nothing for them, a ``Ref`` to one resolves to nothing and the property 
 disappears, and a ``Fn::GetAtt`` on one is an internal error (HTTP 500) that takes the whole
 stack down, at create time for a bare ``Fn::GetAtt`` output and at every ``describe_stacks`` for
 one inside ``Fn::Sub``. So that what moto implements still gets created and described, four
-narrowly scoped adaptations, each reported to the user:
+narrowly scoped adaptations, each reported to the user (and one more below):
 
 - a reference to a Lambda alias (SAM's ``AutoPublishAlias``; moto has no alias resource) becomes
   the ARN of the alias's function, which is what the alias points at anyway; otherwise the
@@ -22,6 +22,10 @@ narrowly scoped adaptations, each reported to the user:
   ACL, so the deploy can hand it to the site's stack as AWS would hand it the real one;
 - outputs that read an attribute of a skipped resource are left out (moto cannot evaluate them;
   the kit finds its resources by logical id, so nothing depends on them).
+
+``DeletionPolicy: RetainExceptOnCreate`` (the uploads bucket, EFS) becomes ``Retain``: moto keeps a
+resource on a stack delete only when its policy is exactly ``Retain``, and would delete the media
+that AWS keeps. A rollback of the first create, the one case where the two differ, is not emulated.
 
 No resource is dropped: what moto skips, moto skips.
 """
@@ -160,6 +164,13 @@ def adapt(template: dict[str, Any]) -> Adapted:
         if kind in STAND_IN_ARNS:
             output["Value"] = {"Fn::Sub": STAND_IN_ARNS[kind]}
             notes.append(f"output {key} is a stand-in ARN: the emulator does not create {kind}")
+
+    kept = sorted(name for name, res in resources.items() if res.get("DeletionPolicy") == "RetainExceptOnCreate")
+    for name in kept:
+        resources[name]["DeletionPolicy"] = "Retain"
+    if kept:
+        notes.append(f"DeletionPolicy RetainExceptOnCreate is Retain for {', '.join(kept)} "
+                     f"(moto keeps only Retain on a stack delete)")
 
     skipped = {name for name, res in resources.items() if res.get("Type") in SKIPPED_TYPES}
     dropped = [key for key, output in out.get("Outputs", {}).items() if _reads_attribute_of(output, skipped)]

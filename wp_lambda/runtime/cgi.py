@@ -154,11 +154,18 @@ class BadGateway(Exception):
 
 
 def parse_output(stdout: bytes) -> Response:
-    """PHP's CGI output -> Response: ``Status:`` gives the code, a bare ``Location`` means 302."""
-    end = stdout.find(b"\r\n\r\n")
-    skip = 4
-    if end < 0:
-        end, skip = stdout.find(b"\n\n"), 2
+    """PHP's CGI output -> Response: ``Status:`` gives the code, a bare ``Location`` means 302.
+
+    An empty header block (php-fpm sends only the blank line when ``default_mimetype`` is empty and
+    the script sets no header) is a 200 with no headers, as nginx answers it; searching for the
+    first blank line would instead fail, or take the top of the body for headers.
+    """
+    if stdout.startswith((b"\r\n", b"\n")):
+        end, skip = 0, 2 if stdout.startswith(b"\r\n") else 1
+    else:
+        end, skip = stdout.find(b"\r\n\r\n"), 4
+        if end < 0:
+            end, skip = stdout.find(b"\n\n"), 2
     if end < 0:
         raise BadGateway(f"PHP sent no header block ({len(stdout)} bytes of output)")
     status: int | None = None

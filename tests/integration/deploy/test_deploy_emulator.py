@@ -78,3 +78,14 @@ def test_only_outputs_reading_skipped_resources_are_left_out(transformed: dict[s
     # A bare Ref of a skipped resource (DistributionId, OriginSecretArn) is harmless to moto: kept.
     assert {"AssetsBucketName", "UploadsBucketName", "FunctionName", "FunctionAlias", "ConsoleFunctionName",
             "DistributionId", "OriginSecretArn"} == kept
+
+
+def test_retain_except_on_create_becomes_retain_and_says_so(transformed: dict[str, Any]) -> None:
+    # AWS deletes the uploads bucket only when its first create rolls back; moto keeps a resource on
+    # a stack delete only for exactly "Retain", so the media would go with the stack.
+    assert transformed["Resources"]["UploadsBucket"]["DeletionPolicy"] == "RetainExceptOnCreate"
+    adapted = emulator.adapt(transformed)
+    bucket = adapted.template["Resources"]["UploadsBucket"]
+    assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert any("RetainExceptOnCreate" in note and "UploadsBucket" in note for note in adapted.notes)
+    assert "RetainExceptOnCreate" not in json.dumps(adapted.template)

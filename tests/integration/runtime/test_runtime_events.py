@@ -150,6 +150,25 @@ def test_cgi_output_parsing() -> None:
     assert (not_found.status, not_found.body) == (404, b"<p>gone</p>")
     with pytest.raises(cgi.BadGateway):
         cgi.parse_output(b"no headers at all")
+    # An empty header block (only the blank line) is a 200 with no headers, as nginx answers it,
+    # even when the body holds a blank line of its own.
+    for eol in (b"\r\n", b"\n"):
+        bare = cgi.parse_output(eol + b"Not: a header\r\n\r\nbody")
+        assert (bare.status, bare.headers, bare.body) == (200, [], b"Not: a header\r\n\r\nbody")
+
+
+def test_empty_header_block_from_php_fpm_is_a_200(client: Client) -> None:
+    reply = client.get("/wplambda-bare.php")
+    assert (reply.status, reply.body) == (200, b"bare body")
+    assert reply.header("content-type") is None
+
+
+def test_request_holds_get_and_post_not_cookies(client: Client) -> None:
+    # request_order = "GP" (php.ini.j2): a cookie of the same name must not override GET or POST.
+    reply = client.get("/wplambda-request.php", query="action=from-get",
+                       headers={"Cookie": "action=from-cookie; only=cookie"})
+    assert reply.status == 200, reply.text[:500]
+    assert json.loads(reply.body) == {"action": "from-get"}
 
 
 def test_large_text_is_gzipped_when_accepted(client: Client) -> None:

@@ -51,7 +51,7 @@ def test_lint_transform_and_kit_rules_pass(efs: Rendered) -> None:
 def test_file_system_is_encrypted_backed_up_and_kept(efs: Rendered) -> None:
     (name, fs), = efs.of_type("AWS::EFS::FileSystem").items()
     assert name == "FileSystem"
-    assert fs["DeletionPolicy"] == "Retain" and fs["UpdateReplacePolicy"] == "Retain"
+    assert fs["DeletionPolicy"] == "RetainExceptOnCreate" and fs["UpdateReplacePolicy"] == "Retain"
     assert fs["Properties"]["Encrypted"] is True
     assert fs["Properties"]["BackupPolicy"] == {"Status": "ENABLED"}
     assert efs.transformed["Outputs"]["FileSystemId"]["Value"] == {"Ref": "FileSystem"}

@@ -279,7 +279,9 @@ def test_buckets_are_not_public(rendered: Rendered) -> None:
         assert set(block.values()) == {True} and len(block) == 4
         assert bucket["Properties"]["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
     if "UploadsBucket" in buckets:
-        assert buckets["UploadsBucket"]["DeletionPolicy"] == "Retain"
+        # Kept when the stack is deleted, but not left behind when the first create rolls back.
+        uploads = buckets["UploadsBucket"]
+        assert (uploads["DeletionPolicy"], uploads["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
     policies = rendered.of_type("AWS::S3::BucketPolicy")
     assert len(policies) == len(buckets)
     for policy in policies.values():
@@ -289,7 +291,11 @@ def test_buckets_are_not_public(rendered: Rendered) -> None:
         for allow in allows:
             source = allow["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
             assert source.endswith(":distribution/${Distribution}")
-            assert allow["Action"] == "s3:GetObject"
+        # Reading objects, and listing the bucket itself so that a missing key is S3's 404, not
+        # AccessDenied (issue 23, item 8); nothing else.
+        assert sorted(s["Action"] for s in allows) == ["s3:GetObject", "s3:ListBucket"]
+        (listing,) = (s for s in allows if s["Action"] == "s3:ListBucket")
+        assert listing["Resource"] == {"Fn::GetAtt": [policy["Properties"]["Bucket"]["Ref"], "Arn"]}
     oac = rendered.resources["OriginAccessControl"]["Properties"]["OriginAccessControlConfig"]
     assert (oac["OriginAccessControlOriginType"], oac["SigningBehavior"]) == ("s3", "always")
 

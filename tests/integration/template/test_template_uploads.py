@@ -15,6 +15,7 @@ import pytest
 
 from tests.integration.template.test_template_matrix import CASES, Rendered, render_case
 from wp_lambda.local.s3_uploads import cors_rule
+from wp_lambda.runtime.contract import UPLOADS_KEY_PREFIX
 
 
 @pytest.fixture(scope="module", params=CASES, ids=[c.id for c in CASES])
@@ -54,12 +55,15 @@ def test_the_uploads_bucket_stays_private(rendered: Rendered) -> None:
     assert "WebsiteConfiguration" not in bucket and "AccessControl" not in bucket
     statements = rendered.resources["UploadsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     allows = [s for s in statements if s["Effect"] == "Allow"]
-    assert len(allows) == 1
-    (allow,) = allows
-    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"} and allow["Action"] == "s3:GetObject"
-    assert "Distribution" in str(allow["Condition"]["StringEquals"]["AWS:SourceArn"])
+    # CloudFront reads objects, and may list the bucket only so that a missing upload is a 404.
+    assert {s["Action"]: s["Resource"] for s in allows} == {
+        "s3:GetObject": {"Fn::Sub": f"${{UploadsBucket.Arn}}/{UPLOADS_KEY_PREFIX}*"},
+        "s3:ListBucket": {"Fn::GetAtt": ["UploadsBucket", "Arn"]}}
+    for allow in allows:
+        assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+        assert "Distribution" in str(allow["Condition"]["StringEquals"]["AWS:SourceArn"])
     for statement in statements:  # nobody else is allowed anything; the rest are denials
-        assert statement is allow or statement["Effect"] == "Deny"
+        assert statement in allows or statement["Effect"] == "Deny"
 
 
 def _uploads_origin(rendered: Rendered) -> dict[str, Any]:
