@@ -30,6 +30,7 @@ from wp_lambda.bundle.pipeline import OUTPUT_DIRS
 from wp_lambda.common import fetch
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
+from wp_lambda.deploy import emulator
 from wp_lambda.render import ORIGIN_SECRET_VERSION_PARAMETER
 
 BUILD_DIR = OUTPUT_DIRS["deploy"]
@@ -227,9 +228,13 @@ class DeployPlan:
              "tags": self.tags, "capabilities": self.capabilities, "region": self.region},
             sort_keys=True).encode()).hexdigest()
 
-    def with_template(self, template: dict[str, Any], notes: list[str]) -> DeployPlan:
-        """The same plan sending ``template`` instead (the emulator step), with what changed noted."""
-        return dataclasses.replace(self, template=template, notes=(*self.notes, *notes))
+    def for_endpoint(self, endpoint_url: str | None) -> DeployPlan:
+        """The plan as it is sent to ``endpoint_url``: itself for AWS; against an emulator (moto in
+        the tests) the one step that differs, with what it changed noted (:mod:`wp_lambda.deploy.emulator`)."""
+        if not emulator.is_emulated(endpoint_url):
+            return self
+        adapted = emulator.adapt(self.template)
+        return dataclasses.replace(self, template=adapted.template, notes=(*self.notes, *adapted.notes))
 
     def describe(self) -> list[str]:
         """The plan as a dry run prints it, one line per item."""

@@ -22,7 +22,7 @@ from wp_lambda import stack as stack_mod
 from wp_lambda.aws import Aws
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
-from wp_lambda.deploy import emulator, execute, preflight, waf
+from wp_lambda.deploy import execute, preflight, waf
 from wp_lambda.deploy.operations import delete_stack
 from wp_lambda.deploy.plan import DeployPlan, Rotation, artifact_bucket, make_plan
 from wp_lambda.plugins import reconcile
@@ -131,14 +131,10 @@ def plan_for(config: Config, aws: Aws, state: stack_mod.StackState, web_acl_arn:
     rotation = plan_rotation(aws, state) if rotate_origin_secret else None
     bucket = artifact_bucket(config, aws)
     execute.ensure_artifact_bucket(aws, bucket, managed=not config.aws.artifact_bucket)
-    plan = make_plan(config, state.name, artifact_bucket=bucket,
+    return make_plan(config, state.name, artifact_bucket=bucket,
                      change_set_type="UPDATE" if state.created else "CREATE", web_acl_arn=web_acl_arn,
-                     origin_secret_version=sent_origin_secret_version(state), rotation=rotation)
-    if emulator.is_emulated(aws.endpoint_url):
-        # The one step that differs against an emulator (moto in the tests): see its module.
-        adapted = emulator.adapt(plan.template)
-        plan = plan.with_template(adapted.template, adapted.notes)
-    return plan
+                     origin_secret_version=sent_origin_secret_version(state),
+                     rotation=rotation).for_endpoint(aws.endpoint_url)
 
 
 def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, dry_run: bool = False,

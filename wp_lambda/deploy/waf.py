@@ -39,7 +39,7 @@ from wp_lambda.aws import Aws, error_code
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
 from wp_lambda.config.schema import WAF_REGION, WAF_TEMPLATE
-from wp_lambda.deploy import emulator, execute
+from wp_lambda.deploy import execute
 from wp_lambda.deploy.operations import delete_stack
 from wp_lambda.deploy.plan import DeployPlan
 
@@ -87,17 +87,13 @@ def make_plan(config: Config, aws: Aws, stack: str, state: stack_mod.StackState,
         template = load_template(path)
     except ValueError as exc:
         raise UserError(f"cannot parse {WAF_TEMPLATE}: {exc}", "run `wplambda render` again") from None
-    plan = DeployPlan(
+    return DeployPlan(
         stack=companion_name(stack), region=WAF_REGION, root=config.root,
         # The template is a few KB, far under the TemplateBody limit, so nothing is ever uploaded.
         artifact_bucket=artifact_bucket, change_set_type="UPDATE" if state.created else "CREATE",
         uploads=(), template=template,
         tags={"wplambda:stack": stack, "wplambda:version": __version__, OWNER_TAG: stack},
-        hashes={WAF_TEMPLATE: hashlib.sha256(path.read_bytes()).hexdigest()})
-    if emulator.is_emulated(aws.endpoint_url):
-        adapted = emulator.adapt(plan.template)
-        plan = plan.with_template(adapted.template, adapted.notes)
-    return plan
+        hashes={WAF_TEMPLATE: hashlib.sha256(path.read_bytes()).hexdigest()}).for_endpoint(aws.endpoint_url)
 
 
 def apply(config: Config, aws: Aws, stack: str, artifact_bucket: str, say: execute.Say) -> str:
