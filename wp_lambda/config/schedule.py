@@ -15,9 +15,13 @@ from __future__ import annotations
 import re
 
 DAY = 86_400
-RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_RATE_BODY = r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)"
+_CRON_BODY = r"cron\((.+)\)"
+RATE = re.compile(f"^{_RATE_BODY}$")
+_CRON = re.compile(f"^{_CRON_BODY}$")
+# What cron.schedule accepts at all (the config schema's pattern): one of the two forms above.
+EXPRESSION = f"^({_RATE_BODY}|{_CRON_BODY})$"
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": DAY}
-_CRON = re.compile(r"^cron\((.+)\)$")
 _EVERY = {"*", "?"}
 
 

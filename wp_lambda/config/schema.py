@@ -248,7 +248,7 @@ class Cron(Table):
     schedule: str = _key("rate(1 hour)", "EventBridge schedule expression. Each run connects to the database, "
                          "so with database.min_acu = 0 the gap between runs must exceed "
                          "database.auto_pause_seconds, or Aurora never pauses (docs/guides/costs.md).",
-                         pattern=r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$")
+                         pattern=schedule.EXPRESSION)
 
 
 class Logs(Table):
