@@ -54,8 +54,8 @@ class Walls:
             for wall, script in CLOSED_SCRIPTS.items():
                 if wall in self.up and target.script_name == script:
                     return Route("deny", status=403)
-        core_files = {f"{document_root}/{name}" for name in CORE_FILES}
-        if target.kind == "static" and contract.WALL_CORE_FILES in self.up and target.filename in core_files:
+        if target.kind == "static" and contract.WALL_CORE_FILES in self.up and \
+                target.filename in (f"{document_root}/{name}" for name in CORE_FILES):
             return Route("deny", status=404)
         return None
 
