@@ -37,7 +37,7 @@ from wp_lambda.config import Assets
 from wp_lambda.local import ranges
 from wp_lambda.local.request_body import Refused, body_length
 from wp_lambda.runtime import contract, routing
-from wp_lambda.runtime.cgi import ORIGIN_SECRET_HEADER
+from wp_lambda.runtime.cgi import AUTHORIZATION_COPY_HEADER, ORIGIN_SECRET_HEADER, VIEWER_ADDRESS_HEADER
 from wp_lambda.runtime.contract import LAMBDA_REQUEST_LIMIT
 from wp_lambda.runtime.events import INIT_HEADER
 
@@ -54,8 +54,7 @@ _WILDCARD = frozenset({"", "0.0.0.0", "::"})
 # header, the distribution's function sets X-Forwarded-Host and the runtime's private headers,
 # CloudFront-* are CloudFront's own):
 # the gateway plays that edge, so a client's copies never reach the event, whatever serve trusts.
-_EDGE_ONLY = frozenset({ORIGIN_SECRET_HEADER, "x-forwarded-host", contract.AUTHORIZATION_COPY_HEADER.lower(),
-                        contract.VIEWER_ADDRESS_HEADER.lower()})
+_EDGE_ONLY = frozenset({ORIGIN_SECRET_HEADER, "x-forwarded-host", AUTHORIZATION_COPY_HEADER, VIEWER_ADDRESS_HEADER})
 # What the distribution's response headers policy adds, from the same definition. serve is plain
 # HTTP on no domain of its own, so no HSTS, as deployed without site.domains.
 _SECURITY_HEADERS = contract.security_headers(own_domain=False)
