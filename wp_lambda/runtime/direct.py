@@ -83,10 +83,8 @@ def _command(run: Callable[[Runtime, list[str], float], dict[str, Any]]) -> Invo
 
 def php_cli(runtime: Runtime, args: list[str], timeout: float) -> dict[str, Any]:
     """``php ARGS`` in the document root, with the site's environment: its secrets included (the
-    database password, the salts), the runtime's own (the origin secret) left out; read again
-    when they are due (a rotated password: wp_lambda/runtime/rotation.py)."""
+    database password, the salts), the runtime's own (the origin secret) left out."""
     runtime.load_secrets()
-    runtime.refresh_secrets()
     return commands.run_cli([runtime.php, *runtime.layout.ini_args, *args], runtime.document_root,
                             contract.php_environment(runtime.environ), timeout)
 
@@ -100,11 +98,9 @@ def wp_cli(runtime: Runtime, args: list[str], timeout: float) -> dict[str, Any]:
     deadline (minus the margin, to answer in; or the event's ``timeout`` when shorter) is the
     one limit. The CloudFront origin secret
     is left out of its environment; the database password and salts are in it, because
-    wp-config.php reads them from there (and then scrubs them; see wp-config.php.j2). They are
-    read again when due, as for ``php``.
+    wp-config.php reads them from there (and then scrubs them; see wp-config.php.j2).
     """
     runtime.load_secrets()
-    runtime.refresh_secrets()
     phar = runtime.environ.get(contract.WP_CLI_ENV, contract.WP_CLI_PATH)
     if not os.path.isfile(phar):
         return {"stdout": "", "stderr": f"wplambda: wp-cli is not in this runtime layer ({phar} does not exist); "

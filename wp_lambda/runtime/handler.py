@@ -88,13 +88,17 @@ class Runtime:
         self.fpm.ensure_running()
 
     def load_secrets(self) -> None:
-        """Once per instance: the values named in WPLAMBDA_SECRETS (names are logged, values never)."""
-        if not self._secrets_loaded:
-            names = secrets.apply(self.environ)
-            self._secrets_loaded = True
-            self.secrets_schedule.loaded()
-            if names:
-                log.info("loaded %d secret values into the environment: %s", len(names), ", ".join(names))
+        """The values named in WPLAMBDA_SECRETS (names are logged, values never): at the first call,
+        and again at a later one when they are due (:meth:`refresh_secrets`). Every path to PHP (a
+        page, ``php``, ``wp``, import and export) calls this first, so each one picks up a rotation."""
+        if self._secrets_loaded:
+            self.refresh_secrets()
+            return
+        names = secrets.apply(self.environ)
+        self._secrets_loaded = True
+        self.secrets_schedule.loaded()
+        if names:
+            log.info("loaded %d secret values into the environment: %s", len(names), ", ".join(names))
 
     def reload_secrets(self, timeout: float | None = None) -> list[str]:
         """Read the secrets again (after a SnapStart restore they may have rotated); return the
@@ -212,27 +216,28 @@ class Runtime:
 
     def php_request(self, request: Request, target: routing.Route, host: str | None,
                     context: LambdaContext | None, remote_addr: str = "127.0.0.1") -> Response:
-        """Run ``target`` on php-fpm; the failures become 502/504 and a fresh php-fpm."""
+        """Run ``target`` on php-fpm (once more, with re-read secrets, when the database refused the
+        password before WordPress ran); the failures become 502/504 and a fresh php-fpm."""
         try:
             self.start()
         except PhpFpmError as exc:
             log.error("wplambda: %s", exc)
             return _text(502, "Bad gateway: PHP could not start.")
-        self.refresh_secrets()
         deadline = time.monotonic() + self.time_left(context)
         fcgi_params = cgi.params(request, target, self.document_root, host, remote_addr)
         token = rotation.new_token()
-        response = self.fastcgi(request, [*fcgi_params, (contract.DB_DENIED_TOKEN_PARAM, token)], deadline)
+        response = self.fastcgi_round_trip(request, [*fcgi_params, (contract.DB_DENIED_TOKEN_PARAM, token)], deadline)
         # PHP's own word that the database refused the password before WordPress ran (the retry is
         # safe then: see wp_lambda/runtime/rotation.py); once, and only with fresh secrets.
         if rotation.take_signal(response, token) and self.refresh_secrets(refused=True):
             log.warning("wplambda: %s %s: retrying on php-fpm with the re-read secrets", request.method, request.path)
-            token = rotation.new_token()
-            response = self.fastcgi(request, [*fcgi_params, (contract.DB_DENIED_TOKEN_PARAM, token)], deadline)
-            rotation.take_signal(response, token)
+            retry = rotation.new_token()
+            response = self.fastcgi_round_trip(request, [*fcgi_params, (contract.DB_DENIED_TOKEN_PARAM, retry)],
+                                               deadline)
+            rotation.take_signal(response, retry)
         return response
 
-    def fastcgi(self, request: Request, fcgi_params: list[tuple[str, str]], deadline: float) -> Response:
+    def fastcgi_round_trip(self, request: Request, fcgi_params: list[tuple[str, str]], deadline: float) -> Response:
         """One FastCGI round trip to the running php-fpm; the failures become 502/504 and a fresh php-fpm."""
         try:
             try:

@@ -91,9 +91,10 @@ class Schedule:
         self._read_at = self._clock()
 
     def due(self, *, refused: bool) -> bool:
-        """Whether to read now: after a refused connection, or once the last read is ``ttl`` old;
-        never twice within the throttle's interval. A yes counts as a read (see :meth:`loaded`)."""
-        stale = self._read_at is None or self._clock() - self._read_at >= self.ttl
+        """Whether to read now: after a refused connection, or once the last read is ``ttl`` old
+        (nothing is old before the first load, which is the cold start's business); never twice
+        within the throttle's interval. A yes counts as a read (see :meth:`loaded`)."""
+        stale = self._read_at is not None and self._clock() - self._read_at >= self.ttl
         if not (refused or stale) or not self._throttle.allow():
             return False
         self.loaded()

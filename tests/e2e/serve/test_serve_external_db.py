@@ -14,8 +14,8 @@ import tomlkit
 
 from tests.support.helpers import moto_server
 from tests.support.serve import ADMIN_PASSWORD, Served, descendants, fetch, init_site, serving, title_of
-from wp_lambda.runtime import contract
 from wp_lambda.local.mariadb import MariaDB
+from wp_lambda.runtime import contract
 
 DB_NAME = "external_wp"
 DB_USER = "external_user"
