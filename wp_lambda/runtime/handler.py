@@ -101,8 +101,9 @@ class Runtime:
             log.info("loaded %d secret values into the environment: %s", len(names), ", ".join(names))
 
     def reload_secrets(self, timeout: float | None = None) -> list[str]:
-        """Read the secrets again (after a SnapStart restore they may have rotated); return the
-        names whose values changed. Raises secrets.SecretsError, leaving the old values in place."""
+        """Read the secrets again (after a SnapStart restore, or when :meth:`refresh_secrets` finds
+        them due: they may have rotated); return the names whose values changed. Raises
+        secrets.SecretsError, leaving the old values in place."""
         values = secrets.load(self.environ.get(contract.SECRETS_ENV, ""), timeout=timeout)
         changed = sorted(name for name, value in values.items() if self.environ.get(name) != value)
         self.environ.update(values)
