@@ -270,8 +270,13 @@ class Build(Table):
                            pattern=r"^https?://[^\s/]+(/\S*)?$")
     s3_uploads_version: str = _key("^3.0", "Composer constraint for humanmade/s3-uploads.")
     composer_repositories: list[ComposerRepository] = _key([], "Composer repositories in Composer's own format.")
-    wp_cli: str = _key("", "Path to wp-cli.phar, or \"pinned\" to download the pinned release (sha512 verified); "
-                       "empty uses `wp` on PATH, else unpacks the zips directly.")
+    wp_cli: str = _key("pinned", "The wp-cli the runtime layer carries for `wplambda wp`, `console` and `import "
+                       "--from-url`, also used to install the plugin and theme zips (against a throwaway MariaDB): "
+                       "\"pinned\" (the default) is wp-cli 2.12.0, downloaded once into the cache and checked "
+                       "against the sha512 pinned in the kit (WPLAMBDA_WP_CLI_URL: a mirror or a local copy of the "
+                       "release; WPLAMBDA_WP_CLI_PHAR: a wp-cli.phar of your own used instead); a path is that "
+                       "wp-cli.phar; empty ships no wp-cli (`wplambda wp` cannot run) and installs the zips with "
+                       "`wp` on PATH, else unpacks them.")
     opcache_file_cache: bool = _key(False, "Ship WordPress compiled into an opcache file cache (deploy builds with "
                                     "php.source = \"dir\" only): a shorter on-demand cold start, but function.zip "
                                     "is then no longer byte-identical between builds. Needs root or unprivileged "
