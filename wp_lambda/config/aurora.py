@@ -1,7 +1,8 @@
 """The Aurora MySQL engine version the stack's cluster is created with, and what it must allow.
 
-Aurora keeps a minor version that is not a long-term-support (LTS) release available for creating
-clusters for about a year; after that, creating the cluster fails. So the version is not written
+Aurora keeps each minor version available for creating clusters for a limited time (a minor that
+is not a long-term-support (LTS) release, typically about a year); after that, creating the cluster
+fails. So the version is not written
 into the template: ``database.engine_version`` chooses one, and empty (the default) takes the kit's
 pin, ``wp_lambda/data/aurora.json``, which ``scripts/refresh_aurora_version.py`` keeps current from
 RDS's own list. The pin follows an LTS minor, which Aurora keeps for at least three years:
