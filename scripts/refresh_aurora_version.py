@@ -1,8 +1,9 @@
 """Refresh the kit's pinned Aurora MySQL engine version (``wp_lambda/data/aurora.json``) from RDS's list.
 
 Aurora keeps each minor version available for a limited time (one that is not a long-term-support
-(LTS) release, typically about a year), and a stack cannot create its cluster on a retired one. The pin therefore follows an LTS minor (``lts_minor``
-in the data file), which Aurora keeps for at least three years
+(LTS) release, typically about a year), and a stack cannot create its cluster on a retired one. The
+pin therefore follows an LTS minor (``lts_minor`` in the data file), which Aurora keeps for at least
+three years
 (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Update.SpecialVersions.html),
 and this script moves it to that minor's newest patch that RDS lists as available. RDS's list is
 what ``DescribeDBEngineVersions`` answers; this machine cannot ask, so it reads the answer from a file:
