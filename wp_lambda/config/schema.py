@@ -213,6 +213,10 @@ class Database(Table):
     min_acu: float = _key(0.0, "Aurora minimum capacity; 0 lets the cluster pause when idle.", ge=0, le=256)
     max_acu: float = _key(2.0, "Aurora maximum capacity.", ge=1, le=256)
     auto_pause_seconds: int = _key(900, "Idle seconds before Aurora pauses (with min_acu = 0).", ge=300, le=86400)
+    engine_version: str = _key("", "Aurora MySQL engine version of the cluster the stack creates (e.g. "
+                               "\"8.0.mysql_aurora.3.10.0\"); empty takes the kit's pin, kept current with RDS's list. "
+                               "min_acu = 0 needs 3.08 or newer.",
+                               pattern=r"^(\d+\.\d+\.mysql_aurora\.\d+\.\d+\.\d+)?$")
     name: str = _key("wordpress", "Database name.", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
     host: str = _key("", "External database host.")
     port: int = _key(3306, "External database port.", ge=1, le=65535)
