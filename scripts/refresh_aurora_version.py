@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{args.listing}: not a readable JSON file ({exc})") from None
     lts = args.lts or str(old["lts_minor"])
     version = newest(listing, lts)
-    data = {**old, "default_version": version, "lts_minor": lts, "checked": dt.date.today().isoformat()}
+    data = {**old, "default_version": version, "lts_minor": lts, "checked": dt.date.today().isoformat(),
+            "chosen_from": f"{args.listing.name}: the newest available {lts} patch RDS listed"}
     atomic_write(args.dest, json.dumps(data, indent=2, sort_keys=True) + "\n")
     print(f"{args.dest.name}: {old['default_version']} -> {version} (LTS {lts})")
     return 0

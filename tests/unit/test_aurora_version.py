@@ -102,8 +102,9 @@ def test_refresh_moves_the_pin_to_the_newest_available_patch_of_its_lts_minor(tm
     assert result.returncode == 0, result.stderr
     data = json.loads((tmp_path / "aurora.json").read_text())
     assert data["default_version"] == "8.0.mysql_aurora.3.10.2" and data["lts_minor"] == "3.10"
-    assert {k: v for k, v in data.items() if k not in ("default_version", "checked")} == \
-        {k: v for k, v in PIN.items() if k not in ("default_version", "checked")}
+    assert data["chosen_from"] == "versions.json: the newest available 3.10 patch RDS listed"
+    assert {k: v for k, v in data.items() if k not in ("default_version", "checked", "chosen_from")} == \
+        {k: v for k, v in PIN.items() if k not in ("default_version", "checked", "chosen_from")}
 
 
 def test_refresh_refuses_an_lts_that_cannot_pause_or_is_not_listed(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from wp_lambda.config import Config, load, php_extension_layer_arns, php_layer_a
 from wp_lambda.deploy import preflight
 from wp_lambda.deploy.plan import BUILD_DIR
 
-PIN = "8.0.mysql_aurora.3.10.0"
+PIN = "8.0.mysql_aurora.3.10.4"
 
 
 @pytest.fixture(scope="module")
