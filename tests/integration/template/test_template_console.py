@@ -43,9 +43,28 @@ def test_console_shares_code_layers_role_vpc_and_secrets(rendered: Rendered) -> 
     assert console["Role"] == site["Role"] == {"Fn::GetAtt": ["WordPressFunctionRole", "Arn"]}
     variables = dict(console["Environment"]["Variables"])
     assert variables.pop("WPLAMBDA_ROLE") == "console"
+    variables.pop("WP_HOME", None)  # test_console_runs_know_the_site_address_without_a_host
     assert variables == site["Environment"]["Variables"]  # WPLAMBDA_SECRETS included: same secrets
     assert rendered.resources["ConsoleFunction"].get("DependsOn") == rendered.resources["WordPressFunction"].get(
         "DependsOn")
+
+
+def test_console_runs_know_the_site_address_without_a_host(rendered: Rendered) -> None:
+    """Issue 23, item 4: wp-cli, cron and import have no Host, so without a custom domain the
+    console function is given the distribution's address (WP_HOME, from which wp-config.php
+    derives S3 Uploads' URL) instead of leaving S3 Uploads to link to the private bucket. The site
+    function is not: the distribution's origin depends on it, and CloudFormation refuses the cycle
+    (cfn-lint's E3004 runs in test_lint_has_zero_errors, on the template SAM produced)."""
+    console = rendered.resources["ConsoleFunction"]["Properties"]["Environment"]["Variables"]
+    site = rendered.resources["WordPressFunction"]["Properties"]["Environment"]["Variables"]
+    assert "WP_HOME" not in site
+    if rendered.config.site.domains:
+        assert "WP_HOME" not in console  # wp-config.php pins https://DOMAIN itself
+        pinned = f"$wplambda_env('WP_HOME', 'https://{rendered.config.site.domains[0]}')"
+        assert pinned in (rendered.root / "wordpress" / "wp-config.php").read_text()
+    else:
+        assert console["WP_HOME"] == {"Fn::Sub": "https://${Distribution.DomainName}"}
+        assert rendered.transformed["Outputs"]["SiteUrl"]["Value"] == console["WP_HOME"]
 
 
 def test_console_has_its_own_timeout_and_log_group(rendered: Rendered) -> None:
