@@ -150,17 +150,23 @@ def test_timeout_through_the_stack_then_the_next_command(wp_project: Path, stack
     assert (after.returncode, after.stdout) == (0, "wp-cli site\n"), after.stderr
 
 
+# 127.0.0.1 as /proc/net/tcp and tcp6 (IPv4-mapped) spell it.
+_LOOPBACK = ("0100007F", "0000000000000000FFFF00000100007F")
+
+
 def _connections_to(port: int) -> list[tuple[int, float]]:
-    """The ESTABLISHED TCP sockets of this machine whose peer is local ``port``: for each, the
-    kernel's pending timer (2: keepalive) and the seconds until it fires, from /proc/net/tcp{,6}
-    (the "tr:tm->when" column, in clock ticks; https://docs.kernel.org/networking/proc_net_tcp.html)."""
+    """The ESTABLISHED TCP sockets of this machine whose peer is 127.0.0.1:``port``: for each, the
+    kernel's pending timer (1: retransmit, 2: keepalive) and the seconds until it fires, from
+    /proc/net/tcp{,6} (the "tr:tm->when" column, in clock ticks;
+    https://docs.kernel.org/networking/proc_net_tcp.html)."""
     ticks = os.sysconf("SC_CLK_TCK")
     found = []
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
             fields = line.split()
             local, remote, state, timer = fields[1], fields[2], fields[3], fields[5]
-            if state == "01" and int(remote.rsplit(":", 1)[1], 16) == port \
+            host, remote_port = remote.rsplit(":", 1)
+            if state == "01" and host in _LOOPBACK and int(remote_port, 16) == port \
                     and int(local.rsplit(":", 1)[1], 16) != port:
                 kind, when = timer.split(":")
                 found.append((int(kind, 16), int(when, 16) / ticks))
@@ -175,20 +181,22 @@ def test_a_long_invoke_keeps_its_connection_alive(wp_project: Path, stack_env: d
     7200 s: read off the live socket of `wplambda wp --stack` while the command sleeps."""
     port = int(urllib.parse.urlsplit(stack_env["AWS_ENDPOINT_URL_LAMBDA"]).port or 0)
     command = [*wplambda_cmd(), "wp", "--stack", STACK, "--project", str(wp_project), "--",
-               "eval", "sleep(4); echo 'still here';"]
+               "eval", "sleep(1); echo 'still here';"]  # well within CONSOLE_TIMEOUT
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, **stack_env})
     seen: list[tuple[int, float]] = []
     deadline = time.monotonic() + 60
     while process.poll() is None and time.monotonic() < deadline:
         seen += _connections_to(port)
-        time.sleep(0.2)
+        time.sleep(0.1)
     stdout, stderr = process.communicate(timeout=60)
     assert (process.returncode, stdout) == (0, "still here"), stderr
     assert seen, "no connection to the invoke endpoint was seen while the command ran"
-    # Every sample: the keepalive timer (2) is armed, and fires within KEEPALIVE_IDLE seconds.
-    assert {kind for kind, _ in seen} == {2}, seen
-    assert max(when for _, when in seen) <= KEEPALIVE_IDLE, seen
+    # Idle, the connection always has its keepalive timer (2) armed, firing within KEEPALIVE_IDLE
+    # seconds (without the kit's timing: 7200 s); a sample may catch the request in flight (1).
+    idle = [when for kind, when in seen if kind == 2]
+    assert idle and {kind for kind, _ in seen} <= {1, 2}, seen
+    assert max(idle) <= KEEPALIVE_IDLE, seen
 
 
 def test_boto3_invokes_both_functions_at_the_endpoint(deployed: dict[str, str], invoke: dict[str, str]) -> None:
