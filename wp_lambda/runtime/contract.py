@@ -19,6 +19,10 @@ SECRETS_ENV = "WPLAMBDA_SECRETS"
 ROLE_ENV = "WPLAMBDA_ROLE"
 CONSOLE_ROLE = "console"  # the value of ROLE_ENV in the console function
 SITE_HOST_ENV = "WPLAMBDA_SITE_HOST"
+# The site's address for runs without a Host (the console function: wp-cli, cron, import): wp-config.php
+# defines WP_HOME from it, and S3 Uploads' URL (S3_UPLOADS_BUCKET_URL) from WP_HOME. Without it S3
+# Uploads would link to https://BUCKET.s3.amazonaws.com/..., which a private bucket answers 403.
+HOME_ENV = "WP_HOME"
 PHP_LAYOUT_ENV = "WPLAMBDA_PHP_LAYOUT"
 PHP_PREFIX_ENV = "WPLAMBDA_PHP_PREFIX"
 VERSIONED_MAX_AGE_ENV = "WPLAMBDA_VERSIONED_MAX_AGE"
