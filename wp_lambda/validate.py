@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import datetime
 import os
 import re
 import shutil
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from wp_lambda import php_security
 from wp_lambda.config import HTTP_API_MAX_TIMEOUT, Config
 from wp_lambda.config.schema import WAF_REGION, WAF_TEMPLATE
 from wp_lambda.runtime.contract import SECRETS_ENV
@@ -220,8 +222,9 @@ def php_lint(path: Path) -> str | None:
     return None if result.returncode == 0 else (result.stdout + result.stderr).strip()
 
 
-def validate_project(config: Config) -> Report:
-    """Run every check against the rendered files in the project root."""
+def validate_project(config: Config, today: datetime.date | None = None) -> Report:
+    """Run every check against the rendered files in the project root (``today``: the date the
+    PHP security check judges end of life on, default today)."""
     report = Report()
     template_path = config.root / "template.yaml"
     report.checks.append("cfn-lint")
@@ -248,5 +251,10 @@ def validate_project(config: Config) -> Report:
             report.errors.append(f"php -l {wp_config.name}: {problem}")
     except FileNotFoundError:
         report.warnings.append("php is not installed: skipped `php -l` on wp-config.php")
+    report.checks.append("php-security")
+    php = php_security.assess(config, today)
+    report.warnings.extend(php.warnings())
+    if not php.ok:
+        report.errors.append(php.refusal())
     return report
 

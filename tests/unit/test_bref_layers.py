@@ -164,11 +164,15 @@ def test_refresh_script_rewrites_the_files_and_metadata(shared: Path, tmp_path: 
     result = subprocess.run([sys.executable, str(REPO / "scripts" / "refresh_bref_layers.py"), str(shared),
                              "--release", "3.0.9", "--bref-commit", "0d899c6a2122519d4b69f80ef20503007cccafbc",
                              "--extensions-commit", "e2ef5a7ddc0ddd2e0f8455d46e857e8f993ce8cb",
-                             "--extensions-date", "2026-06-25", "--dest", str(dest)],
+                             "--extensions-date", "2026-06-25", "--dest", str(dest),
+                             # Bref's PHP releases of those layers, with where they were recorded from.
+                             "--php-versions", str(DATA.joinpath("php-versions.json")),
+                             "--php-versions-date", "2026-07-04", "--php-versions-source",
+                             bref_layers.php_releases_source()["source"]],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert "skipped" in result.stdout  # the Bref v2 list in the same directory is not v3 data
-    for name in ("layers.json", "extra-php-extensions-layers.json", "metadata.json"):
+    for name in ("layers.json", "extra-php-extensions-layers.json", "php-versions.json", "metadata.json"):
         assert (dest / name).read_bytes() == DATA.joinpath(name).read_bytes(), name
     assert not list(dest.glob(".*.tmp"))  # temp files were renamed into place
     # A single file that is not a Bref v3 list is refused, and nothing is written.
