@@ -222,9 +222,10 @@ def php_lint(path: Path) -> str | None:
     return None if result.returncode == 0 else (result.stdout + result.stderr).strip()
 
 
-def validate_project(config: Config, today: datetime.date | None = None) -> Report:
-    """Run every check against the rendered files in the project root (``today``: the date the
-    PHP security check judges end of life on, default today)."""
+def validate_project(config: Config, today: datetime.date | None = None, *, check_php: bool = True) -> Report:
+    """Run every check against the rendered files in the project root. ``today`` is the date the PHP
+    security check judges end of life on (default today); ``check_php=False`` leaves that check to
+    the deploy preflight, which prints its verdict among its own checks."""
     report = Report()
     template_path = config.root / "template.yaml"
     report.checks.append("cfn-lint")
@@ -251,10 +252,11 @@ def validate_project(config: Config, today: datetime.date | None = None) -> Repo
             report.errors.append(f"php -l {wp_config.name}: {problem}")
     except FileNotFoundError:
         report.warnings.append("php is not installed: skipped `php -l` on wp-config.php")
-    report.checks.append("php-security")
-    php = php_security.assess(config, today)
-    report.warnings.extend(php.warnings())
-    if not php.ok:
-        report.errors.append(php.refusal())
+    if check_php:
+        report.checks.append("php-security")
+        php = php_security.assess(config, today)
+        report.warnings.extend(php.warnings())
+        if not php.ok:
+            report.errors.append(php.refusal())
     return report
 

@@ -188,12 +188,12 @@ class Php(Table):
                                            "attach (x86_64 only): gd lets WordPress make thumbnails; imagick is "
                                            "the other choice.")
     memory_limit: str = _key("256M", "PHP memory_limit.", pattern=_PHP_SIZE_RE)
-    ini: dict[str, Any] = _key({}, "Extra php.ini settings, e.g. { \"max_input_vars\" = \"3000\" }.")
     accept_vulnerable_php: list[AcceptedRisk] = _key(
         [], "DANGER: deploy anyway although the site's PHP has these known vulnerabilities: each entry a CVE "
         "(\"CVE-2026-109618\") or an end-of-life branch (\"PHP-8.2-EOL\") exactly as validate, doctor and "
         "deploy name them when they refuse. Every command that checks prints a warning for each accepted "
         "risk; a new vulnerability is refused again until it is listed too. Leave empty.")
+    ini: dict[str, Any] = _key({}, "Extra php.ini settings, e.g. { \"max_input_vars\" = \"3000\" }.")
 
 
 class Wordpress(Table):

@@ -173,17 +173,12 @@ def newer_layer_version(client: Any, arn: str) -> int | None:
     layer_arn, _, pinned = arn.rpartition(":")
     newest = None
     for candidate in range(int(pinned) + 1, int(pinned) + 1 + NEWER_LAYER_LOOKAHEAD):
-        wanted = f"{layer_arn}:{candidate}"
         try:
-            answer = _call(f"layer {arn}", client.get_layer_version_by_arn, Arn=wanted)
+            _call(f"layer {arn}: newer versions", client.get_layer_version_by_arn, Arn=f"{layer_arn}:{candidate}")
         except botocore.exceptions.ClientError as exc:
             if error_code(exc) == "ResourceNotFoundException":
                 break
             raise _NotRun(f"layer {arn}: newer versions not checked ({error_code(exc)})") from None
-        if answer.get("LayerVersionArn") != wanted:
-            # An endpoint without the call (moto answers its ListLayers instead) says nothing about it.
-            raise _NotRun(f"layer {arn}: newer versions not checked (the endpoint did not answer "
-                          "GetLayerVersionByArn)")
         newest = candidate
     return newest
 
