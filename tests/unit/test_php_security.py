@@ -24,6 +24,8 @@ import pytest
 from tests.support.helpers import PATCHED_BREF_DATA, REPO, shared_part
 from wp_lambda import bref_layers, php_security
 from wp_lambda.config import Config
+from wp_lambda.local.php import find as find_local_php
+from wp_lambda.serve.site import php_branch_warning
 
 CVES = ("CVE-2026-109618", "CVE-2026-109619")
 TODAY = datetime.date(2026, 12, 7)
@@ -212,3 +214,13 @@ def test_refresh_replaces_the_security_data_after_checking_it(tmp_path: Path) ->
 @pytest.fixture
 def shared_bref() -> Path:
     return shared_part("bref")
+
+
+def test_serve_warns_when_the_local_branch_is_not_the_deployed_one() -> None:
+    """serve runs the machine's PHP (Debian's 8.2 here), never Bref's layer: with the default 8.3 it warns."""
+    local = find_local_php(Config().php.version, environ={}).version
+    assert local == "8.2"  # the kit's setup: Debian's PHP; a machine with php8.3 would need no warning
+    assert php_branch_warning(local, Config().php.version) == (
+        "local PHP is 8.2 but the deployed site runs PHP 8.3 (php.version): code that works here may still "
+        "fail when deployed")
+    assert php_branch_warning("8.3", "8.3") is None
