@@ -149,13 +149,16 @@ def test_gd_on_arm64_is_refused() -> None:
 def test_layers_command_names_its_source() -> None:
     text = run_wplambda("layers")
     assert text.returncode == 0, text.stderr
-    first, *rows = text.stdout.splitlines()
+    first, releases, *rows = text.stdout.splitlines()
     assert first.startswith("# Bref 3.0.9:") and "2026-06-25" in first
+    # The session reads Bref's layers as patched (tests/support/bref_patched).
+    assert releases == "# PHP in these layers: 8.2: 8.2.36, 8.3: 8.3.37, 8.4: 8.4.28, 8.5: 8.5.13"
     assert len(rows) == len(bref_layers.table())
     data = json.loads(run_wplambda("layers", "--json").stdout)
     assert data["source"]["release"] == "3.0.9" and data["source"]["extensions_date"] == "2026-06-25"
     assert data["account"] == BREF_ACCOUNT and data["regions"] == list(bref_layers.regions())
     assert [row["arn"] for row in data["layers"]] == [row[3] for row in bref_layers.table()]
+    assert {row["php_release"] for row in data["layers"] if row["php"] == "8.5"} == {"8.5.13"}
 
 
 def test_refresh_script_rewrites_the_files_and_metadata(shared: Path, tmp_path: Path) -> None:
