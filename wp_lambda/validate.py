@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import datetime
 import os
 import re
 import shutil
@@ -222,10 +221,10 @@ def php_lint(path: Path) -> str | None:
     return None if result.returncode == 0 else (result.stdout + result.stderr).strip()
 
 
-def validate_project(config: Config, today: datetime.date | None = None, *, check_php: bool = True) -> Report:
-    """Run every check against the rendered files in the project root. ``today`` is the date the PHP
-    security check judges end of life on (default today); ``check_php=False`` leaves that check to
-    the deploy preflight, which prints its verdict among its own checks."""
+def validate_project(config: Config, *, check_php: bool = True) -> Report:
+    """Run every check against the rendered files in the project root; ``check_php=False`` leaves the
+    PHP security check (:mod:`wp_lambda.php_security`) to the deploy preflight, which prints its
+    verdict among its own checks."""
     report = Report()
     template_path = config.root / "template.yaml"
     report.checks.append("cfn-lint")
@@ -254,7 +253,7 @@ def validate_project(config: Config, today: datetime.date | None = None, *, chec
         report.warnings.append("php is not installed: skipped `php -l` on wp-config.php")
     if check_php:
         report.checks.append("php-security")
-        php = php_security.assess(config, today)
+        php = php_security.assess(config)
         report.warnings.extend(php.warnings())
         if not php.ok:
             report.errors.append(php.refusal())
