@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.helpers import DEBIAN_WORDPRESS, pinned_wp_cli_env
+from tests.support.helpers import DEBIAN_WORDPRESS, PATCHED_BREF_DATA, pinned_wp_cli_env
+from wp_lambda import bref_layers
 from wp_lambda.local.mariadb import MariaDB
 
 TESTS = Path(__file__).resolve().parent
@@ -27,8 +28,12 @@ _WORKER_TMP = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Builds find the pinned wp-cli offline (``pinned_wp_cli_env``), and an xdist worker gets a
-    temp dir of its own as TMPDIR, for itself and every process it starts.
+    """Builds find the pinned wp-cli offline (``pinned_wp_cli_env``); Bref's layers read as patched
+    for every test and every process it starts (the packaged data says Bref 3.0.9's PHP lacks two
+    security fixes, and the kit refuses to deploy it: tests/support/bref_patched/README.md), and the
+    tests of that refusal unset the variable.
+
+    An xdist worker gets a temp dir of its own as TMPDIR, for itself and every process it starts.
 
     Code that uses a fixed name under the temp dir (the runtime's wp-cli home, for one) would
     otherwise be shared by the workers running at the same time. pytest's own ``tmp_path`` dirs
@@ -36,6 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     # init writes build.wp_cli = "pinned": every build here must find wp-cli without the internet.
     os.environ.update(pinned_wp_cli_env())
+    os.environ[bref_layers.DATA_ENV] = str(PATCHED_BREF_DATA)
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:
         path = tempfile.mkdtemp(prefix=f"wplambda-tests-{worker}-")

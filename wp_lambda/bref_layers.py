@@ -13,11 +13,21 @@ Bref v3 ships one layer per PHP version (``php-84``; ``arm-php-84`` for arm64) i
 extra extensions are separate layers (``gd-php-84``) in account 403367587399, x86_64 only. A layer
 can only be attached in the region it was published in. ``php.layer_arn`` in ``wplambda.toml``
 overrides the base layer; callers check it before asking here.
+
+``php-versions.json`` says which PHP patch release each runtime layer carries (``php-84`` ->
+``8.4.23``), from Bref's release data too: a layer's name only says the branch, and whether the
+PHP in it has a security fix depends on the patch (:mod:`wp_lambda.php_security` judges it).
+
+``WPLAMBDA_BREF_DATA`` names a directory whose files replace the packaged ones of the same name
+(the others stay packaged). It exists for the kit's tests, which point it at a fixture of patched
+layers so that every deploy test is not refused by the PHP security check; it is not a way to
+accept a vulnerable PHP (``php.accept_vulnerable_php`` is).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -28,12 +38,28 @@ from wp_lambda.common.errors import UserError
 
 ARCHITECTURES = ("x86_64", "arm64")
 _BASE_FILE, _EXTRA_FILE = "layers.json", "extra-php-extensions-layers.json"
+PHP_VERSIONS_FILE = "php-versions.json"
+DATA_ENV = "WPLAMBDA_BREF_DATA"
 _BASE_NAME = re.compile(r"^(arm-)?php-(\d)(\d+)$")
 
 
 def _read(name: str) -> Any:
-    """One packaged data file; through importlib.resources so it works from a wheel or a zip too."""
-    return json.loads(resources.files("wp_lambda").joinpath("data", "bref", name).read_text())
+    """One data file: from ``WPLAMBDA_BREF_DATA`` when that directory has it, else the packaged one
+    (through importlib.resources so it works from a wheel or a zip too). Read on each call, cached
+    by its text's location, so a test that changes the variable is answered from the new place."""
+    override = os.environ.get(DATA_ENV)
+    if override and os.path.isfile(os.path.join(override, name)):
+        return _parse(os.path.join(override, name))
+    return _parse(name)
+
+
+@cache
+def _parse(where: str) -> Any:
+    """``where``: a path from ``WPLAMBDA_BREF_DATA``, or a bare name of a packaged file."""
+    if os.sep in where:
+        with open(where, encoding="utf-8") as fh:
+            return json.load(fh)
+    return json.loads(resources.files("wp_lambda").joinpath("data", "bref", where).read_text())
 
 
 @dataclass(frozen=True)
@@ -64,21 +90,35 @@ class Source:
                 "extensions_date": self.extensions_date}
 
 
-@cache
 def _metadata() -> dict[str, Any]:
     return _read("metadata.json")
 
 
-@cache
 def base_layers() -> dict[str, dict[str, int]]:
     """Bref's runtime layers: ``{"php-84": {"eu-west-1": 21, ...}, "arm-php-84": {...}}``."""
     return _read(_BASE_FILE)
 
 
-@cache
 def extension_layers() -> dict[str, dict[str, int]]:
     """Bref's extra-extension layers: ``{"gd-php-84": {"eu-west-1": 8, ...}, ...}``."""
     return _read(_EXTRA_FILE)
+
+
+def layer_php_release(php_version: str, architecture: str) -> str | None:
+    """The PHP patch release (``8.4.23``) in Bref's pinned runtime layer for this branch and
+    architecture, from ``php-versions.json``; None when Bref's data does not record it."""
+    found = _read(PHP_VERSIONS_FILE).get(layer_name(php_version, architecture))
+    return str(found) if found else None
+
+
+def php_releases_source() -> dict[str, Any]:
+    """Where ``php-versions.json`` came from (its entry in ``metadata.json``), and the directory it
+    was read from when ``WPLAMBDA_BREF_DATA`` replaces it."""
+    entry = dict(_metadata()["files"].get(PHP_VERSIONS_FILE, {}))
+    override = os.environ.get(DATA_ENV)
+    if override and os.path.isfile(os.path.join(override, PHP_VERSIONS_FILE)):
+        entry["read_from"] = os.path.join(override, PHP_VERSIONS_FILE)
+    return entry
 
 
 def source() -> Source:

@@ -12,6 +12,7 @@ changes the machine, and nothing reaches the network unless ``aws`` is asked for
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
 import os
 import re
@@ -22,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from wp_lambda import config as config_mod
+from wp_lambda import php_security
 from wp_lambda.bundle import core, plugins, themes
 from wp_lambda.common.errors import UserError
 from wp_lambda.local import php as local_php
@@ -46,6 +48,8 @@ class Check:
     detail: str
     fix: str = ""
     required: bool = True
+    # A failing refusal is the project's to fix, not the machine's: doctor then exits 2, like validate.
+    refusal: bool = False
 
     @property
     def status(self) -> str:
@@ -61,6 +65,13 @@ class Report:
     @property
     def ok(self) -> bool:
         return all(c.ok or not c.required for c in self.checks)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when ok; 2 when the project itself is refused (its PHP is unfit), else 1 (something missing)."""
+        if self.ok:
+            return 0
+        return 2 if any(c.refusal and not c.ok for c in self.checks) else 1
 
     def as_json(self) -> dict[str, object]:
         return {"ok": self.ok, "checks": [{**asdict(c), "status": c.status} for c in self.checks]}
@@ -192,6 +203,15 @@ def _bref_check(config: config_mod.Config) -> list[Check]:
                   "set aws.region to a region Bref publishes to, or php.layer_arn")]
 
 
+def _php_security_checks(config: config_mod.Config, today: datetime.date | None) -> list[Check]:
+    """The deployed PHP's support and patch level (:mod:`wp_lambda.php_security`); each accepted
+    risk and note is a warning line of its own, so none is lost in a passing check."""
+    found = php_security.assess(config, today)
+    head = (Check("php security", True, found.summary()) if found.ok else
+            Check("php security", False, found.problem(), found.remedy(), refusal=True))
+    return [head] + [Check("php security", False, line, required=False) for line in found.warnings()]
+
+
 def _aws_checks(config: config_mod.Config | None, profile: str | None) -> list[Check]:
     from wp_lambda import aws
 
@@ -208,8 +228,10 @@ def _aws_checks(config: config_mod.Config | None, profile: str | None) -> list[C
             Check("aws region", True, connection.region)]
 
 
-def run(project: Path, *, aws: bool = False, profile: str | None = None, path: str | None = None) -> Report:
-    """Every check; project checks only when ``project`` holds a wplambda.toml."""
+def run(project: Path, *, aws: bool = False, profile: str | None = None, path: str | None = None,
+        today: datetime.date | None = None) -> Report:
+    """Every check; project checks only when ``project`` holds a wplambda.toml (``today``: the date
+    the PHP security check judges end of life on, default today)."""
     finder = _Finder(path)
     checks, php_version = _php_checks(finder)
     config: config_mod.Config | None = None
@@ -225,7 +247,7 @@ def run(project: Path, *, aws: bool = False, profile: str | None = None, path: s
     checks += _tool_checks(finder, php_version, config)
     checks += config_checks
     if config is not None:
-        checks += _wordpress_checks(config) + _bref_check(config)
+        checks += _wordpress_checks(config) + _bref_check(config) + _php_security_checks(config, today)
     if aws:
         checks += _aws_checks(config, profile)
     return Report(checks)

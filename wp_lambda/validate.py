@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from wp_lambda import php_security
 from wp_lambda.config import HTTP_API_MAX_TIMEOUT, Config
 from wp_lambda.config.schema import WAF_REGION, WAF_TEMPLATE
 from wp_lambda.runtime.contract import SECRETS_ENV
@@ -220,8 +221,10 @@ def php_lint(path: Path) -> str | None:
     return None if result.returncode == 0 else (result.stdout + result.stderr).strip()
 
 
-def validate_project(config: Config) -> Report:
-    """Run every check against the rendered files in the project root."""
+def validate_project(config: Config, *, check_php: bool = True) -> Report:
+    """Run every check against the rendered files in the project root; ``check_php=False`` leaves the
+    PHP security check (:mod:`wp_lambda.php_security`) to the deploy preflight, which prints its
+    verdict among its own checks."""
     report = Report()
     template_path = config.root / "template.yaml"
     report.checks.append("cfn-lint")
@@ -248,5 +251,11 @@ def validate_project(config: Config) -> Report:
             report.errors.append(f"php -l {wp_config.name}: {problem}")
     except FileNotFoundError:
         report.warnings.append("php is not installed: skipped `php -l` on wp-config.php")
+    if check_php:
+        report.checks.append("php-security")
+        php = php_security.assess(config)
+        report.warnings.extend(php.warnings())
+        if not php.ok:
+            report.errors.append(php.refusal())
     return report
 

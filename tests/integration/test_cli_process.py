@@ -69,7 +69,7 @@ def test_a_bad_config_is_refused_the_same_way(project: Path, tmp_path: Path) -> 
     bad = tmp_path / "bad"
     shutil.copytree(project, bad)
     config = bad / "wplambda.toml"
-    config.write_text(config.read_text().replace('version = "8.2"', 'version = "8.1"', 1))
+    config.write_text(config.read_text().replace('version = "8.3"', 'version = "8.1"', 1))
     console, inside = _both("validate", "--project", str(bad), cwd=tmp_path)
     assert console.returncode == 2 and "php.version" in console.stderr
     _same(console, inside)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.helpers import run_wplambda
-from wp_lambda import doctor
+from wp_lambda import bref_layers, doctor
 from wp_lambda.bundle import plugins
 
 FAKE_PHP = """#!/bin/sh
@@ -105,3 +106,18 @@ def test_wp_cli_line_for_the_pinned_default_a_stand_in_and_none(tmp_path: Path,
     line = {c.name: c for c in doctor.run(project).checks}["wp-cli"]
     assert (line.ok, line.required) == (False, False)
     assert "`wplambda wp` cannot run" in line.detail and 'build.wp_cli = "pinned"' in line.fix
+
+
+def test_the_shipped_bref_layers_php_is_refused_with_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bref's data as shipped (not the session's patched fixture): the project's PHP lacks two security
+    fixes; that refusal is the project's to fix, so doctor exits 2 (not 1, a machine's missing part)."""
+    project = themeless_project(tmp_path)
+    monkeypatch.delenv(bref_layers.DATA_ENV)
+    result = run_wplambda("doctor", "--json", "--project", str(project))
+    assert result.returncode == 2, result.stderr
+    (check,) = [c for c in json.loads(result.stdout)["checks"] if c["name"] == "php security"]
+    assert check["status"] == "missing" and check["refusal"] is True
+    assert check["detail"].startswith("Bref's php-83 layer (PHP 8.3.32) is unfit to serve a site: CVE-2026-109618")
+    assert "refresh Bref's data" in check["fix"] and '"CVE-2026-109618", "CVE-2026-109619"' in check["fix"]
+    report = doctor.run(project, today=datetime.date(2026, 12, 7))
+    assert report.exit_code == 2

@@ -26,6 +26,9 @@ DEBIAN_WORDPRESS = Path("/usr/share/wordpress")
 SHARED = (REPO.parent / "shared").resolve()
 ENV_WP_CLI = "WPLAMBDA_TEST_WP_CLI"
 ENV_S3_UPLOADS_REPOSITORIES = "WPLAMBDA_TEST_S3_UPLOADS_REPOSITORIES"
+# Bref's layers as if they carried patched PHP: tests/conftest.py points WPLAMBDA_BREF_DATA here for
+# the session, so the PHP security check does not refuse every test's deploy (see its README.md).
+PATCHED_BREF_DATA = REPO / "tests" / "support" / "bref_patched"
 
 
 def shared_part(relative: str) -> Path:

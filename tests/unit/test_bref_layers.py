@@ -149,13 +149,16 @@ def test_gd_on_arm64_is_refused() -> None:
 def test_layers_command_names_its_source() -> None:
     text = run_wplambda("layers")
     assert text.returncode == 0, text.stderr
-    first, *rows = text.stdout.splitlines()
+    first, releases, *rows = text.stdout.splitlines()
     assert first.startswith("# Bref 3.0.9:") and "2026-06-25" in first
+    # The session reads Bref's layers as patched (tests/support/bref_patched).
+    assert releases == "# PHP in these layers: 8.2: 8.2.36, 8.3: 8.3.37, 8.4: 8.4.28, 8.5: 8.5.13"
     assert len(rows) == len(bref_layers.table())
     data = json.loads(run_wplambda("layers", "--json").stdout)
     assert data["source"]["release"] == "3.0.9" and data["source"]["extensions_date"] == "2026-06-25"
     assert data["account"] == BREF_ACCOUNT and data["regions"] == list(bref_layers.regions())
     assert [row["arn"] for row in data["layers"]] == [row[3] for row in bref_layers.table()]
+    assert {row["php_release"] for row in data["layers"] if row["php"] == "8.5"} == {"8.5.13"}
 
 
 def test_refresh_script_rewrites_the_files_and_metadata(shared: Path, tmp_path: Path) -> None:
@@ -164,11 +167,15 @@ def test_refresh_script_rewrites_the_files_and_metadata(shared: Path, tmp_path: 
     result = subprocess.run([sys.executable, str(REPO / "scripts" / "refresh_bref_layers.py"), str(shared),
                              "--release", "3.0.9", "--bref-commit", "0d899c6a2122519d4b69f80ef20503007cccafbc",
                              "--extensions-commit", "e2ef5a7ddc0ddd2e0f8455d46e857e8f993ce8cb",
-                             "--extensions-date", "2026-06-25", "--dest", str(dest)],
+                             "--extensions-date", "2026-06-25", "--dest", str(dest),
+                             # Bref's PHP releases of those layers, with where they were recorded from.
+                             "--php-versions", str(DATA.joinpath("php-versions.json")),
+                             "--php-versions-date", "2026-07-04", "--php-versions-source",
+                             bref_layers.php_releases_source()["source"]],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert "skipped" in result.stdout  # the Bref v2 list in the same directory is not v3 data
-    for name in ("layers.json", "extra-php-extensions-layers.json", "metadata.json"):
+    for name in ("layers.json", "extra-php-extensions-layers.json", "php-versions.json", "metadata.json"):
         assert (dest / name).read_bytes() == DATA.joinpath(name).read_bytes(), name
     assert not list(dest.glob(".*.tmp"))  # temp files were renamed into place
     # A single file that is not a Bref v3 list is refused, and nothing is written.

@@ -67,10 +67,14 @@ def layers(
     if json_output:
         print_json({"source": origin.to_dict(), "account": bref_layers.base_account(),
                     "regions": list(bref_layers.regions()), "php_versions": list(bref_layers.php_versions()),
-                    "layers": [{"php": p, "architecture": a, "region": r, "arn": arn} for p, a, r, arn in rows]})
+                    "layers": [{"php": p, "architecture": a, "region": r, "arn": arn,
+                                "php_release": bref_layers.layer_php_release(p, a)} for p, a, r, arn in rows]})
         return
-    # The source first: a reviewer sees which release a pin is before reading 176 ARNs.
+    # The source first: a reviewer sees which release a pin is, and which PHP it carries (what the
+    # PHP security check judges), before reading 176 ARNs.
     print(f"# {origin.describe()}")
+    print("# PHP in these layers: " + ", ".join(f"{v}: {bref_layers.layer_php_release(v, 'x86_64') or 'not recorded'}"
+                                                 for v in bref_layers.php_versions()))
     for php_version, architecture, row_region, arn in rows:
         print(f"{php_version}  {architecture:<7} {row_region:<15} {arn}")
 

@@ -23,7 +23,8 @@ def doctor(
     json_output: JsonOption = False,
 ) -> None:
     """Check every prerequisite (PHP and its extensions, php-fpm, MariaDB, Composer, wp-cli, cfn-lint,
-    the WordPress source and its themes, the Bref layer); exit 1 when a required one is missing.
+    the WordPress source and its themes, the Bref layer and whether its PHP is supported and patched);
+    exit 1 when a required one is missing, 2 when the project's PHP is refused.
 
     --profile is used by --aws only.
     """
@@ -39,7 +40,7 @@ def doctor(
         out.print("[green]all prerequisites are there[/]" if report.ok else
                   "[red]something required is missing[/]: see the fixes above", highlight=False)
     if not report.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(report.exit_code)
 
 
 def register(app: typer.Typer) -> None:

@@ -73,7 +73,12 @@ FRONT_DOORS: tuple[str, ...] = get_args(FrontDoor)
 ARCHITECTURES: tuple[str, ...] = get_args(Architecture)
 STORAGE_MODES: tuple[str, ...] = get_args(StorageMode)
 
-DEFAULT_PHP_VERSION = "8.2"
+# The newest PHP branch both Bref v3 (php-82 ... php-85) and the default WordPress (6.8) support:
+# WordPress 6.8 supports PHP 8.3 fully and 8.4 only as "beta support"
+# (https://make.wordpress.org/core/handbook/references/php-compatibility-and-wordpress-versions/).
+# 8.2 left PHP's security support on 2026-12-31 (https://www.php.net/supported-versions.php); 8.3 has it
+# until 2027-12-31.
+DEFAULT_PHP_VERSION = "8.3"
 DEFAULT_WORDPRESS_VERSION = "6.8.3"
 HTTP_API_MAX_TIMEOUT = 30
 WARM_PATHS_MAX = 10
@@ -129,6 +134,11 @@ SitePath = Annotated[str, Field(pattern=r"^/[^\s,#]*$"),
                      _says("{value!r} is not a site path; use paths such as \"/\" or \"/about/?lang=en\" "
                            "(starting with /, no spaces, commas or #)")]
 ExtensionName = Annotated[str, _says("expected a list of extension names such as [\"gd\"]")]
+# What php.accept_vulnerable_php may list: the identifiers the PHP security check names
+# (wp_lambda.php_security): a CVE, or a branch past its end of life.
+AcceptedRisk = Annotated[str, Field(pattern=r"^(CVE-\d{4}-\d{4,}|PHP-\d+\.\d+-EOL)$"),
+                         _says("{value!r} is not a risk the PHP security check names; use its identifiers, "
+                               "e.g. \"CVE-2026-109618\" or \"PHP-8.2-EOL\"")]
 ComposerRepository = Annotated[str | dict[str, Any], _says("expected a list of strings or tables")]
 Slug = Annotated[str, Field(pattern=_SLUG_RE), _says("expected a wordpress.org slug (lowercase, digits, dashes)")]
 # Relative to the WordPress source: no leading /, no backslash, no .. segment.
@@ -166,7 +176,10 @@ class Aws(Table):
 
 class Php(Table):
     # Any version string here: which ones exist is Bref's to say (wp_lambda.config.checks).
-    version: str = _key(DEFAULT_PHP_VERSION, "PHP version.")
+    version: str = _key(DEFAULT_PHP_VERSION, f"PHP version (branch). The default, {DEFAULT_PHP_VERSION}, is the "
+                        "newest branch that both Bref v3 and the default WordPress (6.8) support: WordPress 6.8 "
+                        "supports 8.4 only as beta. Deploys refuse a branch past PHP's end of life, or a layer "
+                        "whose PHP lacks a security fix (see php.accept_vulnerable_php).")
     source: PhpSource = _key("bref", "Where PHP binaries come from: Bref's published layer, or a local directory.")
     dir: str = _key("", "With source = \"dir\": the directory holding php-fpm, php and their extensions.")
     layer_arn: str = _key("", "Override the pinned Bref layer ARN for this region and architecture.",
@@ -175,6 +188,11 @@ class Php(Table):
                                            "attach (x86_64 only): gd lets WordPress make thumbnails; imagick is "
                                            "the other choice.")
     memory_limit: str = _key("256M", "PHP memory_limit.", pattern=_PHP_SIZE_RE)
+    accept_vulnerable_php: list[AcceptedRisk] = _key(
+        [], "DANGER: deploy anyway although the site's PHP has these known vulnerabilities: each entry a CVE "
+        "(\"CVE-2026-109618\") or an end-of-life branch (\"PHP-8.2-EOL\") exactly as validate, doctor and "
+        "deploy name them when they refuse. Every command that checks prints a warning for each accepted "
+        "risk; a new vulnerability is refused again until it is listed too. Leave empty.")
     ini: dict[str, Any] = _key({}, "Extra php.ini settings, e.g. { \"max_input_vars\" = \"3000\" }.")
 
 

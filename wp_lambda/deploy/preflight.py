@@ -8,7 +8,9 @@ update can start from. Every check only reads (``GetLayerVersion``, ``DescribeCe
 ``GetBucketLocation``, ``GetAccountSettings``, ``GetProvisionedConcurrencyConfig``, and with
 security.waf ``ListWebACLs`` and ``DescribeStacks`` in us-east-1; the stack's state is the deploy's
 one reading of it), and every failure is one line naming the resource and
-the fix. A check that cannot reach AWS (network, a service error, an
+the fix. The PHP the site would run must be supported and patched (:mod:`wp_lambda.php_security`,
+offline), and ``GetLayerVersionByArn`` on the versions after each pinned layer's says whether a
+newer one is published (a note, not a failure). A check that cannot reach AWS (network, a service error, an
 endpoint that lacks the call) is not a failure: it is reported as not run, and the deploy goes on
 to meet the same problem, if there is one, where it would have anyway.
 
@@ -27,6 +29,7 @@ from typing import Any
 import botocore.exceptions
 import botocore.parsers
 
+from wp_lambda import php_security
 from wp_lambda import stack as stack_mod
 from wp_lambda.aws import Aws, client_config, error_code
 from wp_lambda.bundle import sizes
@@ -48,6 +51,9 @@ UNRESERVED_MINIMUM = 100
 _CLIENT_OPTIONS: dict[str, Any] = {"retries": {"max_attempts": 2, "mode": "standard"}, "connect_timeout": 5,
                                    "read_timeout": 15}
 _UNREACHABLE = (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
+# How many versions past a pinned layer's the preflight asks about: Bref publishes a version per
+# release, so a pin this far behind already says "refresh" as loudly as an exact count would.
+NEWER_LAYER_LOOKAHEAD = 5
 
 
 class _NotRun(Exception):
@@ -149,6 +155,15 @@ def check_layers(config: Config, aws: Aws, result: Preflight) -> None:
             result.failures.append(
                 f"layer {arn}: built for {', '.join(built_for)}, but the function is {config.aws.architecture}; "
                 "fix: set aws.architecture to match, or use the layer built for it")
+        try:
+            newest = newer_layer_version(client, arn)
+        except _NotRun as exc:
+            result.notes.append(str(exc))
+            newest = None
+        if newest is not None:
+            result.notes.append(f"layer {arn}: version {newest} of {layer_arn} is published, newer than the "
+                                f"pinned {version}; a newer Bref layer may carry PHP's security fixes: refresh "
+                                "Bref's data (scripts/refresh_bref_layers.py) and review the diff")
     if checked:
         result.passed.append(f"{checked} layers")
 
@@ -248,6 +263,40 @@ def check_layer_sizes(config: Config, aws: Aws, result: Preflight) -> None:
         floor = int(report["unzipped_total"]) + sum(zipped.values())
         result.passed.append(f"size with {len(zipped)} layers (at least {floor / sizes.MB:.1f} of "
                              f"{sizes.UNZIPPED_LIMIT // sizes.MB} MB)")
+
+
+def newer_layer_version(client: Any, arn: str) -> int | None:
+    """The newest published version of ``arn``'s layer after the pinned one (looking at most
+    NEWER_LAYER_LOOKAHEAD ahead), or None when the next version does not exist.
+
+    GetLayerVersionByArn answers ResourceNotFoundException for a version that was never published (or
+    was deleted) and reads another account's public layers, with lambda:GetLayerVersion:
+    https://docs.aws.amazon.com/lambda/latest/api/API_GetLayerVersionByArn.html
+    Any other answer (no permission, throttling) leaves the question open: the caller's check
+    already read the pinned version, so this only adds a note when it knows.
+    """
+    layer_arn, _, pinned = arn.rpartition(":")
+    newest = None
+    for candidate in range(int(pinned) + 1, int(pinned) + 1 + NEWER_LAYER_LOOKAHEAD):
+        try:
+            _call(f"layer {arn}: newer versions", client.get_layer_version_by_arn, Arn=f"{layer_arn}:{candidate}")
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) == "ResourceNotFoundException":
+                break
+            raise _NotRun(f"layer {arn}: newer versions not checked ({error_code(exc)})") from None
+        newest = candidate
+    return newest
+
+
+def check_php_security(config: Config, aws: Aws, result: Preflight) -> None:
+    """The PHP the function would run is within PHP's support and has every recorded security fix;
+    risks the config accepts (php.accept_vulnerable_php) are warnings on every deploy."""
+    found = php_security.assess(config)
+    result.notes.extend(found.warnings())
+    if found.ok:
+        result.passed.append("php security")
+    else:
+        result.failures.append(found.refusal())
 
 
 def covers(names: list[str], domain: str) -> bool:
@@ -432,7 +481,7 @@ def run(config: Config, aws: Aws, state: stack_mod.StackState, *, offer_delete: 
     """Every check, on the deploy's one reading of the stack; ``offer_delete`` leaves a
     ``ROLLBACK_COMPLETE`` stack to the deploy's own prompt."""
     result = Preflight()
-    checks = (check_layers, check_certificate, check_artifact_bucket,
+    checks = (check_php_security, check_layers, check_certificate, check_artifact_bucket,
               functools.partial(check_concurrency, function=state.physical_id(stack_mod.FUNCTION)),
               functools.partial(check_waf, stack=state.name),
               functools.partial(check_engine_version, creating=not state.created),

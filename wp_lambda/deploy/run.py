@@ -164,7 +164,7 @@ def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, dry
         ensure_built(config, say)
     if render:
         render_project(config)
-    report = validate_project(config)
+    report = validate_project(config, check_php=False)  # the preflight below judges the PHP
     if not report.ok:
         raise UserError("the rendered project is not deployable:\n  " + "\n  ".join(report.errors),
                         "fix wplambda.toml (see `wplambda validate`) and deploy again")

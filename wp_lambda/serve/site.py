@@ -46,6 +46,16 @@ from wp_lambda.serve.state import (
 )
 
 
+def php_branch_warning(local: str, deployed: str) -> str | None:
+    """The warning serve prints when the machine's PHP branch is not the one the site deploys with
+    (``php.version``): serve runs the local PHP (Debian's 8.2 in the kit's setup), never Bref's layer,
+    so a site can work here and fail, or behave otherwise, on the deployed PHP."""
+    if local == deployed:
+        return None
+    return (f"local PHP is {local} but the deployed site runs PHP {deployed} (php.version): code that works "
+            "here may still fail when deployed")
+
+
 @dataclass(frozen=True)
 class ServeOptions:
     host: str = "127.0.0.1"
@@ -131,9 +141,9 @@ class LocalSite:
         self.preflight()
         assert php.fpm is not None and php.cli is not None
         warnings = []
-        if php.version != self.config.php.version:
-            warnings.append(f"local PHP is {php.version} but the site is configured for {self.config.php.version}: "
-                            "code that works here may still fail when deployed")
+        branch = php_branch_warning(php.version, self.config.php.version)
+        if branch:
+            warnings.append(branch)
         stale = self.group.clean_stale(str(self.paths.root), self.paths.state_entry)
         if stale:
             warnings.append(f"stopped processes left by an earlier run: {', '.join(map(str, stale))}")

@@ -99,8 +99,13 @@ def test_layers_published_in_the_region_pass(project: Path) -> None:
     config = _config(project, php={"layer_arn": php, "extensions": ["gd"]})
     result = _run(config)
     assert result.failures == [] and "1 layers" in result.passed
-    assert result.notes == [f"layer {php_extension_layer_arns(config)[0]}: not checked: the emulator at "
-                              f"{os.environ['AWS_ENDPOINT_URL']} holds no other account's layers"]
+    # The PHP security check can only judge this layer's branch; moto has no GetLayerVersionByArn.
+    assert result.notes == [f"PHP {config.php.version} from php.layer_arn is your own build: the kit checks its "
+                            "branch's end of life but has no record of its patch release; keep it at 8.3.36 or "
+                            "later (CVE-2026-109618, CVE-2026-109619)",
+                            f"layer {php}: newer versions: could not run (AWS answered 500)",
+                            f"layer {php_extension_layer_arns(config)[0]}: not checked: the emulator at "
+                            f"{os.environ['AWS_ENDPOINT_URL']} holds no other account's layers"]
 
 
 def test_missing_layer_version_and_wrong_architecture_fail(project: Path) -> None:
@@ -128,7 +133,7 @@ def _stubbed(monkeypatch: pytest.MonkeyPatch, service: str) -> Stubber:
 def test_layer_access_denied_and_service_errors_stubbed(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Stubber (moto has no cross-account layer permissions): the exact GetLayerVersion request, an
     AccessDeniedException as one failure line, and a 5xx as a check that could not run."""
-    arn = "arn:aws:lambda:us-east-1:873528684822:layer:php-82:23"
+    arn = "arn:aws:lambda:us-east-1:873528684822:layer:php-83:21"
     config = _config(project, php={"layer_arn": "", "extensions": []})
     assert php_layer_arn(config) == arn
     aws = connect(config)
@@ -136,7 +141,7 @@ def test_layer_access_denied_and_service_errors_stubbed(project: Path, monkeypat
     # As on AWS (not an emulator): the layer check calls AWS whatever account the layer is in. Only the
     # layer check runs, so nothing else looks for the (now unset) endpoint.
     monkeypatch.delenv("AWS_ENDPOINT_URL")
-    expected = {"LayerName": "arn:aws:lambda:us-east-1:873528684822:layer:php-82", "VersionNumber": 23}
+    expected = {"LayerName": "arn:aws:lambda:us-east-1:873528684822:layer:php-83", "VersionNumber": 21}
     stub.add_client_error("get_layer_version", "AccessDeniedException", "User is not authorized", 403,
                           expected_params=expected)
     stub.add_client_error("get_layer_version", "ServiceException", "boom", 500, expected_params=expected)
@@ -269,7 +274,10 @@ def test_concurrency_unreadable_is_not_run(project: Path, account_settings: Stub
     """Stubber: AccessDenied on GetAccountSettings says nothing about the room: not run, no failure."""
     account_settings.add_client_error("get_account_settings", "AccessDeniedException", "no", 403)
     result = _run(_config(project, function={"provisioned_concurrency": 5}, php={"source": "dir"}))
-    assert result.failures == [] and result.notes == ["account concurrency: could not run (AccessDeniedException)"]
+    assert result.failures == []
+    # The other note is the PHP security check's on php.dir's own PHP.
+    concurrency = [note for note in result.notes if "php.dir" not in note]
+    assert concurrency == ["account concurrency: could not run (AccessDeniedException)"]
 
 
 def test_no_network_is_not_a_failure(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -279,7 +287,8 @@ def test_no_network_is_not_a_failure(project: Path, monkeypatch: pytest.MonkeyPa
                      function={"provisioned_concurrency": 5}, php={"layer_arn": "", "extensions": ["gd"]})
     result = _run(config)
     assert result.failures == []
-    layers, bucket, concurrency = result.notes
+    php, layers, bucket, concurrency = result.notes
+    assert php.endswith("(WPLAMBDA_BREF_DATA), not from the kit's packaged data")  # offline, no AWS call
     assert layers.startswith("layers: could not run (Could not connect")
     assert bucket.startswith("artifact bucket pre-artifacts-us: could not run (Could not connect")
     assert concurrency.startswith("account concurrency: could not run (Could not connect")

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.helpers import REPO, run_wplambda
+from wp_lambda import bref_layers
 from wp_lambda.config import Config
 from wp_lambda.render import render_text
 
@@ -49,7 +50,7 @@ def test_init_writes_the_project(fresh_project: Path) -> None:
 def test_init_then_validate_passes(fresh_project: Path) -> None:
     result = run_wplambda("validate", cwd=fresh_project)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "valid (cfn-lint, sam-transform, kit-rules, php-lint)" in result.stdout
+    assert "valid (cfn-lint, sam-transform, kit-rules, php-lint, php-security)" in result.stdout
 
 
 def test_validate_json_reports_every_check(fresh_project: Path) -> None:
@@ -57,8 +58,19 @@ def test_validate_json_reports_every_check(fresh_project: Path) -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["ok"] is True and report["errors"] == []
-    assert report["checks"] == ["cfn-lint", "sam-transform", "kit-rules", "php-lint"]
+    assert report["checks"] == ["cfn-lint", "sam-transform", "kit-rules", "php-lint", "php-security"]
     assert report["summary"]["network"] == "vpc-nat-instance"
+
+
+def test_validate_refuses_the_shipped_bref_layers_naming_the_cves(fresh_project: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """With Bref's data as shipped (not the session's patched fixture), the default PHP is refused."""
+    monkeypatch.delenv(bref_layers.DATA_ENV)
+    result = run_wplambda("validate", "--json", "--project", str(fresh_project))
+    assert result.returncode == 2
+    (error,) = json.loads(result.stdout)["errors"]
+    assert error.startswith("Bref's php-83 layer (PHP 8.3.32) is unfit to serve a site: CVE-2026-109618 (")
+    assert "CVE-2026-109619" in error and "php.accept_vulnerable_php" in error
 
 
 def test_render_is_byte_identical_on_rerun(fresh_project: Path) -> None:
@@ -107,7 +119,7 @@ def test_init_into_a_new_directory_with_flags(tmp_path: Path) -> None:
     assert validated.returncode == 0, validated.stdout + validated.stderr
     text = (root / "template.yaml").read_text()
     assert "(shop-blog, vpc-nat-gateway" in text
-    assert "873528684822:layer:arm-php-82:" in text and "AWS::Lambda::Url" in text and "AWS::EC2::NatGateway" in text
+    assert "873528684822:layer:arm-php-83:" in text and "AWS::Lambda::Url" in text and "AWS::EC2::NatGateway" in text
 
 
 @pytest.mark.parametrize(("rel", "template"), [("template.yaml", "template.yaml.j2"),

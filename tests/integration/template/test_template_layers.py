@@ -48,10 +48,10 @@ def _is_runtime_layer(layer: Any) -> bool:
 def test_default_x86_64_gets_brefs_php_and_gd_layers(tmp_path: Path) -> None:
     config, function = _function(tmp_path, {})
     php_layer, gd_layer, runtime = function["Layers"]
-    assert php_layer == (f"arn:aws:lambda:us-east-1:{bref_layers.base_account()}:layer:php-82:"
-                         f"{_published('layers.json')['php-82']['us-east-1']}")
-    assert gd_layer == (f"arn:aws:lambda:us-east-1:{bref_layers.extensions_account()}:layer:gd-php-82:"
-                        f"{_published('extra-php-extensions-layers.json')['gd-php-82']['us-east-1']}")
+    assert php_layer == (f"arn:aws:lambda:us-east-1:{bref_layers.base_account()}:layer:php-83:"
+                         f"{_published('layers.json')['php-83']['us-east-1']}")
+    assert gd_layer == (f"arn:aws:lambda:us-east-1:{bref_layers.extensions_account()}:layer:gd-php-83:"
+                        f"{_published('extra-php-extensions-layers.json')['gd-php-83']['us-east-1']}")
     assert _is_runtime_layer(runtime)
     variables = function["Environment"]["Variables"]
     assert (variables["WPLAMBDA_PHP_LAYOUT"], variables["WPLAMBDA_PHP_PREFIX"]) == ("bref", "/opt")
