@@ -29,7 +29,7 @@ def build(
         layers(json_output=json_output)
         return
     cfg = config_mod.load(project)
-    php_source = build_mod.debian_php_source(cfg.php.version) if target == "serve" else None
+    php_source = build_mod.local_php_source(cfg.php.version) if target == "serve" else None
     result = build_mod.build(cfg, target=target, force=force, progress=ConsoleReporter(quiet=json_output),
                              php_source=php_source)
     if json_output:
