@@ -82,6 +82,9 @@ WARM_PATHS_MAX = 10
 # Pacific (New Zealand) and (Taipei): https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html
 SNAP_START_MAX_EPHEMERAL_STORAGE = 512
 SNAP_START_UNAVAILABLE_REGIONS = ("ap-east-2", "ap-southeast-6")
+# function.versions_kept's default: the live version and two to roll back to. At least 2, so that
+# `wplambda rollback` always has the previous version (wp_lambda.deploy.versions prunes the rest).
+VERSIONS_KEPT = 3
 
 VERSION_TABLES = ("plugins", "themes")
 VERSION_RE = r"^[0-9A-Za-z.+_-]+$"
@@ -197,6 +200,10 @@ class Function(Table):
              "[\"/\", \"/blog/\"]); [] turns the warm-up off.")
     snap_start: bool = _key(False, "Lambda SnapStart for published versions: instances resume from a snapshot "
                             "taken after the warm-up (no provisioned concurrency, EFS or /tmp over 512 MB).")
+    versions_kept: int = _key(VERSIONS_KEPT, "Published versions of the site's function a deploy keeps: the "
+                              "newest ones (`wplambda rollback` goes back through them) and any an alias points "
+                              "at; older ones are deleted, since with snap_start each keeps a billed snapshot.",
+                              ge=2, le=100)
 
 
 class Network(Table):
