@@ -95,6 +95,12 @@ _PHP_SIZE_RE = r"^\d+[KMG]?$"
 _BUCKET_RE = r"^([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])?$"
 
 
+def graviton_instance(instance_type: str) -> bool:
+    """Whether an EC2 instance type is Graviton (arm64: t4g, c7gn, a1, ...), from its family's name:
+    the NAT instance's AMI follows it, and a change between the two replaces the instance."""
+    return re.match(r"^([a-z]+\d+g[a-z]*|a1)\.", instance_type) is not None
+
+
 def _key(default: Any, description: str, **rules: Any) -> Any:
     """A key of a table: its default, the description people read, and its pydantic rules (``ge``,
     ``le``, ``pattern``...). Typed Any so that type checkers take it as the default it is."""
@@ -439,8 +445,8 @@ class Config(Sections):
 
     @property
     def nat_instance_arm64(self) -> bool:
-        """Whether the NAT instance type is Graviton (t4g, c7gn, ...), so it needs the arm64 AMI."""
-        return re.match(r"^([a-z]+\d+g[a-z]*|a1)\.", self.network.nat_instance_type) is not None
+        """Whether the NAT instance type is Graviton, so it needs the arm64 AMI."""
+        return graviton_instance(self.network.nat_instance_type)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for templates and manifests (``root`` is left out: no machine paths)."""

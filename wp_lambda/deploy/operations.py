@@ -167,14 +167,11 @@ def rollback(aws: Aws, stack: str) -> tuple[str, str]:
 
 def retained(aws: Aws, stack: str) -> list[str]:
     """What survives a delete of ``stack`` (resources whose DeletionPolicy keeps them), and where."""
-    from cfnlint.decode import decode_str
-
     cfn = aws.client("cloudformation")
-    body = cfn.get_template(StackName=stack)["TemplateBody"]
-    template = body if isinstance(body, dict) else (decode_str(body)[0] or {})
+    template = stack_mod.template(cfn, stack)
     found = stack_mod.resources(cfn, stack)
     lines = []
-    for logical_id, resource in dict(template).get("Resources", {}).items():
+    for logical_id, resource in template.get("Resources", {}).items():
         policy = resource.get("DeletionPolicy")
         if policy not in RETAINING_POLICIES:
             continue
