@@ -29,7 +29,7 @@ def site(aws_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> P
 def _set_nat_type(root: Path, instance_type: str) -> None:
     path = root / "wplambda.toml"
     doc = tomlkit.parse(path.read_text())
-    doc["network"]["nat_instance_type"] = instance_type  # type: ignore[index]
+    doc["network"]["nat_instance_type"] = instance_type
     path.write_text(tomlkit.dumps(doc))
 
 
