@@ -17,9 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import botocore.exceptions
+
 from wp_lambda import assets_sync, efs, remote
 from wp_lambda import stack as stack_mod
-from wp_lambda.aws import Aws
+from wp_lambda.aws import Aws, error_code
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
 from wp_lambda.deploy import execute, preflight, versions, waf
@@ -258,10 +260,17 @@ def _versions(config: Config, aws: Aws, state: stack_mod.StackState, outcome: De
     if function is None:
         return
     lam = aws.client("lambda")
-    restored = versions.restore(lam, function, dry_run=dry_run)
-    if restored is not None:
-        outcome.notes.append(restored)
-    outcome.versions = versions.prune(lam, function, config.function.versions_kept, dry_run=dry_run)
+    try:
+        restored = versions.restore(lam, function, dry_run=dry_run)
+        if restored is not None:
+            outcome.notes.append(restored)
+        outcome.versions = versions.prune(lam, function, config.function.versions_kept, dry_run=dry_run)
+    except (botocore.exceptions.ClientError, botocore.exceptions.ConnectionError) as exc:
+        # The stack is deployed either way: a Lambda endpoint that refuses these calls (a missing
+        # permission, an emulator without them) leaves the alias and the old versions as they were.
+        outcome.notes.append(f"function versions: not reconciled ({error_code(exc) or exc}): a `wplambda rollback` "
+                             f"may still hold the live alias and old versions were kept; `wplambda status` shows "
+                             f"the alias, and the next deploy tries again")
 
 
 def _reconcile(config: Config, aws: Aws, state: stack_mod.StackState, outcome: DeployOutcome, wanted: bool,
