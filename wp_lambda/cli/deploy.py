@@ -247,6 +247,8 @@ def status(
         return
     out.print(f"stack {info['stack']}: [bold]{info['status']}[/] (updated {info['updated']})")
     alias = f"{info['alias']} -> version {info['function_version']}" if info["alias"] else "no live alias"
+    if info["alias"] and info["deployed_version"] != info["function_version"]:
+        alias += f" (rolled back; the next deploy restores version {info['deployed_version']})"
     out.print(f"function: {alias}; last deploy's build: {info['build_hash'] or 'unknown'}")
     _outputs_table(info["stack"], list(info["resources"].items()))
 

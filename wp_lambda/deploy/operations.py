@@ -49,6 +49,7 @@ def status(config: Config, aws: Aws, stack: str) -> dict[str, Any]:
         "outputs": stack_mod.outputs(description),
         "resources": dict(stack_mod.summary_rows(description, found)),
         "function_version": None,
+        "deployed_version": None,  # differs from function_version after a `wplambda rollback`
         "alias": None,
         "build_hash": None,
     }
@@ -59,6 +60,7 @@ def status(config: Config, aws: Aws, stack: str) -> dict[str, Any]:
             alias = lam.get_alias(FunctionName=function, Name=stack_mod.FUNCTION_ALIAS)
             info["alias"] = stack_mod.FUNCTION_ALIAS
             info["function_version"] = alias["FunctionVersion"]
+            info["deployed_version"] = versions.deployed_version(alias)
         except Exception as exc:
             if error_code(exc) != "ResourceNotFoundException":
                 raise

@@ -60,6 +60,8 @@ def test_deploy_after_rollback_moves_the_alias_back_and_keeps_the_rollback_windo
     again = run_wplambda("rollback", "--stack", STACK, cwd=site)
     assert again.returncode == 0, again.stderr
     assert lam.get_alias(FunctionName=function, Name="live")["FunctionVersion"] == str(deployed - 2)
+    status = json.loads(run_wplambda("status", "--stack", STACK, "--json", cwd=site).stdout)
+    assert (status["function_version"], status["deployed_version"]) == (str(deployed - 2), str(deployed))
 
     # The same build again: nothing to send to CloudFormation, yet the alias goes back.
     result = run_wplambda("deploy", "--stack", STACK, "--yes", "--skip-build", "--json", cwd=site)
