@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.helpers import DEBIAN_WORDPRESS
+from tests.support.helpers import DEBIAN_WORDPRESS, pinned_wp_cli_env
 from wp_lambda.local.mariadb import MariaDB
 
 TESTS = Path(__file__).resolve().parent
@@ -27,12 +27,15 @@ _WORKER_TMP = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """An xdist worker gets a temp dir of its own as TMPDIR, for itself and every process it starts.
+    """Builds find the pinned wp-cli offline (``pinned_wp_cli_env``), and an xdist worker gets a
+    temp dir of its own as TMPDIR, for itself and every process it starts.
 
     Code that uses a fixed name under the temp dir (the runtime's wp-cli home, for one) would
     otherwise be shared by the workers running at the same time. pytest's own ``tmp_path`` dirs
     are per worker already.
     """
+    # init writes build.wp_cli = "pinned": every build here must find wp-cli without the internet.
+    os.environ.update(pinned_wp_cli_env())
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:
         path = tempfile.mkdtemp(prefix=f"wplambda-tests-{worker}-")

@@ -22,6 +22,7 @@ from typing import Any
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import NETWORK_MODES, Config, schedule
 from wp_lambda.config.schema import WAF_RULE_GROUPS
+from wp_lambda.runtime.contract import DB_SECRET_TTL_SECONDS
 
 GIB = 1024 ** 3
 # The root volume of the Amazon Linux 2023 AMI the NAT instance boots (gp3).
@@ -180,12 +181,16 @@ def estimate(config: Config, traffic: Traffic, *, compare: bool = True) -> Estim
     lines += _database_lines(config, traffic, prices, hours)
     secrets = 3 if config.database.mode == "aurora-serverless-v2" else 2
     cold_starts = traffic.requests_per_month * COLD_STARTS_PER_REQUEST
+    # A warm instance re-reads its secrets once DB_SECRET_TTL_SECONDS have passed (a rotated database
+    # password): one instance is taken as warm through the visitors' hours.
+    warm_rereads = min(traffic.active_hours_per_day, 24.0) / 24 * hours * 3600 / DB_SECRET_TTL_SECONDS
     log_gb = invocations * traffic.log_bytes_per_request / GIB
     lines += [
         _line("Secrets Manager", "secrets", secrets, "secrets", prices["secret_month"],
               note="salts, origin secret" + (", database" if secrets == 3 else "")),
-        _line("Secrets Manager", "GetSecretValue calls", cold_starts * secrets, "calls", prices["secret_api_calls"],
-              1e4, note="at each cold start"),
+        _line("Secrets Manager", "GetSecretValue calls", (cold_starts + warm_rereads) * secrets, "calls",
+              prices["secret_api_calls"], 1e4,
+              note=f"at each cold start, and every {DB_SECRET_TTL_SECONDS / 60:g} min while warm"),
         _line("CloudWatch Logs", "ingestion", log_gb, "GB", prices["logs_ingestion_gb"], 1,
               allowance("logs_ingestion_gb")),
         _line("CloudWatch Logs", "storage", log_gb * min(config.logs.retention_days, 365) / 30.4, "GB-month",

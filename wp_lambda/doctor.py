@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from wp_lambda import config as config_mod
-from wp_lambda.bundle import core, themes
+from wp_lambda.bundle import core, plugins, themes
 from wp_lambda.common.errors import UserError
 from wp_lambda.local import php as local_php
 
@@ -131,10 +131,20 @@ def _tool_checks(finder: _Finder, php_version: str | None, config: config_mod.Co
         Check("cfn-lint", (lint := finder.which("cfn-lint", venv=True)) is not None, lint or "not found",
               "pip install cfn-lint (or run `make setup`)"),
     ]
-    if config is not None and config.build.wp_cli:
+    if config is not None and not config.build.wp_cli:
+        checks.append(Check("wp-cli", False, "build.wp_cli is empty: the runtime layer carries none, so "
+                            "`wplambda wp` cannot run", "set build.wp_cli = \"pinned\" in wplambda.toml",
+                            required=False))
+    elif config is not None:
         wp_cli = config.build.wp_cli
-        if wp_cli == "pinned":
-            checks.append(Check("wp-cli", True, "pinned release (downloaded and verified by the build)"))
+        stand_in = os.environ.get(plugins.ENV_WP_CLI_PHAR)
+        if wp_cli == "pinned" and stand_in:
+            checks.append(Check("wp-cli", Path(stand_in).is_file(), f"{plugins.ENV_WP_CLI_PHAR}={stand_in} "
+                                "(used instead of the pinned release, unchecked)",
+                                f"point {plugins.ENV_WP_CLI_PHAR} at a wp-cli.phar, or unset it"))
+        elif wp_cli == "pinned":
+            checks.append(Check("wp-cli", True, f"pinned release {plugins.WP_CLI.version} (downloaded once by the "
+                                "build, sha512 verified)"))
         else:
             path = Path(wp_cli).expanduser()
             path = path if path.is_absolute() else config.root / path

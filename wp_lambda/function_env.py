@@ -89,7 +89,35 @@ def function_environment(config: Config, *, role: str = "", local: LocalStandIns
         env.append(Variable(contract.CONTENT_DIR_ENV, where, where, (
             "Plugins, themes and languages: wp-config.php points WP_CONTENT_DIR here, the runtime",
             "serves /wp-content/plugins/* and /wp-content/themes/* from here.")))
+    if role == contract.CONSOLE_ROLE and local is None:
+        env += console_address(config)
     return env
+
+
+def console_address(config: Config, *, local_url: str | None = None) -> list[Variable]:
+    """The console function's ``WP_HOME`` (contract.HOME_ENV) when no custom domain pins the address.
+
+    A page request tells WordPress its host; a console run (wp-cli, cron, import) has none, so
+    without this wp-config.php leaves WP_HOME, and with it S3 Uploads' URL, undefined, and S3
+    Uploads writes https://BUCKET.s3.amazonaws.com/... into GUIDs and mails: 403s, the bucket is
+    private. With a custom domain wp-config.php already pins https://DOMAIN, so nothing is added.
+
+    Deployed, the value is the distribution's own address. Only the console function may name it:
+    the distribution's origin (the HTTP API, or the function URL) depends on the site function, so
+    the site function referring to the distribution would be a cycle CloudFormation refuses, while
+    nothing the distribution needs depends on the console function. The reference also orders the
+    first deploy: CloudFormation creates the distribution before the console function
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-dependson.html:
+    a !Sub to a resource makes it created first), so no console run ever lacks the address.
+    Locally (``local_url``) it is serve's own address, where the local site answers.
+    """
+    if config.site.domains:
+        return []
+    if local_url is not None:
+        return [Variable(contract.HOME_ENV, local_url)]
+    return [Variable(contract.HOME_ENV, "", '!Sub "https://${Distribution.DomainName}"', comment=(
+        "Runs without a Host (wp-cli, cron, import) link to the distribution, not to the private bucket.",
+        "Only here: the site function naming the distribution, its own origin, would be a cycle.",))]
 
 
 def hardening(config: Config) -> str:

@@ -47,6 +47,29 @@ if TYPE_CHECKING:
 # Waiting for an answer: the function's own deadline plus time for the network and a cold start.
 _GRACE = 30.0
 
+# TCP keepalive on the Invoke connection: the first probe after this many seconds of silence, then
+# one every KEEPALIVE_INTERVAL while unanswered, and the connection counts as lost after
+# KEEPALIVE_PROBES unanswered ones. See LambdaTarget for why.
+KEEPALIVE_IDLE = 60
+KEEPALIVE_INTERVAL = 30
+KEEPALIVE_PROBES = 5
+
+
+def keepalive_timing() -> list[tuple[int, int, int]]:
+    """The socket options that make the kernel probe an idle connection after KEEPALIVE_IDLE s.
+
+    SO_KEEPALIVE alone (botocore's ``tcp_keepalive``) keeps the system's idle time, 7200 s by
+    default on Linux (net.ipv4.tcp_keepalive_time): no probe would leave before a 350 s NAT timeout.
+    macOS names the idle option TCP_KEEPALIVE; an option the system lacks is missing from Python's
+    ``socket`` module and left out here.
+    """
+    import socket
+
+    idle = getattr(socket, "TCP_KEEPIDLE", None) or getattr(socket, "TCP_KEEPALIVE", None)
+    wanted = [(idle, KEEPALIVE_IDLE), (getattr(socket, "TCP_KEEPINTVL", None), KEEPALIVE_INTERVAL),
+              (getattr(socket, "TCP_KEEPCNT", None), KEEPALIVE_PROBES)]
+    return [(socket.IPPROTO_TCP, option, value) for option, value in wanted if option is not None]
+
 
 @dataclass
 class WpResult:
@@ -141,6 +164,27 @@ class LambdaTarget(_Target):
 
     ``AWS_ENDPOINT_URL_LAMBDA`` (or ``AWS_ENDPOINT_URL``) sends the call elsewhere, e.g. to the
     local invoke endpoint of ``wplambda serve``; nothing else changes.
+
+    Long commands (an ``import`` may run the whole 900 s) keep their reply because the connection
+    never looks idle. A synchronous Invoke sends nothing until the function returns, and whatever
+    translates addresses between this machine and Lambda forgets a silent flow: an AWS NAT gateway
+    or load balancer after 350 s (the CLI run from an EC2 instance, CI runner or CodeBuild in a
+    private subnet), a home router, carrier-grade or corporate NAT after its own, often shorter,
+    time. The function's own network (its VPC, its NAT) is not on this path at all. AWS's advice
+    is TCP keepalive below 350 s
+    (https://aws.amazon.com/premiumsupport/knowledge-center/lambda-vpc-timeout/): every probe
+    and its answer refresh each NAT's entry, so the client probes after KEEPALIVE_IDLE seconds of
+    silence (:func:`keepalive_timing`), and the read timeout is the function's deadline plus
+    _GRACE, not botocore's 60 s.
+
+    Considered instead: an asynchronous invoke (``InvocationType=Event``) whose result the function
+    writes to S3 for the CLI to poll. It would survive what keepalive cannot (a laptop that sleeps,
+    a proxy that closes idle upstream connections: keepalive probes reach only the proxy), but
+    Lambda may deliver an asynchronous event twice even when the function succeeded, and may drop
+    it (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html), so
+    `plugin activate` or an import could run twice, or never, and a crash would show only as a
+    missing result. A console must run a command once and say how it ended, so it stays
+    synchronous.
     """
 
     def __init__(self, aws: Aws, function_name: str, stack: str, console_timeout: int) -> None:
@@ -155,8 +199,16 @@ class LambdaTarget(_Target):
 
         if wait not in self._clients:
             # No retries: a command like `plugin activate` or `post create` must not run twice.
-            cfg = client_config(read_timeout=wait, connect_timeout=10, retries={"total_max_attempts": 1})
-            self._clients[wait] = self.aws.session.client("lambda", region_name=self.aws.region, config=cfg)
+            cfg = client_config(read_timeout=wait, connect_timeout=10, retries={"total_max_attempts": 1},
+                                tcp_keepalive=True)
+            client: Any = self.aws.session.client("lambda", region_name=self.aws.region, config=cfg)
+            # botocore's Config has SO_KEEPALIVE (above) but no say over the idle time, so the timing
+            # joins the list of socket options the client's HTTP session gives each new connection
+            # (botocore.httpsession.URLLib3Session; its pools hold this very list). A private name:
+            # tests/integration/wp_cli/test_wp_stack.py reads the options off the live socket, so a
+            # botocore that moves it fails there, not silently.
+            client._endpoint.http_session._socket_options.extend(keepalive_timing())
+            self._clients[wait] = client
         return self._clients[wait]
 
     def _send(self, event: dict[str, Any], wait: float) -> tuple[dict[str, Any], str]:

@@ -18,6 +18,7 @@ import jinja2
 from wp_lambda import __version__
 from wp_lambda.common.files import write_if_changed
 from wp_lambda.config import Config, php_extension_layer_arns, php_layer_arn
+from wp_lambda.config.aurora import engine_version
 from wp_lambda.config.schema import WAF_LOGIN_PATHS, WAF_RULE_GROUPS, WAF_TEMPLATE
 from wp_lambda.function_env import function_environment, uploads_bucket_ref
 from wp_lambda.runtime import contract
@@ -108,6 +109,7 @@ def context(config: Config, *, local: bool = False) -> dict[str, Any]:
         in_vpc=config.in_vpc,
         php_layer_arn=php_layer_arn(config),
         php_extension_layer_arns=php_extension_layer_arns(config),
+        aurora_engine_version=engine_version(config),
         efs_mount=EFS_MOUNT,
         efs_uid=EFS_UID,
         subnet_cidrs=subnet_cidrs(config.network.vpc_cidr) if config.in_vpc else [],
@@ -123,6 +125,8 @@ def context(config: Config, *, local: bool = False) -> dict[str, Any]:
         failover_statuses=contract.FAILOVER_STATUSES,
         console_role=contract.CONSOLE_ROLE,
         origin_secret_header=contract.ORIGIN_SECRET_HEADER,
+        db_denied_header=contract.DB_DENIED_HEADER,
+        db_denied_token_param=contract.DB_DENIED_TOKEN_PARAM,
         authorization_copy_header=contract.AUTHORIZATION_COPY_HEADER.lower(),
         viewer_address_header=contract.VIEWER_ADDRESS_HEADER.lower(),
         security_headers_config=security_headers_config(bool(config.site.domains)),

@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.helpers import run_wplambda
 from wp_lambda import doctor
+from wp_lambda.bundle import plugins
 
 FAKE_PHP = """#!/bin/sh
 # A PHP 8.2 without gd, imagick or intl: what a machine with only php-cli and php-mysql reports.
@@ -83,3 +84,24 @@ def test_aws_without_credentials_is_reported_not_raised(tmp_path: Path, monkeypa
     checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
     assert checks["aws credentials"]["status"] == "missing"
     assert "no AWS credentials" in checks["aws credentials"]["detail"]
+
+
+def test_wp_cli_line_for_the_pinned_default_a_stand_in_and_none(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh project's wp-cli is the pinned release; the stand-in is named (and a missing one
+    fails); an emptied build.wp_cli is a warning that says `wplambda wp` cannot run and the fix."""
+    project = themeless_project(tmp_path)
+    monkeypatch.delenv(plugins.ENV_WP_CLI_PHAR, raising=False)
+    line = {c.name: c for c in doctor.run(project).checks}["wp-cli"]
+    assert line.ok and f"pinned release {plugins.WP_CLI.version}" in line.detail
+
+    missing = tmp_path / "no-such.phar"
+    monkeypatch.setenv(plugins.ENV_WP_CLI_PHAR, str(missing))
+    line = {c.name: c for c in doctor.run(project).checks}["wp-cli"]
+    assert (line.ok, line.required) == (False, True) and str(missing) in line.detail
+
+    config = project / "wplambda.toml"
+    config.write_text(config.read_text().replace('wp_cli = "pinned"', 'wp_cli = ""'))
+    line = {c.name: c for c in doctor.run(project).checks}["wp-cli"]
+    assert (line.ok, line.required) == (False, False)
+    assert "`wplambda wp` cannot run" in line.detail and 'build.wp_cli = "pinned"' in line.fix

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from moto.server import ThreadedMotoServer
 
+from wp_lambda.bundle.plugins import ENV_WP_CLI_PHAR, WP_CLI
+
 REPO = Path(__file__).resolve().parents[2]
 DEBIAN_WORDPRESS = Path("/usr/share/wordpress")
 # Real parts that cannot be downloaded here (wp-cli, S3 Uploads) sit next to the checkout.
@@ -45,6 +47,24 @@ def shared_part(relative: str) -> Path:
 def real_wp_cli() -> str:
     """The real wp-cli.phar (WP-CLI 2.12.0): ``WPLAMBDA_TEST_WP_CLI`` if set, else ``../shared/``'s."""
     return os.environ.get(ENV_WP_CLI) or str(shared_part("wp-cli/wp-cli.phar"))
+
+
+# A closed port on loopback (discard): the pinned wp-cli's download URL in every test, so a build
+# that would download it fails at once with the offline message instead of reaching GitHub.
+UNREACHABLE_WP_CLI_URL = "http://127.0.0.1:9/wp-cli-2.12.0.phar"
+
+
+def pinned_wp_cli_env() -> dict[str, str]:
+    """The environment under which a project of ``init``'s default (``build.wp_cli = "pinned"``)
+    builds offline: the real phar stands in for the release (``WPLAMBDA_WP_CLI_PHAR``; the
+    official bytes cannot be had here, and ../shared's are a source build that fails the pin), and
+    the download URL cannot reach the internet. Set for the whole session by tests/conftest.py;
+    the tests of the download itself unset the stand-in. Without ../shared/ only the URL is set."""
+    env = {WP_CLI.url_env: UNREACHABLE_WP_CLI_URL}
+    phar = os.environ.get(ENV_WP_CLI) or str(SHARED / "wp-cli" / "wp-cli.phar")
+    if Path(phar).is_file():
+        env[ENV_WP_CLI_PHAR] = phar
+    return env
 
 
 def real_s3_uploads_repositories() -> str:

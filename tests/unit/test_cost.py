@@ -54,7 +54,10 @@ def _expected(config: Config, requests: int) -> dict[tuple[str, str], float]:
         ("S3", "storage"): 2 * _usd("s3_storage"),
         ("S3", "GET requests"): static * 0.05 / 1000 * _usd("s3_get"),
         ("S3", "PUT requests"): 600 / 1000 * _usd("s3_put"),
-        ("Secrets Manager", "GetSecretValue calls"): requests * 0.001 * 3 / 1e4 * _usd("secret_api_calls"),
+        # Each cold start reads the 3 secrets, and one warm instance re-reads them every 15 minutes
+        # through the visitors' 8 hours a day.
+        ("Secrets Manager", "GetSecretValue calls"):
+            (requests * 0.001 + 8 / 24 * HOURS * 4) * 3 / 1e4 * _usd("secret_api_calls"),
         ("Secrets Manager", "secrets"): 3 * _usd("secret_month"),
         ("CloudWatch Logs", "ingestion"): log_gb * _usd("logs_ingestion_gb"),
         ("CloudWatch Logs", "storage"): log_gb * 30 / 30.4 * _usd("logs_storage_gb"),

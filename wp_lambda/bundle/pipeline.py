@@ -241,6 +241,8 @@ def build(config: Config, *, target: str = "deploy", force: bool = False, progre
         raise UserError("; ".join(fatal), "add the extension to the PHP source, then build again")
     locked = lock.read(config)
     fetched = plugins.fetch_all(config, reporter, locked)  # a zip the lock refuses stops us before any write
+    if not _reuses_layer(plan, root, previous):
+        plugins.prefetch_wp_cli(config, reporter)  # so does an offline build without the pinned wp-cli
     render.render_project(config)  # keep the project's rendered files in step with what we package
     with _locked(root):
         manifest = _assemble(config, plan, root, previous, reporter, ext_warnings, fetched)
@@ -248,6 +250,11 @@ def build(config: Config, *, target: str = "deploy", force: bool = False, progre
     for warning in manifest["warnings"]:
         reporter.warn(warning)
     return BuildResult(root, manifest, rebuilt=True, seconds=time.monotonic() - started)
+
+
+def _reuses_layer(plan: _Plan, root: Path, previous: dict[str, Any] | None) -> bool:
+    """Whether the previous build's runtime layer is still this plan's (then it is linked, not rebuilt)."""
+    return (previous or {}).get("parts", {}).get("layer") == plan.parts["layer"] and (root / "layer.zip").is_file()
 
 
 def _assemble(config: Config, plan: _Plan, root: Path, previous: dict[str, Any] | None, reporter: Reporter,
@@ -291,7 +298,7 @@ def _assemble(config: Config, plan: _Plan, root: Path, previous: dict[str, Any] 
         if vendor is not None:
             shutil.move(str(vendor), function / "vendor")
 
-        if old_parts.get("layer") == plan.parts["layer"] and (root / "layer.zip").is_file():
+        if _reuses_layer(plan, root, previous):
             reporter.step("runtime layer: unchanged, reusing it")
             _link_tree(root / "layer", layer)
             os.link(root / "layer.zip", tmp / "layer.zip")

@@ -46,8 +46,15 @@ KINDS = {"plugin": "plugins", "theme": "themes"}
 # against the official bytes here (this machine has no internet). Bump version, URL and digest together.
 WP_CLI_SHA512 = ("be928f6b8ca1e8dfb9d2f4b75a13aa4aee0896f8a9a0a1c45cd5d2c98605e617"
                  "2e6d014dda2e27f88c98befc16c040cbb2bd1bfa121510ea5cdf5f6a30fe8832")
+# A wp-cli.phar on this machine that stands in for the pinned release wherever build.wp_cli is
+# "pinned" (init's default): an offline machine, or CI holding a copy it has vetted, builds every
+# project without editing its config. It is the user's own choice of file, so it is not checked
+# against the pin (a copy of the official release is: give it to WPLAMBDA_WP_CLI_URL instead).
+ENV_WP_CLI_PHAR = "WPLAMBDA_WP_CLI_PHAR"
 WP_CLI = PinnedPhar("wp-cli", "2.12.0", "https://github.com/wp-cli/wp-cli/releases/download/v2.12.0/wp-cli-2.12.0.phar",
-                    "sha512", ".sha512", "WPLAMBDA_WP_CLI_URL", "set build.wp_cli to a local wp-cli.phar",
+                    "sha512", ".sha512", "WPLAMBDA_WP_CLI_URL",
+                    f"set {ENV_WP_CLI_PHAR} (or build.wp_cli in wplambda.toml) to a wp-cli.phar on this machine, "
+                    "or build.wp_cli = \"\" to build without wp-cli (`wplambda wp` then cannot run)",
                     digest=WP_CLI_SHA512)
 
 def mirror(config: Config) -> str:
@@ -160,12 +167,41 @@ class WpCli:
     origin: str
 
 
+def _stand_in() -> Path | None:
+    """``WPLAMBDA_WP_CLI_PHAR`` as a path, when set."""
+    value = os.environ.get(ENV_WP_CLI_PHAR)
+    return Path(value).expanduser().absolute() if value else None
+
+
+def pinned_phar(reporter: Reporter) -> tuple[Path, str]:
+    """The phar behind ``build.wp_cli = "pinned"`` and what it is: ``WPLAMBDA_WP_CLI_PHAR``'s file
+    when set (said in the output, since it skips the pin), else the pinned release, from the cache
+    or downloaded and checked against its sha512 (an offline build stops here with the fixes)."""
+    stand_in = _stand_in()
+    if stand_in is None:
+        return WP_CLI.path(reporter), f"wp-cli {WP_CLI.version} (pinned, sha512 verified)"
+    if not stand_in.is_file():
+        raise UserError(f"{ENV_WP_CLI_PHAR}={stand_in} does not exist",
+                        f"point it at a wp-cli.phar, or unset it to download the pinned wp-cli {WP_CLI.version}")
+    reporter.note(f"wp-cli: {ENV_WP_CLI_PHAR}={stand_in} stands in for the pinned release {WP_CLI.version} "
+                  "(your file, not checked against the pinned sha512)")
+    return stand_in, f"{stand_in.name} ({ENV_WP_CLI_PHAR})"
+
+
+def prefetch_wp_cli(config: Config, reporter: Reporter) -> None:
+    """Bring the pinned release into the cache (``WP_CLI.path``) before the build writes anything,
+    so an offline build without it stops with the fixes and no half-written output."""
+    if config.build.wp_cli == "pinned" and _stand_in() is None:
+        WP_CLI.path(reporter)
+
+
 def find_wp_cli(config: Config, reporter: Reporter) -> WpCli | None:
     """``build.wp_cli``: a phar path, "pinned" (download the pinned release), or empty (``wp`` on PATH)."""
     setting = config.build.wp_cli
     php = shutil.which("php") or "php"
     if setting == "pinned":
-        return WpCli(WP_CLI.command(reporter), f"wp-cli {WP_CLI.version} (pinned, sha512 verified)")
+        phar, origin = pinned_phar(reporter)
+        return WpCli((php, str(phar)), origin)
     path = _wp_cli_file(config)
     if path is not None:
         if not path.is_file():
@@ -187,8 +223,12 @@ def _wp_cli_file(config: Config) -> Path | None:
 def wp_cli_signature(config: Config) -> str:
     """What decides the layer's wp-cli, cheaply: the pinned release, or the phar's size and mtime."""
     path = _wp_cli_file(config)
+    if path is None and config.build.wp_cli == "pinned":
+        path = _stand_in()
+        if path is None:
+            return f"pinned {WP_CLI.version}"
     if path is None:
-        return f"pinned {WP_CLI.version}" if config.build.wp_cli == "pinned" else "none"
+        return "none"
     return f"{path} {stat_signature(path)}" if path.is_file() else f"{path} missing"
 
 
@@ -199,17 +239,24 @@ def add_wp_cli(config: Config, layer: Path, reporter: Reporter) -> dict[str, Any
     ``wplambda wp`` says how to add one.
     """
     if not config.build.wp_cli:
+        reporter.warn("build.wp_cli is empty: the runtime layer carries no wp-cli, so `wplambda wp`, `console` "
+                      "and `import --from-url` cannot run; set build.wp_cli = \"pinned\" in wplambda.toml for "
+                      f"wp-cli {WP_CLI.version}")
         return None
-    path = WP_CLI.path(reporter) if config.build.wp_cli == "pinned" else _wp_cli_file(config)
-    assert path is not None
+    if config.build.wp_cli == "pinned":
+        path, _origin = pinned_phar(reporter)
+        source = "pinned" if _stand_in() is None else f"{ENV_WP_CLI_PHAR}={path}"
+    else:
+        found = _wp_cli_file(config)
+        assert found is not None
+        path, source = found, str(found)
     if not path.is_file():
         raise UserError(f"build.wp_cli: {path} does not exist", "point it at a wp-cli.phar, or use \"pinned\"")
     dest = layer / WP_CLI_IN_LAYER
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, dest)
     dest.chmod(FILE_MODE)
-    return {"source": "pinned" if config.build.wp_cli == "pinned" else str(path), "bytes": dest.stat().st_size,
-            "sha512": fetch.file_digest(dest, "sha512")}
+    return {"source": source, "bytes": dest.stat().st_size, "sha512": fetch.file_digest(dest, "sha512")}
 
 
 @contextlib.contextmanager

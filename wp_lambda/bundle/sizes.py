@@ -9,7 +9,9 @@ from typing import Any
 from wp_lambda.bundle.tree import walk
 
 MB = 1024 * 1024
-# Lambda's limits: code and layers together unzipped, and a zip uploaded directly.
+# Lambda's limits: code and layers together unzipped, and a zip uploaded directly. The unzipped one is
+# on "a function's deployment package and layers when they're extracted" (AccountLimit.CodeSizeUnzipped):
+# https://docs.aws.amazon.com/lambda/latest/api/API_AccountLimit.html
 UNZIPPED_LIMIT = 250 * MB
 ZIPPED_LIMIT = 50 * MB
 
@@ -66,3 +68,20 @@ def sizes(function_dir: Path, layer_dir: Path, zips: dict[str, int]) -> dict[str
         "limits": {"unzipped": UNZIPPED_LIMIT, "zipped": ZIPPED_LIMIT},
         "warnings": warnings,
     }
+
+
+def with_layers(unzipped: int, layers: dict[str, int]) -> str | None:
+    """Why the function does not fit once the other attached layers (Bref's PHP and extension layers)
+    are counted, or None when it may. ``unzipped`` is the build's function and kit layer, measured;
+    ``layers`` maps each other layer's ARN to its published ``Content.CodeSize``, the size of its
+    zip. A layer is never smaller unzipped than zipped (beyond the zip's few bytes of headers), but
+    how much larger is not published, so the sum is a floor of the real total: over the limit is
+    certain, under it is not a promise."""
+    floor = unzipped + sum(layers.values())
+    if floor <= UNZIPPED_LIMIT:
+        return None
+    named = "; ".join(f"{arn}: {size / MB:.1f} MB zipped" for arn, size in layers.items())
+    return (f"function + kit layer is {unzipped / MB:.1f} MB unzipped, and with the attached layers at least "
+            f"{floor / MB:.1f} MB, over Lambda's {UNZIPPED_LIMIT // MB} MB limit for a function and all its layers "
+            f"unzipped (layers counted at their zipped size, which is less than they take unzipped: {named}); fix: "
+            "drop languages or plugins you do not need, or php.extensions you do not use, then build again")

@@ -4,8 +4,9 @@ A tool the build downloads runs with the user's privileges over their site's cod
 pinned to one release and to the checksum its project publishes for it, written into the kit
 (``digest``): a download that does not match stops the build. The checksum file the download
 server publishes beside the phar is not trusted, only cross-checked, so a mirror cannot swap the
-tool by publishing a checksum of its own. Each URL can be pointed elsewhere (a mirror; a local
-server in tests) with an environment variable.
+tool by publishing a checksum of its own. Each URL can be pointed elsewhere with an environment
+variable: a mirror URL, a local server in tests, or a copy of the release on disk (an offline
+machine), all checked against the same pin.
 """
 
 from __future__ import annotations
@@ -36,7 +37,17 @@ class PinnedPhar:
 
     @property
     def source(self) -> str:
+        """Where the phar is fetched from: ``url_env``'s URL or file when set, else the project's URL."""
         return os.environ.get(self.url_env) or self.url
+
+    def _unreachable(self, exc: UserError) -> UserError:
+        """An offline build's error: what is missing (this release, not in the cache) and every way
+        to provide it, instead of the generic download hint."""
+        return UserError(f"{self.name} {self.version} is not in the cache ({fetch.cache_dir() / self.name}) and "
+                         f"cannot be fetched: {exc.message}",
+                         f"set {self.url_env} to a mirror of {self.url.rsplit('/', 1)[-1]} (an http(s) URL, or "
+                         f"a copy of the file on this machine; checked against the pinned {self.algorithm}), "
+                         f"or {self.fallback_hint}")
 
     def command(self, reporter: Reporter) -> tuple[str, ...]:
         """``(php, <cached phar>)``, downloading and verifying the phar on first use."""
@@ -54,9 +65,11 @@ class PinnedPhar:
         def produce() -> bytes:
             with reporter.transfer(f"downloading {self.name} {self.version}") as progress:
                 try:
-                    data = fetch.fetch_bytes(url, progress=progress, what=self.name)
+                    data = fetch.fetch(url, progress=progress, what=self.name)
                 except fetch.NotFound:
                     raise UserError(f"{url} is not there", self.fallback_hint) from None
+                except UserError as exc:
+                    raise self._unreachable(exc) from None
             actual = hashlib.new(self.algorithm, data).hexdigest()
             if actual != self.digest:
                 raise UserError(f"{self.name} checksum mismatch for {url}: expected {self.algorithm} {self.digest} "
@@ -75,11 +88,11 @@ class PinnedPhar:
         """
         checksum_url = url + self.checksum_suffix
         try:
-            published = fetch.fetch_bytes(checksum_url, what=f"{self.name} checksum").decode().split()
+            published = fetch.fetch(checksum_url, what=f"{self.name} checksum").decode().split()
         except fetch.NotFound:
             return
         except UserError as exc:
-            raise UserError(exc.message, f"{self.fallback_hint}, or set {self.url_env} to a mirror") from None
+            raise self._unreachable(exc) from None
         if published and published[0].lower() != self.digest:
             raise UserError(f"{checksum_url} publishes {self.algorithm} {published[0].lower()}, but "
                             f"{self.name} {self.version} is pinned in wplambda to {self.digest}",

@@ -226,6 +226,10 @@ class Database(Table):
     min_acu: float = _key(0.0, "Aurora minimum capacity; 0 lets the cluster pause when idle.", ge=0, le=256)
     max_acu: float = _key(2.0, "Aurora maximum capacity.", ge=1, le=256)
     auto_pause_seconds: int = _key(900, "Idle seconds before Aurora pauses (with min_acu = 0).", ge=300, le=86400)
+    engine_version: str = _key("", "Aurora MySQL engine version of the cluster the stack creates (e.g. "
+                               "\"8.0.mysql_aurora.3.10.4\"); empty takes the kit's pin, kept current with RDS's list. "
+                               "min_acu = 0 needs 3.08 or newer.",
+                               pattern=r"^(\d+\.\d+\.mysql_aurora\.\d+\.\d+\.\d+)?$")
     name: str = _key("wordpress", "Database name.", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
     host: str = _key("", "External database host.")
     port: int = _key(3306, "External database port.", ge=1, le=65535)
@@ -283,8 +287,13 @@ class Build(Table):
                            pattern=r"^https?://[^\s/]+(/\S*)?$")
     s3_uploads_version: str = _key("^3.0", "Composer constraint for humanmade/s3-uploads.")
     composer_repositories: list[ComposerRepository] = _key([], "Composer repositories in Composer's own format.")
-    wp_cli: str = _key("", "Path to wp-cli.phar, or \"pinned\" to download the pinned release (sha512 verified); "
-                       "empty uses `wp` on PATH, else unpacks the zips directly.")
+    wp_cli: str = _key("pinned", "The wp-cli the runtime layer carries for `wplambda wp`, `console` and `import "
+                       "--from-url`, also used to install the plugin and theme zips (against a throwaway MariaDB): "
+                       "\"pinned\" (the default) is wp-cli 2.12.0, downloaded once into the cache and checked "
+                       "against the sha512 pinned in the kit (WPLAMBDA_WP_CLI_URL: a mirror or a local copy of the "
+                       "release; WPLAMBDA_WP_CLI_PHAR: a wp-cli.phar of your own used instead); a path is that "
+                       "wp-cli.phar; empty ships no wp-cli (`wplambda wp` cannot run) and installs the zips with "
+                       "`wp` on PATH, else unpacks them.")
     opcache_file_cache: bool = _key(False, "Ship WordPress compiled into an opcache file cache (deploy builds with "
                                     "php.source = \"dir\" only): a shorter on-demand cold start, but function.zip "
                                     "is then no longer byte-identical between builds. Needs root or unprivileged "

@@ -21,7 +21,10 @@ narrowly scoped adaptations, each reported to the user (and one more below):
   ``AWS::WAFv2::WebACL`` resource) becomes a stand-in ARN of the shape WAF gives a CloudFront web
   ACL, so the deploy can hand it to the site's stack as AWS would hand it the real one;
 - outputs that read an attribute of a skipped resource are left out (moto cannot evaluate them;
-  the kit finds its resources by logical id, so nothing depends on them).
+  the kit finds its resources by logical id, so nothing depends on them);
+- a resource's ``${Distribution.DomainName}`` (the console function's WP_HOME, issue 23 item 4)
+  becomes a stand-in name under the reserved ``.invalid`` domain (``STAND_IN_ATTRIBUTES``): moto
+  creates no distribution, and the function must still be created with the variable in place.
 
 ``DeletionPolicy: RetainExceptOnCreate`` (the uploads bucket, EFS) becomes ``Retain``: moto keeps a
 resource on a stack delete only when its policy is exactly ``Retain``, and would delete the media
@@ -63,6 +66,11 @@ SKIPPED_TYPES = frozenset({
 STAND_IN_ARNS = {
     "AWS::WAFv2::WebACL": "arn:${AWS::Partition}:wafv2:${AWS::Region}:${AWS::AccountId}:global/webacl/"
                           "${AWS::StackName}/emulated",
+}
+
+# ``${X.Attribute}`` inside a resource's Fn::Sub, X skipped and of this type, becomes this text.
+STAND_IN_ATTRIBUTES = {
+    ("AWS::CloudFront::Distribution", "DomainName"): "${AWS::StackName}.distribution.invalid",
 }
 
 _SUB_VARIABLE = re.compile(r"\$\{([^!}][^}]*)\}")
@@ -112,6 +120,17 @@ def _replace_alias_refs(node: Any, aliases: dict[str, dict[str, Any]]) -> Any:
         text = _SUB_VARIABLE.sub(arn_of, text)
         return {"Fn::Sub": text if variables is None else [text, _replace_alias_refs(variables, aliases)]}
     return {key: _replace_alias_refs(value, aliases) for key, value in node.items()}
+
+
+def _stand_in_attributes(node: Any, stand_ins: dict[str, str]) -> Any:
+    """``node`` with each ``${Name.Attribute}`` of ``stand_ins`` in an Fn::Sub replaced by its text."""
+    if isinstance(node, list):
+        return [_stand_in_attributes(item, stand_ins) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if isinstance(node.get("Fn::Sub"), str):
+        return {"Fn::Sub": _SUB_VARIABLE.sub(lambda m: stand_ins.get(m.group(1), m.group(0)), node["Fn::Sub"])}
+    return {key: _stand_in_attributes(value, stand_ins) for key, value in node.items()}
 
 
 def _reads_attribute_of(node: Any, skipped: set[str]) -> bool:
@@ -171,6 +190,16 @@ def adapt(template: dict[str, Any]) -> Adapted:
     if kept:
         notes.append(f"DeletionPolicy RetainExceptOnCreate is Retain for {', '.join(kept)} "
                      f"(moto keeps only Retain on a stack delete)")
+
+    stand_ins = {f"{name}.{attribute}": text for name, res in resources.items()
+                 for (kind, attribute), text in STAND_IN_ATTRIBUTES.items() if res.get("Type") == kind}
+    for name, res in resources.items():
+        if "Properties" in res:
+            properties = _stand_in_attributes(res["Properties"], stand_ins)
+            if properties != res["Properties"]:
+                res["Properties"] = properties
+                notes.append(f"{name} reads a stand-in for {', '.join(sorted(stand_ins))}: the emulator "
+                             f"creates no distribution")
 
     skipped = {name for name, res in resources.items() if res.get("Type") in SKIPPED_TYPES}
     dropped = [key for key, output in out.get("Outputs", {}).items() if _reads_attribute_of(output, skipped)]

@@ -13,6 +13,10 @@ one reading of it), and every failure is one line naming the resource and
 the fix. A check that cannot reach AWS (network, a service error, an
 endpoint that lacks the call) is not a failure: it is reported as not run, and the deploy goes on
 to meet the same problem, if there is one, where it would have anyway.
+
+Two checks weigh what only AWS knows: whether the region still offers the Aurora engine version the
+stack creates its cluster with (RDS ``DescribeDBEngineVersions``), and whether the function fits in
+Lambda's unzipped size limit once the layers it does not build (Bref's) are counted.
 """
 
 from __future__ import annotations
@@ -23,13 +27,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import botocore.exceptions
+import botocore.parsers
 
 from wp_lambda import stack as stack_mod
 from wp_lambda.aws import Aws, client_config, error_code
+from wp_lambda.bundle import sizes
+from wp_lambda.bundle.pipeline import read_manifest
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config, graviton_instance, php_extension_layer_arns, php_layer_arn
+from wp_lambda.config.aurora import ENGINE, engine_version, pauses, release
 from wp_lambda.deploy import emulator, waf
-from wp_lambda.deploy.plan import NOT_OWNED_CODES, managed_bucket_name, not_owned
+from wp_lambda.deploy.plan import BUILD_DIR, NOT_OWNED_CODES, managed_bucket_name, not_owned
 
 # CloudFront reads certificates from us-east-1 only.
 CERTIFICATE_REGION = "us-east-1"
@@ -145,6 +153,103 @@ def check_layers(config: Config, aws: Aws, result: Preflight) -> None:
                 "fix: set aws.architecture to match, or use the layer built for it")
     if checked:
         result.passed.append(f"{checked} layers")
+
+
+# How many of the region's versions a refusal names, newest first.
+NAMED_VERSIONS = 3
+
+
+def _offered(client: Any, version: str | None) -> list[dict[str, Any]]:
+    """RDS's available Aurora MySQL engine versions in the client's region (only ``version``, if
+    given). DescribeDBEngineVersions lists only available versions unless IncludeAll is set:
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBEngineVersions.html"""
+    found: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"Engine": ENGINE, **({"EngineVersion": version} if version else {})}
+    what = f"Aurora engine version {version}" if version else "Aurora engine versions"
+    while True:
+        try:
+            page = _call(what, client.describe_db_engine_versions, **kwargs)
+        except botocore.parsers.ResponseParserError:
+            # An endpoint without the call (moto answers it with an HTML error page) gives no answer.
+            raise _NotRun(f"{what}: could not run (the endpoint has no DescribeDBEngineVersions)") from None
+        found += page.get("DBEngineVersions") or []
+        if not page.get("Marker"):
+            return found
+        kwargs["Marker"] = page["Marker"]
+
+
+def check_engine_version(config: Config, aws: Aws, result: Preflight, creating: bool = True) -> None:
+    """The Aurora MySQL version the stack creates its cluster with is one the region still offers
+    (Aurora retires minor versions: creating a cluster on one then fails) and, with min_acu = 0, one
+    that can pause. Only when the stack makes the cluster now: an existing cluster keeps its version
+    through an update that does not change it, so there an unoffered version is a note."""
+    if config.database.mode != "aurora-serverless-v2":
+        return  # database.mode = "external": the stack creates no database
+    version = engine_version(config)
+    client = _client(aws, "rds")
+    try:
+        listed = _offered(client, version)
+    except botocore.exceptions.ClientError as exc:
+        raise _NotRun(f"Aurora engine version {version}: could not run ({error_code(exc)})") from None
+    entry = next((e for e in listed if e.get("EngineVersion") == version and e.get("Status", "available")
+                  == "available"), None)
+    if entry is None:
+        wanted = pauses if config.database.min_acu == 0 else release
+        current = sorted((str(e["EngineVersion"]) for e in _offered(client, None)
+                          if e.get("Status", "available") == "available" and wanted(str(e.get("EngineVersion", "")))),
+                         key=lambda v: release(v) or (0, 0, 0), reverse=True)[:NAMED_VERSIONS]
+        kind = "Aurora MySQL version that can pause" if config.database.min_acu == 0 else "Aurora MySQL version"
+        named = f"it offers {', '.join(current)}" if current else f"it lists no {kind}"
+        line = (f"Aurora engine version {version}: {aws.region} no longer offers it for new clusters ({named}); "
+                "fix: refresh the kit's pin (scripts/refresh_aurora_version.py), or set database.engine_version "
+                "to one of those")
+        (result.failures if creating else result.notes).append(line)
+        return
+    # ServerlessV2FeaturesSupport.MinCapacity is 0 where the version can pause:
+    # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ServerlessV2FeaturesSupport.html
+    floor = (entry.get("ServerlessV2FeaturesSupport") or {}).get("MinCapacity")
+    if config.database.min_acu == 0 and floor is not None and floor > 0:
+        result.failures.append(f"Aurora engine version {version}: its Serverless v2 minimum is {floor} ACU, so it "
+                               "cannot pause at database.min_acu = 0; fix: set database.engine_version to a newer "
+                               f"version, or database.min_acu = {floor}")
+        return
+    result.passed.append(f"Aurora engine version {version}")
+
+
+def check_layer_sizes(config: Config, aws: Aws, result: Preflight) -> None:
+    """The build's function and kit layer, with the other layers the template attaches (Bref's PHP and
+    extension layers, at their published zipped size), fit in Lambda's unzipped limit. The build
+    measures only what it makes; the rest is known only to Lambda (GetLayerVersion's
+    ``Content.CodeSize``: https://docs.aws.amazon.com/lambda/latest/dg/API_LayerVersionContentOutput.html)."""
+    php = php_layer_arn(config)
+    arns = ([php] if php else []) + php_extension_layer_arns(config)
+    report = (read_manifest(config.root / BUILD_DIR) or {}).get("sizes") or {}
+    if not arns or "unzipped_total" not in report:
+        return  # nothing attached beyond the kit's layer, or no build to weigh (the deploy builds first)
+    client = _client(aws, "lambda")
+    own = _account(aws, "layer sizes") if emulator.is_emulated(aws.endpoint_url) else None
+    zipped: dict[str, int] = {}
+    for arn in arns:
+        if own is not None and arn.split(":")[4] != own:
+            result.notes.append(f"size of layer {arn}: not counted: the emulator at {aws.endpoint_url} holds no "
+                                "other account's layers")
+            continue
+        layer_arn, _, version = arn.rpartition(":")
+        try:
+            layer = _call(f"size of layer {arn}", client.get_layer_version, LayerName=layer_arn,
+                          VersionNumber=int(version))
+        except botocore.exceptions.ClientError as exc:
+            # check_layers reports the layer itself; here it is only a size that cannot be added.
+            result.notes.append(f"size of layer {arn}: not counted ({error_code(exc)})")
+            continue
+        zipped[arn] = int(layer["Content"]["CodeSize"])
+    problem = sizes.with_layers(int(report["unzipped_total"]), zipped)
+    if problem:
+        result.failures.append(problem)
+    elif zipped:
+        floor = int(report["unzipped_total"]) + sum(zipped.values())
+        result.passed.append(f"size with {len(zipped)} layers (at least {floor / sizes.MB:.1f} of "
+                             f"{sizes.UNZIPPED_LIMIT // sizes.MB} MB)")
 
 
 def covers(names: list[str], domain: str) -> bool:
@@ -376,6 +481,8 @@ def run(config: Config, aws: Aws, state: stack_mod.StackState, *, offer_delete: 
     checks = (check_layers, check_certificate, check_artifact_bucket,
               functools.partial(check_concurrency, function=state.physical_id(stack_mod.FUNCTION)),
               functools.partial(check_waf, stack=state.name),
+              functools.partial(check_engine_version, creating=not state.created),
+              check_layer_sizes,
               functools.partial(check_nat_architecture, state=state))
     for check in checks:
         try:

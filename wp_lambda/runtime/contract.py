@@ -19,6 +19,10 @@ SECRETS_ENV = "WPLAMBDA_SECRETS"
 ROLE_ENV = "WPLAMBDA_ROLE"
 CONSOLE_ROLE = "console"  # the value of ROLE_ENV in the console function
 SITE_HOST_ENV = "WPLAMBDA_SITE_HOST"
+# The site's address for runs without a Host (the console function: wp-cli, cron, import): wp-config.php
+# defines WP_HOME from it, and S3 Uploads' URL (S3_UPLOADS_BUCKET_URL) from WP_HOME. Without it S3
+# Uploads would link to https://BUCKET.s3.amazonaws.com/..., which a private bucket answers 403.
+HOME_ENV = "WP_HOME"
 PHP_LAYOUT_ENV = "WPLAMBDA_PHP_LAYOUT"
 PHP_PREFIX_ENV = "WPLAMBDA_PHP_PREFIX"
 VERSIONED_MAX_AGE_ENV = "WPLAMBDA_VERSIONED_MAX_AGE"
@@ -68,6 +72,25 @@ ORIGIN_SECRET_REREAD_SECONDS = 60.0
 # which needs no origin request policy to reach the function.
 AUTHORIZATION_COPY_HEADER = "X-Wplambda-Authorization"
 VIEWER_ADDRESS_HEADER = "X-Wplambda-Viewer-Address"
+# A database password rotated under a warm instance (wp_lambda/runtime/rotation.py): PHP answers
+# the header, with the value of the FastCGI parameter the runtime sent for that one request, when
+# WordPress's first connection was refused with MySQL's 1045 (access denied); the runtime then
+# reads the secrets again and retries the request once on a fresh php-fpm. Both names are rendered
+# into wp-config.php; the header never leaves the runtime.
+DB_DENIED_HEADER = "X-Wplambda-Db-Denied"
+DB_DENIED_TOKEN_PARAM = "WPLAMBDA_DB_DENIED_TOKEN"
+# The secrets are read again when the last read is older than this, before a request to PHP, so a
+# rotation is usually picked up before any connection fails. RDS and Aurora rotate the secrets
+# they manage every 7 days by default
+# (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-secrets-manager.html): a read
+# each 15 minutes is under 100 GetSecretValue calls a day per instance.
+DB_SECRET_TTL_SECONDS = 900.0
+# A refused connection reads the secrets again at most this often per instance: a wrong password
+# that stays wrong must not turn every request into Secrets Manager calls and a php-fpm restart.
+# Managed rotation typically completes within a minute, and until it does a read may return the
+# previous value (https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_managed.html),
+# so a refused read is tried again soon after, not only at the TTL.
+DB_SECRET_REREAD_SECONDS = 15.0
 S3_UPLOADS_BUCKET_ENV = "S3_UPLOADS_BUCKET"
 S3_UPLOADS_REGION_ENV = "S3_UPLOADS_REGION"
 # Values only the runtime reads: never in php-fpm's environment (which PHP sees, clear_env = no)

@@ -104,7 +104,7 @@ def wp_cli(runtime: Runtime, args: list[str], timeout: float) -> dict[str, Any]:
     phar = runtime.environ.get(contract.WP_CLI_ENV, contract.WP_CLI_PATH)
     if not os.path.isfile(phar):
         return {"stdout": "", "stderr": f"wplambda: wp-cli is not in this runtime layer ({phar} does not exist); "
-                "set build.wp_cli in wplambda.toml, then deploy again (or, locally, restart "
+                "set build.wp_cli = \"pinned\" in wplambda.toml, then deploy again (or, locally, restart "
                 "`wplambda serve`, which rebuilds)\n", "exitCode": 127, "durationMs": 0,
                 "truncated": False, "timedOut": False}
     scratch = os.path.join(tempfile.gettempdir(), "wplambda-wp-cli")

@@ -26,6 +26,7 @@ from wp_lambda.runtime import (
     hardening,
     layout,
     origin,
+    rotation,
     routing,
     secrets,
     snapstart,
@@ -75,6 +76,8 @@ class Runtime:
         self._secrets_loaded = False
         # After a rotation of the origin secret, the values a mismatching request makes it read again.
         self.origin_secret = origin.Rereader.from_env(env)
+        # After a rotation of the database password (or any secret PHP sees): when to read them again.
+        self.secrets_schedule = rotation.Schedule()
         # `wplambda serve` logs each request as cold or warm; only it asks for the marker header.
         self._mark_init = env.get(contract.LOCAL_ENV) == "1"
         self._http_invocations = 0
@@ -85,20 +88,53 @@ class Runtime:
         self.fpm.ensure_running()
 
     def load_secrets(self) -> None:
-        """Once per instance: the values named in WPLAMBDA_SECRETS (names are logged, values never)."""
-        if not self._secrets_loaded:
-            names = secrets.apply(self.environ)
-            self._secrets_loaded = True
-            if names:
-                log.info("loaded %d secret values into the environment: %s", len(names), ", ".join(names))
+        """The values named in WPLAMBDA_SECRETS (names are logged, values never): at the first call,
+        and again at a later one when they are due (:meth:`refresh_secrets`). Every path to PHP (a
+        page, ``php``, ``wp``, import and export) calls this first, so each one picks up a rotation."""
+        if self._secrets_loaded:
+            self.refresh_secrets()
+            return
+        names = secrets.apply(self.environ)
+        self._secrets_loaded = True
+        self.secrets_schedule.loaded()
+        if names:
+            log.info("loaded %d secret values into the environment: %s", len(names), ", ".join(names))
 
     def reload_secrets(self, timeout: float | None = None) -> list[str]:
-        """Read the secrets again (after a SnapStart restore they may have rotated); return the
-        names whose values changed. Raises secrets.SecretsError, leaving the old values in place."""
+        """Read the secrets again (after a SnapStart restore, or when :meth:`refresh_secrets` finds
+        them due: they may have rotated); return the names whose values changed. Raises
+        secrets.SecretsError, leaving the old values in place."""
         values = secrets.load(self.environ.get(contract.SECRETS_ENV, ""), timeout=timeout)
         changed = sorted(name for name, value in values.items() if self.environ.get(name) != value)
         self.environ.update(values)
+        self.secrets_schedule.loaded()
         return changed
+
+    def refresh_secrets(self, *, refused: bool = False) -> bool:
+        """Read the secrets again when they are due (wp_lambda/runtime/rotation.py: ``refused``, PHP
+        said the database refused the password); when a value PHP sees changed, restart a running
+        php-fpm, whose workers could only inherit the old ones. Whether it was restarted: a failed
+        read or restart is logged and changes nothing (the next request starts php-fpm again)."""
+        if not self.environ.get(contract.SECRETS_ENV) or not self.secrets_schedule.due(refused=refused):
+            return False
+        try:
+            changed = [name for name in self.reload_secrets() if name not in contract.RUNTIME_ONLY_ENV]
+        except secrets.SecretsError as exc:
+            log.error("wplambda: re-reading the secrets failed: %s", exc)
+            return False
+        if not changed:
+            log.info("wplambda: secrets re-read (%s); unchanged", "database refused the password" if refused else "TTL")
+            return False
+        log.warning("wplambda: secrets re-read (%s); %s changed, restarting php-fpm",
+                    "database refused the password" if refused else "TTL", ", ".join(changed))
+        if self.fpm.pid is None:
+            return False  # the console function runs no php-fpm: its next php or wp command reads them
+        try:
+            self.fpm.restart()
+        except PhpFpmError as exc:
+            log.error("wplambda: %s", exc)
+            return False
+        return True
 
     def warm(self, budget: float = warmup.BUDGET) -> warmup.Report:
         """Compile WordPress into the opcache before the first visitor (wp_lambda/runtime/warmup.py)."""
@@ -181,7 +217,8 @@ class Runtime:
 
     def php_request(self, request: Request, target: routing.Route, host: str | None,
                     context: LambdaContext | None, remote_addr: str = "127.0.0.1") -> Response:
-        """Run ``target`` on php-fpm; the failures become 502/504 and a fresh php-fpm."""
+        """Run ``target`` on php-fpm (once more, with re-read secrets, when the database refused the
+        password before WordPress ran); the failures become 502/504 and a fresh php-fpm."""
         try:
             self.start()
         except PhpFpmError as exc:
@@ -189,6 +226,20 @@ class Runtime:
             return _text(502, "Bad gateway: PHP could not start.")
         deadline = time.monotonic() + self.time_left(context)
         fcgi_params = cgi.params(request, target, self.document_root, host, remote_addr)
+        token = rotation.new_token()
+        response = self.fastcgi_round_trip(request, [*fcgi_params, (contract.DB_DENIED_TOKEN_PARAM, token)], deadline)
+        # PHP's own word that the database refused the password before WordPress ran (the retry is
+        # safe then: see wp_lambda/runtime/rotation.py); once, and only with fresh secrets.
+        if rotation.take_signal(response, token) and self.refresh_secrets(refused=True):
+            log.warning("wplambda: %s %s: retrying on php-fpm with the re-read secrets", request.method, request.path)
+            retry = rotation.new_token()
+            response = self.fastcgi_round_trip(request, [*fcgi_params, (contract.DB_DENIED_TOKEN_PARAM, retry)],
+                                               deadline)
+            rotation.take_signal(response, retry)
+        return response
+
+    def fastcgi_round_trip(self, request: Request, fcgi_params: list[tuple[str, str]], deadline: float) -> Response:
+        """One FastCGI round trip to the running php-fpm; the failures become 502/504 and a fresh php-fpm."""
         try:
             try:
                 result = fastcgi.request(self.fpm.socket_path, fcgi_params, request.body, deadline=deadline)

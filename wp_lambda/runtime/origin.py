@@ -38,9 +38,7 @@ class Rereader:
         self.arn = arn
         self._make_client = client
         self._client: Any = None
-        self._clock = clock
-        self.interval = interval
-        self._last: float | None = None
+        self._throttle = secrets.Throttle(interval, clock)
 
     @classmethod
     def from_env(cls, environ: dict[str, str], **kwargs: Any) -> Rereader:
@@ -56,12 +54,8 @@ class Rereader:
     def refresh(self, environ: dict[str, str]) -> bool:
         """Read both labels into ``environ`` unless the last read is under ``interval`` old;
         whether the values were read (a failure is logged and leaves the old ones in place)."""
-        if self.arn is None:
+        if self.arn is None or not self._throttle.allow():
             return False
-        now = self._clock()
-        if self._last is not None and now - self._last < self.interval:
-            return False
-        self._last = now  # a failed read counts too: a Secrets Manager outage is not retried per request
         try:
             if self._client is None:
                 self._client = self._make_client()

@@ -9,6 +9,8 @@ configured: the Lambda Python runtime ships it, and local runs need no AWS at al
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 
 from wp_lambda.runtime.contract import SECRETS_ENV
@@ -16,6 +18,30 @@ from wp_lambda.runtime.contract import SECRETS_ENV
 
 class SecretsError(RuntimeError):
     """A secret could not be read; the message names the variable and ARN, never a value."""
+
+
+class Throttle:
+    """At most one attempt per ``interval`` seconds, for the re-reads a request can trigger.
+
+    A warm instance reads a secret again when a request suggests it changed (the origin secret,
+    wp_lambda/runtime/origin.py; the database's, wp_lambda/runtime/rotation.py). Requests are the
+    trigger, so without a limit a stream of them would be a stream of Secrets Manager calls: money,
+    the account's request quota, and then throttled reads failing real requests too. A failed read
+    counts as an attempt for the same reason.
+    """
+
+    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self.clock = clock
+        self.last: float | None = None
+
+    def allow(self) -> bool:
+        """Whether an attempt may happen now; if so, it is counted from now."""
+        now = self.clock()
+        if self.last is not None and now - self.last < self.interval:
+            return False
+        self.last = now
+        return True
 
 
 def parse_spec(spec: str) -> list[tuple[str, str]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from wp_lambda.bundle.php import PhpSource
 from wp_lambda.config import Config
-from wp_lambda.function_env import LocalStandIns, local_environment
+from wp_lambda.function_env import LocalStandIns, console_address, local_environment
 from wp_lambda.local.runtime_process import local_layer, runtime_environment
 from wp_lambda.runtime import contract
 from wp_lambda.serve.state import STATE_ENV, LocalPaths
@@ -62,7 +62,10 @@ def handler_environment(config: Config, paths: LocalPaths, build_dir: Path, php:
     return env
 
 
-def console_environment(env: dict[str, str], *, api_address: str, function_name: str) -> dict[str, str]:
-    """The console function's: the site's, with its own Runtime API, name and role."""
+def console_environment(config: Config, env: dict[str, str], *, api_address: str, function_name: str,
+                        site_url: str) -> dict[str, str]:
+    """The console function's: the site's, with its own Runtime API, name and role, and the site's
+    address (``site_url``, serve's own) for the runs that have no Host (:func:`console_address`)."""
     return dict(env, AWS_LAMBDA_RUNTIME_API=api_address, AWS_LAMBDA_FUNCTION_NAME=function_name,
-                **{contract.ROLE_ENV: contract.CONSOLE_ROLE})
+                **{contract.ROLE_ENV: contract.CONSOLE_ROLE},
+                **{v.name: v.value for v in console_address(config, local_url=site_url)})

@@ -232,7 +232,8 @@ class LocalSite:
         self.console_api = RuntimeAPI(timeout=self.config.console.timeout, function_name=self.console_function,
                                       region=self.config.aws.region).start()
         child = self.group.adopt("console-0", start_runtime_process(
-            console_environment(env, api_address=self.console_api.address, function_name=self.console_function),
+            console_environment(self.config, env, api_address=self.console_api.address,
+                                function_name=self.console_function, site_url=self.url),
             log=self.paths.logs / "console.log"))
         functions = [LocalFunction(stack.CONSOLE_FUNCTION, self.console_function, self.console_api)]
         if self.api is not None:

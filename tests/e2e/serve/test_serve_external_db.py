@@ -13,8 +13,9 @@ import pytest
 import tomlkit
 
 from tests.support.helpers import moto_server
-from tests.support.serve import ADMIN_PASSWORD, Served, fetch, init_site, serving, title_of
+from tests.support.serve import ADMIN_PASSWORD, Served, descendants, fetch, init_site, serving, title_of
 from wp_lambda.local.mariadb import MariaDB
+from wp_lambda.runtime import contract
 
 DB_NAME = "external_wp"
 DB_USER = "external_user"
@@ -70,3 +71,38 @@ def test_the_secret_never_passes_through_serve(external_site: Served, aws_secret
     assert password not in (local / "secrets.json").read_text()
     for log in local.joinpath("logs").rglob("*.log"):
         assert password.encode() not in log.read_bytes(), log
+
+
+def php_fpm_pids(served: Served) -> set[int]:
+    """serve's php-fpm processes, master and workers (the console function runs none)."""
+    found = set()
+    for pid in descendants(served.process.pid):
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().startswith("php-fpm"):
+                found.add(pid)
+        except OSError:
+            continue
+    return found
+
+
+def test_a_rotated_password_is_picked_up_without_an_error_page(external_site: Served, mariadb: MariaDB,
+                                                               aws_secret: tuple[str, str]) -> None:
+    """The secret rotates in Secrets Manager (moto) and the database user's password changes under
+    the running serve: the next visitor still gets the page, from php-fpm processes started with
+    the new password (wp_lambda/runtime/rotation.py)."""
+    arn, _ = aws_secret
+    assert fetch(f"{external_site.url}/")[0] == 200
+    before = php_fpm_pids(external_site)
+    assert before
+    rotated = secrets.token_urlsafe(20)
+    boto3.client("secretsmanager").put_secret_value(SecretId=arn, SecretString=json.dumps({"password": rotated}))
+    mariadb.ensure_database(DB_NAME, DB_USER, rotated)  # ALTER USER: the old password is refused from now on
+    status, headers, body = fetch(f"{external_site.url}/")
+    assert status == 200 and "My Blog" in title_of(body)
+    assert b"Error establishing a database connection" not in body
+    assert contract.DB_DENIED_HEADER.lower() not in headers
+    after = php_fpm_pids(external_site)
+    assert after and not before & after  # every php-fpm process, workers included, was replaced
+    handler_log = (external_site.project / ".wplambda" / "local" / "logs" / "handler.log").read_text()
+    assert "database refused the password" in handler_log and "retrying" in handler_log
+    assert rotated not in handler_log and rotated not in "".join(external_site.output)

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.helpers import real_s3_uploads_repositories, run_wplambda
+from tests.support.helpers import real_s3_uploads_repositories, real_wp_cli, run_wplambda
 from tests.support.ports import free_port
 from tests.support.serve import ADMIN_PASSWORD, Served, fetch, init_site, login, serving
 from tests.support.serve import s3_client as s3
+from tests.support.wp_cli import set_key, wp
 from wp_lambda.local.processes import find_processes
 
 BUCKET = "e2e-media"
@@ -204,6 +205,7 @@ def test_a_media_upload_lands_in_the_bucket_through_real_s3_uploads(
     endpoint, _ = s3_endpoint
     repositories = real_s3_uploads_repositories()
     project = init_site(tmp_path / "site", "reals3")
+    set_key(project, "build", "wp_cli", f'"{real_wp_cli()}"')  # for the console run below
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("WPLAMBDA_COMPOSER_REPOSITORIES", repositories)
         with serving(project, "--install", "--admin-password", ADMIN_PASSWORD, "--workers", "1",
@@ -227,3 +229,18 @@ def test_a_media_upload_lands_in_the_bucket_through_real_s3_uploads(
             status, headers, body = fetch(url)
             assert status == 200 and body == PIXEL and headers["content-type"] == "image/png"
             assert not list((project / ".wplambda" / "local" / "uploads").rglob(name))
+            # Issue 23, item 4: a console run has no Host, yet what it writes links to the site,
+            # not to https://BUCKET.s3.amazonaws.com/ (a private bucket answers that 403).
+            source = tmp_path / f"imported-{time.time_ns()}.png"
+            source.write_bytes(PIXEL)
+            imported = wp(project, "media", "import", str(source), "--porcelain")
+            assert imported.returncode == 0, imported.stderr
+            attachment = imported.stdout.strip()
+            guid = wp(project, "post", "get", attachment, "--field=guid").stdout.strip()
+            linked = wp(project, "eval", f"echo wp_get_attachment_url({attachment});").stdout.strip()
+            assert guid == linked, (guid, linked)
+            match = re.fullmatch(rf"{re.escape(served.url)}/(wp-content/uploads/\d{{4}}/\d{{2}}/{source.name})", guid)
+            assert match, guid
+            assert s3(endpoint).get_object(Bucket="real-media", Key=match.group(1))["Body"].read() == PIXEL
+            status, _, body = fetch(guid)
+            assert status == 200 and body == PIXEL

@@ -19,7 +19,8 @@ from wp_lambda.config import load
 
 @pytest.fixture()
 def project(tmp_path: Path, wp_source: Path, plugin_mirror: Path) -> Path:
-    root = make_project(tmp_path / "site", wp_source, build={"plugin_mirror": str(plugin_mirror)})
+    # No wp-cli: these tests are about the zips, unpacked directly (test_wp_cli_install sets one).
+    root = make_project(tmp_path / "site", wp_source, build={"plugin_mirror": str(plugin_mirror), "wp_cli": ""})
     toml = root / "wplambda.toml"
     toml.write_text("# my own comment, kept by plugin add\n" + toml.read_text())
     return root

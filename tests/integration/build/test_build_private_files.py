@@ -124,7 +124,8 @@ def test_a_plugin_zip_with_test_data_is_refused_then_built_with_a_glob(tmp_path:
     zip_dir(plugin, mirror / "plugin" / "fixture.1.0.0.zip", "fixture")
     source = fake_wordpress(tmp_path / "wp")
     block_theme(source / "wp-content" / "themes")
-    project = make_project(tmp_path / "site", source, build={"plugin_mirror": str(mirror)},
+    # Unpacked directly: wp-cli (init's default) could not load this fake WordPress to install it.
+    project = make_project(tmp_path / "site", source, build={"plugin_mirror": str(mirror), "wp_cli": ""},
                            plugins={"fixture": "1.0.0"})
     code, output = build(project)
     assert code == 2 and "wp-content/plugins/fixture/tests/data/import.zip (archive)" in output, output

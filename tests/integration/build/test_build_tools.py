@@ -25,7 +25,7 @@ from tests.support.helpers import run_wplambda
 from wp_lambda import bundle as build_mod
 from wp_lambda.bundle import QuietReporter, composer, plugins
 from wp_lambda.bundle.composer import COMPOSER, find_composer
-from wp_lambda.bundle.plugins import WP_CLI, find_wp_cli
+from wp_lambda.bundle.plugins import ENV_WP_CLI_PHAR, WP_CLI, find_wp_cli
 from wp_lambda.common import fetch
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import load
@@ -48,6 +48,12 @@ exit($code);
 def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A cached release is used without asking the server, so each test starts with none."""
     monkeypatch.setenv("WPLAMBDA_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture()
+def downloading_wp_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session's stand-in for the pinned wp-cli unset: "pinned" means the download."""
+    monkeypatch.delenv(ENV_WP_CLI_PHAR, raising=False)
 
 
 def publish(root: Path, folder: str, name: str, data: bytes, checksum: str, suffix: str) -> str:
@@ -163,6 +169,7 @@ def pin_wp_cli_stand_in(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
     monkeypatch.setattr(plugins, "WP_CLI", dataclasses.replace(WP_CLI, digest=hashlib.sha512(data).hexdigest()))
 
 
+@pytest.mark.usefixtures("downloading_wp_cli")
 def test_pinned_wp_cli_is_verified_with_sha512(tmp_path: Path, wp_source: Path, http_root: tuple[Path, str],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     root, base = http_root
@@ -208,6 +215,7 @@ def test_the_pin_is_wp_clis_published_sha512() -> None:
     assert WP_CLI.digest == PUBLISHED_WP_CLI_SHA512
 
 
+@pytest.mark.usefixtures("downloading_wp_cli")
 @pytest.mark.parametrize("mirror_publishes_checksum", [True, False], ids=["with-own-sha512", "without-sha512"])
 def test_a_mirror_serving_other_bytes_than_the_pin_is_refused(tmp_path: Path, wp_source: Path,
                                                               http_root: tuple[Path, str],
@@ -233,6 +241,7 @@ def test_a_mirror_serving_other_bytes_than_the_pin_is_refused(tmp_path: Path, wp
     assert not list((fetch.cache_dir() / "wp-cli").rglob("*"))
 
 
+@pytest.mark.usefixtures("downloading_wp_cli")
 def test_build_with_a_mirror_serving_other_bytes_exits_2(tmp_path: Path, wp_source: Path,
                                                          http_root: tuple[Path, str]) -> None:
     """The same refusal through the real ``wplambda build``: exit 2, one message naming both digests."""

@@ -15,7 +15,7 @@ from tests.support.build import composer_repos, make_project
 from tests.support.helpers import real_wp_cli
 from wp_lambda import bundle as build_mod
 from wp_lambda.bundle import QuietReporter, plugins
-from wp_lambda.bundle.plugins import WP_CLI, WP_CLI_IN_LAYER
+from wp_lambda.bundle.plugins import ENV_WP_CLI_PHAR, WP_CLI, WP_CLI_IN_LAYER
 from wp_lambda.config import load
 
 
@@ -41,9 +41,11 @@ def test_deploy_build_puts_the_phar_in_the_layer_only(tmp_path: Path, wp_source:
 def test_changing_wp_cli_rebuilds_the_layer_and_empty_leaves_it_out(tmp_path: Path, wp_source: Path,
                                                                     http_root: tuple[Path, str],
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    project = make_project(tmp_path / "site", wp_source)
+    project = make_project(tmp_path / "site", wp_source, build={"wp_cli": ""})
     config = load(project)
-    first = build_mod.build(config, target="serve")
+    reporter = QuietReporter()
+    first = build_mod.build(config, target="serve", progress=reporter)
+    assert any("build.wp_cli is empty: the runtime layer carries no wp-cli" in m for m in reporter.messages)
     assert first.manifest["inputs"]["wp_cli"] is None and not (first.layer / WP_CLI_IN_LAYER).exists()
 
     root, base = http_root  # the pinned release, from a mirror of its GitHub download
@@ -52,6 +54,7 @@ def test_changing_wp_cli_rebuilds_the_layer_and_empty_leaves_it_out(tmp_path: Pa
     (root / "pinned" / "wp-cli.phar").write_bytes(data)
     (root / "pinned" / "wp-cli.phar.sha512").write_text(f"{sha512(data)}  wp-cli-{WP_CLI.version}.phar\n")
     monkeypatch.setenv("WPLAMBDA_WP_CLI_URL", f"{base}/pinned/wp-cli.phar")
+    monkeypatch.delenv(ENV_WP_CLI_PHAR)  # the session's stand-in: "pinned" means the download here
     # The official phar cannot be had here: the stand-in's sha512 takes the pin's place where the build reads it.
     monkeypatch.setattr(plugins, "WP_CLI", dataclasses.replace(WP_CLI, digest=sha512(data)))
     config.build.wp_cli = "pinned"

@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.helpers import run_wplambda
 from tests.support.serve import init_site
+from tests.support.wp_cli import set_key
 from wp_lambda.dbio import checks
 
 WORDPRESS_DUMP = b"""-- MySQL dump 10.13  Distrib 8.0.36
@@ -101,6 +102,7 @@ def test_php_in_uploads_is_recognised() -> None:
 def test_from_url_without_wp_cli_is_refused_before_the_swap(tmp_path: Path, debian_wordpress: Path) -> None:
     """search-replace runs after the tables are swapped in, so a site without wp-cli is found out first."""
     project = init_site(tmp_path / "nowpcli", "nowpcli")
+    set_key(project, "build", "wp_cli", '""')  # init's default ships wp-cli
     dump = tmp_path / "site.sql"
     dump.write_bytes(WORDPRESS_DUMP)
     result = run_wplambda("import", "--local", "--project", str(project), "--sql", str(dump), "--from-url",

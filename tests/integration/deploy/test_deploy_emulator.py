@@ -89,3 +89,16 @@ def test_retain_except_on_create_becomes_retain_and_says_so(transformed: dict[st
     assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("Retain", "Retain")
     assert any("RetainExceptOnCreate" in note and "UploadsBucket" in note for note in adapted.notes)
     assert "RetainExceptOnCreate" not in json.dumps(adapted.template)
+
+
+def test_the_consoles_distribution_address_is_a_stand_in(transformed: dict[str, Any]) -> None:
+    """moto creates no distribution and fails a resource reading its DomainName: the console
+    function's WP_HOME (issue 23, item 4) reads a name under the reserved .invalid domain instead."""
+    variables = transformed["Resources"]["ConsoleFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["WP_HOME"] == {"Fn::Sub": "https://${Distribution.DomainName}"}
+    adapted = emulator.adapt(transformed)
+    resources = adapted.template["Resources"]
+    assert resources["ConsoleFunction"]["Properties"]["Environment"]["Variables"]["WP_HOME"] == \
+        {"Fn::Sub": "https://${AWS::StackName}.distribution.invalid"}
+    assert "Distribution.DomainName" not in json.dumps(resources)
+    assert any("ConsoleFunction" in note and "stand-in" in note for note in adapted.notes)

@@ -101,7 +101,8 @@ def test_deploy_refuses_declarations_without_wp_cli_before_touching_anything(tmp
     init_project(root, {})
     path = root / "wplambda.toml"
     path.write_text(path.read_text().replace("[plugins]\n", f'[plugins]\n{PLUGIN} = {{ version = "1", '
-                                                              'active = true }\n'))
+                                                              'active = true }\n')
+                    .replace('wp_cli = "pinned"', 'wp_cli = ""'))  # init's default ships wp-cli
     result = run_wplambda("deploy", "--stack", "nocli", "--yes", "--project", str(root))
     assert result.returncode == 2, result.stdout + result.stderr
     assert "build.wp_cli is empty" in " ".join(result.stderr.split())

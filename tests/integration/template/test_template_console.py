@@ -6,7 +6,9 @@ Assertions read the CloudFormation the SAM transform produced, as test_template_
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -43,9 +45,98 @@ def test_console_shares_code_layers_role_vpc_and_secrets(rendered: Rendered) -> 
     assert console["Role"] == site["Role"] == {"Fn::GetAtt": ["WordPressFunctionRole", "Arn"]}
     variables = dict(console["Environment"]["Variables"])
     assert variables.pop("WPLAMBDA_ROLE") == "console"
+    variables.pop("WP_HOME", None)  # test_console_runs_know_the_site_address_without_a_host
     assert variables == site["Environment"]["Variables"]  # WPLAMBDA_SECRETS included: same secrets
     assert rendered.resources["ConsoleFunction"].get("DependsOn") == rendered.resources["WordPressFunction"].get(
         "DependsOn")
+
+
+_SUB_NAME = re.compile(r"\$\{([^!}][^}.]*)[^}]*\}")
+
+
+def _referenced(node: Any) -> set[str]:
+    """Every name ``node`` refers to through Ref, Fn::GetAtt or Fn::Sub (a Sub's own variables too)."""
+    if isinstance(node, list):
+        return set().union(*map(_referenced, node)) if node else set()
+    if not isinstance(node, dict):
+        return set()
+    found: set[str] = set()
+    for key, value in node.items():
+        if key == "Ref" and isinstance(value, str):
+            found.add(value)
+        elif key == "Fn::GetAtt":
+            found.add(value[0] if isinstance(value, list) else str(value).split(".")[0])
+        elif key == "Fn::Sub":
+            found |= set(_SUB_NAME.findall(value if isinstance(value, str) else value[0]))
+            found |= _referenced(value) if not isinstance(value, str) else set()
+        else:
+            found |= _referenced(value)
+    return found
+
+
+def dependency_cycle(resources: dict[str, Any]) -> list[str]:
+    """A cycle among ``resources`` (references and DependsOn), as CloudFormation would refuse it; [] if none.
+
+    CloudFormation creates a referenced resource before the one referring to it
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-dependson.html), so
+    a cycle cannot be created. Neither cfn-lint nor the SAM translator here reports one that runs
+    through SAM's generated resources (the function's alias and version), hence this check.
+    """
+    graph = {}
+    for name, resource in resources.items():
+        depends = resource.get("DependsOn", [])
+        names = _referenced(resource.get("Properties", {})) | set([depends] if isinstance(depends, str) else depends)
+        graph[name] = sorted(names & set(resources))
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> list[str]:
+        if name in path:
+            return [*path[path.index(name):], name]
+        if name in done:
+            return []
+        for target in graph[name]:
+            cycle = visit(target, [*path, name])
+            if cycle:
+                return cycle
+        done.add(name)
+        return []
+
+    for name in graph:
+        cycle = visit(name, [])
+        if cycle:
+            return cycle
+    return []
+
+
+def test_the_template_has_no_dependency_cycle(rendered: Rendered) -> None:
+    assert dependency_cycle(rendered.resources) == []
+
+
+def test_the_site_function_naming_the_distribution_would_be_a_cycle(rendered: Rendered) -> None:
+    """Why only the console function gets WP_HOME: the check above finds the cycle the site
+    function's reference would make (its origin, the HTTP API or function URL, leads back to it)."""
+    resources = copy.deepcopy(rendered.resources)
+    site = resources["WordPressFunction"]["Properties"]["Environment"]["Variables"]
+    site["WP_HOME"] = {"Fn::Sub": "https://${Distribution.DomainName}"}
+    cycle = dependency_cycle(resources)
+    assert cycle[0] == cycle[-1] and {"Distribution", "WordPressFunction"} <= set(cycle), cycle
+
+
+def test_console_runs_know_the_site_address_without_a_host(rendered: Rendered) -> None:
+    """Issue 23, item 4: wp-cli, cron and import have no Host, so without a custom domain the
+    console function is given the distribution's address (WP_HOME, from which wp-config.php
+    derives S3 Uploads' URL) instead of leaving S3 Uploads to link to the private bucket. The site
+    function is not: the distribution's origin depends on it (the test above)."""
+    console = rendered.resources["ConsoleFunction"]["Properties"]["Environment"]["Variables"]
+    site = rendered.resources["WordPressFunction"]["Properties"]["Environment"]["Variables"]
+    assert "WP_HOME" not in site
+    if rendered.config.site.domains:
+        assert "WP_HOME" not in console  # wp-config.php pins https://DOMAIN itself
+        pinned = f"$wplambda_env('WP_HOME', 'https://{rendered.config.site.domains[0]}')"
+        assert pinned in (rendered.root / "wordpress" / "wp-config.php").read_text()
+    else:
+        assert console["WP_HOME"] == {"Fn::Sub": "https://${Distribution.DomainName}"}
+        assert rendered.transformed["Outputs"]["SiteUrl"]["Value"] == console["WP_HOME"]
 
 
 def test_console_has_its_own_timeout_and_log_group(rendered: Rendered) -> None:
