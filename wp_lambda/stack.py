@@ -126,6 +126,15 @@ def resources(cfn: Any, stack: str) -> dict[str, dict[str, Any]]:
     return {r["LogicalResourceId"]: dict(r) for r in found if r.get("LogicalResourceId")}
 
 
+def template(cfn: Any, stack: str) -> dict[str, Any]:
+    """The stack's current template as data (the kit sends JSON, which botocore hands back parsed;
+    a YAML body from elsewhere is decoded with cfn-lint's loader)."""
+    from cfnlint.decode import decode_str
+
+    body = cfn.get_template(StackName=stack)["TemplateBody"]
+    return dict(body if isinstance(body, dict) else (decode_str(body)[0] or {}))
+
+
 def physical_id(cfn: Any, stack: str, logical_id: str) -> str | None:
     """The physical id of one resource, or None when the stack has no such resource."""
     res = resources(cfn, stack).get(logical_id)

@@ -157,6 +157,7 @@ def _outcome_json(outcome: run_mod.DeployOutcome) -> dict[str, Any]:
         "changes": [dataclasses.asdict(change) for change in outcome.changes or []],
         "assets": outcome.sync.summary() if outcome.sync is not None else None,
         "invalidated": outcome.invalidated,
+        "function_versions": outcome.versions.summary() if outcome.versions is not None else None,
         "origin_secret": {"rotated": outcome.origin_secret_rotated,
                           "version": rotation.version if rotation is not None else None},
         "outputs": outcome.outputs,
@@ -179,6 +180,8 @@ def _print_outcome(outcome: run_mod.DeployOutcome, cfg: Config) -> None:
             out.print(table)
         if outcome.sync is not None:
             print_sync_summary(outcome.sync, "the assets bucket")
+        if outcome.versions is not None:
+            out.print(outcome.versions.line())
         out.print(f"cost: {cost_mod.summary(cfg)}", highlight=False)
         out.print("dry run: nothing was executed")
         return
@@ -186,6 +189,8 @@ def _print_outcome(outcome: run_mod.DeployOutcome, cfg: Config) -> None:
         out.print(f"no changes: stack {outcome.stack} already runs this build and these assets")
     elif outcome.sync is not None:
         print_sync_summary(outcome.sync, dict(outcome.rows).get("assets bucket", "the assets bucket"))
+    if outcome.versions is not None:
+        out.print(outcome.versions.line())
     for line in efs_mod.report_lines(outcome.content or {}):
         out.print(f"EFS: {line}")
     if outcome.invalidated:
@@ -242,6 +247,8 @@ def status(
         return
     out.print(f"stack {info['stack']}: [bold]{info['status']}[/] (updated {info['updated']})")
     alias = f"{info['alias']} -> version {info['function_version']}" if info["alias"] else "no live alias"
+    if info["alias"] and info["deployed_version"] != info["function_version"]:
+        alias += f" (rolled back; the next deploy restores version {info['deployed_version']})"
     out.print(f"function: {alias}; last deploy's build: {info['build_hash'] or 'unknown'}")
     _outputs_table(info["stack"], list(info["resources"].items()))
 
@@ -296,11 +303,12 @@ def rollback(
     project: ProjectOption = Path(),
     profile: ProfileOption = None,
 ) -> None:
-    """Move the live alias back to the previous published function version."""
+    """Move the live alias back to the previous published function version (until the next deploy)."""
     _cfg, aws, name = _session(project, profile, stack)
     with aws_errors():
         old, new = operations.rollback(aws, name)
     out.print(f"alias live: version {old} -> {new}")
+    out.print("the next `wplambda deploy` moves it back to the deployed version")
 
 
 def destroy(

@@ -45,6 +45,7 @@ from wp_lambda.config.schema import (
     Uploads,
     Wordpress,
     declared_active,
+    graviton_instance,
 )
 
 __all__ = [
@@ -81,6 +82,7 @@ __all__ = [
     "Uploads",
     "Wordpress",
     "declared_active",
+    "graviton_instance",
     "json_schema",
     "load",
     "parse",

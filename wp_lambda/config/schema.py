@@ -87,6 +87,9 @@ WARM_PATHS_MAX = 10
 # Pacific (New Zealand) and (Taipei): https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html
 SNAP_START_MAX_EPHEMERAL_STORAGE = 512
 SNAP_START_UNAVAILABLE_REGIONS = ("ap-east-2", "ap-southeast-6")
+# function.versions_kept's default: the live version and two to roll back to. At least 2, so that
+# `wplambda rollback` always has the previous version (wp_lambda.deploy.versions prunes the rest).
+VERSIONS_KEPT = 3
 
 VERSION_TABLES = ("plugins", "themes")
 VERSION_RE = r"^[0-9A-Za-z.+_-]+$"
@@ -95,6 +98,12 @@ _HOST_RE = r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 _REGION_RE = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
 _PHP_SIZE_RE = r"^\d+[KMG]?$"
 _BUCKET_RE = r"^([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])?$"
+
+
+def graviton_instance(instance_type: str) -> bool:
+    """Whether an EC2 instance type is Graviton (arm64: t4g, c7gn, a1, ...), from its family's name:
+    the NAT instance's AMI follows it, and a change between the two replaces the instance."""
+    return re.match(r"^([a-z]+\d+g[a-z]*|a1)\.", instance_type) is not None
 
 
 def _key(default: Any, description: str, **rules: Any) -> Any:
@@ -215,6 +224,10 @@ class Function(Table):
              "[\"/\", \"/blog/\"]); [] turns the warm-up off.")
     snap_start: bool = _key(False, "Lambda SnapStart for published versions: instances resume from a snapshot "
                             "taken after the warm-up (no provisioned concurrency, EFS or /tmp over 512 MB).")
+    versions_kept: int = _key(VERSIONS_KEPT, "Published versions of the site's function a deploy keeps: the "
+                              "newest ones (`wplambda rollback` goes back through them) and any an alias points "
+                              "at; older ones are deleted, since with snap_start each keeps a billed snapshot.",
+                              ge=2, le=100)
 
 
 class Network(Table):
@@ -459,8 +472,8 @@ class Config(Sections):
 
     @property
     def nat_instance_arm64(self) -> bool:
-        """Whether the NAT instance type is Graviton (t4g, c7gn, ...), so it needs the arm64 AMI."""
-        return re.match(r"^([a-z]+\d+g[a-z]*|a1)\.", self.network.nat_instance_type) is not None
+        """Whether the NAT instance type is Graviton, so it needs the arm64 AMI."""
+        return graviton_instance(self.network.nat_instance_type)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for templates and manifests (``root`` is left out: no machine paths)."""

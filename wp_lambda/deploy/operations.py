@@ -18,6 +18,7 @@ from wp_lambda import stack as stack_mod
 from wp_lambda.aws import Aws, error_code
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
+from wp_lambda.deploy import versions
 from wp_lambda.deploy.execute import POLL_SECONDS, read_record
 from wp_lambda.deploy.plan import artifact_bucket
 from wp_lambda.render import ACCESS_LOG_MARKER
@@ -48,6 +49,7 @@ def status(config: Config, aws: Aws, stack: str) -> dict[str, Any]:
         "outputs": stack_mod.outputs(description),
         "resources": dict(stack_mod.summary_rows(description, found)),
         "function_version": None,
+        "deployed_version": None,  # differs from function_version after a `wplambda rollback`
         "alias": None,
         "build_hash": None,
     }
@@ -58,6 +60,7 @@ def status(config: Config, aws: Aws, stack: str) -> dict[str, Any]:
             alias = lam.get_alias(FunctionName=function, Name=stack_mod.FUNCTION_ALIAS)
             info["alias"] = stack_mod.FUNCTION_ALIAS
             info["function_version"] = alias["FunctionVersion"]
+            info["deployed_version"] = versions.deployed_version(alias)
         except Exception as exc:
             if error_code(exc) != "ResourceNotFoundException":
                 raise
@@ -159,38 +162,18 @@ def logs(aws: Aws, stack: str, *, since: dt.timedelta, pattern: str | None, foll
 
 
 def rollback(aws: Aws, stack: str) -> tuple[str, str]:
-    """Point the ``live`` alias at the published version before the current one; returns (old, new)."""
-    function = function_name(aws, stack)
-    lam = aws.client("lambda")
-    try:
-        current = lam.get_alias(FunctionName=function, Name=stack_mod.FUNCTION_ALIAS)["FunctionVersion"]
-    except Exception as exc:
-        if error_code(exc) == "ResourceNotFoundException":
-            raise UserError(f"{function} has no {stack_mod.FUNCTION_ALIAS!r} alias",
-                            "deploy with the kit's template (AutoPublishAlias: live)") from None
-        raise
-    versions = []
-    for page in lam.get_paginator("list_versions_by_function").paginate(FunctionName=function):
-        versions += [int(v["Version"]) for v in page["Versions"] if v["Version"].isdigit()]
-    earlier = [v for v in versions if current.isdigit() and v < int(current)]
-    if not earlier:
-        raise UserError(f"{function}:{stack_mod.FUNCTION_ALIAS} is at version {current}; there is no earlier one",
-                        "nothing to roll back to")
-    previous = str(max(earlier))
-    lam.update_alias(FunctionName=function, Name=stack_mod.FUNCTION_ALIAS, FunctionVersion=previous)
-    return current, previous
+    """Point the stack's ``live`` alias at the version before its current one (:func:`versions.rollback`,
+    which also records the drift the next deploy undoes); returns (old, new)."""
+    return versions.rollback(aws.client("lambda"), function_name(aws, stack))
 
 
 def retained(aws: Aws, stack: str) -> list[str]:
     """What survives a delete of ``stack`` (resources whose DeletionPolicy keeps them), and where."""
-    from cfnlint.decode import decode_str
-
     cfn = aws.client("cloudformation")
-    body = cfn.get_template(StackName=stack)["TemplateBody"]
-    template = body if isinstance(body, dict) else (decode_str(body)[0] or {})
+    template = stack_mod.template(cfn, stack)
     found = stack_mod.resources(cfn, stack)
     lines = []
-    for logical_id, resource in dict(template).get("Resources", {}).items():
+    for logical_id, resource in template.get("Resources", {}).items():
         policy = resource.get("DeletionPolicy")
         if policy not in RETAINING_POLICIES:
             continue

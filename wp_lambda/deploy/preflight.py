@@ -4,9 +4,11 @@ Each of these would otherwise fail far into a deploy, after a change set was mad
 created or rolled back: a layer the account cannot read, a certificate that is still pending or
 misses a domain, an artifact bucket in another region (the deploy uploads there, CloudFormation
 then cannot read it), provisioned concurrency the account has no room for, a stack in a state no
-update can start from. Every check only reads (``GetLayerVersion``, ``DescribeCertificate``,
+update can start from, a NAT instance type whose replacement cannot succeed. Every check only
+reads (``GetLayerVersion``, ``DescribeCertificate``,
 ``GetBucketLocation``, ``GetAccountSettings``, ``GetProvisionedConcurrencyConfig``, and with
-security.waf ``ListWebACLs`` and ``DescribeStacks`` in us-east-1; the stack's state is the deploy's
+security.waf ``ListWebACLs`` and ``DescribeStacks`` in us-east-1, ``GetTemplate`` for the deployed NAT
+instance's type; the stack's state is the deploy's
 one reading of it), and every failure is one line naming the resource and
 the fix. The PHP the site would run must be supported and patched (:mod:`wp_lambda.php_security`,
 offline), and ``GetLayerVersionByArn`` on the versions after each pinned layer's says whether a
@@ -35,7 +37,7 @@ from wp_lambda.aws import Aws, client_config, error_code
 from wp_lambda.bundle import sizes
 from wp_lambda.bundle.pipeline import read_manifest
 from wp_lambda.common.errors import UserError
-from wp_lambda.config import Config, php_extension_layer_arns, php_layer_arn
+from wp_lambda.config import Config, graviton_instance, php_extension_layer_arns, php_layer_arn
 from wp_lambda.config.aurora import ENGINE, engine_version, pauses, release
 from wp_lambda.deploy import emulator, waf
 from wp_lambda.deploy.plan import BUILD_DIR, NOT_OWNED_CODES, managed_bucket_name, not_owned
@@ -459,6 +461,50 @@ def check_waf(config: Config, aws: Aws, result: Preflight, stack: str) -> None:
         result.passed.append(f"AWS WAF in {region} (stack {name}: {status})")
 
 
+# The NAT instance's logical id in the kit's template (vpc-nat-instance).
+NAT_INSTANCE = "NatInstance"
+
+
+def check_nat_architecture(config: Config, aws: Aws, result: Preflight, state: stack_mod.StackState) -> None:
+    """Refuse a NAT instance type of the other architecture (x86_64 <-> arm64) than the deployed one.
+
+    The AMI follows the architecture, and a new ImageId replaces the instance. CloudFormation makes
+    the replacement before it deletes the old one, and the new instance is to boot with the stack's
+    fixed interface (NatInterface, which keeps the Elastic IP and the private route) as its primary
+    interface, which the old instance still holds and cannot let go of while running: the update
+    fails and rolls back. Two deploys go around it (the fix the failure names). The deployed type
+    is read from the stack's own template, so it is what CloudFormation compares against.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ec2-instance.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-update-behaviors.html
+    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-eni.html
+    """
+    if config.network.mode != "vpc-nat-instance" or state.physical_id(NAT_INSTANCE) is None:
+        return
+    cfn = _client(aws, "cloudformation")
+    try:
+        deployed = _call("NAT instance", stack_mod.template, cfn=cfn, stack=state.name)
+    except botocore.exceptions.ClientError as exc:
+        raise _NotRun(f"NAT instance: could not run (CloudFormation: {error_code(exc)})") from None
+    old = deployed.get("Resources", {}).get(NAT_INSTANCE, {}).get("Properties", {}).get("InstanceType")
+    if not isinstance(old, str):
+        return
+    new = config.network.nat_instance_type
+
+    def arch(instance_type: str) -> str:
+        return "arm64" if graviton_instance(instance_type) else "x86_64"
+
+    if arch(old) == arch(new):
+        result.passed.append(f"NAT instance ({old} -> {new})" if old != new else f"NAT instance ({new})")
+        return
+    result.failures.append(
+        f"network.nat_instance_type = {new!r} ({arch(new)}) would replace the deployed NAT instance {old!r} "
+        f"({arch(old)}): the new instance needs the network interface the old one still holds, so the update "
+        f"fails and rolls back; fix: choose an {arch(old)} type (like {old!r}), or change it in two deploys: "
+        f"1. set network.mode = \"vpc-nat-gateway\" and deploy (the NAT instance and its interface are deleted; a "
+        f"NAT gateway serves meanwhile), 2. set network.mode = \"vpc-nat-instance\" with nat_instance_type = "
+        f"{new!r} and deploy again")
+
+
 def stack_state_problem(stack: str, description: dict[str, Any] | None) -> UserError | None:
     """Why CloudFormation cannot update ``stack`` from its current state, or None when it can.
 
@@ -485,7 +531,8 @@ def run(config: Config, aws: Aws, state: stack_mod.StackState, *, offer_delete: 
               functools.partial(check_concurrency, function=state.physical_id(stack_mod.FUNCTION)),
               functools.partial(check_waf, stack=state.name),
               functools.partial(check_engine_version, creating=not state.created),
-              check_layer_sizes)
+              check_layer_sizes,
+              functools.partial(check_nat_architecture, state=state))
     for check in checks:
         try:
             check(config, aws, result)

@@ -17,12 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import botocore.exceptions
+
 from wp_lambda import assets_sync, efs, remote
 from wp_lambda import stack as stack_mod
-from wp_lambda.aws import Aws
+from wp_lambda.aws import Aws, error_code
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
-from wp_lambda.deploy import execute, preflight, waf
+from wp_lambda.deploy import execute, preflight, versions, waf
 from wp_lambda.deploy.operations import delete_stack
 from wp_lambda.deploy.plan import DeployPlan, Rotation, artifact_bucket, make_plan
 from wp_lambda.plugins import reconcile
@@ -51,6 +53,7 @@ class DeployOutcome:
     content: dict[str, Any] | None = None
     reconciled: reconcile.Plan | None = None  # plugin/theme activation made to match wplambda.toml
     origin_secret_rotated: bool = False  # deploy --rotate-origin-secret: CloudFront now sends the new version
+    versions: versions.Pruned | None = None  # the site function's published versions kept and deleted
 
     @property
     def no_changes(self) -> bool:
@@ -202,6 +205,7 @@ def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, dry
         if not config.security.waf:
             waf.remove(aws, stack, say, dry_run=True)
         if state.created:
+            _versions(config, aws, state, outcome, dry_run=True)
             _sync_and_invalidate(aws, state, outcome, sync_runner, dry_run=True)
             _reconcile(config, aws, state, outcome, reconcile_site, dry_run=True)
         return outcome
@@ -230,6 +234,7 @@ def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, dry
         waf.remove(aws, stack, say)
     deployed = state.description
     assert deployed is not None  # the stack was there unchanged, or this deploy created or updated it
+    _versions(config, aws, state, outcome, dry_run=False)
     if config.storage.mode == "efs":
         # Only the functions reach EFS: the console function copies from its own package (first
         # deploy: everything), with its long timeout.
@@ -245,6 +250,27 @@ def deploy(config: Config, aws: Aws, stack: str, *, sync_runner: SyncRunner, dry
     outcome.rows = stack_mod.summary_rows(deployed, state.resources)
     _reconcile(config, aws, state, outcome, reconcile_site, dry_run=False)
     return outcome
+
+
+def _versions(config: Config, aws: Aws, state: stack_mod.StackState, outcome: DeployOutcome, *,
+              dry_run: bool) -> None:
+    """The live alias back where the stack put it after a ``wplambda rollback``, then the published
+    versions beyond function.versions_kept deleted (:mod:`wp_lambda.deploy.versions`)."""
+    function = state.physical_id(stack_mod.FUNCTION)
+    if function is None:
+        return
+    lam = aws.client("lambda")
+    try:
+        restored = versions.restore(lam, function, dry_run=dry_run)
+        if restored is not None:
+            outcome.notes.append(restored)
+        outcome.versions = versions.prune(lam, function, config.function.versions_kept, dry_run=dry_run)
+    except (botocore.exceptions.ClientError, botocore.exceptions.ConnectionError) as exc:
+        # The stack is deployed either way: a Lambda endpoint that refuses these calls (a missing
+        # permission, an emulator without them) leaves the alias and the old versions as they were.
+        outcome.notes.append(f"function versions: not reconciled ({error_code(exc) or exc}): a `wplambda rollback` "
+                             f"may still hold the live alias and old versions were kept; `wplambda status` shows "
+                             f"the alias, and the next deploy tries again")
 
 
 def _reconcile(config: Config, aws: Aws, state: stack_mod.StackState, outcome: DeployOutcome, wanted: bool,

@@ -40,6 +40,8 @@ def test_deploy_syncs_and_adopt_reads_efs_through_the_console_function(
         first = run_wplambda("deploy", "--stack", STACK, "--yes", "--skip-build", cwd=project, env=env)
         assert first.returncode == 0, first.stdout + first.stderr
         assert "syncing wp-content on EFS" in first.stderr
+        # serve's invoke endpoint answers only Invoke: the versions step says it did not run, and the deploy stands.
+        assert "function versions: not reconciled (501)" in _words(first.stderr)
         assert "EFS: pinned plugins and themes on EFS are up to date" in _words(first.stdout)  # serve seeded it
 
         # As if installed from wp-admin (tests/e2e/serve/test_serve_efs.py does that in a browser).

@@ -60,11 +60,44 @@ def test_snap_start_applies_to_the_published_version_behind_live(
     assert fn["Environment"]["Variables"]["WPLAMBDA_WARM_PATHS"] == "/,/sample-page/"
 
 
+def test_snap_started_function_waits_for_the_database_writer(
+        snap_start: tuple[Config, dict[str, Any], list[str]]) -> None:
+    """The snapshot's warm-up needs the Aurora writer: the site's function (and so its published
+    version, which references it) is created after DatabaseInstance, not only after the secret's
+    attachment. The console function has no SnapStart and keeps its own dependencies."""
+    _, resources, _ = snap_start
+    assert resources["WordPressFunction"]["DependsOn"] == ["DatabaseSecretAttachment", "DatabaseInstance"]
+    assert resources["DatabaseInstance"]["Type"] == "AWS::RDS::DBInstance"
+    assert resources["ConsoleFunction"]["DependsOn"] == "DatabaseSecretAttachment"
+    version = next(res for res in resources.values() if res["Type"] == "AWS::Lambda::Version")
+    assert version["Properties"]["FunctionName"] == {"Ref": "WordPressFunction"}
+
+
+def test_snap_start_with_an_external_database_depends_on_no_database_resource(tmp_path: Path) -> None:
+    """External database: the stack makes no DatabaseInstance, so nothing may name it (a DependsOn on
+    a resource the template lacks fails cfn-lint and the SAM translator alike)."""
+    config = Config(root=tmp_path)
+    config.function.snap_start = True
+    config.network.mode = "public"
+    config.database.mode = "external"
+    config.database.host = "db.example.com"
+    config.database.user = "wordpress"
+    config.database.secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:wp-db-AbCdEf"
+    config = parse(toml_text(config), root=tmp_path)
+    render.render_project(config)
+    path = tmp_path / "template.yaml"
+    resources = validate.transform(validate.load_template(path), config.aws.region)["Resources"]
+    assert validate.lint(path, config.aws.region) == []
+    assert "DatabaseInstance" not in resources
+    assert "DependsOn" not in resources["WordPressFunction"]
+
+
 def test_default_has_no_snap_start_and_warms_the_home_page(tmp_path: Path) -> None:
     _, resources, lint_errors = _render(tmp_path)
     fn = resources["WordPressFunction"]["Properties"]
     assert lint_errors == []
     assert "SnapStart" not in fn
+    assert resources["WordPressFunction"]["DependsOn"] == "DatabaseSecretAttachment"
     assert fn["Environment"]["Variables"]["WPLAMBDA_WARM_PATHS"] == "/"
 
 
