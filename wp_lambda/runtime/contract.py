@@ -91,6 +91,12 @@ DB_SECRET_TTL_SECONDS = 900.0
 # previous value (https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_managed.html),
 # so a refused read is tried again soon after, not only at the TTL.
 DB_SECRET_REREAD_SECONDS = 15.0
+# A re-read (the database secret's, the origin secret's) runs on a visitor's request: each connect
+# and read may take this long, with no retry.
+# boto3's defaults (60 s each, with retries) would let an unreachable Secrets Manager (a NAT down)
+# hold every warm instance's next due request until the function's timeout, where the instance
+# that kept serving with the values it has is the better outcome; the next due request tries again.
+SECRETS_REREAD_TIMEOUT = 2.0
 S3_UPLOADS_BUCKET_ENV = "S3_UPLOADS_BUCKET"
 S3_UPLOADS_REGION_ENV = "S3_UPLOADS_REGION"
 # Values only the runtime reads: never in php-fpm's environment (which PHP sees, clear_env = no)

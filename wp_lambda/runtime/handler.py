@@ -118,7 +118,8 @@ class Runtime:
         if not self.environ.get(contract.SECRETS_ENV) or not self.secrets_schedule.due(refused=refused):
             return False
         try:
-            changed = [name for name in self.reload_secrets() if name not in contract.RUNTIME_ONLY_ENV]
+            changed = [name for name in self.reload_secrets(contract.SECRETS_REREAD_TIMEOUT)
+                       if name not in contract.RUNTIME_ONLY_ENV]
         except secrets.SecretsError as exc:
             log.error("wplambda: re-reading the secrets failed: %s", exc)
             return False

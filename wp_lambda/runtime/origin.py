@@ -32,11 +32,12 @@ PREVIOUS = "AWSPREVIOUS"
 class Rereader:
     """Reads the origin secret's AWSCURRENT and AWSPREVIOUS into an environment, rate-limited."""
 
-    def __init__(self, arn: str | None, *, client: Callable[[], Any] = secrets.make_client,
+    def __init__(self, arn: str | None, *, client: Callable[[], Any] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  interval: float = contract.ORIGIN_SECRET_REREAD_SECONDS) -> None:
         self.arn = arn
-        self._make_client = client
+        # On a visitor's request, so bounded like the database secret's re-read (contract).
+        self._make_client = client or (lambda: secrets.make_client(contract.SECRETS_REREAD_TIMEOUT))
         self._client: Any = None
         self._throttle = secrets.Throttle(interval, clock)
 

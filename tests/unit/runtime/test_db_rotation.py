@@ -156,3 +156,17 @@ def test_without_php_fpm_the_new_values_wait_for_the_next_command(monkeypatch: p
 def test_no_secrets_nothing_to_read(monkeypatch: pytest.MonkeyPatch, clock: Clock) -> None:
     rt = Runtime({contract.DOCUMENT_ROOT_ENV: "/"})  # serve's private MariaDB: values set directly
     assert rt.refresh_secrets(refused=True) is False
+
+
+def test_a_re_read_on_a_request_has_a_short_timeout(monkeypatch: pytest.MonkeyPatch, clock: Clock) -> None:
+    """A re-read runs on a visitor's request: an unreachable Secrets Manager (a NAT down) must cost
+    it seconds, not boto3's 60 s per attempt with retries up to the function's timeout."""
+    rt, _ = _runtime(monkeypatch, clock, [OLD])
+    timeouts: list[float | None] = []
+
+    def load(spec: str, client: object = None, timeout: float | None = None) -> dict[str, str]:
+        timeouts.append(timeout)
+        raise secrets.SecretsError("WPLAMBDA_SECRETS: cannot read arn:db: connect timeout")
+    monkeypatch.setattr(secrets, "load", load)
+    assert rt.refresh_secrets(refused=True) is False
+    assert timeouts == [contract.SECRETS_REREAD_TIMEOUT] and 0 < contract.SECRETS_REREAD_TIMEOUT <= 3

@@ -157,3 +157,11 @@ def test_compare_digest_is_the_comparison(monkeypatch: pytest.MonkeyPatch) -> No
     rt.environ[contract.ORIGIN_SECRET_PREVIOUS_ENV] = "old-value"
     assert not _refused(rt, "new-value")
     assert compared == [b"new-value", b"old-value"]
+
+
+def test_the_default_client_is_bounded_like_the_database_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The re-read runs on a visitor's request: its client gets the short timeout, not boto3's 60 s."""
+    made: list[float | None] = []
+    monkeypatch.setattr(origin.secrets, "make_client", lambda timeout=None: made.append(timeout))
+    origin.Rereader(ARN).refresh({})
+    assert made == [contract.SECRETS_REREAD_TIMEOUT]
