@@ -31,6 +31,9 @@ EFS_UID = 1000
 # The stack parameter naming the OriginSecret version CloudFront sends: `deploy --rotate-origin-secret`
 # sets it to the version it stores, every other deploy passes the stack's value on unchanged.
 ORIGIN_SECRET_VERSION_PARAMETER = "OriginSecretVersion"
+# The Aurora cluster's engine version, a parameter so that an update can keep the deployed one
+# (wp_lambda.deploy.plan.parameter_values says when).
+AURORA_ENGINE_VERSION_PARAMETER = "AuroraEngineVersion"
 # Every HTTP API access-log line carries this in its "log" field: the lines share the function's
 # log group, and `wplambda logs --access` tells them apart by it.
 ACCESS_LOG_MARKER = "wplambda-access"
@@ -134,6 +137,7 @@ def context(config: Config, *, local: bool = False) -> dict[str, Any]:
         waf_login_paths=WAF_LOGIN_PATHS,
         waf_metric=f"{config.site.name}-waf",
         origin_secret_version_parameter=ORIGIN_SECRET_VERSION_PARAMETER,
+        aurora_engine_version_parameter=AURORA_ENGINE_VERSION_PARAMETER,
         access_log_format=json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":")),
     )
     return data

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from wp_lambda.aws import error_code
 from wp_lambda.common.errors import UserError
+from wp_lambda.render import AURORA_ENGINE_VERSION_PARAMETER
 
 if TYPE_CHECKING:
     from wp_lambda.config import Config
@@ -23,6 +24,7 @@ FUNCTION = "WordPressFunction"
 FUNCTION_ALIAS = "live"
 CONSOLE_FUNCTION = "ConsoleFunction"
 DISTRIBUTION = "Distribution"
+DATABASE_CLUSTER = "DatabaseCluster"
 LOG_GROUP = "LogGroup"  # the function's log group, which also receives the HTTP API's access log
 # The output holding the origin secret's ARN (`deploy --rotate-origin-secret` writes a new value to it).
 ORIGIN_SECRET_OUTPUT = "OriginSecretArn"
@@ -102,6 +104,29 @@ class StackState:
     def physical_id(self, logical_id: str) -> str | None:
         found = self.resources.get(logical_id, {}).get("PhysicalResourceId")
         return str(found) if found else None
+
+
+def deployed_engine_version(cfn: Any, state: StackState) -> str:
+    """The Aurora engine version the stack gave its cluster ("" for a new stack, or one with no
+    cluster): its AuroraEngineVersion parameter, or, for a stack an older kit deployed with the
+    version written into the cluster's properties, its current template."""
+    if not state.created or state.description is None:
+        return ""
+    for parameter in state.description.get("Parameters") or []:
+        if parameter.get("ParameterKey") == AURORA_ENGINE_VERSION_PARAMETER and parameter.get("ParameterValue"):
+            return str(parameter["ParameterValue"])
+    if DATABASE_CLUSTER not in state.resources:
+        return ""
+    try:
+        body = template(cfn, state.name)
+    except Exception as exc:  # botocore's ClientError; not knowing would mean upgrading the cluster to the pin
+        raise UserError(f"stack {state.name!r}: cannot read its template to find {DATABASE_CLUSTER}'s engine "
+                        f"version ({error_code(exc) or exc})",
+                        "allow cloudformation:GetTemplate, or set database.engine_version to the version the "
+                        "cluster runs (the RDS console shows it)") from None
+    cluster = (body.get("Resources") or {}).get(DATABASE_CLUSTER) or {}
+    version = (cluster.get("Properties") or {}).get("EngineVersion")
+    return version if isinstance(version, str) else ""
 
 
 def require(cfn: Any, stack: str) -> dict[str, Any]:

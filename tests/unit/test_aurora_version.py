@@ -79,7 +79,10 @@ def test_the_template_takes_the_configs_version_or_the_pin() -> None:
     chosen = parse(_doc(engine_version="8.0.mysql_aurora.3.09.0"))
     assert context(chosen)["aurora_engine_version"] == "8.0.mysql_aurora.3.09.0"
     template = (Path(__file__).parents[2] / "template.yaml").read_text()
-    assert f"EngineVersion: {PIN['default_version']}" in template
+    # The cluster reads the AuroraEngineVersion parameter, whose default is the pin (a deploy sends
+    # the version an existing cluster runs instead: tests/integration/deploy/test_deploy_engine_version.py).
+    assert "EngineVersion: !Ref AuroraEngineVersion" in template
+    assert f"  AuroraEngineVersion:\n    Type: String\n    Default: {PIN['default_version']}\n" in template
 
 
 def _refresh(tmp_path: Path, *args: str, entries: list[tuple[str, str]]) -> subprocess.CompletedProcess[str]:

@@ -44,9 +44,13 @@ def default_version() -> str:
     return str(_data()["default_version"])
 
 
-def engine_version(config: Config) -> str:
-    """The engine version the template gives the cluster: the config's, else the kit's pin."""
-    return config.database.engine_version or default_version()
+def engine_version(config: Config, deployed: str = "") -> str:
+    """The engine version the cluster gets: the config's; else the one it runs (``deployed``, read
+    from the stack), because changing a cluster's EngineVersion upgrades it in place, with an outage
+    and no way back (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBCluster.html,
+    EngineVersion), so a refresh of the kit's pin must not do that to every existing site; else, for
+    a new cluster, the kit's pin."""
+    return config.database.engine_version or deployed or default_version()
 
 
 def release(version: str) -> tuple[int, int, int] | None:

@@ -245,8 +245,9 @@ class Database(Table):
     max_acu: float = _key(2.0, "Aurora maximum capacity.", ge=1, le=256)
     auto_pause_seconds: int = _key(900, "Idle seconds before Aurora pauses (with min_acu = 0).", ge=300, le=86400)
     engine_version: str = _key("", "Aurora MySQL engine version of the cluster the stack creates (e.g. "
-                               "\"8.0.mysql_aurora.3.10.4\"); empty takes the kit's pin, kept current with RDS's list. "
-                               "min_acu = 0 needs 3.08 or newer.",
+                               "\"8.0.mysql_aurora.3.10.4\"); empty: the kit's pin for a new cluster, the version "
+                               "it runs for an existing one (another upgrades it in place). min_acu = 0 needs 3.08 "
+                               "or newer.",
                                pattern=r"^(\d+\.\d+\.mysql_aurora\.\d+\.\d+\.\d+)?$")
     name: str = _key("wordpress", "Database name.", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
     host: str = _key("", "External database host.")

@@ -175,7 +175,8 @@ def adapt(template: dict[str, Any]) -> Adapted:
         version = cluster.get("Properties", {}).get("EngineVersion")
         if cluster.get("Type") == "AWS::RDS::DBCluster" and version:
             props["EngineVersion"] = version
-            notes.append(f"{name} states its cluster's engine version {version}")
+            shown = version if isinstance(version, str) else f"(the parameter {version.get('Ref', version)})"
+            notes.append(f"{name} states its cluster's engine version {shown}")
 
     for key, output in out.get("Outputs", {}).items():
         target = output.get("Value", {}).get("Fn::GetAtt") if isinstance(output.get("Value"), dict) else None

@@ -30,8 +30,9 @@ from wp_lambda.bundle.pipeline import OUTPUT_DIRS
 from wp_lambda.common import fetch
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
+from wp_lambda.config.aurora import engine_version
 from wp_lambda.deploy import emulator
-from wp_lambda.render import ORIGIN_SECRET_VERSION_PARAMETER
+from wp_lambda.render import AURORA_ENGINE_VERSION_PARAMETER, ORIGIN_SECRET_VERSION_PARAMETER
 
 BUILD_DIR = OUTPUT_DIRS["deploy"]
 FUNCTION_ZIP = BUILD_DIR / "function.zip"
@@ -90,7 +91,7 @@ def deploy_record_key(stack: str) -> str:
 
 
 def parameter_values(config: Config, build_hash: str, web_acl_arn: str = "",
-                     origin_secret_version: str = "") -> dict[str, str]:
+                     origin_secret_version: str = "", deployed_engine_version: str = "") -> dict[str, str]:
     """Deploy-time values a template may declare as Parameters (only declared ones are passed).
 
     The rendered template bakes most of the config in; these are what CloudFormation must see as
@@ -98,9 +99,12 @@ def parameter_values(config: Config, build_hash: str, web_acl_arn: str = "",
     yields a new function version). ``WebAclArn`` (security.waf) is known only once the companion
     stack in us-east-1 exists (:mod:`wp_lambda.deploy.waf`), so the deploy hands it in.
     ``origin_secret_version``: the OriginSecret version CloudFront is to send (the stack's own
-    value, or the one a rotation makes); an id, never a value.
+    value, or the one a rotation makes); an id, never a value. ``deployed_engine_version``: the
+    Aurora version the stack's cluster runs, kept unless the config names another
+    (:func:`wp_lambda.config.aurora.engine_version`).
     """
     return {
+        AURORA_ENGINE_VERSION_PARAMETER: engine_version(config, deployed_engine_version),
         "WebAclArn": web_acl_arn,
         ORIGIN_SECRET_VERSION_PARAMETER: origin_secret_version,
         "SiteName": config.site.name,
@@ -263,7 +267,7 @@ class DeployPlan:
 
 
 def make_plan(config: Config, stack: str, *, artifact_bucket: str, change_set_type: ChangeSetType,
-              web_acl_arn: str = "", origin_secret_version: str = "",
+              web_acl_arn: str = "", origin_secret_version: str = "", deployed_engine_version: str = "",
               rotation: Rotation | None = None) -> DeployPlan:
     """Plan a deploy of the rendered project and its build output in ``config.root``.
 
@@ -302,7 +306,8 @@ def make_plan(config: Config, stack: str, *, artifact_bucket: str, change_set_ty
         return uris[path]
 
     values = parameter_values(config, build_hash, web_acl_arn,
-                              rotation.version if rotation is not None else origin_secret_version)
+                              rotation.version if rotation is not None else origin_secret_version,
+                              deployed_engine_version)
     parameters = {name: values[name] for name in declared_parameters(source) if name in values}
     try:
         template = transform(swap_artifacts(source, uri_for), config.aws.region, parameters)

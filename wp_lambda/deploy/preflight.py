@@ -193,14 +193,26 @@ def _offered(client: Any, version: str | None) -> list[dict[str, Any]]:
         kwargs["Marker"] = page["Marker"]
 
 
-def check_engine_version(config: Config, aws: Aws, result: Preflight, creating: bool = True) -> None:
+def check_engine_version(config: Config, aws: Aws, result: Preflight, creating: bool = True,
+                         deployed: str = "") -> None:
     """The Aurora MySQL version the stack creates its cluster with is one the region still offers
     (Aurora retires minor versions: creating a cluster on one then fails) and, with min_acu = 0, one
     that can pause. Only when the stack makes the cluster now: an existing cluster keeps its version
-    through an update that does not change it, so there an unoffered version is a note."""
+    (``deployed``) unless database.engine_version names another, so there an unoffered version is a
+    note; a named newer one is an in-place upgrade, said before it happens, and an older one is
+    refused, since Aurora does not downgrade a cluster."""
     if config.database.mode != "aurora-serverless-v2":
         return  # database.mode = "external": the stack creates no database
-    version = engine_version(config)
+    version = engine_version(config, deployed)
+    if deployed and version != deployed:
+        if (release(version) or (0, 0, 0)) < (release(deployed) or (0, 0, 0)):
+            result.failures.append(
+                f"Aurora engine version {version}: the cluster runs {deployed}, and Aurora cannot go back to an "
+                f"older version; fix: set database.engine_version = \"{deployed}\" (or \"\" to keep the one it runs)")
+            return
+        result.notes.append(f"Aurora engine version: this deploy upgrades DatabaseCluster in place from {deployed} "
+                            f"to {version} (database.engine_version): the database restarts, and there is no way "
+                            "back; set database.engine_version = \"\" to keep the version it runs")
     client = _client(aws, "rds")
     try:
         listed = _offered(client, version)
@@ -530,7 +542,8 @@ def run(config: Config, aws: Aws, state: stack_mod.StackState, *, offer_delete: 
     checks = (check_php_security, check_layers, check_certificate, check_artifact_bucket,
               functools.partial(check_concurrency, function=state.physical_id(stack_mod.FUNCTION)),
               functools.partial(check_waf, stack=state.name),
-              functools.partial(check_engine_version, creating=not state.created),
+              functools.partial(check_engine_version, creating=not state.created,
+                                deployed=stack_mod.deployed_engine_version(aws.client("cloudformation"), state)),
               check_layer_sizes,
               functools.partial(check_nat_architecture, state=state))
     for check in checks:

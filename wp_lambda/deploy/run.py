@@ -137,6 +137,7 @@ def plan_for(config: Config, aws: Aws, state: stack_mod.StackState, web_acl_arn:
     return make_plan(config, state.name, artifact_bucket=bucket,
                      change_set_type="UPDATE" if state.created else "CREATE", web_acl_arn=web_acl_arn,
                      origin_secret_version=sent_origin_secret_version(state),
+                     deployed_engine_version=stack_mod.deployed_engine_version(aws.client("cloudformation"), state),
                      rotation=rotation).for_endpoint(aws.endpoint_url)
 
 
