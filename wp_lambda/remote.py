@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 import urllib.error
 import urllib.request
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from wp_lambda.common.report import Reporter
     from wp_lambda.serve.state import RunningEndpoint
     from wp_lambda.stack import StackState
+
+log = logging.getLogger("wplambda")
 
 # Waiting for an answer: the function's own deadline plus time for the network and a cold start.
 _GRACE = 30.0
@@ -207,7 +210,13 @@ class LambdaTarget(_Target):
             # (botocore.httpsession.URLLib3Session; its pools hold this very list). A private name:
             # tests/integration/wp_cli/test_wp_stack.py reads the options off the live socket, so a
             # botocore that moves it fails there, not silently.
-            client._endpoint.http_session._socket_options.extend(keepalive_timing())
+            try:
+                client._endpoint.http_session._socket_options.extend(keepalive_timing())
+            except (AttributeError, TypeError):
+                # A botocore without that list still sends SO_KEEPALIVE (the system's idle time):
+                # a long command may lose its reply behind a NAT, every other command still runs.
+                log.warning("wplambda: this botocore has no socket options list; TCP keepalive keeps the "
+                            "system's idle time, so a reply after 350 s idle may be lost behind a NAT")
             self._clients[wait] = client
         return self._clients[wait]
 

@@ -286,8 +286,10 @@ def newer_layer_version(client: Any, arn: str) -> int | None:
     GetLayerVersionByArn answers ResourceNotFoundException for a version that was never published (or
     was deleted) and reads another account's public layers, with lambda:GetLayerVersion:
     https://docs.aws.amazon.com/lambda/latest/api/API_GetLayerVersionByArn.html
-    Any other answer (no permission, throttling) leaves the question open: the caller's check
-    already read the pinned version, so this only adds a note when it knows.
+    For another account's layer, a version that does not exist has no public permission either, and
+    Lambda answers AccessDeniedException (reported in aws/aws-sdk-pandas#1357); the pinned version
+    was readable (check_layers), so that answer also means "not published". Any other answer
+    (throttling, a service error) leaves the question open: this only adds a note when it knows.
     """
     layer_arn, _, pinned = arn.rpartition(":")
     newest = None
@@ -295,7 +297,7 @@ def newer_layer_version(client: Any, arn: str) -> int | None:
         try:
             _call(f"layer {arn}: newer versions", client.get_layer_version_by_arn, Arn=f"{layer_arn}:{candidate}")
         except botocore.exceptions.ClientError as exc:
-            if error_code(exc) == "ResourceNotFoundException":
+            if error_code(exc) in ("ResourceNotFoundException", "AccessDeniedException"):
                 break
             raise _NotRun(f"layer {arn}: newer versions not checked ({error_code(exc)})") from None
         newest = candidate

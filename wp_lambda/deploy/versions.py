@@ -36,7 +36,7 @@ from wp_lambda.common.errors import UserError
 
 # The alias Description rollback writes (at most 256 characters, as UpdateAlias allows).
 ROLLBACK_MARK = "wplambda rollback: deployed version {deployed}, rolled back to {rolled_back}"
-_MARK_RE = re.compile(r"^wplambda rollback: deployed version (\d+), rolled back to (\d+)$")
+_MARK_RE = re.compile(r"wplambda rollback: deployed version ([1-9][0-9]*), rolled back to ([1-9][0-9]*)")
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def published(lam: Any, function: str) -> list[int]:
 
 def deployed_version(alias: dict[str, Any]) -> str:
     """The version the stack deployed: the alias's own, unless a rollback marked it as moved."""
-    mark = _MARK_RE.match(alias.get("Description") or "")
+    mark = _MARK_RE.fullmatch(alias.get("Description") or "")
     if mark and mark.group(2) == alias["FunctionVersion"]:
         return mark.group(1)
     return str(alias["FunctionVersion"])
@@ -112,7 +112,7 @@ def restore(lam: Any, function: str, *, dry_run: bool) -> str | None:
     alias = _alias(lam, function)
     if alias is None:
         return None
-    mark = _MARK_RE.match(alias.get("Description") or "")
+    mark = _MARK_RE.fullmatch(alias.get("Description") or "")
     if mark is None:
         return None
     deployed, rolled_back = mark.groups()

@@ -98,7 +98,8 @@ def _layer_answer(arn: str) -> dict[str, object]:
 def test_preflight_says_when_newer_layer_versions_are_published(site: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """Stubber: the pinned version is read, then GetLayerVersionByArn on 22 and 23 finds both, and 24 is
-    ResourceNotFoundException (never published), so the note names 23; a layer with no next version gets none."""
+    ResourceNotFoundException (never published), so the note names 23; a layer whose next version is
+    AccessDeniedException (what Lambda answers for another account's unpublished one) gets none."""
     config: Config = load(site)
     config.php.extensions = []
     aws = connect(config)
@@ -111,7 +112,8 @@ def test_preflight_says_when_newer_layer_versions_are_published(site: Path,
     stub.add_client_error("get_layer_version_by_arn", "ResourceNotFoundException", "not found", 404,
                           expected_params={"Arn": f"{base}:24"})
     stub.add_response("get_layer_version", _layer_answer(PINNED), {"LayerName": base, "VersionNumber": 21})
-    stub.add_client_error("get_layer_version_by_arn", "ResourceNotFoundException", "not found", 404,
+    # Another account's unpublished version has no public permission: Lambda answers AccessDenied.
+    stub.add_client_error("get_layer_version_by_arn", "AccessDeniedException", "not authorized", 403,
                           expected_params={"Arn": f"{base}:22"})
     newer, current = preflight.Preflight(), preflight.Preflight()
     with stub:

@@ -88,3 +88,15 @@ def test_access_denied_reading_the_stack(session: StubbedSession) -> None:
     with pytest.raises(UserError) as caught:
         stack_target(Config(), aws, "blog")
     assert "access denied reading stack 'blog'" in str(caught.value)
+
+
+def test_a_botocore_without_the_socket_options_list_still_runs_commands(
+        session: StubbedSession, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The keepalive timing goes through a private botocore list; a release where adding to it fails
+    costs the idle time (a warning), never the command."""
+    monkeypatch.setattr("wp_lambda.remote.keepalive_timing", lambda: None)  # extend(None): TypeError
+    session.stub("lambda").add_response("invoke", {"StatusCode": 200, "Payload": body(
+        {"exitCode": 0, "stdout": "WP-CLI 2.12.0\n", "stderr": ""})})
+    with caplog.at_level("WARNING", logger="wplambda"):
+        result = target(session).wp(["cli", "version"])
+    assert result.exit_code == 0 and "TCP keepalive keeps the system's idle time" in caplog.text
