@@ -231,6 +231,11 @@ def _write(args: argparse.Namespace, old: dict[str, Any], sources: dict[str, tup
     base = sources[BASE][1] if BASE in sources else (
         json.loads((args.dest / BASE).read_text()) if (args.dest / BASE).is_file() else {})
     versions_raw = _read_source(args.php_versions) if args.php_versions else None
+    if versions_raw is not None and BASE not in sources:
+        # The releases describe one Bref release's layers: newer releases beside the old ARNs would
+        # mark a still-pinned vulnerable layer as patched.
+        raise SystemExit(f"--php-versions describes the layers of one Bref release: pass that release's "
+                         f"{BASE} too, so the ARNs and their PHP releases move together")
     if versions_raw is not None:
         _check_php_versions(args.php_versions, _json(args.php_versions, versions_raw), base)
     elif BASE in sources:

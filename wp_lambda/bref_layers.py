@@ -44,11 +44,12 @@ _BASE_NAME = re.compile(r"^(arm-)?php-(\d)(\d+)$")
 
 
 def _read(name: str) -> Any:
-    """One data file: from ``WPLAMBDA_BREF_DATA`` when that directory has it, else the packaged one
+    """One data file: the PHP releases from ``WPLAMBDA_BREF_DATA`` when that directory has them (a
+    test's patched fixture; the ARNs and the metadata always come from the kit), else the packaged one
     (through importlib.resources so it works from a wheel or a zip too). Read on each call, cached
     by its text's location, so a test that changes the variable is answered from the new place."""
     override = os.environ.get(DATA_ENV)
-    if override and os.path.isfile(os.path.join(override, name)):
+    if override and name == PHP_VERSIONS_FILE and os.path.isfile(os.path.join(override, name)):
         return _parse(os.path.join(override, name))
     return _parse(name)
 
@@ -109,6 +110,22 @@ def layer_php_release(php_version: str, architecture: str) -> str | None:
     architecture, from ``php-versions.json``; None when Bref's data does not record it."""
     found = _read(PHP_VERSIONS_FILE).get(layer_name(php_version, architecture))
     return str(found) if found else None
+
+
+def pinned_or_older(arn: str) -> tuple[str, str] | None:
+    """For an ARN of one of Bref's runtime layers at or below the version the kit pins in its region
+    (``php.layer_arn`` set to Bref's own layer): its branch and the pinned layer's PHP release, which
+    an older layer version's release cannot exceed. None for any other layer, or a newer version,
+    whose release the data does not know."""
+    parts = arn.split(":")
+    if len(parts) != 8 or parts[4] != base_account() or parts[5] != "layer" or not parts[7].isdigit():
+        return None
+    region, name, version = parts[3], parts[6], int(parts[7])
+    pinned = base_layers().get(name, {}).get(region)
+    if pinned is None or version > pinned or not _BASE_NAME.match(name):
+        return None
+    found = _read(PHP_VERSIONS_FILE).get(name)
+    return (_php_of(name), str(found)) if found else None
 
 
 def php_releases_source() -> dict[str, Any]:

@@ -154,8 +154,14 @@ def assess(config: Config, today: datetime.date | None = None) -> Assessment:
     """Judge the PHP ``config`` deploys, on ``today`` (default: today's date in UTC)."""
     today = today or datetime.datetime.now(datetime.UTC).date()
     branch = config.php.version
+    # Bref's own layer named in php.layer_arn is judged like the pinned one (an older version's
+    # release is at most the pinned one's); any other ARN is the user's build.
+    bref_arn = bref_layers.pinned_or_older(config.php.layer_arn) \
+        if config.php.source == "bref" and config.php.layer_arn else None
+    if bref_arn is not None:
+        branch = bref_arn[0]
     lowest = lowest_patched(branch)
-    own = config.php.source == "dir" or bool(config.php.layer_arn)
+    own = config.php.source == "dir" or (bool(config.php.layer_arn) and bref_arn is None)
     if own:
         where = "php.dir" if config.php.source == "dir" else "php.layer_arn"
         release = None
@@ -166,16 +172,21 @@ def assess(config: Config, today: datetime.date | None = None) -> Assessment:
                                else ""))
         result.fix = f"use a supported branch (php.version) for the PHP in {where}"
     else:
-        name = bref_layers.layer_name(branch, config.aws.architecture)
-        release = bref_layers.layer_php_release(branch, config.aws.architecture)
+        if bref_arn is not None:
+            name, release = config.php.layer_arn, bref_arn[1]
+            result = Assessment(f"Bref's layer {name} from php.layer_arn (PHP {release} or older)")
+        else:
+            name = bref_layers.layer_name(branch, config.aws.architecture)
+            release = bref_layers.layer_php_release(branch, config.aws.architecture)
+            result = Assessment(f"Bref's {name} layer (PHP {release or branch + '.?'})")
         source = bref_layers.php_releases_source()
-        result = Assessment(f"Bref's {name} layer (PHP {release or branch + '.?'})")
         if release is None:
             result.notes.append(f"Bref's data records no PHP release for its {name} layer: its patch level is "
                                 "unchecked; refresh Bref's data (scripts/refresh_bref_layers.py --php-versions)")
         if "read_from" in source:
-            result.notes.append(f"the PHP releases of Bref's layers were read from {source['read_from']} "
-                                f"({bref_layers.DATA_ENV}), not from the kit's packaged data")
+            result.notes.append(f"WARNING: the PHP releases of Bref's layers were read from {source['read_from']} "
+                                f"({bref_layers.DATA_ENV}), not from the kit's packaged data: unset it unless this "
+                                "is the test suite's patched fixture")
         others = _patched_branches(config, today)
         result.fix = ("refresh Bref's data from its newest release (scripts/refresh_bref_layers.py, see "
                       "docs/guides/php-security.md), "

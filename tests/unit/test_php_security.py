@@ -112,8 +112,9 @@ def test_the_override_accepts_exactly_the_listed_risks_and_warns_each_time(shipp
 def test_patched_layers_pass_and_say_where_their_data_was_read() -> None:
     found = php_security.assess(_config(), TODAY)
     assert found.ok and found.accepted == [] and found.subject == "Bref's php-83 layer (PHP 8.3.37)"
-    assert found.notes == [f"the PHP releases of Bref's layers were read from {PATCHED_BREF_DATA}/php-versions.json "
-                           "(WPLAMBDA_BREF_DATA), not from the kit's packaged data"]
+    assert found.notes == [f"WARNING: the PHP releases of Bref's layers were read from {PATCHED_BREF_DATA}/"
+                           "php-versions.json (WPLAMBDA_BREF_DATA), not from the kit's packaged data: unset it "
+                           "unless this is the test suite's patched fixture"]
     stale = php_security.assess(_config(accept_vulnerable_php=[CVES[0]]), TODAY)
     assert stale.ok and any(f"lists {CVES[0]}, which no longer applies" in n for n in stale.notes)
     # A patched 8.2 still ends with its branch: refused from 2027 on, with the other branches offered.
@@ -132,6 +133,34 @@ def test_own_php_is_checked_for_end_of_life_only(shipped: None) -> None:
     assert [r.id for r in ended.refused] == ["PHP-8.2-EOL"]
     layer = php_security.assess(_config(layer_arn="arn:aws:lambda:us-east-1:123456789012:layer:my-php:3"), TODAY)
     assert layer.ok and layer.subject == "PHP 8.3 from php.layer_arn"
+
+
+def test_brefs_own_layer_named_in_layer_arn_is_judged_like_the_pinned_one(shipped: None) -> None:
+    """php.layer_arn set to Bref's pinned layer, or an older version of it, is no way around the
+    check: an older version's PHP is at most the pinned one's. A newer version is unknown to the data."""
+    pinned = bref_layers.layer_arn("us-east-1", "8.3", "x86_64")
+    assert pinned is not None
+    base, _, version = pinned.rpartition(":")
+    for arn in (pinned, f"{base}:{int(version) - 3}"):
+        found = php_security.assess(_config(layer_arn=arn), TODAY)
+        assert [r.id for r in found.refused] == list(CVES), arn
+        assert found.subject == f"Bref's layer {arn} from php.layer_arn (PHP 8.3.32 or older)"
+    # php.version says 8.2, the ARN is Bref's 8.3 layer: the ARN's branch is what runs.
+    other_branch = php_security.assess(_config(layer_arn=pinned, version="8.2"), TODAY)
+    assert other_branch.subject.endswith("(PHP 8.3.32 or older)")
+    newer = php_security.assess(_config(layer_arn=f"{base}:{int(version) + 1}"), TODAY)
+    assert newer.ok and newer.subject == "PHP 8.3 from php.layer_arn"
+
+
+def test_the_data_variable_replaces_only_the_php_releases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """WPLAMBDA_BREF_DATA is the tests' patched fixture of PHP releases; a layers.json there (other
+    ARNs, another account) is never read."""
+    (tmp_path / "layers.json").write_text(json.dumps({"php-83": {"us-east-1": 999}}))
+    (tmp_path / "metadata.json").write_text("{}")
+    monkeypatch.setenv(bref_layers.DATA_ENV, str(tmp_path))
+    assert bref_layers.layer_arn("us-east-1", "8.3", "x86_64") != \
+        f"arn:aws:lambda:us-east-1:{bref_layers.base_account()}:layer:php-83:999"
+    assert bref_layers.source().release
 
 
 def test_the_default_php_version_is_a_supported_bref_branch() -> None:
@@ -191,6 +220,13 @@ def test_refresh_refuses_new_layers_without_their_php_releases(shared_bref: Path
     refused = _refresh(str(shared_bref), "--release", "3.0.9", "--php-versions", str(wrong), "--dest", str(dest))
     assert refused.returncode != 0 and "layer 'php-84' needs its PHP release on branch 8.4" in refused.stderr
     assert list(dest.iterdir()) == []  # nothing written
+    # Newer releases alone, beside the packaged ARNs, would mark the pinned layers as patched.
+    newer = tmp_path / "newer.json"
+    newer.write_text(json.dumps({name: f"{release.rsplit('.', 1)[0]}.99" for name, release in
+                                 json.loads(DATA.joinpath("bref", "php-versions.json").read_text()).items()}))
+    refused = _refresh("--php-versions", str(newer), "--dest", str(dest))
+    assert refused.returncode != 0 and "pass that release's layers.json too" in refused.stderr
+    assert list(dest.iterdir()) == []
 
 
 def test_refresh_replaces_the_security_data_after_checking_it(tmp_path: Path) -> None:
