@@ -35,6 +35,7 @@ from importlib import resources
 from typing import Any
 
 from wp_lambda import bref_layers
+from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
 
 DATA_FILE = "php_security.json"
@@ -52,7 +53,10 @@ def release_key(release: str) -> tuple[int, int, int]:
     """``8.3.32`` -> ``(8, 3, 32)``, for comparing releases as numbers (8.3.9 is below 8.3.32)."""
     match = _RELEASE.match(release)
     if not match:
-        raise ValueError(f"{release!r} is not a PHP release such as 8.3.32")
+        # Only a hand-edited data file gets here (the refresh script checks the shape): name it,
+        # rather than a traceback from validate, doctor or deploy.
+        raise UserError(f"{release!r} in Bref's php-versions.json or {DATA_FILE} is not a PHP release such as 8.3.32",
+                        "refresh the data with scripts/refresh_bref_layers.py (or unset WPLAMBDA_BREF_DATA)")
     return int(match[1]), int(match[2]), int(match[3])
 
 

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import http.server
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -23,6 +24,7 @@ import pytest
 
 from tests.support.helpers import PATCHED_BREF_DATA, REPO, shared_part
 from wp_lambda import bref_layers, php_security
+from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config
 from wp_lambda.local.php import find as find_local_php
 from wp_lambda.serve.site import php_branch_warning
@@ -47,7 +49,7 @@ def test_releases_compare_as_numbers() -> None:
     assert php_security.release_key("8.3.9") < php_security.release_key("8.3.32")
     assert php_security.release_key("8.10.0") > php_security.release_key("8.9.99")
     assert php_security.branch_of("8.4.23") == "8.4"
-    with pytest.raises(ValueError, match="not a PHP release"):
+    with pytest.raises(UserError, match="not a PHP release"):
         php_security.release_key("8.4")
 
 
@@ -260,3 +262,11 @@ def test_serve_warns_when_the_local_branch_is_not_the_deployed_one() -> None:
         "local PHP is 8.2 but the deployed site runs PHP 8.3 (php.version): code that works here may still "
         "fail when deployed")
     assert php_branch_warning("8.3", "8.3") is None
+
+
+def test_a_release_that_is_not_one_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hand-edited php-versions.json ("8.3.36RC1") is named, not a traceback, in validate and deploy."""
+    (tmp_path / "php-versions.json").write_text(json.dumps({"php-83": "8.3.36RC1"}))
+    monkeypatch.setenv(bref_layers.DATA_ENV, str(tmp_path))
+    with pytest.raises(UserError, match=re.escape("'8.3.36RC1' in Bref's php-versions.json")):
+        php_security.assess(_config(), TODAY)
