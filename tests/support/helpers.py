@@ -22,6 +22,9 @@ from wp_lambda.bundle.plugins import ENV_WP_CLI_PHAR, WP_CLI
 
 REPO = Path(__file__).resolve().parents[2]
 DEBIAN_WORDPRESS = Path("/usr/share/wordpress")
+# The PHP branch Debian 12 ships under /usr (php8.2-fpm, php8.2-cli: scripts/setup.sh), for tests
+# whose php.source = "dir" points at /usr; php.version's default is a newer branch Bref ships.
+DEBIAN_PHP = "8.2"
 # Real parts that cannot be downloaded here (wp-cli, S3 Uploads) sit next to the checkout.
 SHARED = (REPO.parent / "shared").resolve()
 ENV_WP_CLI = "WPLAMBDA_TEST_WP_CLI"

@@ -21,7 +21,7 @@ import pytest
 import tomlkit
 
 from tests.support.build import SECRET_VALUES, composer_repos, make_project
-from tests.support.helpers import REPO
+from tests.support.helpers import DEBIAN_PHP, REPO
 from wp_lambda import bundle as build_mod
 from wp_lambda.bundle import opcache_cache
 from wp_lambda.common.errors import UserError
@@ -100,7 +100,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory, wp_source: Path, composer_p
     source = Path(shutil.copytree(wp_source, tmp_path_factory.mktemp("opcache-src") / "wordpress", symlinks=True))
     shutil.rmtree(source / "wp-content" / "languages", ignore_errors=True)
     project = make_project(tmp_path_factory.mktemp("opcache") / "site", source,
-                           php={"source": "dir", "dir": "/usr"},
+                           php={"source": "dir", "dir": "/usr", "version": DEBIAN_PHP},
                            build={"composer_repositories": composer_repos(composer_packages)})
     off = build_mod.build(load(project))
     on = build_mod.build(_set_option(project, True))
@@ -156,7 +156,7 @@ def test_the_host_var_task_is_untouched(builds: Builds, host_task_root: bool) ->
 
 
 def test_a_serve_build_has_no_cache(tmp_path: Path, wp_source: Path) -> None:
-    project = make_project(tmp_path / "site", wp_source, php={"source": "dir", "dir": "/usr"},
+    project = make_project(tmp_path / "site", wp_source, php={"source": "dir", "dir": "/usr", "version": DEBIAN_PHP},
                            build={"opcache_file_cache": True})
     result = build_mod.build(load(project), target="serve", php_source=build_mod.debian_php_source())
     assert not (result.function / PACKAGED).exists()
