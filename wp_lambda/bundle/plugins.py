@@ -280,6 +280,9 @@ def _wp_cli_session(cli: WpCli, function_dir: Path, reporter: Reporter) -> Itera
                # `core install` creates this month's uploads folder; the kit's local-uploads
                # mu-plugin sends it to the scratch dir, or a dated empty dir would reach the zip.
                contract.UPLOADS_DIR_ENV: str(scratch / "uploads"), "WP_TEMP_DIR": str(scratch),
+               # storage.mode = "efs": wp-config.php puts wp-content on the EFS mount unless told
+               # otherwise, and the build must install into its own tree, never the host's /mnt.
+               contract.CONTENT_DIR_ENV: str(function_dir / "wp-content"),
                # wp-cli's cache and config stay out of the builder's home; no wp-cli.yml applies.
                "WP_CLI_CACHE_DIR": str(scratch / "wp-cli-cache"),
                "WP_CLI_CONFIG_PATH": str(scratch / "wp-cli-config.yml")}
