@@ -206,6 +206,9 @@ def test_init_prints_the_summary(tmp_path: Path) -> None:
     assert (f"cost: estimated ${expected.total:,.2f}/month at 100,000 page requests/month, 90% from CloudFront's "
             "cache (vpc-nat-gateway; ") in line
     assert f"vpc-nat-instance ${expected.alternatives['vpc-nat-instance']:,.2f}" in line
+    # init explains function.reserved_concurrency: 90 connections at 2 ACU less 7.
+    assert "concurrency: 83 instances at most, one database connection each: Aurora holds 90 connections at " \
+        "database.max_acu = 2" in line
     elsewhere = run_wplambda("init", str(tmp_path / "syd"), "--yes", "--region", "ap-southeast-2")
     assert elsewhere.returncode == 0  # no prices there: init still succeeds, and says so
     assert "no cost estimate: the kit's price table has no prices for ap-southeast-2" in " ".join(
