@@ -56,7 +56,7 @@ class Traffic:
     """What the estimate assumes about the site's use; each field is also a ``wplambda cost`` option."""
 
     requests_per_month: int = 100_000  # page requests to CloudFront (pages, feeds, admin, AJAX), static files aside
-    cache_hit_ratio: float = CACHE_HIT_RATIO  # share of them CloudFront answers from its cache; the rest reach the function
+    cache_hit_ratio: float = CACHE_HIT_RATIO  # share CloudFront answers from its cache; the rest reach the function
     avg_ms: float = 200.0  # billed duration of one function request
     static_per_page: float = 10.0  # CloudFront requests for static files per page request
     avg_page_kb: float = 250.0  # bytes to viewers per page request, its static files included

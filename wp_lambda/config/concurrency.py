@@ -99,11 +99,9 @@ def reservation(config: Config) -> Reservation:
 def problems(config: Config) -> list[Problem]:
     """A cap that cannot work: none at all (0 or less throttles every request), above what the
     database holds, or below the provisioned concurrency Lambda keeps inside it."""
-    wanted = config.function.reserved_concurrency
-    if not isinstance(wanted, int):
-        wanted = reservation(config).instances
-        if wanted is None:
-            return []
+    wanted = reservation(config).instances
+    if wanted is None:
+        return []
     key = "function.reserved_concurrency"
     out: list[Problem] = []
     available = database_connections(config)

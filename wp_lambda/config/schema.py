@@ -229,7 +229,7 @@ class Function(Table):
              "cannot open more database connections than the database holds: \"auto\" derives it from "
              "database.max_acu (Aurora's max_connections, less the console and a margin; no cap with an external "
              "database), a number sets it, \"off\" leaves the function uncapped. Requests beyond it are "
-             "throttled, and CloudFront answers them from its cache where it can (docs/guides/costs.md).")
+             "throttled, and CloudFront answers them from its cache where it can (docs/guides/deploy.md).")
     front_door: FrontDoor = _key("http-api", "What CloudFront calls: an HTTP API, or a Lambda Function URL.")
     warm_paths: Annotated[list[SitePath], Field(max_length=WARM_PATHS_MAX), WrapValidator(_at_most_warm_paths)] = \
         _key(["/"], "Paths requested during init so the opcache holds WordPress before the first visitor (e.g. "
