@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from wp_lambda.config import ConfigError, parse
-from wp_lambda.config.concurrency import reservation
+from wp_lambda.config.concurrency import account_warning, reservation
 
 SITE = '[site]\nname = "blog"\n'
 EXTERNAL = ('[database]\nmode = "external"\nhost = "db.example.com"\nuser = "wp"\n'
@@ -62,3 +62,12 @@ def test_the_cap_follows_max_acu_and_a_set_value_at_the_limit_passes() -> None:
     assert reservation(parse(SITE + '[function]\nreserved_concurrency = 83\n')).instances == 83
     assert reservation(parse(SITE + '[function]\nreserved_concurrency = 128\n[database]\nmax_acu = 4\n')
                        ).instances == 128
+
+
+def test_a_reservation_past_the_default_account_quota_is_warned_about() -> None:
+    """Lambda's default 1,000 concurrent executions less the 100 it keeps unreserved leave 900: the
+    default 83 is quiet, 8 ACU's 993 is worth a warning before the preflight reads the account."""
+    assert account_warning(parse(SITE)) is None
+    warning = account_warning(parse(SITE + "[database]\nmax_acu = 8\n"))
+    assert warning is not None and "needs a Lambda concurrency quota of at least 1093 in us-east-1" in warning
+    assert "set function.reserved_concurrency to 900 or less" in warning

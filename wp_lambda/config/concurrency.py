@@ -43,6 +43,9 @@ ADMIN_CONNECTIONS = 5
 # reserve up to the Unreserved account concurrency value minus 100":
 # https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
 UNRESERVED_MINIMUM = 100
+# An account's concurrent executions in a region unless raised (new accounts may have less):
+# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+DEFAULT_ACCOUNT_CONCURRENCY = 1000
 
 
 def aurora_max_connections(max_acu: float) -> int:
@@ -94,6 +97,19 @@ def reservation(config: Config) -> Reservation:
                            "set function.reserved_concurrency to it less what else connects")
     return Reservation(available, available, f"{available} instances at most, one database connection each: "
                        + _derivation(config))
+
+
+def account_warning(config: Config) -> str | None:
+    """Offline, the account is unknown; a reservation that even the default quota cannot spare is
+    worth saying before the preflight, which reads the account's, refuses it."""
+    wanted = reservation(config).instances
+    room = DEFAULT_ACCOUNT_CONCURRENCY - UNRESERVED_MINIMUM
+    if wanted is None or wanted <= room:
+        return None
+    return (f"function.reserved_concurrency = {wanted} needs a Lambda concurrency quota of at least "
+            f"{wanted + UNRESERVED_MINIMUM} in {config.aws.region} (Lambda keeps {UNRESERVED_MINIMUM} unreserved; the "
+            f"default quota is {DEFAULT_ACCOUNT_CONCURRENCY:,}): ask for it through Service Quotas before deploying, "
+            f"or set function.reserved_concurrency to {room} or less")
 
 
 def problems(config: Config) -> list[Problem]:
