@@ -9,18 +9,29 @@ with every estimate, so the numbers can be argued with.
 
 The network mode is most of the fixed cost (a NAT gateway alone is more than a small site's Lambda
 bill), so every estimate also carries the totals of the other modes for the same site.
+
+CloudFront caches anonymous pages (the edge page cache), so only its misses reach the function:
+``Traffic.cache_hit_ratio`` is the share of page requests CloudFront answers from its cache. The
+Lambda, API Gateway, Secrets Manager and log lines and the hours visitors keep Aurora awake are
+computed from the misses; CloudFront's and WAF's lines from every request. The default, 0.9, is an
+assumption, not a measurement: a site whose visitors are mostly anonymous readers of pages many
+others read too reaches it once each page has been fetched once per edge, while a shop or a
+members' site, whose logged-in or cart-holding visitors always go around the cache, gets far less
+(``--cache-hit-ratio`` says what yours is; CloudFront's own cache statistics report it once deployed).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import NETWORK_MODES, Config, schedule
+from wp_lambda.config.concurrency import reservation
 from wp_lambda.config.schema import WAF_RULE_GROUPS
 from wp_lambda.runtime.contract import DB_SECRET_TTL_SECONDS
 
@@ -34,16 +45,21 @@ S3_MISS_SHARE = 0.05
 COLD_STARTS_PER_REQUEST = 0.001
 # Media uploads a month: each is one PUT of the original plus about five resized copies.
 PUTS_PER_MONTH = 600
+# The default share of page requests CloudFront answers from its cache (see the module's docstring).
+CACHE_HIT_RATIO = 0.9
+# The monthly page views at which `cost` prints what the cache saves.
+SAVINGS_VIEWS = (100_000, 1_000_000, 10_000_000)
 
 
 @dataclass(frozen=True)
 class Traffic:
     """What the estimate assumes about the site's use; each field is also a ``wplambda cost`` option."""
 
-    requests_per_month: int = 100_000  # requests that reach the function (pages, admin, AJAX)
-    avg_ms: float = 200.0  # billed duration of one request
-    static_per_page: float = 10.0  # CloudFront requests for static files per function request
-    avg_page_kb: float = 250.0  # bytes to viewers per function request, its static files included
+    requests_per_month: int = 100_000  # page requests to CloudFront (pages, feeds, admin, AJAX), static files aside
+    cache_hit_ratio: float = CACHE_HIT_RATIO  # share CloudFront answers from its cache; the rest reach the function
+    avg_ms: float = 200.0  # billed duration of one function request
+    static_per_page: float = 10.0  # CloudFront requests for static files per page request
+    avg_page_kb: float = 250.0  # bytes to viewers per page request, its static files included
     gb_out: float | None = None  # overrides requests x avg_page_kb
     storage_gb: float = 2.0  # assets and uploads in S3
     nat_gb: float = 1.0  # the function's traffic to the internet through the NAT (S3 has its own endpoint)
@@ -83,6 +99,10 @@ class Estimate:
     prices_date: str
     # The same site's total in each network mode; None where the mode cannot work (Aurora needs a VPC).
     alternatives: dict[str, float | None] = field(default_factory=dict)
+    # How many instances of the site's function run at most, and why (wp_lambda.config.concurrency).
+    concurrency: str = ""
+    # Monthly page views -> (total with the cache at this hit ratio, total without any cache).
+    cache_savings: dict[int, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def total(self) -> float:
@@ -94,7 +114,11 @@ class Estimate:
                 "lines": [{**asdict(line), "usd": round(line.usd, 4)} for line in self.lines],
                 "total": round(self.total, 2), "assumptions": self.assumptions,
                 "network_modes": {mode: None if total is None else round(total, 2)
-                                  for mode, total in self.alternatives.items()}}
+                                  for mode, total in self.alternatives.items()},
+                "concurrency": self.concurrency,
+                "cache_savings": [{"views_per_month": views, "with_cache": round(cached, 2),
+                                   "without_cache": round(uncached, 2), "saves": round(uncached - cached, 2)}
+                                  for views, (cached, uncached) in self.cache_savings.items()]}
 
 
 @cache
@@ -129,8 +153,14 @@ def cron_invocations(config: Config, hours: float) -> int:
     return int(hours / 24 * (per_day if per_day is not None else 24))
 
 
+def function_requests(traffic: Traffic) -> float:
+    """Page requests that reach the function: CloudFront's cache misses."""
+    return traffic.requests_per_month * (1 - traffic.cache_hit_ratio)
+
+
 def estimate(config: Config, traffic: Traffic, *, compare: bool = True) -> Estimate:
-    """The monthly cost of ``config`` at ``traffic``; with ``compare``, the other network modes' totals too."""
+    """The monthly cost of ``config`` at ``traffic``; with ``compare``, the other network modes'
+    totals and what the cache saves at :data:`SAVINGS_VIEWS` too."""
     table = price_table()
     prices = _region_prices(config.aws.region)
     hours = float(table["hours_per_month"])
@@ -142,11 +172,12 @@ def estimate(config: Config, traffic: Traffic, *, compare: bool = True) -> Estim
     arch = config.aws.architecture
     memory_gb = config.function.memory / 1024
     cron = cron_invocations(config, hours)
-    invocations = traffic.requests_per_month + cron
+    misses = function_requests(traffic)
+    invocations = misses + cron
     gb_seconds = invocations * traffic.avg_ms / 1000 * memory_gb
     lines = [
         _line("Lambda", "requests", invocations, "requests", prices["lambda_requests"], 1e6,
-              allowance("lambda_requests"), f"{traffic.requests_per_month:,} HTTP + {cron:,} wp-cron runs"),
+              allowance("lambda_requests"), f"{misses:,.0f} HTTP (cache misses) + {cron:,} wp-cron runs"),
         _line("Lambda", f"duration ({arch})", gb_seconds, "GB-seconds", prices[f"lambda_gb_second_{arch}"], 1,
               allowance("lambda_gb_seconds"), f"{traffic.avg_ms:g} ms x {config.function.memory} MB"),
     ]
@@ -155,11 +186,11 @@ def estimate(config: Config, traffic: Traffic, *, compare: bool = True) -> Estim
         lines.append(_line("Lambda", "provisioned concurrency", pc * memory_gb * hours * 3600, "GB-seconds",
                            prices[f"lambda_provisioned_gb_second_{arch}"], note=f"{pc} instances all month"))
     if config.function.front_door == "http-api":
-        lines.append(_line("API Gateway", "HTTP API requests", traffic.requests_per_month, "requests",
-                           prices["http_api_requests"], 1e6, allowance("http_api_requests")))
+        lines.append(_line("API Gateway", "HTTP API requests", misses, "requests",
+                           prices["http_api_requests"], 1e6, allowance("http_api_requests"), "cache misses"))
     else:
-        lines.append(Line("Lambda", "Function URL", traffic.requests_per_month, "requests", 0.0, "request",
-                          note="no charge beyond the function's own"))
+        lines.append(Line("Lambda", "Function URL", misses, "requests", 0.0, "request",
+                          note="cache misses; no charge beyond the function's own"))
     cloudfront = table["global"]
     viewer_requests = traffic.requests_per_month * (1 + traffic.static_per_page)
     gb_out = traffic.gb_out if traffic.gb_out is not None else \
@@ -180,7 +211,7 @@ def estimate(config: Config, traffic: Traffic, *, compare: bool = True) -> Estim
     lines += _network_lines(config, traffic, prices, hours)
     lines += _database_lines(config, traffic, prices, hours)
     secrets = 3 if config.database.mode == "aurora-serverless-v2" else 2
-    cold_starts = traffic.requests_per_month * COLD_STARTS_PER_REQUEST
+    cold_starts = misses * COLD_STARTS_PER_REQUEST
     # A warm instance re-reads its secrets once DB_SECRET_TTL_SECONDS have passed (a rotated database
     # password): one instance is taken as warm through the visitors' hours.
     warm_rereads = min(traffic.active_hours_per_day, 24.0) / 24 * hours * 3600 / DB_SECRET_TTL_SECONDS
@@ -199,8 +230,13 @@ def estimate(config: Config, traffic: Traffic, *, compare: bool = True) -> Estim
     ]
     assumptions = _assumptions(config, traffic, hours)
     result = Estimate(config.aws.region, config.network.mode, traffic, lines, assumptions,
-                      price_table()["regions"][config.aws.region]["lambda_requests"]["date"])
+                      price_table()["regions"][config.aws.region]["lambda_requests"]["date"],
+                      concurrency=_concurrency(config, traffic))
     if compare:
+        for views in SAVINGS_VIEWS:
+            at = replace(traffic, requests_per_month=views, gb_out=None)
+            result.cache_savings[views] = (estimate(config, at, compare=False).total,
+                                           estimate(config, replace(at, cache_hit_ratio=0.0), compare=False).total)
         for mode in NETWORK_MODES:
             if mode == config.network.mode:
                 result.alternatives[mode] = result.total
@@ -278,14 +314,31 @@ class AuroraAwake:
         return self.visitors + self.cron
 
 
+def visitors_awake_hours(config: Config, traffic: Traffic, hours: float) -> float:
+    """Hours a day the cache's misses keep a pausing Aurora awake, within the visitors' hours.
+
+    Only a miss reaches the database, and it pauses after ``auto_pause_seconds`` without one. With
+    misses arriving at random (a Poisson process of rate r through the visitors' hours), a gap
+    longer than T = auto_pause_seconds comes with probability exp(-rT), and the time paused is the
+    part of those gaps beyond T, which makes the paused share of the hours exactly exp(-rT). A
+    site with a few misses an hour therefore sleeps through much of its visitors' hours; one with
+    dozens stays awake through them."""
+    visitors = min(traffic.active_hours_per_day, 24.0)
+    if config.database.min_acu or not visitors:
+        return visitors
+    per_second = function_requests(traffic) / (visitors / 24 * hours * 3600)
+    return visitors * (1 - math.exp(-per_second * config.database.auto_pause_seconds))
+
+
 def aurora_awake(config: Config, traffic: Traffic) -> AuroraAwake:
     """With ``min_acu = 0`` Aurora pauses after ``auto_pause_seconds`` without a connection, and
     the next connection resumes it (in about 15 s):
     https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2-auto-pause.html
-    In the hours without visitors, each wp-cron run connects, so it keeps the database awake until
-    the next run or ``auto_pause_seconds`` later, whichever comes first. A schedule the kit cannot
-    count is assumed to keep it awake all the time: an estimate may be high, never low."""
-    visitors = min(traffic.active_hours_per_day, 24.0)
+    Visitors keep it awake through the share of their hours :func:`visitors_awake_hours` finds. In
+    the rest of the day, each wp-cron run connects, so it keeps the database awake until the next
+    run or ``auto_pause_seconds`` later, whichever comes first. A schedule the kit cannot count is
+    assumed to keep it awake all the time: an estimate may be high, never low."""
+    visitors = visitors_awake_hours(config, traffic, float(price_table()["hours_per_month"]))
     db = config.database
     if db.min_acu or not config.cron.enabled:
         return AuroraAwake(visitors, 0.0, "min_acu above 0: never paused" if db.min_acu else "wp-cron is off")
@@ -320,8 +373,10 @@ def _aurora_note(config: Config, traffic: Traffic) -> str:
 
 def _assumptions(config: Config, traffic: Traffic, hours: float) -> list[str]:
     out = [f"{hours:g} hours a month; on-demand list prices in USD, tax excluded",
-           f"{traffic.requests_per_month:,} function requests a month, {traffic.avg_ms:g} ms each",
-           f"CloudFront: {traffic.static_per_page:g} static requests per function request; "
+           f"{traffic.requests_per_month:,} page requests a month, {traffic.cache_hit_ratio:.0%} of them answered "
+           f"from CloudFront's cache (--cache-hit-ratio, an assumption); the {function_requests(traffic):,.0f} "
+           f"misses reach the function, {traffic.avg_ms:g} ms each",
+           f"CloudFront: {traffic.static_per_page:g} static requests per page request; "
            + (f"{traffic.gb_out:g} GB out" if traffic.gb_out is not None else f"{traffic.avg_page_kb:g} KB per page")
            + "; viewers in North America and Europe"]
     if config.in_vpc:
@@ -329,11 +384,22 @@ def _assumptions(config: Config, traffic: Traffic, hours: float) -> list[str]:
                    "(S3 traffic takes the free gateway endpoint)")
     if config.database.mode == "aurora-serverless-v2":
         awake = aurora_awake(config, traffic)
-        out.append(f"Aurora awake {_hours(awake.visitors)} hours a day for visitors (--active-hours-per-day); "
+        out.append(f"Aurora awake {_hours(awake.visitors)} of the visitors' {traffic.active_hours_per_day:g} hours a "
+                   "day (--active-hours-per-day; only cache misses reach it); "
                    f"{awake.how}: +{_hours(awake.cron)} h, {_hours(awake.hours_per_day)} h/day in all")
     out.append("free tier subtracted (always-free and 12-month offers; EC2 and IPv4 offers not applied)"
                if traffic.free_tier else "no free tier (--free-tier subtracts it)")
     return out
+
+
+def _concurrency(config: Config, traffic: Traffic) -> str:
+    """function.reserved_concurrency's number and why, with the uncached requests a second it allows."""
+    found = reservation(config)
+    if found.instances is None:
+        return found.explanation
+    per_second = found.instances * 1000 / traffic.avg_ms
+    return (f"{found.explanation}; at {traffic.avg_ms:g} ms a request that is {per_second:,.0f} cache misses a "
+            "second, beyond which Lambda throttles and CloudFront answers from its cache where it can")
 
 
 def summary(config: Config, traffic: Traffic | None = None) -> str:
@@ -346,5 +412,6 @@ def summary(config: Config, traffic: Traffic | None = None) -> str:
         return f"no cost estimate: {exc.message}"
     others = ", ".join(f"{mode} ${total:,.2f}" for mode, total in result.alternatives.items()
                        if mode != config.network.mode and total is not None)
-    return (f"estimated ${result.total:,.2f}/month at {traffic.requests_per_month:,} requests/month "
-            f"({config.network.mode}; {others}); `wplambda cost` prints each line and its assumptions")
+    return (f"estimated ${result.total:,.2f}/month at {traffic.requests_per_month:,} page requests/month, "
+            f"{traffic.cache_hit_ratio:.0%} from CloudFront's cache ({config.network.mode}; {others}); "
+            "`wplambda cost` prints each line and its assumptions")

@@ -15,6 +15,7 @@ from wp_lambda import render
 from wp_lambda.common.errors import UserError
 from wp_lambda.common.files import atomic_write
 from wp_lambda.config import CONFIG_FILE, Config, parse, toml_text
+from wp_lambda.config.concurrency import reservation
 
 # init's answers: option name -> (section, key). One table so flags and prompts cannot drift.
 INIT_KEYS: dict[str, tuple[str, str]] = {
@@ -102,6 +103,11 @@ def init_project(root: Path, answers: dict[str, Any], *, force: bool = False) ->
     return written
 
 
+def concurrency_line(config: Config) -> str:
+    """What ``init`` and ``validate`` print about function.reserved_concurrency: the number and why."""
+    return reservation(config).explanation
+
+
 def summary(config: Config) -> dict[str, Any]:
     """What a deploy of this config would create, for ``make demo`` and ``validate --json``."""
     return {
@@ -113,6 +119,7 @@ def summary(config: Config) -> dict[str, Any]:
         "network": config.network.mode,
         "database": config.database.mode,
         "function": config.function.model_dump(),
+        "concurrency": concurrency_line(config),
         "domains": config.site.domains,
         "plugins": config.plugins,
     }

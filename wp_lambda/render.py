@@ -19,6 +19,7 @@ from wp_lambda import __version__
 from wp_lambda.common.files import write_if_changed
 from wp_lambda.config import Config, php_extension_layer_arns, php_layer_arn
 from wp_lambda.config.aurora import engine_version
+from wp_lambda.config.concurrency import reservation
 from wp_lambda.config.schema import WAF_LOGIN_PATHS, WAF_RULE_GROUPS, WAF_TEMPLATE
 from wp_lambda.function_env import function_environment, uploads_bucket_ref
 from wp_lambda.runtime import contract
@@ -113,6 +114,7 @@ def context(config: Config, *, local: bool = False) -> dict[str, Any]:
         php_layer_arn=php_layer_arn(config),
         php_extension_layer_arns=php_extension_layer_arns(config),
         aurora_engine_version=engine_version(config),
+        reserved_concurrency=reservation(config).instances,
         efs_mount=EFS_MOUNT,
         efs_uid=EFS_UID,
         subnet_cidrs=subnet_cidrs(config.network.vpc_cidr) if config.in_vpc else [],

@@ -19,6 +19,7 @@ from typing import Any
 
 from wp_lambda import php_security
 from wp_lambda.config import HTTP_API_MAX_TIMEOUT, Config
+from wp_lambda.config.concurrency import account_warning
 from wp_lambda.config.schema import WAF_REGION, WAF_TEMPLATE
 from wp_lambda.runtime.contract import SECRETS_ENV
 
@@ -243,6 +244,8 @@ def validate_project(config: Config, *, check_php: bool = True) -> Report:
         transformed = {"Resources": {}}
     report.checks.append("kit-rules")
     report.errors.extend(kit_checks(config, transformed.get("Resources", {})))
+    if (warning := account_warning(config)) is not None:
+        report.warnings.append(warning)
     wp_config = config.root / "wordpress" / "wp-config.php"
     try:
         problem = php_lint(wp_config)

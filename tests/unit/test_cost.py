@@ -5,6 +5,7 @@ figure; free tier; unknown regions and instance types refused with exit 2."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -37,17 +38,21 @@ def _usd(name: str, region: str = "us-east-1") -> float:
     return float(PRICES["regions"][region][name]["usd"])
 
 
-def _expected(config: Config, requests: int) -> dict[tuple[str, str], float]:
-    """Each line's dollars, from the price table and the documented assumptions (no free tier)."""
+def _expected(config: Config, requests: int, hit_ratio: float = 0.9) -> dict[tuple[str, str], float]:
+    """Each line's dollars, from the price table and the documented assumptions (no free tier).
+    CloudFront and WAF see every request; only the cache's misses reach the function."""
     cron = HOURS  # rate(1 hour), the default
-    invocations = requests + cron
+    misses = requests * (1 - hit_ratio)
+    # Misses at random through 8 h a day: Aurora (900 s auto-pause) sleeps exp(-rate x 900) of them.
+    visitors = 8 * (1 - math.exp(-misses / (8 / 24 * HOURS * 3600) * 900))
+    invocations = misses + cron
     gb_seconds = invocations * 0.2 * config.function.memory / 1024
     static = requests * 10
     log_gb = invocations * 400 / 1024 ** 3
     out = {
         ("Lambda", "requests"): invocations / 1e6 * _usd("lambda_requests"),
         ("Lambda", "duration (x86_64)"): gb_seconds * _usd("lambda_gb_second_x86_64"),
-        ("API Gateway", "HTTP API requests"): requests / 1e6 * _usd("http_api_requests"),
+        ("API Gateway", "HTTP API requests"): misses / 1e6 * _usd("http_api_requests"),
         ("CloudFront", "HTTPS requests"): (requests + static) / 1e4 * PRICES["global"]["cloudfront_requests"]["usd"],
         ("CloudFront", "transfer to viewers"):
             requests * 250 * 1024 / 1024 ** 3 * PRICES["global"]["cloudfront_gb_out"]["usd"],
@@ -57,14 +62,15 @@ def _expected(config: Config, requests: int) -> dict[tuple[str, str], float]:
         # Each cold start reads the 3 secrets, and one warm instance re-reads them every 15 minutes
         # through the visitors' 8 hours a day.
         ("Secrets Manager", "GetSecretValue calls"):
-            (requests * 0.001 + 8 / 24 * HOURS * 4) * 3 / 1e4 * _usd("secret_api_calls"),
+            (misses * 0.001 + 8 / 24 * HOURS * 4) * 3 / 1e4 * _usd("secret_api_calls"),
         ("Secrets Manager", "secrets"): 3 * _usd("secret_month"),
         ("CloudWatch Logs", "ingestion"): log_gb * _usd("logs_ingestion_gb"),
         ("CloudWatch Logs", "storage"): log_gb * 30 / 30.4 * _usd("logs_storage_gb"),
         ("EFS", "file system"): 0.0,
-        # Aurora with min_acu = 0: awake 8 hours a day for visitors, plus 900 s after each hourly
-        # wp-cron run in the other 16 (a quarter of them), at 0.5 ACU; paused (free) the rest.
-        ("Aurora", "Serverless v2 capacity"): (8 + 16 * 900 / 3600) / 24 * HOURS * 0.5 * _usd("aurora_acu_hour"),
+        # Aurora with min_acu = 0: awake while the misses keep it so, plus 900 s after each hourly
+        # wp-cron run in the rest of the day (a quarter of it), at 0.5 ACU; paused (free) the rest.
+        ("Aurora", "Serverless v2 capacity"):
+            (visitors + (24 - visitors) * 900 / 3600) / 24 * HOURS * 0.5 * _usd("aurora_acu_hour"),
         ("Aurora", "storage"): 1 * _usd("aurora_storage_gb"),
     }
     waf = {("AWS WAF", "web ACL"): 5.0, ("AWS WAF", "rules"): 3 * 1.0,  # login rate rule + 2 managed groups
@@ -77,12 +83,15 @@ def _expected(config: Config, requests: int) -> dict[tuple[str, str], float]:
     return out
 
 
-@pytest.mark.parametrize(("requests", "waf"), [(100_000, False), (10_000_000, False), (100_000, True)])
-def test_every_line_matches_the_price_table(tmp_path: Path, requests: int, waf: bool) -> None:
+@pytest.mark.parametrize(("requests", "waf", "hit_ratio"), [
+    (100_000, False, 0.9), (10_000_000, False, 0.9), (100_000, True, 0.9), (100_000, False, 0.0),
+    (3_000, False, 0.9),  # 300 misses a month: Aurora sleeps through most of the visitors' hours
+    (1_000_000, False, 1.0)])
+def test_every_line_matches_the_price_table(tmp_path: Path, requests: int, waf: bool, hit_ratio: float) -> None:
     config = _config(tmp_path, security={"waf": waf})
-    result = cost.estimate(config, cost.Traffic(requests_per_month=requests))
+    result = cost.estimate(config, cost.Traffic(requests_per_month=requests, cache_hit_ratio=hit_ratio))
     got = {(line.service, line.item): line.usd for line in result.lines}
-    expected = _expected(config, requests)
+    expected = _expected(config, requests, hit_ratio)
     assert got.keys() == expected.keys()
     for key, usd in expected.items():
         assert got[key] == pytest.approx(usd, rel=1e-9, abs=1e-12), key
@@ -123,8 +132,8 @@ def test_free_tier_is_subtracted_only_when_asked(tmp_path: Path) -> None:
     config = _config(tmp_path)
     without = {line.item: line.usd for line in cost.estimate(config, cost.Traffic()).lines}
     with_free = {line.item: line.usd for line in cost.estimate(config, cost.Traffic(free_tier=True)).lines}
-    assert without["requests"] > 0 and with_free["requests"] == 0  # 100,730 < 1M always-free requests
-    assert with_free["duration (x86_64)"] == 0  # 20,146 GB-s < 400,000
+    assert without["requests"] > 0 and with_free["requests"] == 0  # 10,730 < 1M always-free requests
+    assert with_free["duration (x86_64)"] == 0  # 2,146 GB-s < 400,000
     assert with_free["NAT gateway hours"] == without["NAT gateway hours"]  # no free tier for NAT
 
 
@@ -194,8 +203,12 @@ def test_init_prints_the_summary(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     line = " ".join(result.stdout.split())
     expected = cost.estimate(_config(tmp_path), cost.Traffic())
-    assert f"cost: estimated ${expected.total:,.2f}/month at 100,000 requests/month (vpc-nat-gateway; " in line
+    assert (f"cost: estimated ${expected.total:,.2f}/month at 100,000 page requests/month, 90% from CloudFront's "
+            "cache (vpc-nat-gateway; ") in line
     assert f"vpc-nat-instance ${expected.alternatives['vpc-nat-instance']:,.2f}" in line
+    # init explains function.reserved_concurrency: 90 connections at 2 ACU less 7.
+    assert "concurrency: 83 instances at most, one database connection each: Aurora holds 90 connections at " \
+        "database.max_acu = 2" in line
     elsewhere = run_wplambda("init", str(tmp_path / "syd"), "--yes", "--region", "ap-southeast-2")
     assert elsewhere.returncode == 0  # no prices there: init still succeeds, and says so
     assert "no cost estimate: the kit's price table has no prices for ap-southeast-2" in " ".join(
@@ -241,17 +254,19 @@ def test_aurora_awake_hours_follow_the_cron_schedule(tmp_path: Path, schedule: s
     config = _config(tmp_path)
     # Set after parsing: validation refuses a schedule that never lets the database pause.
     config.cron.schedule, config.database.auto_pause_seconds = schedule, pause
+    # 10,000 misses a month through 8 h a day (41 an hour) keep it awake all 8 hours, to 0.001 h.
     awake = cost.aurora_awake(config, cost.Traffic())
-    assert (awake.visitors, awake.cron) == (8.0, pytest.approx(cron_hours))
+    assert (awake.visitors, awake.cron) == (pytest.approx(8.0, abs=1e-3), pytest.approx(cron_hours, abs=1e-3))
     lines = cost.estimate(config, cost.Traffic()).lines
     (capacity,) = [line for line in lines if line.item == "Serverless v2 capacity"]
-    assert capacity.quantity == pytest.approx((8 + cron_hours) / 24 * HOURS * 0.5)
+    assert capacity.quantity == pytest.approx((8 + cron_hours) / 24 * HOURS * 0.5, abs=0.1)
     if cron_hours == 16.0:
         assert capacity.usd == pytest.approx(43.80)  # 0.5 ACU around the clock in us-east-1
 
 
 def test_aurora_awake_hours_without_cron_or_with_min_acu(tmp_path: Path) -> None:
-    assert cost.aurora_awake(_config(tmp_path, cron={"enabled": False}), cost.Traffic()).hours_per_day == 8.0
+    assert cost.aurora_awake(_config(tmp_path, cron={"enabled": False}), cost.Traffic()).hours_per_day == \
+        pytest.approx(8.0, abs=1e-3)
     floor = cost.aurora_awake(_config(tmp_path, database={"min_acu": 0.5}), cost.Traffic(active_hours_per_day=24))
     assert (floor.hours_per_day, floor.cron) == (24.0, 0.0)
 
@@ -265,8 +280,47 @@ def test_cli_shows_the_default_sites_aurora_hours_and_why(tmp_path: Path) -> Non
     text = " ".join(result.stdout.split())
     assert re.search(r"Aurora Serverless v2 capacity 182 ACU-hours \$0\.12 / ACU-hour 21\.90 12 h/day at 0\.5 ACU "
                      r"\(8 h visitors \+ 4 h wp-cron\), paused the rest", text), text
-    assert ("Aurora awake 8 hours a day for visitors (--active-hours-per-day); in the other hours each wp-cron run "
+    assert ("Aurora awake 8 of the visitors' 8 hours a day (--active-hours-per-day; only cache misses reach it); "
+            "in the other hours each wp-cron run "
             "(rate(1 hour)) keeps it awake until the next run or database.auto_pause_seconds (900 s) later, "
             "whichever is first: +4 h, 12 h/day in all") in text
     guide = (REPO / "docs" / "guides" / "costs.md").read_text()
     assert "$21.90" in guide and "$43.80" in guide
+
+
+def test_the_cache_saves_only_on_what_misses_reach(tmp_path: Path) -> None:
+    """At each of 100k, 1M and 10M views the saving is the miss-side lines at a 0.9 hit ratio against
+    none: CloudFront's lines are the same either way, the Lambda and API Gateway lines shrink tenfold."""
+    config = _config(tmp_path)
+    result = cost.estimate(config, cost.Traffic())
+    assert list(result.cache_savings) == [100_000, 1_000_000, 10_000_000]
+    for views, (cached, uncached) in result.cache_savings.items():
+        assert cached == pytest.approx(sum(_expected(config, views, 0.9).values()))
+        assert uncached == pytest.approx(sum(_expected(config, views, 0.0).values()))
+        assert cached < uncached
+    cached = {(line.service, line.item): line.quantity for line in result.lines}
+    uncached = {(line.service, line.item): line.quantity
+                for line in cost.estimate(config, cost.Traffic(cache_hit_ratio=0.0)).lines}
+    assert cached[("CloudFront", "HTTPS requests")] == uncached[("CloudFront", "HTTPS requests")] == 1_100_000
+    assert (cached[("API Gateway", "HTTP API requests")], uncached[("API Gateway", "HTTP API requests")]) == (
+        pytest.approx(10_000), 100_000)
+
+
+def test_cli_takes_the_hit_ratio_and_prints_savings_and_concurrency(tmp_path: Path) -> None:
+    init_project(tmp_path, {"network": "vpc-nat-gateway"})
+    result = run_wplambda("cost", "-C", str(tmp_path), "--cache-hit-ratio", "0.5")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "What the cache saves at a 50% hit ratio" in text
+    expected = cost.estimate(_config(tmp_path), cost.Traffic(cache_hit_ratio=0.5))
+    cached, uncached = expected.cache_savings[1_000_000]
+    assert (f"1,000,000 page views/month {cached:,.2f} with the cache {uncached:,.2f} without "
+            f"saves {uncached - cached:,.2f}") in text
+    # 90 connections at 2 ACU (AWS's table), less 7; 83 x 1000 / 200 ms = 415 misses a second.
+    assert "Concurrency: 83 instances at most, one database connection each: Aurora holds 90 connections" in text
+    assert "that is 415 cache misses a second" in text
+    refused = run_wplambda("cost", "-C", str(tmp_path), "--cache-hit-ratio", "1.5")
+    assert refused.returncode == 2 and "--cache-hit-ratio" in refused.stderr
+    data = json.loads(run_wplambda("cost", "-C", str(tmp_path), "--json").stdout)
+    assert data["traffic"]["cache_hit_ratio"] == 0.9 and [row["views_per_month"] for row in data["cache_savings"]] == [
+        100_000, 1_000_000, 10_000_000]

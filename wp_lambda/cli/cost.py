@@ -17,8 +17,14 @@ _DEFAULTS = cost_mod.Traffic()
 
 def cost(
     project: ProjectOption = Path(),
-    requests_per_month: Annotated[int, typer.Option(min=0, help="Requests that reach the function a month.")]
+    requests_per_month: Annotated[int, typer.Option(min=0, help="Page requests a month (pages, feeds, admin, "
+                                                    "AJAX; static files aside).")]
     = _DEFAULTS.requests_per_month,
+    cache_hit_ratio: Annotated[float, typer.Option(min=0, max=1, help="Share of page requests CloudFront answers "
+                                                   "from its cache (an assumption: about 0.9 for a site read mostly "
+                                                   "by anonymous visitors, far less for a shop or members' site); "
+                                                   "only the rest reach the function and the database.")]
+    = _DEFAULTS.cache_hit_ratio,
     avg_ms: Annotated[float, typer.Option(min=1, help="Billed milliseconds per request.")] = _DEFAULTS.avg_ms,
     gb_out: Annotated[float | None, typer.Option(min=0, help="GB a month CloudFront sends to viewers "
                                                  "(default: requests x --avg-page-kb).")] = None,
@@ -39,7 +45,8 @@ def cost(
     """The monthly cost of this config, line by line, from the kit's pinned price table, with the
     totals of the other network modes (public, NAT gateway, NAT instance) beside it."""
     config = config_mod.load(project)
-    traffic = cost_mod.Traffic(requests_per_month=requests_per_month, avg_ms=avg_ms, gb_out=gb_out,
+    traffic = cost_mod.Traffic(requests_per_month=requests_per_month, cache_hit_ratio=cache_hit_ratio,
+                               avg_ms=avg_ms, gb_out=gb_out,
                                avg_page_kb=avg_page_kb, nat_gb=nat_gb, storage_gb=storage_gb,
                                active_hours_per_day=active_hours_per_day, avg_acu=avg_acu, free_tier=free_tier)
     result = cost_mod.estimate(config, traffic)
@@ -62,6 +69,13 @@ def cost(
     for mode, total in result.alternatives.items():
         shown = "not possible: Aurora needs a VPC" if total is None else f"{total:>10,.2f}"
         print(f"  {mode:<18} {shown}" + ("  <- this config" if mode == result.network_mode else ""))
+    print()
+    print(f"What the cache saves at a {traffic.cache_hit_ratio:.0%} hit ratio (the rest of the traffic as above):")
+    for views, (cached, uncached) in result.cache_savings.items():
+        print(f"  {views:>10,} page views/month  {cached:>10,.2f} with the cache  {uncached:>10,.2f} without  "
+              f"saves {uncached - cached:>9,.2f}")
+    print()
+    print(f"Concurrency: {result.concurrency}.")
     print()
     print("Assumptions: " + "; ".join(result.assumptions) + ".")
 

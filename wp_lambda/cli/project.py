@@ -93,6 +93,7 @@ def init(
         out.print("[yellow]note:[/] arm64: Bref's gd and imagick layers are x86_64 only, so php.extensions = [] "
                   "and WordPress makes no thumbnails or resized images; use --arch x86_64 for them.")
     out.print(f"cost: {cost_mod.summary(config)}", highlight=False)
+    out.print(f"concurrency: {project_mod.concurrency_line(config)}", highlight=False)
     out.print(f"[green]Project ready in {root}.[/] Next: [bold]wplambda validate[/], then "
               "[bold]wplambda serve[/] or [bold]wplambda deploy --stack NAME[/].")
 
@@ -122,6 +123,7 @@ def validate(project: ProjectOption = Path(), json_output: JsonOption = False) -
             err.print(f"[red]✗[/] {error}")
         if report.ok:
             out.print(f"[green]✓[/] valid ({', '.join(report.checks)})")
+            out.print(f"concurrency: {project_mod.concurrency_line(cfg)}", highlight=False)
     if not report.ok:
         raise UserError(f"{len(report.errors)} problem(s) in the rendered project")
 

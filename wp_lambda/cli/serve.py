@@ -62,6 +62,11 @@ def serve(
         help="Largest request body the gateway accepts (e.g. 10MB); larger ones get 413 before being read. "
              "The default is Lambda's 6 MB request payload quota: a larger body works here but fails deployed.")
     ] = LAMBDA_REQUEST_LIMIT,
+    concurrency: Annotated[int | None, typer.Option(
+        min=1, help="At most N requests in the site's function at once, as Lambda's reserved concurrency "
+                    "(function.reserved_concurrency) allows; the rest get the throttle answer of "
+                    "function.front_door (503 behind an HTTP API, 429 from a Function URL). Default: no cap.")
+    ] = None,
 ) -> None:
     """Serve the site on http://HOST:PORT through the same handler that runs on Lambda.
 
@@ -71,7 +76,7 @@ def serve(
     site = serve_mod.LocalSite(cfg, serve_mod.ServeOptions(
         host=host, port=port, workers=workers, install=install, admin_user=admin_user,
         admin_email=admin_email, admin_password=admin_password, s3_endpoint=s3_endpoint, s3_bucket=s3_bucket,
-        profile=profile, invoke_port=invoke_port, max_body=max_body),
+        profile=profile, invoke_port=invoke_port, max_body=max_body, concurrency=concurrency),
         # markup=False: a request line holds the client's path, which must not be read as markup.
         log_line=lambda line: out.print(line, highlight=False, markup=False, soft_wrap=True))
     site.preflight()
@@ -103,6 +108,7 @@ def serve(
         for line in efs_mod.report_lines(info.content_sync or {}):
             out.print(f"  {line}")
         out.print(f"  logs:  {info.logs}")
+        out.print(f"  concurrency: {info.concurrency}", highlight=False)
         out.print(f"  Lambda invoke endpoint: {info.invoke_url} (functions WordPressFunction, ConsoleFunction; "
                   f"for boto3: AWS_ENDPOINT_URL_LAMBDA={info.invoke_url} and this run's access_key_id/"
                   f"secret_access_key from {info.invoke_credentials}, readable only by you)", soft_wrap=True,

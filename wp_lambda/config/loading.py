@@ -23,7 +23,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from wp_lambda.common.errors import UserError
-from wp_lambda.config import aurora, checks
+from wp_lambda.config import aurora, checks, concurrency
 from wp_lambda.config.schema import (
     CONFIG_FILE,
     PIN_KEYS,
@@ -68,7 +68,7 @@ def parse(text: str, root: Path | None = None, path: Path | None = None) -> Conf
     file, found = _validate(doc)
     config = file.to_config(root or Path.cwd())
     found += pin_problems(file) + cross_checks(config) + checks.problems(config)
-    found += aurora.problems(config)
+    found += aurora.problems(config) + concurrency.problems(config)
     if found:
         raise ConfigError([dataclasses.replace(p, line=_line(text, p)) for p in found], path)
     return config

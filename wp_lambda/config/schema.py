@@ -26,6 +26,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictInt,
     ValidationError,
     ValidatorFunctionWrapHandler,
     WithJsonSchema,
@@ -137,6 +138,11 @@ def _at_most_warm_paths(value: Any, handler: ValidatorFunctionWrapHandler) -> An
     return handler(value)
 
 
+# function.reserved_concurrency: a whole number of instances (strict, so TOML's true or 30.0 is no
+# count), "auto" (what the database holds: wp_lambda.config.concurrency) or "off" (no cap).
+ReservedConcurrency = Annotated[StrictInt | Literal["auto", "off"],
+                                _says("{value!r} is not a reserved concurrency; use a whole number of instances "
+                                      "(e.g. 50), \"auto\" (what the database holds) or \"off\" (no cap)")]
 Host = Annotated[str, Field(pattern=_HOST_RE),
                  _says("{value!r} is not a valid host name (lowercase, e.g. blog.example.com)")]
 SitePath = Annotated[str, Field(pattern=r"^/[^\s,#]*$"),
@@ -218,6 +224,12 @@ class Function(Table):
     ephemeral_storage: int = _key(512, "Size of /tmp in MB.", ge=512, le=10240)
     provisioned_concurrency: int = _key(0, "Provisioned concurrency on the live alias; 0 turns it off.",
                                         ge=0, le=1000)
+    reserved_concurrency: ReservedConcurrency = \
+        _key("auto", "Most instances of the site's function at once (Lambda reserved concurrency), so a spike "
+             "cannot open more database connections than the database holds: \"auto\" derives it from "
+             "database.max_acu (Aurora's max_connections, less the console and a margin; no cap with an external "
+             "database), a number sets it, \"off\" leaves the function uncapped. Requests beyond it are "
+             "throttled, and CloudFront answers them from its cache where it can (docs/guides/deploy.md).")
     front_door: FrontDoor = _key("http-api", "What CloudFront calls: an HTTP API, or a Lambda Function URL.")
     warm_paths: Annotated[list[SitePath], Field(max_length=WARM_PATHS_MAX), WrapValidator(_at_most_warm_paths)] = \
         _key(["/"], "Paths requested during init so the opcache holds WordPress before the first visitor (e.g. "

@@ -3,10 +3,10 @@
 Each of these would otherwise fail far into a deploy, after a change set was made and half a stack
 created or rolled back: a layer the account cannot read, a certificate that is still pending or
 misses a domain, an artifact bucket in another region (the deploy uploads there, CloudFormation
-then cannot read it), provisioned concurrency the account has no room for, a stack in a state no
+then cannot read it), reserved or provisioned concurrency the account has no room for, a stack in a state no
 update can start from, a NAT instance type whose replacement cannot succeed. Every check only
 reads (``GetLayerVersion``, ``DescribeCertificate``,
-``GetBucketLocation``, ``GetAccountSettings``, ``GetProvisionedConcurrencyConfig``, and with
+``GetBucketLocation``, ``GetAccountSettings``, ``GetFunctionConcurrency``, ``GetProvisionedConcurrencyConfig``, and with
 security.waf ``ListWebACLs`` and ``DescribeStacks`` in us-east-1, ``GetTemplate`` for the deployed NAT
 instance's type; the stack's state is the deploy's
 one reading of it), and every failure is one line naming the resource and
@@ -39,6 +39,7 @@ from wp_lambda.bundle.pipeline import read_manifest
 from wp_lambda.common.errors import UserError
 from wp_lambda.config import Config, graviton_instance, php_extension_layer_arns, php_layer_arn
 from wp_lambda.config.aurora import ENGINE, engine_version, pauses, release
+from wp_lambda.config.concurrency import UNRESERVED_MINIMUM, reservation
 from wp_lambda.deploy import emulator, waf
 from wp_lambda.deploy.plan import BUILD_DIR, NOT_OWNED_CODES, managed_bucket_name, not_owned
 
@@ -47,8 +48,6 @@ CERTIFICATE_REGION = "us-east-1"
 # A stack name is at most 128 characters:
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html
 MAX_STACK_NAME = 128
-# Lambda keeps this many concurrent executions unreserved in every account and region.
-UNRESERVED_MINIMUM = 100
 # Few retries: a preflight that cannot get an answer says so rather than holding up the deploy.
 _CLIENT_OPTIONS: dict[str, Any] = {"retries": {"max_attempts": 2, "mode": "standard"}, "connect_timeout": 5,
                                    "read_timeout": 15}
@@ -399,18 +398,20 @@ def check_artifact_bucket(config: Config, aws: Aws, result: Preflight) -> None:
 
 
 def check_concurrency(config: Config, aws: Aws, result: Preflight, function: str | None = None) -> None:
-    """``function.provisioned_concurrency`` fits in the account's unreserved concurrency while
-    leaving Lambda's minimum of 100 unreserved. Provisioned concurrency already allocated to this
-    stack's ``function`` counts as room: the update keeps or replaces it."""
+    """``function.reserved_concurrency`` (or, without one, ``function.provisioned_concurrency``)
+    fits in the account's unreserved concurrency while leaving Lambda's minimum of 100 unreserved
+    (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html). What this stack's
+    ``function`` holds already counts as room: the update keeps or replaces it. With a reservation,
+    provisioned concurrency is taken out of it, so the reservation is what the account must spare
+    (validate has checked that the one fits in the other)."""
+    reserved = reservation(config).instances
+    if reserved is not None:
+        _check_reserved(aws, result, function, reserved)
+        return
     wanted = config.function.provisioned_concurrency
     if not wanted:
         return
-    try:
-        settings = _call("account concurrency", _client(aws, "lambda").get_account_settings)
-    except botocore.exceptions.ClientError as exc:
-        # Not being allowed to read the account's settings says nothing about the room in it.
-        raise _NotRun(f"account concurrency: could not run ({error_code(exc)})") from None
-    unreserved = int(settings["AccountLimit"]["UnreservedConcurrentExecutions"])
+    unreserved = _unreserved(aws)
     current = _current_provisioned(aws, function) if function else 0
     room = unreserved + current - UNRESERVED_MINIMUM
     if wanted > room:
@@ -422,6 +423,42 @@ def check_concurrency(config: Config, aws: Aws, result: Preflight, function: str
             f"to {max(room, 0)} or less, or ask for a higher Lambda concurrency quota (Service Quotas)")
         return
     result.passed.append("concurrency")
+
+
+def _check_reserved(aws: Aws, result: Preflight, function: str | None, wanted: int) -> None:
+    unreserved = _unreserved(aws)
+    current = _current_reserved(aws, function) if function else 0
+    room = unreserved + current - UNRESERVED_MINIMUM
+    if wanted <= room:
+        result.passed.append("concurrency")
+        return
+    held = f" (this stack's function holds {current} of them already)" if current else ""
+    lower = f"set function.reserved_concurrency to {room} or less, " if room >= 1 else ""
+    result.failures.append(
+        f"account concurrency in {aws.region}: function.reserved_concurrency = {wanted} reserves {wanted} concurrent "
+        f"executions for the site; the account has {unreserved} unreserved{held}, and Lambda keeps "
+        f"{UNRESERVED_MINIMUM} unreserved (room: {max(room, 0)}); fix: {lower}ask for a higher Lambda concurrency "
+        "quota (Service Quotas), or set function.reserved_concurrency = \"off\" (the function is then uncapped, and "
+        "a spike can open more database connections than the database holds)")
+
+
+def _unreserved(aws: Aws) -> int:
+    try:
+        settings = _call("account concurrency", _client(aws, "lambda").get_account_settings)
+    except botocore.exceptions.ClientError as exc:
+        # Not being allowed to read the account's settings says nothing about the room in it.
+        raise _NotRun(f"account concurrency: could not run ({error_code(exc)})") from None
+    return int(settings["AccountLimit"]["UnreservedConcurrentExecutions"])
+
+
+def _current_reserved(aws: Aws, function: str) -> int:
+    """Reserved concurrency ``function`` holds now; 0 if none (GetFunctionConcurrency then answers
+    without the key)."""
+    try:
+        found = _call("account concurrency", _client(aws, "lambda").get_function_concurrency, FunctionName=function)
+    except botocore.exceptions.ClientError:
+        return 0  # not there (yet): nothing held
+    return int(found.get("ReservedConcurrentExecutions") or 0)
 
 
 def _current_provisioned(aws: Aws, function: str) -> int:

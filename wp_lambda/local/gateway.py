@@ -20,6 +20,7 @@ import base64
 import contextlib
 import email.utils
 import hashlib
+import json
 import logging
 import socket
 import sys
@@ -27,6 +28,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,6 +38,7 @@ from wp_lambda.assets_sync import cache_control, content_type
 from wp_lambda.config import Assets
 from wp_lambda.local import ranges
 from wp_lambda.local.request_body import Refused, body_length
+from wp_lambda.local.runtime_api import Throttled
 from wp_lambda.runtime import contract, routing
 from wp_lambda.runtime.cgi import AUTHORIZATION_COPY_HEADER, ORIGIN_SECRET_HEADER, VIEWER_ADDRESS_HEADER
 from wp_lambda.runtime.contract import LAMBDA_REQUEST_LIMIT
@@ -74,6 +77,23 @@ class Limits:
     # sends, as nginx's lingering close does: a client that is mid-upload reads the 413 instead of
     # a connection reset, and nothing of it is kept.
     linger: float = 2.0
+    # What the front door answers when Lambda throttles the function (serve --concurrency): see
+    # throttle_status.
+    throttle_status: int = 503
+
+
+def throttle_status(front_door: str) -> int:
+    """The status a viewer's request gets when the site's function is at its reserved concurrency.
+
+    Lambda refuses a synchronous invocation beyond it with a throttling error, status 429
+    (https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html), and a Function URL
+    passes that on. An HTTP API answers its integration's failure with a 5xx of its own; AWS's
+    pages do not pin the code for a throttle, and 503 Service Unavailable is the one serve gives.
+    What follows matters more than the number: CloudFront serves a cached copy in place of a 5xx
+    (stale-if-error), never of a 4xx, so only behind an HTTP API does a throttled visitor to a
+    cached page get the page (docs/guides/deploy.md).
+    """
+    return 429 if front_door == "function-url" else 503
 
 
 def own_hosts(host: str, port: int) -> frozenset[str]:
@@ -376,6 +396,10 @@ class _Handler(BaseHTTPRequestHandler):
         cold = None
         try:
             status, headers, payload, cold = from_result(self.server.invoke(event))
+        except Throttled:
+            status = self.server.limits.throttle_status
+            headers = [("Content-Type", "application/json")]
+            payload = json.dumps({"message": HTTPStatus(status).phrase}).encode()
         except Exception as exc:
             log.error("handler invocation failed: %s", exc)
             status, headers, payload = 502, [("Content-Type", "text/plain")], b"Bad Gateway\n"

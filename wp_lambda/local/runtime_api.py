@@ -45,6 +45,11 @@ class InvocationTimeout(TimeoutError):
     """No runtime answered the invocation before its deadline."""
 
 
+class Throttled(RuntimeError):
+    """The function already runs its reserved concurrency's worth of invocations (``serve
+    --concurrency``): Lambda refuses the invocation rather than queueing it."""
+
+
 @dataclass
 class Invocation:
     """One submitted event; :meth:`result` waits for the runtime's answer."""
@@ -79,8 +84,14 @@ class RuntimeAPI:
     """The emulator. Use as a context manager, or :meth:`start` / :meth:`stop`."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, timeout: float = 30.0,
-                 function_name: str = "wplambda-local", region: str = "us-east-1") -> None:
+                 function_name: str = "wplambda-local", region: str = "us-east-1",
+                 concurrency: int | None = None) -> None:
         self.timeout = timeout
+        # Reserved concurrency: at most this many invocations through invoke() at once, the rest
+        # refused at once (Throttled), as Lambda throttles a function at its reservation:
+        # https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+        self.concurrency = concurrency
+        self._slots = threading.BoundedSemaphore(concurrency) if concurrency else None
         self.function_arn = f"arn:aws:lambda:{region}:000000000000:function:{function_name}"
         self.init_errors: list[Any] = []
         # SnapStart: a runtime initialized with AWS_LAMBDA_INITIALIZATION_TYPE=snap-start runs its
@@ -125,8 +136,16 @@ class RuntimeAPI:
         return invocation
 
     def invoke(self, event: Any, timeout: float | None = None) -> Any:
-        """Submit ``event`` and wait for the function's return value."""
-        return self.submit(event, timeout).result()
+        """Submit ``event`` and wait for the function's return value; raises :class:`Throttled`
+        when ``concurrency`` invocations are in flight already."""
+        if self._slots is None:
+            return self.submit(event, timeout).result()
+        if not self._slots.acquire(blocking=False):
+            raise Throttled(f"{self.concurrency} invocation(s) in flight, the function's reserved concurrency")
+        try:
+            return self.submit(event, timeout).result()
+        finally:
+            self._slots.release()
 
     # -- called by the HTTP handler --------------------------------------------------------------
 

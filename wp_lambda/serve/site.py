@@ -26,7 +26,7 @@ from wp_lambda.common.errors import UserError
 from wp_lambda.common.report import Reporter
 from wp_lambda.config import Config
 from wp_lambda.function_env import LocalStandIns
-from wp_lambda.local.gateway import LAMBDA_REQUEST_LIMIT, Directory, Gateway, Limits, Origin, Routes
+from wp_lambda.local.gateway import LAMBDA_REQUEST_LIMIT, Directory, Gateway, Limits, Origin, Routes, throttle_status
 from wp_lambda.local.invoke_endpoint import InvokeCredentials, InvokeEndpoint, LocalFunction
 from wp_lambda.local.mariadb import MariaDB
 from wp_lambda.local.processes import ProcessGroup
@@ -74,6 +74,10 @@ class ServeOptions:
     invoke_port: int = 0
     # The largest request body the gateway takes (Lambda's request payload quota unless raised).
     max_body: int = LAMBDA_REQUEST_LIMIT
+    # serve --concurrency: the site function's reserved concurrency to emulate. None by default,
+    # not the config's: that is sized for Aurora's connections (83 at 2 ACU), far above serve's
+    # handler processes, so it would never be reached here; a developer asks for throttling to see it.
+    concurrency: int | None = None
 
 
 @dataclass
@@ -93,6 +97,8 @@ class ServeInfo:
     invoke_url: str = ""
     # Where this run's credentials for the invoke endpoint are (0600); never the credentials.
     invoke_credentials: str = ""
+    # The emulated reserved concurrency, for the banner.
+    concurrency: str = ""
 
 
 class LocalSite:
@@ -161,7 +167,8 @@ class LocalSite:
             else:
                 self._start_database(local)
             self.api = RuntimeAPI(timeout=self.config.function.timeout,
-                                  function_name=self.site_function, region=self.config.aws.region)
+                                  function_name=self.site_function, region=self.config.aws.region,
+                                  concurrency=self.options.concurrency)
             self.api.start()
             env = self._handler_env(build_dir, php, local)
             for index in range(self.options.workers):
@@ -173,7 +180,8 @@ class LocalSite:
             self.gateway = Gateway((self.options.host, self.options.port),
                                    routes=Routes(Directory(build_dir / "assets", self.config.assets), uploads, efs),
                                    invoke=lambda event: self._invoke(event), log_line=self.log_line,
-                                   limits=Limits(max_body=self.options.max_body))
+                                   limits=Limits(max_body=self.options.max_body,
+                                                 throttle_status=throttle_status(self.config.function.front_door)))
             self._gateway_thread = threading.Thread(target=self.gateway.serve_forever, name="gateway", daemon=True)
             self._gateway_thread.start()
             self.client.wait_ready(self.group.children)
@@ -182,7 +190,8 @@ class LocalSite:
             info = ServeInfo(self.url, f"{self.url}/wp-admin/", self.paths.logs, self.options.workers,
                              php.version, where, warnings=warnings, content_sync=synced,
                              invoke_url=self.endpoint.url if self.endpoint else "",
-                             invoke_credentials=self.endpoint.where if self.endpoint else "")
+                             invoke_credentials=self.endpoint.where if self.endpoint else "",
+                             concurrency=self._concurrency_line())
             if efs:
                 # No NFS client in the kernels serve targets (nor in its test sandbox): a plain
                 # directory stands in for the mount, so NFS latency is not part of what you see.
@@ -312,6 +321,15 @@ class LocalSite:
             raise UserError(f"seeding {self.paths.efs} failed: {result['error']}",
                             f"see {self.paths.logs / 'console.log'}")
         return result
+
+    def _concurrency_line(self) -> str:
+        """The banner's word on --concurrency: the cap and what a request beyond it gets."""
+        cap = self.options.concurrency
+        if cap is None:
+            return "no cap (serve --concurrency N emulates the site function's reserved concurrency)"
+        status = throttle_status(self.config.function.front_door)
+        return (f"{cap} request(s) in the site's function at once, as reserved concurrency; the rest get "
+                f"{status} ({self.config.function.front_door}'s throttle answer)")
 
     def _invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         assert self.api is not None

@@ -270,6 +270,53 @@ def test_concurrency_already_held_by_the_stack_counts_as_room(project: Path, acc
     assert "(room: 110)" in more
 
 
+def test_reserved_concurrency_must_leave_100_unreserved(project: Path, account_settings: Stubber) -> None:
+    """Stubber: a new stack (no function yet, so no GetFunctionConcurrency) asks to reserve 60: 150
+    unreserved leave room for 50 (refused), 160 for 60 (fits); a new account's 10 leave none, and the
+    fix then names the quota and "off" only. The reservation is what counts, not the provisioned
+    concurrency inside it."""
+    for unreserved in (150, 160, 10):
+        account_settings.add_response("get_account_settings", _settings(unreserved), expected_params={})
+    sixty = {"reserved_concurrency": 60, "provisioned_concurrency": 5}
+    (failure,) = _run(_config(project, function=sixty, php={"source": "dir"})).failures
+    assert failure == ("account concurrency in us-east-1: function.reserved_concurrency = 60 reserves 60 concurrent "
+                       "executions for the site; the account has 150 unreserved, and Lambda keeps 100 unreserved "
+                       "(room: 50); fix: set function.reserved_concurrency to 50 or less, ask for a higher Lambda "
+                       "concurrency quota (Service Quotas), or set function.reserved_concurrency = \"off\" (the "
+                       "function is then uncapped, and a spike can open more database connections than the "
+                       "database holds)")
+    fits = _run(_config(project, function=sixty, php={"source": "dir"}))
+    assert fits.failures == [] and "concurrency" in fits.passed
+    (none,) = _run(_config(project, function=sixty, php={"source": "dir"})).failures
+    assert "the account has 10 unreserved" in none and "(room: 0); fix: ask for a higher Lambda concurrency" in none
+
+
+def test_reserved_concurrency_the_stack_holds_counts_as_room(project: Path, account_settings: Stubber) -> None:
+    """moto + Stubber: the stack's WordPressFunction (moto's CloudFormation) holds 83 reserved
+    (GetFunctionConcurrency, stubbed); 100 unreserved are left, so keeping 83 fits and 84 does not;
+    "off" asks nothing."""
+    boto3.client("cloudformation").create_stack(StackName="pre-rc", TemplateBody=(
+        '{"Resources": {"WordPressFunction": {"Type": "AWS::SQS::Queue"}}}'))
+    cfn = boto3.client("cloudformation")
+    description = dict(cfn.describe_stacks(StackName="pre-rc")["Stacks"][0])
+    physical = cfn.describe_stack_resource(StackName="pre-rc", LogicalResourceId="WordPressFunction")[
+        "StackResourceDetail"]["PhysicalResourceId"]
+    for _ in range(2):
+        account_settings.add_response("get_account_settings", _settings(100), expected_params={})
+        account_settings.add_response("get_function_concurrency", {"ReservedConcurrentExecutions": 83},
+                                      expected_params={"FunctionName": physical})
+    keep = _run(_config(project, function={"reserved_concurrency": 83}, php={"source": "dir"}), "pre-rc",
+                description)
+    assert keep.failures == [] and "concurrency" in keep.passed
+    (more,) = _run(_config(project, function={"reserved_concurrency": 84}, php={"source": "dir"}), "pre-rc",
+                   description).failures
+    assert "the account has 100 unreserved (this stack's function holds 83 of them already)" in more
+    assert "(room: 83); fix: set function.reserved_concurrency to 83 or less" in more
+    off = _run(_config(project, function={"reserved_concurrency": "off"}, php={"source": "dir"}), "pre-rc",
+               description)
+    assert off.failures == [] and "concurrency" not in off.passed
+
+
 def test_concurrency_unreadable_is_not_run(project: Path, account_settings: Stubber) -> None:
     """Stubber: AccessDenied on GetAccountSettings says nothing about the room: not run, no failure."""
     account_settings.add_client_error("get_account_settings", "AccessDeniedException", "no", 403)

@@ -51,6 +51,21 @@ def test_init_then_validate_passes(fresh_project: Path) -> None:
     result = run_wplambda("validate", cwd=fresh_project)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "valid (cfn-lint, sam-transform, kit-rules, php-lint, php-security)" in result.stdout
+    # It explains function.reserved_concurrency: AWS's 90 connections at 2 ACU, less 7.
+    assert "concurrency: 83 instances at most, one database connection each" in " ".join(result.stdout.split())
+
+
+def test_validate_refuses_a_reserved_concurrency_the_database_cannot_hold(fresh_project: Path,
+                                                                          tmp_path: Path) -> None:
+    project = tmp_path / "over"
+    shutil.copytree(fresh_project, project)
+    toml = project / "wplambda.toml"
+    toml.write_text(toml.read_text().replace('reserved_concurrency = "auto"', "reserved_concurrency = 200"))
+    result = run_wplambda("validate", cwd=project)
+    assert result.returncode == 2, result.stdout + result.stderr
+    message = " ".join(result.stderr.split())
+    assert "function.reserved_concurrency: 200 instances could open 200 database connections, but 83 are there" in \
+        message and "set it to 83 or less" in message
 
 
 def test_validate_json_reports_every_check(fresh_project: Path) -> None:

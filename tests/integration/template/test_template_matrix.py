@@ -60,8 +60,14 @@ CASES = [
          {"network": {"nat_instance_type": "t3.nano"},
           "assets": {"versioned_max_age": 604800, "default_max_age": 300}}),
     Case("natinst-external-url-x86", "vpc-nat-instance", "external", "function-url", "x86_64",
-         {"database": EXTERNAL_DB, "cron": {"schedule": "cron(0/10 * * * ? *)"}}),
+         {"database": EXTERNAL_DB, "cron": {"schedule": "cron(0/10 * * * ? *)"},
+          "function": {"reserved_concurrency": 40}}),
 ]
+# function.reserved_concurrency per case: "auto" with Aurora is the Aurora MySQL max_connections AWS
+# publishes for the case's max_acu (90 at 2 ACU, whose row is 1 ACU's; 135 at 4) less 7 (the
+# console's 2 and an admin margin of 5); with an external database it is uncapped unless set.
+RESERVED = {"natgw-aurora-httpapi-arm": 83, "natgw-aurora-url-x86": 128, "natinst-aurora-url-arm": 83,
+            "natinst-aurora-httpapi-x86": 83, "natinst-external-url-x86": 40}
 
 
 @dataclass
@@ -164,6 +170,7 @@ def test_function_settings_follow_the_config(rendered: Rendered) -> None:
         assert provisioned == {"ProvisionedConcurrentExecutions": cfg.provisioned_concurrency}
     else:
         assert provisioned is None
+    assert fn.get("ReservedConcurrentExecutions") == RESERVED.get(rendered.case.id)
     env = fn["Environment"]["Variables"]
     assert env["S3_UPLOADS_REGION"] == {"Ref": "AWS::Region"}
     assets = rendered.config.assets  # static files the function answers are cached like the bucket's
