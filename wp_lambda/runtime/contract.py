@@ -278,8 +278,10 @@ def add_security_headers(headers: list[tuple[str, str]], added: tuple[SecurityHe
 # as name prefixes, so "wordpress_" covers the auth cookies whatever the site's hash.
 BYPASS_COOKIE_PREFIXES = ("wordpress_", "wp-postpass_", "comment_author_", "woocommerce_cart_hash",
                           "woocommerce_items_in_cart", "wp_woocommerce_session_")
-# Query parameters that ask for a preview (?preview=true, &preview_id=N, &preview_nonce=...).
-BYPASS_QUERY_KEYS = ("preview", "preview_id", "preview_nonce")
+# Query parameters that ask for a preview (?preview=true, &preview_id=N, &preview_nonce=...), or
+# for a page showing one commenter their comment awaiting moderation (WordPress redirects there,
+# ?unapproved=ID&moderation-hash=..., when the commenter did not let it set cookies).
+BYPASS_QUERY_KEYS = ("preview", "preview_id", "preview_nonce", "unapproved", "moderation-hash")
 # Paths that are never shared: the dashboard (a prefix, so /wp-admin and /wp-admin/... alike) and
 # the scripts named here wherever they sit (a subdirectory install's /blog/wp-login.php too).
 BYPASS_PATH_PREFIXES = ("/wp-admin",)
@@ -315,7 +317,7 @@ def cache_bypass(method: str, path: str, query: str, cookie_names: Iterable[str]
         return "path"
     keys = {unquote_plus(part.split("=", 1)[0]) for part in query.split("&") if part}
     if keys & set(BYPASS_QUERY_KEYS):
-        return "preview"
+        return "query"
     if any(name.startswith(BYPASS_COOKIE_PREFIXES) for name in cookie_names):
         return "cookie"
     return None
