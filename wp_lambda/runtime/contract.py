@@ -289,8 +289,11 @@ BYPASS_SCRIPTS = ("wp-login.php", "wp-cron.php", "wp-signup.php", "wp-activate.p
                   "xmlrpc.php")
 # The methods CloudFront may answer from its cache (the behaviours' CachedMethods).
 CACHED_METHODS = ("GET", "HEAD")
-# The header the viewer-request function sets on a bypass request, to the request's own id: the
-# page cache policy keys on it, so a bypass request can never share a cache entry with another
+# The header the viewer-request function sets on a bypass request, to the request's own id. A
+# viewer-request function runs before CloudFront looks in its cache, so what it writes is part of
+# the key (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/function-code-choose-purpose.html,
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/understanding-the-cache-key.html):
+# the page cache policy keys on it, so a bypass request can never share a cache entry with another
 # request, even one CloudFront stored by mistake (CloudFront's default 10 s caching of an error,
 # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/custom-error-pages-expiration.html).
 # The function deletes a viewer's copy on every other request, so no one can pick an entry's key.
