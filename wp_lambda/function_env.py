@@ -47,6 +47,11 @@ class LocalStandIns:
     content_dir: str | None = None
 
 
+def page_cache(config: Config) -> str:
+    """[cache] as contract.PAGE_CACHE_ENV's value: "TTL,STALE_TTL", or empty when pages are not cached."""
+    return f"{config.cache.ttl},{config.cache.stale_ttl}" if config.cache.pages else ""
+
+
 def uploads_bucket_ref(config: Config) -> str:
     """The uploads bucket in the template: the stack's own, or the configured existing one."""
     return json.dumps(config.uploads.bucket) if config.uploads.bucket else "!Ref UploadsBucket"
@@ -83,6 +88,8 @@ def function_environment(config: Config, *, role: str = "", local: LocalStandIns
     ]
     env.append(Variable(contract.HARDENING_ENV, hardening(config), comment=(
         "The walls up in front of WordPress ([security]): the runtime and the hardening mu-plugin read them.",)))
+    env.append(Variable(contract.PAGE_CACHE_ENV, page_cache(config), comment=(
+        "[cache] for the page cache mu-plugin: \"TTL,STALE_TTL\", empty when cache.pages is off.",)))
     if config.storage.mode == "efs":
         where = contract.EFS_MOUNT if local is None else local.content_dir
         assert where is not None, "storage.mode = efs needs the local stand-in for the mount"

@@ -186,3 +186,13 @@ def test_the_cron_check_refuses_only_a_database_that_could_never_pause(changes: 
     with pytest.raises(ConfigError) as info:
         parse(tomlkit.dumps(doc))
     assert [p.key for p in info.value.problems] == ["cron.schedule"]
+
+
+def test_cache_bounds_name_the_key_and_the_limit(tmp_path: Path) -> None:
+    """[cache] ttl stays within half a WordPress nonce's life (12 h); stale_ttl is never negative."""
+    text = "[cache]\npages = true\nttl = 86400\nstale_ttl = -1\n"
+    with pytest.raises(ConfigError) as info:
+        parse(text, path=tmp_path / "wplambda.toml")
+    assert [p.key for p in info.value.problems] == ["cache.ttl", "cache.stale_ttl"]
+    assert "43200" in str(info.value) and f"{tmp_path / 'wplambda.toml'}:3: cache.ttl" in str(info.value)
+    assert parse("[cache]\npages = false\nttl = 43200\nstale_ttl = 0\n").cache.pages is False

@@ -291,6 +291,19 @@ class Assets(Table):
     default_max_age: int = _key(3600, "Cache-Control max-age of other static files.", ge=0, le=31536000)
 
 
+class Cache(Table):
+    pages: bool = _key(True, "Cache full pages at CloudFront for anonymous visitors, keyed on path and query string "
+                       "(never on cookies). A request with a login, post-password, commenter or cart cookie, a "
+                       "preview, wp-admin, wp-login.php, wp-cron.php or a method other than GET/HEAD goes around "
+                       "the cache; WordPress marks what may be shared (docs/guides/caching.md).")
+    ttl: int = _key(300, "Seconds CloudFront serves a cached page before asking WordPress again (the s-maxage the "
+                    "kit's mu-plugin sends, and the cache policy's maximum). At most 12 h, half the life of a "
+                    "WordPress nonce, so a nonce in a cached page is still valid when it is served.", ge=1, le=43200)
+    stale_ttl: int = _key(86400, "Seconds past ttl during which CloudFront may still answer with the cached page "
+                          "while it fetches a fresh one (stale-while-revalidate) or while the function fails "
+                          "(stale-if-error). 0: never stale.", ge=0, le=31536000)
+
+
 class Cron(Table):
     enabled: bool = _key(True, "Run wp-cron on a schedule (WordPress's own cron is disabled).")
     schedule: str = _key("rate(1 hour)", "EventBridge schedule expression. Each run connects to the database, "
@@ -425,6 +438,8 @@ class Sections(Table):
                              "live.")
     assets: Assets = Field(default_factory=Assets, description="How long browsers and CloudFront cache the static "
                            "files.")
+    cache: Cache = Field(default_factory=Cache, description="Full pages cached at CloudFront for anonymous "
+                         "visitors.")
     cron: Cron = Field(default_factory=Cron, description="wp-cron, run on a schedule.")
     logs: Logs = Field(default_factory=Logs, description="CloudWatch Logs of the functions.")
     build: Build = Field(default_factory=Build, description="Where the build gets plugins, themes, Composer packages "

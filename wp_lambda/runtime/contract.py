@@ -10,9 +10,10 @@ Standard library only: it ships in the Lambda layer with the rest of ``wp_lambda
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
+from urllib.parse import unquote_plus
 
 # -- environment variables the function reads (set by the template, or by serve locally) ----------
 SECRETS_ENV = "WPLAMBDA_SECRETS"
@@ -268,3 +269,64 @@ def add_security_headers(headers: list[tuple[str, str]], added: tuple[SecurityHe
     out = [(name, value) for name, value in headers if name.lower() not in replaced]
     out += [(h.name, h.value) for h in added if h.override or h.name.lower() not in sent]
     return out
+
+
+# -- the page cache: which requests go around CloudFront's cache ([cache] in wplambda.toml) ------
+# One definition, read in three places so they cannot drift: the distribution's viewer-request
+# function (rendered from these values into template.yaml.j2), the runtime, which answers every
+# such request `private, no-store` whatever PHP said (wp_lambda/runtime/page_cache.py), and serve.
+# WordPress's kit mu-plugin (wplambda-page-cache.php) decides the rest: what may be shared.
+#
+# Cookies whose presence means the page may be made for this visitor: WordPress's login
+# (wordpress_logged_in_HASH, and wordpress_sec_HASH/wordpress_HASH on wp-admin paths), a
+# post password typed (wp-postpass_HASH), a commenter's name remembered (comment_author_HASH,
+# comment_author_email_HASH, comment_author_url_HASH), WooCommerce's cart and session. Compared
+# as name prefixes, so "wordpress_" covers the auth cookies whatever the site's hash.
+BYPASS_COOKIE_PREFIXES = ("wordpress_", "wp-postpass_", "comment_author_", "woocommerce_cart_hash",
+                          "woocommerce_items_in_cart", "wp_woocommerce_session_")
+# Query parameters that ask for a preview (?preview=true, &preview_id=N, &preview_nonce=...), or
+# for a page showing one commenter their comment awaiting moderation (WordPress redirects there,
+# ?unapproved=ID&moderation-hash=..., when the commenter did not let it set cookies).
+BYPASS_QUERY_KEYS = ("preview", "preview_id", "preview_nonce", "unapproved", "moderation-hash")
+# Paths that are never shared: the dashboard (a prefix, so /wp-admin and /wp-admin/... alike) and
+# the scripts named here wherever they sit (a subdirectory install's /blog/wp-login.php too).
+BYPASS_PATH_PREFIXES = ("/wp-admin",)
+BYPASS_SCRIPTS = ("wp-login.php", "wp-cron.php", "wp-signup.php", "wp-activate.php", "wp-comments-post.php",
+                  "xmlrpc.php")
+# The methods CloudFront may answer from its cache (the behaviours' CachedMethods).
+CACHED_METHODS = ("GET", "HEAD")
+# The header the viewer-request function sets on a bypass request, to the request's own id. A
+# viewer-request function runs before CloudFront looks in its cache, so what it writes is part of
+# the key (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/function-code-choose-purpose.html,
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/understanding-the-cache-key.html):
+# the page cache policy keys on it, so a bypass request can never share a cache entry with another
+# request, even one CloudFront stored by mistake (CloudFront's default 10 s caching of an error,
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/custom-error-pages-expiration.html).
+# The function deletes a viewer's copy on every other request, so no one can pick an entry's key.
+CACHE_BYPASS_HEADER = "X-Wplambda-Cache-Bypass"
+# What a response that must never be stored says (any cache, CloudFront or the browser's).
+NOT_SHARED = "private, no-store"
+# The mu-plugin's settings: "TTL,STALE_TTL" ([cache] ttl and stale_ttl), empty when cache.pages is
+# off (then every PHP response says NOT_SHARED, and the behaviours keep CachingDisabled).
+PAGE_CACHE_ENV = "WPLAMBDA_PAGE_CACHE"
+
+
+def cache_bypass(method: str, path: str, query: str, cookie_names: Iterable[str], authorized: bool) -> str | None:
+    """Why a request goes around the page cache (a short reason), or None when it may be shared.
+
+    The viewer-request function applies the same rule in JavaScript (template.yaml.j2, rendered
+    from the values above); ``tests/integration/template/test_template_page_cache.py`` runs both on
+    the same requests.
+    """
+    if method.upper() not in CACHED_METHODS:
+        return "method"
+    if authorized:
+        return "authorization"
+    if path.startswith(BYPASS_PATH_PREFIXES) or path.rsplit("/", 1)[-1] in BYPASS_SCRIPTS:
+        return "path"
+    keys = {unquote_plus(part.split("=", 1)[0]) for part in query.split("&") if part}
+    if keys & set(BYPASS_QUERY_KEYS):
+        return "query"
+    if any(name.startswith(BYPASS_COOKIE_PREFIXES) for name in cookie_names):
+        return "cookie"
+    return None

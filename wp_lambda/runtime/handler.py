@@ -26,6 +26,7 @@ from wp_lambda.runtime import (
     hardening,
     layout,
     origin,
+    page_cache,
     rotation,
     routing,
     secrets,
@@ -214,7 +215,7 @@ class Runtime:
         response = self.php_request(request, target, cgi.site_host(request, self.environ), context,
                                     cgi.client_address(request, self.environ))
         response.headers = self.walls.cookie_headers(response.headers)
-        return response
+        return page_cache.enforce(request, response)
 
     def php_request(self, request: Request, target: routing.Route, host: str | None,
                     context: LambdaContext | None, remote_addr: str = "127.0.0.1") -> Response:

@@ -61,7 +61,7 @@ CASES = [
           "assets": {"versioned_max_age": 604800, "default_max_age": 300}}),
     Case("natinst-external-url-x86", "vpc-nat-instance", "external", "function-url", "x86_64",
          {"database": EXTERNAL_DB, "cron": {"schedule": "cron(0/10 * * * ? *)"},
-          "function": {"reserved_concurrency": 40}}),
+          "function": {"reserved_concurrency": 40}, "cache": {"pages": False}}),
 ]
 # function.reserved_concurrency per case: "auto" with Aurora is the Aurora MySQL max_connections AWS
 # publishes for the case's max_acu (90 at 2 ACU, whose row is 1 ACU's; 135 at 4) less 7 (the
@@ -237,7 +237,9 @@ def test_php_behaviour_comes_before_the_static_ones(rendered: Rendered) -> None:
     php, static = behaviours[0], behaviours[1:]
     for function_behaviour in (php, dist["DefaultCacheBehavior"]):
         assert function_behaviour["TargetOriginId"] == "function"
-        assert function_behaviour["CachePolicyId"] == CACHING_DISABLED
+        # [cache] pages: what WordPress marks public is cached (test_template_page_cache.py).
+        pages = {"Ref": "PageCachePolicy"} if rendered.config.cache.pages else CACHING_DISABLED
+        assert function_behaviour["CachePolicyId"] == pages
         assert function_behaviour["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST
         assert "POST" in function_behaviour["AllowedMethods"]
         assert function_behaviour["FunctionAssociations"][0]["EventType"] == "viewer-request"

@@ -1,0 +1,165 @@
+"""What WordPress (with the kit's page cache mu-plugin) and the runtime tell CloudFront it may share.
+
+A real WordPress (Debian's, the kit's wp-config.php and wordpress/mu-plugins/wplambda-page-cache.php),
+MariaDB and php-fpm, through the handler. The invariant: no response made for one visitor, and no
+response carrying Set-Cookie, ever says public. Only an anonymous GET/HEAD of a page that is the
+same for everyone does. The tests run in file order: the site is installed once.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.lambda_events import Client, Reply
+from tests.support.wp_site import Site, install_fields, log_in, make_site
+from wp_lambda.local.mariadb import MariaDB
+from wp_lambda.runtime import contract
+from wp_lambda.runtime.handler import Runtime
+
+TTL, STALE = 300, 86400
+MU_PLUGIN = Path(__file__).resolve().parents[3] / "wordpress" / "mu-plugins" / "wplambda-page-cache.php"
+# A script that says public and sets a cookie: only the runtime stands between it and the cache.
+SETS_COOKIE = "<?php header('Cache-Control: public, s-maxage=600'); setcookie('session', 'abc'); echo 'mine';\n"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, mariadb: MariaDB, debian_wordpress: object) -> Site:
+    site = make_site(tmp_path_factory.mktemp("page-cache-site"), mariadb, "wp_page_cache")
+    mu_plugins = site.root / "wp-content" / "mu-plugins"
+    mu_plugins.mkdir(parents=True, exist_ok=True)
+    shutil.copy(MU_PLUGIN, mu_plugins / MU_PLUGIN.name)
+    (site.root / "wplambda-sets-cookie.php").write_text(SETS_COOKIE)
+    site.environ[contract.PAGE_CACHE_ENV] = f"{TTL},{STALE}"
+    return site
+
+
+@pytest.fixture(scope="module")
+def runtime(site: Site) -> Iterator[Runtime]:
+    rt = Runtime(site.environ)
+    try:
+        yield rt
+    finally:
+        rt.stop()
+
+
+@pytest.fixture(scope="module")
+def installed(runtime: Runtime) -> Reply:
+    return Client(runtime.handle).post_form("/wp-admin/install.php", install_fields(), query="step=2")
+
+
+@pytest.fixture(scope="module")
+def editor(runtime: Runtime, installed: Reply) -> Client:
+    """The administrator, logged in (cookies in its jar)."""
+    admin = Client(runtime.handle)
+    assert log_in(admin).status == 302
+    return admin
+
+
+@pytest.fixture
+def anonymous(runtime: Runtime, installed: Reply) -> Client:
+    return Client(runtime.handle)
+
+
+def _shared(reply: Reply) -> bool:
+    value = reply.header("cache-control") or ""
+    return "public" in value or "s-maxage" in value
+
+
+def _assert_private(reply: Reply) -> None:
+    assert reply.header("cache-control") == contract.NOT_SHARED, (reply.status, reply.headers)
+
+
+def test_anonymous_home_page_is_shared_for_ttl_without_cookies(anonymous: Client, installed: Reply) -> None:
+    assert installed.status == 200
+    home = anonymous.get("/")
+    assert home.status == 200 and "wp-site-blocks" in home.text
+    assert home.cookies == []
+    value = home.header("cache-control") or ""
+    assert value.startswith(f"public, max-age=0, s-maxage={TTL}"), value
+    assert home.header("expires") is None and home.header("pragma") is None
+    head = anonymous.request("HEAD", "/")
+    assert (head.header("cache-control") or "").startswith("public, max-age=0, s-maxage=")
+    feed = anonymous.get("/", query="feed=rss2")
+    assert feed.status == 200 and _shared(feed)
+
+
+def test_public_rest_get_is_shared(anonymous: Client) -> None:
+    posts = anonymous.get("/", query="rest_route=/wp/v2/posts")
+    assert posts.status == 200 and json.loads(posts.body)
+    assert _shared(posts), posts.headers
+
+
+def test_logged_in_editor_is_never_shared_and_sees_the_admin_bar(editor: Client) -> None:
+    home = editor.get("/")
+    assert home.status == 200 and "wpadminbar" in home.text
+    _assert_private(home)
+    dashboard = editor.get("/wp-admin/")
+    assert dashboard.status == 200
+    _assert_private(dashboard)
+
+
+def test_logged_in_rest_with_its_nonce_is_never_shared(editor: Client) -> None:
+    nonce = editor.get("/wp-admin/admin-ajax.php", query="action=rest-nonce")
+    assert nonce.status == 200 and nonce.text.strip()
+    me = editor.get("/", query="rest_route=/wp/v2/users/me", headers={"X-WP-Nonce": nonce.text.strip()})
+    assert me.status == 200 and json.loads(me.body)["id"] == 1
+    _assert_private(me)
+
+
+def test_a_commenters_cookie_goes_around_the_cache(anonymous: Client) -> None:
+    anonymous.jar["comment_author_0123abcd"] = "Ann"
+    _assert_private(anonymous.get("/"))
+
+
+def test_post_is_never_shared(anonymous: Client) -> None:
+    _assert_private(anonymous.post_form("/", {"s": "hello"}))
+
+
+def test_errors_and_redirects_are_never_shared(anonymous: Client) -> None:
+    missing = anonymous.get("/", query="p=999999")
+    assert missing.status == 404
+    _assert_private(missing)
+    login = anonymous.get("/wp-login.php")
+    assert login.status == 200 and login.cookies  # the test cookie
+    _assert_private(login)
+
+
+def test_a_preview_is_never_shared(anonymous: Client) -> None:
+    _assert_private(anonymous.get("/", query="p=1&preview=true"))
+
+
+def test_a_password_protected_post_is_never_shared(editor: Client, anonymous: Client) -> None:
+    nonce = editor.get("/wp-admin/admin-ajax.php", query="action=rest-nonce").text.strip()
+    created = editor.request("POST", "/", query="rest_route=/wp/v2/posts",
+                             body=json.dumps({"title": "Members", "content": "the secret is 42", "status": "publish",
+                                              "password": "letmein"}).encode(),
+                             headers={"Content-Type": "application/json", "X-WP-Nonce": nonce})
+    assert created.status == 201, created.text[:500]
+    post_id = json.loads(created.body)["id"]
+    form = anonymous.get("/", query=f"p={post_id}")
+    assert form.status == 200 and "post-password-form" in form.text and "the secret is 42" not in form.text
+    _assert_private(form)
+    # Whoever typed the password sees the content; that page is theirs alone.
+    anonymous.jar["wp-postpass_0123abcd"] = "$P$Bnotreal"
+    _assert_private(anonymous.get("/", query=f"p={post_id}"))
+
+
+def test_a_response_that_sets_a_cookie_is_never_shared(anonymous: Client) -> None:
+    reply = anonymous.get("/wplambda-sets-cookie.php")
+    assert reply.status == 200 and reply.cookies
+    _assert_private(reply)
+
+
+def test_pages_off_means_nothing_is_shared(site: Site, installed: Reply) -> None:
+    rt = Runtime({**site.environ, contract.PAGE_CACHE_ENV: ""})
+    try:
+        home = Client(rt.handle).get("/")
+        assert home.status == 200
+        _assert_private(home)
+    finally:
+        rt.stop()

@@ -1,0 +1,112 @@
+<?php
+/**
+ * Plugin Name: wplambda page cache
+ * Description: WordPress says what CloudFront may share: public, s-maxage for a page that is the same for every anonymous visitor, private, no-store for everything else.
+ *
+ * [cache] in wplambda.toml arrives in WPLAMBDA_PAGE_CACHE as "TTL,STALE_TTL" (empty: pages are not
+ * cached, and every response here says private, no-store). The decision is taken when PHP sends
+ * the headers (header_register_callback), so it sees the final status and every Set-Cookie a
+ * plugin added after WordPress ran, not a guess made early in the request.
+ *
+ * A response is shared (public, max-age=0, s-maxage=TTL, stale-while-revalidate=STALE, stale-if-error=STALE)
+ * only when all of these hold:
+ * - GET or HEAD, status 200 (errors and redirects are never shared);
+ * - a front-end page, feed or sitemap (template_redirect ran) or a REST API answer;
+ * - nobody is logged in, no commenter is remembered, and no Set-Cookie is being sent;
+ * - not a preview, not a password-protected post (typed password or not), not a page a plugin
+ *   marked with DONOTCACHEPAGE (the constant cache plugins honour; WooCommerce sets it on the cart);
+ * - nothing earlier already said private, no-store or no-cache (nocache_headers()).
+ * A page that made a nonce for anonymous visitors (wp_rest for api-fetch, a contact form) is still
+ * the same for all of them; it is shared without stale directives, and cache.ttl is at most 12 h,
+ * half a nonce's life, so a cached nonce is still valid when served.
+ *
+ * The runtime has the last word (wp_lambda/runtime/page_cache.py): a response with Set-Cookie, or to
+ * a request carrying a login, post-password, commenter or cart cookie, a preview, wp-admin or the
+ * login and cron scripts, becomes private, no-store whatever is decided here.
+ */
+
+if (!defined('ABSPATH')) {
+    exit;
+}
+
+/** [cache] ttl and stale_ttl, or null when pages are not cached. */
+function wplambda_page_cache_settings(): ?array
+{
+    if (!preg_match('/^(\d+),(\d+)$/', (string) getenv('WPLAMBDA_PAGE_CACHE'), $m)) {
+        return null;
+    }
+    return ['ttl' => (int) $m[1], 'stale' => (int) $m[2]];
+}
+
+/** Whether a header of $name (case-insensitive) is about to be sent; its values. */
+function wplambda_page_cache_sent(string $name): array
+{
+    $values = [];
+    foreach (headers_list() as $line) {
+        $parts = explode(':', $line, 2);
+        if (count($parts) === 2 && strcasecmp(trim($parts[0]), $name) === 0) {
+            $values[] = trim($parts[1]);
+        }
+    }
+    return $values;
+}
+
+/** Whether the response about to be sent is the same for every anonymous visitor. */
+function wplambda_page_is_shared(): bool
+{
+    $method = $_SERVER['REQUEST_METHOD'] ?? '';
+    if (($method !== 'GET' && $method !== 'HEAD') || http_response_code() !== 200) {
+        return false;
+    }
+    $rest = defined('REST_REQUEST') && REST_REQUEST;
+    if (!$rest && !did_action('template_redirect')) {
+        return false;  // wp-admin, wp-login.php, admin-ajax.php, wp-cron.php, wp_die before the page
+    }
+    if (!function_exists('is_user_logged_in') || is_user_logged_in()) {
+        return false;
+    }
+    if (wplambda_page_cache_sent('Set-Cookie')) {
+        return false;
+    }
+    if (function_exists('wp_get_current_commenter') && array_filter(wp_get_current_commenter())) {
+        return false;  // the comment form is filled in with this commenter's name and address
+    }
+    if (defined('DONOTCACHEPAGE') && DONOTCACHEPAGE) {
+        return false;
+    }
+    if (!$rest && (is_preview() || (is_singular() && post_password_required()))) {
+        return false;
+    }
+    if (!$rest && is_singular() && ($post = get_queried_object()) instanceof WP_Post && $post->post_password !== '') {
+        return false;  // the form today, the content for whoever typed the password: never shared
+    }
+    foreach (wplambda_page_cache_sent('Cache-Control') as $value) {
+        if (preg_match('/\b(private|no-store|no-cache)\b/i', $value)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+$wplambda_page_nonce = false;
+// wp_create_nonce (and wp_verify_nonce) ask this filter only for a visitor who is not logged in.
+add_filter('nonce_user_logged_out', static function ($uid) use (&$wplambda_page_nonce) {
+    $wplambda_page_nonce = true;
+    return $uid;
+});
+
+header_register_callback(static function () use (&$wplambda_page_nonce): void {
+    $settings = wplambda_page_cache_settings();
+    if ($settings !== null && wplambda_page_is_shared()) {
+        // max-age=0: browsers ask again each time; only CloudFront keeps the page (s-maxage wins there).
+        $value = 'public, max-age=0, s-maxage=' . $settings['ttl'];
+        if ($settings['stale'] > 0 && !$wplambda_page_nonce) {
+            $value .= ', stale-while-revalidate=' . $settings['stale'] . ', stale-if-error=' . $settings['stale'];
+        }
+        header('Cache-Control: ' . $value);
+        header_remove('Expires');
+        header_remove('Pragma');
+        return;
+    }
+    header('Cache-Control: private, no-store');
+});
