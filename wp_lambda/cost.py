@@ -160,7 +160,10 @@ def function_requests(traffic: Traffic) -> float:
 
 def estimate(config: Config, traffic: Traffic, *, compare: bool = True) -> Estimate:
     """The monthly cost of ``config`` at ``traffic``; with ``compare``, the other network modes'
-    totals and what the cache saves at :data:`SAVINGS_VIEWS` too."""
+    totals and what the cache saves at :data:`SAVINGS_VIEWS` too. With ``cache.pages`` off nothing is
+    answered from CloudFront's cache, whatever ratio was assumed."""
+    if not config.cache.pages:
+        traffic = replace(traffic, cache_hit_ratio=0.0)
     table = price_table()
     prices = _region_prices(config.aws.region)
     hours = float(table["hours_per_month"])
@@ -413,5 +416,5 @@ def summary(config: Config, traffic: Traffic | None = None) -> str:
     others = ", ".join(f"{mode} ${total:,.2f}" for mode, total in result.alternatives.items()
                        if mode != config.network.mode and total is not None)
     return (f"estimated ${result.total:,.2f}/month at {traffic.requests_per_month:,} page requests/month, "
-            f"{traffic.cache_hit_ratio:.0%} from CloudFront's cache ({config.network.mode}; {others}); "
+            f"{result.traffic.cache_hit_ratio:.0%} from CloudFront's cache ({config.network.mode}; {others}); "
             "`wplambda cost` prints each line and its assumptions")

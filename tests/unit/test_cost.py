@@ -324,3 +324,14 @@ def test_cli_takes_the_hit_ratio_and_prints_savings_and_concurrency(tmp_path: Pa
     data = json.loads(run_wplambda("cost", "-C", str(tmp_path), "--json").stdout)
     assert data["traffic"]["cache_hit_ratio"] == 0.9 and [row["views_per_month"] for row in data["cache_savings"]] == [
         100_000, 1_000_000, 10_000_000]
+
+
+def test_with_the_page_cache_off_every_page_request_reaches_the_function(tmp_path: Path) -> None:
+    """cache.pages = false: the assumed hit ratio does not apply, so Lambda and API Gateway see every
+    request, and the summary says 0% from the cache."""
+    off = _config(tmp_path, cache={"pages": False})
+    result = cost.estimate(off, cost.Traffic(requests_per_month=100_000, cache_hit_ratio=0.9))
+    assert result.traffic.cache_hit_ratio == 0.0
+    api = next(line for line in result.lines if (line.service, line.item) == ("API Gateway", "HTTP API requests"))
+    assert api.quantity == 100_000
+    assert "0% from CloudFront's cache" in cost.summary(off)

@@ -70,7 +70,11 @@ def cost(
         shown = "not possible: Aurora needs a VPC" if total is None else f"{total:>10,.2f}"
         print(f"  {mode:<18} {shown}" + ("  <- this config" if mode == result.network_mode else ""))
     print()
-    print(f"What the cache saves at a {traffic.cache_hit_ratio:.0%} hit ratio (the rest of the traffic as above):")
+    if not config.cache.pages:
+        print("What the cache saves: nothing, cache.pages is off (every page request reaches the function).")
+    else:
+        print(f"What the cache saves at a {result.traffic.cache_hit_ratio:.0%} hit ratio (the rest of the traffic "
+              "as above):")
     for views, (cached, uncached) in result.cache_savings.items():
         print(f"  {views:>10,} page views/month  {cached:>10,.2f} with the cache  {uncached:>10,.2f} without  "
               f"saves {uncached - cached:>9,.2f}")
