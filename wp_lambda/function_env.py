@@ -90,6 +90,8 @@ def function_environment(config: Config, *, role: str = "", local: LocalStandIns
         "The walls up in front of WordPress ([security]): the runtime and the hardening mu-plugin read them.",)))
     env.append(Variable(contract.PAGE_CACHE_ENV, page_cache(config), comment=(
         "[cache] for the page cache mu-plugin: \"TTL,STALE_TTL\", empty when cache.pages is off.",)))
+    env.append(Variable(contract.PAGE_CACHE_COOKIES_ENV, ",".join(contract.BYPASS_COOKIE_PREFIXES), comment=(
+        "The cookies that keep a page private, for the mu-plugin to check against PHP's own $_COOKIE.",)))
     if config.storage.mode == "efs":
         where = contract.EFS_MOUNT if local is None else local.content_dir
         assert where is not None, "storage.mode = efs needs the local stand-in for the mount"

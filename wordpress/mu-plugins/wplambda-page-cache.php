@@ -5,8 +5,10 @@
  *
  * [cache] in wplambda.toml arrives in WPLAMBDA_PAGE_CACHE as "TTL,STALE_TTL" (empty: pages are not
  * cached, and every response here says private, no-store). The decision is taken when PHP sends
- * the headers (header_register_callback), so it sees the final status and every Set-Cookie a
- * plugin added after WordPress ran, not a guess made early in the request.
+ * the headers (header_register_callback), at the request's end since the page is buffered, so it
+ * sees the final status and every Set-Cookie a plugin added after WordPress ran, not a guess made
+ * early in the request. The cookies are judged as PHP names them ($_COOKIE), a plugin's PHP session,
+ * a REST method override and a CORS or Vary answer keep a page private too.
  *
  * A response is shared (public, max-age=0, s-maxage=TTL, stale-while-revalidate=STALE, stale-if-error=STALE)
  * only when all of these hold:
@@ -68,6 +70,40 @@ function wplambda_page_is_shared(): bool
     if (wplambda_page_cache_sent('Set-Cookie')) {
         return false;
     }
+    // The cookies that make a page this visitor's, as PHP read their names (the edge compares the
+    // raw names; PHP turns "wordpress.logged_in_H" into a login cookie). Without the list from the
+    // runtime, any cookie keeps the page private.
+    $prefixes = array_filter(explode(',', (string) getenv('WPLAMBDA_PAGE_CACHE_COOKIES')));
+    foreach (array_keys($_COOKIE) as $name) {
+        if (!$prefixes) {
+            return false;
+        }
+        foreach ($prefixes as $prefix) {
+            if (strncmp((string) $name, $prefix, strlen($prefix)) === 0) {
+                return false;
+            }
+        }
+    }
+    if (session_status() === PHP_SESSION_ACTIVE) {
+        return false;  // a plugin's PHP session: the page may be built from it
+    }
+    // A REST method override (HEAD, OPTIONS on a GET) answers something else under the same key.
+    if (isset($_SERVER['HTTP_X_HTTP_METHOD_OVERRIDE']) || isset($_SERVER['HTTP_X_METHOD_OVERRIDE'])) {
+        return false;
+    }
+    // CORS answers reflect the caller's Origin, and CloudFront keys on no Vary header but its own:
+    // only an answer made without an Origin (no Access-Control-Allow-Origin; the REST API's
+    // "Vary: Origin" is then sent anyway) is the same for everyone. Any other Vary is not.
+    if (wplambda_page_cache_sent('Access-Control-Allow-Origin')) {
+        return false;
+    }
+    foreach (wplambda_page_cache_sent('Vary') as $value) {
+        foreach (array_map('trim', explode(',', strtolower($value))) as $varies) {
+            if ($varies !== '' && $varies !== 'accept-encoding' && $varies !== 'origin') {
+                return false;
+            }
+        }
+    }
     if (function_exists('wp_get_current_commenter') && array_filter(wp_get_current_commenter())) {
         return false;  // the comment form is filled in with this commenter's name and address
     }
@@ -87,6 +123,12 @@ function wplambda_page_is_shared(): bool
     }
     return true;
 }
+
+// Decide when the page is complete, not at its first byte: classic themes print before wp_head,
+// so a DONOTCACHEPAGE a block defines, a nonce made while enqueueing, or a fatal error later in the
+// page would come after headers went out. Lambda answers with the whole response anyway, so the
+// buffer costs no time to first byte; PHP flushes it (and sends the headers) at the request's end.
+ob_start();
 
 $wplambda_page_nonce = false;
 // wp_create_nonce (and wp_verify_nonce) ask this filter only for a visitor who is not logged in.

@@ -282,8 +282,11 @@ def add_security_headers(headers: list[tuple[str, str]], added: tuple[SecurityHe
 # post password typed (wp-postpass_HASH), a commenter's name remembered (comment_author_HASH,
 # comment_author_email_HASH, comment_author_url_HASH), WooCommerce's cart and session. Compared
 # as name prefixes, so "wordpress_" covers the auth cookies whatever the site's hash.
+# PHPSESSID: a plugin's PHP session (flash messages, form state) sent its cookie once, then builds
+# pages from it; woocommerce_recently_viewed feeds WooCommerce's Recently Viewed widget.
 BYPASS_COOKIE_PREFIXES = ("wordpress_", "wp-postpass_", "comment_author_", "woocommerce_cart_hash",
-                          "woocommerce_items_in_cart", "wp_woocommerce_session_")
+                          "woocommerce_items_in_cart", "wp_woocommerce_session_", "woocommerce_recently_viewed",
+                          "PHPSESSID")
 # Query parameters that ask for a preview (?preview=true, &preview_id=N, &preview_nonce=...), or
 # for a page showing one commenter their comment awaiting moderation (WordPress redirects there,
 # ?unapproved=ID&moderation-hash=..., when the commenter did not let it set cookies).
@@ -309,6 +312,21 @@ NOT_SHARED = "private, no-store"
 # The mu-plugin's settings: "TTL,STALE_TTL" ([cache] ttl and stale_ttl), empty when cache.pages is
 # off (then every PHP response says NOT_SHARED, and the behaviours keep CachingDisabled).
 PAGE_CACHE_ENV = "WPLAMBDA_PAGE_CACHE"
+# BYPASS_COOKIE_PREFIXES for the mu-plugin, comma-separated: it checks them against $_COOKIE, PHP's
+# own reading of the names (PHP turns ".", " " and "[" in a name into "_", so "wordpress.logged_in_H"
+# is a login cookie to WordPress while the edge sees another name). Without it, any cookie at all
+# keeps a page private.
+PAGE_CACHE_COOKIES_ENV = "WPLAMBDA_PAGE_CACHE_COOKIES"
+
+
+def php_cookie_name(name: str) -> str:
+    """A cookie name as PHP's $_COOKIE holds it: leading spaces dropped, ".", " " and "[" made "_"
+    (PHP's rule for variable names from request data; a closed "[...]" is an array key)."""
+    name = name.lstrip(" ")
+    bracket = name.find("[")
+    if bracket >= 0 and "]" in name[bracket:]:
+        name = name[:bracket]
+    return name.replace(".", "_").replace(" ", "_").replace("[", "_")
 
 
 def cache_bypass(method: str, path: str, query: str, cookie_names: Iterable[str], authorized: bool) -> str | None:

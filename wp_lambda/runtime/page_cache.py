@@ -27,23 +27,28 @@ from wp_lambda.runtime import contract
 from wp_lambda.runtime.events import Request, Response
 
 _BYPASS_HEADER = contract.CACHE_BYPASS_HEADER.lower()
+_OVERRIDE_HEADERS = ("x-http-method-override", "x-method-override")
 
 
 def cookie_names(request: Request) -> Iterator[str]:
-    """The names of the cookies ``request`` carries (every Cookie header, every pair)."""
+    """The names of the cookies ``request`` carries (every Cookie header, every pair), as PHP reads
+    them (contract.php_cookie_name): "wordpress.logged_in_H" is WordPress's login cookie there."""
     for header in request.headers.get("cookie", []):
         for pair in header.split(";"):
             name = pair.split("=", 1)[0].strip()
             if name:
-                yield name
+                yield contract.php_cookie_name(name)
 
 
 def bypass_reason(request: Request) -> str | None:
     """Why ``request`` must not share a cached page (contract.cache_bypass), or None."""
     if request.header(_BYPASS_HEADER) is not None:
         return "edge"
+    # A REST method override (X-HTTP-Method-Override: HEAD or OPTIONS on a GET) changes the answer
+    # WordPress gives without changing the request the cache key is made of.
+    overridden = any(request.header(name) is not None for name in _OVERRIDE_HEADERS)
     return contract.cache_bypass(request.method, request.path, request.query, cookie_names(request),
-                                 request.header("authorization") is not None)
+                                 request.header("authorization") is not None or overridden)
 
 
 def enforce(request: Request, response: Response) -> Response:

@@ -18,7 +18,7 @@ import pytest
 from tests.support.lambda_events import Client, Reply
 from tests.support.wp_site import Site, install_fields, log_in, make_site
 from wp_lambda.local.mariadb import MariaDB
-from wp_lambda.runtime import contract
+from wp_lambda.runtime import contract, page_cache
 from wp_lambda.runtime.handler import Runtime
 
 TTL, STALE = 300, 86400
@@ -163,3 +163,49 @@ def test_pages_off_means_nothing_is_shared(site: Site, installed: Reply) -> None
         _assert_private(home)
     finally:
         rt.stop()
+
+
+@pytest.fixture
+def wordpress_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runtime's enforcement off for Cache-Control's request side: only the mu-plugin judges."""
+    monkeypatch.setattr(page_cache, "bypass_reason", lambda request: None)
+
+
+@pytest.mark.parametrize("name", ["wp-postpass.0123abcd", "wordpress.logged_in_0123", "wp_woocommerce_session[x",
+                                  "PHPSESSID"])
+def test_a_cookie_named_as_php_reads_it_keeps_the_page_private(anonymous: Client, name: str) -> None:
+    """PHP turns "." and "[" in a cookie name into "_": "wp-postpass.H" is a typed post password to
+    WordPress (the home page then shows a protected post's content) while the edge sees another name."""
+    anonymous.jar[name] = "x"
+    _assert_private(anonymous.get("/"))
+
+
+@pytest.mark.usefixtures("wordpress_alone")
+def test_the_mu_plugin_alone_reads_the_cookie_names_as_php_does(anonymous: Client, site: Site) -> None:
+    anonymous.jar["wp-postpass.0123abcd"] = "x"
+    _assert_private(anonymous.get("/"))
+    # Without the runtime's list of cookies, any cookie keeps a page private (fail safe).
+    del anonymous.jar["wp-postpass.0123abcd"]
+    anonymous.jar["_ga"] = "GA1"
+    assert site.environ.get(contract.PAGE_CACHE_COOKIES_ENV) is None
+    _assert_private(anonymous.get("/"))
+
+
+@pytest.mark.parametrize("header", ["X-HTTP-Method-Override", "X-Method-Override"])
+def test_a_rest_method_override_is_never_shared(anonymous: Client, header: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """GET with X-HTTP-Method-Override: HEAD answers an empty 200 under the GET's cache key."""
+    reply = anonymous.get("/", query="rest_route=/wp/v2/posts", headers={header: "HEAD"})
+    assert reply.status == 200
+    _assert_private(reply)
+    monkeypatch.setattr(page_cache, "bypass_reason", lambda request: None)  # the mu-plugin alone
+    _assert_private(anonymous.get("/", query="rest_route=/wp/v2/posts", headers={header: "HEAD"}))
+
+
+def test_a_cors_answer_is_never_shared(anonymous: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The REST API reflects any Origin with credentials allowed; stored, that answer would reach
+    every later caller, whose Origin CloudFront does not key on."""
+    monkeypatch.setattr(page_cache, "bypass_reason", lambda request: None)  # the mu-plugin alone
+    reply = anonymous.get("/", query="rest_route=/wp/v2/posts", headers={"Origin": "https://evil.example"})
+    assert reply.status == 200 and reply.header("access-control-allow-origin") == "https://evil.example"
+    _assert_private(reply)

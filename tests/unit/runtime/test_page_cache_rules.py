@@ -65,3 +65,13 @@ def test_a_response_that_sets_a_cookie_is_never_public() -> None:
                                                               ("Set-Cookie", "session=abc; HttpOnly")]))
     assert ("Cache-Control", contract.NOT_SHARED) in response.headers
     assert [v for n, v in response.headers if n.lower() == "cache-control"] == [contract.NOT_SHARED]
+
+
+@pytest.mark.parametrize(("raw", "php"), [
+    ("wordpress.logged_in_H", "wordpress_logged_in_H"), ("wp-postpass.H", "wp-postpass_H"),
+    ("wordpress logged_in_H", "wordpress_logged_in_H"), ("  comment_author_H", "comment_author_H"),
+    ("wp_woocommerce_session[x", "wp_woocommerce_session_x"), ("wp-postpass_H[0]", "wp-postpass_H"),
+    ("_ga", "_ga"),
+])
+def test_cookie_names_are_read_as_php_reads_them(raw: str, php: str) -> None:
+    assert contract.php_cookie_name(raw) == php
