@@ -128,7 +128,10 @@ function wplambda_page_is_shared(): bool
 // so a DONOTCACHEPAGE a block defines, a nonce made while enqueueing, or a fatal error later in the
 // page would come after headers went out. Lambda answers with the whole response anyway, so the
 // buffer costs no time to first byte; PHP flushes it (and sends the headers) at the request's end.
-ob_start();
+// Not under the PHP CLI (wp-cli, cron): a command's output streams, and it sends no headers.
+if (PHP_SAPI !== 'cli') {
+    ob_start();
+}
 
 $wplambda_page_nonce = false;
 // wp_create_nonce (and wp_verify_nonce) ask this filter only for a visitor who is not logged in.
