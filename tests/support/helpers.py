@@ -188,3 +188,13 @@ def moto_aws_env(home: Path, region: str = "us-east-1") -> Iterator[dict[str, st
         yield {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                "AWS_DEFAULT_REGION": region, "AWS_CONFIG_FILE": str(home / "config"),
                "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials"), "HOME": str(home)}
+
+
+class Clock:
+    """A monotonic clock a test moves by hand (``clock.now += 900``), for code that takes ``clock=``."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now

@@ -21,6 +21,7 @@ from tests.support.helpers import DEBIAN_WORDPRESS, moto_server, run_wplambda
 from wp_lambda import assets_sync
 from wp_lambda import project as project_mod
 from wp_lambda.aws import connect
+from wp_lambda.config import Config
 from wp_lambda.config import load as load_config
 from wp_lambda.deploy import run as run_mod
 
@@ -76,6 +77,23 @@ def init_with_cli(root: Path, name: str) -> Path:
     assert result.returncode == 0, result.stderr
     lay_out_build(root)
     return root
+
+
+def deployed_with_cli(root: Path, stack: str) -> Path:
+    """:func:`init_with_cli`, then a first `wplambda deploy` of it as stack ``stack``."""
+    init_with_cli(root, stack)
+    first = run_wplambda("deploy", "--stack", stack, "--yes", "--skip-build", cwd=root)
+    assert first.returncode == 0, first.stdout + first.stderr
+    return root
+
+
+def config_with(project: Path, **sections: dict[str, Any]) -> Config:
+    """The project's config with some keys set in memory (``php={"source": "dir"}``), the file untouched."""
+    config = load_config(project)
+    for section, values in sections.items():
+        for key, value in values.items():
+            setattr(getattr(config, section), key, value)
+    return config
 
 
 def renew_mtimes(tree: Path) -> None:

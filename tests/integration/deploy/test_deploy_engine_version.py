@@ -15,8 +15,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from tests.integration.deploy.conftest import REGION, deploy_in_process, init_with_cli
-from tests.support.helpers import run_wplambda
+from tests.integration.deploy.conftest import REGION, deploy_in_process, deployed_with_cli
 from wp_lambda import stack as stack_mod
 from wp_lambda.aws import connect
 from wp_lambda.common.errors import UserError
@@ -31,10 +30,7 @@ OLDER = "8.0.mysql_aurora.3.08.0"
 
 @pytest.fixture(scope="module")
 def site(aws_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = init_with_cli(tmp_path_factory.mktemp("engine") / STACK, STACK)
-    first = run_wplambda("deploy", "--stack", STACK, "--yes", "--skip-build", cwd=root)
-    assert first.returncode == 0, first.stdout + first.stderr
-    return root
+    return deployed_with_cli(tmp_path_factory.mktemp("engine") / STACK, STACK)
 
 
 def _parameter() -> str:

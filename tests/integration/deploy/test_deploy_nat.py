@@ -12,7 +12,7 @@ import boto3
 import pytest
 import tomlkit
 
-from tests.integration.deploy.conftest import init_with_cli
+from tests.integration.deploy.conftest import deployed_with_cli
 from tests.support.helpers import run_wplambda
 
 STACK = "natblog"
@@ -20,10 +20,7 @@ STACK = "natblog"
 
 @pytest.fixture(scope="module")
 def site(aws_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = init_with_cli(tmp_path_factory.mktemp("nat") / STACK, STACK)
-    first = run_wplambda("deploy", "--stack", STACK, "--yes", "--skip-build", cwd=root)
-    assert first.returncode == 0, first.stdout + first.stderr
-    return root
+    return deployed_with_cli(tmp_path_factory.mktemp("nat") / STACK, STACK)
 
 
 def _set_nat_type(root: Path, instance_type: str) -> None:

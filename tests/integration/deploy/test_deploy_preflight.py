@@ -28,11 +28,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from moto.cloudformation.models import cloudformation_backends
 
-from tests.integration.deploy.conftest import REGION, lay_out_build, make_project
+from tests.integration.deploy.conftest import REGION, config_with, lay_out_build, make_project
 from tests.support.helpers import run_wplambda
 from wp_lambda import stack as stack_mod
 from wp_lambda.aws import connect
-from wp_lambda.config import Config, load, php_extension_layer_arns, php_layer_arn
+from wp_lambda.config import Config, php_extension_layer_arns, php_layer_arn
 from wp_lambda.deploy import preflight
 
 CERT_REGION = "us-east-1"
@@ -56,14 +56,6 @@ def _layer(name: str, architectures: list[str] | None = None) -> str:
     published = boto3.client("lambda").publish_layer_version(LayerName=name, Content={"ZipFile": buf.getvalue()},
                                                              **extra)
     return str(published["LayerVersionArn"])
-
-
-def _config(project: Path, **sections: dict[str, Any]) -> Config:
-    config = load(project)
-    for section, values in sections.items():
-        for key, value in values.items():
-            setattr(getattr(config, section), key, value)
-    return config
 
 
 def _run(config: Config, stack: str = "pre", description: dict[str, Any] | None = None,
@@ -94,9 +86,9 @@ def test_layers_published_in_the_region_pass(project: Path) -> None:
     """moto: a PHP layer published in the stack's region, built for x86_64, passes. Bref's pinned gd
     layer lives in Bref's account (403367587399), which moto cannot read across: not checked, said so."""
     php = _layer("php-82", ["x86_64"])
-    result = _run(_config(project, php={"layer_arn": php, "extensions": []}))
+    result = _run(config_with(project, php={"layer_arn": php, "extensions": []}))
     assert result.failures == [] and "1 layers" in result.passed
-    config = _config(project, php={"layer_arn": php, "extensions": ["gd"]})
+    config = config_with(project, php={"layer_arn": php, "extensions": ["gd"]})
     result = _run(config)
     assert result.failures == [] and "1 layers" in result.passed
     # The PHP security check can only judge this layer's branch; moto has no GetLayerVersionByArn.
@@ -112,11 +104,11 @@ def test_missing_layer_version_and_wrong_architecture_fail(project: Path) -> Non
     """moto: a version that was never published; a layer built only for arm64 on an x86_64 function."""
     php = _layer("php-83", ["x86_64"])
     missing = php.rsplit(":", 1)[0] + ":7"
-    (failure,) = _run(_config(project, php={"layer_arn": missing, "extensions": []})).failures
+    (failure,) = _run(config_with(project, php={"layer_arn": missing, "extensions": []})).failures
     assert failure == (f"layer {missing}: does not exist in {REGION}; fix: refresh the pinned Bref list "
                        "(scripts/refresh_bref_layers.py) or correct php.layer_arn / php.extensions")
     arm = _layer("arm-php-83", ["arm64"])
-    (failure,) = _run(_config(project, php={"layer_arn": arm, "extensions": []})).failures
+    (failure,) = _run(config_with(project, php={"layer_arn": arm, "extensions": []})).failures
     assert failure.startswith(f"layer {arm}: built for arm64, but the function is x86_64; fix: ")
 
 
@@ -134,7 +126,7 @@ def test_layer_access_denied_and_service_errors_stubbed(project: Path, monkeypat
     """Stubber (moto has no cross-account layer permissions): the exact GetLayerVersion request, an
     AccessDeniedException as one failure line, and a 5xx as a check that could not run."""
     arn = "arn:aws:lambda:us-east-1:873528684822:layer:php-83:21"
-    config = _config(project, php={"layer_arn": "", "extensions": []})
+    config = config_with(project, php={"layer_arn": "", "extensions": []})
     assert php_layer_arn(config) == arn
     aws = connect(config)
     stub = _stubbed(monkeypatch, "lambda")
@@ -164,7 +156,7 @@ def test_pending_certificate_fails(project: Path) -> None:
     """moto: a requested certificate stays PENDING_VALIDATION (no DNS validation happens)."""
     acm = boto3.client("acm", region_name=CERT_REGION)
     arn = acm.request_certificate(DomainName="blog.example.com", ValidationMethod="DNS")["CertificateArn"]
-    config = _config(project, site={"domains": ["blog.example.com"], "certificate_arn": arn},
+    config = config_with(project, site={"domains": ["blog.example.com"], "certificate_arn": arn},
                      php={"source": "dir"})
     (failure,) = _run(config).failures
     assert failure == (f"certificate {arn}: is PENDING_VALIDATION, not ISSUED; fix: finish its DNS validation "
@@ -176,11 +168,11 @@ def test_issued_certificate_must_cover_every_domain(project: Path) -> None:
     cert, key = _self_signed(["example.com", "*.example.com"])
     arn = boto3.client("acm", region_name=CERT_REGION).import_certificate(Certificate=cert, PrivateKey=key)[
         "CertificateArn"]
-    covered = _config(project, site={"domains": ["example.com", "blog.example.com"], "certificate_arn": arn},
+    covered = config_with(project, site={"domains": ["example.com", "blog.example.com"], "certificate_arn": arn},
                       php={"source": "dir"})
     result = _run(covered)
     assert result.failures == [] and "certificate" in result.passed
-    deep = _config(project, site={"domains": ["www.blog.example.com", "example.org"], "certificate_arn": arn},
+    deep = config_with(project, site={"domains": ["www.blog.example.com", "example.org"], "certificate_arn": arn},
                    php={"source": "dir"})
     (failure,) = _run(deep).failures
     assert failure.startswith(f"certificate {arn}: does not cover www.blog.example.com, example.org (it covers ")
@@ -188,7 +180,7 @@ def test_issued_certificate_must_cover_every_domain(project: Path) -> None:
 
 def test_unknown_certificate_fails(project: Path) -> None:
     arn = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
-    config = _config(project, site={"domains": ["blog.example.com"], "certificate_arn": arn}, php={"source": "dir"})
+    config = config_with(project, site={"domains": ["blog.example.com"], "certificate_arn": arn}, php={"source": "dir"})
     (failure,) = _run(config).failures
     assert failure.startswith(f"certificate {arn}: not found in us-east-1 for this account (")
 
@@ -205,14 +197,14 @@ def test_artifact_bucket_in_another_region_fails(project: Path) -> None:
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="pre-artifacts-eu", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     s3.create_bucket(Bucket="pre-artifacts-us")
-    config = _config(project, aws={"artifact_bucket": "pre-artifacts-eu"}, php={"source": "dir"})
+    config = config_with(project, aws={"artifact_bucket": "pre-artifacts-eu"}, php={"source": "dir"})
     (failure,) = _run(config).failures
     assert failure == ("artifact bucket pre-artifacts-eu: is in eu-west-1, the stack in us-east-1; fix: set "
                        "aws.artifact_bucket to a bucket in us-east-1, or empty it")
-    assert _run(_config(project, aws={"artifact_bucket": "pre-artifacts-us"}, php={"source": "dir"})).failures == []
-    (missing,) = _run(_config(project, aws={"artifact_bucket": "pre-nowhere"}, php={"source": "dir"})).failures
+    assert _run(config_with(project, aws={"artifact_bucket": "pre-artifacts-us"}, php={"source": "dir"})).failures == []
+    (missing,) = _run(config_with(project, aws={"artifact_bucket": "pre-nowhere"}, php={"source": "dir"})).failures
     assert missing.startswith("artifact bucket pre-nowhere: does not exist; fix: create it in us-east-1")
-    managed = _run(_config(project, aws={"artifact_bucket": ""}, php={"source": "dir"}))
+    managed = _run(config_with(project, aws={"artifact_bucket": ""}, php={"source": "dir"}))
     assert managed.failures == [] and "artifact bucket (created on deploy)" in managed.passed
 
 
@@ -235,13 +227,13 @@ def test_provisioned_concurrency_must_leave_100_unreserved(project: Path, accoun
     """Stubber: GetAccountSettings takes no parameters; 150 unreserved leaves room for 50."""
     account_settings.add_response("get_account_settings", _settings(150), expected_params={})
     account_settings.add_response("get_account_settings", _settings(150), expected_params={})
-    too_many = _config(project, function={"provisioned_concurrency": 60}, php={"source": "dir"})
+    too_many = config_with(project, function={"provisioned_concurrency": 60}, php={"source": "dir"})
     (failure,) = _run(too_many).failures
     assert failure == ("account concurrency in us-east-1: function.provisioned_concurrency = 60 needs 60 concurrent "
                        "executions; the account has 150 unreserved, and Lambda keeps 100 unreserved (room: 50); fix: "
                        "lower function.provisioned_concurrency to 50 or less, or ask for a higher Lambda concurrency "
                        "quota (Service Quotas)")
-    fits = _run(_config(project, function={"provisioned_concurrency": 50}, php={"source": "dir"}))
+    fits = _run(config_with(project, function={"provisioned_concurrency": 50}, php={"source": "dir"}))
     assert fits.failures == [] and "concurrency" in fits.passed
 
 
@@ -261,10 +253,10 @@ def test_concurrency_already_held_by_the_stack_counts_as_room(project: Path, acc
         account_settings.add_response("get_account_settings", _settings(150), expected_params={})
         account_settings.add_response("get_provisioned_concurrency_config", held,
                                       expected_params={"FunctionName": physical, "Qualifier": "live"})
-    keep = _run(_config(project, function={"provisioned_concurrency": 60}, php={"source": "dir"}), "pre-pc",
+    keep = _run(config_with(project, function={"provisioned_concurrency": 60}, php={"source": "dir"}), "pre-pc",
                 description)
     assert keep.failures == [] and "concurrency" in keep.passed
-    (more,) = _run(_config(project, function={"provisioned_concurrency": 120}, php={"source": "dir"}), "pre-pc",
+    (more,) = _run(config_with(project, function={"provisioned_concurrency": 120}, php={"source": "dir"}), "pre-pc",
                    description).failures
     assert "the account has 150 unreserved (this stack's function holds 60 of them already)" in more
     assert "(room: 110)" in more
@@ -278,16 +270,16 @@ def test_reserved_concurrency_must_leave_100_unreserved(project: Path, account_s
     for unreserved in (150, 160, 10):
         account_settings.add_response("get_account_settings", _settings(unreserved), expected_params={})
     sixty = {"reserved_concurrency": 60, "provisioned_concurrency": 5}
-    (failure,) = _run(_config(project, function=sixty, php={"source": "dir"})).failures
+    (failure,) = _run(config_with(project, function=sixty, php={"source": "dir"})).failures
     assert failure == ("account concurrency in us-east-1: function.reserved_concurrency = 60 reserves 60 concurrent "
                        "executions for the site; the account has 150 unreserved, and Lambda keeps 100 unreserved "
                        "(room: 50); fix: set function.reserved_concurrency to 50 or less, ask for a higher Lambda "
                        "concurrency quota (Service Quotas), or set function.reserved_concurrency = \"off\" (the "
                        "function is then uncapped, and a spike can open more database connections than the "
                        "database holds)")
-    fits = _run(_config(project, function=sixty, php={"source": "dir"}))
+    fits = _run(config_with(project, function=sixty, php={"source": "dir"}))
     assert fits.failures == [] and "concurrency" in fits.passed
-    (none,) = _run(_config(project, function=sixty, php={"source": "dir"})).failures
+    (none,) = _run(config_with(project, function=sixty, php={"source": "dir"})).failures
     assert "the account has 10 unreserved" in none and "(room: 0); fix: ask for a higher Lambda concurrency" in none
 
 
@@ -305,14 +297,14 @@ def test_reserved_concurrency_the_stack_holds_counts_as_room(project: Path, acco
         account_settings.add_response("get_account_settings", _settings(100), expected_params={})
         account_settings.add_response("get_function_concurrency", {"ReservedConcurrentExecutions": 83},
                                       expected_params={"FunctionName": physical})
-    keep = _run(_config(project, function={"reserved_concurrency": 83}, php={"source": "dir"}), "pre-rc",
+    keep = _run(config_with(project, function={"reserved_concurrency": 83}, php={"source": "dir"}), "pre-rc",
                 description)
     assert keep.failures == [] and "concurrency" in keep.passed
-    (more,) = _run(_config(project, function={"reserved_concurrency": 84}, php={"source": "dir"}), "pre-rc",
+    (more,) = _run(config_with(project, function={"reserved_concurrency": 84}, php={"source": "dir"}), "pre-rc",
                    description).failures
     assert "the account has 100 unreserved (this stack's function holds 83 of them already)" in more
     assert "(room: 83); fix: set function.reserved_concurrency to 83 or less" in more
-    off = _run(_config(project, function={"reserved_concurrency": "off"}, php={"source": "dir"}), "pre-rc",
+    off = _run(config_with(project, function={"reserved_concurrency": "off"}, php={"source": "dir"}), "pre-rc",
                description)
     assert off.failures == [] and "concurrency" not in off.passed
 
@@ -320,7 +312,7 @@ def test_reserved_concurrency_the_stack_holds_counts_as_room(project: Path, acco
 def test_concurrency_unreadable_is_not_run(project: Path, account_settings: Stubber) -> None:
     """Stubber: AccessDenied on GetAccountSettings says nothing about the room: not run, no failure."""
     account_settings.add_client_error("get_account_settings", "AccessDeniedException", "no", 403)
-    result = _run(_config(project, function={"provisioned_concurrency": 5}, php={"source": "dir"}))
+    result = _run(config_with(project, function={"provisioned_concurrency": 5}, php={"source": "dir"}))
     assert result.failures == []
     # The other note is the PHP security check's on php.dir's own PHP.
     concurrency = [note for note in result.notes if "php.dir" not in note]
@@ -330,7 +322,7 @@ def test_concurrency_unreadable_is_not_run(project: Path, account_settings: Stub
 def test_no_network_is_not_a_failure(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An endpoint nobody listens on (a closed loopback port): every AWS check reports it could not run."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localhost:9")
-    config = _config(project, aws={"artifact_bucket": "pre-artifacts-us"},
+    config = config_with(project, aws={"artifact_bucket": "pre-artifacts-us"},
                      function={"provisioned_concurrency": 5}, php={"layer_arn": "", "extensions": ["gd"]})
     result = _run(config)
     assert result.failures == []
@@ -355,7 +347,7 @@ def test_stack_states_an_update_cannot_start_from(project: Path) -> None:
     _stack_in("pre-busy", "UPDATE_IN_PROGRESS")
     _stack_in("pre-stuck", "UPDATE_ROLLBACK_FAILED")
     cfn = boto3.client("cloudformation")
-    config = _config(project, php={"source": "dir"})
+    config = config_with(project, php={"source": "dir"})
 
     def described(name: str) -> dict[str, Any]:
         return dict(cfn.describe_stacks(StackName=name)["Stacks"][0])

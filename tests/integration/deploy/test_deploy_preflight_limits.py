@@ -23,12 +23,12 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from tests.integration.deploy.conftest import REGION, lay_out_build, make_project
+from tests.integration.deploy.conftest import REGION, config_with, lay_out_build, make_project
 from wp_lambda import stack as stack_mod
 from wp_lambda.aws import connect
 from wp_lambda.bundle.pipeline import MANIFEST
 from wp_lambda.bundle.sizes import MB, UNZIPPED_LIMIT
-from wp_lambda.config import Config, load, php_extension_layer_arns, php_layer_arn
+from wp_lambda.config import php_extension_layer_arns, php_layer_arn
 from wp_lambda.deploy import preflight
 from wp_lambda.deploy.plan import BUILD_DIR
 
@@ -41,14 +41,6 @@ def project(aws_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
     root = make_project(tmp_path_factory.mktemp("limits"), name="lim")
     lay_out_build(root)
     return root
-
-
-def _config(project: Path, **sections: dict[str, Any]) -> Config:
-    config = load(project)
-    for section, values in sections.items():
-        for key, value in values.items():
-            setattr(getattr(config, section), key, value)
-    return config
 
 
 def _stubbed(monkeypatch: pytest.MonkeyPatch, service: str) -> Stubber:
@@ -72,14 +64,14 @@ def _version(version: str, status: str = "available", min_capacity: float = 0.0)
 def test_engine_version_against_moto_is_not_run(project: Path) -> None:
     """moto: DescribeDBEngineVersions is not implemented there, which is a check that could not run,
     never a refusal (the deploy meets the same question at CreateDBCluster)."""
-    config = _config(project, php={"source": "dir"})
+    config = config_with(project, php={"source": "dir"})
     with pytest.raises(preflight._NotRun, match=f"^Aurora engine version {PIN}: could not run"):
         preflight.check_engine_version(config, connect(config), preflight.Preflight())
 
 
 def test_offered_engine_version_passes(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Stubber: the exact request (engine and the pinned version), and an available answer."""
-    config = _config(project)
+    config = config_with(project)
     stub = _stubbed(monkeypatch, "rds")
     stub.add_response("describe_db_engine_versions", {"DBEngineVersions": [_version(PIN)]},
                       expected_params={"Engine": "aurora-mysql", "EngineVersion": PIN})
@@ -111,7 +103,7 @@ def test_retired_engine_version_is_refused_on_create_and_noted_on_update(
     refused, naming the newest three versions that can pause (3.04.4 cannot; a deprecated one is not
     offered); an update keeps the existing cluster's version, so there it is a note."""
     old = "8.0.mysql_aurora.3.08.0"
-    config = _config(project, database={"engine_version": old})
+    config = config_with(project, database={"engine_version": old})
     stub = _stubbed(monkeypatch, "rds")
     _retired(stub, old)
     _retired(stub, old)
@@ -129,7 +121,7 @@ def test_retired_engine_version_is_refused_on_create_and_noted_on_update(
 
 def test_engine_version_that_cannot_pause_is_refused(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Stubber: RDS says the version's Serverless v2 minimum is 0.5 ACU, so min_acu = 0 cannot be made."""
-    config = _config(project)
+    config = config_with(project)
     stub = _stubbed(monkeypatch, "rds")
     stub.add_response("describe_db_engine_versions", {"DBEngineVersions": [_version(PIN, min_capacity=0.5)]},
                       expected_params={"Engine": "aurora-mysql", "EngineVersion": PIN})
@@ -143,7 +135,7 @@ def test_engine_version_that_cannot_pause_is_refused(project: Path, monkeypatch:
 
 def test_external_database_asks_nothing(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Stubber with no responses: an external database is not the stack's to create, so RDS is not asked."""
-    config = _config(project, database={"mode": "external"})
+    config = config_with(project, database={"mode": "external"})
     stub = _stubbed(monkeypatch, "rds")
     result = preflight.Preflight()
     with stub:
@@ -175,9 +167,9 @@ def test_layer_sizes_count_against_the_limit_moto(project: Path) -> None:
     small, small_size = _moto_layer("lim-php-small", 1 * MB)
     assert big_size > 12 * MB  # incompressible: the zip is the bytes plus its headers
     _weigh(project, 240 * MB)
-    aws = connect(_config(project))
+    aws = connect(config_with(project))
     refused = preflight.Preflight()
-    preflight.check_layer_sizes(_config(project, php={"layer_arn": big, "extensions": []}), aws, refused)
+    preflight.check_layer_sizes(config_with(project, php={"layer_arn": big, "extensions": []}), aws, refused)
     (failure,) = refused.failures
     assert failure == (f"function + kit layer is 240.0 MB unzipped, and with the attached layers at least "
                        f"{(240 * MB + big_size) / MB:.1f} MB, over Lambda's 250 MB limit for a function and all its "
@@ -185,7 +177,7 @@ def test_layer_sizes_count_against_the_limit_moto(project: Path) -> None:
                        f"unzipped: {big}: {big_size / MB:.1f} MB zipped); fix: drop languages or plugins you do not "
                        "need, or php.extensions you do not use, then build again")
     fits = preflight.Preflight()
-    preflight.check_layer_sizes(_config(project, php={"layer_arn": small, "extensions": []}), aws, fits)
+    preflight.check_layer_sizes(config_with(project, php={"layer_arn": small, "extensions": []}), aws, fits)
     assert fits.failures == []
     assert fits.passed == [f"size with 1 layers (at least {(240 * MB + small_size) / MB:.1f} of 250 MB)"]
 
@@ -193,7 +185,7 @@ def test_layer_sizes_count_against_the_limit_moto(project: Path) -> None:
 def test_brefs_layers_are_weighed_stubbed(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Stubber (moto holds no other account's layers): Bref's PHP layer and its gd layer, each asked by
     GetLayerVersion with the pinned ARN, each named with its CodeSize when together they do not fit."""
-    config = _config(project, php={"layer_arn": "", "extensions": ["gd"]})
+    config = config_with(project, php={"layer_arn": "", "extensions": ["gd"]})
     php, (gd,) = php_layer_arn(config), php_extension_layer_arns(config)
     assert php is not None and php.split(":")[4] == "873528684822" and gd.split(":")[4] == "403367587399"
     _weigh(project, 200 * MB)
@@ -220,8 +212,8 @@ def test_no_build_record_or_no_bref_layers_weighs_nothing(project: Path) -> None
     """moto: without a build's record, or with PHP from a directory (no layer but the kit's), the
     check has nothing to add and says nothing."""
     (project / BUILD_DIR / MANIFEST).unlink(missing_ok=True)
-    config = _config(project)
-    for case in (config, _config(project, php={"source": "dir"})):
+    config = config_with(project)
+    for case in (config, config_with(project, php={"source": "dir"})):
         result = preflight.Preflight()
         preflight.check_layer_sizes(case, connect(config), result)
         assert result == preflight.Preflight()
@@ -231,7 +223,7 @@ def test_full_preflight_runs_both_checks(project: Path) -> None:
     """moto, through ``preflight.run`` on a stack that does not exist yet: the engine version check is
     not run (moto lacks the call) and Bref's layers are not counted (other accounts), each said as a note."""
     _weigh(project, 10 * MB)
-    config = _config(project, php={"layer_arn": "", "extensions": []})
+    config = config_with(project, php={"layer_arn": "", "extensions": []})
     state = stack_mod.StackState("lim", None, {})
     result = preflight.run(config, connect(config), state, offer_delete=False)
     assert any(note.startswith(f"Aurora engine version {PIN}: could not run") for note in result.notes)

@@ -16,7 +16,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.integration.deploy.conftest import init_with_cli
+from tests.integration.deploy.conftest import deployed_with_cli
 from tests.support.helpers import run_wplambda
 
 STACK = "verblog"
@@ -24,10 +24,7 @@ STACK = "verblog"
 
 @pytest.fixture(scope="module")
 def site(aws_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = init_with_cli(tmp_path_factory.mktemp("versions") / STACK, STACK)
-    first = run_wplambda("deploy", "--stack", STACK, "--yes", "--skip-build", cwd=root)
-    assert first.returncode == 0, first.stdout + first.stderr
-    return root
+    return deployed_with_cli(tmp_path_factory.mktemp("versions") / STACK, STACK)
 
 
 def _function() -> str:

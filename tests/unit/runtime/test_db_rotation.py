@@ -9,17 +9,10 @@ import logging
 
 import pytest
 
+from tests.support.helpers import Clock
 from wp_lambda.runtime import contract, rotation, secrets
 from wp_lambda.runtime.events import Response
 from wp_lambda.runtime.handler import Runtime
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.support.helpers import Clock
 from tests.support.lambda_events import v2
 from wp_lambda.runtime import contract, origin
 from wp_lambda.runtime.events import HttpApiV2
@@ -43,14 +44,6 @@ class FakeSecretsManager:
             raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": VersionStage}},
                               "GetSecretValue")
         return {"SecretString": self.stages[VersionStage]}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
