@@ -100,9 +100,20 @@ DB_SECRET_REREAD_SECONDS = 15.0
 SECRETS_REREAD_TIMEOUT = 2.0
 S3_UPLOADS_BUCKET_ENV = "S3_UPLOADS_BUCKET"
 S3_UPLOADS_REGION_ENV = "S3_UPLOADS_REGION"
+
+# -- purge: taking changed pages out of the cache (issue 24, item 2) ------------------------------
+# The kit's mu-plugin computes the paths a change affects and hands them to the runtime, which
+# sends one batched invalidation per request: to CloudFront on AWS, to serve's own page cache
+# locally. Paths use CloudFront's invalidation syntax (a leading "/", "*" as a wildcard).
+# Under serve the runtime POSTs {"paths": [...]} as JSON to LOCAL_PURGE_PATH on serve's own
+# address, with "Authorization: Bearer TOKEN"; both values reach only the runtime (RUNTIME_ONLY_ENV).
+LOCAL_PURGE_PATH = "/_wplambda/purge"
+LOCAL_PURGE_URL_ENV = "WPLAMBDA_LOCAL_PURGE_URL"
+LOCAL_PURGE_TOKEN_ENV = "WPLAMBDA_LOCAL_PURGE_TOKEN"
+
 # Values only the runtime reads: never in php-fpm's environment (which PHP sees, clear_env = no)
 # nor in a php/wp command's, so no plugin, phpinfo() or child process can read them.
-RUNTIME_ONLY_ENV = frozenset({ORIGIN_SECRET_ENV, ORIGIN_SECRET_PREVIOUS_ENV})
+RUNTIME_ONLY_ENV = frozenset({ORIGIN_SECRET_ENV, ORIGIN_SECRET_PREVIOUS_ENV, LOCAL_PURGE_TOKEN_ENV})
 
 
 def php_environment(environ: Mapping[str, str]) -> dict[str, str]:
