@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.support.lambda_events import v2
 from wp_lambda.runtime import contract, purge
@@ -74,6 +76,26 @@ def test_a_failed_invalidation_never_raises() -> None:
         def create_invalidation(self, **kwargs: object) -> dict[str, object]:
             raise RuntimeError("TooManyInvalidationsInProgress")
     assert purge.Purger({}, client=Refusing).send(["/a/"], "E2QWRUHAPOMQZL") is None
+
+
+def test_too_many_wildcards_in_progress_sends_the_exact_pages() -> None:
+    """CloudFront's limit on wildcard paths in progress (15) is apart from the exact ones' (3,000).
+    moto does not enforce either, so a stand-in client answers as CloudFront does past the first."""
+    calls: list[list[str]] = []
+
+    class Busy:
+        def create_invalidation(self, DistributionId: str, InvalidationBatch: dict[str, Any]) -> dict[str, Any]:
+            items = InvalidationBatch["Paths"]["Items"]
+            calls.append(items)
+            if any(path.endswith("*") for path in items):
+                raise ClientError({"Error": {"Code": "TooManyInvalidationsInProgress", "Message": "busy"}},
+                                  "CreateInvalidation")
+            return {"Invalidation": {"Id": "I2J0I21PCUYOIK"}}
+
+    listed = ["/hello/*", "/", "/page/*", "/wp-sitemap*", "/tag/a/*"]
+    assert purge.Purger({}, client=Busy).send(listed, "E2QWRUHAPOMQZL") == "I2J0I21PCUYOIK"
+    assert calls == [listed, ["/hello/", "/", "/page/", "/tag/a/"]]
+    assert purge.exact(["/*"]) == [] and purge.exact(["/a/", "/a/*"]) == ["/a/"]
 
 
 def test_the_cli_file_is_the_owners_alone_and_removed() -> None:
