@@ -18,6 +18,7 @@ from wp_lambda.runtime import contract, purge
 from wp_lambda.runtime.events import HttpApiV2, Request, Response
 
 SECRET = "origin-secret-value"
+CACHED = {contract.PAGE_CACHE_ENV: "300,86400"}  # [cache] pages on, as the function gets it
 MU_PLUGIN = Path(__file__).resolve().parents[3] / "wordpress" / "mu-plugins" / "wplambda-purge.php"
 
 
@@ -68,14 +69,16 @@ def test_the_distribution_header_is_believed_only_from_cloudfront() -> None:
 def test_without_a_distribution_or_serve_nothing_is_sent() -> None:
     def no_client() -> object:
         raise AssertionError("no CloudFront client may be made")
-    assert purge.Purger({}, client=no_client).send(["/a/"], None) is None
+    assert purge.Purger(CACHED, client=no_client).send(["/a/"], None) is None
+    # Pages not cached: nothing to take out, whatever PHP named.
+    assert purge.Purger({}, client=no_client).send(["/a/"], "E2QWRUHAPOMQZL") is None
 
 
 def test_a_failed_invalidation_never_raises() -> None:
     class Refusing:
         def create_invalidation(self, **kwargs: object) -> dict[str, object]:
             raise RuntimeError("TooManyInvalidationsInProgress")
-    assert purge.Purger({}, client=Refusing).send(["/a/"], "E2QWRUHAPOMQZL") is None
+    assert purge.Purger(CACHED, client=Refusing).send(["/a/"], "E2QWRUHAPOMQZL") is None
 
 
 def test_too_many_wildcards_in_progress_sends_the_exact_pages() -> None:
@@ -93,7 +96,7 @@ def test_too_many_wildcards_in_progress_sends_the_exact_pages() -> None:
             return {"Invalidation": {"Id": "I2J0I21PCUYOIK"}}
 
     listed = ["/hello/*", "/", "/page/*", "/wp-sitemap*", "/tag/a/*"]
-    assert purge.Purger({}, client=Busy).send(listed, "E2QWRUHAPOMQZL") == "I2J0I21PCUYOIK"
+    assert purge.Purger(CACHED, client=Busy).send(listed, "E2QWRUHAPOMQZL") == "I2J0I21PCUYOIK"
     assert calls == [listed, ["/hello/", "/", "/page/", "/tag/a/"]]
     assert purge.exact(["/*"]) == [] and purge.exact(["/a/", "/a/*"]) == ["/a/"]
 
