@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.lambda_events import v2
-from wp_lambda.runtime import contract, purge
+from wp_lambda.runtime import contract, direct, purge
 from wp_lambda.runtime.events import HttpApiV2, Request, Response
 
 SECRET = "origin-secret-value"
@@ -115,3 +116,29 @@ def test_the_mu_plugin_uses_the_contracts_names() -> None:
     code = MU_PLUGIN.read_text()
     for name in (contract.PURGE_HEADER, contract.PURGE_FILE_ENV, contract.PAGE_CACHE_ENV):
         assert name in code, name
+
+
+def test_an_import_or_revert_that_succeeded_purges_everything() -> None:
+    """The swap of every table is invisible to the mu-plugin; a failed one changed nothing."""
+    sent: list[tuple[list[str], str | None]] = []
+
+    class Recording(purge.Purger):
+        def send(self, paths: Iterable[str], distribution: str | None) -> str | None:
+            sent.append((list(paths), distribution))
+            return None
+
+    class Instance:
+        def __init__(self) -> None:
+            self.environ = {**CACHED, contract.DISTRIBUTION_ID_ENV: "E2QWRUHAPOMQZL"}
+            self.purger = Recording(self.environ)
+
+        def time_left(self, context: object) -> float:
+            return 60.0
+
+    for kind in (contract.DB_IMPORT, contract.DB_REVERT):
+        assert direct.INVOCATIONS[kind].__qualname__.startswith("_replaces_content."), kind
+    replaced = direct._replaces_content(lambda runtime, event, timeout: {"tables": 12})
+    failed = direct._replaces_content(lambda runtime, event, timeout: {"error": "no backup"})
+    assert replaced(Instance(), {}, None) == {"tables": 12}  # type: ignore[arg-type]
+    assert failed(Instance(), {}, None) == {"error": "no backup"}  # type: ignore[arg-type]
+    assert sent == [([contract.PURGE_ALL], "E2QWRUHAPOMQZL")]
