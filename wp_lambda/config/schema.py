@@ -675,6 +675,11 @@ def _mail_checks(c: Config, add: Callable[[str, str, str], None]) -> None:
         add("mail", "create_identity", "the identity is made for the site's domain, and site.domains is empty; "
             "set site.domains, or set mail.create_identity = false and verify mail.from's domain in SES yourself")
         return
+    region = mail.region or c.aws.region
+    if mail.create_identity and region != c.aws.region:
+        add("mail", "region", f"the stack makes the identity in its own region, {c.aws.region}, not {region}; "
+            "set mail.region to it (or leave it empty), or set mail.create_identity = false and verify the "
+            f"domain in SES in {region} yourself")
     domain = mail.sender(domains).rpartition("@")[2]
     if mail.create_identity and domain != domains[0]:
         add("mail", "from", f"{mail.from_!r} is not on {domains[0]}, the domain whose identity mail.create_identity "
