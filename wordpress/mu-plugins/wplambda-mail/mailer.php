@@ -59,6 +59,11 @@ class WplambdaMailer extends PHPMailer\PHPMailer\PHPMailer
      */
     private function sendThroughSes(string $raw, array $recipients): void
     {
+        // wp-config.php loads vendor/ with S3 Uploads (every deployed function has its bucket);
+        // a run without the bucket still finds the SDK there.
+        if (!class_exists(Aws\Ses\SesClient::class) && is_file(ABSPATH . 'vendor/autoload.php')) {
+            require_once ABSPATH . 'vendor/autoload.php';
+        }
         if (!class_exists(Aws\Ses\SesClient::class)) {
             $this->fail('the AWS SDK for PHP is not in this build (vendor/, installed with S3 Uploads)', $recipients);
         }
