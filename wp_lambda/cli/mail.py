@@ -9,13 +9,17 @@ import typer
 from rich.markup import escape
 
 from wp_lambda import config as config_mod
-from wp_lambda.cli.app import out, print_json
-from wp_lambda.cli.options import JsonOption, ProjectOption
+from wp_lambda import ses
+from wp_lambda import stack as stack_mod
+from wp_lambda.aws import connect
+from wp_lambda.cli.app import err, out, print_json
+from wp_lambda.cli.options import JsonOption, ProfileOption, ProjectOption, StackOption
 from wp_lambda.common.errors import UserError
 from wp_lambda.local import mailbox
 from wp_lambda.serve.state import LocalPaths
 
-mail_app = typer.Typer(help="The mail WordPress sends: serve's local mailbox.", no_args_is_help=True)
+mail_app = typer.Typer(help="The mail WordPress sends: serve's local mailbox, and SES's word on the site's address.",
+                       no_args_is_help=True)
 MailLocalOption = Annotated[bool, typer.Option(
     "--local", help="serve's mailbox (.wplambda/local/mail): every message the local site sent.")]
 
@@ -58,6 +62,45 @@ def show(message: Annotated[str, typer.Argument(help="The message's id (or its s
         out.print(f"Link: {escape(link)}", highlight=False, soft_wrap=True)
     out.print("")
     out.print(escape(m.text or m.html), highlight=False, soft_wrap=True)
+
+
+@mail_app.command()
+def verify(stack: StackOption = None, project: ProjectOption = Path(), profile: ProfileOption = None,
+           json_out: JsonOption = False) -> None:
+    """Whether SES lets the site send: its From identity in mail.region, Easy DKIM's DNS records, the sandbox.
+
+    Exits 0 when the address may send and the account is out of the sandbox, 1 otherwise.
+    """
+    cfg = config_mod.load(project)
+    if not cfg.mail.enabled:
+        raise UserError("mail.enabled is false: WordPress's mail does not go through SES",
+                        "set mail.enabled = true (the default) and deploy")
+    connection = connect(cfg, profile=profile)
+    name = stack_mod.stack_name(cfg, stack)
+    description = stack_mod.describe(connection.client("cloudformation"), name)
+    found = ses.status(cfg, connection.session)
+    created = stack_mod.outputs(description or {}).get("MailDkimRecords", "").split()
+    records = list(zip(created[::2], created[1::2], strict=True)) or [r for i in found.identities for r in i.records]
+    warnings = found.warnings()
+    if json_out:
+        print_json({"stack": name, "deployed": description is not None, "sender": found.sender,
+                    "region": found.region, "verified": found.verified, "production": found.production,
+                    "identities": {i.name: i.status for i in found.identities},
+                    "records": [{"type": "CNAME", "name": n, "value": v} for n, v in records],
+                    "warnings": warnings})
+    else:
+        out.print(f"{escape(found.sender or '(no From address)')} in {found.region}: "
+                  + ("[green]may send[/]" if found.verified else "[yellow]not verified[/]"), soft_wrap=True)
+        for identity in found.identities:
+            out.print(f"  identity {escape(identity.name)}: {identity.status.lower()}", highlight=False)
+        if records:
+            out.print("DNS records (CNAME) the domain needs:")
+            for record_name, value in records:
+                out.print(f"  {record_name}  CNAME  {value}", highlight=False, soft_wrap=True)
+        for warning in warnings:
+            err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+    if warnings:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
