@@ -68,6 +68,7 @@ class Traffic:
     db_storage_gb: float = 1.0
     log_bytes_per_request: int = 400  # Lambda's START/END/REPORT lines and the runtime's own
     free_tier: bool = False  # subtract AWS's free tier (always-free and 12-month offers)
+    mails_per_month: int = 1_000  # messages WordPress sends through SES (password resets, notices, forms, orders)
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,7 @@ def estimate(config: Config, traffic: Traffic, *, compare: bool = True) -> Estim
               "uploads and their resized copies, plus sync-assets"),
     ]
     lines += waf_lines(config, viewer_requests)
+    lines.append(mail_line(config, traffic))
     lines += _network_lines(config, traffic, prices, hours)
     lines += _database_lines(config, traffic, prices, hours)
     secrets = 3 if config.database.mode == "aurora-serverless-v2" else 2
@@ -249,6 +251,14 @@ def estimate(config: Config, traffic: Traffic, *, compare: bool = True) -> Estim
                 other = config.model_copy(update={"network": config.network.model_copy(update={"mode": mode})})
                 result.alternatives[mode] = estimate(other, traffic, compare=False).total
     return result
+
+
+def mail_line(config: Config, traffic: Traffic) -> Line:
+    """[mail]: WordPress's messages through SES, one per recipient, at the pay-as-you-go price."""
+    if not config.mail.enabled:
+        return Line("SES", "messages", 0, "", 0.0, "", note="off (mail.enabled = false): WordPress cannot send mail")
+    return _line("SES", "messages", traffic.mails_per_month, "messages", price_table()["global"]["ses_messages"], 1000,
+                 note="--mails-per-month; one per recipient, attachments' data not counted")
 
 
 def waf_lines(config: Config, viewer_requests: float) -> list[Line]:

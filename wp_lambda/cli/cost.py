@@ -40,6 +40,8 @@ def cost(
     avg_acu: Annotated[float | None, typer.Option(min=0.5, help="Aurora capacity while awake "
                                                   "(default: max(0.5, min_acu)).")] = None,
     free_tier: Annotated[bool, typer.Option("--free-tier", help="Subtract AWS's free tier.")] = False,
+    mails_per_month: Annotated[int, typer.Option(min=0, help="Messages WordPress sends a month through SES (one per "
+                                                 "recipient).")] = _DEFAULTS.mails_per_month,
     json_output: JsonOption = False,
 ) -> None:
     """The monthly cost of this config, line by line, from the kit's pinned price table, with the
@@ -48,7 +50,8 @@ def cost(
     traffic = cost_mod.Traffic(requests_per_month=requests_per_month, cache_hit_ratio=cache_hit_ratio,
                                avg_ms=avg_ms, gb_out=gb_out,
                                avg_page_kb=avg_page_kb, nat_gb=nat_gb, storage_gb=storage_gb,
-                               active_hours_per_day=active_hours_per_day, avg_acu=avg_acu, free_tier=free_tier)
+                               active_hours_per_day=active_hours_per_day, avg_acu=avg_acu, free_tier=free_tier,
+                               mails_per_month=mails_per_month)
     result = cost_mod.estimate(config, traffic)
     if json_output:
         print_json(result.to_dict())
