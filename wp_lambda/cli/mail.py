@@ -79,7 +79,7 @@ def verify(stack: StackOption = None, project: ProjectOption = Path(), profile: 
     name = stack_mod.stack_name(cfg, stack)
     description = stack_mod.describe(connection.client("cloudformation"), name)
     found = ses.status(cfg, connection.session)
-    created = stack_mod.outputs(description or {}).get("MailDkimRecords", "").split()
+    created = stack_mod.outputs(description or {}).get(stack_mod.MAIL_DKIM_OUTPUT, "").split()
     records = list(zip(created[::2], created[1::2], strict=True)) or [r for i in found.identities for r in i.records]
     warnings = found.warnings()
     if json_out:
