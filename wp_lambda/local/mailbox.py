@@ -80,6 +80,16 @@ def ensure(directory: Path) -> None:
     directory.chmod(0o700)
 
 
+def _text(part: EmailMessage) -> str:
+    """A text part's content; one in a charset Python does not know is read as UTF-8, bad bytes
+    replaced, rather than hiding the message (a plugin may name any charset)."""
+    try:
+        return str(part.get_content())
+    except (LookupError, ValueError):
+        payload = part.get_payload(decode=True)
+        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+
+
 def _parse(path: Path) -> Mail:
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert isinstance(message, EmailMessage)
@@ -92,9 +102,9 @@ def _parse(path: Path) -> Mail:
         if part.get_content_disposition() == "attachment":
             attachments.append(part.get_filename() or "(unnamed)")
         elif part.get_content_type() == "text/plain" and not text:
-            text = part.get_content()
+            text = _text(part)
         elif part.get_content_type() == "text/html" and not html_part:
-            html_part = part.get_content()
+            html_part = _text(part)
     envelope = str(message.get(ENVELOPE_HEADER, ""))
     to = [a.strip() for a in envelope.split(",") if a.strip()] or [str(message.get("To", ""))]
     try:

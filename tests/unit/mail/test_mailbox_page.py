@@ -78,3 +78,12 @@ def test_the_url_carries_the_token_and_each_run_has_its_own() -> None:
     page = MailboxPage(Path(os.devnull))
     assert page.url("http://127.0.0.1:8080") == f"http://127.0.0.1:8080{contract.LOCAL_MAIL_PATH}?token={page.token}"
     assert len(page.token) >= 32 and MailboxPage(Path(os.devnull)).token != page.token
+
+
+def test_a_part_in_an_unknown_charset_is_still_listed(box: Path) -> None:
+    (box / "20261207T170000Z-bbbbbb.eml").write_bytes(
+        b"To: a@example.com\r\nSubject: odd\r\nContent-Type: text/plain; charset=x-nonsense\r\n\r\n"
+        b"see https://example.com/x \xff\r\n")
+    odd = find(box, "20261207T170000Z")
+    assert odd.subject == "odd" and odd.links == ["https://example.com/x"] and "\ufffd" in odd.text
+
