@@ -108,6 +108,7 @@ def serve(
         for line in efs_mod.report_lines(info.content_sync or {}):
             out.print(f"  {line}")
         out.print(f"  logs:  {info.logs}")
+        out.print(f"  mail: {info.mail}", soft_wrap=True, highlight=False)
         out.print(f"  concurrency: {info.concurrency}", highlight=False)
         out.print(f"  Lambda invoke endpoint: {info.invoke_url} (functions WordPressFunction, ConsoleFunction; "
                   f"for boto3: AWS_ENDPOINT_URL_LAMBDA={info.invoke_url} and this run's access_key_id/"

@@ -37,6 +37,7 @@ from urllib.parse import unquote
 from wp_lambda.assets_sync import cache_control, content_type
 from wp_lambda.config import Assets
 from wp_lambda.local import ranges
+from wp_lambda.local.mailbox import MailboxPage
 from wp_lambda.local.request_body import Refused, body_length
 from wp_lambda.local.runtime_api import Throttled
 from wp_lambda.runtime import contract, routing
@@ -322,6 +323,12 @@ class _Handler(BaseHTTPRequestHandler):
         origin = route(path, routes.efs)
         cold: bool | None = None
         request_headers = {k.lower(): v for k, v in self.headers.items()}
+        if path == contract.LOCAL_MAIL_PATH and self.server.mailbox is not None:
+            # serve's own page, answered here: never an event, never WordPress.
+            status, headers, payload = self.server.mailbox.answer(method, self.path, request_headers)
+            self._send(status, headers, payload)
+            self._log(started, str(status), "mailbox")
+            return
         if origin == contract.FUNCTION_ORIGIN:
             status, headers, payload, cold = self._invoke(method, body)
         else:
@@ -387,7 +394,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _log(self, started: float, status: str, outcome: str) -> None:
         """One line per request (docs/internals.md): ``METHOD PATH STATUS Nms OUTCOME``."""
         elapsed = (time.perf_counter() - started) * 1000
-        self.server.log_request_line(f"{self.command} {self.path} {status} {elapsed:.0f}ms {outcome}")
+        # The mailbox page's query carries the run's token: never in the log, even for a refusal.
+        target = contract.LOCAL_MAIL_PATH if self.path.startswith(contract.LOCAL_MAIL_PATH + "?") else self.path
+        self.server.log_request_line(f"{self.command} {target} {status} {elapsed:.0f}ms {outcome}")
 
     def _invoke(self, method: str, body: bytes) -> tuple[int, list[tuple[str, str]], bytes, bool | None]:
         """The request as an HTTP API event to the handler; its answer, with a correct length."""
@@ -427,13 +436,15 @@ class Gateway(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], *, routes: Routes, invoke: Invoke,
-                 log_line: Callable[[str], None], scheme: str = "http", limits: Limits = Limits()) -> None:
+                 log_line: Callable[[str], None], scheme: str = "http", limits: Limits = Limits(),
+                 mailbox: MailboxPage | None = None) -> None:
         super().__init__(address, _Handler)
         self.routes = routes
         self.invoke = invoke
         self.scheme = scheme
         self.limits = limits
         self.log_request_line = log_line
+        self.mailbox = mailbox
         port = self.server_address[1]
         self.hosts = own_hosts(address[0], port)
         self.url = f"{scheme}://{'[' + address[0] + ']' if ':' in address[0] else address[0]}:{port}"
