@@ -16,7 +16,9 @@ The distribution is this request's (contract.DISTRIBUTION_HEADER, written by the
 function and believed only with the origin secret) or the console function's variable
 (contract.DISTRIBUTION_ID_ENV). Under ``serve`` the paths go to serve's own page cache instead
 (contract.LOCAL_PURGE_URL_ENV). The change already happened when the purge is sent: a failure is
-one log line, never a failed request or command; the pages then expire at cache.ttl.
+one log line, never a failed request or command; the pages then expire at cache.ttl. So is a purge
+the invocation has no time left for: it runs after PHP, within the invocation's deadline
+(:data:`CALL_TIME`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import re
 import tempfile
@@ -46,6 +49,11 @@ _DISTRIBUTION_ID = re.compile(contract.DISTRIBUTION_ID_PATTERN)
 _PATH_CHARACTERS = re.compile(r"^/[\x21-\x7e]*$")
 # What PHP may hand over in one command's file: far more than any honest list, small enough to read.
 _FILE_LIMIT = 256 * 1024
+# The longest one call may take (a connect and a read, each bounded by make_client's timeout): a
+# purge, or its fallback, is skipped when less than this is left before the invocation must answer,
+# so a purge never pushes a request or a command past Lambda's timeout (the client's creation is
+# included in the slack: it reads no network).
+CALL_TIME = 2 * contract.SECRETS_REREAD_TIMEOUT
 
 
 def path_problem(path: str) -> str | None:
@@ -135,9 +143,10 @@ class Purger:
         self._make_client = client
         self._client: Any = None
 
-    def send(self, paths: Iterable[str], distribution: str | None) -> str | None:
+    def send(self, paths: Iterable[str], distribution: str | None, deadline: float | None = None) -> str | None:
         """Purge ``paths`` (through :func:`batch`); the invalidation's id ("local" under serve), or
-        None when nothing was sent. Never raises: a failure is one log line."""
+        None when nothing was sent. ``deadline`` (time.monotonic()) is when the invocation must have
+        answered: a call that might end after it is not made. Never raises: a failure is one log line."""
         items = batch(paths)
         if not items:
             return None
@@ -145,20 +154,26 @@ class Purger:
             # [cache] pages off: CloudFront stores no page to take out (the mu-plugin is inert too).
             log.debug("wplambda: purge: %d paths ignored, pages are not cached", len(items))
             return None
+        local = self.environ.get(contract.LOCAL_ENV) == "1" and bool(self.environ.get(contract.LOCAL_PURGE_URL_ENV))
+        if not local and distribution is None:
+            log.debug("wplambda: purge: %d paths, but no distribution is known (not behind CloudFront)", len(items))
+            return None
+        left = math.inf if deadline is None else deadline - time.monotonic()
+        if left < CALL_TIME:
+            log.warning("wplambda: purge of %d paths skipped: %.1f s left before the deadline, a call may take "
+                        "%.0f s; the pages expire at cache.ttl instead", len(items), max(left, 0.0), CALL_TIME)
+            return None
         try:
-            if self.environ.get(contract.LOCAL_ENV) == "1" and self.environ.get(contract.LOCAL_PURGE_URL_ENV):
+            if local:
                 return self._local(items)
-            if distribution is None:
-                log.debug("wplambda: purge: %d paths, but no distribution is known (not behind CloudFront)",
-                          len(items))
-                return None
+            assert distribution is not None
             return self._cloudfront(items, distribution)
         except Exception as exc:  # the change already happened; its pages expire at cache.ttl
             fallback = exact(items)
             if _error_code(exc) == "TooManyInvalidationsInProgress" and fallback and fallback != items:
                 log.warning("wplambda: purge: too many wildcard invalidations in progress; sending the %d "
                             "paths without wildcards", len(fallback))
-                return self.send(fallback, distribution)
+                return self.send(fallback, distribution, deadline)
             log.error("wplambda: purge of %d paths failed (%s); the pages expire at cache.ttl instead",
                       len(items), _error_code(exc))
             return None
@@ -223,13 +238,14 @@ class CommandFile:
 
 
 @contextlib.contextmanager
-def command(purger: Purger, env: Mapping[str, str]) -> Iterator[dict[str, str]]:
+def command(purger: Purger, env: Mapping[str, str], deadline: float | None = None) -> Iterator[dict[str, str]]:
     """Run a PHP CLI command inside: yields its environment with a purge file; the paths PHP wrote
-    are sent (to the console function's distribution) when the block ends, whatever its outcome."""
+    are sent (to the console function's distribution) when the block ends, whatever its outcome,
+    if the invocation has time left before ``deadline`` (:meth:`Purger.send`)."""
     with CommandFile() as channel:
         try:
             yield channel.environ(env)
         finally:
             paths = channel.paths()
             if paths:
-                purger.send(paths, distribution_id(None, purger.environ))
+                purger.send(paths, distribution_id(None, purger.environ), deadline)

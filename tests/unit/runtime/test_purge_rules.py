@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,26 @@ def test_too_many_wildcards_in_progress_sends_the_exact_pages() -> None:
     assert purge.exact(["/*"]) == [] and purge.exact(["/a/", "/a/*"]) == ["/a/"]
 
 
+def test_the_fallback_is_tried_only_while_the_invocation_has_time() -> None:
+    """A refused first call took its time; the fallback, which may take CALL_TIME more, is not made
+    when the invocation must answer before then. A stand-in client: moto enforces no such limit."""
+    calls: list[list[str]] = []
+
+    class Slow:
+        def create_invalidation(self, DistributionId: str, InvalidationBatch: dict[str, Any]) -> dict[str, Any]:
+            calls.append(InvalidationBatch["Paths"]["Items"])
+            time.sleep(0.3)
+            raise ClientError({"Error": {"Code": "TooManyInvalidationsInProgress", "Message": "busy"}},
+                              "CreateInvalidation")
+
+    deadline = time.monotonic() + purge.CALL_TIME + 0.2
+    assert purge.Purger(CACHED, client=Slow).send(["/hello/*", "/"], "E2QWRUHAPOMQZL", deadline) is None
+    assert calls == [["/hello/*", "/"]]
+    # With no time for even one call, none is made.
+    assert purge.Purger(CACHED, client=Slow).send(["/a/"], "E2QWRUHAPOMQZL", time.monotonic() + 1.0) is None
+    assert len(calls) == 1
+
+
 def test_the_cli_file_is_the_owners_alone_and_removed() -> None:
     with purge.CommandFile() as channel:
         mode = stat.S_IMODE(os.stat(channel.path).st_mode)
@@ -123,7 +144,7 @@ def test_an_import_or_revert_that_succeeded_purges_everything() -> None:
     sent: list[tuple[list[str], str | None]] = []
 
     class Recording(purge.Purger):
-        def send(self, paths: Iterable[str], distribution: str | None) -> str | None:
+        def send(self, paths: Iterable[str], distribution: str | None, deadline: float | None = None) -> str | None:
             sent.append((list(paths), distribution))
             return None
 
@@ -134,6 +155,9 @@ def test_an_import_or_revert_that_succeeded_purges_everything() -> None:
 
         def time_left(self, context: object) -> float:
             return 60.0
+
+        def answer_by(self, context: object) -> float:
+            return time.monotonic() + 60.0
 
     for kind in (contract.DB_IMPORT, contract.DB_REVERT):
         assert direct.INVOCATIONS[kind].__qualname__.startswith("_replaces_content."), kind
