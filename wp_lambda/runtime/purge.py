@@ -142,6 +142,18 @@ class Purger:
         self.environ = environ
         self._make_client = client
         self._client: Any = None
+        # Path -> when (time.monotonic()) it was last sent to CloudFront: contract.PURGE_REPEAT_SECONDS.
+        self._sent: dict[str, float] = {}
+
+    def _unsent(self, paths: Iterable[str]) -> list[str]:
+        """``paths`` less those sent to CloudFront within contract.PURGE_REPEAT_SECONDS, exactly or
+        under a wildcard then sent (a "*" matches any characters after its prefix, so "/a/*" covers
+        "/a/" and "/a/page/*")."""
+        now = time.monotonic()
+        self._sent = {path: at for path, at in self._sent.items() if now - at < contract.PURGE_REPEAT_SECONDS}
+        prefixes = [path[:-1] for path in self._sent if path.endswith("*")]
+        return [path for path in paths
+                if path not in self._sent and not any(path.startswith(prefix) for prefix in prefixes)]
 
     def send(self, paths: Iterable[str], distribution: str | None, deadline: float | None = None) -> str | None:
         """Purge ``paths`` (through :func:`batch`); the invalidation's id ("local" under serve), or
@@ -158,6 +170,13 @@ class Purger:
         if not local and distribution is None:
             log.debug("wplambda: purge: %d paths, but no distribution is known (not behind CloudFront)", len(items))
             return None
+        if not local:  # serve's cache is free and has no limits: it gets every purge
+            unsent = self._unsent(items)
+            if not unsent:
+                log.info("wplambda: purge: the %d paths were sent less than %.0f s ago", len(items),
+                         contract.PURGE_REPEAT_SECONDS)
+                return None
+            items = unsent
         left = math.inf if deadline is None else deadline - time.monotonic()
         if left < CALL_TIME:
             log.warning("wplambda: purge of %d paths skipped: %.1f s left before the deadline, a call may take "
@@ -188,6 +207,7 @@ class Purger:
             InvalidationBatch={"Paths": {"Quantity": len(items), "Items": items},
                                "CallerReference": f"wplambda-{time.time_ns()}-{uuid.uuid4().hex[:8]}"})
         invalidation: str = answer["Invalidation"]["Id"]
+        self._sent.update(dict.fromkeys(items, time.monotonic()))
         log.info("wplambda: purge: invalidation %s of %d paths on %s", invalidation, len(items), distribution)
         return invalidation
 

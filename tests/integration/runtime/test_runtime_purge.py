@@ -234,6 +234,11 @@ def test_deployed_the_invalidation_reaches_cloudfront_only_from_cloudfront(site:
             assert reply.status == 200 and reply.text == "changed"
             assert reply.header(contract.PURGE_HEADER) is None
             assert _paths(cloudfront, distribution) == [["/hello/*", "/"]]
+            # The same paths again at once (the block editor's second save, post.php?meta-box-loader):
+            # already on their way, not sent again (contract.PURGE_REPEAT_SECONDS).
+            again = Client(rt.handle).get("/wplambda-purge-header.php", headers=via_cloudfront)
+            assert again.status == 200 and again.header(contract.PURGE_HEADER) is None
+            assert len(_paths(cloudfront, distribution)) == 1
             # A distribution id of the wrong shape, even from CloudFront, is never used.
             odd = dict(via_cloudfront, **{contract.DISTRIBUTION_HEADER: f"{distribution}/x"})
             refused = Client(rt.handle).get("/wplambda-purge-header.php", headers=odd)

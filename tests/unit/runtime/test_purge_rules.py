@@ -123,6 +123,29 @@ def test_the_fallback_is_tried_only_while_the_invocation_has_time() -> None:
     assert len(calls) == 1
 
 
+def test_paths_sent_moments_ago_are_not_sent_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memo of contract.PURGE_REPEAT_SECONDS: a repeat (or a path under a wildcard just sent) is
+    dropped, a new path is sent alone, and after the window everything goes again. A recording
+    client, as the clock is moved by hand."""
+    calls: list[list[str]] = []
+    clock = [1000.0]
+    monkeypatch.setattr(purge.time, "monotonic", lambda: clock[0])
+
+    class Recording:
+        def create_invalidation(self, DistributionId: str, InvalidationBatch: dict[str, Any]) -> dict[str, Any]:
+            calls.append(InvalidationBatch["Paths"]["Items"])
+            return {"Invalidation": {"Id": f"I{len(calls)}"}}
+
+    purger = purge.Purger(CACHED, client=Recording)
+    assert purger.send(["/hello/*", "/", "/page/*"], "E2QWRUHAPOMQZL") == "I1"
+    clock[0] += 1
+    assert purger.send(["/hello/*", "/", "/page/*"], "E2QWRUHAPOMQZL") is None
+    assert purger.send(["/hello/", "/hello/feed/*", "/", "/tag/new/*"], "E2QWRUHAPOMQZL") == "I2"
+    clock[0] += contract.PURGE_REPEAT_SECONDS
+    assert purger.send(["/hello/*", "/"], "E2QWRUHAPOMQZL") == "I3"
+    assert calls == [["/hello/*", "/", "/page/*"], ["/tag/new/*"], ["/hello/*", "/"]]
+
+
 def test_the_cli_file_is_the_owners_alone_and_removed() -> None:
     with purge.CommandFile() as channel:
         mode = stat.S_IMODE(os.stat(channel.path).st_mode)
