@@ -40,14 +40,19 @@ function wplambda_purge_enabled(): bool
     return (string) getenv('WPLAMBDA_PAGE_CACHE') !== '';
 }
 
-/** The path of a URL WordPress made, as CloudFront matches it: bytes outside visible ASCII encoded. */
+/**
+ * The path of a URL WordPress made, as CloudFront wants it: bytes outside visible ASCII, RFC 1738's
+ * unsafe characters and a "%" that starts no escape encoded as %XX, nothing else (the runtime's
+ * wp_lambda/runtime/purge.py encoded() is the same rule; sprintf, as rawurlencode leaves "~" alone).
+ */
 function wplambda_purge_path(string $url): ?string
 {
     $path = wp_parse_url($url, PHP_URL_PATH);
     if (!is_string($path) || $path === '') {
         $path = '/';
     }
-    $path = preg_replace_callback('/[^\x21-\x7e]/', static fn(array $m): string => rawurlencode($m[0]), $path);
+    $path = preg_replace_callback('/[^\x21-\x7e]|[{}|\\\\^~\[\]`<>"#]|%(?![0-9A-Fa-f]{2})/',
+                                  static fn(array $m): string => sprintf('%%%02X', ord($m[0])), $path);
     return str_starts_with($path, '/') ? $path : null;
 }
 

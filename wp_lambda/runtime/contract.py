@@ -144,6 +144,9 @@ PURGE_ALL = "/*"
 # past that CloudFront answers TooManyInvalidationsInProgress, and the runtime sends the list without
 # its wildcards (purge.exact), which count against a limit of their own.
 PURGE_MAX_PATHS = 12
+# CloudFront's limit on wildcard paths in progress on one distribution (the limits page above): a
+# single invalidation with more can never succeed, so `wplambda purge` refuses it.
+PURGE_WILDCARDS_IN_PROGRESS = 15
 # A long list of wildcards is not sent as PURGE_ALL below that length, though "/*" would be one
 # billed path and one wildcard in progress: it empties the whole cache, so in a spike every page
 # would miss at once, the load the cache is there to keep from the origin and the database.

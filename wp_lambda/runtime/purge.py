@@ -44,9 +44,13 @@ log = logging.getLogger("wplambda")
 _HEADER = contract.PURGE_HEADER.lower()
 _DISTRIBUTION_HEADER = contract.DISTRIBUTION_HEADER.lower()
 _DISTRIBUTION_ID = re.compile(contract.DISTRIBUTION_ID_PATTERN)
-# Visible ASCII but for the space: PHP URL-encodes anything else (CloudFront wants non-ASCII and
-# unsafe characters encoded, contract's invalidation rules).
-_PATH_CHARACTERS = re.compile(r"^/[\x21-\x7e]*$")
+# What a path may hold as it is: visible ASCII but for RFC 1738's unsafe characters ("{", "}", "|",
+# "\\", "^", "~", "[", "]", "`", "<", ">", "\"", "#"), and "%" only as the start of an %XX escape.
+# CloudFront wants non-ASCII and unsafe characters URL-encoded, and nothing else
+# (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/invalidation-specifying-objects.html,
+# "Non-ASCII or unsafe characters in the path"); the mu-plugin encodes exactly these.
+_UNSAFE = frozenset('{}|\\^~[]`<>"#')
+_BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # What PHP may hand over in one command's file: far more than any honest list, small enough to read.
 _FILE_LIMIT = 256 * 1024
 # The longest one call may take (a connect and a read, each bounded by make_client's timeout): a
@@ -56,14 +60,23 @@ _FILE_LIMIT = 256 * 1024
 CALL_TIME = 2 * contract.SECRETS_REREAD_TIMEOUT
 
 
+def encoded(path: str) -> str:
+    """``path`` with what CloudFront wants URL-encoded so encoded (_UNSAFE, a "%" that starts no
+    escape, spaces, control characters, non-ASCII as UTF-8), every other character as it was."""
+    path = _BARE_PERCENT.sub("%25", path)
+    return "".join(char if "\x21" <= char <= "\x7e" and char not in _UNSAFE
+                   else "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass")) for char in path)
+
+
 def path_problem(path: str) -> str | None:
     """Why ``path`` is not a CloudFront invalidation path (contract's rules), or None when it is."""
     if not path.startswith("/"):
         return "it must begin with \"/\""
     if len(path) > contract.PURGE_PATH_MAX_LENGTH:
         return f"it is longer than {contract.PURGE_PATH_MAX_LENGTH} characters"
-    if not _PATH_CHARACTERS.match(path):
-        return "it holds a space, a control character or non-ASCII (URL-encode them)"
+    if encoded(path) != path:
+        return (f"it holds a space, a control character, non-ASCII or a character unsafe in a URL (RFC 1738): "
+                f"URL-encode them, as {encoded(path)[:200]!r}")
     if "*" in path[:-1]:
         return "\"*\" may only be its last character"
     return None

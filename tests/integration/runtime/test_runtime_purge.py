@@ -188,6 +188,15 @@ def test_a_visitors_comment_approved_at_once_purges_nothing(runtime: Runtime, ed
     assert last_purge() == ["/open-thread/*", "/comments/feed/*", "/wp-json/*"]
 
 
+def test_the_mu_plugin_encodes_a_path_as_the_runtime_checks_it(runtime: Runtime, editor: Client) -> None:
+    """Non-ASCII, RFC 1738's unsafe characters and a bare "%" are encoded by PHP exactly as
+    purge.encoded() does, so the runtime never drops a path the mu-plugin made."""
+    raw = "/~user/a{b}|c/50%/caf\u00e9/%e2%9c%93/"
+    made = wp(runtime, "eval", f"echo wplambda_purge_path('https://wp.test{raw}');")["stdout"].strip()
+    assert made == purge.encoded(raw) == "/%7Euser/a%7Bb%7D%7Cc/50%25/caf%C3%A9/%e2%9c%93/"
+    assert purge.path_problem(made) is None
+
+
 def test_a_draft_changes_nothing_public(runtime: Runtime, editor: Client) -> None:
     before = len(Recorder.posts)
     wp(runtime, "post", "create", "--post_title=Not yet", "--post_status=draft")

@@ -27,7 +27,12 @@ MU_PLUGIN = Path(__file__).resolve().parents[3] / "wordpress" / "mu-plugins" / "
 @pytest.mark.parametrize(("path", "problem"), [
     ("/hello-world/", None), ("/category/news/*", None), ("/*", None), ("/%E2%9C%93/", None),
     ("hello-world/", "begin with"), ("/a*b", "last character"), ("/with space/", "URL-encode"),
-    ("/caf\u00e9/", "URL-encode"), ("/" + "a" * contract.PURGE_PATH_MAX_LENGTH, "longer than")])
+    ("/caf\u00e9/", "URL-encode"), ("/" + "a" * contract.PURGE_PATH_MAX_LENGTH, "longer than"),
+    # "$" in a regular expression also matches before a final newline; the check must not.
+    ("/hello/\n", "URL-encode"), ("/hello/\r", "URL-encode"),
+    # RFC 1738's unsafe characters, and a "%" that starts no escape, are to be URL-encoded.
+    ("/a{b}/", "'/a%7Bb%7D/'"), ("/~user/", "'/%7Euser/'"), ("/50%/", "'/50%25/'"), ("/x#y", "'/x%23y'"),
+    ("/%e2%9c%93/", None)])
 def test_invalidation_path_syntax(path: str, problem: str | None) -> None:
     found = purge.path_problem(path)
     assert (found is None) if problem is None else (found is not None and problem in found), found
