@@ -83,9 +83,10 @@ def path_problem(path: str) -> str | None:
 
 
 def batch(paths: Iterable[str]) -> list[str]:
-    """The invalidation for ``paths``: valid ones once each in order, or [PURGE_ALL] when it is among
-    them or they are more than contract.PURGE_MAX_PATHS. An invalid path is dropped with a log line
-    (its first 100 characters): PHP made it, and the rest of the list still stands."""
+    """The invalidation for ``paths``: valid ones once each in order, less those another one's
+    wildcard already covers ("/books/dune/*" under "/books/*": each path is billed), or [PURGE_ALL]
+    when it is among them or they are more than contract.PURGE_MAX_PATHS. An invalid path is dropped
+    with a log line (its first 100 characters): PHP made it, and the rest of the list still stands."""
     out: list[str] = []
     for path in paths:
         problem = path_problem(path)
@@ -93,6 +94,8 @@ def batch(paths: Iterable[str]) -> list[str]:
             log.warning("wplambda: purge: dropped %.100r: %s", path, problem)
         elif path not in out:
             out.append(path)
+    prefixes = [path[:-1] for path in out if path.endswith("*")]
+    out = [path for path in out if not any(path != prefix + "*" and path.startswith(prefix) for prefix in prefixes)]
     if contract.PURGE_ALL in out or len(out) > contract.PURGE_MAX_PATHS:
         return [contract.PURGE_ALL]
     return out

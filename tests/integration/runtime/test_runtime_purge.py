@@ -31,6 +31,9 @@ from wp_lambda.runtime.handler import Runtime
 MU_PLUGIN = Path(__file__).resolve().parents[3] / "wordpress" / "mu-plugins" / "wplambda-purge.php"
 TOKEN = "local-purge-token-for-the-test"
 ORIGIN_SECRET = "origin-secret-for-the-purge-test"
+# A post type with an archive, as a plugin registers one (a shop's products, a library's books).
+BOOKS = ("<?php add_action('init', static function (): void { register_post_type('book', "
+         "['public' => true, 'has_archive' => true, 'rewrite' => ['slug' => 'books']]); });\n")
 # A script that names paths the way the mu-plugin does, for the CloudFront leg.
 HEADER_SCRIPT = "<?php header('X-Wplambda-Purge: /hello/* /'); echo 'changed';\n"
 YEAR = dt.date.today().year
@@ -72,6 +75,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, mariadb: MariaDB, debian_word
     mu_plugins = site.root / "wp-content" / "mu-plugins"
     mu_plugins.mkdir(parents=True, exist_ok=True)
     shutil.copy(MU_PLUGIN, mu_plugins / MU_PLUGIN.name)
+    (mu_plugins / "books.php").write_text(BOOKS)
     (site.root / "wplambda-purge-header.php").write_text(HEADER_SCRIPT)
     site.environ.update({contract.PAGE_CACHE_ENV: "300,86400", contract.WP_CLI_ENV: real_wp_cli()})
     return site
@@ -124,7 +128,8 @@ def test_publishing_with_wp_cli_purges_the_posts_pages(runtime: Runtime, editor:
                  "--post_category=news", "--tags_input=spike", "--post_author=1", "--porcelain")
     assert len(Recorder.posts) == before + 1
     paths = last_purge()
-    assert sorted(paths) == sorted(["/hello-purge/*", "/", "/page/*", "/feed/*", "/author/admin/*", f"/{YEAR}/*",
+    # "/?*": the home page's ?query variants (the cache key holds the query string; "/*" would be all).
+    assert sorted(paths) == sorted(["/hello-purge/*", "/", "/?*", "/page/*", "/feed/*", "/author/admin/*", f"/{YEAR}/*",
                                     "/category/news/*", "/tag/spike/*", "/wp-sitemap*", "/wp-json/*"]), paths
     # `wplambda cost` prices a change at this typical list's length.
     assert len(paths) == contract.PURGE_PATHS_PER_PUBLISH
@@ -195,6 +200,19 @@ def test_the_mu_plugin_encodes_a_path_as_the_runtime_checks_it(runtime: Runtime,
     made = wp(runtime, "eval", f"echo wplambda_purge_path('https://wp.test{raw}');")["stdout"].strip()
     assert made == purge.encoded(raw) == "/%7Euser/a%7Bb%7D%7Cc/50%25/caf%C3%A9/%e2%9c%93/"
     assert purge.path_problem(made) is None
+
+
+def test_a_post_type_archive_and_both_cases_of_an_escape_are_purged(runtime: Runtime, editor: Client) -> None:
+    """A custom post type's archive (with its pages and feed under it), and a non-ASCII slug in the
+    lower-case escapes WordPress writes and the upper-case ones a browser sends."""
+    before = len(Recorder.posts)
+    wp(runtime, "post", "create", "--post_type=book", "--post_title=Dune", "--post_status=publish")
+    assert len(Recorder.posts) == before + 1
+    # "/books/dune/*" is under "/books/*", so the runtime sends the archive's wildcard alone.
+    assert last_purge() == ["/", "/?*", "/books/*", "/wp-sitemap*", "/wp-json/*"]
+    wp(runtime, "post", "create", "--post_title=\u65e5\u672c", "--post_status=publish", "--post_author=1")
+    paths = last_purge()
+    assert {"/%e6%97%a5%e6%9c%ac/*", "/%E6%97%A5%E6%9C%AC/*"} <= set(paths), paths
 
 
 def test_a_draft_changes_nothing_public(runtime: Runtime, editor: Client) -> None:

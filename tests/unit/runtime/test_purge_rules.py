@@ -44,6 +44,8 @@ def test_batch_keeps_valid_paths_once_and_collapses_a_long_list() -> None:
         [f"/p{i}/" for i in range(contract.PURGE_MAX_PATHS)]
     assert purge.batch([f"/p{i}/" for i in range(contract.PURGE_MAX_PATHS + 1)]) == [contract.PURGE_ALL]
     assert purge.batch(["/a/", "/*"]) == [contract.PURGE_ALL]
+    # A path under another's wildcard is not sent (nor billed) twice; "/" is not under "/?*".
+    assert purge.batch(["/books/dune/*", "/books/*", "/", "/?*", "/books/"]) == ["/books/*", "/", "/?*"]
     assert purge.batch([]) == []
 
 
