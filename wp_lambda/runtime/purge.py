@@ -2,10 +2,11 @@
 
 The kit's mu-plugin (wordpress/mu-plugins/wplambda-purge.php) knows what a change affects: when a
 post is published, updated, trashed or unpublished, or a comment approved, it computes the paths
-(the permalink, the home page, feeds, archives, sitemaps, the REST API) and hands them here. PHP
-cannot call CloudFront itself without the role's credentials in its environment, and one batched
-invalidation per request is what keeps the bill and CloudFront's limits in reach, so the runtime
-sends it:
+(the permalink, the home page, feeds, archives, sitemaps, the REST API) and hands them here, and
+the runtime sends them: one batched invalidation per request, checked and bounded in time, is what
+keeps the bill and CloudFront's limits in reach. This is a convenience, not a wall: PHP runs with
+the role's credentials (S3 Uploads needs them), so PurgePolicy's cloudfront:CreateInvalidation on
+this distribution is open to any plugin too, as the role's S3 actions are. The handoff:
 
 * on a web request, PHP answers the private header contract.PURGE_HEADER; every copy of it is
   removed from every PHP response (:func:`take_header`), so a visitor never sees it;
