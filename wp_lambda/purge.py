@@ -55,7 +55,16 @@ def checked_paths(paths: list[str], everything: bool) -> list[str]:
             raise UserError(f"{path[:200]!r} is not a CloudFront invalidation path: {problem}",
                             "write it as the URL's path from its leading \"/\", URL-encoded, with \"*\" only at "
                             "the end (\"/hello-world/\", \"/category/news/*\", \"/*\" for everything)")
-    return list(dict.fromkeys(paths))
+    unique = list(dict.fromkeys(paths))
+    wildcards = [path for path in unique if path.endswith("*")]
+    if len(wildcards) > contract.PURGE_WILDCARDS_IN_PROGRESS:
+        # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/InvalidationLimits.html
+        raise UserError(f"{len(wildcards)} wildcard paths (from {wildcards[0]!r}): CloudFront allows at most "
+                        f"{contract.PURGE_WILDCARDS_IN_PROGRESS} in progress on a distribution, so this purge "
+                        "could never be accepted",
+                        "name fewer: one wildcard over their common prefix (\"/category/*\"), the pages "
+                        "themselves without \"*\", or --all (\"/*\", one path)")
+    return unique
 
 
 def distribution_id(cfn: Any, stack: str) -> str:

@@ -6,15 +6,18 @@
  * Inert unless [cache] pages is on (WPLAMBDA_PAGE_CACHE set, as for wplambda-page-cache.php). A
  * change is: a post or page published, updated while published, unpublished, trashed or deleted
  * while published (any viewable post type; revisions and autosaves are not changes); a comment
- * approved, unapproved, or edited while approved. Its paths, in CloudFront's invalidation syntax
+ * approved, unapproved, or edited while approved, or posted by a moderator (a visitor's comment,
+ * even one approved at once, waits for cache.ttl: see comment_post below). Its paths, in CloudFront's invalidation syntax
  * (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/invalidation-specifying-objects.html:
  * a leading "/", case-sensitive, "*" only at the end and matching zero or more characters, the
  * query string included):
  *
  * - the permalink, before and after the change, as PATH* (its ?query variants, its pages and its
  *   comment feed: a cached page's key holds its query string, so only a wildcard reaches them);
- * - the home page (exact) and its pagination, or the posts page of a static front page;
+ * - the home page (exact, and its ?query variants as "/?*": "/*" would be every page) and its
+ *   pagination, or the posts page of a static front page;
  * - for posts: the feeds, the author's archive, the year's archive (months and days under it);
+ *   for another post type with an archive (has_archive), that archive, its pages and feed;
  * - the archives of the post's public terms, before and after the change (a category it left too);
  * - the sitemaps (wp-sitemap*) and the REST API (every public answer under rest_url()).
  *
@@ -22,6 +25,12 @@
  * turns a list longer than its limit into "/*" (wp_lambda/runtime/contract.py PURGE_MAX_PATHS).
  * Plain permalinks ("?p=1") put every page under "/?", so any change there is "/*".
  * The filter wplambda_purge_paths($paths, $post) adds a site's own (a custom archive).
+ *
+ * Percent-escapes: WordPress writes a non-ASCII slug's escapes in lower case (%c3%a9), a browser
+ * encoding a typed or pasted address writes upper case (%C3%A9). CloudFront's documentation says
+ * invalidation paths are case-sensitive and says nothing of normalising escapes (in paths or cache
+ * keys, invalidation-specifying-objects.html above), so both may be cached apart: a path with a
+ * lower-case escape is purged in both forms (wplambda_purge_cases).
  *
  * Handoff (wp_lambda/runtime/purge.py): on a web request, the private response header
  * X-Wplambda-Purge (space-separated, replaced as the list grows; the runtime removes it from the
@@ -39,14 +48,19 @@ function wplambda_purge_enabled(): bool
     return (string) getenv('WPLAMBDA_PAGE_CACHE') !== '';
 }
 
-/** The path of a URL WordPress made, as CloudFront matches it: bytes outside visible ASCII encoded. */
+/**
+ * The path of a URL WordPress made, as CloudFront wants it: bytes outside visible ASCII, RFC 1738's
+ * unsafe characters and a "%" that starts no escape encoded as %XX, nothing else (the runtime's
+ * wp_lambda/runtime/purge.py encoded() is the same rule; sprintf, as rawurlencode leaves "~" alone).
+ */
 function wplambda_purge_path(string $url): ?string
 {
     $path = wp_parse_url($url, PHP_URL_PATH);
     if (!is_string($path) || $path === '') {
         $path = '/';
     }
-    $path = preg_replace_callback('/[^\x21-\x7e]/', static fn(array $m): string => rawurlencode($m[0]), $path);
+    $path = preg_replace_callback('/[^\x21-\x7e]|[{}|\\\\^~\[\]`<>"#]|%(?![0-9A-Fa-f]{2})/',
+                                  static fn(array $m): string => sprintf('%%%02X', ord($m[0])), $path);
     return str_starts_with($path, '/') ? $path : null;
 }
 
@@ -88,6 +102,7 @@ function wplambda_purge_post_paths(WP_Post $post): array
         $paths[] = $permalink . '*';
     }
     $paths[] = $home;
+    $paths[] = $home . '?*';
     if ($post->post_type === 'post') {
         $posts_page = (int) get_option('page_for_posts');
         if (get_option('show_on_front') === 'page' && $posts_page) {
@@ -100,6 +115,12 @@ function wplambda_purge_post_paths(WP_Post $post): array
             $paths[] = wplambda_purge_path(get_author_posts_url((int) $post->post_author)) . '*';
         }
         $paths[] = wplambda_purge_path(get_year_link((int) get_post_time('Y', false, $post))) . '*';
+    } else {
+        $archive = get_post_type_archive_link($post->post_type);  // false without has_archive
+        $archive = is_string($archive) ? wplambda_purge_path($archive) : null;
+        if ($archive !== null && $archive !== $home) {
+            $paths[] = $archive . '*';
+        }
     }
     $paths = array_merge($paths, wplambda_purge_term_paths($post));
     $paths[] = $home . 'wp-sitemap*';
@@ -121,18 +142,29 @@ function wplambda_purge_comment_paths(WP_Comment $comment): array
     $paths = [];
     $permalink = wplambda_purge_path((string) get_permalink($post));
     if ($permalink !== null) {
-        $paths[] = $permalink === $home ? $home : $permalink . '*';
+        array_push($paths, ...($permalink === $home ? [$home, $home . '?*'] : [$permalink . '*']));
     }
     $paths[] = wplambda_purge_path(get_feed_link('comments_' . get_default_feed())) . '*';
     $paths[] = wplambda_purge_path(rest_url()) . '*';
     return (array) apply_filters('wplambda_purge_paths', $paths, $post);
 }
 
+/** $paths, each with a lower-case percent-escape followed by its upper-case form (the file's comment). */
+function wplambda_purge_cases(array $paths): array
+{
+    $out = [];
+    foreach ($paths as $path) {
+        $out[] = $path;
+        $out[] = preg_replace_callback('/%[0-9a-fA-F]{2}/', static fn(array $m): string => strtoupper($m[0]), $path);
+    }
+    return array_values(array_unique($out));
+}
+
 /** Add $paths to this request's purge, and hand the list over (see the file's comment). */
 function wplambda_purge(array $paths): void
 {
     static $all = [];
-    $new = array_values(array_diff(array_unique(array_filter($paths, 'is_string')), $all));
+    $new = array_values(array_diff(wplambda_purge_cases(array_unique(array_filter($paths, 'is_string'))), $all));
     if (!$new) {
         return;
     }
@@ -217,9 +249,13 @@ if (wplambda_purge_enabled()) {
             wplambda_purge(wplambda_purge_comment_paths($comment));
         }
     }, 10, 3);
+    // A new comment purges only when a moderator wrote it. With WordPress's defaults a returning
+    // commenter's comment is approved at once, so anyone (rotating addresses past the flood check)
+    // could otherwise send a billed invalidation per comment; the post's page then shows it at
+    // cache.ttl, and its author meanwhile bypasses the cache with the comment_author cookie.
     add_action('comment_post', static function (int $comment_id, $approved): void {
         $comment = get_comment($comment_id);
-        if ((string) $approved === '1' && $comment instanceof WP_Comment) {
+        if ((string) $approved === '1' && $comment instanceof WP_Comment && current_user_can('moderate_comments')) {
             wplambda_purge(wplambda_purge_comment_paths($comment));
         }
     }, 10, 2);

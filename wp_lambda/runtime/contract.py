@@ -159,13 +159,29 @@ PURGE_ALL = "/*"
 # and at most 15 wildcard paths may be in progress per distribution at once
 # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/InvalidationLimits.html);
 # past that CloudFront answers TooManyInvalidationsInProgress, and the runtime sends the list without
-# its wildcards (purge.exact), which count against a limit of their own.
-PURGE_MAX_PATHS = 12
+# its wildcards (purge.exact), which count against a limit of their own. 14: a post's update that
+# changes its slug and category (11 paths before, 2 after: the home page is "/" and "/?*") still
+# goes as a list, and any list is below the 15 wildcards, so alone it is always accepted.
+PURGE_MAX_PATHS = 14
+# CloudFront's limit on wildcard paths in progress on one distribution (the limits page above): a
+# single invalidation with more can never succeed, so `wplambda purge` refuses it.
+PURGE_WILDCARDS_IN_PROGRESS = 15
+# A long list of wildcards is not sent as PURGE_ALL below that length, though "/*" would be one
+# billed path and one wildcard in progress: it empties the whole cache, so in a spike every page
+# would miss at once, the load the cache is there to keep from the origin and the database.
+# A path this instance sent to CloudFront less than this many seconds ago is not sent again (nor one
+# under a wildcard it sent). The block editor with a classic meta box saves a post twice in a row
+# (post.php?meta-box-loader after the REST save), each naming the same ~9 wildcard paths: the second
+# would find CloudFront's 15 wildcard paths in progress used up and fall back to billed exact paths.
+# Short, not the minute an invalidation may take: a real second edit after the first purge finished
+# and a visitor re-cached the page must purge again, or that page stays old until cache.ttl.
+PURGE_REPEAT_SECONDS = 10.0
 # The paths one publish typically purges (the mu-plugin's list for a post in one category with one
-# tag: the permalink, home, its pagination, feeds, category, tag, author, date archive, sitemaps,
-# REST API), for `wplambda cost`'s invalidation line; tests/integration/runtime/test_runtime_purge.py
-# counts the real list against it.
-PURGE_PATHS_PER_PUBLISH = 10
+# tag: the permalink, home and its ?query variants, its pagination, feeds, category, tag, author,
+# date archive, sitemaps, REST API), for `wplambda cost`'s invalidation line;
+# tests/integration/runtime/test_runtime_purge.py counts the real list against it. Once per change:
+# the block editor's second save sends nothing more (PURGE_REPEAT_SECONDS).
+PURGE_PATHS_PER_PUBLISH = 11
 
 # Values only the runtime reads: never in php-fpm's environment (which PHP sees, clear_env = no)
 # nor in a php/wp command's, so no plugin, phpinfo() or child process can read them.

@@ -57,7 +57,8 @@ def cron(runtime: Runtime, event: Mapping[str, Any], context: LambdaContext | No
     when all is well, and WordPress's own errors (wp_die, e.g. no database) still exit 0, so any
     output is logged for the function's log to show.
     """
-    result = php_cli(runtime, ["-d", "max_execution_time=0", "wp-cron.php"], runtime.time_left(context))
+    result = php_cli(runtime, ["-d", "max_execution_time=0", "wp-cron.php"], runtime.time_left(context),
+                     runtime.answer_by(context))
     for line in (result["stdout"] + result["stderr"]).splitlines():
         log.warning("wp-cron: %s", line)
     status = 200 if result["exitCode"] == 0 else 504 if result["timedOut"] else 500
@@ -66,7 +67,7 @@ def cron(runtime: Runtime, event: Mapping[str, Any], context: LambdaContext | No
     return {"statusCode": status}
 
 
-def _command(run: Callable[[Runtime, list[str], float], dict[str, Any]]) -> Invocation:
+def _command(run: Callable[[Runtime, list[str], float, float | None], dict[str, Any]]) -> Invocation:
     """``php`` and ``wp``: checks ``args`` (a list of strings) and ``timeout`` (optional seconds,
     capped by what the invocation has left less the margin)."""
     def invocation(runtime: Runtime, event: Mapping[str, Any], context: LambdaContext | None) -> dict[str, Any]:
@@ -77,19 +78,20 @@ def _command(run: Callable[[Runtime, list[str], float], dict[str, Any]]) -> Invo
         limit = event.get("timeout")
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0):
             return {"error": f"wplambda {kind}: \"timeout\" must be a positive number of seconds"}
-        return run(runtime, args, min(runtime.time_left(context), limit or math.inf))
+        return run(runtime, args, min(runtime.time_left(context), limit or math.inf), runtime.answer_by(context))
     return invocation
 
 
-def php_cli(runtime: Runtime, args: list[str], timeout: float) -> dict[str, Any]:
+def php_cli(runtime: Runtime, args: list[str], timeout: float, deadline: float | None = None) -> dict[str, Any]:
     """``php ARGS`` in the document root, with the site's environment: its secrets included (the
-    database password, the salts), the runtime's own (the origin secret) left out."""
+    database password, the salts), the runtime's own (the origin secret) left out. ``deadline``:
+    when the invocation must answer, which the purge after the command respects."""
     runtime.load_secrets()
-    with purge.command(runtime.purger, contract.php_environment(runtime.environ)) as env:
+    with purge.command(runtime.purger, contract.php_environment(runtime.environ), deadline) as env:
         return commands.run_cli([runtime.php, *runtime.layout.ini_args, *args], runtime.document_root, env, timeout)
 
 
-def wp_cli(runtime: Runtime, args: list[str], timeout: float) -> dict[str, Any]:
+def wp_cli(runtime: Runtime, args: list[str], timeout: float, deadline: float | None = None) -> dict[str, Any]:
     """``wp ARGS`` with the layer's wp-cli phar on the document root: what ``wplambda wp`` sends.
 
     The phar sits in the layer (outside the document root, so no URL reaches it). wp-cli's
@@ -119,7 +121,7 @@ def wp_cli(runtime: Runtime, args: list[str], timeout: float) -> dict[str, Any]:
     if os.geteuid() == 0:  # only in local runs; Lambda never runs code as root
         command.append("--allow-root")
     # The pages a command's changes affected are purged when it ends (wp_lambda/runtime/purge.py).
-    with purge.command(runtime.purger, env) as env_with_purge:
+    with purge.command(runtime.purger, env, deadline) as env_with_purge:
         result = commands.run_cli([*command, *args], runtime.document_root, env_with_purge, timeout)
     log.info("wplambda: %s: exit %d in %d ms%s", commands.command_words(args), result["exitCode"],
              result["durationMs"], " (timed out)" if result["timedOut"] else "")
@@ -160,9 +162,10 @@ def _replaces_content(run: Callable[[Any, Mapping[str, Any], float], dict[str, A
     inner = _dbio(run)
 
     def invocation(runtime: Runtime, event: Mapping[str, Any], context: LambdaContext | None) -> dict[str, Any]:
+        deadline = runtime.answer_by(context)
         result = inner(runtime, event, context)
         if "error" not in result:
-            runtime.purger.send([contract.PURGE_ALL], purge.distribution_id(None, runtime.environ))
+            runtime.purger.send([contract.PURGE_ALL], purge.distribution_id(None, runtime.environ), deadline)
         return result
     return invocation
 

@@ -221,7 +221,7 @@ class Runtime:
         # Always taken out of the response, whatever is done with it: a visitor never sees it.
         paths = purge.take_header(response)
         if paths:
-            self.purger.send(paths, purge.distribution_id(request, self.environ))
+            self.purger.send(paths, purge.distribution_id(request, self.environ), self.answer_by(context))
         return page_cache.enforce(request, response)
 
     def php_request(self, request: Request, target: routing.Route, host: str | None,
@@ -289,6 +289,12 @@ class Runtime:
         """Seconds PHP may take: the invocation's remaining time less a margin to answer in."""
         remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else DEFAULT_TIMEOUT
         return max(remaining - self.margin, remaining / 2, 0.001)
+
+    def answer_by(self, context: LambdaContext | None) -> float:
+        """When (time.monotonic()) the invocation must have its answer ready: its remaining time less
+        the margin. Work after PHP (a purge) checks it, so it never pushes the answer past Lambda's timeout."""
+        remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else DEFAULT_TIMEOUT
+        return time.monotonic() + remaining - self.margin
 
     def _shape(self, adapter: Adapter, event: Mapping[str, Any], request: Request,
                response: Response) -> dict[str, Any]:

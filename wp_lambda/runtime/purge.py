@@ -2,10 +2,11 @@
 
 The kit's mu-plugin (wordpress/mu-plugins/wplambda-purge.php) knows what a change affects: when a
 post is published, updated, trashed or unpublished, or a comment approved, it computes the paths
-(the permalink, the home page, feeds, archives, sitemaps, the REST API) and hands them here. PHP
-cannot call CloudFront itself without the role's credentials in its environment, and one batched
-invalidation per request is what keeps the bill and CloudFront's limits in reach, so the runtime
-sends it:
+(the permalink, the home page, feeds, archives, sitemaps, the REST API) and hands them here, and
+the runtime sends them: one batched invalidation per request, checked and bounded in time, is what
+keeps the bill and CloudFront's limits in reach. This is a convenience, not a wall: PHP runs with
+the role's credentials (S3 Uploads needs them), so PurgePolicy's cloudfront:CreateInvalidation on
+this distribution is open to any plugin too, as the role's S3 actions are. The handoff:
 
 * on a web request, PHP answers the private header contract.PURGE_HEADER; every copy of it is
   removed from every PHP response (:func:`take_header`), so a visitor never sees it;
@@ -16,7 +17,9 @@ The distribution is this request's (contract.DISTRIBUTION_HEADER, written by the
 function and believed only with the origin secret) or the console function's variable
 (contract.DISTRIBUTION_ID_ENV). Under ``serve`` the paths go to serve's own page cache instead
 (contract.LOCAL_PURGE_URL_ENV). The change already happened when the purge is sent: a failure is
-one log line, never a failed request or command; the pages then expire at cache.ttl.
+one log line, never a failed request or command; the pages then expire at cache.ttl. So is a purge
+the invocation has no time left for: it runs after PHP, within the invocation's deadline
+(:data:`CALL_TIME`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import re
 import tempfile
@@ -41,11 +45,28 @@ log = logging.getLogger("wplambda")
 _HEADER = contract.PURGE_HEADER.lower()
 _DISTRIBUTION_HEADER = contract.DISTRIBUTION_HEADER.lower()
 _DISTRIBUTION_ID = re.compile(contract.DISTRIBUTION_ID_PATTERN)
-# Visible ASCII but for the space: PHP URL-encodes anything else (CloudFront wants non-ASCII and
-# unsafe characters encoded, contract's invalidation rules).
-_PATH_CHARACTERS = re.compile(r"^/[\x21-\x7e]*$")
+# What a path may hold as it is: visible ASCII but for RFC 1738's unsafe characters ("{", "}", "|",
+# "\\", "^", "~", "[", "]", "`", "<", ">", "\"", "#"), and "%" only as the start of an %XX escape.
+# CloudFront wants non-ASCII and unsafe characters URL-encoded, and nothing else
+# (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/invalidation-specifying-objects.html,
+# "Non-ASCII or unsafe characters in the path"); the mu-plugin encodes exactly these.
+_UNSAFE = frozenset('{}|\\^~[]`<>"#')
+_BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # What PHP may hand over in one command's file: far more than any honest list, small enough to read.
 _FILE_LIMIT = 256 * 1024
+# The longest one call may take (a connect and a read, each bounded by make_client's timeout): a
+# purge, or its fallback, is skipped when less than this is left before the invocation must answer,
+# so a purge never pushes a request or a command past Lambda's timeout (the client's creation is
+# included in the slack: it reads no network).
+CALL_TIME = 2 * contract.SECRETS_REREAD_TIMEOUT
+
+
+def encoded(path: str) -> str:
+    """``path`` with what CloudFront wants URL-encoded so encoded (_UNSAFE, a "%" that starts no
+    escape, spaces, control characters, non-ASCII as UTF-8), every other character as it was."""
+    path = _BARE_PERCENT.sub("%25", path)
+    return "".join(char if "\x21" <= char <= "\x7e" and char not in _UNSAFE
+                   else "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass")) for char in path)
 
 
 def path_problem(path: str) -> str | None:
@@ -54,17 +75,19 @@ def path_problem(path: str) -> str | None:
         return "it must begin with \"/\""
     if len(path) > contract.PURGE_PATH_MAX_LENGTH:
         return f"it is longer than {contract.PURGE_PATH_MAX_LENGTH} characters"
-    if not _PATH_CHARACTERS.match(path):
-        return "it holds a space, a control character or non-ASCII (URL-encode them)"
+    if encoded(path) != path:
+        return (f"it holds a space, a control character, non-ASCII or a character unsafe in a URL (RFC 1738): "
+                f"URL-encode them, as {encoded(path)[:200]!r}")
     if "*" in path[:-1]:
         return "\"*\" may only be its last character"
     return None
 
 
 def batch(paths: Iterable[str]) -> list[str]:
-    """The invalidation for ``paths``: valid ones once each in order, or [PURGE_ALL] when it is among
-    them or they are more than contract.PURGE_MAX_PATHS. An invalid path is dropped with a log line
-    (its first 100 characters): PHP made it, and the rest of the list still stands."""
+    """The invalidation for ``paths``: valid ones once each in order, less those another one's
+    wildcard already covers ("/books/dune/*" under "/books/*": each path is billed), or [PURGE_ALL]
+    when it is among them or they are more than contract.PURGE_MAX_PATHS. An invalid path is dropped
+    with a log line (its first 100 characters): PHP made it, and the rest of the list still stands."""
     out: list[str] = []
     for path in paths:
         problem = path_problem(path)
@@ -72,6 +95,8 @@ def batch(paths: Iterable[str]) -> list[str]:
             log.warning("wplambda: purge: dropped %.100r: %s", path, problem)
         elif path not in out:
             out.append(path)
+    prefixes = [path[:-1] for path in out if path.endswith("*")]
+    out = [path for path in out if not any(path != prefix + "*" and path.startswith(prefix) for prefix in prefixes)]
     if contract.PURGE_ALL in out or len(out) > contract.PURGE_MAX_PATHS:
         return [contract.PURGE_ALL]
     return out
@@ -134,10 +159,23 @@ class Purger:
         self.environ = environ
         self._make_client = client
         self._client: Any = None
+        # Path -> when (time.monotonic()) it was last sent to CloudFront: contract.PURGE_REPEAT_SECONDS.
+        self._sent: dict[str, float] = {}
 
-    def send(self, paths: Iterable[str], distribution: str | None) -> str | None:
+    def _unsent(self, paths: Iterable[str]) -> list[str]:
+        """``paths`` less those sent to CloudFront within contract.PURGE_REPEAT_SECONDS, exactly or
+        under a wildcard then sent (a "*" matches any characters after its prefix, so "/a/*" covers
+        "/a/" and "/a/page/*")."""
+        now = time.monotonic()
+        self._sent = {path: at for path, at in self._sent.items() if now - at < contract.PURGE_REPEAT_SECONDS}
+        prefixes = [path[:-1] for path in self._sent if path.endswith("*")]
+        return [path for path in paths
+                if path not in self._sent and not any(path.startswith(prefix) for prefix in prefixes)]
+
+    def send(self, paths: Iterable[str], distribution: str | None, deadline: float | None = None) -> str | None:
         """Purge ``paths`` (through :func:`batch`); the invalidation's id ("local" under serve), or
-        None when nothing was sent. Never raises: a failure is one log line."""
+        None when nothing was sent. ``deadline`` (time.monotonic()) is when the invocation must have
+        answered: a call that might end after it is not made. Never raises: a failure is one log line."""
         items = batch(paths)
         if not items:
             return None
@@ -145,20 +183,33 @@ class Purger:
             # [cache] pages off: CloudFront stores no page to take out (the mu-plugin is inert too).
             log.debug("wplambda: purge: %d paths ignored, pages are not cached", len(items))
             return None
-        try:
-            if self.environ.get(contract.LOCAL_ENV) == "1" and self.environ.get(contract.LOCAL_PURGE_URL_ENV):
-                return self._local(items)
-            if distribution is None:
-                log.debug("wplambda: purge: %d paths, but no distribution is known (not behind CloudFront)",
-                          len(items))
+        local = self.environ.get(contract.LOCAL_ENV) == "1" and bool(self.environ.get(contract.LOCAL_PURGE_URL_ENV))
+        if not local and distribution is None:
+            log.debug("wplambda: purge: %d paths, but no distribution is known (not behind CloudFront)", len(items))
+            return None
+        if not local:  # serve's cache is free and has no limits: it gets every purge
+            unsent = self._unsent(items)
+            if not unsent:
+                log.info("wplambda: purge: the %d paths were sent less than %.0f s ago", len(items),
+                         contract.PURGE_REPEAT_SECONDS)
                 return None
+            items = unsent
+        left = math.inf if deadline is None else deadline - time.monotonic()
+        if left < CALL_TIME:
+            log.warning("wplambda: purge of %d paths skipped: %.1f s left before the deadline, a call may take "
+                        "%.0f s; the pages expire at cache.ttl instead", len(items), max(left, 0.0), CALL_TIME)
+            return None
+        try:
+            if local:
+                return self._local(items)
+            assert distribution is not None
             return self._cloudfront(items, distribution)
         except Exception as exc:  # the change already happened; its pages expire at cache.ttl
             fallback = exact(items)
             if _error_code(exc) == "TooManyInvalidationsInProgress" and fallback and fallback != items:
                 log.warning("wplambda: purge: too many wildcard invalidations in progress; sending the %d "
                             "paths without wildcards", len(fallback))
-                return self.send(fallback, distribution)
+                return self.send(fallback, distribution, deadline)
             log.error("wplambda: purge of %d paths failed (%s); the pages expire at cache.ttl instead",
                       len(items), _error_code(exc))
             return None
@@ -173,6 +224,7 @@ class Purger:
             InvalidationBatch={"Paths": {"Quantity": len(items), "Items": items},
                                "CallerReference": f"wplambda-{time.time_ns()}-{uuid.uuid4().hex[:8]}"})
         invalidation: str = answer["Invalidation"]["Id"]
+        self._sent.update(dict.fromkeys(items, time.monotonic()))
         log.info("wplambda: purge: invalidation %s of %d paths on %s", invalidation, len(items), distribution)
         return invalidation
 
@@ -223,13 +275,14 @@ class CommandFile:
 
 
 @contextlib.contextmanager
-def command(purger: Purger, env: Mapping[str, str]) -> Iterator[dict[str, str]]:
+def command(purger: Purger, env: Mapping[str, str], deadline: float | None = None) -> Iterator[dict[str, str]]:
     """Run a PHP CLI command inside: yields its environment with a purge file; the paths PHP wrote
-    are sent (to the console function's distribution) when the block ends, whatever its outcome."""
+    are sent (to the console function's distribution) when the block ends, whatever its outcome,
+    if the invocation has time left before ``deadline`` (:meth:`Purger.send`)."""
     with CommandFile() as channel:
         try:
             yield channel.environ(env)
         finally:
             paths = channel.paths()
             if paths:
-                purger.send(paths, distribution_id(None, purger.environ))
+                purger.send(paths, distribution_id(None, purger.environ), deadline)

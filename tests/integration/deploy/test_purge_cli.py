@@ -61,7 +61,8 @@ def test_purge_all_in_json(tmp_path: Path, distribution: str) -> None:
 
 @pytest.mark.parametrize(("args", "named"), [
     (["hello-world/"], "'hello-world/'"), (["/a*b/"], "'/a*b/'"), (["/ok/", "/with space/"], "'/with space/'"),
-    (["--all", "/x/"], "--all"), ([], "no paths")])
+    (["--all", "/x/"], "--all"), ([], "no paths"), (["/hello/\n"], "'/hello/\\n'"),
+    (["/a{b}/"], "'/a%7Bb%7D/'"), ([f"/tag/t{i}/*" for i in range(16)], "16 wildcard paths")])
 def test_a_bad_path_is_refused_with_exit_2_and_nothing_sent(tmp_path: Path, distribution: str, args: list[str],
                                                             named: str) -> None:
     before = len(_invalidations(distribution))

@@ -25,12 +25,15 @@ from tests.support.helpers import moto_server, real_wp_cli
 from tests.support.lambda_events import Client, Context, Reply
 from tests.support.wp_site import Site, install_fields, log_in, make_site
 from wp_lambda.local.mariadb import MariaDB
-from wp_lambda.runtime import contract
+from wp_lambda.runtime import contract, purge
 from wp_lambda.runtime.handler import Runtime
 
 MU_PLUGIN = Path(__file__).resolve().parents[3] / "wordpress" / "mu-plugins" / "wplambda-purge.php"
 TOKEN = "local-purge-token-for-the-test"
 ORIGIN_SECRET = "origin-secret-for-the-purge-test"
+# A post type with an archive, as a plugin registers one (a shop's products, a library's books).
+BOOKS = ("<?php add_action('init', static function (): void { register_post_type('book', "
+         "['public' => true, 'has_archive' => true, 'rewrite' => ['slug' => 'books']]); });\n")
 # A script that names paths the way the mu-plugin does, for the CloudFront leg.
 HEADER_SCRIPT = "<?php header('X-Wplambda-Purge: /hello/* /'); echo 'changed';\n"
 YEAR = dt.date.today().year
@@ -72,6 +75,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, mariadb: MariaDB, debian_word
     mu_plugins = site.root / "wp-content" / "mu-plugins"
     mu_plugins.mkdir(parents=True, exist_ok=True)
     shutil.copy(MU_PLUGIN, mu_plugins / MU_PLUGIN.name)
+    (mu_plugins / "books.php").write_text(BOOKS)
     (site.root / "wplambda-purge-header.php").write_text(HEADER_SCRIPT)
     site.environ.update({contract.PAGE_CACHE_ENV: "300,86400", contract.WP_CLI_ENV: real_wp_cli()})
     return site
@@ -124,7 +128,8 @@ def test_publishing_with_wp_cli_purges_the_posts_pages(runtime: Runtime, editor:
                  "--post_category=news", "--tags_input=spike", "--post_author=1", "--porcelain")
     assert len(Recorder.posts) == before + 1
     paths = last_purge()
-    assert sorted(paths) == sorted(["/hello-purge/*", "/", "/page/*", "/feed/*", "/author/admin/*", f"/{YEAR}/*",
+    # "/?*": the home page's ?query variants (the cache key holds the query string; "/*" would be all).
+    assert sorted(paths) == sorted(["/hello-purge/*", "/", "/?*", "/page/*", "/feed/*", "/author/admin/*", f"/{YEAR}/*",
                                     "/category/news/*", "/tag/spike/*", "/wp-sitemap*", "/wp-json/*"]), paths
     # `wplambda cost` prices a change at this typical list's length.
     assert len(paths) == contract.PURGE_PATHS_PER_PUBLISH
@@ -163,6 +168,53 @@ def test_approving_a_comment_purges_its_post_and_the_comment_feed(runtime: Runti
     assert last_purge() == ["/discussed/*", "/comments/feed/*", "/wp-json/*"]
 
 
+def test_a_visitors_comment_approved_at_once_purges_nothing(runtime: Runtime, editor: Client) -> None:
+    """WordPress approves a returning commenter's comment at once (comment_previously_approved): that
+    must not let anyone send billed invalidations. A moderator's own comment still purges."""
+    post_id = wp(runtime, "post", "create", "--post_title=Open thread", "--post_status=publish",
+                 "--porcelain")["stdout"].strip()
+    reader = ["--comment_author=Reader", "--comment_author_email=reader@example.com"]
+    # Approved long ago (WordPress's flood check looks at the last 15 s), so the reader is "returning".
+    wp(runtime, "comment", "create", f"--comment_post_ID={post_id}", "--comment_content=Earlier", *reader,
+       "--comment_approved=1", "--comment_date=2020-01-01 00:00:00", "--comment_date_gmt=2020-01-01 00:00:00")
+    before = len(Recorder.posts)
+    visitor = Client(runtime.handle)
+    posted = visitor.post_form("/wp-comments-post.php", {
+        "comment": "Nice post, again", "author": "Reader", "email": "reader@example.com", "url": "",
+        "comment_post_ID": post_id, "comment_parent": "0"})
+    assert posted.status == 302, posted.text[:300]
+    approved = wp(runtime, "comment", "list", f"--post_id={post_id}", "--status=approve", "--format=count")
+    assert approved["stdout"].strip() == "2"  # it was approved at once: the case that used to purge
+    assert len(Recorder.posts) == before
+    mine = editor.post_form("/wp-comments-post.php", {"comment": "Thanks", "comment_post_ID": post_id,
+                                                      "comment_parent": "0"})
+    assert mine.status == 302, mine.text[:300]
+    assert len(Recorder.posts) == before + 1
+    assert last_purge() == ["/open-thread/*", "/comments/feed/*", "/wp-json/*"]
+
+
+def test_the_mu_plugin_encodes_a_path_as_the_runtime_checks_it(runtime: Runtime, editor: Client) -> None:
+    """Non-ASCII, RFC 1738's unsafe characters and a bare "%" are encoded by PHP exactly as
+    purge.encoded() does, so the runtime never drops a path the mu-plugin made."""
+    raw = "/~user/a{b}|c/50%/caf\u00e9/%e2%9c%93/"
+    made = wp(runtime, "eval", f"echo wplambda_purge_path('https://wp.test{raw}');")["stdout"].strip()
+    assert made == purge.encoded(raw) == "/%7Euser/a%7Bb%7D%7Cc/50%25/caf%C3%A9/%e2%9c%93/"
+    assert purge.path_problem(made) is None
+
+
+def test_a_post_type_archive_and_both_cases_of_an_escape_are_purged(runtime: Runtime, editor: Client) -> None:
+    """A custom post type's archive (with its pages and feed under it), and a non-ASCII slug in the
+    lower-case escapes WordPress writes and the upper-case ones a browser sends."""
+    before = len(Recorder.posts)
+    wp(runtime, "post", "create", "--post_type=book", "--post_title=Dune", "--post_status=publish")
+    assert len(Recorder.posts) == before + 1
+    # "/books/dune/*" is under "/books/*", so the runtime sends the archive's wildcard alone.
+    assert last_purge() == ["/", "/?*", "/books/*", "/wp-sitemap*", "/wp-json/*"]
+    wp(runtime, "post", "create", "--post_title=\u65e5\u672c", "--post_status=publish", "--post_author=1")
+    paths = last_purge()
+    assert {"/%e6%97%a5%e6%9c%ac/*", "/%E6%97%A5%E6%9C%AC/*"} <= set(paths), paths
+
+
 def test_a_draft_changes_nothing_public(runtime: Runtime, editor: Client) -> None:
     before = len(Recorder.posts)
     wp(runtime, "post", "create", "--post_title=Not yet", "--post_status=draft")
@@ -199,10 +251,21 @@ def test_deployed_the_invalidation_reaches_cloudfront_only_from_cloudfront(site:
         rt = Runtime(dict(environ, **{contract.ORIGIN_SECRET_ENV: ORIGIN_SECRET}))
         try:
             via_cloudfront = {contract.ORIGIN_SECRET_HEADER: ORIGIN_SECRET, contract.DISTRIBUTION_HEADER: distribution}
+            # Too little time left for a call (CALL_TIME) once PHP answered: the purge is skipped,
+            # the page is still answered, and nothing pushes the invocation past its timeout.
+            hurried = Client(rt.handle, timeout=purge.CALL_TIME + rt.margin - 0.5).get(
+                "/wplambda-purge-header.php", headers=via_cloudfront)
+            assert hurried.status == 200 and hurried.text == "changed"
+            assert _paths(cloudfront, distribution) == []
             reply = Client(rt.handle).get("/wplambda-purge-header.php", headers=via_cloudfront)
             assert reply.status == 200 and reply.text == "changed"
             assert reply.header(contract.PURGE_HEADER) is None
             assert _paths(cloudfront, distribution) == [["/hello/*", "/"]]
+            # The same paths again at once (the block editor's second save, post.php?meta-box-loader):
+            # already on their way, not sent again (contract.PURGE_REPEAT_SECONDS).
+            again = Client(rt.handle).get("/wplambda-purge-header.php", headers=via_cloudfront)
+            assert again.status == 200 and again.header(contract.PURGE_HEADER) is None
+            assert len(_paths(cloudfront, distribution)) == 1
             # A distribution id of the wrong shape, even from CloudFront, is never used.
             odd = dict(via_cloudfront, **{contract.DISTRIBUTION_HEADER: f"{distribution}/x"})
             refused = Client(rt.handle).get("/wplambda-purge-header.php", headers=odd)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,12 @@ MU_PLUGIN = Path(__file__).resolve().parents[3] / "wordpress" / "mu-plugins" / "
 @pytest.mark.parametrize(("path", "problem"), [
     ("/hello-world/", None), ("/category/news/*", None), ("/*", None), ("/%E2%9C%93/", None),
     ("hello-world/", "begin with"), ("/a*b", "last character"), ("/with space/", "URL-encode"),
-    ("/caf\u00e9/", "URL-encode"), ("/" + "a" * contract.PURGE_PATH_MAX_LENGTH, "longer than")])
+    ("/caf\u00e9/", "URL-encode"), ("/" + "a" * contract.PURGE_PATH_MAX_LENGTH, "longer than"),
+    # "$" in a regular expression also matches before a final newline; the check must not.
+    ("/hello/\n", "URL-encode"), ("/hello/\r", "URL-encode"),
+    # RFC 1738's unsafe characters, and a "%" that starts no escape, are to be URL-encoded.
+    ("/a{b}/", "'/a%7Bb%7D/'"), ("/~user/", "'/%7Euser/'"), ("/50%/", "'/50%25/'"), ("/x#y", "'/x%23y'"),
+    ("/%e2%9c%93/", None)])
 def test_invalidation_path_syntax(path: str, problem: str | None) -> None:
     found = purge.path_problem(path)
     assert (found is None) if problem is None else (found is not None and problem in found), found
@@ -38,6 +44,8 @@ def test_batch_keeps_valid_paths_once_and_collapses_a_long_list() -> None:
         [f"/p{i}/" for i in range(contract.PURGE_MAX_PATHS)]
     assert purge.batch([f"/p{i}/" for i in range(contract.PURGE_MAX_PATHS + 1)]) == [contract.PURGE_ALL]
     assert purge.batch(["/a/", "/*"]) == [contract.PURGE_ALL]
+    # A path under another's wildcard is not sent (nor billed) twice; "/" is not under "/?*".
+    assert purge.batch(["/books/dune/*", "/books/*", "/", "/?*", "/books/"]) == ["/books/*", "/", "/?*"]
     assert purge.batch([]) == []
 
 
@@ -102,6 +110,49 @@ def test_too_many_wildcards_in_progress_sends_the_exact_pages() -> None:
     assert purge.exact(["/*"]) == [] and purge.exact(["/a/", "/a/*"]) == ["/a/"]
 
 
+def test_the_fallback_is_tried_only_while_the_invocation_has_time() -> None:
+    """A refused first call took its time; the fallback, which may take CALL_TIME more, is not made
+    when the invocation must answer before then. A stand-in client: moto enforces no such limit."""
+    calls: list[list[str]] = []
+
+    class Slow:
+        def create_invalidation(self, DistributionId: str, InvalidationBatch: dict[str, Any]) -> dict[str, Any]:
+            calls.append(InvalidationBatch["Paths"]["Items"])
+            time.sleep(0.3)
+            raise ClientError({"Error": {"Code": "TooManyInvalidationsInProgress", "Message": "busy"}},
+                              "CreateInvalidation")
+
+    deadline = time.monotonic() + purge.CALL_TIME + 0.2
+    assert purge.Purger(CACHED, client=Slow).send(["/hello/*", "/"], "E2QWRUHAPOMQZL", deadline) is None
+    assert calls == [["/hello/*", "/"]]
+    # With no time for even one call, none is made.
+    assert purge.Purger(CACHED, client=Slow).send(["/a/"], "E2QWRUHAPOMQZL", time.monotonic() + 1.0) is None
+    assert len(calls) == 1
+
+
+def test_paths_sent_moments_ago_are_not_sent_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memo of contract.PURGE_REPEAT_SECONDS: a repeat (or a path under a wildcard just sent) is
+    dropped, a new path is sent alone, and after the window everything goes again. A recording
+    client, as the clock is moved by hand."""
+    calls: list[list[str]] = []
+    clock = [1000.0]
+    monkeypatch.setattr(purge.time, "monotonic", lambda: clock[0])
+
+    class Recording:
+        def create_invalidation(self, DistributionId: str, InvalidationBatch: dict[str, Any]) -> dict[str, Any]:
+            calls.append(InvalidationBatch["Paths"]["Items"])
+            return {"Invalidation": {"Id": f"I{len(calls)}"}}
+
+    purger = purge.Purger(CACHED, client=Recording)
+    assert purger.send(["/hello/*", "/", "/page/*"], "E2QWRUHAPOMQZL") == "I1"
+    clock[0] += 1
+    assert purger.send(["/hello/*", "/", "/page/*"], "E2QWRUHAPOMQZL") is None
+    assert purger.send(["/hello/", "/hello/feed/*", "/", "/tag/new/*"], "E2QWRUHAPOMQZL") == "I2"
+    clock[0] += contract.PURGE_REPEAT_SECONDS
+    assert purger.send(["/hello/*", "/"], "E2QWRUHAPOMQZL") == "I3"
+    assert calls == [["/hello/*", "/", "/page/*"], ["/tag/new/*"], ["/hello/*", "/"]]
+
+
 def test_the_cli_file_is_the_owners_alone_and_removed() -> None:
     with purge.CommandFile() as channel:
         mode = stat.S_IMODE(os.stat(channel.path).st_mode)
@@ -123,7 +174,7 @@ def test_an_import_or_revert_that_succeeded_purges_everything() -> None:
     sent: list[tuple[list[str], str | None]] = []
 
     class Recording(purge.Purger):
-        def send(self, paths: Iterable[str], distribution: str | None) -> str | None:
+        def send(self, paths: Iterable[str], distribution: str | None, deadline: float | None = None) -> str | None:
             sent.append((list(paths), distribution))
             return None
 
@@ -134,6 +185,9 @@ def test_an_import_or_revert_that_succeeded_purges_everything() -> None:
 
         def time_left(self, context: object) -> float:
             return 60.0
+
+        def answer_by(self, context: object) -> float:
+            return time.monotonic() + 60.0
 
     for kind in (contract.DB_IMPORT, contract.DB_REVERT):
         assert direct.INVOCATIONS[kind].__qualname__.startswith("_replaces_content."), kind
