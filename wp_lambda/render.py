@@ -134,6 +134,7 @@ def context(config: Config, *, local: bool = False) -> dict[str, Any]:
         db_denied_token_param=contract.DB_DENIED_TOKEN_PARAM,
         authorization_copy_header=contract.AUTHORIZATION_COPY_HEADER.lower(),
         viewer_address_header=contract.VIEWER_ADDRESS_HEADER.lower(),
+        distribution_header=contract.DISTRIBUTION_HEADER.lower(),
         # contract.cache_bypass's values, from which the viewer-request function's rule is rendered.
         cache_bypass={"header": contract.CACHE_BYPASS_HEADER.lower(), "methods": contract.CACHED_METHODS,
                       "path_prefixes": contract.BYPASS_PATH_PREFIXES, "scripts": contract.BYPASS_SCRIPTS,
