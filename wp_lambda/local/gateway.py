@@ -11,7 +11,9 @@ quota is refused before it is read, a malformed ``Content-Length`` gets 400, a c
 sending gets 408, a ``Host`` that is not serve's own gets 421 (so no link, redirect or mail can name
 another site), and ``X-Forwarded-*`` are the gateway's own, never the client's. Every response
 carries the security headers the distribution's response headers policy adds
-(:func:`wp_lambda.runtime.contract.security_headers`).
+(:func:`wp_lambda.runtime.contract.security_headers`). Pages the function answers pass through
+the page cache as the distribution's (:mod:`wp_lambda.local.edge_cache`), which the runtime purges
+through ``POST`` contract.LOCAL_PURGE_PATH.
 """
 
 from __future__ import annotations
