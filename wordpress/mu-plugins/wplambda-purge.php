@@ -50,23 +50,29 @@ function wplambda_purge_path(string $url): ?string
     return str_starts_with($path, '/') ? $path : null;
 }
 
-/** The URLs of $post's public term archives (categories, tags, a public custom taxonomy). */
+/** A term's archive (with its pages and feed) when its taxonomy has public archives, else null. */
+function wplambda_purge_term_path(WP_Term $term): ?string
+{
+    $taxonomy = get_taxonomy($term->taxonomy);
+    if (!$taxonomy || !$taxonomy->public || !$taxonomy->publicly_queryable) {
+        return null;
+    }
+    $link = get_term_link($term);
+    $path = is_string($link) ? wplambda_purge_path($link) : null;
+    return $path === null ? null : $path . '*';
+}
+
+/** The archives of $post's public terms (categories, tags, a public custom taxonomy). */
 function wplambda_purge_term_paths(WP_Post $post): array
 {
     $paths = [];
-    foreach (get_object_taxonomies($post, 'objects') as $taxonomy) {
-        if (!$taxonomy->public || !$taxonomy->publicly_queryable) {
-            continue;
-        }
-        $terms = get_the_terms($post, $taxonomy->name);
+    foreach (get_object_taxonomies($post) as $taxonomy) {
+        $terms = get_the_terms($post, $taxonomy);
         foreach (is_array($terms) ? $terms : [] as $term) {
-            $link = get_term_link($term);
-            if (is_string($link) && ($path = wplambda_purge_path($link)) !== null) {
-                $paths[] = $path . '*';
-            }
+            $paths[] = wplambda_purge_term_path($term);
         }
     }
-    return $paths;
+    return array_values(array_filter($paths));
 }
 
 /** What a change to $post affects, while it is (or was) public. */
@@ -90,7 +96,9 @@ function wplambda_purge_post_paths(WP_Post $post): array
             $paths[] = $home . 'page/*';
         }
         $paths[] = wplambda_purge_path(get_feed_link()) . '*';
-        $paths[] = wplambda_purge_path(get_author_posts_url((int) $post->post_author)) . '*';
+        if (get_userdata((int) $post->post_author)) {  // wp-cli's posts may have no author (0)
+            $paths[] = wplambda_purge_path(get_author_posts_url((int) $post->post_author)) . '*';
+        }
         $paths[] = wplambda_purge_path(get_year_link((int) get_post_time('Y', false, $post))) . '*';
     }
     $paths = array_merge($paths, wplambda_purge_term_paths($post));
@@ -159,7 +167,8 @@ function wplambda_purge_before(?int $post_id = null): array
     if ($post_id === null) {
         return $before;
     }
-    $post = get_post($post_id);
+    // The first look wins: trashing renames the slug (__trashed) before WordPress's own pre_post_update.
+    $post = isset($before[$post_id]) ? null : get_post($post_id);
     if ($post instanceof WP_Post && $post->post_status === 'publish' && wplambda_purge_concerns($post)) {
         $before[$post_id] = wplambda_purge_post_paths($post);
     }
@@ -188,6 +197,21 @@ if (wplambda_purge_enabled()) {
             wplambda_purge(wplambda_purge_post_paths($post));
         }
     }, 10, 2);
+    // A published post's terms changed: the REST API and wp-cli set them after the status changed.
+    add_action('set_object_terms', static function (int $object_id, array $terms, array $tt_ids, string $taxonomy,
+                                                    bool $append, array $old_tt_ids): void {
+        $post = get_post($object_id);
+        $changed = array_merge(array_diff($tt_ids, $old_tt_ids), array_diff($old_tt_ids, $tt_ids));
+        if (!$changed || !$post instanceof WP_Post || $post->post_status !== 'publish' || !wplambda_purge_concerns($post)) {
+            return;
+        }
+        $paths = [];
+        foreach ($changed as $tt_id) {
+            $term = get_term_by('term_taxonomy_id', (int) $tt_id, $taxonomy);
+            $paths[] = $term instanceof WP_Term ? wplambda_purge_term_path($term) : null;
+        }
+        wplambda_purge(array_filter($paths));
+    }, 10, 6);
     add_action('transition_comment_status', static function (string $new, string $old, WP_Comment $comment): void {
         if ($new === 'approved' || $old === 'approved') {
             wplambda_purge(wplambda_purge_comment_paths($comment));
