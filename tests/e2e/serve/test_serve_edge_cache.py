@@ -167,6 +167,21 @@ def test_the_purge_endpoint_purges_and_refuses_a_wrong_token_or_a_browser(instal
     assert x_cache(fetch(url)[1]) == edge_cache.MISS
 
 
+def test_a_published_post_is_on_the_cached_home_page_within_2_seconds(installed_site: Served) -> None:
+    """The purge mu-plugin's paths reach serve's cache through the runtime and the purge endpoint,
+    as they reach CloudFront deployed: the cached home page gives way to one with the new post."""
+    home = f"{installed_site.url}/"
+    fetch(home)
+    assert x_cache(fetch(home)[1]) == edge_cache.HIT
+    title = f"Visible at once {time.time_ns()}"
+    made = wp(installed_site.project, "post", "create", "--post_status=publish", f"--post_title={title}")
+    assert made.returncode == 0, made.stderr
+    published = time.monotonic()
+    while title.encode() not in fetch(home)[2]:
+        assert time.monotonic() - published < 2.0, "the home page still shows the cached copy"
+        time.sleep(0.05)
+
+
 def _run_purge_token(served: Served) -> str:
     """This run's purge token, read as the runtime gets it: from a handler process's environment."""
     for pid in served.all_pids():
