@@ -232,3 +232,15 @@ def test_throttling_at_concurrency_1_gives_stale_pages_not_errors(capped_stale: 
     time.sleep(1.5)
     assert fetch(f"{url}/?never-cached")[0] == 503
     slow.join(timeout=30)
+
+
+def test_no_cache_sends_every_page_to_wordpress(tmp_path_factory: pytest.TempPathFactory,
+                                                debian_wordpress: Path) -> None:
+    project = init_site(tmp_path_factory.mktemp("nocache") / "site", "nocache")
+    with serving(project, "--install", "--admin-password", ADMIN_PASSWORD, "--no-cache") as server:
+        banner = " ".join("".join(server.output).split())
+        assert "page cache: off (--no-cache)" in banner
+        for _ in range(2):
+            status, headers, _ = fetch(f"{server.url}/")
+            # WordPress still marks the page as it would for CloudFront; the gateway keeps nothing.
+            assert status == 200 and headers["cache-control"].startswith("public") and "x-cache" not in headers

@@ -307,3 +307,18 @@ def test_a_viewer_cannot_send_the_edge_bypass_marker_to_the_function(gateway: Ru
     server, origin, _ = gateway
     get(server, "/x/", headers={"X-Wplambda-Cache-Bypass": "mine"})
     assert "x-wplambda-cache-bypass" not in origin.events[-1]["headers"]
+
+
+def test_a_page_purged_while_the_function_fails_is_not_served_stale(gateway: Running) -> None:
+    server, origin, clock = gateway
+    origin.cache_control = "public, s-maxage=60, stale-if-error=600"
+    get(server, "/")
+    clock.now += 120
+    origin.status, origin.delay = 503, 0.5
+    answers: list[int] = []
+    thread = threading.Thread(target=lambda: answers.append(get(server, "/")[0]))
+    thread.start()
+    wait_for(lambda: origin.calls == 2)
+    assert purge(server, ["/"]) == (200, '{"purged": 1}')
+    thread.join()
+    assert answers == [503]
