@@ -141,7 +141,8 @@ PURGE_ALL = "/*"
 # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Invalidation.html#PayingForInvalidation),
 # and at most 15 wildcard paths may be in progress per distribution at once
 # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/InvalidationLimits.html);
-# past that CloudFront answers TooManyInvalidationsInProgress and the change waits for cache.ttl.
+# past that CloudFront answers TooManyInvalidationsInProgress, and the runtime sends the list without
+# its wildcards (purge.exact), which count against a limit of their own.
 PURGE_MAX_PATHS = 12
 # The paths one publish typically purges (the mu-plugin's list for a post in one category with one
 # tag: the permalink, home, its pagination, feeds, category, tag, author, date archive, sitemaps,

@@ -77,6 +77,21 @@ def batch(paths: Iterable[str]) -> list[str]:
     return out
 
 
+def exact(paths: list[str]) -> list[str]:
+    """``paths`` without wildcards, for when CloudFront refuses more of them: each "PATH/*" becomes
+    "PATH/" (the post's or archive's own page, the one most visitors see), an exact path stays, any
+    other wildcard ("/wp-sitemap*", "/*") is left to cache.ttl. At most 15 wildcard paths may be in
+    progress on a distribution, while exact ones have a limit of their own, 3,000
+    (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/InvalidationLimits.html)."""
+    out = [path[:-1] if path.endswith("/*") and path != contract.PURGE_ALL else path for path in paths]
+    return list(dict.fromkeys(path for path in out if not path.endswith("*")))
+
+
+def _error_code(exc: BaseException) -> str:
+    """An AWS error's code (botocore's ClientError carries it), else the exception's type."""
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__)
+
+
 def take_header(response: Response) -> list[str]:
     """Remove every copy of the purge header from ``response``; the paths they held."""
     values = [value for name, value in response.headers if name.lower() == _HEADER]
@@ -126,6 +141,10 @@ class Purger:
         items = batch(paths)
         if not items:
             return None
+        if not self.environ.get(contract.PAGE_CACHE_ENV):
+            # [cache] pages off: CloudFront stores no page to take out (the mu-plugin is inert too).
+            log.debug("wplambda: purge: %d paths ignored, pages are not cached", len(items))
+            return None
         try:
             if self.environ.get(contract.LOCAL_ENV) == "1" and self.environ.get(contract.LOCAL_PURGE_URL_ENV):
                 return self._local(items)
@@ -135,9 +154,13 @@ class Purger:
                 return None
             return self._cloudfront(items, distribution)
         except Exception as exc:  # the change already happened; its pages expire at cache.ttl
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+            fallback = exact(items)
+            if _error_code(exc) == "TooManyInvalidationsInProgress" and fallback and fallback != items:
+                log.warning("wplambda: purge: too many wildcard invalidations in progress; sending the %d "
+                            "paths without wildcards", len(fallback))
+                return self.send(fallback, distribution)
             log.error("wplambda: purge of %d paths failed (%s); the pages expire at cache.ttl instead",
-                      len(items), code)
+                      len(items), _error_code(exc))
             return None
 
     def _cloudfront(self, items: list[str], distribution: str) -> str:
