@@ -71,6 +71,7 @@ class Traffic:
     # Posts published, updated or trashed, and comments approved, a month: each purges the pages it
     # affected (contract.PURGE_PATHS_PER_PUBLISH paths, the mu-plugin's list for a typical post).
     changes_per_month: int = 60
+    mails_per_month: int = 1_000  # messages WordPress sends through SES (password resets, notices, forms, orders)
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,7 @@ def estimate(config: Config, traffic: Traffic, *, compare: bool = True) -> Estim
     ]
     lines += purge_lines(config, traffic)
     lines += waf_lines(config, viewer_requests)
+    lines.append(mail_line(config, traffic))
     lines += _network_lines(config, traffic, prices, hours)
     lines += _database_lines(config, traffic, prices, hours)
     secrets = 3 if config.database.mode == "aurora-serverless-v2" else 2
@@ -265,6 +267,14 @@ def purge_lines(config: Config, traffic: Traffic) -> list[Line]:
     paths = traffic.changes_per_month * PURGE_PATHS_PER_PUBLISH
     return [_line("CloudFront", "invalidation paths", paths, "paths", price, 1, float(price["free_per_month"]),
                   f"{traffic.changes_per_month} changes x {PURGE_PATHS_PER_PUBLISH} paths; the first ones free")]
+
+
+def mail_line(config: Config, traffic: Traffic) -> Line:
+    """[mail]: WordPress's messages through SES, one per recipient, at the pay-as-you-go price."""
+    if not config.mail.enabled:
+        return Line("SES", "messages", 0, "", 0.0, "", note="off (mail.enabled = false): WordPress cannot send mail")
+    return _line("SES", "messages", traffic.mails_per_month, "messages", price_table()["global"]["ses_messages"], 1000,
+                 note="--mails-per-month; one per recipient, attachments' data not counted")
 
 
 def waf_lines(config: Config, viewer_requests: float) -> list[Line]:

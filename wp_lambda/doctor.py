@@ -225,7 +225,25 @@ def _aws_checks(config: config_mod.Config | None, profile: str | None) -> list[C
         return [Check("aws credentials", False, exc.message, exc.hint or "")]
     return [Check("aws credentials", True, f"account {account}" + (f" (profile {connection.profile})"
                                                                     if connection.profile else "")),
-            Check("aws region", True, connection.region)]
+            Check("aws region", True, connection.region), *_mail_checks(config, connection.session)]
+
+
+def _mail_checks(config: config_mod.Config, session: object) -> list[Check]:
+    """[mail] as SES sees it (wp_lambda.ses): warnings, never a failure, as in the deploy preflight."""
+    if not config.mail.enabled:
+        return []
+    import botocore.exceptions
+
+    from wp_lambda import ses
+
+    try:
+        found = ses.status(config, session)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:  # the check could not run
+        return [Check("ses", False, f"could not read SES's status: {exc}", "check credentials and mail.region",
+                      required=False)]
+    warnings = found.warnings()
+    detail = f"{found.sender} in {found.region}: verified, out of the sandbox" if not warnings else "; ".join(warnings)
+    return [Check("ses", not warnings, detail, "see the line above", required=False)]
 
 
 def run(project: Path, *, aws: bool = False, profile: str | None = None, path: str | None = None,

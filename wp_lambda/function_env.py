@@ -45,6 +45,8 @@ class LocalStandIns:
     uploads: dict[str, str]
     # storage.mode = "efs": the directory standing in for the mount.
     content_dir: str | None = None
+    # serve's mailbox: every message lands here as an .eml file, none leaves the machine.
+    mail_dir: str | None = None
 
 
 def page_cache(config: Config) -> str:
@@ -98,6 +100,7 @@ def function_environment(config: Config, *, role: str = "", local: LocalStandIns
         env.append(Variable(contract.CONTENT_DIR_ENV, where, where, (
             "Plugins, themes and languages: wp-config.php points WP_CONTENT_DIR here, the runtime",
             "serves /wp-content/plugins/* and /wp-content/themes/* from here.")))
+    env += mail(config, local)
     if role == contract.CONSOLE_ROLE and local is None:
         env += console_address(config)
         if config.cache.pages:
@@ -106,6 +109,25 @@ def function_environment(config: Config, *, role: str = "", local: LocalStandIns
             env.append(Variable(contract.DISTRIBUTION_ID_ENV, "", "!Ref Distribution", comment=(
                 "The distribution whose cached pages wp-cli and cron changes purge.",)))
     return env
+
+
+def mail(config: Config, local: LocalStandIns | None) -> list[Variable]:
+    """Where wp_mail() sends, for the mail mu-plugin ([mail]): SES in mail.region deployed (nothing
+    with mail.enabled off: WordPress's own mail(), which fails without sendmail), serve's mailbox
+    locally, always: under serve no message leaves the machine, whatever [mail] says."""
+    if local is not None:
+        if local.mail_dir is None:  # a local run with no mailbox (the runtime tests): WordPress's own
+            return []
+        return [Variable(contract.MAIL_ENV, contract.MAIL_LOCAL), Variable(contract.MAIL_DIR_ENV, local.mail_dir),
+                Variable(contract.MAIL_FROM_ENV, config.mail.sender(config.site.domains)),
+                Variable(contract.MAIL_FROM_NAME_ENV, config.mail.from_name)]
+    if not config.mail.enabled:
+        return []
+    return [Variable(contract.MAIL_ENV, contract.MAIL_SES, comment=(
+                "wp_mail() through Amazon SES ([mail]): the mail mu-plugin sends with the function's role.",)),
+            Variable(contract.MAIL_FROM_ENV, config.mail.sender(config.site.domains)),
+            Variable(contract.MAIL_FROM_NAME_ENV, config.mail.from_name),
+            Variable(contract.MAIL_REGION_ENV, config.mail.region or config.aws.region)]
 
 
 def console_address(config: Config, *, local_url: str | None = None) -> list[Variable]:

@@ -148,6 +148,9 @@ def context(config: Config, *, local: bool = False) -> dict[str, Any]:
         origin_secret_version_parameter=ORIGIN_SECRET_VERSION_PARAMETER,
         aurora_engine_version_parameter=AURORA_ENGINE_VERSION_PARAMETER,
         access_log_format=json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":")),
+        # [mail]: the one From address the role may send as (empty: no SES permission), and SES's region.
+        mail_sender=config.mail.sender(config.site.domains) if config.mail.enabled else "",
+        mail_region=config.mail.region or config.aws.region,
     )
     return data
 

@@ -209,6 +209,8 @@ def assets_bucket(cfn: Any, stack: str) -> str:
 
 
 # The outputs table: label, output key, and the logical id to fall back on when the output is missing.
+# mail.create_identity: Easy DKIM's three CNAME records as one output, "NAME VALUE NAME VALUE NAME VALUE".
+MAIL_DKIM_OUTPUT = "MailDkimRecords"
 SUMMARY = (
     ("site URL", "SiteUrl", None),
     ("admin URL", "AdminUrl", None),
@@ -220,6 +222,7 @@ SUMMARY = (
     ("function alias", "FunctionAlias", None),
     ("console function", "ConsoleFunctionName", CONSOLE_FUNCTION),
     ("database", "DatabaseEndpoint", None),
+    ("mail DNS records (CNAME name value, x3)", MAIL_DKIM_OUTPUT, None),
 )
 
 

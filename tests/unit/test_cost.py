@@ -79,6 +79,7 @@ def _expected(config: Config, requests: int, hit_ratio: float = 0.9) -> dict[tup
     waf = {("AWS WAF", "web ACL"): 5.0, ("AWS WAF", "rules"): 3 * 1.0,  # login rate rule + 2 managed groups
            ("AWS WAF", "requests inspected"): (requests + static) / 1e6 * 0.60}
     out.update(waf if config.security.waf else {("AWS WAF", "web ACL"): 0.0})
+    out[("SES", "messages")] = 1_000 / 1000 * 0.10  # the default 1,000 messages a month
     if config.network.mode == "vpc-nat-gateway":
         out[("VPC", "NAT gateway hours")] = HOURS * _usd("nat_gateway_hour")
         out[("VPC", "NAT gateway data processed")] = 1 * _usd("nat_gateway_gb")
@@ -361,3 +362,13 @@ def test_with_the_page_cache_off_every_page_request_reaches_the_function(tmp_pat
     api = next(line for line in result.lines if (line.service, line.item) == ("API Gateway", "HTTP API requests"))
     assert api.quantity == 100_000
     assert "0% from CloudFront's cache" in cost.summary(off)
+
+
+def test_mail_is_priced_per_thousand_messages_and_off_costs_nothing(tmp_path: Path) -> None:
+    on = cost.estimate(_config(tmp_path), cost.Traffic(mails_per_month=25_000), compare=False)
+    (line,) = [line for line in on.lines if line.service == "SES"]
+    assert line.usd == pytest.approx(25 * 0.10) and line.quantity == 25_000
+    off = cost.estimate(_config(tmp_path, mail={"enabled": False}), cost.Traffic(mails_per_month=25_000),
+                        compare=False)
+    (line,) = [line for line in off.lines if line.service == "SES"]
+    assert line.usd == 0 and "mail.enabled = false" in line.note

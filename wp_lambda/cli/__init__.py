@@ -11,7 +11,7 @@ from types import ModuleType
 
 import typer
 
-from wp_lambda.cli import adopt, build, config, cost, dbio, deploy, doctor, plugin, project, serve, wp
+from wp_lambda.cli import adopt, build, config, cost, dbio, deploy, doctor, mail, plugin, project, serve, wp
 from wp_lambda.cli.app import app, console_error
 from wp_lambda.common.errors import UserError
 
@@ -26,6 +26,7 @@ plugin.register(app)
 adopt.register(plugin.plugin_app)
 dbio.register(app)
 config.register(app)
+mail.register(app)
 
 
 def main() -> None:

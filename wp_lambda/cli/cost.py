@@ -44,6 +44,8 @@ def cost(
                                                    "CloudFront's cache (with cache.pages).")]
     = _DEFAULTS.changes_per_month,
     free_tier: Annotated[bool, typer.Option("--free-tier", help="Subtract AWS's free tier.")] = False,
+    mails_per_month: Annotated[int, typer.Option(min=0, help="Messages WordPress sends a month through SES (one per "
+                                                 "recipient).")] = _DEFAULTS.mails_per_month,
     json_output: JsonOption = False,
 ) -> None:
     """The monthly cost of this config, line by line, from the kit's pinned price table, with the
@@ -53,7 +55,8 @@ def cost(
                                avg_ms=avg_ms, gb_out=gb_out,
                                avg_page_kb=avg_page_kb, nat_gb=nat_gb, storage_gb=storage_gb,
                                active_hours_per_day=active_hours_per_day, avg_acu=avg_acu,
-                               changes_per_month=changes_per_month, free_tier=free_tier)
+                               changes_per_month=changes_per_month, free_tier=free_tier,
+                               mails_per_month=mails_per_month)
     result = cost_mod.estimate(config, traffic)
     if json_output:
         print_json(result.to_dict())

@@ -113,6 +113,7 @@ def serve(
         for line in efs_mod.report_lines(info.content_sync or {}):
             out.print(f"  {line}")
         out.print(f"  logs:  {info.logs}")
+        out.print(f"  mail: {info.mail}", soft_wrap=True, highlight=False)
         out.print(f"  concurrency: {info.concurrency}", highlight=False)
         out.print(f"  page cache: {info.page_cache}", highlight=False)
         out.print(f"  Lambda invoke endpoint: {info.invoke_url} (functions WordPressFunction, ConsoleFunction; "

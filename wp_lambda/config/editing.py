@@ -33,7 +33,7 @@ def toml_text(config: Config) -> str:
         section = getattr(config, name)
         for key, info in model.model_fields.items():
             table.add(tomlkit.comment(info.description or ""))
-            table.add(key, getattr(section, key))
+            table.add(info.alias or key, getattr(section, key))
         doc.add(tomlkit.nl())
         doc.add(name, table)
     for name in VERSION_TABLES:

@@ -158,7 +158,7 @@ def _known_keys(table: tuple[str, ...]) -> list[str]:
         return list(ConfigFile.model_fields)
     if table[0] in VERSION_TABLES:
         return list(PIN_KEYS)
-    return list(SECTIONS[table[0]].model_fields)
+    return [info.alias or name for name, info in SECTIONS[table[0]].model_fields.items()]  # mail.from: an alias
 
 
 def _suggest(name: str, options: list[str]) -> str:

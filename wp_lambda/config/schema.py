@@ -382,6 +382,33 @@ class Security(Table):
         _key(300, "With waf: the window in seconds over which waf_login_limit is counted: 60, 120, 300 or 600.")
 
 
+# An address in mail.from: one @, no spaces or angle brackets (a display name goes in mail.from_name),
+# a host name after the @.
+_ADDRESS_RE = r"^[^@\s<>\"(),;:]+@" + _HOST_RE[1:]
+MailFrom = Annotated[str, Field(pattern=f"^$|{_ADDRESS_RE}"),
+                     _says("{value!r} is not an e-mail address; use a bare address such as \"wordpress@example.com\" "
+                           "(the name goes in mail.from_name), or leave it empty for wordpress@ the first of "
+                           "site.domains")]
+
+
+class Mail(Table):
+    """wp_mail(): through Amazon SES with the function's own role deployed, into a local mailbox under serve."""
+
+    enabled: bool = _key(True, "Send WordPress's mail (password resets, notices, form plugins) through Amazon SES; "
+                         "false leaves WordPress's own mail(), which fails on Lambda (no sendmail).")
+    from_: MailFrom = Field(default="", alias="from", description="The From address of every message, and the "
+                            "only one the function may send from (IAM). Empty: wordpress@ the first of site.domains.")
+    from_name: str = _key("", "The From name; empty keeps WordPress's own (\"WordPress\", or a plugin's).")
+    region: str = _key("", "The region of SES the site sends through (its identity is verified there); empty: "
+                       "aws.region.", pattern=f"^$|{_REGION_RE}")
+    create_identity: bool = _key(False, "Create the SES domain identity of the first of site.domains in the stack, "
+                                 "with Easy DKIM; the deploy prints the DNS records to add (`wplambda mail verify`).")
+
+    def sender(self, domains: list[str]) -> str:
+        """The From address: mail.from, else wordpress@ the site's first domain, else empty (WordPress's own)."""
+        return self.from_ or (f"wordpress@{domains[0]}" if domains else "")
+
+
 def _no_default(schema: dict[str, Any]) -> None:
     """TOML has no null, so an editor should not offer ``active = null`` as the default."""
     schema.pop("default", None)
@@ -447,6 +474,7 @@ class Sections(Table):
     console: Console = Field(default_factory=Console, description="The console function that runs `wplambda wp`.")
     security: Security = Field(default_factory=Security, description="The wall in front of WordPress: the hardening "
                                "mu-plugin (xmlrpc, user enumeration, login throttle, cookies) and the optional WAF.")
+    mail: Mail = Field(default_factory=Mail, description="wp_mail() through Amazon SES, and serve's local mailbox.")
 
 
 SECTIONS: dict[str, type[Table]] = {name: info.annotation for name, info in Sections.model_fields.items()
@@ -601,6 +629,7 @@ def cross_checks(c: Config) -> list[Problem]:
         add("php", "layer_arn", f"the layer is not in {c.aws.region}; Lambda only attaches layers from "
             "the function's own region")
     _snap_start_checks(c, add)
+    _mail_checks(c, add)
     try:
         ipaddress.ip_network(c.network.vpc_cidr)
     except ValueError as exc:
@@ -633,3 +662,27 @@ def _snap_start_checks(c: Config, add: Callable[[str, str, str], None]) -> None:
         add("aws", "region", f"Lambda offers no SnapStart in {c.aws.region}{why} deploy to another region")
     if c.storage.mode == "efs":
         add("storage", "mode", f"SnapStart cannot be combined with EFS{why} use another storage.mode")
+
+
+def _mail_checks(c: Config, add: Callable[[str, str, str], None]) -> None:
+    """The From address against the domains: the identity the stack creates is site.domains[0]'s,
+    so its From must be on that domain; and a From on another domain than the site's is only taken
+    when written out as mail.from, never guessed."""
+    mail, domains = c.mail, c.site.domains
+    if not mail.enabled:
+        return
+    if mail.create_identity and not domains:
+        add("mail", "create_identity", "the identity is made for the site's domain, and site.domains is empty; "
+            "set site.domains, or set mail.create_identity = false and verify mail.from's domain in SES yourself")
+        return
+    region = mail.region or c.aws.region
+    if mail.create_identity and region != c.aws.region:
+        add("mail", "region", f"the stack makes the identity in its own region, {c.aws.region}, not {region}; "
+            "set mail.region to it (or leave it empty), or set mail.create_identity = false and verify the "
+            f"domain in SES in {region} yourself")
+    domain = mail.sender(domains).rpartition("@")[2]
+    if mail.create_identity and domain != domains[0]:
+        add("mail", "from", f"{mail.from_!r} is not on {domains[0]}, the domain whose identity mail.create_identity "
+            f"creates; use an address @{domains[0]}, or set mail.create_identity = false and verify {domain} "
+            "in SES yourself")
+

@@ -31,7 +31,7 @@ from typing import Any
 import botocore.exceptions
 import botocore.parsers
 
-from wp_lambda import php_security
+from wp_lambda import php_security, ses
 from wp_lambda import stack as stack_mod
 from wp_lambda.aws import Aws, client_config, error_code
 from wp_lambda.bundle import sizes
@@ -556,6 +556,28 @@ def check_nat_architecture(config: Config, aws: Aws, result: Preflight, state: s
         f"{new!r} and deploy again")
 
 
+def check_mail(config: Config, aws: Aws, result: Preflight) -> None:
+    """[mail]: the From address may send through SES in mail.region, and the account is out of the
+    sandbox. Warnings only (notes): a new site is often deployed before either is true, and the
+    stack itself may be what creates the identity (mail.create_identity)."""
+    if not config.mail.enabled:
+        return
+    try:
+        found = ses.status(config, aws.session)
+    except _UNREACHABLE as exc:
+        raise _NotRun(f"mail: could not run ({exc})") from None
+    except botocore.exceptions.ClientError as exc:
+        raise _NotRun(f"mail: could not run (SES: {error_code(exc)})") from None
+    warnings = found.warnings()
+    if config.mail.create_identity and not found.verified:
+        warnings = [w for w in warnings if "may not send" not in w]
+        warnings.append(f"mail: the stack creates the SES identity of {config.site.domains[0]}; after the deploy, "
+                        "add the DNS records it prints (`wplambda mail verify` shows them and their status)")
+    result.notes.extend(warnings)
+    if not warnings:
+        result.passed.append("mail identity and SES account")
+
+
 def stack_state_problem(stack: str, description: dict[str, Any] | None) -> UserError | None:
     """Why CloudFormation cannot update ``stack`` from its current state, or None when it can.
 
@@ -584,7 +606,7 @@ def run(config: Config, aws: Aws, state: stack_mod.StackState, *, offer_delete: 
               functools.partial(check_engine_version, creating=not state.created,
                                 deployed=stack_mod.deployed_engine_version(aws.client("cloudformation"), state)),
               check_layer_sizes,
-              functools.partial(check_nat_architecture, state=state))
+              functools.partial(check_nat_architecture, state=state), check_mail)
     for check in checks:
         try:
             check(config, aws, result)

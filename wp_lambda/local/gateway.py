@@ -41,6 +41,7 @@ from urllib.parse import unquote
 from wp_lambda.assets_sync import cache_control, content_type
 from wp_lambda.config import Assets
 from wp_lambda.local import edge_cache, ranges
+from wp_lambda.local.mailbox import MailboxPage
 from wp_lambda.local.request_body import Refused, body_length, cross_site
 from wp_lambda.local.runtime_api import Throttled
 from wp_lambda.runtime import contract, routing
@@ -326,6 +327,12 @@ class _Handler(BaseHTTPRequestHandler):
         origin = route(path, routes.efs)
         cold: bool | None = None
         request_headers = {k.lower(): v for k, v in self.headers.items()}
+        if path == contract.LOCAL_MAIL_PATH and self.server.mailbox is not None:
+            # serve's own page, answered here: never an event, never WordPress.
+            status, headers, payload = self.server.mailbox.answer(method, self.path, request_headers)
+            self._send(status, headers, payload)
+            self._log(started, str(status), "mailbox")
+            return
         x_cache = ""
         if origin == contract.FUNCTION_ORIGIN:
             status, headers, payload, cold, x_cache = self._function(method, body, request_headers)
@@ -479,7 +486,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _log(self, started: float, status: str, outcome: str) -> None:
         """One line per request (docs/internals.md): ``METHOD PATH STATUS Nms OUTCOME``."""
         elapsed = (time.perf_counter() - started) * 1000
-        self.server.log_request_line(f"{self.command} {self.path} {status} {elapsed:.0f}ms {outcome}")
+        # The mailbox page's query carries the run's token: never in the log, even for a refusal.
+        target = contract.LOCAL_MAIL_PATH if self.path.startswith(contract.LOCAL_MAIL_PATH + "?") else self.path
+        self.server.log_request_line(f"{self.command} {target} {status} {elapsed:.0f}ms {outcome}")
 
     def _event(self, method: str, body: bytes) -> dict[str, Any]:
         """The request as an HTTP API event to the handler."""
@@ -524,7 +533,8 @@ class Gateway(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], *, routes: Routes, invoke: Invoke,
                  log_line: Callable[[str], None], scheme: str = "http", limits: Limits = Limits(),
-                 cache: edge_cache.EdgeCache | None = None, purge_token: str | None = None) -> None:
+                 cache: edge_cache.EdgeCache | None = None, purge_token: str | None = None,
+                 mailbox: MailboxPage | None = None) -> None:
         super().__init__(address, _Handler)
         # The page cache ([cache] pages; None: serve --no-cache, or pages off), as the distribution's.
         self.cache = cache
@@ -535,6 +545,7 @@ class Gateway(ThreadingHTTPServer):
         self.scheme = scheme
         self.limits = limits
         self.log_request_line = log_line
+        self.mailbox = mailbox
         port = self.server_address[1]
         self.hosts = own_hosts(address[0], port)
         self.url = f"{scheme}://{'[' + address[0] + ']' if ':' in address[0] else address[0]}:{port}"

@@ -101,6 +101,23 @@ SECRETS_REREAD_TIMEOUT = 2.0
 S3_UPLOADS_BUCKET_ENV = "S3_UPLOADS_BUCKET"
 S3_UPLOADS_REGION_ENV = "S3_UPLOADS_REGION"
 
+# -- mail: wp_mail() through Amazon SES, or into serve's mailbox (issue 25) ------------------------
+# The kit's mu-plugin (wordpress/mu-plugins/wplambda-mail.php) reads these. MAIL_ENV says where
+# mail goes: MAIL_SES deployed with mail.enabled, MAIL_LOCAL under serve (an .eml file per
+# message in MAIL_DIR_ENV, LOCAL_MAIL_DIR under the local state), empty for WordPress's own mail().
+MAIL_ENV = "WPLAMBDA_MAIL"
+MAIL_SES = "ses"
+MAIL_LOCAL = "local"
+MAIL_FROM_ENV = "WPLAMBDA_MAIL_FROM"
+MAIL_FROM_NAME_ENV = "WPLAMBDA_MAIL_FROM_NAME"
+MAIL_REGION_ENV = "WPLAMBDA_MAIL_REGION"
+MAIL_DIR_ENV = "WPLAMBDA_MAIL_DIR"
+LOCAL_MAIL_DIR = "mail"
+# serve's page of its mailbox, on the gateway's own address; it answers only with the per-run
+# token the banner prints (LOCAL_MAIL_TOKEN_PARAM in the query string).
+LOCAL_MAIL_PATH = "/_wplambda/mail"
+LOCAL_MAIL_TOKEN_PARAM = "token"
+
 # -- purge: taking changed pages out of the cache (issue 24, item 2) ------------------------------
 # The kit's mu-plugin computes the paths a change affects and hands them to the runtime, which
 # sends one batched invalidation per request: to CloudFront on AWS, to serve's own page cache

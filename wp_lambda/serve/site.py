@@ -26,9 +26,11 @@ from wp_lambda.common.errors import UserError
 from wp_lambda.common.report import Reporter
 from wp_lambda.config import Config
 from wp_lambda.function_env import LocalStandIns
+from wp_lambda.local import mailbox
 from wp_lambda.local.edge_cache import EdgeCache
 from wp_lambda.local.gateway import LAMBDA_REQUEST_LIMIT, Directory, Gateway, Limits, Origin, Routes, throttle_status
 from wp_lambda.local.invoke_endpoint import InvokeCredentials, InvokeEndpoint, LocalFunction
+from wp_lambda.local.mailbox import MailboxPage
 from wp_lambda.local.mariadb import MariaDB
 from wp_lambda.local.processes import ProcessGroup
 from wp_lambda.local.runtime_api import RuntimeAPI
@@ -104,6 +106,8 @@ class ServeInfo:
     concurrency: str = ""
     # What the banner says of the page cache.
     page_cache: str = ""
+    # Where WordPress's mail goes (serve's mailbox and its page), for the banner.
+    mail: str = ""
 
 
 class LocalSite:
@@ -124,6 +128,8 @@ class LocalSite:
         self._gateway_thread: threading.Thread | None = None
         # This run's bearer token for the gateway's purge endpoint (contract.LOCAL_PURGE_PATH).
         self._purge_token = secrets.token_urlsafe(32)
+        # serve's page of the mailbox, with this run's token (printed in the banner, nowhere else).
+        self.mailbox = MailboxPage(self.paths.mail)
 
     @property
     def url(self) -> str:
@@ -163,6 +169,7 @@ class LocalSite:
         efs = self.config.storage.mode == "efs"
         for directory in (self.paths.logs, self.paths.uploads, self.paths.run, *([self.paths.efs] if efs else [])):
             directory.mkdir(parents=True, exist_ok=True)
+        mailbox.ensure(self.paths.mail)
         local = local_secrets(self.paths)
         self.group.record("serve", os.getpid())
         try:
@@ -196,7 +203,8 @@ class LocalSite:
                                    invoke=lambda event: self._invoke(event), log_line=self.log_line,
                                    limits=Limits(max_body=self.options.max_body,
                                                  throttle_status=throttle_status(self.config.function.front_door)),
-                                   cache=page_cache, purge_token=self._purge_token)
+                                   cache=page_cache, purge_token=self._purge_token,
+                                   mailbox=self.mailbox)
             self._gateway_thread = threading.Thread(target=self.gateway.serve_forever, name="gateway", daemon=True)
             self._gateway_thread.start()
             self.client.wait_ready(self.group.children)
@@ -206,7 +214,9 @@ class LocalSite:
                              php.version, where, warnings=warnings, content_sync=synced,
                              invoke_url=self.endpoint.url if self.endpoint else "",
                              invoke_credentials=self.endpoint.where if self.endpoint else "",
-                             concurrency=self._concurrency_line(), page_cache=self._page_cache_line())
+                             concurrency=self._concurrency_line(), page_cache=self._page_cache_line(),
+                             mail=f"kept in {self.paths.mail}, none leaves this machine: "
+                                  f"{self.mailbox.url(self.url)} (`wplambda mail list --local`)")
             if efs:
                 # No NFS client in the kernels serve targets (nor in its test sandbox): a plain
                 # directory stands in for the mount, so NFS latency is not part of what you see.
@@ -242,6 +252,7 @@ class LocalSite:
         self.group.clean_stale(str(self.paths.root), self.paths.state_entry)
         for directory in (self.paths.logs, self.paths.uploads, self.paths.run):
             directory.mkdir(parents=True, exist_ok=True)
+        mailbox.ensure(self.paths.mail)
         local = local_secrets(self.paths)
         self.group.record("console", os.getpid())
         try:
@@ -322,7 +333,8 @@ class LocalSite:
             database = private_database(self.db.wordpress_host, local["db_password"])
         uploads = self.bucket.handler_env() if self.bucket else {contract.UPLOADS_DIR_ENV: str(self.paths.uploads)}
         stand_ins = LocalStandIns(salt=local["salt"], database=database, uploads=uploads,
-                                  content_dir=str(self.paths.efs) if self.config.storage.mode == "efs" else None)
+                                  content_dir=str(self.paths.efs) if self.config.storage.mode == "efs" else None,
+                                  mail_dir=str(self.paths.mail))
         return handler_environment(self.config, self.paths, build_dir, php, stand_ins,
                                    function_name=self.site_function,
                                    api_address=self.api.address if self.api else None, profile=self.options.profile)

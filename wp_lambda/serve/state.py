@@ -19,6 +19,7 @@ from wp_lambda.common.files import atomic_write
 from wp_lambda.config import Config
 from wp_lambda.local.invoke_endpoint import InvokeCredentials
 from wp_lambda.local.processes import ProcessGroup
+from wp_lambda.runtime import contract
 
 # Set in every handler's environment (and so in its php-fpm's): how a later run finds the
 # processes of a crashed one that no pid file names.
@@ -43,6 +44,7 @@ class LocalPaths:
     efs = property(lambda self: self.root / "efs")  # storage.mode = "efs": what the function mounts
     secrets = property(lambda self: self.root / "secrets.json")
     layer = property(lambda self: self.root / "layer")
+    mail = property(lambda self: self.root / contract.LOCAL_MAIL_DIR)  # serve's mailbox: one .eml per message
 
     @property
     def state_entry(self) -> str:

@@ -60,7 +60,9 @@ def _layer(name: str, architectures: list[str] | None = None) -> str:
 
 def _run(config: Config, stack: str = "pre", description: dict[str, Any] | None = None,
          offer_delete: bool = False) -> preflight.Preflight:
-    """The preflight on a reading of ``stack`` with ``description`` (as the deploy reads it, once)."""
+    """The preflight on a reading of ``stack`` with ``description`` (as the deploy reads it, once).
+    [mail] off: its notes are test_deploy_preflight_mail.py's."""
+    config = config.model_copy(update={"mail": config.mail.model_copy(update={"enabled": False})})
     found = stack_mod.resources(boto3.client("cloudformation"), stack) if description is not None else {}
     state = stack_mod.StackState(stack, description, found)
     return preflight.run(config, connect(config), state, offer_delete=offer_delete)

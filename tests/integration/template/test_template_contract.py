@@ -86,12 +86,14 @@ def test_the_local_form_has_every_deployed_variable_but_the_deployed_only_ones(r
                                                                              tmp_path: Path) -> None:
     """A variable added for the stack reaches serve too, unless function_env says why not."""
     stand_ins = LocalStandIns(salt="s", database={contract.DB_HOST_ENV: "localhost"},
-                              uploads={contract.UPLOADS_DIR_ENV: str(tmp_path)}, content_dir=str(tmp_path))
+                              uploads={contract.UPLOADS_DIR_ENV: str(tmp_path)}, content_dir=str(tmp_path),
+                              mail_dir=str(tmp_path))
     deployed = {v.name for v in function_environment(rendered.config)}
     local = {v.name for v in function_environment(rendered.config, local=stand_ins)}
     deployed_only = {contract.SITE_HOST_ENV, contract.S3_UPLOADS_BUCKET_ENV, contract.S3_UPLOADS_REGION_ENV,
                      contract.PHP_LAYOUT_ENV, contract.PHP_PREFIX_ENV, contract.SECRETS_ENV, contract.DB_PORT_ENV,
-                     contract.DB_USER_ENV, contract.DB_NAME_ENV}
+                     contract.DB_USER_ENV, contract.DB_NAME_ENV,
+                     contract.MAIL_REGION_ENV}  # serve's mail stays in its mailbox: no SES region
     assert deployed - local <= deployed_only
     if rendered.config.storage.mode == "efs":
         assert {v.value for v in function_environment(rendered.config, local=stand_ins)

@@ -1,0 +1,177 @@
+"""The deployed mail path: the console function's PHP (the handler's ``{"wplambda": "wp"}``, real
+wp-cli) runs WordPress with the kit's mail mu-plugin and the real AWS SDK for PHP, which sends
+through moto's SES server.
+
+moto keeps what SES was asked to send; in server mode its ``/moto-api/data.json`` lists the
+``RawMessage`` models of its SES backend (``source``, ``destinations``, ``raw_data``), which is how
+the tests read the messages back. moto refuses a Source whose address or domain is not a verified
+identity (MessageRejected), as SES does. The SDK is the one the build installs with S3 Uploads
+(../shared/composer/artifacts, through the build's own Composer step); AWS_ENDPOINT_URL_SES, the
+SDK's own variable, points it at moto.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import shutil
+import urllib.request
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.support.helpers import moto_server, real_s3_uploads_repositories, real_wp_cli
+from tests.support.lambda_events import Context
+from tests.support.wp_site import Site, make_site
+from wp_lambda.bundle.composer import ENV_REPOSITORIES, install
+from wp_lambda.bundle.pipeline import kit_dir
+from wp_lambda.common.report import QuietReporter
+from wp_lambda.config import Config
+from wp_lambda.local.mariadb import MariaDB
+from wp_lambda.runtime import contract
+from wp_lambda.runtime.handler import Runtime
+
+REGION = "eu-west-1"
+DOMAIN = "blog.example.com"
+SENDER = f"news@{DOMAIN}"
+# Bytes no text transfer could keep by accident: every byte value once.
+ATTACHMENT = bytes(range(256)) * 4
+
+
+@pytest.fixture(scope="module")
+def ses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with moto_server() as endpoint:
+        client = boto3.client("ses", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="k",
+                              aws_secret_access_key="s")
+        client.verify_domain_identity(Domain=DOMAIN)
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def mail_site(tmp_path_factory: pytest.TempPathFactory, mariadb: MariaDB, debian_wordpress: object) -> Site:
+    """Debian's WordPress with the kit's mail mu-plugin and the build's vendor/ (S3 Uploads, the SDK)."""
+    base = tmp_path_factory.mktemp("mail-site")
+    site = make_site(base, mariadb, "wp_mail")
+    mu = site.root / "wp-content" / "mu-plugins"
+    mu.mkdir(parents=True, exist_ok=True)
+    shutil.copy(kit_dir() / "mu-plugins" / "wplambda-mail.php", mu)
+    shutil.copytree(kit_dir() / "mu-plugins" / "wplambda-mail", mu / "wplambda-mail")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(ENV_REPOSITORIES, real_s3_uploads_repositories())
+        vendor, _ = install(Config(root=base), base / "composer", QuietReporter())
+    shutil.copytree(vendor, site.root / "vendor")
+    return site
+
+
+def _console(site: Site, ses: str, sender: str) -> Runtime:
+    """The console function's runtime as the template configures it ([mail] on, from ``sender``)."""
+    return Runtime(dict(site.environ, WPLAMBDA_WP_CLI=real_wp_cli(), AWS_ENDPOINT_URL_SES=ses,
+                        AWS_ACCESS_KEY_ID="k", AWS_SECRET_ACCESS_KEY="s", AWS_REGION="us-east-1",
+                        WP_HOME=f"https://{DOMAIN}",
+                        **{contract.ROLE_ENV: contract.CONSOLE_ROLE, contract.MAIL_ENV: contract.MAIL_SES,
+                           contract.MAIL_FROM_ENV: sender, contract.MAIL_FROM_NAME_ENV: "The Blog",
+                           contract.MAIL_REGION_ENV: REGION}))
+
+
+@pytest.fixture(scope="module")
+def console(mail_site: Site, ses: str) -> Iterator[Runtime]:
+    rt = _console(mail_site, ses, SENDER)
+    try:
+        installed = _wp(rt, "core", "install", f"--url=https://{DOMAIN}", "--title=Mail", "--admin_user=admin",
+                        "--admin_password=not-used-here-42", "--admin_email=owner@example.com", "--skip-email")
+        assert installed["exitCode"] == 0, installed
+        yield rt
+    finally:
+        rt.stop()
+
+
+def _wp(rt: Runtime, *args: str) -> dict[str, Any]:
+    return rt.handle({"wplambda": "wp", "args": list(args)}, Context(120.0))
+
+
+def _sent(ses: str) -> list[dict[str, Any]]:
+    data = json.load(urllib.request.urlopen(f"{ses}/moto-api/data.json"))
+    return list(data["ses"]["RawMessage"])
+
+
+def _parse(raw: str) -> EmailMessage:
+    message = email.message_from_string(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+SEND = """
+$failed = [];
+add_action('wp_mail_failed', static function ($error) use (&$failed) { $failed[] = $error->get_error_message(); });
+$ok = wp_mail('reader@example.com', 'Your report', '<p>Hello <b>reader</b></p>',
+              ['Content-Type: text/html; charset=UTF-8', 'Reply-To: Editor <editor@example.com>',
+               'Cc: copy@example.com', 'Bcc: hidden@example.com', 'X-Campaign: spring'], [getenv('ATTACH')]);
+echo json_encode(['ok' => $ok, 'failed' => $failed]);
+"""
+
+
+def _send(rt: Runtime, attachment: Path) -> dict[str, Any]:
+    """wp_mail() of an HTML message with ``attachment``, Reply-To, Cc, Bcc and a custom header."""
+    return _wp(rt, "eval", SEND.replace("getenv('ATTACH')", repr(str(attachment))))
+
+
+def test_a_mail_with_an_attachment_reaches_ses_as_wordpress_built_it(console: Runtime, ses: str,
+                                                                     tmp_path: Path) -> None:
+    attachment = tmp_path / "report.bin"
+    attachment.write_bytes(ATTACHMENT)
+    before = len(_sent(ses))
+    result = _send(console, attachment)
+    assert result["exitCode"] == 0 and json.loads(result["stdout"]) == {"ok": True, "failed": []}, result
+    (sent,) = _sent(ses)[before:]
+    assert sent["source"] == SENDER
+    assert {"reader@example.com", "copy@example.com", "hidden@example.com"} <= set(sent["destinations"])
+    message = _parse(sent["raw_data"])
+    assert message["From"] == f"The Blog <{SENDER}>"
+    assert message["Reply-To"] == "Editor <editor@example.com>"
+    assert message["Cc"] == "copy@example.com" and message["X-Campaign"] == "spring"
+    assert "Bcc" not in message and "hidden@example.com" not in sent["raw_data"]  # only in the envelope
+    body = message.get_body(("html",))
+    assert body is not None and "<b>reader</b>" in body.get_content()
+    (part,) = list(message.iter_attachments())
+    assert part.get_filename() == "report.bin" and part.get_content() == ATTACHMENT
+
+
+def test_a_comment_moderation_mail_goes_to_the_admin(console: Runtime, ses: str) -> None:
+    created = _wp(console, "comment", "create", "--comment_post_ID=1", "--comment_approved=0",
+                  "--comment_author=Visitor", "--comment_content=Please moderate me", "--porcelain")
+    assert created["exitCode"] == 0, created
+    before = len(_sent(ses))
+    notified = _wp(console, "eval", f"var_export(wp_notify_moderator({int(created['stdout'])}));")
+    assert notified["stdout"].strip() == "true", notified
+    (sent,) = _sent(ses)[before:]
+    message = _parse(sent["raw_data"])
+    assert message["To"] == "owner@example.com" and message["From"] == f"The Blog <{SENDER}>"
+    assert "Please moderate" in str(message["Subject"]) + message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert f"https://{DOMAIN}/wp-admin/comment.php" in sent["raw_data"]
+
+
+def test_a_refused_send_makes_wp_mail_false_and_fires_wp_mail_failed(mail_site: Site, ses: str, console: Runtime,
+                                                                      tmp_path: Path) -> None:
+    """An identity SES has not verified: SES's reason reaches wp_mail_failed, the log line masks the
+    recipients and carries neither subject nor body."""
+    attachment = tmp_path / "report.bin"
+    attachment.write_bytes(b"x")
+    unverified = _console(mail_site, ses, "news@unverified.example")
+    try:
+        before = len(_sent(ses))
+        result = _send(unverified, attachment)
+    finally:
+        unverified.stop()
+    outcome = json.loads(result["stdout"])
+    assert outcome["ok"] is False
+    (reason,) = outcome["failed"]
+    assert "Amazon SES refused the message" in reason and "MessageRejected" in reason
+    assert len(_sent(ses)) == before
+    log = result["stderr"]
+    assert "wplambda mail: not sent to r***@example.com, c***@example.com, h***@example.com" in log
+    assert "reader@example.com" not in log and "Your report" not in log and "Hello" not in log
