@@ -402,6 +402,26 @@ PAGE_CACHE_ENV = "WPLAMBDA_PAGE_CACHE"
 PAGE_CACHE_COOKIES_ENV = "WPLAMBDA_PAGE_CACHE_COOKIES"
 
 
+@dataclass(frozen=True)
+class PageCacheTTLs:
+    """The page cache policy's TTLs in seconds, rendered into PageCachePolicy and applied by serve's
+    gateway (wp_lambda/local/edge_cache.py), so a page lives as long in one as in the other."""
+
+    min: int
+    default: int
+    max: int
+
+
+def page_cache_ttls(ttl: int) -> PageCacheTTLs:
+    """The TTLs for ``cache.ttl``: MinTTL 0, so ``private``, ``no-store`` and ``no-cache`` are
+    honoured (a MinTTL above 0 caches despite them,
+    https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CachePolicyConfig.html);
+    DefaultTTL 0, so a response without ``Cache-Control`` or ``Expires`` is not stored; MaxTTL
+    ``ttl``, which caps whatever ``s-maxage`` a plugin sends
+    (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Expiration.html)."""
+    return PageCacheTTLs(min=0, default=0, max=ttl)
+
+
 def php_cookie_name(name: str) -> str:
     """A cookie name as PHP's $_COOKIE holds it: leading spaces dropped, ".", " " and "[" made "_"
     (PHP's rule for variable names from request data; a closed "[...]" is an array key)."""
