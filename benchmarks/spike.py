@@ -24,11 +24,11 @@ the block editor (its REST nonce), publish a post through the REST API, then bro
 dashboard and the posts list; after each publish returns, an anonymous client polls the home page
 until the post's title is on it (publish-to-visible).
 
-Printed for each side: requests per second, p50/p99, origin invocations (the responses that did
-not come from the cache, by their ``X-Cache``; and the function invocations serve's own log
-counts, editors included), MariaDB's ``Questions`` (all clients: editors and WordPress alike),
-errors and publish-to-visible; then issue 24's targets, each PASS, FAIL or NOT MEASURED with
-why. A serve that has no page cache (no ``--no-cache`` option, no ``X-Cache`` header) is
+Printed for each side: requests per second, p50/p99, origin invocations (the anonymous responses
+that were not a cache ``Hit``, by their ``X-Cache``; and, from serve's own log, the requests of
+every client that waited for the function, and the purges it received), MariaDB's ``Questions``
+(all clients: the editors' pages too), errors and publish-to-visible; then issue 24's targets, each
+PASS, FAIL or NOT MEASURED with why. A serve that has no page cache (no ``--no-cache`` option, no ``X-Cache`` header) is
 measured as it is and the cached side is reported as not measured, never guessed.
 """
 
@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import gzip
 import http.client
 import http.cookiejar
 import itertools
@@ -91,7 +92,14 @@ VISIBLE_POLL = 0.05
 FROM_CACHE_WITHOUT_ORIGIN = "Hit"
 SERVED_FROM_CACHE = frozenset({"Hit", "RefreshHit"})
 NO_HEADER = "-"
+# serve's log: a request the function answered while its client waited ("cold"/"warm"; a page
+# from the cache says "hit"/"refreshhit"), and a purge the runtime sent.
 _INVOCATION_LINE = re.compile(r" (?:cold|warm) in=\d+B$", re.M)
+_PURGE_LINE = re.compile(r" purge paths=(\d+) pages=(\d+)$", re.M)
+# What every anonymous client sends besides the path: a browser's Accept and Accept-Encoding (the
+# page cache keys on whether gzip is accepted, so the watcher of publish-to-visible must ask for
+# the very entry the visitors get).
+VISITOR_HEADERS = {"User-Agent": "wplambda-spike", "Accept": "text/html", "Accept-Encoding": "gzip"}
 
 
 def log(message: str) -> None:
@@ -196,11 +204,22 @@ def serve_has_cache_switch() -> bool:
     return "--no-cache" in help_text
 
 
-def invocations_logged(site: Served, since: int) -> int:
-    """Function invocations serve's log has recorded since byte ``since`` (every client's)."""
+@dataclass(frozen=True)
+class LogCounts:
+    """What serve's log recorded in a window (every client's requests)."""
+
+    invocations: int  # requests the function answered while the client waited
+    purges: int  # purge requests received
+    purged_pages: int  # cached pages they dropped
+
+
+def logged(site: Served, since: int) -> LogCounts:
+    """serve's log from byte ``since`` on, counted."""
     with open(site.log, "rb") as log_file:
         log_file.seek(since)
-        return len(_INVOCATION_LINE.findall(log_file.read().decode(errors="replace")))
+        text = log_file.read().decode(errors="replace")
+    purges = _PURGE_LINE.findall(text)
+    return LogCounts(len(_INVOCATION_LINE.findall(text)), len(purges), sum(int(pages) for _, pages in purges))
 
 
 # -- the anonymous load ----------------------------------------------------------------------------
@@ -269,8 +288,8 @@ async def _load(site: Served, paths: list[str], plan: Plan, clients: int,
     ``during(began)``, a coroutine function, runs beside them (the database's pause)."""
     parts = urllib.parse.urlsplit(site.url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    requests = [f"GET {p} HTTP/1.1\r\nHost: {parts.netloc}\r\nUser-Agent: wplambda-spike\r\n"
-                f"Accept: text/html\r\n\r\n".encode() for p in paths]
+    head = "".join(f"{name}: {value}\r\n" for name, value in VISITOR_HEADERS.items())
+    requests = [f"GET {p} HTTP/1.1\r\nHost: {parts.netloc}\r\n{head}\r\n".encode() for p in paths]
     tickets = itertools.count()
     samples: list[Sample] = []
     began = time.perf_counter()
@@ -304,6 +323,8 @@ class EditorLog:
     errors: list[str] = field(default_factory=list)
     publish_seconds: list[float] = field(default_factory=list)
     visible_seconds: list[float] = field(default_factory=list)
+    # Titles an anonymous visitor had not seen on the home page VISIBLE_GIVE_UP seconds after publishing.
+    never_visible: list[str] = field(default_factory=list)
 
 
 class Editor(threading.Thread):
@@ -380,7 +401,7 @@ class Editor(threading.Thread):
         self.record.publish_seconds.append(published - started)
         visible = self._visible(title, published)
         if visible is None:
-            self.record.errors.append(f"{title!r} not on the home page after {VISIBLE_GIVE_UP:.0f} s")
+            self.record.never_visible.append(title)
         else:
             self.record.visible_seconds.append(visible)
 
@@ -390,9 +411,12 @@ class Editor(threading.Thread):
         connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=REQUEST_TIMEOUT)
         try:
             while time.perf_counter() - since < VISIBLE_GIVE_UP:
-                connection.request("GET", "/", headers={"User-Agent": "wplambda-spike-watcher"})
+                connection.request("GET", "/", headers=VISITOR_HEADERS)
                 response = connection.getresponse()
-                if title.encode() in response.read():
+                page = response.read()
+                if response.getheader("Content-Encoding") == "gzip":
+                    page = gzip.decompress(page)
+                if title.encode() in page:
                     return time.perf_counter() - since
                 time.sleep(VISIBLE_POLL)
         finally:
@@ -456,6 +480,8 @@ class Side:
     x_cache: dict[str, int]
     origin_responses: int
     function_invocations: int
+    purges: int
+    purged_pages: int
     questions: int
     cached_after_first_miss: float | None
     editors: list[dict[str, Any]]
@@ -468,8 +494,12 @@ class Side:
     def visible(self) -> list[float]:
         return [s for e in self.editors for s in e["visible_seconds"]]
 
+    @property
+    def never_visible(self) -> int:
+        return sum(len(e["never_visible"]) for e in self.editors)
 
-def summarise(name: str, samples: list[Sample], seconds: float, questions: int, invocations: int,
+
+def summarise(name: str, samples: list[Sample], seconds: float, questions: int, counts_logged: LogCounts,
               editors: list[EditorLog]) -> Side:
     errors = [s for s in samples if s.status != 200]
     counts: dict[str, int] = {}
@@ -481,7 +511,8 @@ def summarise(name: str, samples: list[Sample], seconds: float, questions: int, 
     return Side(name, len(samples), seconds, len(samples) / seconds,
                 percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000,
                 len(errors), sorted({s.error or f"{s.status} {s.url}" for s in errors})[:5], counts,
-                sum(n for cache, n in counts.items() if cache != FROM_CACHE_WITHOUT_ORIGIN), invocations, questions,
+                sum(n for cache, n in counts.items() if cache != FROM_CACHE_WITHOUT_ORIGIN),
+                counts_logged.invocations, counts_logged.purges, counts_logged.purged_pages, questions,
                 cached / total if total else None, [asdict(e) for e in editors])
 
 
@@ -494,7 +525,7 @@ def run_side(site: Served, name: str, paths: list[str], plan: Plan, clients: int
     with editors_at_work(site, name, publish=publish) as editors:
         samples, seconds = asyncio.run(_load(site, paths, plan, clients, during))
     side = summarise(name, samples, seconds, database.questions() - questions,
-                     invocations_logged(site, log_from), editors)
+                     logged(site, log_from), editors)
     return side, samples
 
 
@@ -575,9 +606,14 @@ def targets(off: Side, on: Side | None, pause: Pause | None, why_not: str) -> li
     rows.append({"target": "0 errors (cached side: anonymous and editors)", "result": verdict(errors == 0),
                  "measured": f"{on.errors} anonymous, {on.editor_errors} editors"})
     worst = max(on.visible, default=None)
+    if on.never_visible:
+        measured = (f"{on.never_visible} of {on.never_visible + len(on.visible)} publishes not on the home page "
+                    f"after {VISIBLE_GIVE_UP:.0f} s; serve received {on.purges} purge(s)")
+    else:
+        measured = "no publish finished" if worst is None else f"max {worst:.2f} s of {len(on.visible)}"
     rows.append({"target": f"publish-to-visible <= {VISIBLE_TARGET:.0f} s (every publish, cached side)",
-                 "result": verdict(None if worst is None else worst <= VISIBLE_TARGET and not on.editor_errors),
-                 "measured": "no publish finished" if worst is None else f"max {worst:.2f} s of {len(on.visible)}"})
+                 "result": verdict(False if on.never_visible else None if worst is None else worst <= VISIBLE_TARGET),
+                 "measured": measured})
     if pause is not None:
         rows.append({"target": "database paused: 0 anonymous errors during the pause",
                      "result": verdict(pause.errors_during == 0), "measured": f"{pause.errors_during}"})
@@ -605,7 +641,8 @@ def print_report(off: Side, on: Side | None, pause: Pause | None, rows: list[dic
     line("origin responses (not Hit), anonymous", lambda s: f"{s.origin_responses:,}",
          f"{on.origin_responses / off.origin_responses:.3f}" if on and off.origin_responses else "")
     line("  per anonymous request", lambda s: f"{s.origin_responses / s.requests:.3f}")
-    line("function invocations in serve's log", lambda s: f"{s.function_invocations:,}")
+    line("function answers waited for (serve's log)", lambda s: f"{s.function_invocations:,}")
+    line("purges received / pages dropped", lambda s: f"{s.purges} / {s.purged_pages}")
     line("MariaDB Questions (all clients)", lambda s: f"{s.questions:,}")
     line("  per anonymous request", lambda s: f"{s.questions / s.requests:.2f}",
          f"{(on.questions / on.requests) / (off.questions / off.requests):.3f}" if on and off.questions else "")
@@ -617,6 +654,7 @@ def print_report(off: Side, on: Side | None, pause: Pause | None, rows: list[dic
          f"({percentile([x for e in s.editors for x in e['publish_seconds']], 50):.2f})")
     line("publish-to-visible median / max (s)",
          lambda s: f"{percentile(s.visible, 50):.2f} / {max(s.visible, default=float('nan')):.2f}")
+    line(f"  publishes not visible after {VISIBLE_GIVE_UP:.0f} s", lambda s: f"{s.never_visible}")
     for s in sides:
         for example in s.error_examples:
             print(f"  {s.name} error: {example}")
