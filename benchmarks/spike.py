@@ -535,7 +535,7 @@ def warm(site: Served, paths: list[str]) -> None:
     connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=REQUEST_TIMEOUT)
     try:
         for path in paths:
-            connection.request("GET", path)
+            connection.request("GET", path, headers=VISITOR_HEADERS)
             connection.getresponse().read()
     finally:
         connection.close()
