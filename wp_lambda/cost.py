@@ -33,7 +33,7 @@ from wp_lambda.common.errors import UserError
 from wp_lambda.config import NETWORK_MODES, Config, schedule
 from wp_lambda.config.concurrency import reservation
 from wp_lambda.config.schema import WAF_RULE_GROUPS
-from wp_lambda.runtime.contract import DB_SECRET_TTL_SECONDS
+from wp_lambda.runtime.contract import DB_SECRET_TTL_SECONDS, PURGE_PATHS_PER_PUBLISH
 
 GIB = 1024 ** 3
 # The root volume of the Amazon Linux 2023 AMI the NAT instance boots (gp3).
@@ -68,6 +68,9 @@ class Traffic:
     db_storage_gb: float = 1.0
     log_bytes_per_request: int = 400  # Lambda's START/END/REPORT lines and the runtime's own
     free_tier: bool = False  # subtract AWS's free tier (always-free and 12-month offers)
+    # Posts published, updated or trashed, and comments approved, a month: each purges the pages it
+    # affected (contract.PURGE_PATHS_PER_PUBLISH paths, the mu-plugin's list for a typical post).
+    publishes_per_month: int = 60
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,7 @@ def estimate(config: Config, traffic: Traffic, *, compare: bool = True) -> Estim
         _line("S3", "PUT requests", PUTS_PER_MONTH, "requests", prices["s3_put"], 1000, allowance("s3_put"),
               "uploads and their resized copies, plus sync-assets"),
     ]
+    lines += purge_lines(config, traffic)
     lines += waf_lines(config, viewer_requests)
     lines += _network_lines(config, traffic, prices, hours)
     lines += _database_lines(config, traffic, prices, hours)
@@ -249,6 +253,19 @@ def estimate(config: Config, traffic: Traffic, *, compare: bool = True) -> Estim
                 other = config.model_copy(update={"network": config.network.model_copy(update={"mode": mode})})
                 result.alternatives[mode] = estimate(other, traffic, compare=False).total
     return result
+
+
+def purge_lines(config: Config, traffic: Traffic) -> list[Line]:
+    """The invalidations the site sends when content changes (only with cache.pages): each change
+    purges PURGE_PATHS_PER_PUBLISH paths; the account's first 1,000 paths a month are free, whatever
+    --free-tier says (it is not a free-tier offer), and `wplambda purge` by hand adds its own."""
+    if not config.cache.pages:
+        return []
+    price = price_table()["global"]["cloudfront_invalidation_path"]
+    paths = traffic.publishes_per_month * PURGE_PATHS_PER_PUBLISH
+    return [_line("CloudFront", "invalidation paths", paths, "paths", price, 1, float(price["free_per_month"]),
+                  f"{traffic.publishes_per_month} changes x {PURGE_PATHS_PER_PUBLISH} paths; first "
+                  f"{price['free_per_month']:,} a month free")]
 
 
 def waf_lines(config: Config, viewer_requests: float) -> list[Line]:

@@ -100,6 +100,11 @@ def function_environment(config: Config, *, role: str = "", local: LocalStandIns
             "serves /wp-content/plugins/* and /wp-content/themes/* from here.")))
     if role == contract.CONSOLE_ROLE and local is None:
         env += console_address(config)
+        if config.cache.pages:
+            # wp-cli and cron purge what they change (wp_lambda/runtime/purge.py); a page request
+            # names its distribution in a header instead, as only this function may name it here.
+            env.append(Variable(contract.DISTRIBUTION_ID_ENV, "", "!Ref Distribution", comment=(
+                "The distribution whose cached pages wp-cli and cron changes purge.",)))
     return env
 
 

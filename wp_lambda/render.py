@@ -134,10 +134,13 @@ def context(config: Config, *, local: bool = False) -> dict[str, Any]:
         db_denied_token_param=contract.DB_DENIED_TOKEN_PARAM,
         authorization_copy_header=contract.AUTHORIZATION_COPY_HEADER.lower(),
         viewer_address_header=contract.VIEWER_ADDRESS_HEADER.lower(),
+        distribution_header=contract.DISTRIBUTION_HEADER.lower(),
         # contract.cache_bypass's values, from which the viewer-request function's rule is rendered.
         cache_bypass={"header": contract.CACHE_BYPASS_HEADER.lower(), "methods": contract.CACHED_METHODS,
                       "path_prefixes": contract.BYPASS_PATH_PREFIXES, "scripts": contract.BYPASS_SCRIPTS,
                       "query_keys": contract.BYPASS_QUERY_KEYS, "cookie_prefixes": contract.BYPASS_COOKIE_PREFIXES},
+        # PageCachePolicy's TTLs, which serve's gateway applies too.
+        page_cache_ttls=contract.page_cache_ttls(config.cache.ttl),
         security_headers_config=security_headers_config(bool(config.site.domains)),
         waf_rule_groups=WAF_RULE_GROUPS,
         waf_login_paths=WAF_LOGIN_PATHS,

@@ -15,6 +15,7 @@ from tests.support.helpers import REPO, run_wplambda
 from wp_lambda import cost
 from wp_lambda.config import Config, parse, toml_text
 from wp_lambda.project import init_project
+from wp_lambda.runtime import contract
 
 PRICES = json.loads((Path(cost.__file__).parent / "data" / "prices.json").read_text())
 HOURS = 730
@@ -72,6 +73,8 @@ def _expected(config: Config, requests: int, hit_ratio: float = 0.9) -> dict[tup
         ("Aurora", "Serverless v2 capacity"):
             (visitors + (24 - visitors) * 900 / 3600) / 24 * HOURS * 0.5 * _usd("aurora_acu_hour"),
         ("Aurora", "storage"): 1 * _usd("aurora_storage_gb"),
+        # 60 changes a month x 10 paths: inside the first 1,000 free paths.
+        ("CloudFront", "invalidation paths"): 0.0,
     }
     waf = {("AWS WAF", "web ACL"): 5.0, ("AWS WAF", "rules"): 3 * 1.0,  # login rate rule + 2 managed groups
            ("AWS WAF", "requests inspected"): (requests + static) / 1e6 * 0.60}
@@ -96,6 +99,20 @@ def test_every_line_matches_the_price_table(tmp_path: Path, requests: int, waf: 
     for key, usd in expected.items():
         assert got[key] == pytest.approx(usd, rel=1e-9, abs=1e-12), key
     assert result.total == pytest.approx(sum(expected.values()))
+
+
+def test_invalidation_paths_past_the_first_thousand_are_billed(tmp_path: Path) -> None:
+    """Issue 24, item 2: each change purges the mu-plugin's typical list; the account's first 1,000
+    paths a month are free (not a free-tier offer: subtracted without --free-tier); none with pages
+    uncached, as nothing is purged then."""
+    price = PRICES["global"]["cloudfront_invalidation_path"]
+    assert (price["usd"], price["free_per_month"]) == (0.005, 1000)
+    result = cost.estimate(_config(tmp_path), cost.Traffic(publishes_per_month=300))
+    (line,) = [line for line in result.lines if line.item == "invalidation paths"]
+    assert line.quantity == 300 * contract.PURGE_PATHS_PER_PUBLISH == 3000
+    assert line.usd == pytest.approx((3000 - 1000) * 0.005) == pytest.approx(10.0)
+    uncached = cost.estimate(_config(tmp_path, cache={"pages": False}), cost.Traffic(publishes_per_month=300))
+    assert not [line for line in uncached.lines if line.item == "invalidation paths"]
 
 
 def test_nat_gateway_line_is_the_docs_figure(tmp_path: Path) -> None:

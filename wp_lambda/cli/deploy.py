@@ -16,6 +16,7 @@ from wp_lambda import assets_sync
 from wp_lambda import config as config_mod
 from wp_lambda import cost as cost_mod
 from wp_lambda import efs as efs_mod
+from wp_lambda import purge as purge_mod
 from wp_lambda import stack as stack_mod
 from wp_lambda.aws import Aws, aws_errors, connect
 from wp_lambda.cli.app import err, out, print_json, print_reconciled
@@ -342,6 +343,29 @@ def destroy(
         out.print(f"  retained: {line}", soft_wrap=True, highlight=False)
 
 
+def purge(
+    paths: Annotated[list[str] | None, typer.Argument(
+        help="Paths as CloudFront matches them: from the leading \"/\", \"*\" only at the end "
+             "(\"/hello-world/\", \"/category/news/*\").", show_default=False)] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Every cached page (\"/*\", one path).")] = False,
+    stack: StackOption = None,
+    json_output: JsonOption = False,
+    project: ProjectOption = Path(),
+    profile: ProfileOption = None,
+) -> None:
+    """Take pages out of the stack's CloudFront cache now (the site purges what a change affects by itself)."""
+    items = purge_mod.checked_paths(paths or [], everything)  # bad input fails before any AWS call
+    _cfg, aws, name = _session(project, profile, stack)
+    with aws_errors():
+        distribution = purge_mod.distribution_id(aws.client("cloudformation"), name)
+        made = purge_mod.invalidate(aws.client("cloudfront"), distribution, items)
+    if json_output:
+        print_json(made.to_dict())
+    else:
+        out.print(f"purge: invalidation {made.id} of {len(made.paths)} path{'s' if len(made.paths) != 1 else ''} "
+                  f"on {made.distribution} ({made.status or 'submitted'})")
+
+
 def register(app: typer.Typer) -> None:
     app.command("sync-assets")(sync_assets)
     app.command()(deploy)
@@ -350,3 +374,4 @@ def register(app: typer.Typer) -> None:
     app.command()(logs)
     app.command()(rollback)
     app.command()(destroy)
+    app.command()(purge)

@@ -67,6 +67,10 @@ def serve(
                     "(function.reserved_concurrency) allows; the rest get the throttle answer of "
                     "function.front_door (503 behind an HTTP API, 429 from a Function URL). Default: no cap.")
     ] = None,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="Send every page to WordPress: no page cache in the gateway. By default the gateway "
+                           "caches what WordPress marks public, as CloudFront does deployed ([cache] pages).")
+    ] = False,
 ) -> None:
     """Serve the site on http://HOST:PORT through the same handler that runs on Lambda.
 
@@ -76,7 +80,8 @@ def serve(
     site = serve_mod.LocalSite(cfg, serve_mod.ServeOptions(
         host=host, port=port, workers=workers, install=install, admin_user=admin_user,
         admin_email=admin_email, admin_password=admin_password, s3_endpoint=s3_endpoint, s3_bucket=s3_bucket,
-        profile=profile, invoke_port=invoke_port, max_body=max_body, concurrency=concurrency),
+        profile=profile, invoke_port=invoke_port, max_body=max_body, concurrency=concurrency,
+        cache=not no_cache),
         # markup=False: a request line holds the client's path, which must not be read as markup.
         log_line=lambda line: out.print(line, highlight=False, markup=False, soft_wrap=True))
     site.preflight()
@@ -109,6 +114,7 @@ def serve(
             out.print(f"  {line}")
         out.print(f"  logs:  {info.logs}")
         out.print(f"  concurrency: {info.concurrency}", highlight=False)
+        out.print(f"  page cache: {info.page_cache}", highlight=False)
         out.print(f"  Lambda invoke endpoint: {info.invoke_url} (functions WordPressFunction, ConsoleFunction; "
                   f"for boto3: AWS_ENDPOINT_URL_LAMBDA={info.invoke_url} and this run's access_key_id/"
                   f"secret_access_key from {info.invoke_credentials}, readable only by you)", soft_wrap=True,

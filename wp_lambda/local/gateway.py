@@ -11,7 +11,9 @@ quota is refused before it is read, a malformed ``Content-Length`` gets 400, a c
 sending gets 408, a ``Host`` that is not serve's own gets 421 (so no link, redirect or mail can name
 another site), and ``X-Forwarded-*`` are the gateway's own, never the client's. Every response
 carries the security headers the distribution's response headers policy adds
-(:func:`wp_lambda.runtime.contract.security_headers`).
+(:func:`wp_lambda.runtime.contract.security_headers`). Pages the function answers pass through
+the page cache as the distribution's (:mod:`wp_lambda.local.edge_cache`), which the runtime purges
+through ``POST`` contract.LOCAL_PURGE_PATH.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import base64
 import contextlib
 import email.utils
 import hashlib
+import hmac
+import ipaddress
 import json
 import logging
 import socket
@@ -36,8 +40,8 @@ from urllib.parse import unquote
 
 from wp_lambda.assets_sync import cache_control, content_type
 from wp_lambda.config import Assets
-from wp_lambda.local import ranges
-from wp_lambda.local.request_body import Refused, body_length
+from wp_lambda.local import edge_cache, ranges
+from wp_lambda.local.request_body import Refused, body_length, cross_site
 from wp_lambda.local.runtime_api import Throttled
 from wp_lambda.runtime import contract, routing
 from wp_lambda.runtime.cgi import AUTHORIZATION_COPY_HEADER, ORIGIN_SECRET_HEADER, VIEWER_ADDRESS_HEADER
@@ -57,10 +61,13 @@ _WILDCARD = frozenset({"", "0.0.0.0", "::"})
 # header, the distribution's function sets X-Forwarded-Host and the runtime's private headers,
 # CloudFront-* are CloudFront's own):
 # the gateway plays that edge, so a client's copies never reach the event, whatever serve trusts.
-_EDGE_ONLY = frozenset({ORIGIN_SECRET_HEADER, "x-forwarded-host", AUTHORIZATION_COPY_HEADER, VIEWER_ADDRESS_HEADER})
+_EDGE_ONLY = frozenset({ORIGIN_SECRET_HEADER, "x-forwarded-host", AUTHORIZATION_COPY_HEADER, VIEWER_ADDRESS_HEADER,
+                        contract.CACHE_BYPASS_HEADER.lower()})
 # What the distribution's response headers policy adds, from the same definition. serve is plain
 # HTTP on no domain of its own, so no HSTS, as deployed without site.domains.
 _SECURITY_HEADERS = contract.security_headers(own_domain=False)
+# The largest purge request read: thousands of paths, far more than one change affects.
+PURGE_BODY_LIMIT = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -307,35 +314,117 @@ class _Handler(BaseHTTPRequestHandler):
         except Refused as refused:
             self._refuse(refused.status, refused.reason, started)
             return
-        try:
-            body = self.rfile.read(length) if length else b""
-        except TimeoutError:
-            self._refuse(408, f"no body bytes for {self.server.limits.read_timeout:g}s", started)
+        path = self.path.split("?", 1)[0]
+        if path == contract.LOCAL_PURGE_PATH:
+            self._purge(length, started)
             return
-        if len(body) < length:
-            self.close_connection = True
-            self._log(started, "-", f"closed: the client sent {len(body)} of {length} body bytes")
+        body = self._read_body(length, started)
+        if body is None:
             return
         method = self.command
-        path = self.path.split("?", 1)[0]
         routes = self.server.routes
         origin = route(path, routes.efs)
         cold: bool | None = None
         request_headers = {k.lower(): v for k, v in self.headers.items()}
+        x_cache = ""
         if origin == contract.FUNCTION_ORIGIN:
-            status, headers, payload, cold = self._invoke(method, body)
+            status, headers, payload, cold, x_cache = self._function(method, body, request_headers)
         else:
             bucket = routes.uploads if origin == contract.UPLOADS_ORIGIN else routes.assets
             status, headers, payload = bucket.fetch(path.lstrip("/"), request_headers, head=method == "HEAD")
             if origin == contract.ASSETS_THEN_FUNCTION:
                 origin = contract.ASSETS_ORIGIN
                 if status in contract.FAILOVER_STATUSES:
-                    status, headers, payload, cold = self._invoke(method, body)
+                    status, headers, payload, cold = self._call(self._event(method, body), method)
                     origin = contract.FUNCTION_ORIGIN
         self._send(status, headers, payload)
         kind = origin if origin != contract.FUNCTION_ORIGIN else ("cold" if cold else "warm")
+        if x_cache and x_cache != edge_cache.MISS:
+            kind = x_cache.split()[0].lower()  # hit, refreshhit: the function was not waited for
         # The request body's size: what would count against Lambda's 6 MB invocation payload.
         self._log(started, str(status), f"{kind} in={len(body)}B")
+
+    def _read_body(self, length: int, started: float) -> bytes | None:
+        """The request's body, or None once a client that stopped sending has been answered."""
+        try:
+            body = self.rfile.read(length) if length else b""
+        except TimeoutError:
+            self._refuse(408, f"no body bytes for {self.server.limits.read_timeout:g}s", started)
+            return None
+        if len(body) < length:
+            self.close_connection = True
+            self._log(started, "-", f"closed: the client sent {len(body)} of {length} body bytes")
+            return None
+        return body
+
+    def _function(self, method: str, body: bytes, request_headers: dict[str, str],
+                  ) -> tuple[int, list[tuple[str, str]], bytes, bool | None, str]:
+        """The function's answer, through the page cache when the request may share one: status,
+        headers, body, cold or warm (None when the function was not waited for), X-Cache."""
+        cache = self.server.cache
+        bypass = cache is None or cache.bypasses(method, self.path, request_headers)
+        event = self._event(method, body)
+        if cache is not None and bypass:
+            # As the viewer-request function: a bypass request is marked with its own id, and the
+            # runtime answers it private, no-store.
+            event["headers"][contract.CACHE_BYPASS_HEADER.lower()] = event["requestContext"]["requestId"]
+        if cache is None or bypass:
+            return (*self._call(event, method), "")
+        colds: list[bool | None] = []
+
+        def fetch() -> Response:
+            # The event is made now: a background refresh runs after this connection moved on.
+            fetched_status, fetched_headers, fetched_payload, cold = self._call(event, method)
+            colds.append(cold)
+            return fetched_status, fetched_headers, fetched_payload
+
+        status, headers, payload = cache.answer(cache.key(self.path, request_headers), fetch, head=method == "HEAD")
+        x_cache = next((v for k, v in headers if k == "X-Cache"), "")
+        return status, headers, payload, colds[0] if colds and x_cache == edge_cache.MISS else None, x_cache
+
+    def _purge(self, length: int, started: float) -> None:
+        """POST contract.LOCAL_PURGE_PATH: the runtime's invalidation, in place of CloudFront's.
+
+        Only a program on this machine holding this run's token may purge: the peer must be a
+        loopback address (or serve's own), the request must not look sent by a browser (a page
+        could otherwise make the developer's browser flush the cache over and over), the token is
+        compared in constant time, and the body is read only when it is small.
+        """
+        refused = self._purge_refusal(length)
+        if refused is not None:
+            self._refuse(*refused, started)
+            return
+        body = self._read_body(length, started)
+        if body is None:
+            return
+        token = self.server.purge_token
+        given = self.headers.get("Authorization", "")
+        if token is None or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            self._refuse(403, "the purge endpoint needs this run's token (Authorization: Bearer ...)", started)
+            return
+        try:
+            paths = edge_cache.check_purge_paths(json.loads(body).get("paths"))
+        except (ValueError, AttributeError) as exc:
+            self._refuse(400, f'send JSON {{"paths": ["/path", "/prefix*"]}}: {exc}', started)
+            return
+        purged = self.server.cache.purge(paths) if self.server.cache is not None else 0
+        payload = json.dumps({"purged": purged}).encode()
+        self._send(200, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))], payload)
+        self._log(started, "200", f"purge paths={len(paths)} pages={purged}")
+
+    def _purge_refusal(self, length: int) -> tuple[int, str] | None:
+        """Why a request to the purge endpoint is refused before its body is read, or None."""
+        if self.command != "POST":
+            return 405, "the purge endpoint takes POST only"
+        peer = self.client_address[0]
+        if not (ipaddress.ip_address(peer).is_loopback or peer == self.server.server_address[0]):
+            return 403, "the purge endpoint answers this machine only"
+        browser = cross_site(self.headers, self.server.hosts)
+        if browser is not None:
+            return 403, f"the purge endpoint refuses this request: {browser}"
+        if length > PURGE_BODY_LIMIT:
+            return 413, f"a purge body is at most {PURGE_BODY_LIMIT} bytes"
+        return None
 
     def _admit(self) -> int:
         """The body's length once the request line, ``Host`` and length are acceptable; raises
@@ -389,10 +478,14 @@ class _Handler(BaseHTTPRequestHandler):
         elapsed = (time.perf_counter() - started) * 1000
         self.server.log_request_line(f"{self.command} {self.path} {status} {elapsed:.0f}ms {outcome}")
 
-    def _invoke(self, method: str, body: bytes) -> tuple[int, list[tuple[str, str]], bytes, bool | None]:
-        """The request as an HTTP API event to the handler; its answer, with a correct length."""
-        event = to_event(method, self.path, list(self.headers.items()), body, self.client_address[0],
-                         self.server.scheme, self.server.server_address[1])
+    def _event(self, method: str, body: bytes) -> dict[str, Any]:
+        """The request as an HTTP API event to the handler."""
+        return to_event(method, self.path, list(self.headers.items()), body, self.client_address[0],
+                        self.server.scheme, self.server.server_address[1])
+
+    def _call(self, event: dict[str, Any], method: str) -> tuple[int, list[tuple[str, str]], bytes, bool | None]:
+        """The handler's answer to ``event``, with a correct length. Reads nothing of this
+        connection, so a background refresh may call it after the connection moved on."""
         cold = None
         try:
             status, headers, payload, cold = from_result(self.server.invoke(event))
@@ -427,8 +520,13 @@ class Gateway(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], *, routes: Routes, invoke: Invoke,
-                 log_line: Callable[[str], None], scheme: str = "http", limits: Limits = Limits()) -> None:
+                 log_line: Callable[[str], None], scheme: str = "http", limits: Limits = Limits(),
+                 cache: edge_cache.EdgeCache | None = None, purge_token: str | None = None) -> None:
         super().__init__(address, _Handler)
+        # The page cache ([cache] pages; None: serve --no-cache, or pages off), as the distribution's.
+        self.cache = cache
+        # The bearer token of contract.LOCAL_PURGE_PATH (None: nobody may purge).
+        self.purge_token = purge_token
         self.routes = routes
         self.invoke = invoke
         self.scheme = scheme

@@ -33,14 +33,11 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from wp_lambda.local.loopback import LoopbackServer
-from wp_lambda.local.request_body import Refused, body_length
+from wp_lambda.local.request_body import Refused, body_length, cross_site
 from wp_lambda.local.runtime_api import InvocationError, InvocationTimeout, RuntimeAPI
 from wp_lambda.runtime.contract import LAMBDA_REQUEST_LIMIT
 
 PATH_PREFIX = "/2015-03-31/functions/"
-# The Content-Types a cross-site HTML form (or a no-cors fetch) may send without a CORS
-# preflight; boto3 sends no Content-Type on Invoke, the kit sends application/json.
-FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"})
 # Seconds a client may take to send a request's next bytes before its connection is dropped.
 READ_TIMEOUT = 30
 # How far a SigV4 X-Amz-Date may be from now: a captured request cannot be replayed later.
@@ -197,21 +194,6 @@ def _handler_class(endpoint: InvokeEndpoint) -> type[BaseHTTPRequestHandler]:
             body = json.dumps({"Type": "User", "message": message}).encode()
             self._reply(status, body, {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": "local"})
 
-        def _cross_site(self) -> str | None:
-            """Why the request looks sent by a browser from another site, or None."""
-            hosts = self.headers.get_all("Host") or []
-            if len(hosts) != 1 or hosts[0].lower() not in endpoint.own_hosts:
-                return "its Host header names another host (a DNS rebinding page?)"
-            origin = self.headers.get("Origin")
-            if origin is not None and origin not in {f"http://{host}" for host in endpoint.own_hosts}:
-                return "its Origin is another site"
-            if self.headers.get("Sec-Fetch-Site", "none") not in ("none", "same-origin"):
-                return "its Sec-Fetch-Site says another site sent it"
-            content_type = self.headers.get_content_type() if "Content-Type" in self.headers else ""
-            if content_type in FORM_TYPES:
-                return f"its Content-Type {content_type} is one a cross-site form sends (send JSON, or none)"
-            return None
-
         def _body(self) -> bytes | None:
             """The request's body, or None once an error has been answered."""
             try:
@@ -228,7 +210,7 @@ def _handler_class(endpoint: InvokeEndpoint) -> type[BaseHTTPRequestHandler]:
             return self.rfile.read(length)
 
         def do_POST(self) -> None:
-            refused = self._cross_site()
+            refused = cross_site(self.headers, endpoint.own_hosts)
             if refused is not None:
                 self.close_connection = True
                 self._error(403, "AccessDeniedException", f"the local invoke endpoint refuses this request: {refused}")

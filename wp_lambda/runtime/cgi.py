@@ -20,13 +20,14 @@ SERVER_SOFTWARE = f"nginx (wplambda/{__version__})"
 ORIGIN_SECRET_HEADER = contract.ORIGIN_SECRET_HEADER.lower()
 AUTHORIZATION_COPY_HEADER = contract.AUTHORIZATION_COPY_HEADER.lower()
 VIEWER_ADDRESS_HEADER = contract.VIEWER_ADDRESS_HEADER.lower()
+DISTRIBUTION_HEADER = contract.DISTRIBUTION_HEADER.lower()
 _HEADER_NAME = re.compile(r"^[a-z0-9-]+$")
 _HOST = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
 # Headers PHP never sees as HTTP_*: the host is set from the trusted value, the origin secret is
 # CloudFront's proof and not the application's business, the edge function's private headers are
 # read by the runtime alone (from_edge), and Proxy is the httpoxy attack.
 _HIDDEN = frozenset({"host", ORIGIN_SECRET_HEADER, AUTHORIZATION_COPY_HEADER, VIEWER_ADDRESS_HEADER, "proxy",
-                     "content-type", "content-length"})
+                     "content-type", "content-length", DISTRIBUTION_HEADER})
 _URI_SAFE = "/%:@!$&'()*+,;=-._~"
 
 

@@ -110,6 +110,45 @@ S3_UPLOADS_REGION_ENV = "S3_UPLOADS_REGION"
 LOCAL_PURGE_PATH = "/_wplambda/purge"
 LOCAL_PURGE_URL_ENV = "WPLAMBDA_LOCAL_PURGE_URL"
 LOCAL_PURGE_TOKEN_ENV = "WPLAMBDA_LOCAL_PURGE_TOKEN"
+# How PHP hands the paths to the runtime (wordpress/mu-plugins/wplambda-purge.php, wp_lambda/runtime/purge.py):
+# on a web request, this private response header, space-separated; the runtime removes every copy
+# from every PHP response, so no visitor ever sees it. Under the PHP CLI (wp-cli, cron, `php`), the
+# runtime makes one 0600 file per command and names it in PURGE_FILE_ENV; PHP appends one path per
+# line, and the runtime reads the file after the command and deletes it.
+PURGE_HEADER = "X-Wplambda-Purge"
+PURGE_FILE_ENV = "WPLAMBDA_PURGE_FILE"
+# The distribution to invalidate. The site's function cannot name it in the template (the
+# distribution's origin depends on that function: a cycle), so the viewer-request function writes
+# the distribution's own id (event.context.distributionId,
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/functions-event-structure.html)
+# into this request header, replacing any viewer copy; the runtime believes it only on a request
+# carrying the origin secret, and PHP never sees it. The console function gets the id as a variable.
+DISTRIBUTION_HEADER = "X-Wplambda-Distribution"
+DISTRIBUTION_ID_ENV = "WPLAMBDA_DISTRIBUTION_ID"
+# A distribution id's shape (upper-case letters and digits, e.g. E2QWRUHAPOMQZL): anything else in
+# the header or the variable is refused before it reaches an API call or a log line.
+DISTRIBUTION_ID_PATTERN = r"^[A-Z0-9]{8,32}$"
+# CloudFront's invalidation paths
+# (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/invalidation-specifying-objects.html):
+# each begins with "/", is at most 4,000 characters, and may end with "*" (zero or more characters,
+# the query string included: "/hello/*" takes "/hello/?utm=x" too); a "*" anywhere else is refused.
+# Paths are case-sensitive and must be URL-encoded beyond ASCII. A cached page's key holds its
+# query string, so only a wildcard reaches every variant of a path.
+PURGE_PATH_MAX_LENGTH = 4000
+PURGE_ALL = "/*"
+# At most this many paths in one invalidation, else it becomes PURGE_ALL: a wildcard path costs the
+# same as an exact one, each path past the account's first 1,000 a month is billed
+# (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Invalidation.html#PayingForInvalidation),
+# and at most 15 wildcard paths may be in progress per distribution at once
+# (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/InvalidationLimits.html);
+# past that CloudFront answers TooManyInvalidationsInProgress, and the runtime sends the list without
+# its wildcards (purge.exact), which count against a limit of their own.
+PURGE_MAX_PATHS = 12
+# The paths one publish typically purges (the mu-plugin's list for a post in one category with one
+# tag: the permalink, home, its pagination, feeds, category, tag, author, date archive, sitemaps,
+# REST API), for `wplambda cost`'s invalidation line; tests/integration/runtime/test_runtime_purge.py
+# counts the real list against it.
+PURGE_PATHS_PER_PUBLISH = 10
 
 # Values only the runtime reads: never in php-fpm's environment (which PHP sees, clear_env = no)
 # nor in a php/wp command's, so no plugin, phpinfo() or child process can read them.
@@ -328,6 +367,26 @@ PAGE_CACHE_ENV = "WPLAMBDA_PAGE_CACHE"
 # is a login cookie to WordPress while the edge sees another name). Without it, any cookie at all
 # keeps a page private.
 PAGE_CACHE_COOKIES_ENV = "WPLAMBDA_PAGE_CACHE_COOKIES"
+
+
+@dataclass(frozen=True)
+class PageCacheTTLs:
+    """The page cache policy's TTLs in seconds, rendered into PageCachePolicy and applied by serve's
+    gateway (wp_lambda/local/edge_cache.py), so a page lives as long in one as in the other."""
+
+    min: int
+    default: int
+    max: int
+
+
+def page_cache_ttls(ttl: int) -> PageCacheTTLs:
+    """The TTLs for ``cache.ttl``: MinTTL 0, so ``private``, ``no-store`` and ``no-cache`` are
+    honoured (a MinTTL above 0 caches despite them,
+    https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CachePolicyConfig.html);
+    DefaultTTL 0, so a response without ``Cache-Control`` or ``Expires`` is not stored; MaxTTL
+    ``ttl``, which caps whatever ``s-maxage`` a plugin sends
+    (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Expiration.html)."""
+    return PageCacheTTLs(min=0, default=0, max=ttl)
 
 
 def php_cookie_name(name: str) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from wp_lambda.runtime import commands, content, contract, dbio
+from wp_lambda.runtime import commands, content, contract, dbio, purge
 
 if TYPE_CHECKING:
     from wp_lambda.runtime.handler import Runtime
@@ -85,8 +85,8 @@ def php_cli(runtime: Runtime, args: list[str], timeout: float) -> dict[str, Any]
     """``php ARGS`` in the document root, with the site's environment: its secrets included (the
     database password, the salts), the runtime's own (the origin secret) left out."""
     runtime.load_secrets()
-    return commands.run_cli([runtime.php, *runtime.layout.ini_args, *args], runtime.document_root,
-                            contract.php_environment(runtime.environ), timeout)
+    with purge.command(runtime.purger, contract.php_environment(runtime.environ)) as env:
+        return commands.run_cli([runtime.php, *runtime.layout.ini_args, *args], runtime.document_root, env, timeout)
 
 
 def wp_cli(runtime: Runtime, args: list[str], timeout: float) -> dict[str, Any]:
@@ -118,7 +118,9 @@ def wp_cli(runtime: Runtime, args: list[str], timeout: float) -> dict[str, Any]:
                f"--path={runtime.document_root}"]
     if os.geteuid() == 0:  # only in local runs; Lambda never runs code as root
         command.append("--allow-root")
-    result = commands.run_cli([*command, *args], runtime.document_root, env, timeout)
+    # The pages a command's changes affected are purged when it ends (wp_lambda/runtime/purge.py).
+    with purge.command(runtime.purger, env) as env_with_purge:
+        result = commands.run_cli([*command, *args], runtime.document_root, env_with_purge, timeout)
     log.info("wplambda: %s: exit %d in %d ms%s", commands.command_words(args), result["exitCode"],
              result["durationMs"], " (timed out)" if result["timedOut"] else "")
     return result

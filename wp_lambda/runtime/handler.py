@@ -27,6 +27,7 @@ from wp_lambda.runtime import (
     layout,
     origin,
     page_cache,
+    purge,
     rotation,
     routing,
     secrets,
@@ -79,6 +80,8 @@ class Runtime:
         self.origin_secret = origin.Rereader.from_env(env)
         # After a rotation of the database password (or any secret PHP sees): when to read them again.
         self.secrets_schedule = rotation.Schedule()
+        # Pages a change affected, taken out of CloudFront's cache (or serve's) once per request.
+        self.purger = purge.Purger(env)
         # `wplambda serve` logs each request as cold or warm; only it asks for the marker header.
         self._mark_init = env.get(contract.LOCAL_ENV) == "1"
         self._http_invocations = 0
@@ -215,6 +218,10 @@ class Runtime:
         response = self.php_request(request, target, cgi.site_host(request, self.environ), context,
                                     cgi.client_address(request, self.environ))
         response.headers = self.walls.cookie_headers(response.headers)
+        # Always taken out of the response, whatever is done with it: a visitor never sees it.
+        paths = purge.take_header(response)
+        if paths:
+            self.purger.send(paths, purge.distribution_id(request, self.environ))
         return page_cache.enforce(request, response)
 
     def php_request(self, request: Request, target: routing.Route, host: str | None,

@@ -26,6 +26,7 @@ from wp_lambda.common.errors import UserError
 from wp_lambda.common.report import Reporter
 from wp_lambda.config import Config
 from wp_lambda.function_env import LocalStandIns
+from wp_lambda.local.edge_cache import EdgeCache
 from wp_lambda.local.gateway import LAMBDA_REQUEST_LIMIT, Directory, Gateway, Limits, Origin, Routes, throttle_status
 from wp_lambda.local.invoke_endpoint import InvokeCredentials, InvokeEndpoint, LocalFunction
 from wp_lambda.local.mariadb import MariaDB
@@ -78,6 +79,8 @@ class ServeOptions:
     # not the config's: that is sized for Aurora's connections (83 at 2 ACU), far above serve's
     # handler processes, so it would never be reached here; a developer asks for throttling to see it.
     concurrency: int | None = None
+    # The page cache in the gateway, as the distribution's ([cache] pages); False: serve --no-cache.
+    cache: bool = True
 
 
 @dataclass
@@ -99,6 +102,8 @@ class ServeInfo:
     invoke_credentials: str = ""
     # The emulated reserved concurrency, for the banner.
     concurrency: str = ""
+    # What the banner says of the page cache.
+    page_cache: str = ""
 
 
 class LocalSite:
@@ -117,6 +122,8 @@ class LocalSite:
         self.console_api: RuntimeAPI | None = None
         self.endpoint: InvokeEndpoint | None = None
         self._gateway_thread: threading.Thread | None = None
+        # This run's bearer token for the gateway's purge endpoint (contract.LOCAL_PURGE_PATH).
+        self._purge_token = secrets.token_urlsafe(32)
 
     @property
     def url(self) -> str:
@@ -171,17 +178,25 @@ class LocalSite:
                                   concurrency=self.options.concurrency)
             self.api.start()
             env = self._handler_env(build_dir, php, local)
+            # Where the runtime sends a purge (the mu-plugin's changed paths) in place of CloudFront:
+            # the gateway's own endpoint, with this run's token, which PHP never sees (RUNTIME_ONLY_ENV).
+            env.update({contract.LOCAL_PURGE_URL_ENV: f"{self.url}{contract.LOCAL_PURGE_PATH}",
+                        contract.LOCAL_PURGE_TOKEN_ENV: self._purge_token})
             for index in range(self.options.workers):
                 self.group.adopt(f"handler-{index}",
                                  start_runtime_process(env, log=self.paths.logs / "handler.log"))
             self._start_console(env)
             # As after a deploy: the function seeds the file system, then syncs the pinned plugins.
             synced = self.sync_content() if efs else None
+            cache = self.config.cache
+            page_cache = (EdgeCache(contract.page_cache_ttls(cache.ttl)) if cache.pages and self.options.cache
+                          else None)
             self.gateway = Gateway((self.options.host, self.options.port),
                                    routes=Routes(Directory(build_dir / "assets", self.config.assets), uploads, efs),
                                    invoke=lambda event: self._invoke(event), log_line=self.log_line,
                                    limits=Limits(max_body=self.options.max_body,
-                                                 throttle_status=throttle_status(self.config.function.front_door)))
+                                                 throttle_status=throttle_status(self.config.function.front_door)),
+                                   cache=page_cache, purge_token=self._purge_token)
             self._gateway_thread = threading.Thread(target=self.gateway.serve_forever, name="gateway", daemon=True)
             self._gateway_thread.start()
             self.client.wait_ready(self.group.children)
@@ -191,7 +206,7 @@ class LocalSite:
                              php.version, where, warnings=warnings, content_sync=synced,
                              invoke_url=self.endpoint.url if self.endpoint else "",
                              invoke_credentials=self.endpoint.where if self.endpoint else "",
-                             concurrency=self._concurrency_line())
+                             concurrency=self._concurrency_line(), page_cache=self._page_cache_line())
             if efs:
                 # No NFS client in the kernels serve targets (nor in its test sandbox): a plain
                 # directory stands in for the mount, so NFS latency is not part of what you see.
@@ -330,6 +345,19 @@ class LocalSite:
         status = throttle_status(self.config.function.front_door)
         return (f"{cap} request(s) in the site's function at once, as reserved concurrency; the rest get "
                 f"{status} ({self.config.function.front_door}'s throttle answer)")
+
+    def _page_cache_line(self) -> str:
+        """The banner's word on the page cache: on with its TTLs (those of the distribution's
+        cache policy), or off and why."""
+        cache = self.config.cache
+        if not cache.pages:
+            return "off (cache.pages = false): every page goes to WordPress, as deployed"
+        if not self.options.cache:
+            return "off (--no-cache): every page goes to WordPress; deployed, CloudFront caches them"
+        ttls = contract.page_cache_ttls(cache.ttl)
+        return (f"on, as CloudFront's (min/default/max TTL {ttls.min}/{ttls.default}/{ttls.max} s; WordPress "
+                f"marks pages for {cache.ttl} s, then {cache.stale_ttl} s stale); the X-Cache header says "
+                "Hit or Miss, --no-cache turns it off")
 
     def _invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         assert self.api is not None

@@ -1,7 +1,7 @@
 """The page cache's headers through real serve: the build carries the kit's page cache mu-plugin and
 the function's environment its [cache] settings, so an anonymous page says public, s-maxage, and a
-logged-in one private, no-store (what CloudFront, deployed, stores or not). serve's gateway itself
-does not cache yet. Real serve, php-fpm, MariaDB and WordPress."""
+logged-in one private, no-store (what CloudFront, deployed, stores or not; serve's gateway caches
+them the same way: test_serve_edge_cache). Real serve, php-fpm, MariaDB and WordPress."""
 
 from __future__ import annotations
 

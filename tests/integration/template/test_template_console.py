@@ -19,6 +19,7 @@ import pytest
 from tests.integration.template.test_template_matrix import CASES, Rendered, render_case
 from tests.support.helpers import run_wplambda
 from wp_lambda.project import init_project
+from wp_lambda.runtime import contract
 
 SHARED = ("Runtime", "Handler", "MemorySize", "EphemeralStorage", "Architectures", "Layers", "VpcConfig")
 CONSOLE_CASES = [*CASES, replace(CASES[0], id="public-console-300",
@@ -46,6 +47,7 @@ def test_console_shares_code_layers_role_vpc_and_secrets(rendered: Rendered) -> 
     variables = dict(console["Environment"]["Variables"])
     assert variables.pop("WPLAMBDA_ROLE") == "console"
     variables.pop("WP_HOME", None)  # test_console_runs_know_the_site_address_without_a_host
+    variables.pop("WPLAMBDA_DISTRIBUTION_ID", None)  # test_purge_may_invalidate_this_distribution_only
     assert variables == site["Environment"]["Variables"]  # WPLAMBDA_SECRETS included: same secrets
     assert rendered.resources["ConsoleFunction"].get("DependsOn") == rendered.resources["WordPressFunction"].get(
         "DependsOn")
@@ -194,3 +196,32 @@ def test_bad_console_timeout_is_refused(valid_project: Path, tmp_path: Path, val
     message = " ".join(result.stderr.split())
     assert f"{path}:{line}: console.timeout: {expected}" in message
     assert "Traceback" not in result.stderr
+
+
+def test_purge_may_invalidate_this_distribution_only(rendered: Rendered) -> None:
+    """Issue 24, item 2: with cache.pages, the functions' role may create invalidations on this
+    distribution and nothing else, through a policy of its own (the role itself naming the
+    distribution would be a cycle: the checks above run on this template too); the console function
+    names the distribution in a variable, the site function learns it from the viewer-request
+    function's header, which overwrites any copy a viewer sent."""
+    console = rendered.resources["ConsoleFunction"]["Properties"]["Environment"]["Variables"]
+    site = rendered.resources["WordPressFunction"]["Properties"]["Environment"]["Variables"]
+    code = rendered.resources["ForwardedHostFunction"]["Properties"]["FunctionCode"]
+    header = contract.DISTRIBUTION_HEADER.lower()
+    assert contract.DISTRIBUTION_ID_ENV not in site
+    if not rendered.config.cache.pages:
+        assert "PurgePolicy" not in rendered.resources and contract.DISTRIBUTION_ID_ENV not in console
+        assert header not in code
+        return
+    assert console[contract.DISTRIBUTION_ID_ENV] == {"Ref": "Distribution"}
+    assert f"headers['{header}'] = {{ value: event.context.distributionId }};" in code
+    policy = rendered.resources["PurgePolicy"]
+    assert policy["Type"] == "AWS::IAM::Policy"
+    assert policy["Properties"]["Roles"] == [{"Ref": "WordPressFunctionRole"}]
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [{
+        "Sid": "InvalidateThisDistribution", "Effect": "Allow", "Action": "cloudfront:CreateInvalidation",
+        "Resource": {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}"}}]
+    # No other statement anywhere grants a CloudFront action.
+    others = json.dumps({name: r for name, r in rendered.resources.items()
+                         if r["Type"] in ("AWS::IAM::Role", "AWS::IAM::Policy") and name != "PurgePolicy"})
+    assert "cloudfront:" not in others

@@ -1,0 +1,309 @@
+"""serve's page cache (wp_lambda/local/edge_cache.py): what it stores, for how long, what it answers
+while stale, what a purge takes out, and who may purge; on a real gateway bound to a loopback port
+with a counting stand-in for the handler and a clock moved by hand. The rule that sends a request
+around the cache is contract.cache_bypass, the deployed one."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.helpers import Clock
+from wp_lambda.config import Assets
+from wp_lambda.local import edge_cache
+from wp_lambda.local.edge_cache import EdgeCache, Lifetime, check_purge_paths, lifetime
+from wp_lambda.local.gateway import PURGE_BODY_LIMIT, Directory, Gateway, Limits, Routes
+from wp_lambda.local.runtime_api import Throttled
+from wp_lambda.runtime import contract
+
+PUBLIC = "public, max-age=0, s-maxage=60, stale-while-revalidate=600, stale-if-error=600"
+TTLS = contract.page_cache_ttls(300)
+TOKEN = "purge-token-for-tests"
+
+
+@pytest.mark.parametrize(("status", "headers", "expected"), [
+    (200, [("Cache-Control", PUBLIC)], Lifetime(60, 600, 600)),
+    (200, [("Cache-Control", "public, s-maxage=99999")], Lifetime(300, 0, 0)),  # capped at MaxTTL
+    (200, [("Cache-Control", "max-age=30")], Lifetime(30, 0, 0)),
+    (200, [("Cache-Control", "max-age=30, s-maxage=90")], Lifetime(90, 0, 0)),  # s-maxage wins
+    (200, [("Expires", "Thu, 01 Jan 2026 00:02:00 GMT"), ("Date", "Thu, 01 Jan 2026 00:00:00 GMT")],
+     Lifetime(120, 0, 0)),
+    (200, [("Cache-Control", "max-age=20"), ("Expires", "Thu, 01 Jan 2099 00:00:00 GMT")], Lifetime(20, 0, 0)),
+    (200, [], None),  # DefaultTTL 0: nothing WordPress did not mark
+    (200, [("Cache-Control", "private, no-store")], None),
+    (200, [("Cache-Control", 'public, s-maxage=60, private="set-cookie"')], None),
+    (200, [("Cache-Control", "public, s-maxage=60, no-cache")], None),
+    (200, [("Cache-Control", "public, s-maxage=0")], None),
+    (200, [("Cache-Control", PUBLIC), ("Set-Cookie", "session=abc")], None),
+    (206, [("Cache-Control", PUBLIC)], None),
+    (304, [("Cache-Control", PUBLIC)], None),
+    # Errors: CloudFront's error caching, 10 s, no-store honoured only on 404, 410, 414 and 501.
+    (503, [("Cache-Control", "private, no-store")], Lifetime(10)),
+    (502, [], Lifetime(10)),
+    (404, [("Cache-Control", "private, no-store")], None),
+    (404, [("Cache-Control", "max-age=60")], Lifetime(60)),
+    (429, [], None),  # not among the errors CloudFront caches
+])
+def test_lifetime(status: int, headers: list[tuple[str, str]], expected: Lifetime | None) -> None:
+    assert lifetime(status, headers, TTLS) == expected
+
+
+class Origin:
+    """Stands in for the handler: answers with a counter, a Cache-Control and a status it is told;
+    ``fail`` makes it throttle or crash instead, ``delay`` makes it slow."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.cache_control = PUBLIC
+        self.status = 200
+        self.set_cookie = False
+        self.fail: Exception | None = None
+        self.delay = 0.0
+        self.events: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self.calls += 1
+            calls = self.calls
+            self.events.append(event)
+        time.sleep(self.delay)
+        if self.fail is not None:
+            raise self.fail
+        headers = {"content-type": "text/html", "cache-control": self.cache_control}
+        result = {"statusCode": self.status, "headers": headers, "body": f"page {calls}"}
+        if self.set_cookie:
+            result["cookies"] = ["session=abc; HttpOnly"]
+        return result
+
+
+Running = tuple[Gateway, Origin, Clock]
+
+
+def running_gateway(tmp_path: Path, **cache_options: Any) -> tuple[Gateway, Origin, Clock]:
+    origin, clock = Origin(), Clock()
+    assets = Directory(tmp_path, Assets())
+    server = Gateway(("127.0.0.1", 0), routes=Routes(assets, assets), invoke=origin, log_line=lambda line: None,
+                     limits=Limits(linger=0.0), cache=EdgeCache(TTLS, clock=clock, **cache_options), purge_token=TOKEN)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, origin, clock
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[Running]:
+    server, origin, clock = running_gateway(tmp_path)
+    try:
+        yield server, origin, clock
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def get(server: Gateway, target: str, method: str = "GET", headers: dict[str, str] | None = None,
+        body: bytes | None = None) -> tuple[int, dict[str, str], str]:
+    conn = http.client.HTTPConnection(*server.server_address[:2], timeout=10)
+    try:
+        conn.request(method, target, body=body, headers=headers or {})
+        reply = conn.getresponse()
+        return reply.status, {k.lower(): v for k, v in reply.getheaders()}, reply.read().decode()
+    finally:
+        conn.close()
+
+
+def purge(server: Gateway, paths: list[str], headers: dict[str, str] | None = None) -> tuple[int, str]:
+    sent = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json", **(headers or {})}
+    status, _, body = get(server, contract.LOCAL_PURGE_PATH, "POST", sent, json.dumps({"paths": paths}).encode())
+    return status, body
+
+
+def wait_for(condition: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert condition()
+
+
+def test_miss_then_hit_with_age(gateway: Running) -> None:
+    server, origin, clock = gateway
+    status, headers, body = get(server, "/hello/?a=1")
+    assert (status, headers["x-cache"], body) == (200, edge_cache.MISS, "page 1")
+    clock.now += 42
+    status, headers, body = get(server, "/hello/?a=1")
+    assert (headers["x-cache"], headers["age"], body) == (edge_cache.HIT, "42", "page 1")
+    head = get(server, "/hello/?a=1", "HEAD")
+    assert head[1]["x-cache"] == edge_cache.HIT and head[2] == ""
+    # Another query string is another page; cookies are not part of the key.
+    assert get(server, "/hello/?a=2")[2] == "page 2" and origin.calls == 2
+    assert get(server, "/hello/?a=1", headers={"Cookie": "_ga=1"})[2] == "page 1"
+    clock.now += 60  # past s-maxage: stale
+    assert get(server, "/hello/?a=1")[1]["x-cache"] == edge_cache.REFRESH_HIT
+
+
+@pytest.mark.parametrize("headers", [{"Cookie": "wordpress_logged_in_abc=admin"}, {"Cookie": "comment_author_abc=Ann"},
+                                     {"Cookie": "wp-postpass_abc=x"}, {"Authorization": "Basic YTpi"}],
+                         ids=["logged-in", "commenter", "post-password", "authorization"])
+def test_a_bypass_request_never_gets_or_makes_a_cached_page(gateway: Running, headers: dict[str, str]) -> None:
+    server, origin, _ = gateway
+    assert get(server, "/")[2] == "page 1"
+    status, reply, body = get(server, "/", headers=headers)
+    assert (status, body) == (200, "page 2") and "x-cache" not in reply
+    # Marked as the viewer-request function marks it, so the runtime answers it private, no-store.
+    assert origin.events[-1]["headers"][contract.CACHE_BYPASS_HEADER.lower()]
+    assert get(server, "/")[2] == "page 1"  # the anonymous copy, untouched by the bypass answer
+    assert origin.calls == 2
+
+
+def test_post_preview_and_admin_go_to_the_function(gateway: Running) -> None:
+    server, origin, _ = gateway
+    for _ in range(2):
+        get(server, "/", "POST")
+        get(server, "/?p=1&preview=true")
+        get(server, "/wp-admin/")
+    assert origin.calls == 6
+
+
+def test_private_error_and_cookie_setting_answers_are_never_stored(gateway: Running) -> None:
+    server, origin, _ = gateway
+    origin.cache_control = "private, no-store"
+    get(server, "/a/")
+    assert get(server, "/a/")[1]["x-cache"] == edge_cache.MISS
+    origin.cache_control, origin.set_cookie = PUBLIC, True
+    get(server, "/b/")
+    assert get(server, "/b/")[1]["x-cache"] == edge_cache.MISS
+    origin.set_cookie, origin.status, origin.cache_control = False, 404, "private, no-store"
+    get(server, "/c/")
+    status, headers, _ = get(server, "/c/")
+    assert (status, headers["x-cache"], origin.calls) == (404, edge_cache.MISS, 6)
+
+
+def test_an_error_is_cached_for_ten_seconds_as_cloudfront_does(gateway: Running) -> None:
+    server, origin, clock = gateway
+    origin.status, origin.cache_control = 503, "private, no-store"
+    assert get(server, "/down/")[0] == 503
+    assert get(server, "/down/")[1]["x-cache"] == edge_cache.HIT and origin.calls == 1
+    clock.now += edge_cache.ERROR_CACHING_MIN_TTL
+    origin.status, origin.cache_control = 200, PUBLIC
+    assert get(server, "/down/")[0:3:2] == (200, "page 2")
+
+
+def test_stale_while_revalidate_answers_at_once_and_refreshes_once(gateway: Running) -> None:
+    server, origin, clock = gateway
+    get(server, "/")
+    clock.now += 120  # past s-maxage=60, within stale-while-revalidate=600
+    origin.delay = 0.5
+    started = time.monotonic()
+    answers = [get(server, "/") for _ in range(5)]
+    assert time.monotonic() - started < 0.5  # nobody waited for the function
+    assert {(a[0], a[1]["x-cache"], a[2]) for a in answers} == {(200, edge_cache.REFRESH_HIT, "page 1")}
+    wait_for(lambda: get(server, "/")[2] == "page 2")
+    assert origin.calls == 2  # one refresh for five stale answers
+
+
+def test_stale_if_error_hides_a_failing_throttled_or_unreachable_function(gateway: Running) -> None:
+    server, origin, clock = gateway
+    origin.cache_control = "public, s-maxage=60, stale-if-error=600"
+    get(server, "/")
+    clock.now += 120
+    origin.status = 500
+    assert get(server, "/")[0:3:2] == (200, "page 1")
+    for failure in (Throttled("at its reserved concurrency"), ConnectionError("no runtime")):
+        origin.status, origin.fail = 200, failure
+        status, headers, body = get(server, "/")
+        assert (status, headers["x-cache"], body) == (200, edge_cache.REFRESH_HIT, "page 1")
+    clock.now += 1000  # past stale-if-error: the error reaches the visitor
+    origin.fail = Throttled("at its reserved concurrency")
+    assert get(server, "/")[0] == 503
+
+
+def test_purge_follows_cloudfront_invalidation_paths(gateway: Running) -> None:
+    server, origin, _ = gateway
+    targets = ["/", "/?p=2", "/a/", "/a/?page=2", "/a/b/", "/ab/", "/feed/"]
+    for target in targets:
+        get(server, target)
+    assert origin.calls == len(targets)
+    assert purge(server, ["/a/"]) == (200, '{"purged": 1}')  # only that query string
+    assert purge(server, ["/a/*"]) == (200, '{"purged": 2}')  # /a/?page=2 and /a/b/, not /ab/
+    assert purge(server, ["/"]) == (200, '{"purged": 1}')
+    assert purge(server, ["/A*"]) == (200, '{"purged": 0}')  # case-sensitive
+    assert get(server, "/ab/")[1]["x-cache"] == edge_cache.HIT
+    assert get(server, "/a/")[1]["x-cache"] == edge_cache.MISS
+    assert purge(server, ["/*"]) == (200, '{"purged": 4}')
+
+
+def test_a_fetch_that_began_before_a_purge_is_not_stored(gateway: Running) -> None:
+    server, origin, _ = gateway
+    origin.delay = 0.5
+    thread = threading.Thread(target=get, args=(server, "/slow/"))
+    thread.start()
+    wait_for(lambda: origin.calls == 1)
+    origin.delay = 0
+    assert purge(server, ["/slow/"])[0] == 200
+    thread.join()
+    assert get(server, "/slow/")[1]["x-cache"] == edge_cache.MISS
+
+
+@pytest.mark.parametrize(("headers", "status"), [
+    ({"Authorization": "Bearer wrong"}, 403),
+    ({"Authorization": ""}, 403),
+    ({"Origin": "http://evil.example"}, 403),
+    ({"Sec-Fetch-Site": "cross-site"}, 403),
+    ({"Content-Type": "text/plain"}, 403),
+    ({"Content-Type": "application/x-www-form-urlencoded"}, 403),
+    ({"Host": "evil.example:80"}, 421),
+])
+def test_the_purge_endpoint_refuses_a_wrong_token_or_a_browser(gateway: Running, headers: dict[str, str],
+                                                               status: int) -> None:
+    server, _, _ = gateway
+    get(server, "/")
+    assert purge(server, ["/*"], headers)[0] == status
+    assert get(server, "/")[1]["x-cache"] == edge_cache.HIT
+
+
+@pytest.mark.parametrize("paths", [[], ["no-slash"], ["/a*b"], ["/" + "a" * 4000], [3]])
+def test_the_purge_endpoint_refuses_paths_cloudfront_would(paths: list[Any], gateway: Running) -> None:
+    with pytest.raises(ValueError):
+        check_purge_paths(paths)
+    assert purge(gateway[0], paths)[0] == 400
+
+
+def test_the_purge_endpoint_takes_post_and_a_small_body_only(gateway: Running) -> None:
+    server, _, _ = gateway
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert get(server, contract.LOCAL_PURGE_PATH, headers=auth)[0] == 405
+    big = json.dumps({"paths": ["/x"] * (PURGE_BODY_LIMIT // 4)}).encode()
+    assert get(server, contract.LOCAL_PURGE_PATH, "POST", auth, big)[0] == 413
+    assert get(server, contract.LOCAL_PURGE_PATH, "POST", auth, b"not json")[0] == 400
+
+
+def test_the_cache_is_bounded_in_entries_and_bytes(tmp_path: Path) -> None:
+    server, _, _ = running_gateway(tmp_path, max_entries=3)
+    try:
+        for n in range(5):
+            get(server, f"/{n}/")
+        assert server.cache is not None and len(server.cache) == 3
+        assert get(server, "/0/")[1]["x-cache"] == edge_cache.MISS  # the oldest went first
+        assert get(server, "/4/")[1]["x-cache"] == edge_cache.HIT
+    finally:
+        server.shutdown()
+        server.server_close()
+    server, _, _ = running_gateway(tmp_path, max_bytes=600)
+    try:
+        for n in range(5):
+            get(server, f"/{n}/")
+        assert server.cache is not None and 0 < len(server.cache) < 5
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_viewer_cannot_send_the_edge_bypass_marker_to_the_function(gateway: Running) -> None:
+    server, origin, _ = gateway
+    get(server, "/x/", headers={"X-Wplambda-Cache-Bypass": "mine"})
+    assert "x-wplambda-cache-bypass" not in origin.events[-1]["headers"]

@@ -1,0 +1,284 @@
+"""serve's page cache: what the distribution's page cache does deployed ([cache] pages), in memory.
+
+The gateway asks :class:`EdgeCache` for every request the function would answer. The rule that
+sends a request around the cache is the deployed one, contract.cache_bypass (the viewer-request
+function is rendered from the same values), read on the request as the edge sees it: raw cookie
+names, the ``Authorization`` header. The key is the page cache policy's: the path and the whole
+query string as sent, and whether the viewer accepts gzip (EnableAcceptEncodingGzip); never a
+cookie, never ``Host``.
+
+What is stored, and for how long, follows CloudFront's expiration rules with the page cache
+policy's TTLs (contract.page_cache_ttls, rendered into the template from the same function),
+https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Expiration.html:
+
+- ``s-maxage`` wins over ``max-age``, which wins over ``Expires``; without any, DefaultTTL (0:
+  not stored); the result is held between MinTTL and MaxTTL (``cache.ttl``);
+- ``private``, ``no-store`` and ``no-cache`` keep a response out of the cache while MinTTL is 0
+  (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CachePolicyConfig.html);
+- ``stale-while-revalidate=N``: for N seconds past the TTL the cached page is served at once while
+  one background request refreshes it; ``stale-if-error=N``: for N seconds past the TTL the cached
+  page is served in place of the origin's 5xx, and in place of no answer at all (CloudFront counts
+  an origin that does not respond as a 5xx, HTTPStatusCodes.html below), so a throttled request
+  (``serve --concurrency``, 503 behind an HTTP API) gets the page too
+  (https://aws.amazon.com/about-aws/whats-new/2023/05/amazon-cloudfront-stale-while-revalidate-stale-if-error-cache-control-directives);
+- errors: CloudFront caches a GET's 400, 403, 404, 405, 414, 500, 501, 502, 503 and 504 for the
+  error caching minimum TTL (10 s by default; longer when the origin's max-age says so), and
+  honours ``no-store``, ``no-cache`` and ``private`` only on 404, 410, 414 and 501
+  (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HTTPStatusCodes.html,
+  https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/custom-error-pages-expiration.html).
+
+Stricter than CloudFront in one way: a response with ``Set-Cookie`` is never stored (the runtime
+already makes it ``private, no-store``; CloudFront would keep the cookie with the page and hand it
+out, https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Cookies.html).
+
+The answer carries CloudFront's ``X-Cache`` and ``Age``: ``Miss from cloudfront`` (the function
+answered), ``Hit from cloudfront`` (a fresh copy), ``RefreshHit from cloudfront`` (an expired copy,
+served within ``stale-while-revalidate`` or ``stale-if-error``).
+
+A purge (:meth:`EdgeCache.purge`) takes paths in CloudFront's invalidation syntax
+(https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/invalidation-specifying-objects.html):
+a leading ``/``, case-sensitive, ``*`` only as the last character and matching any run of
+characters after the prefix (query string included); a path without ``*`` is the page with exactly
+that query string (``/a/`` is not ``/a/?p=2``: ``/a/*`` is both); every variant of the key goes.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from wp_lambda.runtime import contract
+
+Answer = tuple[int, list[tuple[str, str]], bytes]
+Fetch = Callable[[], Answer]
+# The page's key: the request target (path?query, as sent) and whether the viewer takes gzip.
+Key = tuple[str, bool]
+
+HIT = "Hit from cloudfront"
+MISS = "Miss from cloudfront"
+REFRESH_HIT = "RefreshHit from cloudfront"
+# Statuses stored by their Cache-Control like a page. A 206 or a 304 answers one viewer's Range or
+# validator, never the page itself.
+STORED_BY_HEADERS = frozenset({200, 203, 300, 301})
+# CloudFront's error caching (the docs above): the codes it caches, the default error caching
+# minimum TTL, and the codes on which it honours no-store/no-cache/private.
+CACHED_ERRORS = frozenset({400, 403, 404, 405, 410, 414, 500, 501, 502, 503, 504})
+ERROR_CACHING_MIN_TTL = 10
+ERRORS_HONOURING_NO_STORE = frozenset({404, 410, 414, 501})
+# The longest invalidation path CloudFront takes (the invalidation page above).
+MAX_PURGE_PATH = 4000
+
+_DIRECTIVE = re.compile(r"^\s*([a-z-]+)\s*(?:=\s*\"?([^\"]*)\"?)?\s*$")
+_NEVER = frozenset({"private", "no-store", "no-cache"})
+
+
+@dataclass(frozen=True)
+class Lifetime:
+    """How long a shared cache may keep a response: fresh for ``ttl``, then stale for the two windows."""
+
+    ttl: float
+    while_revalidate: float = 0.0
+    if_error: float = 0.0
+
+
+def _directives(headers: Iterable[tuple[str, str]]) -> dict[str, int | None]:
+    """The Cache-Control directives of every Cache-Control header, names in lower case; a value
+    that is not a number of seconds is None (``private="Set-Cookie"`` is still ``private``)."""
+    found: dict[str, int | None] = {}
+    for name, value in headers:
+        if name.lower() != "cache-control":
+            continue
+        for part in value.lower().split(","):
+            match = _DIRECTIVE.match(part)
+            if match:
+                number = match.group(2)
+                found[match.group(1)] = int(number) if number and number.isdigit() else None
+    return found
+
+
+def _expires_in(headers: Iterable[tuple[str, str]]) -> float | None:
+    """Seconds until ``Expires``, counted from the response's ``Date`` (now without one); an
+    unreadable Expires is already expired, as HTTP says."""
+    values = {name.lower(): value for name, value in headers}
+    if "expires" not in values:
+        return None
+    try:
+        expires = email.utils.parsedate_to_datetime(values["expires"]).timestamp()
+    except (TypeError, ValueError):
+        return 0.0
+    try:
+        date = email.utils.parsedate_to_datetime(values["date"]).timestamp() if "date" in values else time.time()
+    except (TypeError, ValueError):
+        date = time.time()
+    return expires - date
+
+
+def lifetime(status: int, headers: list[tuple[str, str]], ttls: contract.PageCacheTTLs) -> Lifetime | None:
+    """The response's lifetime in the page cache, or None when it must not be stored."""
+    if any(name.lower() == "set-cookie" for name, _ in headers):
+        return None
+    directives = _directives(headers)
+    never = bool(_NEVER & directives.keys())
+    given = directives.get("s-maxage")
+    if given is None:
+        given = directives.get("max-age")
+    seconds = float(given) if given is not None else _expires_in(headers)
+    if status in CACHED_ERRORS:
+        if never and status in ERRORS_HONOURING_NO_STORE:
+            return None
+        return Lifetime(max(min(seconds or 0.0, ttls.max), ERROR_CACHING_MIN_TTL))
+    if status not in STORED_BY_HEADERS or (never and ttls.min == 0):
+        return None
+    ttl = min(max(ttls.default if seconds is None else seconds, ttls.min), ttls.max)
+    if ttl <= 0:
+        return None
+    return Lifetime(ttl, float(directives.get("stale-while-revalidate") or 0),
+                    float(directives.get("stale-if-error") or 0))
+
+
+def check_purge_paths(paths: object) -> list[str]:
+    """``paths`` as CloudFront's CreateInvalidation takes them; ValueError says what is wrong."""
+    if not isinstance(paths, list) or not paths:
+        raise ValueError('"paths" must be a non-empty list of strings')
+    for path in paths:
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ValueError(f"each path must be a string that starts with '/': {str(path)[:80]!r}")
+        if len(path) > MAX_PURGE_PATH:
+            raise ValueError(f"a path is longer than {MAX_PURGE_PATH} characters: {path[:80]!r}...")
+        if "*" in path[:-1]:
+            raise ValueError(f"'*' may only be a path's last character: {path[:80]!r}")
+    return list(paths)
+
+
+def _matches(target: str, path: str) -> bool:
+    return target.startswith(path[:-1]) if path.endswith("*") else target == path
+
+
+@dataclass
+class _Entry:
+    answer: Answer
+    stored: float
+    life: Lifetime
+    size: int
+    refreshing: bool = False
+
+
+class EdgeCache:
+    """Pages keyed on path and query string (the page cache policy's key), shared by the gateway's
+    threads, bounded in entries and bytes (the least recently used page goes first, as an edge
+    evicts what is rarely asked for)."""
+
+    def __init__(self, ttls: contract.PageCacheTTLs, *, clock: Callable[[], float] = time.monotonic,
+                 max_entries: int = 2000, max_bytes: int = 128 * 1024 * 1024) -> None:
+        self.ttls = ttls
+        self.clock = clock
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[Key, _Entry] = OrderedDict()
+        self._bytes = 0
+        # Bumped by every purge: an answer fetched before a purge is not stored after it.
+        self._purges = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def bypasses(method: str, target: str, headers: Mapping[str, str]) -> bool:
+        """Whether the request goes around the cache: contract.cache_bypass as the viewer-request
+        function applies it (``headers`` with lower-case names, ``target`` as path?query)."""
+        path, _, query = target.partition("?")
+        names = [pair.split("=", 1)[0].strip() for pair in headers.get("cookie", "").split(";") if pair.strip()]
+        return contract.cache_bypass(method, path, query, names, "authorization" in headers) is not None
+
+    @staticmethod
+    def key(target: str, headers: Mapping[str, str]) -> Key:
+        """The cache key: the target and the normalized Accept-Encoding (gzip or not)."""
+        accepts = {part.split(";")[0].strip().lower() for part in headers.get("accept-encoding", "").split(",")}
+        return target, "gzip" in accepts
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def answer(self, key: Key, fetch: Fetch, *, head: bool) -> Answer:
+        """The answer to a GET or HEAD that may be shared: from the cache, or from ``fetch`` (the
+        function), stored when its headers allow; with X-Cache and Age."""
+        now = self.clock()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                age = now - entry.stored
+                if age < entry.life.ttl:
+                    return self._copy(entry, HIT, age, head)
+                if age < entry.life.ttl + entry.life.while_revalidate:
+                    # One refresh per page at a time; a HEAD's answer has no page to store.
+                    refresh = not entry.refreshing and not head
+                    entry.refreshing = entry.refreshing or refresh
+                    stale = self._copy(entry, REFRESH_HIT, age, head)
+                    purges = self._purges
+                    if refresh:
+                        threading.Thread(target=self._refresh, args=(key, fetch, purges),
+                                         name="edge-cache-refresh", daemon=True).start()
+                    return stale
+            purges = self._purges
+        fetched = fetch()
+        if entry is not None and fetched[0] >= 500:
+            age = self.clock() - entry.stored
+            if age < entry.life.ttl + entry.life.if_error:
+                return self._copy(entry, REFRESH_HIT, age, head)
+        if not head:
+            self._store(key, fetched, purges)
+        status, headers, body = fetched
+        return status, [*headers, ("X-Cache", MISS)], body
+
+    def purge(self, paths: Iterable[str]) -> int:
+        """Drop every page whose target matches one of ``paths`` (check_purge_paths' syntax); the
+        number of pages dropped."""
+        paths = list(paths)
+        with self._lock:
+            self._purges += 1
+            gone = [key for key in self._entries if any(_matches(key[0], path) for path in paths)]
+            for key in gone:
+                self._drop(key)
+        return len(gone)
+
+    def _refresh(self, key: Key, fetch: Fetch, purges: int) -> None:
+        """Fetch the page again in the background (stale-while-revalidate); a 5xx keeps the old copy."""
+        try:
+            fetched = fetch()
+        finally:
+            with self._lock:
+                entry = self._entries.get(key)
+                if entry is not None:
+                    entry.refreshing = False
+        if fetched[0] < 500:
+            self._store(key, fetched, purges)
+
+    def _store(self, key: Key, fetched: Answer, purges: int) -> None:
+        status, headers, body = fetched
+        life = lifetime(status, headers, self.ttls)
+        size = len(body) + sum(len(n) + len(v) for n, v in headers)
+        with self._lock:
+            if purges != self._purges:
+                return  # fetched before a purge: it may be what the purge took out
+            self._drop(key)
+            if life is None or size > self.max_bytes:
+                return
+            self._entries[key] = _Entry(fetched, self.clock(), life, size)
+            self._bytes += size
+            while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+                self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: Key) -> None:
+        """Remove ``key``'s page (the lock held)."""
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= entry.size
+
+    @staticmethod
+    def _copy(entry: _Entry, x_cache: str, age: float, head: bool) -> Answer:
+        status, headers, body = entry.answer
+        return status, [*headers, ("X-Cache", x_cache), ("Age", str(int(age)))], b"" if head else body
