@@ -19,10 +19,11 @@ author and feed). Then, on the same database:
 The anonymous load is ``--clients`` keep-alive connections (asyncio, one process) asking for URLs
 drawn Zipf-distributed (s = 1: the home page is the most asked for) from one seeded sequence, so
 both sides ask for the same URLs in the same order; latency is the client's, from sending the
-request to the last byte of the body. Meanwhile two editors log in through ``wp-login.php``, open
-the block editor (its REST nonce), publish a post through the REST API, then browse the
-dashboard and the posts list; after each publish returns, an anonymous client polls the home page
-until the post's title is on it (publish-to-visible).
+request to the last byte of the body. Meanwhile two editors log in through ``wp-login.php`` and
+browse the dashboard and the posts list; every PUBLISH_EVERY seconds each (half a period apart)
+opens the block editor (its REST nonce) and publishes a post through the REST API; after each
+publish returns, an anonymous client polls the home page until the post's title is on it
+(publish-to-visible).
 
 Printed for each side: requests per second, p50/p99, origin invocations (the anonymous responses
 that were not a cache ``Hit``, by their ``X-Cache``; and, from serve's own log, the requests of
@@ -312,6 +313,10 @@ def by_time(sequence: list[int], seconds: float) -> Plan:
 # -- the editors -----------------------------------------------------------------------------------
 
 ADMIN_PAGES = ("/wp-admin/", "/wp-admin/edit.php")
+# Each editor publishes this often (the two half a period apart) and browses in between, pausing
+# THINK seconds after each round, as a person reads.
+PUBLISH_EVERY = 10.0
+THINK = 0.5
 # The block editor's REST nonce, as wp-admin/post-new.php hands it to wp.apiFetch.
 _NONCE = re.compile(r'createNonceMiddleware\(\s*"([0-9a-f]+)"\s*\)')
 
@@ -328,13 +333,15 @@ class EditorLog:
 
 
 class Editor(threading.Thread):
-    """A logged-in editor: opens the block editor, publishes a post, waits until an anonymous
-    visitor sees it on the home page, browses wp-admin; again until told to stop. With
-    ``publish`` off it only browses (the database pause: a publish would wait on the database)."""
+    """A logged-in editor browsing wp-admin until told to stop; when a publish is due, opens the
+    block editor, publishes a post and waits until an anonymous visitor sees it on the home page.
+    With ``publish`` off it only browses (the database pause: a publish would wait on the database)."""
 
-    def __init__(self, site: Served, user: str, tag: str, publish: bool, stop: threading.Event) -> None:
+    def __init__(self, site: Served, user: str, tag: str, publish: bool, stop: threading.Event,
+                 first_publish: float) -> None:
         super().__init__(name=f"editor-{user}", daemon=True)
         self.site, self.tag, self.publish, self.stop = site, tag, publish, stop
+        self.first_publish = first_publish  # seconds after the start
         self.record = EditorLog(user)
         self.ready = threading.Event()
         jar = http.cookiejar.CookieJar()
@@ -373,15 +380,19 @@ class Editor(threading.Thread):
             return
         finally:
             self.ready.set()
-        for n in itertools.count(1):
+        due = time.monotonic() + self.first_publish
+        published = 0
+        while True:
             try:
-                if self.publish and not self.stop.is_set():
-                    self._publish(f"Spike {self.tag} {self.record.user} {n} {random.randrange(16**8):08x}")
+                if self.publish and not self.stop.is_set() and time.monotonic() >= due:
+                    due += PUBLISH_EVERY
+                    published += 1
+                    self._publish(f"Spike {self.tag} {self.record.user} {published} {random.randrange(16**8):08x}")
                 for path in ADMIN_PAGES:
                     self._expect(path, 200, self._open(path)[0])
             except (OSError, http.client.HTTPException) as exc:
                 self.record.errors.append(f"{type(exc).__name__}: {exc}")
-            if self.stop.wait(0.5):
+            if self.stop.wait(THINK):
                 return
 
     def _publish(self, title: str) -> None:
@@ -428,7 +439,8 @@ class Editor(threading.Thread):
 def editors_at_work(site: Served, tag: str, *, publish: bool) -> Iterator[list[EditorLog]]:
     """Both editors logged in and working for the ``with`` block, then finishing their round."""
     stop = threading.Event()
-    editors = [Editor(site, user, tag, publish, stop) for user in EDITORS]
+    editors = [Editor(site, user, tag, publish, stop, first_publish=i * PUBLISH_EVERY / len(EDITORS))
+               for i, user in enumerate(EDITORS)]
     for editor in editors:
         editor.start()
     for editor in editors:
@@ -451,18 +463,25 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
-def after_first_miss(samples: list[Sample]) -> tuple[int, int]:
-    """(served from the cache, all) among each URL's requests after its first one that was not."""
+def after_first_miss(samples: list[Sample]) -> tuple[int, int, dict[int, int]]:
+    """Among each URL's requests that began once its first miss had been answered (from then on
+    the page could be in the cache; the visitors who asked at the same moment as the first all
+    missed with it): (served from the cache, all, the misses among them by URL). A purge's refill
+    counts against the cache: its misses are after the first."""
+    filled: dict[int, float] = {}
+    for sample in samples:
+        if sample.cache not in SERVED_FROM_CACHE:
+            filled[sample.url] = min(filled.get(sample.url, math.inf), sample.started + sample.seconds)
     cached = total = 0
-    seen_miss: set[int] = set()
-    for sample in sorted(samples, key=lambda s: s.started):
-        if sample.url not in seen_miss:
-            if sample.cache not in SERVED_FROM_CACHE:
-                seen_miss.add(sample.url)
-            continue
-        total += 1
-        cached += sample.cache in SERVED_FROM_CACHE
-    return cached, total
+    later: dict[int, int] = {}
+    for sample in samples:
+        if sample.started > filled.get(sample.url, -math.inf):
+            total += 1
+            if sample.cache in SERVED_FROM_CACHE:
+                cached += 1
+            else:
+                later[sample.url] = later.get(sample.url, 0) + 1
+    return cached, total, later
 
 
 @dataclass
@@ -484,6 +503,8 @@ class Side:
     purged_pages: int
     questions: int
     cached_after_first_miss: float | None
+    # The misses counted against it, by path, most first (purges' refills, expiries).
+    later_misses: dict[str, int]
     editors: list[dict[str, Any]]
 
     @property
@@ -499,21 +520,23 @@ class Side:
         return sum(len(e["never_visible"]) for e in self.editors)
 
 
-def summarise(name: str, samples: list[Sample], seconds: float, questions: int, counts_logged: LogCounts,
-              editors: list[EditorLog]) -> Side:
+def summarise(name: str, paths: list[str], samples: list[Sample], seconds: float, questions: int,
+              counts_logged: LogCounts, editors: list[EditorLog]) -> Side:
     errors = [s for s in samples if s.status != 200]
     counts: dict[str, int] = {}
     for sample in samples:
         if sample.status:
             counts[sample.cache] = counts.get(sample.cache, 0) + 1
-    cached, total = after_first_miss([s for s in samples if s.status == 200])
+    cached, total, later = after_first_miss([s for s in samples if s.status == 200])
     latencies = [s.seconds for s in samples]
     return Side(name, len(samples), seconds, len(samples) / seconds,
                 percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000,
                 len(errors), sorted({s.error or f"{s.status} {s.url}" for s in errors})[:5], counts,
                 sum(n for cache, n in counts.items() if cache != FROM_CACHE_WITHOUT_ORIGIN),
                 counts_logged.invocations, counts_logged.purges, counts_logged.purged_pages, questions,
-                cached / total if total else None, [asdict(e) for e in editors])
+                cached / total if total else None,
+                {paths[url]: n for url, n in sorted(later.items(), key=lambda item: -item[1])},
+                [asdict(e) for e in editors])
 
 
 def run_side(site: Served, name: str, paths: list[str], plan: Plan, clients: int, *, publish: bool = True,
@@ -524,7 +547,7 @@ def run_side(site: Served, name: str, paths: list[str], plan: Plan, clients: int
     questions = database.questions()
     with editors_at_work(site, name, publish=publish) as editors:
         samples, seconds = asyncio.run(_load(site, paths, plan, clients, during))
-    side = summarise(name, samples, seconds, database.questions() - questions,
+    side = summarise(name, paths, samples, seconds, database.questions() - questions,
                      logged(site, log_from), editors)
     return side, samples
 
@@ -655,6 +678,9 @@ def print_report(off: Side, on: Side | None, pause: Pause | None, rows: list[dic
     line("publish-to-visible median / max (s)",
          lambda s: f"{percentile(s.visible, 50):.2f} / {max(s.visible, default=float('nan')):.2f}")
     line(f"  publishes not visible after {VISIBLE_GIVE_UP:.0f} s", lambda s: f"{s.never_visible}")
+    if on is not None and on.later_misses:
+        most = ", ".join(f"{path} {n}" for path, n in list(on.later_misses.items())[:5])
+        print(f"  cache on, misses after each URL's first (purges' refills, expiries), most: {most}")
     for s in sides:
         for example in s.error_examples:
             print(f"  {s.name} error: {example}")
@@ -731,7 +757,7 @@ def main() -> None:
         if uncached < args.requests and on is not None:
             notes.append(f"the cache-off side is a sample of {uncached:,} requests (the first of the same sequence), "
                          f"not {args.requests:,}: at {off.rps:.1f} requests/s all of them would take "
-                         f"{args.requests / off.rps / 60:.0f} minutes")
+                         f"{args.requests / off.rps / 60:.1f} minutes")
         notes.append(f"{os.cpu_count()} CPUs shared by serve, its {WORKERS} PHP workers, MariaDB and this client "
                      f"(load average {os.getloadavg()[0]:.1f} at the end); latency is the client's")
     rows = targets(off, on, pause, why_not)
