@@ -56,7 +56,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -284,7 +284,7 @@ async def _visitor(host: str, port: int, requests: list[bytes], plan: Plan, tick
 
 
 async def _load(site: Served, paths: list[str], plan: Plan, clients: int,
-                during: Callable[[float], Any] | None = None) -> tuple[list[Sample], float]:
+                during: Callable[[float], Awaitable[None]] | None = None) -> tuple[list[Sample], float]:
     """``clients`` visitors at once until the plan says stop; the samples and the wall time.
     ``during(began)``, a coroutine function, runs beside them (the database's pause)."""
     parts = urllib.parse.urlsplit(site.url)
@@ -552,7 +552,7 @@ def summarise(name: str, paths: list[str], samples: list[Sample], seconds: float
 
 
 def run_side(site: Served, name: str, paths: list[str], plan: Plan, clients: int, *, publish: bool = True,
-             during: Callable[[float], Any] | None = None) -> tuple[Side, list[Sample]]:
+             during: Callable[[float], Awaitable[None]] | None = None) -> tuple[Side, list[Sample]]:
     """The anonymous load with the editors at work, measured from the database and serve's log too."""
     database = Database(site.project)
     log_from = site.log.stat().st_size
