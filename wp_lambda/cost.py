@@ -70,7 +70,7 @@ class Traffic:
     free_tier: bool = False  # subtract AWS's free tier (always-free and 12-month offers)
     # Posts published, updated or trashed, and comments approved, a month: each purges the pages it
     # affected (contract.PURGE_PATHS_PER_PUBLISH paths, the mu-plugin's list for a typical post).
-    publishes_per_month: int = 60
+    changes_per_month: int = 60
 
 
 @dataclass(frozen=True)
@@ -262,10 +262,9 @@ def purge_lines(config: Config, traffic: Traffic) -> list[Line]:
     if not config.cache.pages:
         return []
     price = price_table()["global"]["cloudfront_invalidation_path"]
-    paths = traffic.publishes_per_month * PURGE_PATHS_PER_PUBLISH
+    paths = traffic.changes_per_month * PURGE_PATHS_PER_PUBLISH
     return [_line("CloudFront", "invalidation paths", paths, "paths", price, 1, float(price["free_per_month"]),
-                  f"{traffic.publishes_per_month} changes x {PURGE_PATHS_PER_PUBLISH} paths; first "
-                  f"{price['free_per_month']:,} a month free")]
+                  f"{traffic.changes_per_month} changes x {PURGE_PATHS_PER_PUBLISH} paths; the first ones free")]
 
 
 def waf_lines(config: Config, viewer_requests: float) -> list[Line]:
@@ -407,6 +406,9 @@ def _assumptions(config: Config, traffic: Traffic, hours: float) -> list[str]:
         out.append(f"Aurora awake {_hours(awake.visitors)} of the visitors' {traffic.active_hours_per_day:g} hours a "
                    "day (--active-hours-per-day; only cache misses reach it); "
                    f"{awake.how}: +{_hours(awake.cron)} h, {_hours(awake.hours_per_day)} h/day in all")
+    if config.cache.pages:
+        out.append(f"{traffic.changes_per_month} content changes a month (--changes-per-month: posts published, "
+                   f"updated or trashed, comments approved), each purging {PURGE_PATHS_PER_PUBLISH} paths")
     out.append("free tier subtracted (always-free and 12-month offers; EC2 and IPv4 offers not applied)"
                if traffic.free_tier else "no free tier (--free-tier subtracts it)")
     return out

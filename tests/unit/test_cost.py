@@ -107,12 +107,21 @@ def test_invalidation_paths_past_the_first_thousand_are_billed(tmp_path: Path) -
     uncached, as nothing is purged then."""
     price = PRICES["global"]["cloudfront_invalidation_path"]
     assert (price["usd"], price["free_per_month"]) == (0.005, 1000)
-    result = cost.estimate(_config(tmp_path), cost.Traffic(publishes_per_month=300))
+    result = cost.estimate(_config(tmp_path), cost.Traffic(changes_per_month=300))
     (line,) = [line for line in result.lines if line.item == "invalidation paths"]
     assert line.quantity == 300 * contract.PURGE_PATHS_PER_PUBLISH == 3000
     assert line.usd == pytest.approx((3000 - 1000) * 0.005) == pytest.approx(10.0)
-    uncached = cost.estimate(_config(tmp_path, cache={"pages": False}), cost.Traffic(publishes_per_month=300))
+    uncached = cost.estimate(_config(tmp_path, cache={"pages": False}), cost.Traffic(changes_per_month=300))
     assert not [line for line in uncached.lines if line.item == "invalidation paths"]
+    assert any("300 content changes a month" in text for text in result.assumptions)
+
+
+def test_cli_takes_changes_per_month(tmp_path: Path) -> None:
+    init_project(tmp_path, {"network": "vpc-nat-gateway"})
+    text = run_wplambda("cost", "-C", str(tmp_path), "--changes-per-month", "300", "--json")
+    assert text.returncode == 0, text.stderr
+    (line,) = [line for line in json.loads(text.stdout)["lines"] if line["item"] == "invalidation paths"]
+    assert (line["quantity"], line["usd"]) == (3000, 10.0)
 
 
 def test_nat_gateway_line_is_the_docs_figure(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@
  * Inert unless [cache] pages is on (WPLAMBDA_PAGE_CACHE set, as for wplambda-page-cache.php). A
  * change is: a post or page published, updated while published, unpublished, trashed or deleted
  * while published (any viewable post type; revisions and autosaves are not changes); a comment
- * approved, unapproved, or edited while approved. Its paths, in CloudFront's invalidation syntax
+ * approved, unapproved, or edited while approved, or posted by a moderator (a visitor's comment,
+ * even one approved at once, waits for cache.ttl: see comment_post below). Its paths, in CloudFront's invalidation syntax
  * (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/invalidation-specifying-objects.html:
  * a leading "/", case-sensitive, "*" only at the end and matching zero or more characters, the
  * query string included):
@@ -217,9 +218,13 @@ if (wplambda_purge_enabled()) {
             wplambda_purge(wplambda_purge_comment_paths($comment));
         }
     }, 10, 3);
+    // A new comment purges only when a moderator wrote it. With WordPress's defaults a returning
+    // commenter's comment is approved at once, so anyone (rotating addresses past the flood check)
+    // could otherwise send a billed invalidation per comment; the post's page then shows it at
+    // cache.ttl, and its author meanwhile bypasses the cache with the comment_author cookie.
     add_action('comment_post', static function (int $comment_id, $approved): void {
         $comment = get_comment($comment_id);
-        if ((string) $approved === '1' && $comment instanceof WP_Comment) {
+        if ((string) $approved === '1' && $comment instanceof WP_Comment && current_user_can('moderate_comments')) {
             wplambda_purge(wplambda_purge_comment_paths($comment));
         }
     }, 10, 2);

@@ -39,6 +39,10 @@ def cost(
     = _DEFAULTS.active_hours_per_day,
     avg_acu: Annotated[float | None, typer.Option(min=0.5, help="Aurora capacity while awake "
                                                   "(default: max(0.5, min_acu)).")] = None,
+    changes_per_month: Annotated[int, typer.Option(min=0, help="Posts published, updated or trashed and comments "
+                                                   "approved a month: each purges the pages it affected from "
+                                                   "CloudFront's cache (with cache.pages).")]
+    = _DEFAULTS.changes_per_month,
     free_tier: Annotated[bool, typer.Option("--free-tier", help="Subtract AWS's free tier.")] = False,
     json_output: JsonOption = False,
 ) -> None:
@@ -48,7 +52,8 @@ def cost(
     traffic = cost_mod.Traffic(requests_per_month=requests_per_month, cache_hit_ratio=cache_hit_ratio,
                                avg_ms=avg_ms, gb_out=gb_out,
                                avg_page_kb=avg_page_kb, nat_gb=nat_gb, storage_gb=storage_gb,
-                               active_hours_per_day=active_hours_per_day, avg_acu=avg_acu, free_tier=free_tier)
+                               active_hours_per_day=active_hours_per_day, avg_acu=avg_acu,
+                               changes_per_month=changes_per_month, free_tier=free_tier)
     result = cost_mod.estimate(config, traffic)
     if json_output:
         print_json(result.to_dict())

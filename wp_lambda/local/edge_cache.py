@@ -226,8 +226,10 @@ class EdgeCache:
             purges = self._purges
         fetched = fetch()
         if entry is not None and fetched[0] >= 500:
+            with self._lock:
+                kept = self._entries.get(key) is entry  # not purged meanwhile
             age = self.clock() - entry.stored
-            if age < entry.life.ttl + entry.life.if_error:
+            if kept and age < entry.life.ttl + entry.life.if_error:
                 return self._copy(entry, REFRESH_HIT, age, head)
         if not head:
             self._store(key, fetched, purges)

@@ -417,7 +417,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "POST":
             return 405, "the purge endpoint takes POST only"
         peer = self.client_address[0]
-        if not (ipaddress.ip_address(peer).is_loopback or peer == self.server.server_address[0]):
+        address = ipaddress.ip_address(peer.split("%", 1)[0])
+        mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+        if not (address.is_loopback or (mapped is not None and mapped.is_loopback)
+                or peer == self.server.server_address[0]):
             return 403, "the purge endpoint answers this machine only"
         browser = cross_site(self.headers, self.server.hosts)
         if browser is not None:

@@ -154,6 +154,19 @@ def _dbio(run: Callable[[Any, Mapping[str, Any], float], dict[str, Any]]) -> Inv
     return invocation
 
 
+def _replaces_content(run: Callable[[Any, Mapping[str, Any], float], dict[str, Any]]) -> Invocation:
+    """``wplambda import`` and ``db-revert``: every table is swapped, so any cached page may be stale;
+    a success purges them all (contract.PURGE_ALL, one path), as the mu-plugin cannot see the swap."""
+    inner = _dbio(run)
+
+    def invocation(runtime: Runtime, event: Mapping[str, Any], context: LambdaContext | None) -> dict[str, Any]:
+        result = inner(runtime, event, context)
+        if "error" not in result:
+            runtime.purger.send([contract.PURGE_ALL], purge.distribution_id(None, runtime.environ))
+        return result
+    return invocation
+
+
 INVOCATIONS: dict[str, Invocation] = {
     contract.WARMER: warmer,
     contract.CRON: cron,
@@ -161,8 +174,8 @@ INVOCATIONS: dict[str, Invocation] = {
     contract.WP: _command(wp_cli),
     contract.CONTENT: content_files,
     contract.DB_EXPORT: _dbio(dbio.export),
-    contract.DB_IMPORT: _dbio(dbio.import_),
+    contract.DB_IMPORT: _replaces_content(dbio.import_),
     contract.DB_STATUS: _dbio(dbio.maintenance),
     contract.DB_DROP_BACKUPS: _dbio(dbio.maintenance),
-    contract.DB_REVERT: _dbio(dbio.maintenance),
+    contract.DB_REVERT: _replaces_content(dbio.maintenance),
 }

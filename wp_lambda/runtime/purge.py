@@ -141,6 +141,10 @@ class Purger:
         items = batch(paths)
         if not items:
             return None
+        if not self.environ.get(contract.PAGE_CACHE_ENV):
+            # [cache] pages off: CloudFront stores no page to take out (the mu-plugin is inert too).
+            log.debug("wplambda: purge: %d paths ignored, pages are not cached", len(items))
+            return None
         try:
             if self.environ.get(contract.LOCAL_ENV) == "1" and self.environ.get(contract.LOCAL_PURGE_URL_ENV):
                 return self._local(items)

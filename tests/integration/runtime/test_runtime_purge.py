@@ -163,6 +163,31 @@ def test_approving_a_comment_purges_its_post_and_the_comment_feed(runtime: Runti
     assert last_purge() == ["/discussed/*", "/comments/feed/*", "/wp-json/*"]
 
 
+def test_a_visitors_comment_approved_at_once_purges_nothing(runtime: Runtime, editor: Client) -> None:
+    """WordPress approves a returning commenter's comment at once (comment_previously_approved): that
+    must not let anyone send billed invalidations. A moderator's own comment still purges."""
+    post_id = wp(runtime, "post", "create", "--post_title=Open thread", "--post_status=publish",
+                 "--porcelain")["stdout"].strip()
+    reader = ["--comment_author=Reader", "--comment_author_email=reader@example.com"]
+    # Approved long ago (WordPress's flood check looks at the last 15 s), so the reader is "returning".
+    wp(runtime, "comment", "create", f"--comment_post_ID={post_id}", "--comment_content=Earlier", *reader,
+       "--comment_approved=1", "--comment_date=2020-01-01 00:00:00", "--comment_date_gmt=2020-01-01 00:00:00")
+    before = len(Recorder.posts)
+    visitor = Client(runtime.handle)
+    posted = visitor.post_form("/wp-comments-post.php", {
+        "comment": "Nice post, again", "author": "Reader", "email": "reader@example.com", "url": "",
+        "comment_post_ID": post_id, "comment_parent": "0"})
+    assert posted.status == 302, posted.text[:300]
+    approved = wp(runtime, "comment", "list", f"--post_id={post_id}", "--status=approve", "--format=count")
+    assert approved["stdout"].strip() == "2"  # it was approved at once: the case that used to purge
+    assert len(Recorder.posts) == before
+    mine = editor.post_form("/wp-comments-post.php", {"comment": "Thanks", "comment_post_ID": post_id,
+                                                      "comment_parent": "0"})
+    assert mine.status == 302, mine.text[:300]
+    assert len(Recorder.posts) == before + 1
+    assert last_purge() == ["/open-thread/*", "/comments/feed/*", "/wp-json/*"]
+
+
 def test_a_draft_changes_nothing_public(runtime: Runtime, editor: Client) -> None:
     before = len(Recorder.posts)
     wp(runtime, "post", "create", "--post_title=Not yet", "--post_status=draft")

@@ -209,12 +209,12 @@ def test_purge_may_invalidate_this_distribution_only(rendered: Rendered) -> None
     code = rendered.resources["ForwardedHostFunction"]["Properties"]["FunctionCode"]
     header = contract.DISTRIBUTION_HEADER.lower()
     assert contract.DISTRIBUTION_ID_ENV not in site
+    # Written on every request, cache or not: a viewer's own copy never reaches the function.
+    assert f"headers['{header}'] = {{ value: event.context.distributionId }};" in code
     if not rendered.config.cache.pages:
         assert "PurgePolicy" not in rendered.resources and contract.DISTRIBUTION_ID_ENV not in console
-        assert header not in code
         return
     assert console[contract.DISTRIBUTION_ID_ENV] == {"Ref": "Distribution"}
-    assert f"headers['{header}'] = {{ value: event.context.distributionId }};" in code
     policy = rendered.resources["PurgePolicy"]
     assert policy["Type"] == "AWS::IAM::Policy"
     assert policy["Properties"]["Roles"] == [{"Ref": "WordPressFunctionRole"}]

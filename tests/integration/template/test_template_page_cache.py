@@ -59,6 +59,9 @@ def test_the_key_is_path_and_query_never_cookies_and_ttls_defer_to_wordpress(ren
     policy = rendered.resources["PageCachePolicy"]["Properties"]["CachePolicyConfig"]
     # MinTTL 0: no-store/private honoured; DefaultTTL 0: nothing WordPress did not mark is stored.
     assert (policy["MinTTL"], policy["DefaultTTL"], policy["MaxTTL"]) == (0, 0, rendered.config.cache.ttl)
+    # ...the TTLs serve's gateway applies (wp_lambda/local/edge_cache.py), from the same definition.
+    ttls = contract.page_cache_ttls(rendered.config.cache.ttl)
+    assert (policy["MinTTL"], policy["DefaultTTL"], policy["MaxTTL"]) == (ttls.min, ttls.default, ttls.max)
     key = policy["ParametersInCacheKeyAndForwardedToOrigin"]
     assert key["CookiesConfig"] == {"CookieBehavior": "none"}
     assert key["QueryStringsConfig"] == {"QueryStringBehavior": "all"}

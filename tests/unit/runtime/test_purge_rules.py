@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.lambda_events import v2
-from wp_lambda.runtime import contract, purge
+from wp_lambda.runtime import contract, direct, purge
 from wp_lambda.runtime.events import HttpApiV2, Request, Response
 
 SECRET = "origin-secret-value"
+CACHED = {contract.PAGE_CACHE_ENV: "300,86400"}  # [cache] pages on, as the function gets it
 MU_PLUGIN = Path(__file__).resolve().parents[3] / "wordpress" / "mu-plugins" / "wplambda-purge.php"
 
 
@@ -68,14 +70,16 @@ def test_the_distribution_header_is_believed_only_from_cloudfront() -> None:
 def test_without_a_distribution_or_serve_nothing_is_sent() -> None:
     def no_client() -> object:
         raise AssertionError("no CloudFront client may be made")
-    assert purge.Purger({}, client=no_client).send(["/a/"], None) is None
+    assert purge.Purger(CACHED, client=no_client).send(["/a/"], None) is None
+    # Pages not cached: nothing to take out, whatever PHP named.
+    assert purge.Purger({}, client=no_client).send(["/a/"], "E2QWRUHAPOMQZL") is None
 
 
 def test_a_failed_invalidation_never_raises() -> None:
     class Refusing:
         def create_invalidation(self, **kwargs: object) -> dict[str, object]:
             raise RuntimeError("TooManyInvalidationsInProgress")
-    assert purge.Purger({}, client=Refusing).send(["/a/"], "E2QWRUHAPOMQZL") is None
+    assert purge.Purger(CACHED, client=Refusing).send(["/a/"], "E2QWRUHAPOMQZL") is None
 
 
 def test_too_many_wildcards_in_progress_sends_the_exact_pages() -> None:
@@ -93,7 +97,7 @@ def test_too_many_wildcards_in_progress_sends_the_exact_pages() -> None:
             return {"Invalidation": {"Id": "I2J0I21PCUYOIK"}}
 
     listed = ["/hello/*", "/", "/page/*", "/wp-sitemap*", "/tag/a/*"]
-    assert purge.Purger({}, client=Busy).send(listed, "E2QWRUHAPOMQZL") == "I2J0I21PCUYOIK"
+    assert purge.Purger(CACHED, client=Busy).send(listed, "E2QWRUHAPOMQZL") == "I2J0I21PCUYOIK"
     assert calls == [listed, ["/hello/", "/", "/page/", "/tag/a/"]]
     assert purge.exact(["/*"]) == [] and purge.exact(["/a/", "/a/*"]) == ["/a/"]
 
@@ -112,3 +116,29 @@ def test_the_mu_plugin_uses_the_contracts_names() -> None:
     code = MU_PLUGIN.read_text()
     for name in (contract.PURGE_HEADER, contract.PURGE_FILE_ENV, contract.PAGE_CACHE_ENV):
         assert name in code, name
+
+
+def test_an_import_or_revert_that_succeeded_purges_everything() -> None:
+    """The swap of every table is invisible to the mu-plugin; a failed one changed nothing."""
+    sent: list[tuple[list[str], str | None]] = []
+
+    class Recording(purge.Purger):
+        def send(self, paths: Iterable[str], distribution: str | None) -> str | None:
+            sent.append((list(paths), distribution))
+            return None
+
+    class Instance:
+        def __init__(self) -> None:
+            self.environ = {**CACHED, contract.DISTRIBUTION_ID_ENV: "E2QWRUHAPOMQZL"}
+            self.purger = Recording(self.environ)
+
+        def time_left(self, context: object) -> float:
+            return 60.0
+
+    for kind in (contract.DB_IMPORT, contract.DB_REVERT):
+        assert direct.INVOCATIONS[kind].__qualname__.startswith("_replaces_content."), kind
+    replaced = direct._replaces_content(lambda runtime, event, timeout: {"tables": 12})
+    failed = direct._replaces_content(lambda runtime, event, timeout: {"error": "no backup"})
+    assert replaced(Instance(), {}, None) == {"tables": 12}  # type: ignore[arg-type]
+    assert failed(Instance(), {}, None) == {"error": "no backup"}  # type: ignore[arg-type]
+    assert sent == [([contract.PURGE_ALL], "E2QWRUHAPOMQZL")]
