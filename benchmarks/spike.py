@@ -774,6 +774,9 @@ def main() -> None:
             notes.append(f"the cache-off side is a sample of {uncached:,} requests (the first of the same sequence), "
                          f"not {args.requests:,}: at {off.rps:.1f} requests/s all of them would take "
                          f"{args.requests / off.rps / 60:.1f} minutes")
+        if args.quick:
+            notes.append("--quick: a smoke check of a few hundred requests, where the first misses weigh far more "
+                         "than in a spike; its PASS/FAIL lines are not the benchmark's result")
         notes.append(f"{os.cpu_count()} CPUs shared by serve, its {WORKERS} PHP workers, MariaDB and this client "
                      f"(load average {os.getloadavg()[0]:.1f} at the end); latency is the client's")
     rows = targets(off, on, pause, why_not)
