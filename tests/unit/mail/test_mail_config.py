@@ -19,7 +19,8 @@ def _problem(text: str) -> str:
 
 
 @pytest.mark.parametrize("value", ["not an address", "WordPress <wp@example.com>", "a@b", "a@@example.com",
-                                   "wp@example.com\nBcc: x@example.com"])
+                                   "wp@example.com\nBcc: x@example.com", "wp${AWS::Region}@example.com",
+                                   "w*@example.com", "w?@example.com", "{wp}@example.com"])
 def test_a_from_that_is_no_bare_address_names_the_key_and_the_fix(value: str) -> None:
     message = _problem(f"[mail]\nfrom = {value!r}\n".replace("'", '"').replace("\n\"", "\\n\""))
     assert "mail.from" in message and "is not an e-mail address" in message and "mail.from_name" in message
