@@ -53,6 +53,8 @@ def test_mail_off_leaves_wordpress_its_own_and_serve_always_keeps_mail(tmp_path:
     local = LocalStandIns(salt="s", database={}, uploads={}, mail_dir="/state/mail")
     env = {v.name: v.value for v in function_environment(config, local=local)}
     assert (env[contract.MAIL_ENV], env[contract.MAIL_DIR_ENV]) == (contract.MAIL_LOCAL, "/state/mail")
+    # No mail.from nor site.domains: an address WordPress's is_email() takes, not wordpress@localhost.
+    assert env[contract.MAIL_FROM_ENV] == "wordpress@wplambda.test"
     assert contract.MAIL_REGION_ENV not in env
 
 
