@@ -15,7 +15,10 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import re
 import shutil
+import socket
+import time
 import urllib.request
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -175,3 +178,44 @@ def test_a_refused_send_makes_wp_mail_false_and_fires_wp_mail_failed(mail_site: 
     log = result["stderr"]
     assert "wplambda mail: not sent to r***@example.com, c***@example.com, h***@example.com" in log
     assert "reader@example.com" not in log and "Your report" not in log and "Hello" not in log
+
+
+def _send_plain(rt: Runtime, setup: str = "") -> dict[str, Any]:
+    """wp_mail() of a short text message after the PHP in ``setup`` (a plugin's hooks, say):
+    its result, the wp_mail_failed reasons and the class of the PHPMailer that sent it."""
+    script = setup + """
+$failed = [];
+add_action('wp_mail_failed', static function ($error) use (&$failed) { $failed[] = $error->get_error_message(); });
+$ok = wp_mail('reader@example.com', 'Plain', "line one\\nline two\\n");
+echo json_encode(['ok' => $ok, 'failed' => $failed, 'mailer' => get_class($GLOBALS['phpmailer'])]);
+"""
+    result = _wp(rt, "eval", script)
+    assert result["exitCode"] == 0, result
+    outcome: dict[str, Any] = json.loads(result["stdout"])
+    return outcome
+
+
+def test_the_raw_message_ends_every_line_in_crlf(console: Runtime, ses: str) -> None:
+    """PHPMailer ends lines with PHP_EOL for a Mailer other than smtp and mail; RFC 5322 wants CRLF."""
+    before = len(_sent(ses))
+    assert _send_plain(console)["ok"] is True
+    (sent,) = _sent(ses)[before:]
+    raw = sent["raw_data"]
+    assert "\r\n\r\n" in raw and re.search(r"(?<!\r)\n", raw) is None and re.search(r"\r(?!\n)", raw) is None
+
+
+def test_an_endpoint_that_never_answers_fails_the_send_in_seconds(mail_site: Site, console: Runtime) -> None:
+    """A listening socket that never answers: the SDK gives up after its timeout and one retry, so
+    wp_mail() returns false within the page request instead of hanging until Lambda kills it."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        rt = _console(mail_site, f"http://127.0.0.1:{silent.getsockname()[1]}", SENDER)
+        try:
+            started = time.monotonic()
+            outcome = _send_plain(rt)
+            elapsed = time.monotonic() - started
+        finally:
+            rt.stop()
+    assert outcome["ok"] is False and "Amazon SES" in outcome["failed"][0], outcome
+    assert elapsed < 25, elapsed
