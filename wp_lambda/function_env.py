@@ -111,6 +111,12 @@ def function_environment(config: Config, *, role: str = "", local: LocalStandIns
     return env
 
 
+# serve's From when neither mail.from nor site.domains gives one: WordPress would otherwise make
+# wordpress@ the request's host (wordpress@localhost), which its own is_email() refuses, so
+# wp_mail() fails before the mailbox. .test is reserved for testing (RFC 2606): it names no one.
+LOCAL_MAIL_FROM = "wordpress@wplambda.test"
+
+
 def mail(config: Config, local: LocalStandIns | None) -> list[Variable]:
     """Where wp_mail() sends, for the mail mu-plugin ([mail]): SES in mail.region deployed (nothing
     with mail.enabled off: WordPress's own mail(), which fails without sendmail), serve's mailbox
@@ -119,7 +125,7 @@ def mail(config: Config, local: LocalStandIns | None) -> list[Variable]:
         if local.mail_dir is None:  # a local run with no mailbox (the runtime tests): WordPress's own
             return []
         return [Variable(contract.MAIL_ENV, contract.MAIL_LOCAL), Variable(contract.MAIL_DIR_ENV, local.mail_dir),
-                Variable(contract.MAIL_FROM_ENV, config.mail.sender(config.site.domains)),
+                Variable(contract.MAIL_FROM_ENV, config.mail.sender(config.site.domains) or LOCAL_MAIL_FROM),
                 Variable(contract.MAIL_FROM_NAME_ENV, config.mail.from_name)]
     if not config.mail.enabled:
         return []

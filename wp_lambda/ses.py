@@ -2,7 +2,7 @@
 
 Read by the deploy preflight and ``doctor --aws`` (as warnings: a new site is often deployed before
 its domain is verified or production access is granted) and by ``wplambda mail verify``. Only SES
-API v2 reads: ``GetEmailIdentity`` for the address and its domain, ``GetAccount`` for the sandbox.
+API v2 reads: ``GetEmailIdentity`` for the address and its domains, ``GetAccount`` for the sandbox.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ PRODUCTION_ACCESS_DOC = "https://docs.aws.amazon.com/ses/latest/dg/request-produ
 
 @dataclass(frozen=True)
 class Identity:
-    """One SES identity that could cover the From address: the address itself, or its domain."""
+    """One SES identity that could cover the From address: the address itself, its domain or a parent domain."""
 
     name: str
     status: str  # VerificationStatus, or "missing"
@@ -76,6 +76,16 @@ def easy_dkim_records(domain: str, tokens: list[str]) -> list[tuple[str, str]]:
     return [(f"{token}._domainkey.{domain}", f"{token}.dkim.amazonses.com") for token in tokens]
 
 
+def candidates(sender: str) -> list[str]:
+    """The identities that let ``sender`` send, in the order they are asked: its domain, the address
+    itself, then each parent domain up to the one under the top-level domain (news@mail.example.com:
+    mail.example.com, the address, example.com). A verified domain covers its subdomains' addresses:
+    https://docs.aws.amazon.com/ses/latest/dg/creating-identities.html"""
+    domain = sender.rpartition("@")[2]
+    labels = domain.split(".")
+    return [domain, sender, *(".".join(labels[i:]) for i in range(1, len(labels) - 1))]
+
+
 def _identity(client: Any, name: str) -> Identity:
     try:
         found = client.get_email_identity(EmailIdentity=name)
@@ -95,7 +105,7 @@ def status(config: Config, session: Any) -> MailStatus:
     client = session.client("sesv2", region_name=region)
     identities = []
     if sender:
-        for name in (sender.rpartition("@")[2], sender):
+        for name in candidates(sender):
             identities.append(_identity(client, name))
             if identities[-1].status == VERIFIED:
                 break

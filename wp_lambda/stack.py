@@ -26,6 +26,7 @@ CONSOLE_FUNCTION = "ConsoleFunction"
 DISTRIBUTION = "Distribution"
 DATABASE_CLUSTER = "DatabaseCluster"
 LOG_GROUP = "LogGroup"  # the function's log group, which also receives the HTTP API's access log
+MAIL_IDENTITY = "MailIdentity"  # mail.create_identity: the SES domain identity the stack owns
 # The output holding the origin secret's ARN (`deploy --rotate-origin-secret` writes a new value to it).
 ORIGIN_SECRET_OUTPUT = "OriginSecretArn"
 

@@ -12,10 +12,11 @@
  * into WPLAMBDA_MAIL_DIR, 0600, by rename so a reader never sees half a message.
  *
  * How: wp_mail() keeps a PHPMailer it finds in the global $phpmailer, so pre_wp_mail (the first
- * thing wp_mail() runs) puts an instance of the subclass below there. WordPress then selects
- * PHP's mail() (isMail()) and fires phpmailer_init; when no plugin chose another transport (an
- * SMTP plugin still wins), the Mailer becomes "wplambda" and PHPMailer calls wplambdaSend() with
- * the finished header and body. Not being "mail", the header carries To and Subject and no Bcc:
+ * thing wp_mail() runs) puts an instance of the subclass below there (deployed, only in place of
+ * WordPress's own PHPMailer: another plugin's subclass is its transport). WordPress then selects
+ * PHP's mail() (isMail()) and fires phpmailer_init; when no plugin chose another transport
+ * (deployed, an SMTP plugin still wins; under serve nothing does), the Mailer becomes "wplambda"
+ * and PHPMailer calls wplambdaSend() with the finished header and body. Not being "mail", the header carries To and Subject and no Bcc:
  * Bcc recipients are only in the envelope (SES's Destinations), never in what recipients read.
  *
  * A failure throws PHPMailer's exception with SES's reason: wp_mail() returns false and fires
@@ -77,7 +78,12 @@ if (wplambda_mail_mode() !== '') {
 
     add_filter('pre_wp_mail', static function ($short_circuit) {
         global $phpmailer;
-        if ($short_circuit === null && !($phpmailer instanceof WplambdaMailer)) {
+        // Deployed, a PHPMailer subclass another plugin put there is its own transport and stays
+        // (only WordPress's plain PHPMailer, or none, is replaced). Under serve local delivery
+        // wins over any plugin's mailer: nothing may leave the machine.
+        $replace = !isset($phpmailer) || get_class($phpmailer) === PHPMailer\PHPMailer\PHPMailer::class
+            || wplambda_mail_mode() === 'local';
+        if ($short_circuit === null && $replace && !($phpmailer instanceof WplambdaMailer)) {
             require_once ABSPATH . WPINC . '/PHPMailer/PHPMailer.php';
             require_once ABSPATH . WPINC . '/PHPMailer/SMTP.php';
             require_once ABSPATH . WPINC . '/PHPMailer/Exception.php';
@@ -92,8 +98,20 @@ if (wplambda_mail_mode() !== '') {
     }, PHP_INT_MAX);
 
     add_action('phpmailer_init', static function ($mailer): void {
-        if ($mailer instanceof WplambdaMailer && $mailer->Mailer === 'mail') {
+        if (!($mailer instanceof WplambdaMailer)) {
+            return;
+        }
+        // Deployed, a plugin that chose SMTP (or another transport) keeps it. Under serve the
+        // kit's transport is forced whatever a plugin chose: an SMTP plugin's settings (from an
+        // imported production database, say) would otherwise send real mail from the machine.
+        if ($mailer->Mailer === 'mail' || wplambda_mail_mode() === 'local') {
             $mailer->Mailer = 'wplambda';
+        }
+        // A plugin's setFrom() here would change the From, and so SES's Source, to an address
+        // IAM refuses (ses:FromAddress): the configured address is set again, last.
+        $from = (string) getenv('WPLAMBDA_MAIL_FROM');
+        if ($from !== '' && $mailer->From !== $from) {
+            $mailer->setFrom($from, $mailer->FromName, false);
         }
     }, PHP_INT_MAX);
 }

@@ -383,8 +383,9 @@ class Security(Table):
 
 
 # An address in mail.from: one @, no spaces or angle brackets (a display name goes in mail.from_name),
-# a host name after the @.
-_ADDRESS_RE = r"^[^@\s<>\"(),;:]+@" + _HOST_RE[1:]
+# a host name after the @. Nor $ { } * ?: the template writes the address into the role's policy,
+# where ${...} in a !Sub would be substituted and * ? in a resource or StringLike match any sender.
+_ADDRESS_RE = r"^[^@\s<>\"(),;:${}*?]+@" + _HOST_RE[1:]
 MailFrom = Annotated[str, Field(pattern=f"^$|{_ADDRESS_RE}"),
                      _says("{value!r} is not an e-mail address; use a bare address such as \"wordpress@example.com\" "
                            "(the name goes in mail.from_name), or leave it empty for wordpress@ the first of "

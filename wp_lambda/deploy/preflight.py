@@ -556,10 +556,12 @@ def check_nat_architecture(config: Config, aws: Aws, result: Preflight, state: s
         f"{new!r} and deploy again")
 
 
-def check_mail(config: Config, aws: Aws, result: Preflight) -> None:
+def check_mail(config: Config, aws: Aws, result: Preflight, state: stack_mod.StackState) -> None:
     """[mail]: the From address may send through SES in mail.region, and the account is out of the
     sandbox. Warnings only (notes): a new site is often deployed before either is true, and the
-    stack itself may be what creates the identity (mail.create_identity)."""
+    stack itself may be what creates the identity (mail.create_identity). One failure: an identity
+    mail.create_identity would make that already exists outside this stack (made by hand, or kept by
+    a deleted stack's DeletionPolicy), which CloudFormation refuses with AlreadyExists mid-deploy."""
     if not config.mail.enabled:
         return
     try:
@@ -569,6 +571,14 @@ def check_mail(config: Config, aws: Aws, result: Preflight) -> None:
     except botocore.exceptions.ClientError as exc:
         raise _NotRun(f"mail: could not run (SES: {error_code(exc)})") from None
     warnings = found.warnings()
+    domain = config.site.domains[0] if config.mail.create_identity else ""
+    existing = next((i for i in found.identities if i.name == domain and i.status != "missing"), None)
+    if existing is not None and state.physical_id(stack_mod.MAIL_IDENTITY) is None:
+        result.failures.append(
+            f"mail.create_identity: the SES identity {domain} already exists in {found.region} "
+            f"({existing.status.lower()}), outside stack {state.name!r}, and CloudFormation cannot create it again; "
+            "fix: set mail.create_identity = false (the site sends through the existing identity; "
+            "`wplambda mail verify` shows its DNS records)")
     if config.mail.create_identity and not found.verified:
         warnings = [w for w in warnings if "may not send" not in w]
         warnings.append(f"mail: the stack creates the SES identity of {config.site.domains[0]}; after the deploy, "
@@ -606,7 +616,8 @@ def run(config: Config, aws: Aws, state: stack_mod.StackState, *, offer_delete: 
               functools.partial(check_engine_version, creating=not state.created,
                                 deployed=stack_mod.deployed_engine_version(aws.client("cloudformation"), state)),
               check_layer_sizes,
-              functools.partial(check_nat_architecture, state=state), check_mail)
+              functools.partial(check_nat_architecture, state=state),
+              functools.partial(check_mail, state=state))
     for check in checks:
         try:
             check(config, aws, result)

@@ -73,6 +73,9 @@ def test_a_reset_mail_lands_in_the_inbox_and_its_link_sets_a_new_password(served
     eml = written.pop()
     assert stat.S_IMODE(eml.stat().st_mode) == 0o600
     assert stat.S_IMODE(_mail_dir(served).stat().st_mode) == 0o700
+    # No site.domains nor mail.from: serve's own From, not one made from the request's host.
+    assert "<wordpress@wplambda.test>" in next(line for line in eml.read_text().splitlines()
+                                               if line.startswith("From:"))
     page.goto(_mailbox_url(served))
     page.click("text=Password Reset")
     reset = page.locator("a[href*='action=rp']").first

@@ -18,6 +18,7 @@ from botocore.stub import Stubber
 from tests.integration.deploy.conftest import REGION, config_with, make_project
 from tests.support.helpers import run_wplambda
 from wp_lambda import ses
+from wp_lambda import stack as stack_mod
 from wp_lambda.aws import connect
 from wp_lambda.config import Config
 from wp_lambda.deploy import preflight
@@ -37,9 +38,9 @@ def _config(project: Path, domain: str = DOMAIN, **mail: Any) -> Config:
     return config_with(project, site={"domains": [domain], "certificate_arn": CERTIFICATE}, mail=mail)
 
 
-def _check(config: Config) -> preflight.Preflight:
+def _check(config: Config, state: stack_mod.StackState | None = None) -> preflight.Preflight:
     result = preflight.Preflight()
-    preflight.check_mail(config, connect(config), result)
+    preflight.check_mail(config, connect(config), result, state or stack_mod.StackState("mailpre", None))
     return result
 
 
@@ -60,8 +61,29 @@ def test_a_verified_domain_passes_its_identity_check(project: Path) -> None:
     assert any("could not read the account's SES status" in n for n in result.notes)
 
 
+def test_a_verified_parent_domain_covers_a_subdomain_s_address(project: Path) -> None:
+    """moto: DOMAIN verified above; news@mail.DOMAIN is covered by it, as SES sends for it."""
+    result = _check(_config(project, f"mail.{DOMAIN}", from_=f"news@mail.{DOMAIN}"))
+    assert result.failures == [] and not any("may not send" in n for n in result.notes)
+    found = ses.status(_config(project, f"mail.{DOMAIN}", from_=f"news@mail.{DOMAIN}"),
+                       connect(_config(project)).session)
+    assert [(i.name, i.status) for i in found.identities] == [
+        (f"mail.{DOMAIN}", "missing"), (f"news@mail.{DOMAIN}", "missing"), (DOMAIN, ses.VERIFIED)]
+
+
+def test_an_identity_create_identity_would_make_that_exists_outside_the_stack_is_a_failure(project: Path) -> None:
+    """moto: DOMAIN exists (verified above) and the stack does not own it: CloudFormation would
+    fail with AlreadyExists, so the preflight stops first; once the stack owns it, no failure."""
+    config = _config(project, create_identity=True)
+    (failure,) = _check(config).failures
+    assert f"the SES identity {DOMAIN} already exists" in failure and "mail.create_identity = false" in failure
+    owned = stack_mod.StackState("mailpre", {"StackStatus": "UPDATE_COMPLETE"},
+                                 {stack_mod.MAIL_IDENTITY: {"PhysicalResourceId": DOMAIN}})
+    assert _check(config, owned).failures == []
+
+
 def test_the_stack_creating_the_identity_says_so_instead(project: Path) -> None:
-    fresh = f"new.{DOMAIN}"  # not verified in moto by the test above
+    fresh = "fresh-mail-test.example.org"  # no identity of its own or of a parent in moto
     result = _check(_config(project, fresh, from_=f"news@{fresh}", create_identity=True))
     assert result.failures == []
     assert any("the stack creates the SES identity" in n and "wplambda mail verify" in n for n in result.notes)
@@ -74,9 +96,10 @@ def _stubbed(production: bool, verified: bool) -> Any:
     stubber.add_response("get_email_identity", {
         "IdentityType": "DOMAIN", "VerificationStatus": "SUCCESS" if verified else "PENDING",
         "DkimAttributes": {"Tokens": ["tok1", "tok2", "tok3"]}}, {"EmailIdentity": DOMAIN})
-    if not verified:
-        stubber.add_client_error("get_email_identity", "NotFoundException", http_status_code=404,
-                                 expected_params={"EmailIdentity": f"wordpress@{DOMAIN}"})
+    if not verified:  # then the address, then the parent domain
+        for name in (f"wordpress@{DOMAIN}", DOMAIN.partition(".")[2]):
+            stubber.add_client_error("get_email_identity", "NotFoundException", http_status_code=404,
+                                     expected_params={"EmailIdentity": name})
     stubber.add_response("get_account", {"ProductionAccessEnabled": production, "SendingEnabled": True,
                                          "DedicatedIpAutoWarmupEnabled": False}, {})
     stubber.activate()

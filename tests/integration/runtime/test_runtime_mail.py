@@ -15,7 +15,10 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import re
 import shutil
+import socket
+import time
 import urllib.request
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -175,3 +178,106 @@ def test_a_refused_send_makes_wp_mail_false_and_fires_wp_mail_failed(mail_site: 
     log = result["stderr"]
     assert "wplambda mail: not sent to r***@example.com, c***@example.com, h***@example.com" in log
     assert "reader@example.com" not in log and "Your report" not in log and "Hello" not in log
+
+
+def _send_plain(rt: Runtime, setup: str = "") -> dict[str, Any]:
+    """wp_mail() of a short text message after the PHP in ``setup`` (a plugin's hooks, say):
+    its result, the wp_mail_failed reasons and the class of the PHPMailer that sent it."""
+    script = setup + """
+$failed = [];
+add_action('wp_mail_failed', static function ($error) use (&$failed) { $failed[] = $error->get_error_message(); });
+$ok = wp_mail('reader@example.com', 'Plain', "line one\\nline two\\n");
+echo json_encode(['ok' => $ok, 'failed' => $failed, 'mailer' => get_class($GLOBALS['phpmailer'])]);
+"""
+    result = _wp(rt, "eval", script)
+    assert result["exitCode"] == 0, result
+    outcome: dict[str, Any] = json.loads(result["stdout"])
+    return outcome
+
+
+def test_the_raw_message_ends_every_line_in_crlf(console: Runtime, ses: str) -> None:
+    """PHPMailer ends lines with PHP_EOL for a Mailer other than smtp and mail; RFC 5322 wants CRLF."""
+    before = len(_sent(ses))
+    assert _send_plain(console)["ok"] is True
+    (sent,) = _sent(ses)[before:]
+    raw = sent["raw_data"]
+    assert "\r\n\r\n" in raw and re.search(r"(?<!\r)\n", raw) is None and re.search(r"\r(?!\n)", raw) is None
+
+
+def test_a_plugin_changing_the_from_in_phpmailer_init_is_undone(console: Runtime, ses: str) -> None:
+    """A plugin's setFrom() would make SES's Source an address IAM (and here moto: unverified) refuses."""
+    plugin = "add_action('phpmailer_init', static function ($m) { $m->setFrom('shop@elsewhere.example', 'Shop'); });"
+    before = len(_sent(ses))
+    outcome = _send_plain(console, plugin)
+    assert outcome["ok"] is True and outcome["failed"] == [], outcome
+    (sent,) = _sent(ses)[before:]
+    assert sent["source"] == SENDER and _parse(sent["raw_data"])["From"] == f"Shop <{SENDER}>"
+
+
+# Another plugin's PHPMailer: a transport of its own, which records what it was asked to send.
+OWN_MAILER = """
+$GLOBALS['phpmailer'] = new class (true) extends PHPMailer\\PHPMailer\\PHPMailer {
+    public function send() { return true; }
+};
+"""
+LOAD_PHPMAILER = """
+require_once ABSPATH . WPINC . '/PHPMailer/PHPMailer.php';
+require_once ABSPATH . WPINC . '/PHPMailer/Exception.php';
+"""
+
+
+def test_another_plugin_s_phpmailer_is_left_in_place_deployed(console: Runtime, ses: str) -> None:
+    before = len(_sent(ses))
+    outcome = _send_plain(console, LOAD_PHPMAILER + OWN_MAILER)
+    assert outcome["ok"] is True and outcome["mailer"].startswith("PHPMailer\\PHPMailer\\PHPMailer@anonymous")
+    assert len(_sent(ses)) == before
+
+
+@pytest.fixture()
+def local(mail_site: Site, console: Runtime, tmp_path: Path) -> Iterator[tuple[Runtime, Path]]:
+    """The runtime as serve configures it: mail into a mailbox directory, nothing through SES."""
+    mailbox = tmp_path / "mail"
+    mailbox.mkdir()
+    rt = Runtime(dict(mail_site.environ, WPLAMBDA_WP_CLI=real_wp_cli(), WP_HOME=f"https://{DOMAIN}",
+                      **{contract.ROLE_ENV: contract.CONSOLE_ROLE, contract.MAIL_ENV: contract.MAIL_LOCAL,
+                         contract.MAIL_DIR_ENV: str(mailbox), contract.MAIL_FROM_ENV: SENDER}))
+    try:
+        yield rt, mailbox
+    finally:
+        rt.stop()
+
+
+def test_under_serve_an_smtp_plugin_s_choice_is_overridden(local: tuple[Runtime, Path]) -> None:
+    """An SMTP plugin (an imported production database's settings) would send real mail; under
+    serve the message lands in the mailbox instead. The SMTP server named here listens nowhere."""
+    rt, mailbox = local
+    smtp = ("add_action('phpmailer_init', static function ($m) { $m->isSMTP(); $m->Host = '127.0.0.1'; "
+            "$m->Port = 9; $m->Timeout = 2; }, 10);")
+    outcome = _send_plain(rt, smtp)
+    assert outcome["ok"] is True and outcome["failed"] == [], outcome
+    (kept,) = mailbox.glob("*.eml")
+    assert _parse(kept.read_text())["To"] == "reader@example.com"
+
+
+def test_under_serve_another_plugin_s_phpmailer_is_replaced(local: tuple[Runtime, Path]) -> None:
+    rt, mailbox = local
+    outcome = _send_plain(rt, LOAD_PHPMAILER + OWN_MAILER)
+    assert outcome["ok"] is True and outcome["mailer"] == "WplambdaMailer"
+    assert len(list(mailbox.glob("*.eml"))) == 1
+
+
+def test_an_endpoint_that_never_answers_fails_the_send_in_seconds(mail_site: Site, console: Runtime) -> None:
+    """A listening socket that never answers: the SDK gives up after its timeout and one retry, so
+    wp_mail() returns false within the page request instead of hanging until Lambda kills it."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        rt = _console(mail_site, f"http://127.0.0.1:{silent.getsockname()[1]}", SENDER)
+        try:
+            started = time.monotonic()
+            outcome = _send_plain(rt)
+            elapsed = time.monotonic() - started
+        finally:
+            rt.stop()
+    assert outcome["ok"] is False and "Amazon SES" in outcome["failed"][0], outcome
+    assert elapsed < 25, elapsed

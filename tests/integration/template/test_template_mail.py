@@ -47,8 +47,10 @@ def test_the_role_may_only_send_as_mail_from_through_its_identities(rendered: Re
     assert statement["Effect"] == "Allow"
     assert sorted(_list(statement["Action"])) == ["ses:SendEmail", "ses:SendRawEmail"]
     resources = [r["Fn::Sub"] for r in statement["Resource"]]
-    assert resources == [f"arn:${{AWS::Partition}}:ses:eu-west-1:${{AWS::AccountId}}:identity/{DOMAIN}",
-                         f"arn:${{AWS::Partition}}:ses:eu-west-1:${{AWS::AccountId}}:identity/{SENDER}"]
+    # Every identity (a verified parent domain, the sandbox's recipients) and configuration set (an
+    # account's default one) in mail.region: the condition, not the resource, pins the sender.
+    assert resources == ["arn:${AWS::Partition}:ses:eu-west-1:${AWS::AccountId}:identity/*",
+                         "arn:${AWS::Partition}:ses:eu-west-1:${AWS::AccountId}:configuration-set/*"]
     assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": SENDER}}
     # The console function runs with the same role, so wp-cli and cron send as the site does.
     console = rendered.resources["ConsoleFunction"]["Properties"]["Role"]
@@ -57,6 +59,8 @@ def test_the_role_may_only_send_as_mail_from_through_its_identities(rendered: Re
 
 def test_the_domain_identity_uses_easy_dkim_and_its_records_are_an_output(rendered: Rendered) -> None:
     (identity,) = rendered.of_type("AWS::SES::EmailIdentity").values()
+    # Deleting the stack keeps the identity, so DKIM keeps signing the domain's mail.
+    assert (identity["DeletionPolicy"], identity["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
     assert identity["Properties"] == {"EmailIdentity": DOMAIN, "DkimAttributes": {"SigningEnabled": True}}
     records = rendered.transformed["Outputs"]["MailDkimRecords"]["Value"]["Fn::Join"][1]
     assert [r["Fn::GetAtt"] for r in records] == [["MailIdentity", f"DkimDNSToken{kind}{n}"]

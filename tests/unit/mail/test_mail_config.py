@@ -19,7 +19,8 @@ def _problem(text: str) -> str:
 
 
 @pytest.mark.parametrize("value", ["not an address", "WordPress <wp@example.com>", "a@b", "a@@example.com",
-                                   "wp@example.com\nBcc: x@example.com"])
+                                   "wp@example.com\nBcc: x@example.com", "wp${AWS::Region}@example.com",
+                                   "w*@example.com", "w?@example.com", "{wp}@example.com"])
 def test_a_from_that_is_no_bare_address_names_the_key_and_the_fix(value: str) -> None:
     message = _problem(f"[mail]\nfrom = {value!r}\n".replace("'", '"').replace("\n\"", "\\n\""))
     assert "mail.from" in message and "is not an e-mail address" in message and "mail.from_name" in message
@@ -52,6 +53,8 @@ def test_mail_off_leaves_wordpress_its_own_and_serve_always_keeps_mail(tmp_path:
     local = LocalStandIns(salt="s", database={}, uploads={}, mail_dir="/state/mail")
     env = {v.name: v.value for v in function_environment(config, local=local)}
     assert (env[contract.MAIL_ENV], env[contract.MAIL_DIR_ENV]) == (contract.MAIL_LOCAL, "/state/mail")
+    # No mail.from nor site.domains: an address WordPress's is_email() takes, not wordpress@localhost.
+    assert env[contract.MAIL_FROM_ENV] == "wordpress@wplambda.test"
     assert contract.MAIL_REGION_ENV not in env
 
 

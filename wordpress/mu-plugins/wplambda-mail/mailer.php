@@ -16,7 +16,10 @@ class WplambdaMailer extends PHPMailer\PHPMailer\PHPMailer
      */
     public function wplambdaSend(string $header, string $body): bool
     {
-        $raw = rtrim($header) . static::$LE . static::$LE . $body;
+        // PHPMailer ends lines with PHP_EOL (a bare LF) for every Mailer but smtp and mail; a
+        // message's lines end in CRLF (RFC 5322 section 2.1), and SendRawEmail takes the message as
+        // it goes out: https://docs.aws.amazon.com/ses/latest/dg/send-email-raw.html
+        $raw = (string) preg_replace("/\r\n|\r|\n/", "\r\n", rtrim($header) . "\n\n" . $body);
         $recipients = array_keys($this->getAllRecipientAddresses());
         if (wplambda_mail_mode() === 'local') {
             $this->keepLocally($raw, $recipients);
@@ -38,8 +41,17 @@ class WplambdaMailer extends PHPMailer\PHPMailer\PHPMailer
             $this->fail('the local mailbox (WPLAMBDA_MAIL_DIR) is missing', $recipients);
         }
         $temp = tempnam($dir, '.incoming-');
-        $envelope = 'X-Wplambda-Envelope-To: ' . implode(', ', $recipients) . static::$LE;
+        // tempnam() falls back to the system's temporary directory when $dir is not writable: a
+        // message there would be outside the mailbox (and left behind), so that counts as failing.
+        if ($temp !== false && dirname((string) realpath($temp)) !== realpath($dir)) {
+            @unlink($temp);
+            $temp = false;
+        }
+        $envelope = "X-Wplambda-Envelope-To: " . implode(', ', $recipients) . "\r\n";
         if ($temp === false || file_put_contents($temp, $envelope . $raw) === false) {
+            if ($temp !== false) {
+                @unlink($temp);
+            }
             $this->fail('could not write to the local mailbox', $recipients);
         }
         chmod($temp, 0600);
@@ -69,8 +81,14 @@ class WplambdaMailer extends PHPMailer\PHPMailer\PHPMailer
         }
         $region = (string) getenv('WPLAMBDA_MAIL_REGION');
         try {
+            // Short timeouts and one retry: the send runs inside the page request (a password reset,
+            // a checkout), which must not hang on an unreachable endpoint for the SDK's defaults
+            // (no timeout, three retries with back-off) until Lambda kills the whole request.
+            // https://docs.aws.amazon.com/sdk-for-php/v3/developer-guide/guide_configuration.html
             $client = new Aws\Ses\SesClient(['version' => '2010-12-01',
-                                             'region' => $region !== '' ? $region : (string) getenv('AWS_REGION')]);
+                                             'region' => $region !== '' ? $region : (string) getenv('AWS_REGION'),
+                                             'http' => ['connect_timeout' => 2, 'timeout' => 5],
+                                             'retries' => 1]);
             $client->sendRawEmail([
                 'Source' => $this->From,
                 'Destinations' => $recipients,
