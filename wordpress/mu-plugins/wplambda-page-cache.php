@@ -18,9 +18,12 @@
  * - not a preview, not a password-protected post (typed password or not), not a page a plugin
  *   marked with DONOTCACHEPAGE (the constant cache plugins honour; WooCommerce sets it on the cart);
  * - nothing earlier already said private, no-store or no-cache (nocache_headers()).
- * A page that made a nonce for anonymous visitors (wp_rest for api-fetch, a contact form) is still
- * the same for all of them; it is shared without stale directives, and cache.ttl is at most 12 h,
- * half a nonce's life, so a cached nonce is still valid when served.
+ * A page that prints a nonce made for anonymous visitors (api-fetch's wp_rest, a contact form), in
+ * its body or a header, is still the same for all of them; it is shared without stale directives,
+ * and cache.ttl is at most 12 h, half a nonce's life, so a cached nonce is still valid when served.
+ * A nonce made but not printed does not count: WordPress makes a wp_rest nonce on every front-end
+ * request. The page is searched for each one when it is complete; HEAD, with no page to search,
+ * counts any nonce made (wplambda_page_prints_nonce).
  *
  * The runtime has the last word (wp_lambda/runtime/page_cache.py): a response with Set-Cookie, or to
  * a request carrying a login, post-password, commenter or cart cookie, a preview, wp-admin or the
@@ -128,24 +131,74 @@ function wplambda_page_is_shared(): bool
 // so a DONOTCACHEPAGE a block defines, a nonce made while enqueueing, or a fatal error later in the
 // page would come after headers went out. Lambda answers with the whole response anyway, so the
 // buffer costs no time to first byte; PHP flushes it (and sends the headers) at the request's end.
-// Not under the PHP CLI (wp-cli, cron): a command's output streams, and it sends no headers.
+// The buffer's callback runs before the headers go out, so it hands the complete page to the
+// decision below. Not under the PHP CLI (wp-cli, cron): a command's output streams, and it sends no
+// headers.
+$wplambda_page_body = null;  // the complete response body, once the buffer's last flush has it
 if (PHP_SAPI !== 'cli') {
-    ob_start();
+    ob_start(static function (string $buffer, int $phase) use (&$wplambda_page_body): string {
+        // Complete only at the buffer's end during shutdown (WordPress's wp_ob_end_flush_all or
+        // PHP's own): a plugin's early flush or ob_end_flush sends the headers with part of the
+        // page, and the decision then finds no body and keeps the stale directives off.
+        if (($phase & PHP_OUTPUT_HANDLER_FINAL) && !($phase & PHP_OUTPUT_HANDLER_CLEAN)
+            && function_exists('did_action') && did_action('shutdown')) {
+            $wplambda_page_body = $buffer;
+        }
+        return $buffer;
+    });
 }
 
-$wplambda_page_nonce = false;
-// wp_create_nonce (and wp_verify_nonce) ask this filter only for a visitor who is not logged in.
-add_filter('nonce_user_logged_out', static function ($uid) use (&$wplambda_page_nonce) {
-    $wplambda_page_nonce = true;
+// action => nonce tick, of each nonce made (or checked) for a visitor who is not logged in:
+// wp_create_nonce and wp_verify_nonce ask this filter only then.
+$wplambda_page_nonces = [];
+add_filter('nonce_user_logged_out', static function ($uid, $action = -1) use (&$wplambda_page_nonces) {
+    $wplambda_page_nonces[(string) $action] = wp_nonce_tick($action);
     return $uid;
-});
+}, 10, 2);
 
-header_register_callback(static function () use (&$wplambda_page_nonce): void {
+/**
+ * Whether a nonce made for this anonymous visitor reaches the response, in its body or a header.
+ *
+ * WordPress makes a wp_rest nonce on every front-end request (the api-fetch inline script is built
+ * whether or not a page enqueues it), so a nonce made is not a nonce printed: only one found in the
+ * response keeps the stale directives off. Each is made again here, with the same user, session
+ * token and tick, and searched for (hex, so the same in HTML, JSON or a URL). Where that cannot be
+ * known, the answer is yes: no complete body (HEAD, where WordPress exits before the template and
+ * the GET's page is unknown; an early flush), a compressed body, or a tick that moved on meanwhile.
+ */
+function wplambda_page_prints_nonce(array $actions, ?string $body): bool
+{
+    if (!$actions) {
+        return false;
+    }
+    if ($body === null || ($_SERVER['REQUEST_METHOD'] ?? '') !== 'GET') {
+        return true;
+    }
+    foreach (wplambda_page_cache_sent('Content-Encoding') as $value) {
+        if (strcasecmp($value, 'identity') !== 0) {
+            return true;  // gzip from an inner buffer: a nonce would not be found in the bytes
+        }
+    }
+    $headers = implode("\n", headers_list());
+    foreach ($actions as $action => $tick) {
+        $action = (string) $action;
+        if (wp_nonce_tick($action) !== $tick) {
+            return true;  // made under the last tick; the nonce made now would differ
+        }
+        $nonce = wp_create_nonce($action);
+        if (str_contains($body, $nonce) || str_contains($headers, $nonce)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+header_register_callback(static function () use (&$wplambda_page_nonces, &$wplambda_page_body): void {
     $settings = wplambda_page_cache_settings();
     if ($settings !== null && wplambda_page_is_shared()) {
         // max-age=0: browsers ask again each time; only CloudFront keeps the page (s-maxage wins there).
         $value = 'public, max-age=0, s-maxage=' . $settings['ttl'];
-        if ($settings['stale'] > 0 && !$wplambda_page_nonce) {
+        if ($settings['stale'] > 0 && !wplambda_page_prints_nonce($wplambda_page_nonces, $wplambda_page_body)) {
             $value .= ', stale-while-revalidate=' . $settings['stale'] . ', stale-if-error=' . $settings['stale'];
         }
         header('Cache-Control: ' . $value);

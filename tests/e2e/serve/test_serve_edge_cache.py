@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 SLEEP_PAGE = "wplambda-sleep.php"
 # A page that says what the kit's mu-plugin says of a shareable page (2 s fresh, then stale), so the
-# test depends on serve's cache alone: WordPress keeps the stale directives off any page that made
+# test depends on serve's cache alone: WordPress keeps the stale directives off any page that prints
 # a nonce for anonymous visitors.
 STALE_PAGE = "wplambda-stale.php"
 

@@ -25,6 +25,35 @@ TTL, STALE = 300, 86400
 MU_PLUGIN = Path(__file__).resolve().parents[3] / "wordpress" / "mu-plugins" / "wplambda-page-cache.php"
 # A script that says public and sets a cookie: only the runtime stands between it and the cache.
 SETS_COOKIE = "<?php header('Cache-Control: public, s-maxage=600'); setcookie('session', 'abc'); echo 'mine';\n"
+SHARED_WITH_STALE = f"public, max-age=0, s-maxage={TTL}, stale-while-revalidate={STALE}, stale-if-error={STALE}"
+# A test mu-plugin: ?nonce=MODE makes an anonymous nonce for action "x" while the page is routed
+# and MODE says where it goes (nowhere, the footer, a header, api-fetch's inline script, with a
+# cookie); two REST routes make one and answer it or not.
+NONCE_PLUGIN = """<?php
+add_action('template_redirect', static function () {
+    $mode = $_GET['nonce'] ?? '';
+    if ($mode === '') {
+        return;
+    }
+    $nonce = wp_create_nonce('x');
+    if ($mode === 'footer') {
+        add_action('wp_footer', static function () use ($nonce) { echo '<p data-nonce="' . $nonce . '"></p>'; });
+    } elseif ($mode === 'header') {
+        header('X-WP-Nonce: ' . $nonce);
+    } elseif ($mode === 'api-fetch') {
+        add_action('wp_enqueue_scripts', static function () { wp_enqueue_script('wp-api-fetch'); });
+    } elseif ($mode === 'cookie') {
+        setcookie('visitor', 'v1');
+        add_action('wp_footer', static function () use ($nonce) { echo $nonce; });
+    }
+});
+add_action('rest_api_init', static function () {
+    register_rest_route('wplambda-test/v1', '/nonce', ['methods' => 'GET', 'permission_callback' => '__return_true',
+        'callback' => static fn () => ['nonce' => wp_create_nonce('x')]]);
+    register_rest_route('wplambda-test/v1', '/quiet', ['methods' => 'GET', 'permission_callback' => '__return_true',
+        'callback' => static fn () => ['made' => strlen(wp_create_nonce('x'))]]);
+});
+"""
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +63,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, mariadb: MariaDB, debian_word
     mu_plugins.mkdir(parents=True, exist_ok=True)
     shutil.copy(MU_PLUGIN, mu_plugins / MU_PLUGIN.name)
     (site.root / "wplambda-sets-cookie.php").write_text(SETS_COOKIE)
+    (mu_plugins / "wplambda-test-nonce.php").write_text(NONCE_PLUGIN)
     site.environ[contract.PAGE_CACHE_ENV] = f"{TTL},{STALE}"
     return site
 
@@ -92,6 +122,44 @@ def test_public_rest_get_is_shared(anonymous: Client) -> None:
     posts = anonymous.get("/", query="rest_route=/wp/v2/posts")
     assert posts.status == 200 and json.loads(posts.body)
     assert _shared(posts), posts.headers
+
+
+def test_default_pages_get_the_stale_directives(anonymous: Client) -> None:
+    """WordPress makes a wp_rest nonce on every front-end request (for api-fetch's inline script),
+    printed or not: only a printed one may keep stale-while-revalidate and stale-if-error off, or no
+    page would ever get them and the database's resume and throttling would reach visitors."""
+    for query in ("", "p=1", "nonce=made", "rest_route=/wp/v2/posts", "rest_route=/wplambda-test/v1/quiet"):
+        reply = anonymous.get("/", query=query)
+        assert reply.status == 200 and reply.cookies == [], (query, reply.status)
+        assert reply.header("cache-control") == SHARED_WITH_STALE, (query, reply.headers)
+    home = anonymous.get("/")
+    assert "wp-site-blocks" in home.text and "createNonceMiddleware" not in home.text
+
+
+@pytest.mark.parametrize(("query", "printed"), [("nonce=footer", 'data-nonce="'), ("nonce=header", "X-WP-Nonce: "),
+                                               ("nonce=api-fetch", "createNonceMiddleware"),
+                                               ("rest_route=/wplambda-test/v1/nonce", '"nonce":"')])
+def test_a_page_that_prints_an_anonymous_nonce_is_shared_without_stale(anonymous: Client, query: str,
+                                                                       printed: str) -> None:
+    """A cached nonce must not outlive its 24 h: no stale directives, and ttl is at most 12 h."""
+    reply = anonymous.get("/", query=query)
+    assert reply.status == 200 and reply.cookies == []
+    assert printed in f"X-WP-Nonce: {reply.header('x-wp-nonce')}\n{reply.text}", reply.text[-2000:]
+    assert reply.header("cache-control") == f"public, max-age=0, s-maxage={TTL}", (query, reply.headers)
+
+
+def test_head_of_a_page_that_made_a_nonce_is_shared_without_stale(anonymous: Client) -> None:
+    """HEAD has no page to search (WordPress exits before the template): a nonce made counts."""
+    head = anonymous.request("HEAD", "/", query="nonce=made")
+    assert head.status == 200 and head.body == b""
+    assert head.header("cache-control") == f"public, max-age=0, s-maxage={TTL}", head.headers
+
+
+def test_a_nonce_page_that_sets_a_cookie_is_private(anonymous: Client, editor: Client) -> None:
+    reply = anonymous.get("/", query="nonce=cookie")
+    assert reply.status == 200 and reply.cookies
+    _assert_private(reply)
+    _assert_private(editor.get("/", query="nonce=footer"))
 
 
 def test_logged_in_editor_is_never_shared_and_sees_the_admin_bar(editor: Client) -> None:
