@@ -35,6 +35,21 @@ The answer carries CloudFront's ``X-Cache`` and ``Age``: ``Miss from cloudfront`
 answered), ``Hit from cloudfront`` (a fresh copy), ``RefreshHit from cloudfront`` (an expired copy,
 served within ``stale-while-revalidate`` or ``stale-if-error``).
 
+Simultaneous misses for one page are collapsed as CloudFront collapses them ("Simultaneous
+requests for the same object", https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/RequestAndResponseBehaviorCustomOrigin.html#request-custom-traffic-spikes):
+the first request for a key that is not in the cache goes to the function; requests for the same
+key (only the same key: the docs forward every non-identical request) arriving before it answers
+wait for it, for at most ``collapse_wait`` seconds (the docs say only that CloudFront "pauses
+briefly"; the bound is ours), then go to the function themselves. A waiting request is answered
+from the stored page, ``Hit from cloudfront`` with its Age: CloudFront logs the requests it held
+during the pause as ``Hit``
+(https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/RequestAndResponseBehaviorS3Origin.html#request-s3-traffic-spikes).
+Stricter than CloudFront, which hands even a ``no-cache`` answer to the requests it held (same
+page): a waiting request is only ever answered from what the cache stored, so an answer that is
+not stored (``private``, ``no-store``, ``Set-Cookie``, a status never cached) or a function that
+failed sends each waiting request to the function on its own, and no visitor gets an answer made
+for another. Bypass requests never reach the cache, so they never wait.
+
 A purge (:meth:`EdgeCache.purge`) takes paths in CloudFront's invalidation syntax
 (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/invalidation-specifying-objects.html):
 a leading ``/``, case-sensitive, ``*`` only as the last character and matching any run of
@@ -50,7 +65,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from wp_lambda.runtime import contract
 
@@ -72,6 +87,14 @@ ERROR_CACHING_MIN_TTL = 10
 ERRORS_HONOURING_NO_STORE = frozenset({404, 410, 414, 501})
 # The longest invalidation path CloudFront takes (the invalidation page above).
 MAX_PURGE_PATH = 4000
+# How long a request waits for the same page's request already at the function before it goes
+# there itself. CloudFront's docs say only "pauses briefly" (the module docstring): ours is longer
+# than a page takes under a local spike, and shorter than the origin response timeout (30 s).
+COLLAPSE_WAIT = 10.0
+# How many times a waiting request waits again when the answer it waited for was storable but a
+# purge took it out before it could be read (a purge while a page renders, as on publish): it then
+# joins the request that fetches the page anew rather than all of them going to the function.
+COLLAPSE_ROUNDS = 3
 
 _DIRECTIVE = re.compile(r"^\s*([a-z-]+)\s*(?:=\s*\"?([^\"]*)\"?)?\s*$")
 _NEVER = frozenset({"private", "no-store", "no-cache"})
@@ -168,18 +191,34 @@ class _Entry:
     refreshing: bool = False
 
 
+@dataclass
+class _Flight:
+    """One request for a key at the function, which others for the key wait for (collapsing)."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    waiters: int = 0  # how many wait: what lets a test see them all waiting before it lets go
+    # What the waiters may do once ``done`` is set: "cached" (the answer was storable: look in the
+    # cache again), "stale" (the function failed and the stale copy stood in: serve it too),
+    # "alone" (not storable, or the request raised: each waiter goes to the function itself).
+    outcome: str = "alone"
+
+
 class EdgeCache:
     """Pages keyed on path and query string (the page cache policy's key), shared by the gateway's
     threads, bounded in entries and bytes (the least recently used page goes first, as an edge
     evicts what is rarely asked for)."""
 
     def __init__(self, ttls: contract.PageCacheTTLs, *, clock: Callable[[], float] = time.monotonic,
-                 max_entries: int = 2000, max_bytes: int = 128 * 1024 * 1024) -> None:
+                 max_entries: int = 2000, max_bytes: int = 128 * 1024 * 1024,
+                 collapse_wait: float = COLLAPSE_WAIT) -> None:
         self.ttls = ttls
         self.clock = clock
         self.max_entries = max_entries
         self.max_bytes = max_bytes
+        self.collapse_wait = collapse_wait
         self._entries: OrderedDict[Key, _Entry] = OrderedDict()
+        # The keys whose page a request is fetching now, and what the others wait on.
+        self._flights: dict[Key, _Flight] = {}
         self._bytes = 0
         # Bumped by every purge: an answer fetched before a purge is not stored after it.
         self._purges = 0
@@ -204,37 +243,91 @@ class EdgeCache:
 
     def answer(self, key: Key, fetch: Fetch, *, head: bool) -> Answer:
         """The answer to a GET or HEAD that may be shared: from the cache, or from ``fetch`` (the
-        function), stored when its headers allow; with X-Cache and Age."""
-        now = self.clock()
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-                age = now - entry.stored
-                if age < entry.life.ttl:
-                    return self._copy(entry, HIT, age, head)
-                if age < entry.life.ttl + entry.life.while_revalidate:
-                    # One refresh per page at a time; a HEAD's answer has no page to store.
-                    refresh = not entry.refreshing and not head
-                    entry.refreshing = entry.refreshing or refresh
-                    stale = self._copy(entry, REFRESH_HIT, age, head)
-                    purges = self._purges
-                    if refresh:
-                        threading.Thread(target=self._refresh, args=(key, fetch, purges),
-                                         name="edge-cache-refresh", daemon=True).start()
-                    return stale
-            purges = self._purges
-        fetched = fetch()
-        if entry is not None and fetched[0] >= 500:
+        function), stored when its headers allow; with X-Cache and Age. A miss while another
+        request for ``key`` is at the function waits for that one (the module docstring)."""
+        for _ in range(COLLAPSE_ROUNDS):
             with self._lock:
-                kept = self._entries.get(key) is entry  # not purged meanwhile
-            age = self.clock() - entry.stored
-            if kept and age < entry.life.ttl + entry.life.if_error:
-                return self._copy(entry, REFRESH_HIT, age, head)
-        if not head:
-            self._store(key, fetched, purges)
+                cached = self._cached(key, fetch, head)
+                if cached is not None:
+                    return cached
+                entry, purges = self._entries.get(key), self._purges
+                flight = self._flights.get(key)
+                # A HEAD leads no one: its answer is not stored, so there would be nothing to share.
+                lead = flight is None and not head
+                if lead:
+                    flight = self._flights[key] = _Flight()
+                elif flight is not None:
+                    flight.waiters += 1
+            if flight is None:
+                break
+            if lead:
+                return self._lead(key, fetch, flight, entry, purges)
+            if not flight.done.wait(self.collapse_wait) or flight.outcome == "alone":
+                break
+            if flight.outcome == "stale":
+                with self._lock:
+                    stale = self._stale_if_error(key, self._entries.get(key), head)
+                if stale is not None:
+                    return stale
+        with self._lock:
+            entry, purges = self._entries.get(key), self._purges
+        return self._miss(key, fetch, head, entry, purges)[0]
+
+    def _cached(self, key: Key, fetch: Fetch, head: bool) -> Answer | None:
+        """The cached answer when there is one to give now (the lock held): a fresh copy, or a
+        stale one within stale-while-revalidate while one background request refreshes it."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        self._entries.move_to_end(key)
+        age = self.clock() - entry.stored
+        if age < entry.life.ttl:
+            return self._copy(entry, HIT, age, head)
+        if age >= entry.life.ttl + entry.life.while_revalidate:
+            return None
+        # One refresh per page at a time; a HEAD's answer has no page to store.
+        refresh = not entry.refreshing and not head
+        entry.refreshing = entry.refreshing or refresh
+        if refresh:
+            threading.Thread(target=self._refresh, args=(key, fetch, self._purges),
+                             name="edge-cache-refresh", daemon=True).start()
+        return self._copy(entry, REFRESH_HIT, age, head)
+
+    def _lead(self, key: Key, fetch: Fetch, flight: _Flight, entry: _Entry | None, purges: int) -> Answer:
+        """Fetch ``key``'s page for this request and the ones that wait on ``flight``. Whatever
+        happens, even ``fetch`` raising, the waiters are woken and the flight is gone."""
+        try:
+            answered, flight.outcome = self._miss(key, fetch, False, entry, purges)
+            return answered
+        finally:
+            with self._lock:
+                if self._flights.get(key) is flight:  # a purge may have let a newer request lead
+                    del self._flights[key]
+            flight.done.set()
+
+    def _miss(self, key: Key, fetch: Fetch, head: bool, entry: _Entry | None, purges: int) -> tuple[Answer, str]:
+        """Ask the function (the lock not held): its answer, stored when its headers allow, or the
+        stale copy in place of its 5xx within stale-if-error; and what requests waiting for this
+        one may do (_Flight.outcome)."""
+        fetched = fetch()
+        if fetched[0] >= 500 and entry is not None:
+            with self._lock:
+                stale = self._stale_if_error(key, entry, head)
+            if stale is not None:
+                return stale, "stale"
+        storable = not head and self._store(key, fetched, purges)
         status, headers, body = fetched
-        return status, [*headers, ("X-Cache", MISS)], body
+        return (status, [*headers, ("X-Cache", MISS)], body), "cached" if storable else "alone"
+
+    def _stale_if_error(self, key: Key, entry: _Entry | None, head: bool) -> Answer | None:
+        """``entry``'s copy in place of an error, while it is still the cached one (not purged
+        meanwhile) and within stale-if-error (the lock held)."""
+        if entry is None or self._entries.get(key) is not entry:
+            return None
+        age = self.clock() - entry.stored
+        if age >= entry.life.ttl + entry.life.if_error:
+            return None
+        return self._copy(entry, REFRESH_HIT, age, head)
 
     def purge(self, paths: Iterable[str]) -> int:
         """Drop every page whose target matches one of ``paths`` (check_purge_paths' syntax); the
@@ -242,6 +335,9 @@ class EdgeCache:
         paths = list(paths)
         with self._lock:
             self._purges += 1
+            # A request that arrives after the purge does not wait for a page fetched before it.
+            for key in [key for key in self._flights if any(_matches(key[0], path) for path in paths)]:
+                del self._flights[key]
             gone = [key for key in self._entries if any(_matches(key[0], path) for path in paths)]
             for key in gone:
                 self._drop(key)
@@ -259,20 +355,24 @@ class EdgeCache:
         if fetched[0] < 500:
             self._store(key, fetched, purges)
 
-    def _store(self, key: Key, fetched: Answer, purges: int) -> None:
+    def _store(self, key: Key, fetched: Answer, purges: int) -> bool:
+        """Store the answer when its headers allow; whether it was storable (stored, or left out
+        only because a purge came while it was fetched)."""
         status, headers, body = fetched
         life = lifetime(status, headers, self.ttls)
         size = len(body) + sum(len(n) + len(v) for n, v in headers)
+        storable = life is not None and size <= self.max_bytes
         with self._lock:
             if purges != self._purges:
-                return  # fetched before a purge: it may be what the purge took out
+                return storable  # fetched before a purge: it may be what the purge took out
             self._drop(key)
-            if life is None or size > self.max_bytes:
-                return
+            if life is None or not storable:
+                return False
             self._entries[key] = _Entry(fetched, self.clock(), life, size)
             self._bytes += size
             while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
                 self._drop(next(iter(self._entries)))
+        return True
 
     def _drop(self, key: Key) -> None:
         """Remove ``key``'s page (the lock held)."""

@@ -182,6 +182,42 @@ def test_a_published_post_is_on_the_cached_home_page_within_2_seconds(installed_
         time.sleep(0.05)
 
 
+def test_simultaneous_visitors_of_a_purged_page_make_one_function_request(installed_site: Served) -> None:
+    """CloudFront's request collapsing, through real serve: a burst of anonymous visitors to a page
+    just purged wakes the function once; the one request that went there is the Miss, every other
+    waited for it and is a Hit of the same page (serve's log shows one function answer)."""
+    target = f"/?edge-cache=collapse-{time.time_ns()}"
+    url = f"{installed_site.url}{target}"
+    fetch(url)
+    token = _run_purge_token(installed_site)
+    status, _, _ = fetch(f"{installed_site.url}{contract.LOCAL_PURGE_PATH}",
+                         data=json.dumps({"paths": [target]}).encode(),
+                         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    assert status == 200
+    logged = len(installed_site.output)
+    visitors = 12
+    start = threading.Barrier(visitors)
+    answers: list[tuple[int, dict[str, str], bytes]] = []
+
+    def visit() -> None:
+        start.wait(timeout=30)
+        answers.append(fetch(url))
+
+    threads = [threading.Thread(target=visit) for _ in range(visitors)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(x_cache(h) for _, h, _ in answers) == [edge_cache.HIT] * (visitors - 1) + [edge_cache.MISS]
+    assert {s for s, _, _ in answers} == {200} and len({body for _, _, body in answers}) == 1
+    answered = re.compile(rf"GET {re.escape(target)} 200 \d+ms (warm|cold)\b")
+    deadline = time.monotonic() + 5
+    while sum(1 for line in installed_site.output[logged:] if target in line) < visitors:
+        assert time.monotonic() < deadline, "serve did not log every request"
+        time.sleep(0.05)
+    assert sum(1 for line in installed_site.output[logged:] if answered.search(line)) == 1
+
+
 def _run_purge_token(served: Served) -> str:
     """This run's purge token, read as the runtime gets it: from a handler process's environment."""
     for pid in served.all_pids():

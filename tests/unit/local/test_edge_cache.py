@@ -66,6 +66,7 @@ class Origin:
         self.set_cookie = False
         self.fail: Exception | None = None
         self.delay = 0.0
+        self.gate: threading.Event | None = None
         self.events: list[dict[str, Any]] = []
         self.lock = threading.Lock()
 
@@ -75,6 +76,8 @@ class Origin:
             calls = self.calls
             self.events.append(event)
         time.sleep(self.delay)
+        if self.gate is not None:
+            self.gate.wait(10)
         if self.fail is not None:
             raise self.fail
         headers = {"content-type": "text/html", "cache-control": self.cache_control}
@@ -322,3 +325,198 @@ def test_a_page_purged_while_the_function_fails_is_not_served_stale(gateway: Run
     assert purge(server, ["/"]) == (200, '{"purged": 1}')
     thread.join()
     assert answers == [503]
+
+
+class Blocked:
+    """A fetch for EdgeCache.answer that holds every call until ``release`` is set, then answers
+    with its call number (so a test sees whose answer each request got), ``headers`` and ``status``;
+    ``fail`` makes it raise instead."""
+
+    def __init__(self, headers: list[tuple[str, str]] | None = None, status: int = 200) -> None:
+        self.release = threading.Event()
+        self.headers = headers if headers is not None else [("Cache-Control", PUBLIC)]
+        self.status = status
+        self.fail: Exception | None = None
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def __call__(self) -> edge_cache.Answer:
+        with self.lock:
+            self.calls += 1
+            calls = self.calls
+        assert self.release.wait(10), "never released"
+        if self.fail is not None:
+            raise self.fail
+        return self.status, [*self.headers, ("X-Call", str(calls))], f"page {calls}".encode()
+
+
+def ask(cache: EdgeCache, key: edge_cache.Key, fetch: Blocked, count: int, *,
+        head: bool = False) -> tuple[list[threading.Thread], list[Any]]:
+    """``count`` threads asking ``cache`` for ``key`` at once; their answers (or exceptions) land in
+    the list returned, in the order they finish."""
+    answers: list[Any] = []
+
+    def one() -> None:
+        try:
+            answers.append(cache.answer(key, fetch, head=head))
+        except Exception as error:  # the test looks at what each request raised
+            answers.append(error)
+
+    threads = [threading.Thread(target=one, daemon=True) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads, answers
+
+
+def joined(threads: list[threading.Thread]) -> None:
+    for thread in threads:
+        thread.join(10)
+    assert not any(thread.is_alive() for thread in threads), "a request never came back: deadlock"
+
+
+def x_cache(answer: edge_cache.Answer) -> str:
+    return dict(answer[1])["X-Cache"]
+
+
+def leading(cache: EdgeCache, key: edge_cache.Key, fetch: Blocked) -> tuple[list[threading.Thread], list[Any]]:
+    """One request for ``key`` at the function, held there."""
+    threads, answers = ask(cache, key, fetch, 1)
+    wait_for(lambda: fetch.calls == 1 and key in cache._flights)
+    return threads, answers
+
+
+def test_simultaneous_misses_for_one_page_make_one_function_request() -> None:
+    cache, fetch, key = EdgeCache(TTLS, clock=Clock()), Blocked(), ("/", True)
+    first, answers = leading(cache, key, fetch)
+    others, waited = ask(cache, key, fetch, 6)
+    wait_for(lambda: cache._flights[key].waiters == 6)
+    assert fetch.calls == 1
+    fetch.release.set()
+    joined(first + others)
+    assert fetch.calls == 1
+    assert [x_cache(a) for a in answers] == [edge_cache.MISS]
+    # CloudFront logs the requests it held during the pause as hits (the module docstring).
+    assert [x_cache(a) for a in waited] == [edge_cache.HIT] * 6
+    assert {a[2] for a in answers + waited} == {b"page 1"}
+    assert all(dict(a[1])["Age"] == "0" for a in waited)
+    assert not cache._flights
+
+
+@pytest.mark.parametrize("other", [("/?p=2", True), ("/", False)])
+def test_only_requests_with_the_same_cache_key_wait(other: edge_cache.Key) -> None:
+    cache, fetch = EdgeCache(TTLS, clock=Clock()), Blocked()
+    first, _ = leading(cache, ("/", True), fetch)
+    threads, answers = ask(cache, other, fetch, 1)
+    wait_for(lambda: fetch.calls == 2)  # went to the function while "/" (gzip) was still there
+    fetch.release.set()
+    joined(first + threads)
+    assert x_cache(answers[0]) == edge_cache.MISS
+
+
+@pytest.mark.parametrize(("headers", "status"), [
+    ([("Cache-Control", PUBLIC), ("Set-Cookie", "session=mine")], 200),
+    ([("Cache-Control", "private, no-store")], 200),
+    ([("Cache-Control", "public, s-maxage=60, no-cache")], 200),
+    ([("Cache-Control", PUBLIC)], 429),  # a status CloudFront does not cache
+])
+def test_an_answer_that_is_not_stored_is_never_handed_to_a_waiting_request(
+        headers: list[tuple[str, str]], status: int) -> None:
+    cache, fetch, key = EdgeCache(TTLS, clock=Clock()), Blocked(headers, status), ("/account/", True)
+    first, answers = leading(cache, key, fetch)
+    others, waited = ask(cache, key, fetch, 4)
+    wait_for(lambda: cache._flights[key].waiters == 4)
+    fetch.release.set()
+    joined(first + others)
+    # Each waiting request went to the function itself and got its own answer.
+    assert fetch.calls == 5
+    assert sorted(dict(a[1])["X-Call"] for a in answers + waited) == ["1", "2", "3", "4", "5"]
+    assert {x_cache(a) for a in answers + waited} == {edge_cache.MISS}
+    assert len(cache) == 0 and not cache._flights
+
+
+def test_a_failing_function_wakes_every_waiting_request_and_leaves_no_flight() -> None:
+    cache, fetch, key = EdgeCache(TTLS, clock=Clock()), Blocked(), ("/", True)
+    fetch.fail = RuntimeError("the handler crashed")
+    first, answers = leading(cache, key, fetch)
+    others, waited = ask(cache, key, fetch, 3)
+    wait_for(lambda: cache._flights[key].waiters == 3)
+    fetch.release.set()
+    joined(first + others)
+    assert fetch.calls == 4  # each waiter tried the function itself
+    assert all(isinstance(a, RuntimeError) for a in answers + waited)
+    assert not cache._flights
+    fetch.fail = None
+    assert x_cache(cache.answer(key, fetch, head=False)) == edge_cache.MISS  # nothing stuck
+
+
+def test_a_waiting_request_goes_to_the_function_after_the_bound() -> None:
+    cache, fetch, key = EdgeCache(TTLS, clock=Clock(), collapse_wait=0.0), Blocked(), ("/", True)
+    first, _ = leading(cache, key, fetch)
+    others, waited = ask(cache, key, fetch, 1)
+    wait_for(lambda: fetch.calls == 2)  # did not wait for the first
+    fetch.release.set()
+    joined(first + others)
+    assert x_cache(waited[0]) == edge_cache.MISS
+
+
+def test_a_head_waits_for_a_get_but_leads_no_one() -> None:
+    cache, fetch, key = EdgeCache(TTLS, clock=Clock()), Blocked(), ("/", True)
+    heads, _ = ask(cache, key, fetch, 1, head=True)
+    wait_for(lambda: fetch.calls == 1)
+    assert not cache._flights  # a HEAD's answer is not stored: nothing to share
+    first, _ = ask(cache, key, fetch, 1)
+    wait_for(lambda: fetch.calls == 2 and key in cache._flights)
+    waiting, answers = ask(cache, key, fetch, 1, head=True)
+    wait_for(lambda: cache._flights[key].waiters == 1)
+    fetch.release.set()
+    joined(heads + first + waiting)
+    assert fetch.calls == 2
+    assert x_cache(answers[0]) == edge_cache.HIT and answers[0][2] == b""
+
+
+def test_requests_after_a_purge_never_get_the_page_fetched_before_it() -> None:
+    cache, fetch, key = EdgeCache(TTLS, clock=Clock()), Blocked(), ("/", True)
+    first, answers = leading(cache, key, fetch)
+    before, waited = ask(cache, key, fetch, 1)
+    wait_for(lambda: cache._flights[key].waiters == 1)
+    cache.purge(["/"])
+    after, fresh = ask(cache, key, fetch, 1)  # does not wait for the page fetched before the purge
+    wait_for(lambda: fetch.calls == 2)
+    fetch.release.set()
+    joined(first + before + after)
+    assert fetch.calls == 2
+    assert answers[0][2] == b"page 1" and x_cache(answers[0]) == edge_cache.MISS
+    # The request that waited through the purge joined the new fetch instead of taking page 1.
+    assert [a[2] for a in waited + fresh] == [b"page 2", b"page 2"]
+    assert cache.answer(key, fetch, head=False)[2] == b"page 2"
+
+
+def test_stale_if_error_answers_the_waiting_requests_too() -> None:
+    clock = Clock()
+    cache, key = EdgeCache(TTLS, clock=clock), ("/", True)
+    fetch = Blocked([("Cache-Control", "public, s-maxage=60, stale-while-revalidate=10, stale-if-error=600")])
+    fetch.release.set()
+    cache.answer(key, fetch, head=False)
+    clock.now += 60 + 10 + 1  # past stale-while-revalidate, within stale-if-error
+    fetch.release.clear()
+    fetch.status, fetch.calls = 503, 0
+    first, answers = leading(cache, key, fetch)
+    others, waited = ask(cache, key, fetch, 2)
+    wait_for(lambda: cache._flights[key].waiters == 2)
+    fetch.release.set()
+    joined(first + others)
+    assert fetch.calls == 1
+    assert {x_cache(a) for a in answers + waited} == {edge_cache.REFRESH_HIT}
+    assert {a[2] for a in answers + waited} == {b"page 1"}
+
+
+def test_a_bypass_request_never_waits_for_the_page_being_fetched(gateway: Running) -> None:
+    server, origin, _ = gateway
+    origin.gate = threading.Event()
+    thread = threading.Thread(target=get, args=(server, "/busy/"), daemon=True)
+    thread.start()
+    wait_for(lambda: origin.calls == 1)
+    status, headers, _ = get(server, "/busy/", headers={"Cookie": "wordpress_logged_in_x=editor"})
+    assert status == 200 and "x-cache" not in headers and origin.calls == 2
+    origin.gate.set()
+    thread.join(10)
