@@ -1,11 +1,11 @@
 """serve's page cache: what the distribution's page cache does deployed ([cache] pages), in memory.
 
 The gateway asks :class:`EdgeCache` for every request the function would answer. The rule that
-sends a request around the cache is the deployed one, contract.cache_bypass (the viewer-request
-function is rendered from the same values), read on the request as the edge sees it: raw cookie
-names, the ``Authorization`` header. The key is the page cache policy's: the path and the whole
-query string as sent, and whether the viewer accepts gzip (EnableAcceptEncodingGzip); never a
-cookie, never ``Host``.
+sends a request around the cache is the runtime's, contract.request_cache_bypass (the
+viewer-request function is rendered from the same values), read on the request as PHP will: every
+Cookie header, each name as $_COOKIE holds it, ``Authorization`` and the method-override headers.
+The key is the page cache policy's: the path and the whole query string as sent, and whether the
+viewer accepts gzip (EnableAcceptEncodingGzip); never a cookie, never ``Host``.
 
 What is stored, and for how long, follows CloudFront's expiration rules with the page cache
 policy's TTLs (contract.page_cache_ttls, rendered into the template from the same function),
@@ -186,12 +186,12 @@ class EdgeCache:
         self._lock = threading.Lock()
 
     @staticmethod
-    def bypasses(method: str, target: str, headers: Mapping[str, str]) -> bool:
-        """Whether the request goes around the cache: contract.cache_bypass as the viewer-request
-        function applies it (``headers`` with lower-case names, ``target`` as path?query)."""
+    def bypasses(method: str, target: str, headers: Iterable[tuple[str, str]]) -> bool:
+        """Whether the request goes around the cache: contract.request_cache_bypass, the runtime's own
+        decision, on ``headers`` as sent (every Cookie header among them: all reach PHP), so serve
+        never stores a page PHP made for a session; ``target`` as path?query."""
         path, _, query = target.partition("?")
-        names = [pair.split("=", 1)[0].strip() for pair in headers.get("cookie", "").split(";") if pair.strip()]
-        return contract.cache_bypass(method, path, query, names, "authorization" in headers) is not None
+        return contract.request_cache_bypass(method, path, query, headers) is not None
 
     @staticmethod
     def key(target: str, headers: Mapping[str, str]) -> Key:

@@ -369,7 +369,7 @@ class _Handler(BaseHTTPRequestHandler):
         """The function's answer, through the page cache when the request may share one: status,
         headers, body, cold or warm (None when the function was not waited for), X-Cache."""
         cache = self.server.cache
-        bypass = cache is None or cache.bypasses(method, self.path, request_headers)
+        bypass = cache is None or cache.bypasses(method, self.path, self.headers.items())
         event = self._event(method, body)
         if cache is not None and bypass:
             # As the viewer-request function: a bypass request is marked with its own id, and the

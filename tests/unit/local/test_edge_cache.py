@@ -1,7 +1,7 @@
 """serve's page cache (wp_lambda/local/edge_cache.py): what it stores, for how long, what it answers
 while stale, what a purge takes out, and who may purge; on a real gateway bound to a loopback port
 with a counting stand-in for the handler and a clock moved by hand. The rule that sends a request
-around the cache is contract.cache_bypass, the deployed one."""
+around the cache is contract.request_cache_bypass, the runtime's."""
 
 from __future__ import annotations
 
@@ -158,6 +158,42 @@ def test_a_bypass_request_never_gets_or_makes_a_cached_page(gateway: Running, he
     assert origin.events[-1]["headers"][contract.CACHE_BYPASS_HEADER.lower()]
     assert get(server, "/")[2] == "page 1"  # the anonymous copy, untouched by the bypass answer
     assert origin.calls == 2
+
+
+def send_raw(server: Gateway, target: str, headers: list[tuple[str, str]]) -> tuple[int, dict[str, str], str]:
+    """A GET with ``headers`` as given, a name repeated as often as it appears (a dict cannot)."""
+    conn = http.client.HTTPConnection(*server.server_address[:2], timeout=10)
+    try:
+        conn.putrequest("GET", target)
+        for name, value in headers:
+            conn.putheader(name, value)
+        conn.endheaders()
+        reply = conn.getresponse()
+        return reply.status, {k.lower(): v for k, v in reply.getheaders()}, reply.read().decode()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("headers", [
+    [("Cookie", "_ga=1"), ("Cookie", "wordpress_logged_in_abc=admin")],
+    [("Cookie", "wordpress_logged_in_abc=admin"), ("Cookie", "_ga=1")],
+    [("Cookie", "wordpress.logged_in_abc=admin")],
+    [("Cookie", "_ga=1;  wordpress logged_in_abc=admin")],
+    [("Cookie", "wordpress[logged_in_abc=admin")],
+    [("X-HTTP-Method-Override", "OPTIONS")],
+    [("X-Method-Override", "HEAD")],
+], ids=["login-in-the-second-cookie-header", "login-in-the-first-cookie-header", "dot-php-reads-as-underscore",
+        "space-php-reads-as-underscore", "open-bracket-php-reads-as-underscore", "x-http-method-override",
+        "x-method-override"])
+def test_the_bypass_reads_the_request_as_php_will(gateway: Running, headers: list[tuple[str, str]]) -> None:
+    """Every Cookie header reaches PHP, under the names $_COOKIE gives them, and a method override
+    changes what WordPress answers: the gateway decides as the runtime does (contract)."""
+    server, origin, _ = gateway
+    assert get(server, "/")[2] == "page 1"
+    status, reply, body = send_raw(server, "/", headers)
+    assert (status, body) == (200, "page 2") and "x-cache" not in reply
+    assert origin.events[-1]["headers"][contract.CACHE_BYPASS_HEADER.lower()]
+    assert get(server, "/")[2] == "page 1" and origin.calls == 2
 
 
 def test_post_preview_and_admin_go_to_the_function(gateway: Running) -> None:
