@@ -138,7 +138,8 @@ def context(config: Config, *, local: bool = False) -> dict[str, Any]:
         # contract.cache_bypass's values, from which the viewer-request function's rule is rendered.
         cache_bypass={"header": contract.CACHE_BYPASS_HEADER.lower(), "methods": contract.CACHED_METHODS,
                       "path_prefixes": contract.BYPASS_PATH_PREFIXES, "scripts": contract.BYPASS_SCRIPTS,
-                      "query_keys": contract.BYPASS_QUERY_KEYS, "cookie_prefixes": contract.BYPASS_COOKIE_PREFIXES},
+                      "query_keys": contract.BYPASS_QUERY_KEYS, "cookie_prefixes": contract.BYPASS_COOKIE_PREFIXES,
+                      "override_headers": contract.METHOD_OVERRIDE_HEADERS},
         # PageCachePolicy's TTLs, which serve's gateway applies too.
         page_cache_ttls=contract.page_cache_ttls(config.cache.ttl),
         security_headers_config=security_headers_config(bool(config.site.domains)),
