@@ -27,9 +27,15 @@ https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Expiration.ht
   (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HTTPStatusCodes.html,
   https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/custom-error-pages-expiration.html).
 
-Stricter than CloudFront in one way: a response with ``Set-Cookie`` is never stored (the runtime
-already makes it ``private, no-store``; CloudFront would keep the cookie with the page and hand it
-out, https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Cookies.html).
+Stricter than CloudFront in two ways:
+
+- a response with ``Set-Cookie`` is never stored (the runtime already makes it ``private,
+  no-store``; CloudFront would keep the cookie with the page and hand it out,
+  https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Cookies.html);
+- a response marked ``private`` or ``no-store`` is never stored, whatever its status: the
+  mu-plugin marks an error so when it was made for one visitor, and CloudFront's default error
+  caching would keep a 500 or 503 for 10 s regardless. Deployed, the distribution's
+  CustomErrorResponses set the error caching minimum TTL of those codes to 0 (template.yaml.j2).
 
 The answer carries CloudFront's ``X-Cache`` and ``Age``: ``Miss from cloudfront`` (the function
 answered), ``Hit from cloudfront`` (a fresh copy), ``RefreshHit from cloudfront`` (an expired copy,
@@ -75,6 +81,8 @@ MAX_PURGE_PATH = 4000
 
 _DIRECTIVE = re.compile(r"^\s*([a-z-]+)\s*(?:=\s*\"?([^\"]*)\"?)?\s*$")
 _NEVER = frozenset({"private", "no-store", "no-cache"})
+# Never stored by serve, whatever the status (an error too).
+_PRIVATE = frozenset({"private", "no-store"})
 
 
 @dataclass(frozen=True)
@@ -123,6 +131,8 @@ def lifetime(status: int, headers: list[tuple[str, str]], ttls: contract.PageCac
     if any(name.lower() == "set-cookie" for name, _ in headers):
         return None
     directives = _directives(headers)
+    if _PRIVATE & directives.keys():
+        return None  # whatever the status: stricter than CloudFront's error caching (the docstring)
     never = bool(_NEVER & directives.keys())
     given = directives.get("s-maxage")
     if given is None:

@@ -44,8 +44,14 @@ TOKEN = "purge-token-for-tests"
     (200, [("Cache-Control", PUBLIC), ("Set-Cookie", "session=abc")], None),
     (206, [("Cache-Control", PUBLIC)], None),
     (304, [("Cache-Control", PUBLIC)], None),
-    # Errors: CloudFront's error caching, 10 s, no-store honoured only on 404, 410, 414 and 501.
-    (503, [("Cache-Control", "private, no-store")], Lifetime(10)),
+    # Errors: CloudFront's error caching, 10 s, no-store honoured only on 404, 410, 414 and 501;
+    # serve, stricter, never stores a private or no-store answer (the template sets the error
+    # caching minimum TTL of those codes to 0).
+    (503, [("Cache-Control", "private, no-store")], None),
+    (500, [("Cache-Control", "no-store")], None),
+    (502, [("Cache-Control", "private")], None),
+    (503, [("Cache-Control", "no-cache")], Lifetime(10)),
+    (410, [("Cache-Control", "no-cache")], None),
     (502, [], Lifetime(10)),
     (404, [("Cache-Control", "private, no-store")], None),
     (404, [("Cache-Control", "max-age=60")], Lifetime(60)),
@@ -219,9 +225,21 @@ def test_private_error_and_cookie_setting_answers_are_never_stored(gateway: Runn
     assert (status, headers["x-cache"], origin.calls) == (404, edge_cache.MISS, 6)
 
 
+def test_a_private_error_is_never_stored(gateway: Running) -> None:
+    """The mu-plugin marks an error made for one visitor private, no-store: CloudFront would keep a
+    503 10 s regardless; serve never does, and the template turns that caching off deployed."""
+    server, origin, _ = gateway
+    for status in (500, 503):
+        origin.status, origin.cache_control = status, "private, no-store"
+        target = f"/broken-{status}/"
+        assert get(server, target)[0] == status
+        assert get(server, target)[1]["x-cache"] == edge_cache.MISS
+    assert origin.calls == 4
+
+
 def test_an_error_is_cached_for_ten_seconds_as_cloudfront_does(gateway: Running) -> None:
     server, origin, clock = gateway
-    origin.status, origin.cache_control = 503, "private, no-store"
+    origin.status, origin.cache_control = 503, "max-age=0"
     assert get(server, "/down/")[0] == 503
     assert get(server, "/down/")[1]["x-cache"] == edge_cache.HIT and origin.calls == 1
     clock.now += edge_cache.ERROR_CACHING_MIN_TTL
