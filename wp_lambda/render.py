@@ -142,6 +142,8 @@ def context(config: Config, *, local: bool = False) -> dict[str, Any]:
                       "override_headers": contract.METHOD_OVERRIDE_HEADERS},
         # PageCachePolicy's TTLs, which serve's gateway applies too.
         page_cache_ttls=contract.page_cache_ttls(config.cache.ttl),
+        # The errors CloudFront caches, each given an error caching minimum TTL of 0 with the page cache.
+        cached_error_codes=contract.CACHED_ERROR_CODES,
         security_headers_config=security_headers_config(bool(config.site.domains)),
         waf_rule_groups=WAF_RULE_GROUPS,
         waf_login_paths=WAF_LOGIN_PATHS,

@@ -21,9 +21,11 @@ https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Expiration.ht
   an origin that does not respond as a 5xx, HTTPStatusCodes.html below), so a throttled request
   (``serve --concurrency``, 503 behind an HTTP API) gets the page too
   (https://aws.amazon.com/about-aws/whats-new/2023/05/amazon-cloudfront-stale-while-revalidate-stale-if-error-cache-control-directives);
-- errors: CloudFront caches a GET's 400, 403, 404, 405, 414, 500, 501, 502, 503 and 504 for the
-  error caching minimum TTL (10 s by default; longer when the origin's max-age says so), and
-  honours ``no-store``, ``no-cache`` and ``private`` only on 404, 410, 414 and 501
+- errors: CloudFront caches a GET's 400, 403, 404, 405, 414, 500, 501, 502, 503 and 504
+  (contract.CACHED_ERROR_CODES) for the error caching minimum TTL (10 s by default; longer when
+  the origin's max-age says so), and honours ``no-store``, ``no-cache`` and ``private`` only on
+  404, 414 and 501 (serve keeps no ``private`` or ``no-store`` error at all: below); serve stores
+  no other error (a 410, a 429)
   (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HTTPStatusCodes.html,
   https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/custom-error-pages-expiration.html).
 
@@ -73,9 +75,9 @@ REFRESH_HIT = "RefreshHit from cloudfront"
 STORED_BY_HEADERS = frozenset({200, 203, 300, 301})
 # CloudFront's error caching (the docs above): the codes it caches, the default error caching
 # minimum TTL, and the codes on which it honours no-store/no-cache/private.
-CACHED_ERRORS = frozenset({400, 403, 404, 405, 410, 414, 500, 501, 502, 503, 504})
+CACHED_ERRORS = frozenset(contract.CACHED_ERROR_CODES)
 ERROR_CACHING_MIN_TTL = 10
-ERRORS_HONOURING_NO_STORE = frozenset({404, 410, 414, 501})
+ERRORS_HONOURING_NO_STORE = frozenset({404, 414, 501})
 # The longest invalidation path CloudFront takes (the invalidation page above).
 MAX_PURGE_PATH = 4000
 

@@ -432,6 +432,15 @@ def php_cookie_name(name: str) -> str:
     return name.replace(".", "_").replace(" ", "_").replace("[", "_")
 
 
+# The 4xx and 5xx codes CloudFront caches as errors, for the error caching minimum TTL (10 s by
+# default), whatever private/no-store says on most of them: the ErrorCode values a distribution's
+# CustomErrorResponse takes, less 416, which CloudFront never caches
+# (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HTTPStatusCodes.html,
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/custom-error-pages-expiration.html,
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-cloudfront-distribution-customerrorresponse.html).
+# The mu-plugin marks every one of them private, no-store; with [cache] pages the template sets each
+# one's minimum TTL to 0, and serve never stores them (wp_lambda/local/edge_cache.py).
+CACHED_ERROR_CODES = (400, 403, 404, 405, 414, 500, 501, 502, 503, 504)
 # Headers that make WordPress answer a GET as another method (the REST API's method override:
 # X-HTTP-Method-Override: HEAD or OPTIONS), while the cache key, made of the path and query, stays
 # the GET's. A request carrying one is never shared, at the edge or in the runtime.

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.integration.template.test_template_matrix import CACHING_DISABLED, CASES, Case, Rendered, render_case
+from wp_lambda.local import edge_cache
 from wp_lambda.runtime import contract
 
 HEADER = contract.CACHE_BYPASS_HEADER.lower()
@@ -66,6 +67,20 @@ def test_the_key_is_path_and_query_never_cookies_and_ttls_defer_to_wordpress(ren
     assert key["CookiesConfig"] == {"CookieBehavior": "none"}
     assert key["QueryStringsConfig"] == {"QueryStringBehavior": "all"}
     assert key["HeadersConfig"] == {"HeaderBehavior": "whitelist", "Headers": [HEADER]}
+
+
+def test_errors_wordpress_marks_private_are_never_cached_at_the_edge(rendered: Rendered) -> None:
+    """CloudFront caches an error 10 s whatever private/no-store says on most codes; with the page
+    cache each such code gets an error caching minimum TTL of 0, and no error page of ours."""
+    dist = rendered.resources["Distribution"]["Properties"]["DistributionConfig"]
+    if not rendered.config.cache.pages:
+        assert "CustomErrorResponses" not in dist
+        return
+    responses = dist["CustomErrorResponses"]
+    assert [r["ErrorCode"] for r in responses] == list(contract.CACHED_ERROR_CODES)
+    assert all(r == {"ErrorCode": r["ErrorCode"], "ErrorCachingMinTTL": 0} for r in responses)
+    # ...the codes serve's cache knows as CloudFront's cached errors.
+    assert edge_cache.CACHED_ERRORS == set(contract.CACHED_ERROR_CODES)
 
 
 def test_function_environment_carries_the_settings(rendered: Rendered) -> None:

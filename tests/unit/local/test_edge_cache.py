@@ -44,7 +44,7 @@ TOKEN = "purge-token-for-tests"
     (200, [("Cache-Control", PUBLIC), ("Set-Cookie", "session=abc")], None),
     (206, [("Cache-Control", PUBLIC)], None),
     (304, [("Cache-Control", PUBLIC)], None),
-    # Errors: CloudFront's error caching, 10 s, no-store honoured only on 404, 410, 414 and 501;
+    # Errors: CloudFront's error caching, 10 s, no-store honoured only on 404, 414 and 501;
     # serve, stricter, never stores a private or no-store answer (the template sets the error
     # caching minimum TTL of those codes to 0).
     (503, [("Cache-Control", "private, no-store")], None),
@@ -52,6 +52,8 @@ TOKEN = "purge-token-for-tests"
     (502, [("Cache-Control", "private")], None),
     (503, [("Cache-Control", "no-cache")], Lifetime(10)),
     (410, [("Cache-Control", "no-cache")], None),
+    (410, [("Cache-Control", "max-age=60")], None),  # not among contract.CACHED_ERROR_CODES
+    (404, [("Cache-Control", "no-cache")], None),
     (502, [], Lifetime(10)),
     (404, [("Cache-Control", "private, no-store")], None),
     (404, [("Cache-Control", "max-age=60")], Lifetime(60)),
