@@ -377,6 +377,16 @@ class _Handler(BaseHTTPRequestHandler):
             event["headers"][contract.CACHE_BYPASS_HEADER.lower()] = event["requestContext"]["requestId"]
         if cache is None or bypass:
             return (*self._call(event, method), "")
+        # CloudFront sends the origin only the Accept-Encoding it normalised into the key, never the
+        # viewer's own
+        # (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ParametersInCacheKeyAndForwardedToOrigin.html,
+        # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/ServingCompressedFiles.html).
+        # serve's key records gzip or not, so PHP gets "gzip" or nothing: a deflate or br body is
+        # never stored under the key of a viewer that cannot read it.
+        key = cache.key(self.path, request_headers)
+        event["headers"].pop("accept-encoding", None)
+        if key[1]:
+            event["headers"]["accept-encoding"] = "gzip"
         colds: list[bool | None] = []
 
         def fetch() -> Response:
@@ -385,7 +395,7 @@ class _Handler(BaseHTTPRequestHandler):
             colds.append(cold)
             return fetched_status, fetched_headers, fetched_payload
 
-        status, headers, payload = cache.answer(cache.key(self.path, request_headers), fetch, head=method == "HEAD")
+        status, headers, payload = cache.answer(key, fetch, head=method == "HEAD")
         x_cache = next((v for k, v in headers if k == "X-Cache"), "")
         return status, headers, payload, colds[0] if colds and x_cache == edge_cache.MISS else None, x_cache
 

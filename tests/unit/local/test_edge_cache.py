@@ -204,6 +204,20 @@ def test_the_bypass_reads_the_request_as_php_will(gateway: Running, headers: lis
     assert get(server, "/")[2] == "page 1" and origin.calls == 2
 
 
+@pytest.mark.parametrize(("sent", "forwarded"), [
+    ("deflate", None), ("br, deflate", None), ("gzip, deflate, br", "gzip"), ("GZIP;q=0.5", "gzip"), (None, None)])
+def test_php_sees_the_accept_encoding_the_key_records(gateway: Running, sent: str | None,
+                                                      forwarded: str | None) -> None:
+    """The key records gzip or not: PHP must not answer deflate under the no-encoding key, so it
+    gets the normalised value CloudFront forwards. A bypass request keeps the viewer's own."""
+    server, origin, _ = gateway
+    get(server, "/page/", headers={"Accept-Encoding": sent} if sent else {})
+    assert origin.events[-1]["headers"].get("accept-encoding") == forwarded
+    if sent:
+        get(server, "/page/", headers={"Accept-Encoding": sent, "Cookie": "wordpress_logged_in_abc=admin"})
+        assert origin.events[-1]["headers"]["accept-encoding"] == sent
+
+
 def test_post_preview_and_admin_go_to_the_function(gateway: Running) -> None:
     server, origin, _ = gateway
     for _ in range(2):
