@@ -80,7 +80,7 @@ def test_errors_wordpress_marks_private_are_never_cached_at_the_edge(rendered: R
     assert [r["ErrorCode"] for r in responses] == list(contract.CACHED_ERROR_CODES)
     assert all(r == {"ErrorCode": r["ErrorCode"], "ErrorCachingMinTTL": 0} for r in responses)
     # ...the codes serve's cache knows as CloudFront's cached errors.
-    assert edge_cache.CACHED_ERRORS == set(contract.CACHED_ERROR_CODES)
+    assert set(contract.CACHED_ERROR_CODES) == edge_cache.CACHED_ERRORS
 
 
 def test_function_environment_carries_the_settings(rendered: Rendered) -> None:
