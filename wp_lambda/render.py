@@ -138,9 +138,12 @@ def context(config: Config, *, local: bool = False) -> dict[str, Any]:
         # contract.cache_bypass's values, from which the viewer-request function's rule is rendered.
         cache_bypass={"header": contract.CACHE_BYPASS_HEADER.lower(), "methods": contract.CACHED_METHODS,
                       "path_prefixes": contract.BYPASS_PATH_PREFIXES, "scripts": contract.BYPASS_SCRIPTS,
-                      "query_keys": contract.BYPASS_QUERY_KEYS, "cookie_prefixes": contract.BYPASS_COOKIE_PREFIXES},
+                      "query_keys": contract.BYPASS_QUERY_KEYS, "cookie_prefixes": contract.BYPASS_COOKIE_PREFIXES,
+                      "override_headers": contract.METHOD_OVERRIDE_HEADERS},
         # PageCachePolicy's TTLs, which serve's gateway applies too.
         page_cache_ttls=contract.page_cache_ttls(config.cache.ttl),
+        # The errors CloudFront caches, each given an error caching minimum TTL of 0 with the page cache.
+        cached_error_codes=contract.CACHED_ERROR_CODES,
         security_headers_config=security_headers_config(bool(config.site.domains)),
         waf_rule_groups=WAF_RULE_GROUPS,
         waf_login_paths=WAF_LOGIN_PATHS,

@@ -1,11 +1,11 @@
 """serve's page cache: what the distribution's page cache does deployed ([cache] pages), in memory.
 
 The gateway asks :class:`EdgeCache` for every request the function would answer. The rule that
-sends a request around the cache is the deployed one, contract.cache_bypass (the viewer-request
-function is rendered from the same values), read on the request as the edge sees it: raw cookie
-names, the ``Authorization`` header. The key is the page cache policy's: the path and the whole
-query string as sent, and whether the viewer accepts gzip (EnableAcceptEncodingGzip); never a
-cookie, never ``Host``.
+sends a request around the cache is the runtime's, contract.request_cache_bypass (the
+viewer-request function is rendered from the same values), read on the request as PHP will: every
+Cookie header, each name as $_COOKIE holds it, ``Authorization`` and the method-override headers.
+The key is the page cache policy's: the path and the whole query string as sent, and whether the
+viewer accepts gzip (EnableAcceptEncodingGzip); never a cookie, never ``Host``.
 
 What is stored, and for how long, follows CloudFront's expiration rules with the page cache
 policy's TTLs (contract.page_cache_ttls, rendered into the template from the same function),
@@ -21,15 +21,23 @@ https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Expiration.ht
   an origin that does not respond as a 5xx, HTTPStatusCodes.html below), so a throttled request
   (``serve --concurrency``, 503 behind an HTTP API) gets the page too
   (https://aws.amazon.com/about-aws/whats-new/2023/05/amazon-cloudfront-stale-while-revalidate-stale-if-error-cache-control-directives);
-- errors: CloudFront caches a GET's 400, 403, 404, 405, 414, 500, 501, 502, 503 and 504 for the
-  error caching minimum TTL (10 s by default; longer when the origin's max-age says so), and
-  honours ``no-store``, ``no-cache`` and ``private`` only on 404, 410, 414 and 501
+- errors: CloudFront caches a GET's 400, 403, 404, 405, 414, 500, 501, 502, 503 and 504
+  (contract.CACHED_ERROR_CODES) for the error caching minimum TTL (10 s by default; longer when
+  the origin's max-age says so), and honours ``no-store``, ``no-cache`` and ``private`` only on
+  404, 414 and 501 (serve keeps no ``private`` or ``no-store`` error at all: below); serve stores
+  no other error (a 410, a 429)
   (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HTTPStatusCodes.html,
   https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/custom-error-pages-expiration.html).
 
-Stricter than CloudFront in one way: a response with ``Set-Cookie`` is never stored (the runtime
-already makes it ``private, no-store``; CloudFront would keep the cookie with the page and hand it
-out, https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Cookies.html).
+Stricter than CloudFront in two ways:
+
+- a response with ``Set-Cookie`` is never stored (the runtime already makes it ``private,
+  no-store``; CloudFront would keep the cookie with the page and hand it out,
+  https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Cookies.html);
+- a response marked ``private`` or ``no-store`` is never stored, whatever its status: the
+  mu-plugin marks an error so when it was made for one visitor, and CloudFront's default error
+  caching would keep a 500 or 503 for 10 s regardless. Deployed, the distribution's
+  CustomErrorResponses set the error caching minimum TTL of those codes to 0 (template.yaml.j2).
 
 The answer carries CloudFront's ``X-Cache`` and ``Age``: ``Miss from cloudfront`` (the function
 answered), ``Hit from cloudfront`` (a fresh copy), ``RefreshHit from cloudfront`` (an expired copy,
@@ -82,9 +90,9 @@ REFRESH_HIT = "RefreshHit from cloudfront"
 STORED_BY_HEADERS = frozenset({200, 203, 300, 301})
 # CloudFront's error caching (the docs above): the codes it caches, the default error caching
 # minimum TTL, and the codes on which it honours no-store/no-cache/private.
-CACHED_ERRORS = frozenset({400, 403, 404, 405, 410, 414, 500, 501, 502, 503, 504})
+CACHED_ERRORS = frozenset(contract.CACHED_ERROR_CODES)
 ERROR_CACHING_MIN_TTL = 10
-ERRORS_HONOURING_NO_STORE = frozenset({404, 410, 414, 501})
+ERRORS_HONOURING_NO_STORE = frozenset({404, 414, 501})
 # The longest invalidation path CloudFront takes (the invalidation page above).
 MAX_PURGE_PATH = 4000
 # How long a request waits for the same page's request already at the function before it goes
@@ -98,6 +106,8 @@ COLLAPSE_ROUNDS = 3
 
 _DIRECTIVE = re.compile(r"^\s*([a-z-]+)\s*(?:=\s*\"?([^\"]*)\"?)?\s*$")
 _NEVER = frozenset({"private", "no-store", "no-cache"})
+# Never stored by serve, whatever the status (an error too).
+_PRIVATE = frozenset({"private", "no-store"})
 
 
 @dataclass(frozen=True)
@@ -146,6 +156,8 @@ def lifetime(status: int, headers: list[tuple[str, str]], ttls: contract.PageCac
     if any(name.lower() == "set-cookie" for name, _ in headers):
         return None
     directives = _directives(headers)
+    if _PRIVATE & directives.keys():
+        return None  # whatever the status: stricter than CloudFront's error caching (the docstring)
     never = bool(_NEVER & directives.keys())
     given = directives.get("s-maxage")
     if given is None:
@@ -225,12 +237,12 @@ class EdgeCache:
         self._lock = threading.Lock()
 
     @staticmethod
-    def bypasses(method: str, target: str, headers: Mapping[str, str]) -> bool:
-        """Whether the request goes around the cache: contract.cache_bypass as the viewer-request
-        function applies it (``headers`` with lower-case names, ``target`` as path?query)."""
+    def bypasses(method: str, target: str, headers: Iterable[tuple[str, str]]) -> bool:
+        """Whether the request goes around the cache: contract.request_cache_bypass, the runtime's own
+        decision, on ``headers`` as sent (every Cookie header among them: all reach PHP), so serve
+        never stores a page PHP made for a session; ``target`` as path?query."""
         path, _, query = target.partition("?")
-        names = [pair.split("=", 1)[0].strip() for pair in headers.get("cookie", "").split(";") if pair.strip()]
-        return contract.cache_bypass(method, path, query, names, "authorization" in headers) is not None
+        return contract.request_cache_bypass(method, path, query, headers) is not None
 
     @staticmethod
     def key(target: str, headers: Mapping[str, str]) -> Key:

@@ -369,7 +369,7 @@ class _Handler(BaseHTTPRequestHandler):
         """The function's answer, through the page cache when the request may share one: status,
         headers, body, cold or warm (None when the function was not waited for), X-Cache."""
         cache = self.server.cache
-        bypass = cache is None or cache.bypasses(method, self.path, request_headers)
+        bypass = cache is None or cache.bypasses(method, self.path, self.headers.items())
         event = self._event(method, body)
         if cache is not None and bypass:
             # As the viewer-request function: a bypass request is marked with its own id, and the
@@ -377,6 +377,16 @@ class _Handler(BaseHTTPRequestHandler):
             event["headers"][contract.CACHE_BYPASS_HEADER.lower()] = event["requestContext"]["requestId"]
         if cache is None or bypass:
             return (*self._call(event, method), "")
+        # CloudFront sends the origin only the Accept-Encoding it normalised into the key, never the
+        # viewer's own
+        # (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ParametersInCacheKeyAndForwardedToOrigin.html,
+        # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/ServingCompressedFiles.html).
+        # serve's key records gzip or not, so PHP gets "gzip" or nothing: a deflate or br body is
+        # never stored under the key of a viewer that cannot read it.
+        key = cache.key(self.path, request_headers)
+        event["headers"].pop("accept-encoding", None)
+        if key[1]:
+            event["headers"]["accept-encoding"] = "gzip"
         colds: list[bool | None] = []
 
         def fetch() -> Response:
@@ -385,7 +395,7 @@ class _Handler(BaseHTTPRequestHandler):
             colds.append(cold)
             return fetched_status, fetched_headers, fetched_payload
 
-        status, headers, payload = cache.answer(cache.key(self.path, request_headers), fetch, head=method == "HEAD")
+        status, headers, payload = cache.answer(key, fetch, head=method == "HEAD")
         x_cache = next((v for k, v in headers if k == "X-Cache"), "")
         return status, headers, payload, colds[0] if colds and x_cache == edge_cache.MISS else None, x_cache
 

@@ -432,6 +432,41 @@ def php_cookie_name(name: str) -> str:
     return name.replace(".", "_").replace(" ", "_").replace("[", "_")
 
 
+# The 4xx and 5xx codes CloudFront caches as errors, for the error caching minimum TTL (10 s by
+# default), whatever private/no-store says on most of them: the ErrorCode values a distribution's
+# CustomErrorResponse takes, less 416, which CloudFront never caches
+# (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HTTPStatusCodes.html,
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/custom-error-pages-expiration.html,
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-cloudfront-distribution-customerrorresponse.html).
+# The mu-plugin marks every one of them private, no-store; with [cache] pages the template sets each
+# one's minimum TTL to 0, and serve never stores them (wp_lambda/local/edge_cache.py).
+CACHED_ERROR_CODES = (400, 403, 404, 405, 414, 500, 501, 502, 503, 504)
+# Headers that make WordPress answer a GET as another method (the REST API's method override:
+# X-HTTP-Method-Override: HEAD or OPTIONS), while the cache key, made of the path and query, stays
+# the GET's. A request carrying one is never shared, at the edge or in the runtime.
+METHOD_OVERRIDE_HEADERS = ("x-http-method-override", "x-method-override")
+
+
+def request_cache_bypass(method: str, path: str, query: str, headers: Iterable[tuple[str, str]]) -> str | None:
+    """cache_bypass on a request as PHP will read it, the one decision of the runtime and serve.
+
+    ``headers`` is every header as sent, (name, value), repeated names included: every Cookie
+    header reaches PHP, so every one is read, and each cookie name as PHP's $_COOKIE holds it
+    (php_cookie_name: "wordpress.logged_in_H" is WordPress's login cookie there). An
+    ``Authorization`` or a METHOD_OVERRIDE_HEADERS header sends the request around the cache too.
+    """
+    names: set[str] = set()
+    cookies: list[str] = []
+    for name, value in headers:
+        key = name.lower()
+        names.add(key)
+        if key == "cookie":
+            cookies.extend(php_cookie_name(pair.split("=", 1)[0].strip()) for pair in value.split(";")
+                           if pair.split("=", 1)[0].strip())
+    special = "authorization" in names or not names.isdisjoint(METHOD_OVERRIDE_HEADERS)
+    return cache_bypass(method, path, query, cookies, special)
+
+
 def cache_bypass(method: str, path: str, query: str, cookie_names: Iterable[str], authorized: bool) -> str | None:
     """Why a request goes around the page cache (a short reason), or None when it may be shared.
 

@@ -21,34 +21,19 @@ the page cache policy's MinTTL is 0 (template.yaml.j2).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from wp_lambda.runtime import contract
 from wp_lambda.runtime.events import Request, Response
 
 _BYPASS_HEADER = contract.CACHE_BYPASS_HEADER.lower()
-_OVERRIDE_HEADERS = ("x-http-method-override", "x-method-override")
-
-
-def cookie_names(request: Request) -> Iterator[str]:
-    """The names of the cookies ``request`` carries (every Cookie header, every pair), as PHP reads
-    them (contract.php_cookie_name): "wordpress.logged_in_H" is WordPress's login cookie there."""
-    for header in request.headers.get("cookie", []):
-        for pair in header.split(";"):
-            name = pair.split("=", 1)[0].strip()
-            if name:
-                yield contract.php_cookie_name(name)
 
 
 def bypass_reason(request: Request) -> str | None:
-    """Why ``request`` must not share a cached page (contract.cache_bypass), or None."""
+    """Why ``request`` must not share a cached page (contract.request_cache_bypass, serve's gateway
+    decides with the same function), or None."""
     if request.header(_BYPASS_HEADER) is not None:
         return "edge"
-    # A REST method override (X-HTTP-Method-Override: HEAD or OPTIONS on a GET) changes the answer
-    # WordPress gives without changing the request the cache key is made of.
-    overridden = any(request.header(name) is not None for name in _OVERRIDE_HEADERS)
-    return contract.cache_bypass(request.method, request.path, request.query, cookie_names(request),
-                                 request.header("authorization") is not None or overridden)
+    headers = ((name, value) for name, values in request.headers.items() for value in values)
+    return contract.request_cache_bypass(request.method, request.path, request.query, headers)
 
 
 def enforce(request: Request, response: Response) -> Response:

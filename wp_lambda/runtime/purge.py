@@ -152,6 +152,11 @@ def make_client() -> Any:
                                                     retries={"total_max_attempts": 1}))
 
 
+# serve's endpoint is on this machine: never through a proxy. urlopen honours http_proxy (set in
+# many developers' shells), which would hand the bearer token, and the paths, to the proxy.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 class Purger:
     """Sends one batched invalidation: to CloudFront, or to serve's page cache under serve."""
 
@@ -237,7 +242,7 @@ class Purger:
             url, data=json.dumps({"paths": items}).encode(), method="POST",
             headers={"Content-Type": "application/json",
                      "Authorization": f"Bearer {self.environ.get(contract.LOCAL_PURGE_TOKEN_ENV, '')}"})
-        with urllib.request.urlopen(request, timeout=contract.SECRETS_REREAD_TIMEOUT) as answer:
+        with _DIRECT.open(request, timeout=contract.SECRETS_REREAD_TIMEOUT) as answer:
             answer.read()
         log.info("wplambda: purge: %d paths sent to serve's page cache", len(items))
         return "local"

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import shutil
 import threading
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -291,3 +292,36 @@ def test_deployed_the_invalidation_reaches_cloudfront_only_from_cloudfront(site:
             console.stop()
         sent = _paths(cloudfront, distribution)
         assert len(sent) == 2 and any("/from-the-console/*" in paths for paths in sent), sent
+
+
+def test_serves_purge_endpoint_is_reached_directly_never_through_a_proxy(
+        endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's http_proxy would otherwise receive the bearer token (urlopen honours it)."""
+    proxied: list[str | None] = []
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            proxied.append(self.headers.get("Authorization"))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        for name in ("no_proxy", "NO_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy.server_port}")
+        urllib.request.install_opener(None)  # urlopen's opener reads the proxy settings when first made
+        before = len(Recorder.posts)
+        purger = purge.Purger({contract.PAGE_CACHE_ENV: "300,60", contract.LOCAL_ENV: "1",
+                               contract.LOCAL_PURGE_URL_ENV: endpoint, contract.LOCAL_PURGE_TOKEN_ENV: TOKEN})
+        assert purger.send(["/through-no-proxy/"], None) == "local"
+        assert proxied == []
+        assert Recorder.posts[before:][0]["paths"] == ["/through-no-proxy/"]
+    finally:
+        proxy.shutdown()
+        proxy.server_close()

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.integration.template.test_template_matrix import CACHING_DISABLED, CASES, Case, Rendered, render_case
+from wp_lambda.local import edge_cache
 from wp_lambda.runtime import contract
 
 HEADER = contract.CACHE_BYPASS_HEADER.lower()
@@ -68,6 +69,20 @@ def test_the_key_is_path_and_query_never_cookies_and_ttls_defer_to_wordpress(ren
     assert key["HeadersConfig"] == {"HeaderBehavior": "whitelist", "Headers": [HEADER]}
 
 
+def test_errors_wordpress_marks_private_are_never_cached_at_the_edge(rendered: Rendered) -> None:
+    """CloudFront caches an error 10 s whatever private/no-store says on most codes; with the page
+    cache each such code gets an error caching minimum TTL of 0, and no error page of ours."""
+    dist = rendered.resources["Distribution"]["Properties"]["DistributionConfig"]
+    if not rendered.config.cache.pages:
+        assert "CustomErrorResponses" not in dist
+        return
+    responses = dist["CustomErrorResponses"]
+    assert [r["ErrorCode"] for r in responses] == list(contract.CACHED_ERROR_CODES)
+    assert all(r == {"ErrorCode": r["ErrorCode"], "ErrorCachingMinTTL": 0} for r in responses)
+    # ...the codes serve's cache knows as CloudFront's cached errors.
+    assert set(contract.CACHED_ERROR_CODES) == edge_cache.CACHED_ERRORS
+
+
 def test_function_environment_carries_the_settings(rendered: Rendered) -> None:
     env = rendered.resources["WordPressFunction"]["Properties"]
     variables = env.get("Environment", {}).get("Variables") or {}
@@ -116,6 +131,16 @@ REQUESTS: list[tuple[str, str, dict[str, str], dict[str, str], dict[str, str]]] 
     ("GET", "/shop/", {}, {"wp_woocommerce_session_0123": "x"}, {}),
     # A viewer's own copy of the marker on an anonymous request is deleted, never keyed on.
     ("GET", "/", {}, {}, {HEADER: "pick-an-entry"}),
+    # A closed "[...]" is an array key to PHP: $_COOKIE["wordpress"], no login cookie.
+    ("GET", "/", {}, {"wordpress[x]": "1"}, {}),
+    # Names PHP reads as a login cookie (contract.php_cookie_name), and REST method overrides.
+    ("GET", "/", {}, {"wordpress.logged_in_0123abcd": "admin|1|x"}, {}),
+    ("GET", "/", {}, {"wordpress logged_in_0123abcd": "admin|1|x"}, {}),
+    ("GET", "/", {}, {"  wordpress_logged_in_0123abcd": "admin|1|x"}, {}),
+    ("GET", "/", {}, {"wordpress[logged_in_0123abcd": "admin|1|x"}, {}),
+    ("GET", "/", {}, {"wp-postpass.0123abcd": "$P$B"}, {}),
+    ("GET", "/wp-json/wp/v2/posts", {}, {}, {"x-http-method-override": "OPTIONS"}),
+    ("GET", "/wp-json/wp/v2/posts", {}, {}, {"x-method-override": "HEAD"}),
 ]
 
 
@@ -156,7 +181,8 @@ def function_results(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str,
                                                                for r in REQUESTS])
 def test_function_and_contract_agree(function_results: list[dict[str, Any]], index: int) -> None:
     method, path, query, cookies, headers = REQUESTS[index]
-    expected = contract.cache_bypass(method, path, urlencode(query, safe="%"), cookies, "authorization" in headers)
+    sent = [*headers.items(), ("cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()))]
+    expected = contract.request_cache_bypass(method, path, urlencode(query, safe="%"), sent)
     marker = function_results[index]["headers"].get(HEADER)
     if expected is None:
         assert marker is None, (REQUESTS[index], marker)
@@ -169,4 +195,4 @@ def test_the_rule_bypasses_what_the_issue_names(function_results: list[dict[str,
     """A test that could not fail if both sides were wrong the same way: the expected verdicts."""
     marked = [HEADER in r["headers"] for r in function_results]
     shared = [i for i, m in enumerate(marked) if not m]
-    assert shared == [0, 1, 2, 3, 4, 27], [REQUESTS[i] for i in shared]
+    assert shared == [0, 1, 2, 3, 4, 27, 28], [REQUESTS[i] for i in shared]

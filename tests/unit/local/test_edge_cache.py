@@ -1,7 +1,7 @@
 """serve's page cache (wp_lambda/local/edge_cache.py): what it stores, for how long, what it answers
 while stale, what a purge takes out, and who may purge; on a real gateway bound to a loopback port
 with a counting stand-in for the handler and a clock moved by hand. The rule that sends a request
-around the cache is contract.cache_bypass, the deployed one."""
+around the cache is contract.request_cache_bypass, the runtime's."""
 
 from __future__ import annotations
 
@@ -44,8 +44,16 @@ TOKEN = "purge-token-for-tests"
     (200, [("Cache-Control", PUBLIC), ("Set-Cookie", "session=abc")], None),
     (206, [("Cache-Control", PUBLIC)], None),
     (304, [("Cache-Control", PUBLIC)], None),
-    # Errors: CloudFront's error caching, 10 s, no-store honoured only on 404, 410, 414 and 501.
-    (503, [("Cache-Control", "private, no-store")], Lifetime(10)),
+    # Errors: CloudFront's error caching, 10 s, no-store honoured only on 404, 414 and 501;
+    # serve, stricter, never stores a private or no-store answer (the template sets the error
+    # caching minimum TTL of those codes to 0).
+    (503, [("Cache-Control", "private, no-store")], None),
+    (500, [("Cache-Control", "no-store")], None),
+    (502, [("Cache-Control", "private")], None),
+    (503, [("Cache-Control", "no-cache")], Lifetime(10)),
+    (410, [("Cache-Control", "no-cache")], None),
+    (410, [("Cache-Control", "max-age=60")], None),  # not among contract.CACHED_ERROR_CODES
+    (404, [("Cache-Control", "no-cache")], None),
     (502, [], Lifetime(10)),
     (404, [("Cache-Control", "private, no-store")], None),
     (404, [("Cache-Control", "max-age=60")], Lifetime(60)),
@@ -163,6 +171,56 @@ def test_a_bypass_request_never_gets_or_makes_a_cached_page(gateway: Running, he
     assert origin.calls == 2
 
 
+def send_raw(server: Gateway, target: str, headers: list[tuple[str, str]]) -> tuple[int, dict[str, str], str]:
+    """A GET with ``headers`` as given, a name repeated as often as it appears (a dict cannot)."""
+    conn = http.client.HTTPConnection(*server.server_address[:2], timeout=10)
+    try:
+        conn.putrequest("GET", target)
+        for name, value in headers:
+            conn.putheader(name, value)
+        conn.endheaders()
+        reply = conn.getresponse()
+        return reply.status, {k.lower(): v for k, v in reply.getheaders()}, reply.read().decode()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("headers", [
+    [("Cookie", "_ga=1"), ("Cookie", "wordpress_logged_in_abc=admin")],
+    [("Cookie", "wordpress_logged_in_abc=admin"), ("Cookie", "_ga=1")],
+    [("Cookie", "wordpress.logged_in_abc=admin")],
+    [("Cookie", "_ga=1;  wordpress logged_in_abc=admin")],
+    [("Cookie", "wordpress[logged_in_abc=admin")],
+    [("X-HTTP-Method-Override", "OPTIONS")],
+    [("X-Method-Override", "HEAD")],
+], ids=["login-in-the-second-cookie-header", "login-in-the-first-cookie-header", "dot-php-reads-as-underscore",
+        "space-php-reads-as-underscore", "open-bracket-php-reads-as-underscore", "x-http-method-override",
+        "x-method-override"])
+def test_the_bypass_reads_the_request_as_php_will(gateway: Running, headers: list[tuple[str, str]]) -> None:
+    """Every Cookie header reaches PHP, under the names $_COOKIE gives them, and a method override
+    changes what WordPress answers: the gateway decides as the runtime does (contract)."""
+    server, origin, _ = gateway
+    assert get(server, "/")[2] == "page 1"
+    status, reply, body = send_raw(server, "/", headers)
+    assert (status, body) == (200, "page 2") and "x-cache" not in reply
+    assert origin.events[-1]["headers"][contract.CACHE_BYPASS_HEADER.lower()]
+    assert get(server, "/")[2] == "page 1" and origin.calls == 2
+
+
+@pytest.mark.parametrize(("sent", "forwarded"), [
+    ("deflate", None), ("br, deflate", None), ("gzip, deflate, br", "gzip"), ("GZIP;q=0.5", "gzip"), (None, None)])
+def test_php_sees_the_accept_encoding_the_key_records(gateway: Running, sent: str | None,
+                                                      forwarded: str | None) -> None:
+    """The key records gzip or not: PHP must not answer deflate under the no-encoding key, so it
+    gets the normalised value CloudFront forwards. A bypass request keeps the viewer's own."""
+    server, origin, _ = gateway
+    get(server, "/page/", headers={"Accept-Encoding": sent} if sent else {})
+    assert origin.events[-1]["headers"].get("accept-encoding") == forwarded
+    if sent:
+        get(server, "/page/", headers={"Accept-Encoding": sent, "Cookie": "wordpress_logged_in_abc=admin"})
+        assert origin.events[-1]["headers"]["accept-encoding"] == sent
+
+
 def test_post_preview_and_admin_go_to_the_function(gateway: Running) -> None:
     server, origin, _ = gateway
     for _ in range(2):
@@ -186,9 +244,21 @@ def test_private_error_and_cookie_setting_answers_are_never_stored(gateway: Runn
     assert (status, headers["x-cache"], origin.calls) == (404, edge_cache.MISS, 6)
 
 
+def test_a_private_error_is_never_stored(gateway: Running) -> None:
+    """The mu-plugin marks an error made for one visitor private, no-store: CloudFront would keep a
+    503 10 s regardless; serve never does, and the template turns that caching off deployed."""
+    server, origin, _ = gateway
+    for status in (500, 503):
+        origin.status, origin.cache_control = status, "private, no-store"
+        target = f"/broken-{status}/"
+        assert get(server, target)[0] == status
+        assert get(server, target)[1]["x-cache"] == edge_cache.MISS
+    assert origin.calls == 4
+
+
 def test_an_error_is_cached_for_ten_seconds_as_cloudfront_does(gateway: Running) -> None:
     server, origin, clock = gateway
-    origin.status, origin.cache_control = 503, "private, no-store"
+    origin.status, origin.cache_control = 503, "max-age=0"
     assert get(server, "/down/")[0] == 503
     assert get(server, "/down/")[1]["x-cache"] == edge_cache.HIT and origin.calls == 1
     clock.now += edge_cache.ERROR_CACHING_MIN_TTL
