@@ -23,15 +23,10 @@ import time
 from pathlib import Path
 
 import boto3
-import pytest
 
-from tests.support.helpers import moto_server, real_s3_uploads_repositories
+from tests.support.helpers import moto_server
 from tests.support.lambda_events import Client
-from tests.support.wp_site import ADMIN_USER, install_fields, make_site
-from wp_lambda.bundle.composer import ENV_REPOSITORIES, install
-from wp_lambda.bundle.pipeline import kit_dir
-from wp_lambda.common.report import QuietReporter
-from wp_lambda.config import Config
+from tests.support.wp_site import ADMIN_USER, install_fields, make_mail_site
 from wp_lambda.local.mariadb import MariaDB
 from wp_lambda.runtime import contract
 from wp_lambda.runtime.handler import Runtime
@@ -56,15 +51,7 @@ def main() -> None:
     db = MariaDB.start(base / "db")
     runtimes: list[Runtime] = []
     try:
-        site = make_site(base / "site", db, "bench_mail")
-        mu = site.root / "wp-content" / "mu-plugins"
-        mu.mkdir(parents=True, exist_ok=True)
-        shutil.copy(kit_dir() / "mu-plugins" / "wplambda-mail.php", mu)
-        shutil.copytree(kit_dir() / "mu-plugins" / "wplambda-mail", mu / "wplambda-mail")
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv(ENV_REPOSITORIES, real_s3_uploads_repositories())
-            vendor, _ = install(Config(root=base), base / "composer", QuietReporter())
-        shutil.copytree(vendor, site.root / "vendor")
+        site = make_mail_site(base / "site", db, "bench_mail")
         with moto_server() as ses:
             boto3.client("ses", endpoint_url=ses, region_name="us-east-1", aws_access_key_id="k",
                          aws_secret_access_key="s").verify_domain_identity(Domain=DOMAIN)

@@ -3,12 +3,17 @@ the kit's wp-config.php rendered into it, a database on the private MariaDB, the
 
 from __future__ import annotations
 
+import os
 import secrets
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.helpers import copy_wordpress
+from tests.support.helpers import copy_wordpress, real_s3_uploads_repositories
 from tests.support.lambda_events import Client, Reply
+from wp_lambda.bundle.composer import ENV_REPOSITORIES, install
+from wp_lambda.bundle.pipeline import kit_dir
+from wp_lambda.common.report import QuietReporter
 from wp_lambda.config import Config
 from wp_lambda.local.mariadb import MariaDB
 from wp_lambda.local.runtime_process import local_layer, runtime_environment
@@ -54,6 +59,27 @@ def make_site(base: Path, mariadb: MariaDB, database: str) -> Site:
                    WORDPRESS_DB_USER=database, WORDPRESS_DB_PASSWORD=password,
                    WORDPRESS_SALT=secrets.token_hex(32))
     return Site(root, layer, environ, password)
+
+
+def make_mail_site(base: Path, mariadb: MariaDB, database: str) -> Site:
+    """make_site with the kit's mail mu-plugin and the build's vendor/ (S3 Uploads and the AWS SDK for
+    PHP the mu-plugin sends through), installed from the offline Composer repository of ../shared."""
+    site = make_site(base, mariadb, database)
+    mu = site.root / "wp-content" / "mu-plugins"
+    mu.mkdir(parents=True, exist_ok=True)
+    shutil.copy(kit_dir() / "mu-plugins" / "wplambda-mail.php", mu)
+    shutil.copytree(kit_dir() / "mu-plugins" / "wplambda-mail", mu / "wplambda-mail")
+    previous = os.environ.get(ENV_REPOSITORIES)
+    os.environ[ENV_REPOSITORIES] = real_s3_uploads_repositories()
+    try:
+        vendor, _ = install(Config(root=base), base / "composer", QuietReporter())
+    finally:
+        if previous is None:
+            del os.environ[ENV_REPOSITORIES]
+        else:
+            os.environ[ENV_REPOSITORIES] = previous
+    shutil.copytree(vendor, site.root / "vendor")
+    return site
 
 
 def install_fields(title: str = "Runtime Test Blog") -> dict[str, str]:

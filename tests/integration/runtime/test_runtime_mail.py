@@ -16,7 +16,6 @@ import email
 import email.policy
 import json
 import re
-import shutil
 import socket
 import time
 import urllib.request
@@ -28,13 +27,9 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.support.helpers import moto_server, real_s3_uploads_repositories, real_wp_cli
+from tests.support.helpers import moto_server, real_wp_cli
 from tests.support.lambda_events import Context
-from tests.support.wp_site import Site, make_site
-from wp_lambda.bundle.composer import ENV_REPOSITORIES, install
-from wp_lambda.bundle.pipeline import kit_dir
-from wp_lambda.common.report import QuietReporter
-from wp_lambda.config import Config
+from tests.support.wp_site import Site, make_mail_site
 from wp_lambda.local.mariadb import MariaDB
 from wp_lambda.runtime import contract
 from wp_lambda.runtime.handler import Runtime
@@ -58,17 +53,7 @@ def ses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def mail_site(tmp_path_factory: pytest.TempPathFactory, mariadb: MariaDB, debian_wordpress: object) -> Site:
     """Debian's WordPress with the kit's mail mu-plugin and the build's vendor/ (S3 Uploads, the SDK)."""
-    base = tmp_path_factory.mktemp("mail-site")
-    site = make_site(base, mariadb, "wp_mail")
-    mu = site.root / "wp-content" / "mu-plugins"
-    mu.mkdir(parents=True, exist_ok=True)
-    shutil.copy(kit_dir() / "mu-plugins" / "wplambda-mail.php", mu)
-    shutil.copytree(kit_dir() / "mu-plugins" / "wplambda-mail", mu / "wplambda-mail")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(ENV_REPOSITORIES, real_s3_uploads_repositories())
-        vendor, _ = install(Config(root=base), base / "composer", QuietReporter())
-    shutil.copytree(vendor, site.root / "vendor")
-    return site
+    return make_mail_site(tmp_path_factory.mktemp("mail-site"), mariadb, "wp_mail")
 
 
 def _console(site: Site, ses: str, sender: str) -> Runtime:
