@@ -139,11 +139,13 @@ def context(config: Config, *, local: bool = False) -> dict[str, Any]:
         cache_bypass={"header": contract.CACHE_BYPASS_HEADER.lower(), "methods": contract.CACHED_METHODS,
                       "path_prefixes": contract.BYPASS_PATH_PREFIXES, "scripts": contract.BYPASS_SCRIPTS,
                       "query_keys": contract.BYPASS_QUERY_KEYS, "cookie_prefixes": contract.BYPASS_COOKIE_PREFIXES,
-                      "override_headers": contract.METHOD_OVERRIDE_HEADERS},
+                      "override_headers": contract.METHOD_OVERRIDE_HEADERS,
+                      # JSON's escapes (\t, \u000b, ...) are JavaScript's too, inside a regex class.
+                      "cookie_name_space": json.dumps(contract.PHP_COOKIE_NAME_SPACE)[1:-1]},
         # PageCachePolicy's TTLs, which serve's gateway applies too.
         page_cache_ttls=contract.page_cache_ttls(config.cache.ttl),
         # The errors CloudFront caches, each given an error caching minimum TTL of 0 with the page cache.
-        cached_error_codes=contract.CACHED_ERROR_CODES,
+        cached_error_codes=contract.EDGE_UNCACHED_ERROR_CODES,
         security_headers_config=security_headers_config(bool(config.site.domains)),
         waf_rule_groups=WAF_RULE_GROUPS,
         waf_login_paths=WAF_LOGIN_PATHS,

@@ -373,7 +373,13 @@ BYPASS_COOKIE_PREFIXES = ("wordpress_", "wp-postpass_", "comment_author_", "wooc
 # Query parameters that ask for a preview (?preview=true, &preview_id=N, &preview_nonce=...), or
 # for a page showing one commenter their comment awaiting moderation (WordPress redirects there,
 # ?unapproved=ID&moderation-hash=..., when the commenter did not let it set cookies).
-BYPASS_QUERY_KEYS = ("preview", "preview_id", "preview_nonce", "unapproved", "moderation-hash")
+# _method: the REST API's method override in the query (WordPress reads it before the
+# X-HTTP-Method-Override header), so a GET that carries it may write. add-to-cart: WooCommerce's
+# links (?add-to-cart=ID, common in campaign mail) start a cart session on a GET, and CloudFront may
+# answer simultaneous requests for one key with one origin response (the traffic-spike collapsing
+# cited at the viewer-request function), which would hand one visitor's new cart to others.
+BYPASS_QUERY_KEYS = ("preview", "preview_id", "preview_nonce", "unapproved", "moderation-hash", "_method",
+                     "add-to-cart")
 # Paths that are never shared: the dashboard (a prefix, so /wp-admin and /wp-admin/... alike) and
 # the scripts named here wherever they sit (a subdirectory install's /blog/wp-login.php too).
 BYPASS_PATH_PREFIXES = ("/wp-admin",)
@@ -422,10 +428,16 @@ def page_cache_ttls(ttl: int) -> PageCacheTTLs:
     return PageCacheTTLs(min=0, default=0, max=ttl)
 
 
+# The characters PHP drops from the start of a cookie's name (C's isspace()); the viewer-request
+# function drops the same ones (template.yaml.j2 renders it from here).
+PHP_COOKIE_NAME_SPACE = " \t\n\v\f\r"
+
+
 def php_cookie_name(name: str) -> str:
-    """A cookie name as PHP's $_COOKIE holds it: leading spaces dropped, ".", " " and "[" made "_"
-    (PHP's rule for variable names from request data; a closed "[...]" is an array key)."""
-    name = name.lstrip(" ")
+    """A cookie name as PHP's $_COOKIE holds it: leading whitespace dropped (PHP's isspace(): space,
+    tab, newline, vertical tab, form feed, carriage return), ".", " " and "[" made "_" (PHP's rule for
+    variable names from request data; a closed "[...]" is an array key)."""
+    name = name.lstrip(PHP_COOKIE_NAME_SPACE)
     bracket = name.find("[")
     if bracket >= 0 and "]" in name[bracket:]:
         name = name[:bracket]
@@ -438,9 +450,16 @@ def php_cookie_name(name: str) -> str:
 # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HTTPStatusCodes.html,
 # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/custom-error-pages-expiration.html,
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-cloudfront-distribution-customerrorresponse.html).
-# The mu-plugin marks every one of them private, no-store; with [cache] pages the template sets each
-# one's minimum TTL to 0, and serve never stores them (wp_lambda/local/edge_cache.py).
+# The mu-plugin marks every one of them private, no-store, and serve never stores a private or
+# no-store response (wp_lambda/local/edge_cache.py).
 CACHED_ERROR_CODES = (400, 403, 404, 405, 414, 500, 501, 502, 503, 504)
+# The ones WordPress answers itself, possibly for one visitor's session (a wp_die, a fatal error, a
+# REST refusal): with [cache] pages the template sets their error caching minimum TTL to 0. Not 502,
+# 503 and 504: those come from in front of PHP (a throttle, a timeout, a function that crashed), are
+# no one's session, and CloudFront's 10 s of error caching keeps a spike on a page without a stale
+# copy from retrying the origin on every request; AWS warns a short duration for 5xx "might aggravate
+# the problem" (custom-error-pages-expiration.html above).
+EDGE_UNCACHED_ERROR_CODES = (400, 403, 404, 405, 414, 500, 501)
 # Headers that make WordPress answer a GET as another method (the REST API's method override:
 # X-HTTP-Method-Override: HEAD or OPTIONS), while the cache key, made of the path and query, stays
 # the GET's. A request carrying one is never shared, at the edge or in the runtime.

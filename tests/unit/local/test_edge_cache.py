@@ -65,7 +65,8 @@ def test_lifetime(status: int, headers: list[tuple[str, str]], expected: Lifetim
 
 class Origin:
     """Stands in for the handler: answers with a counter, a Cache-Control and a status it is told;
-    ``fail`` makes it throttle or crash instead, ``delay`` makes it slow."""
+    ``fail`` makes it throttle or crash instead, ``delay`` makes it slow, ``gate`` holds its first
+    call (only that one: a later call, such as a bypass request's, answers at once) until it is set."""
 
     def __init__(self) -> None:
         self.calls = 0
@@ -84,7 +85,7 @@ class Origin:
             calls = self.calls
             self.events.append(event)
         time.sleep(self.delay)
-        if self.gate is not None:
+        if self.gate is not None and calls == 1:
             self.gate.wait(10)
         if self.fail is not None:
             raise self.fail
