@@ -147,7 +147,9 @@ def test_a_killed_serve_is_cleaned_up_by_the_next_run_and_reset_wipes_the_data(s
     orphans = crashed.all_pids() - {crashed.process.pid}
     crashed.process.kill()  # SIGKILL: no chance to clean up
     crashed.process.wait(timeout=30)
-    assert orphans and all(pid_alive(p) for p in orphans)  # handlers, php-fpm and MariaDB live on
+    # MariaDB (its own session) lives on, php-fpm and the handlers usually too; a handler may also exit
+    # on its own once its Runtime API is gone, so the check asks that some do, not every one.
+    assert any(pid_alive(p) for p in orphans), orphans
 
     again = start_serve(served.project, free_port(), "--workers", "1", "--no-build")
     try:
