@@ -406,40 +406,40 @@ def check_concurrency(config: Config, aws: Aws, result: Preflight, function: str
     (validate has checked that the one fits in the other)."""
     reserved = reservation(config).instances
     if reserved is not None:
-        _check_reserved(aws, result, function, reserved)
+        _check_room(aws, result, "reserved_concurrency", reserved,
+                    lambda: _current_reserved(aws, function) if function else 0,
+                    f"reserves {reserved} concurrent executions for the site",
+                    lambda room: (f"set function.reserved_concurrency to {room} or less, " if room >= 1 else "")
+                    + "ask for a higher Lambda concurrency quota (Service Quotas), or set "
+                    "function.reserved_concurrency = \"off\" (the function is then uncapped, and a spike can open "
+                    "more database connections than the database holds)")
         return
     wanted = config.function.provisioned_concurrency
     if not wanted:
         return
-    unreserved = _unreserved(aws)
-    current = _current_provisioned(aws, function) if function else 0
-    room = unreserved + current - UNRESERVED_MINIMUM
-    if wanted > room:
-        held = f" (this stack's function holds {current} of them already)" if current else ""
-        result.failures.append(
-            f"account concurrency in {aws.region}: function.provisioned_concurrency = {wanted} needs {wanted} "
-            f"concurrent executions; the account has {unreserved} unreserved{held}, and Lambda keeps "
-            f"{UNRESERVED_MINIMUM} unreserved (room: {max(room, 0)}); fix: lower function.provisioned_concurrency "
-            f"to {max(room, 0)} or less, or ask for a higher Lambda concurrency quota (Service Quotas)")
-        return
-    result.passed.append("concurrency")
+    _check_room(aws, result, "provisioned_concurrency", wanted,
+                lambda: _current_provisioned(aws, function) if function else 0,
+                f"needs {wanted} concurrent executions",
+                lambda room: f"lower function.provisioned_concurrency to {max(room, 0)} or less, or ask for a higher "
+                "Lambda concurrency quota (Service Quotas)")
 
 
-def _check_reserved(aws: Aws, result: Preflight, function: str | None, wanted: int) -> None:
+def _check_room(aws: Aws, result: Preflight, key: str, wanted: int, held_now: Callable[[], int], what: str,
+                fix: Callable[[int], str]) -> None:
+    """``wanted`` executions for function.``key`` fit in the account's unreserved concurrency, with
+    what this stack's function holds now (``held_now``, asked after the account) counted as room
+    and Lambda's minimum kept."""
     unreserved = _unreserved(aws)
-    current = _current_reserved(aws, function) if function else 0
+    current = held_now()
     room = unreserved + current - UNRESERVED_MINIMUM
     if wanted <= room:
         result.passed.append("concurrency")
         return
     held = f" (this stack's function holds {current} of them already)" if current else ""
-    lower = f"set function.reserved_concurrency to {room} or less, " if room >= 1 else ""
     result.failures.append(
-        f"account concurrency in {aws.region}: function.reserved_concurrency = {wanted} reserves {wanted} concurrent "
-        f"executions for the site; the account has {unreserved} unreserved{held}, and Lambda keeps "
-        f"{UNRESERVED_MINIMUM} unreserved (room: {max(room, 0)}); fix: {lower}ask for a higher Lambda concurrency "
-        "quota (Service Quotas), or set function.reserved_concurrency = \"off\" (the function is then uncapped, and "
-        "a spike can open more database connections than the database holds)")
+        f"account concurrency in {aws.region}: function.{key} = {wanted} {what}; the account has {unreserved} "
+        f"unreserved{held}, and Lambda keeps {UNRESERVED_MINIMUM} unreserved (room: {max(room, 0)}); "
+        f"fix: {fix(room)}")
 
 
 def _unreserved(aws: Aws) -> int:
