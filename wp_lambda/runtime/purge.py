@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from wp_lambda.runtime import cgi, contract
+from wp_lambda.runtime import cgi, contract, secrets
 from wp_lambda.runtime.events import Request, Response
 
 log = logging.getLogger("wplambda")
@@ -144,12 +144,7 @@ def distribution_id(request: Request | None, environ: Mapping[str, str]) -> str 
 def make_client() -> Any:
     """A CloudFront client bounded like the secrets' re-reads (contract.SECRETS_REREAD_TIMEOUT, no
     retry): the invalidation runs at the end of an editor's request, which must not wait minutes."""
-    import boto3  # lazily: only deployed functions need it, and Lambda provides it
-    from botocore.config import Config
-
-    timeout = contract.SECRETS_REREAD_TIMEOUT
-    return boto3.client("cloudfront", config=Config(connect_timeout=timeout, read_timeout=timeout,
-                                                    retries={"total_max_attempts": 1}))
+    return secrets.make_client(contract.SECRETS_REREAD_TIMEOUT, "cloudfront")
 
 
 # serve's endpoint is on this machine: never through a proxy. urlopen honours http_proxy (set in

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from wp_lambda.runtime.contract import SECRETS_ENV
 
@@ -87,14 +87,17 @@ def load(spec: str, client: Any = None, timeout: float | None = None) -> dict[st
     return out
 
 
-def make_client(timeout: float | None = None) -> Any:
-    """A secretsmanager client; ``timeout``: see :func:`load`."""
+def make_client(timeout: float | None = None,
+                service: Literal["secretsmanager", "cloudfront"] = "secretsmanager") -> Any:
+    """A client of ``service`` (Secrets Manager unless named); with ``timeout`` (see :func:`load`)
+    each connect and read is bounded and nothing is retried, for calls made on a visitor's request:
+    the re-reads here and the purge's CloudFront client (wp_lambda/runtime/purge.py)."""
     import boto3  # lazily: only deployed functions need it, and Lambda provides it
     from botocore.config import Config
 
     config = None if timeout is None else Config(connect_timeout=timeout, read_timeout=timeout,
                                                  retries={"total_max_attempts": 1})
-    return boto3.client("secretsmanager", config=config)
+    return boto3.client(service, config=config)
 
 
 def read_stage(client: Any, arn: str, stage: str) -> str | None:
